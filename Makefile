@@ -1,0 +1,100 @@
+# Tessera: local development, tests and benchmarks.
+#
+# With no DATABASE_URL (or TESSERA_TEST_DATABASE_URL for tests) the targets provision their own
+# PostgreSQL 18 with pgvector (deploy/local/postgres.sh); set those variables to use another one.
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+# Where `make db` / `make run` keep the server's data and its PostgreSQL cluster.
+DATA_DIR ?= data
+PG_PORT ?= 55432
+# The cluster for tests and benchmarks (each test creates its own databases in it).
+TEST_DATA_DIR ?= target/test-data
+TEST_PG_PORT ?= 55433
+
+PG := deploy/local/postgres.sh
+
+# rustup installs into ~/.cargo/bin, which non-login shells (CI) often lack on their PATH.
+CARGO_BIN := $(or $(CARGO_HOME),$(HOME)/.cargo)/bin
+ifneq ($(wildcard $(CARGO_BIN)/cargo),)
+export PATH := $(PATH):$(CARGO_BIN)
+endif
+
+# Shell snippet printing the test database URL: the caller's, or the test cluster's (started if
+# needed).
+TEST_DB_URL = if [ -n "$${TESSERA_TEST_DATABASE_URL:-}" ]; then \
+	  printf '%s\n' "$$TESSERA_TEST_DATABASE_URL"; \
+	else \
+	  $(PG) ensure "$(TEST_DATA_DIR)" "$(TEST_PG_PORT)"; \
+	fi
+
+# Shell snippet deleting directory $(1), refusing paths that are surely a mistake.
+remove_dir = case "$(1)" in ""|/|.|./|..|../) echo "refusing to delete '$(1)'" >&2; exit 1;; esac; \
+	rm -rf -- "$(1)"
+
+.PHONY: help deps db test-db build run lint test bench stop clean-data
+
+help:
+	@echo "make deps        install missing build and test dependencies"
+	@echo "make db          start the local PostgreSQL ($(DATA_DIR), port $(PG_PORT)) and print its URL"
+	@echo "make build       release build of the tessera binary"
+	@echo "make run         build and serve (DATABASE_URL, TESSERA_AUTH__JWT_SECRET optional)"
+	@echo "make lint        rustfmt check and clippy"
+	@echo "make test        lint, then all tests against the test PostgreSQL (port $(TEST_PG_PORT))"
+	@echo "make bench       benchmarks against the test PostgreSQL"
+	@echo "make stop        stop both local PostgreSQL clusters"
+	@echo "make clean-data  stop them and delete $(DATA_DIR) and $(TEST_DATA_DIR)"
+
+deps:
+	@deploy/local/deps.sh
+
+db:
+	@if [ -n "$${DATABASE_URL:-}" ]; then \
+	  echo "DATABASE_URL is set; not starting a local PostgreSQL" >&2; \
+	else \
+	  $(PG) ensure "$(DATA_DIR)" "$(PG_PORT)"; \
+	fi
+
+test-db:
+	@$(TEST_DB_URL)
+
+build:
+	cargo build --release --bin tessera
+
+run: deps build
+	@url="$${DATABASE_URL:-}"; \
+	if [ -z "$$url" ]; then url="$$($(PG) ensure "$(DATA_DIR)" "$(PG_PORT)")"; fi; \
+	if [ -z "$${TESSERA_AUTH__JWT_SECRET:-}" ]; then \
+	  TESSERA_AUTH__JWT_SECRET="$$(deploy/local/jwt-secret.sh "$(DATA_DIR)/jwt-secret")"; \
+	  export TESSERA_AUTH__JWT_SECRET; \
+	fi; \
+	echo "serving with DATABASE_URL=$$url TESSERA_DATA_DIR=$(abspath $(DATA_DIR))" >&2; \
+	DATABASE_URL="$$url" TESSERA_DATA_DIR="$(abspath $(DATA_DIR))" exec ./target/release/tessera serve
+
+lint: deps
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+# test-db comes before lint so that a database problem shows in seconds, not after clippy.
+test: deps test-db lint
+	@url="$$($(TEST_DB_URL))"; \
+	echo "TESSERA_TEST_DATABASE_URL=$$url" >&2; \
+	TESSERA_TEST_DATABASE_URL="$$url" cargo nextest run --workspace --all-targets --no-fail-fast
+
+bench: deps
+	@url="$${TESSERA_BENCH_DATABASE_URL:-}"; \
+	if [ -z "$$url" ]; then url="$$($(TEST_DB_URL))"; fi; \
+	echo "TESSERA_BENCH_DATABASE_URL=$$url" >&2; \
+	TESSERA_BENCH_DATABASE_URL="$$url" cargo bench --workspace
+
+stop:
+	@$(PG) stop "$(DATA_DIR)"
+	@$(PG) stop "$(TEST_DATA_DIR)"
+
+clean-data:
+	@$(PG) destroy "$(DATA_DIR)"
+	@$(PG) destroy "$(TEST_DATA_DIR)"
+	@$(call remove_dir,$(DATA_DIR))
+	@$(call remove_dir,$(TEST_DATA_DIR))

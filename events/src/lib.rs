@@ -1,0 +1,26 @@
+//! Tessera's domain events, aggregates and the event store.
+//!
+//! The event log is the source of truth: every change is an appended event. This crate knows
+//! nothing of HTTP, actors or read models.
+
+pub mod aggregate;
+pub mod error;
+pub mod event;
+pub mod migrations;
+pub mod postgres;
+pub mod store;
+pub mod subscription;
+#[cfg(feature = "testing")]
+pub mod testing;
+pub mod upcast;
+
+pub use aggregate::{Aggregate, CommandContext, DomainEvent};
+pub use error::StoreError;
+pub use event::{EventData, Metadata, RecordedEvent, StreamId};
+pub use postgres::PgEventStore;
+pub use store::{AppendRequest, AppendResult, EventStore, ExpectedVersion};
+pub use subscription::{EventNotifier, Subscription};
+pub use upcast::Upcasters;
+
+/// The LISTEN/NOTIFY channel on which appends announce their last position.
+pub const NOTIFY_CHANNEL: &str = "tessera_events";

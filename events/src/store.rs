@@ -1,0 +1,93 @@
+//! The narrow EventStore contract. A KurrentDB implementation could sit beside the Postgres one.
+
+use async_trait::async_trait;
+
+use crate::error::StoreError;
+use crate::event::{EventData, RecordedEvent, StreamId};
+
+/// What the caller believes about a stream's current version (the version of its last event).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum ExpectedVersion {
+    /// No check.
+    Any,
+    /// The stream must not exist yet.
+    NoStream,
+    /// The stream must exist, at any version.
+    StreamExists,
+    /// The stream's last event must have exactly this version (1-based).
+    Exact(u64),
+}
+
+impl ExpectedVersion {
+    pub(crate) fn check(self, actual: u64) -> bool {
+        match self {
+            ExpectedVersion::Any => true,
+            ExpectedVersion::NoStream => actual == 0,
+            ExpectedVersion::StreamExists => actual > 0,
+            ExpectedVersion::Exact(v) => v == actual,
+        }
+    }
+}
+
+/// Events to append to one stream.
+#[derive(Debug, Clone)]
+pub struct AppendRequest {
+    pub stream: StreamId,
+    pub expected: ExpectedVersion,
+    pub events: Vec<EventData>,
+}
+
+/// Where an append landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct AppendResult {
+    /// The stream's version after the append (its last event's version).
+    pub next_expected_version: u64,
+    /// Global position of the last event appended.
+    pub last_position: u64,
+    /// True when every event id already existed: nothing was appended, this is the first result.
+    pub replayed: bool,
+}
+
+#[async_trait]
+pub trait EventStore: Send + Sync + 'static {
+    /// Appends to several streams atomically: all events commit or none do.
+    async fn append_many(
+        &self,
+        requests: Vec<AppendRequest>,
+    ) -> Result<Vec<AppendResult>, StoreError>;
+
+    /// Appends to one stream atomically.
+    async fn append(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<EventData>,
+    ) -> Result<AppendResult, StoreError> {
+        let mut results = self
+            .append_many(vec![AppendRequest {
+                stream: stream.clone(),
+                expected,
+                events,
+            }])
+            .await?;
+        results
+            .pop()
+            .ok_or_else(|| StoreError::Invalid("append returned no result".into()))
+    }
+
+    /// Events of a stream with version > `after_version`, in order, at most `limit`.
+    async fn read_stream(
+        &self,
+        stream: &StreamId,
+        after_version: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// Events after global position `after`, in order, at most `limit`. Never returns an event
+    /// while an event at a lower position may still commit, so a reader that continues from the
+    /// last position it got never skips one.
+    async fn read_all(&self, after: u64, limit: usize) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// The highest position committed so far (0 when the log is empty).
+    async fn head_position(&self) -> Result<u64, StoreError>;
+}
