@@ -1,1 +1,11 @@
+//! Tessera: the edge (CLI, configuration, HTTP, WebSocket, auth) and the wiring of the actor tree.
 
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod openapi;
+pub mod routes;
+pub mod startup;
+pub mod state;
+pub mod telemetry;

@@ -13,6 +13,7 @@ pub mod subscription;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod upcast;
+pub mod users;
 
 pub use aggregate::{Aggregate, CommandContext, DomainEvent};
 pub use error::StoreError;

@@ -7,7 +7,8 @@
 //!   range;
 //! - `read_all` only returns a contiguous run of positions. At a hole it waits until every
 //!   transaction that was running when the hole was seen has ended; a hole that is still there is a
-//!   rolled-back append and can be passed.
+//!   rolled-back append and can be passed. A transaction that draws a position has its id already,
+//!   so it is either in that snapshot's in-progress list or committed before it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,7 +54,7 @@ struct EventRow {
 
 #[derive(sqlx::FromRow)]
 struct SnapshotRow {
-    xmax: i64,
+    snap: String,
     global_position: Option<i64>,
     event_id: Option<Uuid>,
     stream_id: Option<String>,
@@ -172,11 +173,10 @@ impl PgEventStore {
         &self,
         after: u64,
         limit: usize,
-    ) -> Result<(i64, Vec<EventRow>), StoreError> {
-        // One statement, so the snapshot bound (xmax) and the rows come from the same snapshot.
+    ) -> Result<(String, Vec<EventRow>), StoreError> {
+        // One statement, so the snapshot and the rows agree.
         let sql = format!(
-            "SELECT s.xmax, e.* FROM \
-               (SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax) s \
+            "SELECT s.snap, e.* FROM (SELECT pg_current_snapshot()::text AS snap) s \
              LEFT JOIN LATERAL \
                (SELECT {COLUMNS} FROM events WHERE global_position > $1 \
                 ORDER BY global_position LIMIT $2) e ON true"
@@ -186,25 +186,34 @@ impl PgEventStore {
             .bind(limit as i64)
             .fetch_all(&self.pool)
             .await?;
-        let xmax = rows.first().map_or(0, |r| r.xmax);
+        let snap = rows.first().map(|r| r.snap.clone()).unwrap_or_default();
         Ok((
-            xmax,
+            snap,
             rows.into_iter()
                 .filter_map(SnapshotRow::into_event)
                 .collect(),
         ))
     }
 
-    /// Waits until every transaction with an id below `xmax` has ended; false on timeout.
-    async fn wait_for_transactions_below(&self, xmax: i64) -> Result<bool, StoreError> {
+    /// Waits until every transaction of this database that was running in `snapshot` has ended;
+    /// false on timeout. Transactions seen running in other databases of the cluster cannot have
+    /// appended here and are not waited for.
+    async fn wait_for_snapshot_transactions(&self, snapshot: &str) -> Result<bool, StoreError> {
         let deadline = tokio::time::Instant::now() + HOLE_WAIT;
         let mut pause = Duration::from_micros(500);
         loop {
-            let xmin: i64 =
-                sqlx::query_scalar("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
-                    .fetch_one(&self.pool)
-                    .await?;
-            if xmin >= xmax {
+            let running: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM pg_snapshot_xip($1::pg_snapshot) AS x \
+                 WHERE pg_xact_status(x) = 'in progress' \
+                   AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a \
+                       WHERE a.backend_xid IS NOT NULL \
+                         AND a.backend_xid::text::bigint = x::text::bigint % 4294967296 \
+                         AND a.datname IS DISTINCT FROM current_database())",
+            )
+            .bind(snapshot)
+            .fetch_one(&self.pool)
+            .await?;
+            if running == 0 {
                 return Ok(true);
             }
             if tokio::time::Instant::now() >= deadline {
@@ -417,7 +426,7 @@ impl EventStore for PgEventStore {
 
     async fn read_all(&self, after: u64, limit: usize) -> Result<Vec<RecordedEvent>, StoreError> {
         let limit = limit.clamp(1, 100_000);
-        let (xmax, rows) = self.read_after(after, limit).await?;
+        let (snapshot, rows) = self.read_after(after, limit).await?;
         let run = contiguous_run(after, &rows);
         if run > 0 || rows.is_empty() {
             return rows
@@ -430,7 +439,7 @@ impl EventStore for PgEventStore {
         // transaction that was running when we looked to end, then what is visible below the
         // first event we saw is final.
         let first_seen = rows[0].global_position;
-        if !self.wait_for_transactions_below(xmax).await? {
+        if !self.wait_for_snapshot_transactions(&snapshot).await? {
             return Ok(Vec::new());
         }
         let (_, rows) = self.read_after(after, limit).await?;

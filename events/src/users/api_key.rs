@@ -1,0 +1,197 @@
+//! An API key, stream `apikey-<uuid>`. Only the sha256 of the key is stored.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::error::UsersError;
+use crate::aggregate::{Aggregate, DomainEvent};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data")]
+pub enum ApiKeyEvent {
+    #[serde(rename = "apikey.created")]
+    Created {
+        user_id: Uuid,
+        name: String,
+        /// Hex sha256 of the whole key.
+        key_hash: String,
+        /// The key's first characters, shown so a user can tell their keys apart.
+        prefix: String,
+    },
+    #[serde(rename = "apikey.revoked")]
+    Revoked {},
+    #[serde(rename = "apikey.used")]
+    Used { at: DateTime<Utc> },
+}
+
+impl DomainEvent for ApiKeyEvent {}
+
+#[derive(Debug, Clone)]
+pub enum ApiKeyCommand {
+    Create {
+        user_id: Uuid,
+        name: String,
+        key_hash: String,
+        prefix: String,
+    },
+    /// Revoke on behalf of `owner`; a key of someone else is "not found", never "forbidden".
+    Revoke {
+        owner: Uuid,
+    },
+    MarkUsed {
+        at: DateTime<Utc>,
+    },
+}
+
+/// An API key as its stream tells it.
+#[derive(Debug, Clone, Default)]
+pub struct ApiKey {
+    pub user_id: Option<Uuid>,
+    pub name: String,
+    pub key_hash: String,
+    pub prefix: String,
+    pub revoked: bool,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+impl Aggregate for ApiKey {
+    type Event = ApiKeyEvent;
+    type Command = ApiKeyCommand;
+    type Error = UsersError;
+
+    fn evolve(&mut self, event: &ApiKeyEvent) {
+        match event {
+            ApiKeyEvent::Created {
+                user_id,
+                name,
+                key_hash,
+                prefix,
+            } => {
+                self.user_id = Some(*user_id);
+                self.name.clone_from(name);
+                self.key_hash.clone_from(key_hash);
+                self.prefix.clone_from(prefix);
+            }
+            ApiKeyEvent::Revoked {} => self.revoked = true,
+            ApiKeyEvent::Used { at } => {
+                self.last_used_at = Some(self.last_used_at.map_or(*at, |l| l.max(*at)))
+            }
+        }
+    }
+
+    fn decide(&self, command: ApiKeyCommand) -> Result<Vec<ApiKeyEvent>, UsersError> {
+        match command {
+            ApiKeyCommand::Create {
+                user_id,
+                name,
+                key_hash,
+                prefix,
+            } => {
+                if self.user_id.is_some() {
+                    return Err(UsersError::ApiKeyExists);
+                }
+                Ok(vec![ApiKeyEvent::Created {
+                    user_id,
+                    name,
+                    key_hash,
+                    prefix,
+                }])
+            }
+            ApiKeyCommand::Revoke { owner } => {
+                if self.user_id != Some(owner) {
+                    return Err(UsersError::ApiKeyNotFound);
+                }
+                Ok(if self.revoked {
+                    Vec::new()
+                } else {
+                    vec![ApiKeyEvent::Revoked {}]
+                })
+            }
+            ApiKeyCommand::MarkUsed { at } => {
+                if self.user_id.is_none() {
+                    return Err(UsersError::ApiKeyNotFound);
+                }
+                Ok(if self.revoked {
+                    Vec::new()
+                } else {
+                    vec![ApiKeyEvent::Used { at }]
+                })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn created(owner: Uuid) -> ApiKey {
+        let mut k = ApiKey::default();
+        for e in k
+            .decide(ApiKeyCommand::Create {
+                user_id: owner,
+                name: "ci".into(),
+                key_hash: "h".into(),
+                prefix: "tsk_0000".into(),
+            })
+            .expect("create")
+        {
+            k.evolve(&e);
+        }
+        k
+    }
+
+    #[test]
+    fn only_the_owner_revokes_and_others_see_not_found() {
+        let owner = Uuid::new_v4();
+        let mut k = created(owner);
+        assert!(matches!(
+            k.decide(ApiKeyCommand::Revoke {
+                owner: Uuid::new_v4()
+            }),
+            Err(UsersError::ApiKeyNotFound)
+        ));
+        let e = k.decide(ApiKeyCommand::Revoke { owner }).expect("revoke");
+        assert_eq!(e, vec![ApiKeyEvent::Revoked {}]);
+        k.evolve(&e[0]);
+        assert!(k.revoked);
+        assert!(k
+            .decide(ApiKeyCommand::Revoke { owner })
+            .expect("again")
+            .is_empty());
+        assert!(k
+            .decide(ApiKeyCommand::MarkUsed { at: Utc::now() })
+            .expect("used after revoke")
+            .is_empty());
+    }
+
+    #[test]
+    fn last_use_never_goes_backwards() {
+        let mut k = created(Uuid::nil());
+        let now = Utc::now();
+        k.evolve(&ApiKeyEvent::Used { at: now });
+        k.evolve(&ApiKeyEvent::Used {
+            at: now - chrono::Duration::minutes(5),
+        });
+        assert_eq!(k.last_used_at, Some(now));
+    }
+
+    #[test]
+    fn events_carry_their_type_names() {
+        let names: Vec<String> = [
+            ApiKeyEvent::Created {
+                user_id: Uuid::nil(),
+                name: "n".into(),
+                key_hash: "h".into(),
+                prefix: "p".into(),
+            },
+            ApiKeyEvent::Revoked {},
+            ApiKeyEvent::Used { at: Utc::now() },
+        ]
+        .iter()
+        .map(|e| e.encode().expect("encode").0)
+        .collect();
+        assert_eq!(names, ["apikey.created", "apikey.revoked", "apikey.used"]);
+    }
+}

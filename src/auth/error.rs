@@ -1,0 +1,141 @@
+//! Why an authentication or account operation failed, and the stable code each case shows.
+
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use tessera_events::users::UsersError;
+use tessera_events::StoreError;
+
+use crate::error::ApiError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("no credentials were presented")]
+    Unauthenticated,
+    #[error("the email address is already registered")]
+    EmailTaken,
+    #[error("email or password is wrong")]
+    InvalidCredentials,
+    #[error("weak password: {0}")]
+    WeakPassword(&'static str),
+    #[error("invalid email address: {0}")]
+    InvalidEmail(&'static str),
+    #[error("{field}: {message}")]
+    InvalidField {
+        field: &'static str,
+        message: &'static str,
+    },
+    #[error("the token is invalid")]
+    InvalidToken,
+    #[error("the token has expired")]
+    TokenExpired,
+    #[error("a refresh token was used twice; the session was revoked")]
+    RefreshTokenReused,
+    #[error("changed concurrently")]
+    Conflict,
+    #[error("the account is disabled")]
+    AccountDisabled,
+    #[error("too many failed logins")]
+    LoginThrottled { retry_after: Duration },
+    #[error("registration is closed")]
+    RegistrationClosed,
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("not allowed")]
+    Forbidden,
+    #[error("the last active admin cannot be disabled or demoted")]
+    LastAdmin,
+    /// A failure that is ours, not the client's (logged, shown as `internal_error`).
+    #[error("{0}")]
+    Internal(String),
+    #[error(transparent)]
+    Store(StoreError),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+impl From<StoreError> for AuthError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            // A lost race on a stream this layer did not expect to contend is transient.
+            StoreError::WrongExpectedVersion { .. } => AuthError::Conflict,
+            e => AuthError::Store(e),
+        }
+    }
+}
+
+impl From<UsersError> for AuthError {
+    fn from(e: UsersError) -> Self {
+        match e {
+            UsersError::UserNotFound => AuthError::NotFound("user"),
+            UsersError::ApiKeyNotFound => AuthError::NotFound("api key"),
+            UsersError::EmailTaken | UsersError::UserExists => AuthError::EmailTaken,
+            UsersError::SessionNotFound | UsersError::UnknownToken | UsersError::SessionExists => {
+                AuthError::InvalidToken
+            }
+            UsersError::SessionRevoked { reason }
+                if reason == tessera_events::users::REVOKED_REUSE =>
+            {
+                AuthError::RefreshTokenReused
+            }
+            UsersError::SessionRevoked { .. } => AuthError::InvalidToken,
+            UsersError::SessionExpired => AuthError::TokenExpired,
+            UsersError::ApiKeyExists => AuthError::Store(StoreError::Invalid(
+                "api key id collision".into(),
+            )),
+            UsersError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        use AuthError as E;
+        let unauthorized = StatusCode::UNAUTHORIZED;
+        let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
+        match e {
+            E::Unauthenticated => ApiError::new(
+                unauthorized,
+                "unauthenticated",
+                "sign in: send `Authorization: Bearer <token>`",
+            ),
+            E::EmailTaken => ApiError::conflict("email_taken", e.to_string()),
+            E::InvalidCredentials => ApiError::new(unauthorized, "invalid_credentials", e.to_string()),
+            E::WeakPassword(_) => {
+                ApiError::new(unprocessable, "weak_password", e.to_string()).with_field("password")
+            }
+            E::InvalidEmail(_) => {
+                ApiError::new(unprocessable, "invalid_email", e.to_string()).with_field("email")
+            }
+            E::InvalidField { field, message } => ApiError::validation(field, message),
+            E::InvalidToken => ApiError::new(unauthorized, "invalid_token", e.to_string()),
+            E::TokenExpired => ApiError::new(unauthorized, "token_expired", e.to_string()),
+            E::RefreshTokenReused => {
+                ApiError::new(unauthorized, "refresh_token_reused", e.to_string())
+            }
+            E::Conflict => ApiError::conflict(
+                "concurrent_modification",
+                "this was changed concurrently; retry (a refresh token: sign in again)",
+            ),
+            E::AccountDisabled => {
+                ApiError::new(StatusCode::FORBIDDEN, "account_disabled", e.to_string())
+            }
+            E::LoginThrottled { retry_after } => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "login_throttled",
+                "too many failed logins; try again later",
+            )
+            // Round up: retrying at the advertised second must not be refused again.
+            .with_retry_after(retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0)),
+            E::RegistrationClosed => {
+                ApiError::new(StatusCode::FORBIDDEN, "registration_closed", e.to_string())
+            }
+            E::NotFound(what) => ApiError::not_found(what),
+            E::Forbidden => ApiError::forbidden("this needs the admin role"),
+            E::LastAdmin => ApiError::conflict("last_admin", e.to_string()),
+            E::Internal(m) => ApiError::internal(m),
+            E::Store(s) => s.into(),
+            E::Database(d) => d.into(),
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! Authentication and authorization: accounts, passwords, access and refresh tokens, API keys,
+//! login throttling, and the extractors that guard handlers.
+
+mod cache;
+pub mod email;
+pub mod error;
+pub mod extract;
+pub mod jwt;
+pub mod names;
+pub mod password;
+pub mod service;
+pub mod throttle;
+pub mod tokens;
+
+pub use email::EmailAddress;
+pub use error::AuthError;
+pub use extract::{AdminUser, AuthUser, ACCESS_COOKIE};
+pub use service::{
+    AuthMethod, AuthService, CreatedApiKey, EffectiveQuota, NewUser, Principal, Profile,
+    SignedIn, UserPage,
+};

@@ -1,0 +1,16 @@
+//! What every handler may reach.
+
+use std::sync::Arc;
+
+use sqlx::PgPool;
+use tessera_events::PgEventStore;
+
+use crate::config::Settings;
+
+/// Shared application state, registered as `web::Data<AppState>`.
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub pool: PgPool,
+    pub store: PgEventStore,
+    pub node_id: String,
+}
