@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "tessera", version, about = "Self-hostable multimodal AI workspace")]
+#[command(
+    name = "tessera",
+    version,
+    about = "Self-hostable multimodal AI workspace"
+)]
 pub struct Cli {
     /// A TOML configuration file (defaults: $TESSERA_CONFIG, then ./tessera.toml if present).
     #[arg(long, global = true)]

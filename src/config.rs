@@ -91,10 +91,64 @@ pub enum ConfigError {
     Unsafe(String),
 }
 
+/// `TESSERA_…` variables that are not configuration keys (tools and tests read them).
+const NOT_CONFIG: &[&str] = &[
+    "TESSERA_CONFIG",
+    "TESSERA_ADMIN_PASSWORD",
+    "TESSERA_CACHE_DIR",
+    "TESSERA_TEST_",
+    "TESSERA_BENCH_",
+];
+
+fn config_variables() -> config::Map<String, String> {
+    std::env::vars()
+        .filter(|(k, _)| !NOT_CONFIG.iter().any(|n| k.starts_with(n)))
+        .collect()
+}
+
 impl Settings {
     /// Loads defaults, then `file` (or `$TESSERA_CONFIG`, or `tessera.toml` if present), then env.
     pub fn load(file: Option<PathBuf>) -> Result<Self, ConfigError> {
-        let mut b = config::Config::builder()
+        let mut b = Self::defaults()?;
+        let file = file
+            .or_else(|| std::env::var_os("TESSERA_CONFIG").map(PathBuf::from))
+            .or_else(|| {
+                let p = PathBuf::from("tessera.toml");
+                p.exists().then_some(p)
+            });
+        if let Some(f) = file {
+            b = b.add_source(config::File::from(f).required(true));
+        }
+        b = b.add_source(
+            config::Environment::with_prefix("TESSERA")
+                .prefix_separator("_")
+                .separator("__")
+                .ignore_empty(true)
+                .source(Some(config_variables())),
+        );
+        if let Ok(url) = std::env::var("DATABASE_URL") {
+            if std::env::var_os("TESSERA_DATABASE__URL").is_none() && !url.is_empty() {
+                b = b.set_override("database.url", url)?;
+            }
+        }
+        let settings: Settings = b.build()?.try_deserialize()?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    /// Defaults plus the given overrides, ignoring files and the environment (tests, tools).
+    pub fn with_overrides(overrides: &[(&str, &str)]) -> Result<Self, ConfigError> {
+        let mut b = Self::defaults()?;
+        for (k, v) in overrides {
+            b = b.set_override(*k, *v)?;
+        }
+        let settings: Settings = b.build()?.try_deserialize()?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    fn defaults() -> Result<config::ConfigBuilder<config::builder::DefaultState>, ConfigError> {
+        Ok(config::Config::builder()
             .set_default("mode", "production")?
             .set_default("data_dir", "data")?
             .set_default("server.host", "127.0.0.1")?
@@ -115,30 +169,7 @@ impl Settings {
             .set_default("quotas.uploads_per_day", 1000)?
             .set_default("quotas.processing_seconds_per_day", 3600)?
             .set_default("log.format", "json")?
-            .set_default("log.level", "info")?;
-        let file = file
-            .or_else(|| std::env::var_os("TESSERA_CONFIG").map(PathBuf::from))
-            .or_else(|| {
-                let p = PathBuf::from("tessera.toml");
-                p.exists().then_some(p)
-            });
-        if let Some(f) = file {
-            b = b.add_source(config::File::from(f).required(true));
-        }
-        b = b.add_source(
-            config::Environment::with_prefix("TESSERA")
-                .prefix_separator("_")
-                .separator("__")
-                .ignore_empty(true),
-        );
-        if let Ok(url) = std::env::var("DATABASE_URL") {
-            if std::env::var_os("TESSERA_DATABASE__URL").is_none() && !url.is_empty() {
-                b = b.set_override("database.url", url)?;
-            }
-        }
-        let settings: Settings = b.build()?.try_deserialize()?;
-        settings.check()?;
-        Ok(settings)
+            .set_default("log.level", "info")?)
     }
 
     /// Refuses configurations that would be unsafe in production.
@@ -168,5 +199,65 @@ impl Settings {
                 .unwrap_or_else(|_| "node".into());
             format!("{host}-{}", std::process::id())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = "0123456789abcdef0123456789abcdef-long-enough";
+
+    #[test]
+    fn the_default_secret_is_refused_outside_dev_mode() {
+        let err = Settings::with_overrides(&[]).unwrap_err();
+        assert!(matches!(err, ConfigError::Unsafe(m) if m.contains("TESSERA_AUTH__JWT_SECRET")));
+        assert!(Settings::with_overrides(&[("mode", "dev")]).is_ok());
+        assert!(Settings::with_overrides(&[("auth.jwt_secret", GOOD)]).is_ok());
+    }
+
+    #[test]
+    fn a_short_secret_is_refused() {
+        let err = Settings::with_overrides(&[("auth.jwt_secret", "short")]).unwrap_err();
+        assert!(matches!(err, ConfigError::Unsafe(_)));
+    }
+
+    #[test]
+    fn secrets_do_not_appear_in_debug_output() {
+        let s = Settings::with_overrides(&[
+            ("auth.jwt_secret", GOOD),
+            ("database.url", "postgres://u:hunter2@db/x"),
+        ])
+        .unwrap();
+        let printed = format!("{s:?}");
+        assert!(!printed.contains(GOOD));
+        assert!(!printed.contains("hunter2"));
+    }
+
+    #[test]
+    fn file_then_environment_override_defaults() {
+        let dir = std::env::temp_dir().join(format!("tessera-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("tessera.toml");
+        std::fs::write(
+            &file,
+            format!("[server]\nport = 9999\nhost = \"0.0.0.0\"\n[auth]\njwt_secret = \"{GOOD}\"\n"),
+        )
+        .unwrap();
+        // Each test runs in its own process under nextest, so the environment is ours.
+        std::env::set_var("TESSERA_SERVER__PORT", "7777");
+        std::env::set_var("TESSERA_TEST_DATABASE_URL", "postgres://ignored");
+        let s = Settings::load(Some(file.clone())).unwrap();
+        std::env::remove_var("TESSERA_SERVER__PORT");
+        assert_eq!(s.server.port, 7777, "environment wins over the file");
+        assert_eq!(s.server.host, "0.0.0.0", "the file wins over defaults");
+        assert_eq!(s.auth.access_token_ttl_secs, 900, "defaults fill the rest");
+
+        std::fs::write(&file, "[server]\nprot = 1\n").unwrap();
+        assert!(matches!(
+            Settings::load(Some(file)),
+            Err(ConfigError::Load(_))
+        ));
+        std::fs::remove_dir_all(dir).ok();
     }
 }

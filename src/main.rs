@@ -2,10 +2,14 @@ use std::io::BufRead;
 
 use anyhow::Context;
 use clap::Parser;
+use secrecy::SecretString;
+use tessera::auth::AuthService;
 use tessera::cli::{Cli, Command, ProjectionsCommand, UsersCommand};
 use tessera::config::Settings;
 use tessera::startup::{self, Application};
 use tessera::telemetry;
+use tessera_events::PgEventStore;
+use tessera_projections::RebuildOptions;
 
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
@@ -31,24 +35,87 @@ async fn main() -> anyhow::Result<()> {
                 password,
                 name,
             } => {
-                let password = match password.or_else(|| std::env::var("TESSERA_ADMIN_PASSWORD").ok()) {
-                    Some(p) => p,
-                    None => {
-                        eprintln!("password (one line on standard input):");
-                        let mut line = String::new();
-                        std::io::stdin().lock().read_line(&mut line)?;
-                        line.trim_end_matches(['\r', '\n']).to_owned()
+                let password =
+                    match password.or_else(|| std::env::var("TESSERA_ADMIN_PASSWORD").ok()) {
+                        Some(p) => p,
+                        None => {
+                            eprintln!("password (one line on standard input):");
+                            let mut line = String::new();
+                            std::io::stdin().lock().read_line(&mut line)?;
+                            line.trim_end_matches(['\r', '\n']).to_owned()
+                        }
+                    };
+                let pool = startup::connect_pool(&settings)?;
+                startup::migrate(&pool).await?;
+                let auth = AuthService::new(
+                    PgEventStore::new(pool.clone()),
+                    pool,
+                    settings.auth.clone(),
+                    settings.quotas.clone(),
+                );
+                let id = auth
+                    .create_admin(&email, SecretString::from(password), &name)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot create the administrator: {e}"))?;
+                println!("administrator {email} created with id {id}");
+            }
+        },
+        Command::Projections { command } => {
+            let pool = startup::connect_pool(&settings)?;
+            startup::migrate(&pool).await?;
+            let projections = tessera_projections::read_models::all();
+            match command {
+                ProjectionsCommand::Status => {
+                    let statuses = tessera_projections::status(&pool, &projections).await?;
+                    println!(
+                        "{:<16} {:>10} {:>10} {:>8} {:>8} {:>6}  owner",
+                        "projection", "position", "head", "lag", "version", "epoch"
+                    );
+                    for s in statuses {
+                        println!(
+                            "{:<16} {:>10} {:>10} {:>8} {:>8} {:>6}  {}",
+                            s.name,
+                            s.position,
+                            s.head,
+                            s.lag,
+                            format!("{}/{}", s.version, s.target_version),
+                            s.epoch,
+                            s.owner_node.as_deref().unwrap_or("-")
+                        );
                     }
-                };
-                let _ = (email, password, name);
-                anyhow::bail!("not wired yet");
+                }
+                ProjectionsCommand::Rebuild { name } => {
+                    let chosen: Vec<_> = projections
+                        .iter()
+                        .filter(|p| name.as_deref().is_none_or(|n| n == p.name()))
+                        .collect();
+                    if chosen.is_empty() {
+                        let known: Vec<_> = projections.iter().map(|p| p.name()).collect();
+                        anyhow::bail!(
+                            "no projection named {:?}; known: {}",
+                            name.unwrap_or_default(),
+                            known.join(", ")
+                        );
+                    }
+                    let store = PgEventStore::new(pool.clone());
+                    let options = RebuildOptions::new(settings.node_id());
+                    for p in chosen {
+                        let started = std::time::Instant::now();
+                        let report =
+                            tessera_projections::rebuild(&pool, &store, p.as_ref(), &options)
+                                .await
+                                .with_context(|| format!("rebuilding {}", p.name()))?;
+                        println!(
+                            "{}: {} events replayed up to position {} in {:.2?}, swapped in",
+                            p.name(),
+                            report.events,
+                            report.position,
+                            started.elapsed()
+                        );
+                    }
+                }
             }
-        },
-        Command::Projections { command } => match command {
-            ProjectionsCommand::Status | ProjectionsCommand::Rebuild { .. } => {
-                anyhow::bail!("not wired yet");
-            }
-        },
+        }
     }
     Ok(())
 }

@@ -11,19 +11,23 @@ use anyhow::Context;
 use secrecy::ExposeSecret;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
+use tessera_actors::{start_tree, Shutdown, TokenVerifier, Tree, TreeConfig};
 use tessera_events::migrations::MIGRATOR;
-use tessera_events::PgEventStore;
+use tessera_events::{EventNotifier, EventStore, PgEventStore};
 use tracing_actix_web::TracingLogger;
 
+use crate::auth::{AuthService, SessionVerifier};
 use crate::config::Settings;
 use crate::state::AppState;
 use crate::telemetry::{self, TesseraRootSpan};
 
-/// A built, listening server.
+/// A built, listening server with its actor tree.
 pub struct Application {
     port: u16,
     server: Server,
     pool: PgPool,
+    tree: Tree,
+    auth: AuthService,
 }
 
 /// Connects to the configured database (without checking it is reachable yet).
@@ -61,10 +65,7 @@ impl Application {
     pub async fn build_with_pool(settings: Settings, pool: PgPool) -> anyhow::Result<Self> {
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
             .with_context(|| {
-                format!(
-                    "binding {}:{}",
-                    settings.server.host, settings.server.port
-                )
+                format!("binding {}:{}", settings.server.host, settings.server.port)
             })?;
         let port = listener.local_addr()?.port();
         let node_id = settings.node_id();
@@ -74,28 +75,68 @@ impl Application {
             n => n,
         };
         let json_limit = settings.server.json_limit;
+        let projections = tessera_projections::read_models::all();
+        let notifier = EventNotifier::start(&pool)
+            .await
+            .context("listening for event notifications")?;
+        let tree = start_tree(
+            TreeConfig::new(
+                pool.clone(),
+                Arc::new(store.clone()) as Arc<dyn EventStore>,
+                notifier,
+                node_id.clone(),
+            )
+            .with_projections(projections.clone()),
+        )
+        .await
+        .context("starting the actor tree")?;
+        let auth = AuthService::new(
+            store.clone(),
+            pool.clone(),
+            settings.auth.clone(),
+            settings.quotas.clone(),
+        );
         let settings = Arc::new(settings);
         let state = web::Data::new(AppState {
             settings: settings.clone(),
             pool: pool.clone(),
             store: store.clone(),
             node_id: node_id.clone(),
+            projections,
         });
+        let auth_data = web::Data::new(auth.clone());
+        let verifier: web::Data<Arc<dyn TokenVerifier>> =
+            web::Data::new(Arc::new(SessionVerifier(auth.clone())));
+        let sessions = web::Data::new(tree.sessions.clone());
+        let root = web::Data::new(tree.root.clone());
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(Compress::default())
                 .wrap(TracingLogger::<TesseraRootSpan>::new())
                 .wrap(from_fn(telemetry::request_id))
                 .app_data(state.clone())
-                .app_data(web::JsonConfig::default().limit(json_limit))
+                .app_data(auth_data.clone())
+                .app_data(verifier.clone())
+                .app_data(sessions.clone())
+                .app_data(root.clone())
+                .app_data(crate::routes::json::json_config(json_limit))
+                .app_data(crate::routes::json::path_config())
+                .app_data(crate::routes::json::query_config())
                 .configure(crate::openapi::configure)
                 .configure(crate::routes::configure)
+                .default_service(web::to(crate::routes::not_found))
         })
         .workers(workers)
         .listen(listener)?
         .run();
         tracing::info!(port, node = %node_id, "tessera listening");
-        Ok(Self { port, server, pool })
+        Ok(Self {
+            port,
+            server,
+            pool,
+            tree,
+            auth,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -111,7 +152,23 @@ impl Application {
         self.server.handle()
     }
 
+    /// The node's actor tree.
+    pub fn tree(&self) -> &Tree {
+        &self.tree
+    }
+
+    /// The authentication service (tests and the CLI create users through it).
+    pub fn auth(&self) -> &AuthService {
+        &self.auth
+    }
+
+    /// Serves until the server is stopped (signal or handle), then stops the actor tree, which
+    /// closes sessions and releases projection leases.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        if let Err(e) = self.tree.root.send(Shutdown).await {
+            tracing::warn!(error = %e, "actor tree did not acknowledge shutdown");
+        }
+        result
     }
 }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use sqlx::PgPool;
 use tessera_events::PgEventStore;
+use tessera_projections::Projection;
 
 use crate::config::Settings;
 
@@ -13,4 +14,6 @@ pub struct AppState {
     pub pool: PgPool,
     pub store: PgEventStore,
     pub node_id: String,
+    /// The read models this build maintains.
+    pub projections: Vec<Arc<dyn Projection>>,
 }

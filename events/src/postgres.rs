@@ -467,14 +467,8 @@ impl EventStore for PgEventStore {
 
 /// How many rows, from the start, follow `after` with no hole.
 fn contiguous_run(after: u64, rows: &[EventRow]) -> usize {
-    let mut expected = after as i64 + 1;
-    let mut n = 0;
-    for r in rows {
-        if r.global_position != expected {
-            break;
-        }
-        expected += 1;
-        n += 1;
-    }
-    n
+    rows.iter()
+        .zip(after as i64 + 1..)
+        .take_while(|(r, expected)| r.global_position == *expected)
+        .count()
 }

@@ -80,14 +80,18 @@ fn check_domain(domain: &str) -> Result<(), AuthError> {
             && !label.starts_with('-')
             && !label.ends_with('-');
         if !ok {
-            return Err(AuthError::InvalidEmail("the domain is not a valid host name"));
+            return Err(AuthError::InvalidEmail(
+                "the domain is not a valid host name",
+            ));
         }
     }
     if labels
         .last()
         .is_some_and(|tld| tld.chars().all(|c| c.is_ascii_digit()))
     {
-        return Err(AuthError::InvalidEmail("the domain is not a valid host name"));
+        return Err(AuthError::InvalidEmail(
+            "the domain is not a valid host name",
+        ));
     }
     Ok(())
 }

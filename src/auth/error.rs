@@ -80,9 +80,9 @@ impl From<UsersError> for AuthError {
             }
             UsersError::SessionRevoked { .. } => AuthError::InvalidToken,
             UsersError::SessionExpired => AuthError::TokenExpired,
-            UsersError::ApiKeyExists => AuthError::Store(StoreError::Invalid(
-                "api key id collision".into(),
-            )),
+            UsersError::ApiKeyExists => {
+                AuthError::Store(StoreError::Invalid("api key id collision".into()))
+            }
             UsersError::Store(e) => e.into(),
         }
     }
@@ -100,7 +100,9 @@ impl From<AuthError> for ApiError {
                 "sign in: send `Authorization: Bearer <token>`",
             ),
             E::EmailTaken => ApiError::conflict("email_taken", e.to_string()),
-            E::InvalidCredentials => ApiError::new(unauthorized, "invalid_credentials", e.to_string()),
+            E::InvalidCredentials => {
+                ApiError::new(unauthorized, "invalid_credentials", e.to_string())
+            }
             E::WeakPassword(_) => {
                 ApiError::new(unprocessable, "weak_password", e.to_string()).with_field("password")
             }
@@ -137,5 +139,94 @@ impl From<AuthError> for ApiError {
             E::Store(s) => s.into(),
             E::Database(d) => d.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Clients branch on these codes: changing one is a breaking API change.
+    #[test]
+    fn every_error_has_its_stable_status_and_code() {
+        let cases: Vec<(AuthError, u16, &str)> = vec![
+            (AuthError::Unauthenticated, 401, "unauthenticated"),
+            (AuthError::EmailTaken, 409, "email_taken"),
+            (AuthError::InvalidCredentials, 401, "invalid_credentials"),
+            (AuthError::WeakPassword("x"), 422, "weak_password"),
+            (AuthError::InvalidEmail("x"), 422, "invalid_email"),
+            (
+                AuthError::InvalidField {
+                    field: "name",
+                    message: "x",
+                },
+                422,
+                "validation_failed",
+            ),
+            (AuthError::InvalidToken, 401, "invalid_token"),
+            (AuthError::TokenExpired, 401, "token_expired"),
+            (AuthError::RefreshTokenReused, 401, "refresh_token_reused"),
+            (AuthError::Conflict, 409, "concurrent_modification"),
+            (AuthError::AccountDisabled, 403, "account_disabled"),
+            (
+                AuthError::LoginThrottled {
+                    retry_after: Duration::from_millis(1500),
+                },
+                429,
+                "login_throttled",
+            ),
+            (AuthError::RegistrationClosed, 403, "registration_closed"),
+            (AuthError::NotFound("api key"), 404, "not_found"),
+            (AuthError::Forbidden, 403, "forbidden"),
+            (AuthError::LastAdmin, 409, "last_admin"),
+            (AuthError::Internal("x".into()), 500, "internal_error"),
+        ];
+        for (err, status, code) in cases {
+            let what = format!("{err:?}");
+            let api = ApiError::from(err);
+            assert_eq!((api.status.as_u16(), api.code), (status, code), "{what}");
+        }
+    }
+
+    #[test]
+    fn throttling_rounds_retry_after_up_and_fields_are_named() {
+        let api = ApiError::from(AuthError::LoginThrottled {
+            retry_after: Duration::from_millis(1500),
+        });
+        assert_eq!(api.retry_after, Some(2));
+        assert_eq!(
+            ApiError::from(AuthError::WeakPassword("x"))
+                .field
+                .as_deref(),
+            Some("password")
+        );
+        assert_eq!(
+            ApiError::from(AuthError::InvalidEmail("x"))
+                .field
+                .as_deref(),
+            Some("email")
+        );
+    }
+
+    #[test]
+    fn domain_errors_map_without_leaking_which_check_failed() {
+        let revoked = |reason: &str| {
+            AuthError::from(UsersError::SessionRevoked {
+                reason: reason.into(),
+            })
+        };
+        assert!(matches!(
+            revoked(tessera_events::users::REVOKED_REUSE),
+            AuthError::RefreshTokenReused
+        ));
+        assert!(matches!(revoked("logout"), AuthError::InvalidToken));
+        assert!(matches!(
+            AuthError::from(UsersError::UnknownToken),
+            AuthError::InvalidToken
+        ));
+        assert!(matches!(
+            AuthError::from(UsersError::ApiKeyNotFound),
+            AuthError::NotFound(_)
+        ));
     }
 }

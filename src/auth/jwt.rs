@@ -71,8 +71,9 @@ impl JwtKeys {
             iss: self.issuer.clone(),
             jti: Uuid::new_v4(),
         };
-        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .map_err(|e| AuthError::Internal(format!("signing an access token failed: {e}")))?;
+        let token =
+            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+                .map_err(|e| AuthError::Internal(format!("signing an access token failed: {e}")))?;
         Ok((token, expires))
     }
 
@@ -147,7 +148,10 @@ mod tests {
         let (token, exp) = keys.issue(id, Role::Admin, now).expect("issue");
         assert_eq!(exp.timestamp(), now.timestamp() + 900);
         let c = keys.verify(&token).expect("valid");
-        assert_eq!((c.sub, c.role, c.iss.as_str()), (id, Role::Admin, "tessera"));
+        assert_eq!(
+            (c.sub, c.role, c.iss.as_str()),
+            (id, Role::Admin, "tessera")
+        );
         assert_eq!(c.exp - c.iat, 900);
     }
 
@@ -187,7 +191,10 @@ mod tests {
         let c = claims(60);
         for alg in ["none", "None", "NONE"] {
             let unsigned = format!("{}.{}.", b64(&json!({"alg": alg, "typ": "JWT"})), b64(&c));
-            assert!(matches!(keys.verify(&unsigned), Err(AuthError::InvalidToken)));
+            assert!(matches!(
+                keys.verify(&unsigned),
+                Err(AuthError::InvalidToken)
+            ));
         }
         // A "none" header with a valid HS256 signature attached is refused too.
         let t = hs_signed(json!({"alg": "none"}), &c, SECRET);
@@ -201,7 +208,10 @@ mod tests {
         let keys = JwtKeys::new(&settings(SECRET));
         for alg in ["RS256", "PS256", "ES256", "HS384", "HS512"] {
             let t = hs_signed(json!({"alg": alg, "typ": "JWT"}), &claims(60), SECRET);
-            assert!(matches!(keys.verify(&t), Err(AuthError::InvalidToken)), "{alg}");
+            assert!(
+                matches!(keys.verify(&t), Err(AuthError::InvalidToken)),
+                "{alg}"
+            );
         }
     }
 
@@ -229,10 +239,16 @@ mod tests {
         let mut forged = claims(60);
         forged["role"] = json!("admin");
         parts[1] = b64(&forged);
-        assert!(matches!(keys.verify(&parts.join(".")), Err(AuthError::InvalidToken)));
+        assert!(matches!(
+            keys.verify(&parts.join(".")),
+            Err(AuthError::InvalidToken)
+        ));
 
         for junk in ["", "a.b.c", "not a token", "....", "eyJhbGciOiJIUzI1NiJ9"] {
-            assert!(matches!(keys.verify(junk), Err(AuthError::InvalidToken)), "{junk:?}");
+            assert!(
+                matches!(keys.verify(junk), Err(AuthError::InvalidToken)),
+                "{junk:?}"
+            );
         }
 
         let mut no_exp = claims(60);

@@ -9,6 +9,7 @@ pub mod jwt;
 pub mod names;
 pub mod password;
 pub mod service;
+mod session_verifier;
 pub mod throttle;
 pub mod tokens;
 
@@ -16,6 +17,7 @@ pub use email::EmailAddress;
 pub use error::AuthError;
 pub use extract::{AdminUser, AuthUser, ACCESS_COOKIE};
 pub use service::{
-    AuthMethod, AuthService, CreatedApiKey, EffectiveQuota, NewUser, Principal, Profile,
-    SignedIn, UserPage,
+    AuthMethod, AuthService, CreatedApiKey, EffectiveQuota, NewUser, Principal, Profile, SignedIn,
+    UserPage,
 };
+pub use session_verifier::SessionVerifier;

@@ -41,7 +41,10 @@ mod tests {
 
     #[test]
     fn trims_and_bounds() {
-        assert_eq!(display_name("  Ada Lovelace ").ok().as_deref(), Some("Ada Lovelace"));
+        assert_eq!(
+            display_name("  Ada Lovelace ").ok().as_deref(),
+            Some("Ada Lovelace")
+        );
         assert!(display_name(&"é".repeat(100)).is_ok());
         assert!(display_name(&"é".repeat(101)).is_err());
         assert!(display_name("   ").is_err());

@@ -20,7 +20,9 @@ pub const MAX_CHARS: usize = 256;
 pub fn check_policy(password: &str, email: &EmailAddress) -> Result<(), AuthError> {
     let n = password.chars().count();
     if n < MIN_CHARS {
-        return Err(AuthError::WeakPassword("it must be at least 10 characters long"));
+        return Err(AuthError::WeakPassword(
+            "it must be at least 10 characters long",
+        ));
     }
     if n > MAX_CHARS {
         return Err(AuthError::InvalidField {
@@ -94,8 +96,9 @@ impl Hasher {
     pub async fn verify(&self, password: SecretString, phc: String) -> Result<bool, AuthError> {
         let argon = self.argon.clone();
         self.blocking(move || {
-            let parsed = argon2::password_hash::PasswordHash::new(&phc)
-                .map_err(|e| AuthError::Internal(format!("stored password hash unreadable: {e}")))?;
+            let parsed = argon2::password_hash::PasswordHash::new(&phc).map_err(|e| {
+                AuthError::Internal(format!("stored password hash unreadable: {e}"))
+            })?;
             Ok(argon
                 .verify_password(password.expose_secret().as_bytes(), &parsed)
                 .is_ok())
@@ -147,7 +150,10 @@ mod tests {
             "SOMEONE.LONG",
         ] {
             assert!(
-                matches!(check_policy(weak, &email()), Err(AuthError::WeakPassword(_))),
+                matches!(
+                    check_policy(weak, &email()),
+                    Err(AuthError::WeakPassword(_))
+                ),
                 "{weak:?} must be weak"
             );
         }
@@ -178,11 +184,17 @@ mod tests {
             .expect("hash");
         assert!(phc.as_str().starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
         assert!(h
-            .verify(SecretString::from("correct horse battery"), phc.as_str().into())
+            .verify(
+                SecretString::from("correct horse battery"),
+                phc.as_str().into()
+            )
             .await
             .expect("verify"));
         assert!(!h
-            .verify(SecretString::from("correct horse batterz"), phc.as_str().into())
+            .verify(
+                SecretString::from("correct horse batterz"),
+                phc.as_str().into()
+            )
             .await
             .expect("verify"));
     }

@@ -12,9 +12,9 @@ use sqlx::PgPool;
 use subtle::ConstantTimeEq;
 use tessera_events::aggregate::{execute, load};
 use tessera_events::users::{
-    api_key_stream, email_stream, session_stream, user_stream, ApiKey, ApiKeyCommand,
-    ApiKeyEvent, EmailClaim, QuotaLimits, Registration, Role, Session, SessionCommand,
-    SessionEvent, User, UserCommand, UsersError,
+    api_key_stream, email_stream, session_stream, user_stream, ApiKey, ApiKeyCommand, ApiKeyEvent,
+    EmailClaim, QuotaLimits, Registration, Role, Session, SessionCommand, SessionEvent, User,
+    UserCommand, UsersError,
 };
 use tessera_events::{Aggregate, CommandContext, EventStore, ExpectedVersion, PgEventStore};
 use tessera_projections::read_models::{api_keys, profile, users};
@@ -321,7 +321,9 @@ impl AuthService {
         let Some(user_id) = claim.state.user_id else {
             return Ok(None);
         };
-        let user = load::<User>(self.store(), &user_stream(user_id)).await?.state;
+        let user = load::<User>(self.store(), &user_stream(user_id))
+            .await?
+            .state;
         Ok(user.exists().then_some(user))
     }
 
@@ -516,7 +518,10 @@ impl AuthService {
     }
 
     /// The user's API keys (from the read model; revoked ones included).
-    pub async fn list_api_keys(&self, user_id: Uuid) -> Result<Vec<api_keys::ApiKeyRow>, AuthError> {
+    pub async fn list_api_keys(
+        &self,
+        user_id: Uuid,
+    ) -> Result<Vec<api_keys::ApiKeyRow>, AuthError> {
         Ok(api_keys::list_for_user(&self.inner.pool, user_id).await?)
     }
 
@@ -569,7 +574,9 @@ impl AuthService {
     fn touch_api_key(&self, key_id: Uuid, user_id: Uuid) {
         let now = Instant::now();
         let due = match self.inner.key_last_used.entry(key_id) {
-            dashmap::mapref::entry::Entry::Occupied(mut o) if now.duration_since(*o.get()) >= LAST_USED_EVERY => {
+            dashmap::mapref::entry::Entry::Occupied(mut o)
+                if now.duration_since(*o.get()) >= LAST_USED_EVERY =>
+            {
                 o.insert(now);
                 true
             }
@@ -679,12 +686,14 @@ impl AuthService {
         if actor == target {
             self.ensure_not_last_admin().await?;
         }
-        self.admin_command(actor, target, || UserCommand::Disable).await
+        self.admin_command(actor, target, || UserCommand::Disable)
+            .await
     }
 
     #[tracing::instrument(name = "auth.admin.enable", skip_all, fields(%actor, %target))]
     pub async fn enable_user(&self, actor: Uuid, target: Uuid) -> Result<(), AuthError> {
-        self.admin_command(actor, target, || UserCommand::Enable).await
+        self.admin_command(actor, target, || UserCommand::Enable)
+            .await
     }
 
     #[tracing::instrument(name = "auth.admin.set_role", skip_all, fields(%actor, %target, role = role.as_str()))]

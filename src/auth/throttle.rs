@@ -107,7 +107,12 @@ impl LoginThrottle {
         self.accounts.reset(&account.to_owned());
     }
 
-    fn check_at(&self, account: &str, address: Option<IpAddr>, now: Instant) -> Result<(), Duration> {
+    fn check_at(
+        &self,
+        account: &str,
+        address: Option<IpAddr>,
+        now: Instant,
+    ) -> Result<(), Duration> {
         let a = self.accounts.check(&account.to_owned(), now);
         let b = address.map_or(Ok(()), |ip| self.addresses.check(&ip, now));
         match (a, b) {
@@ -141,7 +146,10 @@ mod tests {
         }
         let now = t0 + Duration::from_secs(25);
         assert_eq!(t.check_at("a", IP, now), Err(Duration::from_secs(35)));
-        assert!(t.check_at("b", IP, now).is_ok(), "other accounts are unaffected");
+        assert!(
+            t.check_at("b", IP, now).is_ok(),
+            "other accounts are unaffected"
+        );
         // The first failure leaves the window at t0 + 60.
         assert!(t.check_at("a", IP, t0 + Duration::from_secs(60)).is_ok());
     }
@@ -156,7 +164,10 @@ mod tests {
         t.record_success("a");
         assert!(t.check_at("a", IP, now).is_ok());
         t.fail_at("c", IP, now);
-        assert!(t.check_at("d", IP, now).is_err(), "the address reached 3 failures");
+        assert!(
+            t.check_at("d", IP, now).is_err(),
+            "the address reached 3 failures"
+        );
         assert!(t.check_at("d", None, now).is_ok());
     }
 

@@ -29,8 +29,7 @@ fn random_secret() -> String {
 
 fn is_secret(s: &str) -> bool {
     s.len() == SECRET_CHARS
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
@@ -87,7 +86,9 @@ pub fn api_key_id(key: &str) -> Option<Uuid> {
     let secret = key.get(37..)?;
     if key.as_bytes().get(36) != Some(&b'_')
         || !is_secret(secret)
-        || !id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     {
         return None;
     }
@@ -158,7 +159,11 @@ mod tests {
             key.replacen("tsk_", "tsx_", 1),
             format!("{}-{}", &key[..36], &key[37..]),
             format!("tsk_{}_{}", "G".repeat(32), &key[37..]),
-            format!("tsk_{}_{}", k.id.simple().to_string().to_uppercase(), &key[37..]),
+            format!(
+                "tsk_{}_{}",
+                k.id.simple().to_string().to_uppercase(),
+                &key[37..]
+            ),
         ] {
             assert_eq!(api_key_id(&bad), None, "{bad:?}");
         }

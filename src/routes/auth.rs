@@ -98,7 +98,13 @@ pub struct TokenResponse {
     pub refresh_token_expires_at: DateTime<Utc>,
 }
 
-fn cookie(name: &'static str, value: String, path: &'static str, until: DateTime<Utc>, secure: bool) -> Cookie<'static> {
+fn cookie(
+    name: &'static str,
+    value: String,
+    path: &'static str,
+    until: DateTime<Utc>,
+    secure: bool,
+) -> Cookie<'static> {
     let secs = (until - Utc::now()).num_seconds().max(0);
     Cookie::build(name, value)
         .path(path)
@@ -127,7 +133,13 @@ fn signed_in_response(req: &HttpRequest, status: StatusCode, s: SignedIn) -> Htt
     let refresh = s.refresh_token.expose_secret().to_owned();
     HttpResponse::build(status)
         .insert_header(CacheControl(vec![CacheDirective::NoStore]))
-        .cookie(cookie(ACCESS_COOKIE, access.clone(), "/", s.access_expires_at, secure))
+        .cookie(cookie(
+            ACCESS_COOKIE,
+            access.clone(),
+            "/",
+            s.access_expires_at,
+            secure,
+        ))
         .cookie(cookie(
             REFRESH_COOKIE,
             refresh.clone(),
@@ -277,7 +289,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[derive(OpenApi)]
 #[openapi(
     paths(register, login, refresh, logout),
-    components(schemas(RegisterRequest, LoginRequest, RefreshRequest, TokenResponse, RoleName, ErrorBody))
+    components(schemas(
+        RegisterRequest,
+        LoginRequest,
+        RefreshRequest,
+        TokenResponse,
+        RoleName,
+        ErrorBody
+    ))
 )]
 struct AuthApi;
 

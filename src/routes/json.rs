@@ -26,7 +26,10 @@ pub fn json_error(err: JsonPayloadError) -> ApiError {
             "send the body as application/json",
         ),
         JsonPayloadError::Deserialize(e) => deserialize_error(&e),
-        other => ApiError::bad_request("invalid_json", format!("the body could not be read: {other}")),
+        other => ApiError::bad_request(
+            "invalid_json",
+            format!("the body could not be read: {other}"),
+        ),
     }
 }
 
@@ -100,7 +103,10 @@ mod tests {
     #[test]
     fn unknown_and_missing_fields_are_named() {
         let e = de(r#"{"password":"x","admin":true}"#);
-        assert_eq!((e.status, e.code), (StatusCode::BAD_REQUEST, "invalid_json"));
+        assert_eq!(
+            (e.status, e.code),
+            (StatusCode::BAD_REQUEST, "invalid_json")
+        );
         assert_eq!(e.field.as_deref(), Some("admin"));
         assert!(!e.message.contains("line"));
         let e = de("{}");
@@ -119,7 +125,10 @@ mod tests {
     #[test]
     fn size_and_content_type_errors_have_their_codes() {
         let e = json_error(JsonPayloadError::Overflow { limit: 10 });
-        assert_eq!((e.status, e.code), (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"));
+        assert_eq!(
+            (e.status, e.code),
+            (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+        );
         let e = json_error(JsonPayloadError::OverflowKnownLength {
             length: 20,
             limit: 10,

@@ -2,14 +2,37 @@
 
 use actix_web::web;
 
+pub mod admin_projections;
+pub mod admin_users;
+pub mod auth;
 pub mod health;
+pub mod json;
+pub mod me;
+pub mod ws;
 
 /// Registers every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.configure(health::configure);
+    cfg.configure(health::configure)
+        .configure(auth::configure)
+        .configure(me::configure)
+        .configure(admin_users::configure)
+        .configure(admin_projections::configure)
+        .configure(ws::configure);
 }
 
 /// Each route module's part of the OpenAPI document.
 pub fn openapi_parts() -> Vec<utoipa::openapi::OpenApi> {
-    vec![health::openapi()]
+    vec![
+        health::openapi(),
+        auth::openapi(),
+        me::openapi(),
+        admin_users::openapi(),
+        admin_projections::openapi(),
+        ws::openapi(),
+    ]
+}
+
+/// Unknown paths get the same JSON error shape as everything else.
+pub async fn not_found() -> Result<actix_web::HttpResponse, crate::error::ApiError> {
+    Err(crate::error::ApiError::not_found("route"))
 }

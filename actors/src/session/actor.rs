@@ -1,0 +1,383 @@
+//! `SessionActor`: one per WebSocket. Authenticates the client, registers with the node's
+//! [`SessionRegistry`], and pushes the user's events to the socket.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix::prelude::*;
+use actix_ws::{Item, Message as WsMessage, MessageStream, ProtocolError, Session};
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use super::auth::{SessionUser, TokenVerifier};
+use super::protocol::{parse_client_message, ClientMessage, CloseCause, ErrorCode, ServerMessage};
+use super::registry::{Register, SessionRegistry, ToSession, Unregister};
+use super::settings::SessionSettings;
+use super::writer::{write_frames, Outbound};
+
+/// Where a session stands with authentication.
+enum AuthState {
+    /// Waiting for an `auth` message.
+    Waiting,
+    /// A token is being verified or the session is being registered.
+    Verifying,
+    /// Authenticated and registered: events flow.
+    Ready(SessionUser),
+}
+
+/// A fragmented message being reassembled.
+struct Fragments {
+    text: bool,
+    bytes: Vec<u8>,
+}
+
+/// The actor behind one WebSocket. Start it with [`start_session`].
+pub struct SessionActor {
+    id: Uuid,
+    registry: Addr<SessionRegistry>,
+    verifier: Arc<dyn TokenVerifier>,
+    settings: SessionSettings,
+    pre_authenticated: Option<SessionUser>,
+    auth: AuthState,
+    /// The queue to the writer task; `None` once closing.
+    outbound: Option<mpsc::Sender<Outbound>>,
+    /// Closes past the queue (used when the queue is full).
+    close_now: Option<oneshot::Sender<actix_ws::CloseReason>>,
+    last_heard: Instant,
+    /// The position of the last event sent; events at or below it are not sent again.
+    last_position: u64,
+    fragments: Option<Fragments>,
+    closing: bool,
+}
+
+/// Starts the actor for an upgraded WebSocket on the current arbiter (the HTTP worker that
+/// accepted it: the message stream cannot move between threads).
+///
+/// With `pre_authenticated` the session registers at once (the upgrade request carried a valid
+/// token); otherwise it waits up to `settings.auth_timeout` for an `auth` message.
+pub fn start_session(
+    registry: Addr<SessionRegistry>,
+    verifier: Arc<dyn TokenVerifier>,
+    pre_authenticated: Option<SessionUser>,
+    session: Session,
+    stream: MessageStream,
+    settings: SessionSettings,
+) -> Addr<SessionActor> {
+    let id = Uuid::now_v7();
+    let (tx, rx) = mpsc::channel(settings.outbound_queue.max(1));
+    let (close_tx, close_rx) = oneshot::channel();
+    tokio::spawn(write_frames(
+        session,
+        rx,
+        close_rx,
+        settings.close_timeout,
+        id,
+    ));
+    let stream = stream.max_frame_size(settings.max_frame_bytes);
+    SessionActor::create(move |ctx| {
+        ctx.add_stream(stream);
+        SessionActor {
+            id,
+            registry,
+            verifier,
+            settings,
+            pre_authenticated,
+            auth: AuthState::Waiting,
+            outbound: Some(tx),
+            close_now: Some(close_tx),
+            last_heard: Instant::now(),
+            last_position: 0,
+            fragments: None,
+            closing: false,
+        }
+    })
+}
+
+impl SessionActor {
+    fn user_id(&self) -> Option<Uuid> {
+        match &self.auth {
+            AuthState::Ready(user) => Some(user.user_id),
+            _ => None,
+        }
+    }
+
+    /// Queues a frame; a full queue means the client does not keep up.
+    fn enqueue(&mut self, frame: Outbound, ctx: &mut Context<Self>) {
+        let Some(outbound) = &self.outbound else {
+            return;
+        };
+        match outbound.try_send(frame) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                tracing::warn!(
+                    session_id = %self.id,
+                    user_id = ?self.user_id(),
+                    queue = self.settings.outbound_queue,
+                    "client does not keep up with its frames; closing"
+                );
+                self.close(CloseCause::SlowConsumer, ctx);
+            }
+            // The writer ended: the socket is gone.
+            Err(TrySendError::Closed(_)) => {
+                self.closing = true;
+                self.outbound = None;
+                ctx.stop();
+            }
+        }
+    }
+
+    fn send_message(&mut self, message: &ServerMessage<'_>, ctx: &mut Context<Self>) {
+        self.enqueue(Outbound::Text(message.encode()), ctx);
+    }
+
+    fn send_error(&mut self, code: ErrorCode, message: &str, ctx: &mut Context<Self>) {
+        tracing::debug!(session_id = %self.id, code = code.as_str(), message, "refused a client frame");
+        self.send_message(&ServerMessage::Error { code, message }, ctx);
+    }
+
+    /// Closes the socket with `cause` and stops. Frames already queued go first, unless the
+    /// queue is full (then the close skips them: the client is not reading anyway).
+    fn close(&mut self, cause: CloseCause, ctx: &mut Context<Self>) {
+        if self.closing {
+            return;
+        }
+        self.closing = true;
+        let reason = cause.reason();
+        let queued = self
+            .outbound
+            .take()
+            .is_some_and(|q| q.try_send(Outbound::Close(reason.clone())).is_ok());
+        if !queued {
+            if let Some(close_now) = self.close_now.take() {
+                let _ = close_now.send(reason);
+            }
+        }
+        tracing::debug!(
+            session_id = %self.id,
+            user_id = ?self.user_id(),
+            reason = cause.as_str(),
+            "closing session"
+        );
+        ctx.stop();
+    }
+
+    fn on_text(&mut self, text: &str, ctx: &mut Context<Self>) {
+        match parse_client_message(text) {
+            Err(violation) => self.send_error(violation.code, &violation.message, ctx),
+            Ok(ClientMessage::Ping { id }) => {
+                self.send_message(&ServerMessage::Pong { id: id.as_ref() }, ctx)
+            }
+            Ok(ClientMessage::Auth { token }) => match self.auth {
+                AuthState::Waiting => self.verify(token, ctx),
+                AuthState::Verifying | AuthState::Ready(_) => self.send_error(
+                    ErrorCode::AlreadyAuthenticated,
+                    "this session is already authenticated",
+                    ctx,
+                ),
+            },
+        }
+    }
+
+    fn verify(&mut self, token: String, ctx: &mut Context<Self>) {
+        self.auth = AuthState::Verifying;
+        let verification = self.verifier.verify(&token);
+        let limit = self.settings.auth_timeout;
+        // `wait` holds back the client's next frames until the outcome is known, so nothing
+        // is handled half-authenticated.
+        ctx.wait(
+            async move {
+                tokio::time::timeout(limit, verification)
+                    .await
+                    .ok()
+                    .flatten()
+            }
+            .into_actor(self)
+            .map(|user, act, ctx| match user {
+                Some(user) => act.register(user, ctx),
+                None => {
+                    tracing::info!(session_id = %act.id, "session authentication failed");
+                    act.send_error(
+                        ErrorCode::InvalidToken,
+                        "the token is invalid or expired",
+                        ctx,
+                    );
+                    act.close(CloseCause::InvalidToken, ctx);
+                }
+            }),
+        );
+    }
+
+    fn register(&mut self, user: SessionUser, ctx: &mut Context<Self>) {
+        self.auth = AuthState::Verifying;
+        let register = Register {
+            session_id: self.id,
+            user_id: user.user_id,
+            session: ctx.address().recipient(),
+        };
+        ctx.wait(
+            self.registry.send(register).into_actor(self).map(
+                move |result, act, ctx| match result {
+                    Ok(Ok(position)) => {
+                        tracing::info!(
+                            session_id = %act.id,
+                            user_id = %user.user_id,
+                            position,
+                            "session ready"
+                        );
+                        act.last_position = position;
+                        act.send_message(
+                            &ServerMessage::Ready {
+                                user_id: user.user_id,
+                                session_id: act.id,
+                                position,
+                            },
+                            ctx,
+                        );
+                        act.auth = AuthState::Ready(user);
+                    }
+                    Ok(Err(_)) | Err(_) => {
+                        act.send_error(
+                            ErrorCode::Unavailable,
+                            "this node takes no sessions right now; reconnect",
+                            ctx,
+                        );
+                        act.close(CloseCause::Unavailable, ctx);
+                    }
+                },
+            ),
+        );
+    }
+
+    fn heartbeat(&mut self, ctx: &mut Context<Self>) {
+        if self.last_heard.elapsed() > self.settings.idle_timeout {
+            self.close(CloseCause::IdleTimeout, ctx);
+        } else {
+            self.enqueue(Outbound::Ping, ctx);
+        }
+    }
+
+    fn on_fragment(&mut self, item: Item, ctx: &mut Context<Self>) {
+        let (first, text, chunk, last) = match item {
+            Item::FirstText(b) => (true, true, b, false),
+            Item::FirstBinary(b) => (true, false, b, false),
+            Item::Continue(b) => (false, false, b, false),
+            Item::Last(b) => (false, false, b, true),
+        };
+        if first == self.fragments.is_some() {
+            // A new message inside another, or a continuation of nothing.
+            return self.close(CloseCause::ProtocolError, ctx);
+        }
+        let fragments = self.fragments.get_or_insert_with(|| Fragments {
+            text,
+            bytes: Vec::new(),
+        });
+        if fragments.bytes.len() + chunk.len() > self.settings.max_frame_bytes {
+            return self.close(CloseCause::FrameTooLarge, ctx);
+        }
+        fragments.bytes.extend_from_slice(&chunk);
+        if !last {
+            return;
+        }
+        let Some(Fragments { text, bytes }) = self.fragments.take() else {
+            return;
+        };
+        if !text {
+            return self.on_binary(ctx);
+        }
+        match String::from_utf8(bytes) {
+            Ok(text) => self.on_text(&text, ctx),
+            Err(_) => self.close(CloseCause::ProtocolError, ctx),
+        }
+    }
+
+    fn on_binary(&mut self, ctx: &mut Context<Self>) {
+        self.send_error(
+            ErrorCode::UnsupportedFrame,
+            "binary frames are not supported; send JSON text frames",
+            ctx,
+        );
+    }
+}
+
+impl Actor for SessionActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        tracing::debug!(session_id = %self.id, "session started");
+        ctx.run_interval(self.settings.heartbeat_interval, |act, ctx| {
+            act.heartbeat(ctx)
+        });
+        if let Some(user) = self.pre_authenticated.take() {
+            self.register(user, ctx);
+        }
+        ctx.run_later(self.settings.auth_timeout, |act, ctx| {
+            if !matches!(act.auth, AuthState::Ready(_)) {
+                act.send_error(
+                    ErrorCode::AuthTimeout,
+                    "no valid authentication in time",
+                    ctx,
+                );
+                act.close(CloseCause::AuthTimeout, ctx);
+            }
+        });
+    }
+
+    fn stopped(&mut self, _ctx: &mut Self::Context) {
+        if let Some(user_id) = self.user_id() {
+            self.registry.do_send(Unregister {
+                session_id: self.id,
+                user_id,
+            });
+        }
+        tracing::debug!(session_id = %self.id, "session stopped");
+    }
+}
+
+impl StreamHandler<Result<WsMessage, ProtocolError>> for SessionActor {
+    fn handle(&mut self, item: Result<WsMessage, ProtocolError>, ctx: &mut Self::Context) {
+        if self.closing {
+            return;
+        }
+        self.last_heard = Instant::now();
+        match item {
+            Ok(WsMessage::Text(text)) => self.on_text(&text, ctx),
+            Ok(WsMessage::Binary(_)) => self.on_binary(ctx),
+            Ok(WsMessage::Continuation(item)) => self.on_fragment(item, ctx),
+            Ok(WsMessage::Ping(payload)) => self.enqueue(Outbound::Pong(payload.to_vec()), ctx),
+            Ok(WsMessage::Pong(_)) | Ok(WsMessage::Nop) => {}
+            Ok(WsMessage::Close(reason)) => {
+                tracing::debug!(session_id = %self.id, ?reason, "client closed the session");
+                self.close(CloseCause::ClientClosed, ctx);
+            }
+            Err(ProtocolError::Overflow) => self.close(CloseCause::FrameTooLarge, ctx),
+            Err(error) => {
+                tracing::debug!(session_id = %self.id, %error, "WebSocket protocol error");
+                self.close(CloseCause::ProtocolError, ctx);
+            }
+        }
+    }
+
+    fn finished(&mut self, ctx: &mut Self::Context) {
+        // The client's side of the connection ended without a close frame.
+        self.closing = true;
+        ctx.stop();
+    }
+}
+
+impl Handler<ToSession> for SessionActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: ToSession, ctx: &mut Self::Context) {
+        match msg {
+            ToSession::Event { position, frame } => {
+                if self.closing || self.user_id().is_none() || position <= self.last_position {
+                    return;
+                }
+                self.last_position = position;
+                self.enqueue(Outbound::Text(frame.to_string()), ctx);
+            }
+            ToSession::Shutdown => self.close(CloseCause::ServerShutdown, ctx),
+        }
+    }
+}

@@ -1,0 +1,318 @@
+//! Projector hosts keep their jobs alive: a panicking or failing job is restarted with backoff,
+//! and a graceful shutdown stops it for good. Runs against a real PostgreSQL.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::Addr;
+use async_trait::async_trait;
+use futures_util::FutureExt;
+use tessera_actors::{
+    start_tree, GetHostStatus, GetTreeStatus, HostedJob, JobFn, ProjectorHost, RestartPolicy,
+    Shutdown, TreeConfig,
+};
+use tessera_events::testing::TestDb;
+use tessera_events::{EventNotifier, EventStore, PgEventStore, RecordedEvent, Subscription};
+use tessera_projections::{Projection, ProjectionError, ProjectorOptions};
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use common::{append_owned, eventually, WAIT};
+
+fn fast_policy() -> RestartPolicy {
+    RestartPolicy {
+        initial_backoff: Duration::from_millis(20),
+        max_backoff: Duration::from_millis(200),
+        stable_after: Duration::from_secs(30),
+        shutdown_grace: Duration::from_secs(2),
+    }
+}
+
+/// A stand-in projector: follows the log from 0 and records how far it got. Its first run
+/// panics, the way a bug in projection code would.
+struct PanickyFollower {
+    store: Arc<dyn EventStore>,
+    notifier: EventNotifier,
+    runs: Arc<AtomicU32>,
+    position: Arc<AtomicU64>,
+    stopped_cleanly: Arc<AtomicBool>,
+}
+
+impl HostedJob for PanickyFollower {
+    fn name(&self) -> &str {
+        "panicky"
+    }
+
+    fn run(
+        &self,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> futures_util::future::BoxFuture<'static, Result<(), String>> {
+        let run = self.runs.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut subscription = Subscription::new(self.store.clone(), Some(&self.notifier), 0);
+        let position = self.position.clone();
+        let stopped_cleanly = self.stopped_cleanly.clone();
+        async move {
+            if run == 1 {
+                panic!("projection bug on first run");
+            }
+            loop {
+                tokio::select! {
+                    _ = shutdown.wait_for(|stop| *stop) => {
+                        stopped_cleanly.store(true, Ordering::SeqCst);
+                        return Ok(());
+                    }
+                    batch = subscription.next_batch(100) => {
+                        let batch = batch.map_err(|e| e.to_string())?;
+                        if let Some(last) = batch.last() {
+                            position.store(last.global_position, Ordering::SeqCst);
+                        }
+                    }
+                }
+            }
+        }
+        .boxed()
+    }
+}
+
+#[actix_web::test]
+async fn a_panicking_projector_is_restarted_and_reaches_the_head() {
+    let db = TestDb::new().await;
+    let store: Arc<dyn EventStore> = Arc::new(PgEventStore::new(db.pool.clone()));
+    let notifier = EventNotifier::start(&db.pool).await.expect("notifier");
+    let head = append_owned(store.as_ref(), Some(Uuid::now_v7()), 5, "before").await;
+
+    let runs = Arc::new(AtomicU32::new(0));
+    let position = Arc::new(AtomicU64::new(0));
+    let stopped_cleanly = Arc::new(AtomicBool::new(false));
+    let job = PanickyFollower {
+        store: store.clone(),
+        notifier: notifier.clone(),
+        runs: runs.clone(),
+        position: position.clone(),
+        stopped_cleanly: stopped_cleanly.clone(),
+    };
+    let config = TreeConfig::new(db.pool.clone(), store.clone(), notifier, "node-a")
+        .with_jobs(vec![Arc::new(job)])
+        .with_restart_policy(fast_policy());
+    let tree = start_tree(config).await.expect("tree");
+
+    eventually(WAIT, "the restarted projector to reach the head", || {
+        let position = position.clone();
+        async move { position.load(Ordering::SeqCst) >= head }
+    })
+    .await;
+    // It keeps following after the restart: new events are projected too.
+    let head = append_owned(store.as_ref(), Some(Uuid::now_v7()), 3, "after").await;
+    eventually(WAIT, "the projector to follow new events", || {
+        let position = position.clone();
+        async move { position.load(Ordering::SeqCst) >= head }
+    })
+    .await;
+
+    let status = tree.root.send(GetTreeStatus).await.expect("status");
+    let host = &status.hosts[0];
+    assert_eq!(host.name, "panicky");
+    assert!(host.running);
+    assert_eq!(host.restarts, 1);
+    assert_eq!(runs.load(Ordering::SeqCst), 2);
+    let error = host.last_error.as_deref().unwrap_or_default();
+    assert!(error.contains("projection bug on first run"), "{error}");
+
+    tree.root.send(Shutdown).await.expect("shutdown");
+    assert!(
+        stopped_cleanly.load(Ordering::SeqCst),
+        "the job saw the shutdown signal"
+    );
+    let status = tree.root.send(GetTreeStatus).await.expect("status");
+    assert!(!status.hosts[0].running);
+    assert!(status.hosts[0].stopped);
+    assert!(status.sessions.expect("registry answers").stopped);
+    // Stopped means stopped: no restart after a graceful shutdown.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(runs.load(Ordering::SeqCst), 2);
+}
+
+/// A read model whose `apply` panics the first time it is called.
+struct SeenProjection {
+    panicked: AtomicBool,
+}
+
+#[async_trait]
+impl Projection for SeenProjection {
+    fn name(&self) -> &'static str {
+        "seen"
+    }
+
+    fn version(&self) -> i32 {
+        1
+    }
+
+    fn setup_sql(&self) -> &'static str {
+        "CREATE TABLE seen (position BIGINT PRIMARY KEY)"
+    }
+
+    async fn apply(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        event: &RecordedEvent,
+    ) -> Result<(), ProjectionError> {
+        if !self.panicked.swap(true, Ordering::SeqCst) {
+            panic!("bug in apply");
+        }
+        sqlx::query("INSERT INTO seen (position) VALUES ($1)")
+            .bind(i64::try_from(event.global_position).expect("position fits"))
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+}
+
+async fn seen(pool: &sqlx::PgPool) -> (i64, Option<i64>) {
+    sqlx::query_as("SELECT count(*), max(position) FROM rm_seen.seen")
+        .fetch_one(pool)
+        .await
+        .unwrap_or((0, None))
+}
+
+#[actix_web::test]
+async fn a_projection_that_panics_is_restarted_by_its_host_and_catches_up() {
+    let db = TestDb::new().await;
+    let store: Arc<dyn EventStore> = Arc::new(PgEventStore::new(db.pool.clone()));
+    let notifier = EventNotifier::start(&db.pool).await.expect("notifier");
+    append_owned(store.as_ref(), None, 5, "before").await;
+    let mut options = ProjectorOptions::new("ignored");
+    options.lease_retry = Duration::from_millis(100);
+    options.heartbeat = Duration::from_millis(100);
+    options.poll_interval = Duration::from_millis(50);
+    let config = TreeConfig::new(db.pool.clone(), store.clone(), notifier, "node-a")
+        .with_projections(vec![Arc::new(SeenProjection {
+            panicked: AtomicBool::new(false),
+        })])
+        .with_projector_options(options)
+        .with_restart_policy(fast_policy());
+    let tree = start_tree(config).await.expect("tree");
+
+    let head = append_owned(store.as_ref(), None, 3, "after").await;
+    eventually(WAIT, "the read model to reach the head", || {
+        let pool = db.pool.clone();
+        async move { seen(&pool).await == (8, i64::try_from(head).ok()) }
+    })
+    .await;
+    let status = tree.root.send(GetTreeStatus).await.expect("status");
+    let host = &status.hosts[0];
+    assert_eq!((host.name.as_str(), host.restarts), ("seen", 1));
+    assert!(host.running);
+    assert!(host
+        .last_error
+        .as_deref()
+        .is_some_and(|e| e.contains("bug in apply")));
+    eventually(WAIT, "the host to report the projector's progress", || {
+        let root = tree.root.clone();
+        async move {
+            let status = root.send(GetTreeStatus).await.expect("status");
+            let detail = status.hosts[0].detail.clone().unwrap_or_default();
+            detail["position"].as_u64() == Some(head) && detail["projector"]["state"] == "active"
+        }
+    })
+    .await;
+
+    // A graceful shutdown ends the projector and frees its lease.
+    tree.root.send(Shutdown).await.expect("shutdown");
+    eventually(WAIT, "the lease's advisory lock to be released", || {
+        let pool = db.pool.clone();
+        async move {
+            let held: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = \
+                 (SELECT oid FROM pg_database WHERE datname = current_database())",
+            )
+            .fetch_one(&pool)
+            .await
+            .expect("pg_locks");
+            held == 0
+        }
+    })
+    .await;
+    let status = tree.root.send(GetTreeStatus).await.expect("status");
+    assert!(!status.hosts[0].running && status.hosts[0].stopped);
+}
+
+fn failing_job(fail_times: u32, runs: Arc<AtomicU32>) -> Arc<dyn HostedJob> {
+    Arc::new(JobFn::new(
+        "flaky",
+        move |mut shutdown: watch::Receiver<bool>| {
+            let run = runs.fetch_add(1, Ordering::SeqCst) + 1;
+            async move {
+                if run <= fail_times {
+                    return Err(format!("failure {run}"));
+                }
+                let _ = shutdown.wait_for(|stop| *stop).await;
+                Ok(())
+            }
+            .boxed()
+        },
+    ))
+}
+
+#[actix_web::test]
+async fn errors_are_restarted_with_growing_backoff() {
+    let runs = Arc::new(AtomicU32::new(0));
+    let policy = RestartPolicy {
+        initial_backoff: Duration::from_millis(50),
+        max_backoff: Duration::from_millis(400),
+        ..fast_policy()
+    };
+    let started = tokio::time::Instant::now();
+    let job = failing_job(4, runs.clone());
+    let host: Addr<ProjectorHost> =
+        actix::Supervisor::start(move |_| ProjectorHost::new(job, policy));
+    eventually(WAIT, "the fifth run", || {
+        let runs = runs.clone();
+        async move { runs.load(Ordering::SeqCst) >= 5 }
+    })
+    .await;
+    // Delays 50 + 100 + 200 + 400 ms before runs 2..5.
+    assert!(
+        started.elapsed() >= Duration::from_millis(750),
+        "{:?}",
+        started.elapsed()
+    );
+    let status = host.send(GetHostStatus).await.expect("status");
+    assert_eq!(status.restarts, 4);
+    assert_eq!(status.last_error.as_deref(), Some("failure 4"));
+    assert!(status.running);
+    host.send(Shutdown).await.expect("shutdown");
+    let status = host.send(GetHostStatus).await.expect("status");
+    assert!(!status.running && status.stopped);
+    assert_eq!(runs.load(Ordering::SeqCst), 5);
+}
+
+#[actix_web::test]
+async fn a_job_that_ignores_shutdown_is_aborted_after_the_grace_period() {
+    let policy = RestartPolicy {
+        shutdown_grace: Duration::from_millis(200),
+        ..fast_policy()
+    };
+    let job: Arc<dyn HostedJob> = Arc::new(JobFn::new("stubborn", |_shutdown| {
+        std::future::pending::<Result<(), String>>().boxed()
+    }));
+    let host: Addr<ProjectorHost> =
+        actix::Supervisor::start(move |_| ProjectorHost::new(job, policy));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let started = tokio::time::Instant::now();
+    host.send(Shutdown).await.expect("shutdown");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    eventually(WAIT, "the aborted run to be noticed", || {
+        let host = host.clone();
+        async move {
+            let status = host.send(GetHostStatus).await.expect("status");
+            !status.running
+        }
+    })
+    .await;
+    let status = host.send(GetHostStatus).await.expect("status");
+    assert_eq!(status.restarts, 0);
+    assert!(status.stopped);
+}

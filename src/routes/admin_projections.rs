@@ -1,0 +1,166 @@
+//! `/api/admin/projections`: where each read model stands, and rebuilding one.
+
+use actix::Addr;
+use actix_web::{get, post, web, HttpResponse};
+use serde::Serialize;
+use tessera_actors::{GetTreeStatus, RootSupervisor};
+use tessera_projections::{rebuild, ProjectionError, RebuildOptions};
+use utoipa::{OpenApi, ToSchema};
+
+use crate::auth::AdminUser;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::state::AppState;
+
+/// A projection's position against the log, and its host on this node.
+#[derive(Serialize, ToSchema)]
+pub struct ProjectionView {
+    pub name: String,
+    /// Last global position applied to the read model.
+    pub position: u64,
+    /// Head of the event log.
+    pub head: u64,
+    /// `head - position`.
+    pub lag: u64,
+    /// Schema version of the live tables, and the one this build expects.
+    pub version: i32,
+    pub target_version: i32,
+    /// Lease epoch and the node holding it.
+    pub epoch: u64,
+    pub owner_node: Option<String>,
+    pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Restarts of this node's projector host for it (absent when it does not run here).
+    pub restarts_here: Option<u64>,
+    pub last_error_here: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ProjectionsView {
+    pub node: String,
+    pub projections: Vec<ProjectionView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RebuildAccepted {
+    pub name: String,
+    pub status: &'static str,
+}
+
+/// Position, lag and lease of every projection.
+#[utoipa::path(
+    tag = "admin",
+    responses(
+        (status = 200, body = ProjectionsView),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)
+    ),
+    security(("bearer" = []), ("cookie" = []))
+)]
+#[get("/api/admin/projections")]
+pub async fn list(
+    _admin: AdminUser,
+    state: web::Data<AppState>,
+    root: web::Data<Addr<RootSupervisor>>,
+) -> ApiResult<HttpResponse> {
+    let statuses = tessera_projections::status(&state.pool, &state.projections)
+        .await
+        .map_err(ApiError::internal)?;
+    let tree = root.send(GetTreeStatus).await.ok();
+    let projections = statuses
+        .into_iter()
+        .map(|s| {
+            let host = tree
+                .as_ref()
+                .and_then(|t| t.hosts.iter().find(|h| h.name == s.name));
+            ProjectionView {
+                restarts_here: host.map(|h| h.restarts),
+                last_error_here: host.and_then(|h| h.last_error.clone()),
+                name: s.name,
+                position: s.position,
+                head: s.head,
+                lag: s.lag,
+                version: s.version,
+                target_version: s.target_version,
+                epoch: s.epoch,
+                owner_node: s.owner_node,
+                updated_at: s.updated_at,
+            }
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(ProjectionsView {
+        node: state.node_id.clone(),
+        projections,
+    }))
+}
+
+/// Rebuilds a projection from the log beside its live tables and swaps it in when caught up.
+/// Runs in the background; follow it with `GET /api/admin/projections`.
+#[utoipa::path(
+    tag = "admin",
+    params(("name" = String, Path, description = "projection name, e.g. `users`")),
+    responses(
+        (status = 202, body = RebuildAccepted),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody, description = "no such projection (`not_found`)")
+    ),
+    security(("bearer" = []), ("cookie" = []))
+)]
+#[post("/api/admin/projections/{name}/rebuild")]
+pub async fn start_rebuild(
+    admin: AdminUser,
+    state: web::Data<AppState>,
+    name: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let projection = state
+        .projections
+        .iter()
+        .find(|p| p.name() == name.as_str())
+        .cloned()
+        .ok_or_else(|| ApiError::not_found("projection"))?;
+    let (pool, store, node) = (
+        state.pool.clone(),
+        state.store.clone(),
+        state.node_id.clone(),
+    );
+    let actor = admin.user_id;
+    tokio::spawn(async move {
+        let name = projection.name();
+        tracing::info!(projection = name, %actor, "rebuild requested");
+        match rebuild(
+            &pool,
+            &store,
+            projection.as_ref(),
+            &RebuildOptions::new(node),
+        )
+        .await
+        {
+            Ok(r) => tracing::info!(
+                projection = name,
+                events = r.events,
+                position = r.position,
+                "rebuild swapped in"
+            ),
+            Err(ProjectionError::RebuildInProgress { .. }) => {
+                tracing::warn!(projection = name, "a rebuild is already running")
+            }
+            Err(e) => tracing::error!(projection = name, error = %e, "rebuild failed"),
+        }
+    });
+    Ok(HttpResponse::Accepted().json(RebuildAccepted {
+        name: name.into_inner(),
+        status: "started",
+    }))
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(list).service(start_rebuild);
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(list, start_rebuild),
+    components(schemas(ProjectionView, ProjectionsView, RebuildAccepted))
+)]
+struct AdminProjectionsApi;
+
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    AdminProjectionsApi::openapi()
+}
