@@ -169,7 +169,7 @@ impl Settings {
             .set_default("quotas.uploads_per_day", 1000)?
             .set_default("quotas.processing_seconds_per_day", 3600)?
             .set_default("log.format", "json")?
-            .set_default("log.level", "info")?)
+            .set_default("log.level", "info,sqlx::postgres::notice=warn")?)
     }
 
     /// Refuses configurations that would be unsafe in production.

@@ -4,6 +4,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
+use actix_web::HttpMessage;
 use tracing_actix_web::{DefaultRootSpanBuilder, RootSpanBuilder};
 use tracing_subscriber::{fmt, EnvFilter};
 
@@ -13,6 +14,11 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 tokio::task_local! {
     static REQUEST_ID: String;
 }
+
+/// The request id, also kept in the request's extensions (the root span is built before the
+/// task-local scope is entered).
+#[derive(Clone)]
+struct RequestId(String);
 
 /// Installs the global subscriber: JSON lines (or human-readable with `format = "pretty"`).
 /// `RUST_LOG` overrides the configured level. Safe to call more than once.
@@ -56,6 +62,7 @@ pub async fn request_id(
         .filter(|v| acceptable(v))
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::now_v7().simple().to_string());
+    req.extensions_mut().insert(RequestId(id.clone()));
     let mut res = REQUEST_ID.scope(id.clone(), next.call(req)).await?;
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut()
@@ -69,7 +76,11 @@ pub struct TesseraRootSpan;
 
 impl RootSpanBuilder for TesseraRootSpan {
     fn on_request_start(request: &ServiceRequest) -> tracing::Span {
-        let request_id = current_request_id().unwrap_or_default();
+        let request_id = request
+            .extensions()
+            .get::<RequestId>()
+            .map(|r| r.0.clone())
+            .unwrap_or_default();
         tracing_actix_web::root_span!(request, request_id = %request_id)
     }
 
