@@ -103,6 +103,7 @@ impl Application {
             store: store.clone(),
             node_id: node_id.clone(),
             projections,
+            rebuilds: Default::default(),
         });
         let auth_data = web::Data::new(auth.clone());
         let verifier: web::Data<Arc<dyn TokenVerifier>> =

@@ -16,4 +16,6 @@ pub struct AppState {
     pub node_id: String,
     /// The read models this build maintains.
     pub projections: Vec<Arc<dyn Projection>>,
+    /// Rebuilds started from this node and still running, by projection name.
+    pub rebuilds: dashmap::DashSet<&'static str>,
 }

@@ -83,6 +83,7 @@ impl From<UsersError> for AuthError {
             UsersError::ApiKeyExists => {
                 AuthError::Store(StoreError::Invalid("api key id collision".into()))
             }
+            UsersError::LastAdmin => AuthError::LastAdmin,
             UsersError::Store(e) => e.into(),
         }
     }

@@ -12,11 +12,13 @@ use sqlx::PgPool;
 use subtle::ConstantTimeEq;
 use tessera_events::aggregate::{execute, load};
 use tessera_events::users::{
-    api_key_stream, email_stream, session_stream, user_stream, ApiKey, ApiKeyCommand, ApiKeyEvent,
-    EmailClaim, QuotaLimits, Registration, Role, Session, SessionCommand, SessionEvent, User,
-    UserCommand, UsersError,
+    api_key_stream, email_stream, roster_stream, session_stream, user_stream, AdminRoster,
+    AdminRosterCommand, ApiKey, ApiKeyCommand, ApiKeyEvent, EmailClaim, QuotaLimits, Registration,
+    Role, Session, SessionCommand, SessionEvent, User, UserCommand,
 };
-use tessera_events::{Aggregate, CommandContext, EventStore, ExpectedVersion, PgEventStore};
+use tessera_events::{
+    Aggregate, AppendRequest, CommandContext, EventStore, ExpectedVersion, PgEventStore,
+};
 use tessera_projections::read_models::{api_keys, profile, users};
 use tokio::sync::OnceCell;
 use uuid::Uuid;
@@ -683,9 +685,6 @@ impl AuthService {
 
     #[tracing::instrument(name = "auth.admin.disable", skip_all, fields(%actor, %target))]
     pub async fn disable_user(&self, actor: Uuid, target: Uuid) -> Result<(), AuthError> {
-        if actor == target {
-            self.ensure_not_last_admin().await?;
-        }
         self.admin_command(actor, target, || UserCommand::Disable)
             .await
     }
@@ -698,9 +697,6 @@ impl AuthService {
 
     #[tracing::instrument(name = "auth.admin.set_role", skip_all, fields(%actor, %target, role = role.as_str()))]
     pub async fn set_role(&self, actor: Uuid, target: Uuid, role: Role) -> Result<(), AuthError> {
-        if actor == target && role != Role::Admin {
-            self.ensure_not_last_admin().await?;
-        }
         self.admin_command(actor, target, || UserCommand::ChangeRole(role))
             .await
     }
@@ -730,34 +726,73 @@ impl AuthService {
             .await
     }
 
-    /// An actor refusing to lock everyone out: they are the last admin who can sign in.
-    async fn ensure_not_last_admin(&self) -> Result<(), AuthError> {
-        if users::count_active_admins(&self.inner.pool).await? <= 1 {
-            return Err(AuthError::LastAdmin);
-        }
-        Ok(())
-    }
-
+    /// Runs an admin's command on a user. When it changes whether the user is an active admin,
+    /// the roster changes in the same atomic append, with both streams' versions expected, so the
+    /// last active admin can never be removed, not even by two admins acting at once.
     async fn admin_command(
         &self,
         actor: Uuid,
         target: Uuid,
         command: impl Fn() -> UserCommand,
     ) -> Result<(), AuthError> {
-        let result = execute::<User>(
-            self.store(),
-            &user_stream(target),
-            &self.context(Some(actor)),
-            Some(target),
-            command,
-        )
-        .await;
+        let result = self.admin_command_once(actor, target, &command).await;
         // Whatever happened, the next check of this user reads their stream.
         self.inner.users.invalidate(target);
-        match result {
-            Ok(_) => Ok(()),
-            Err(UsersError::UserNotFound) => Err(AuthError::NotFound("user")),
-            Err(e) => Err(e.into()),
+        result
+    }
+
+    async fn admin_command_once(
+        &self,
+        actor: Uuid,
+        target: Uuid,
+        command: &impl Fn() -> UserCommand,
+    ) -> Result<(), AuthError> {
+        let stream = user_stream(target);
+        let ctx = self.context(Some(actor));
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let loaded = load::<User>(self.store(), &stream).await?;
+            let events = loaded.state.decide(command())?;
+            if events.is_empty() {
+                return Ok(());
+            }
+            let mut after = loaded.state.clone();
+            for e in &events {
+                after.evolve(e);
+            }
+            let is_active_admin = |u: &User| u.role == Role::Admin && !u.disabled;
+            let mut requests = vec![AppendRequest {
+                events: ctx.to_event_data(&stream, &events, Some(target))?,
+                stream: stream.clone(),
+                expected: ExpectedVersion::Exact(loaded.version),
+            }];
+            match (is_active_admin(&loaded.state), is_active_admin(&after)) {
+                (before, now) if before == now => {}
+                (_, now) => {
+                    let roster_stream = roster_stream();
+                    let roster = load::<AdminRoster>(self.store(), &roster_stream).await?;
+                    let change = if now {
+                        AdminRosterCommand::Add(target)
+                    } else {
+                        AdminRosterCommand::Remove(target)
+                    };
+                    let roster_events = roster.state.decide(change)?;
+                    requests.push(AppendRequest {
+                        events: ctx.to_event_data(&roster_stream, &roster_events, None)?,
+                        stream: roster_stream,
+                        expected: match roster.version {
+                            0 => ExpectedVersion::NoStream,
+                            v => ExpectedVersion::Exact(v),
+                        },
+                    });
+                }
+            }
+            match self.store().append_many(requests).await {
+                Ok(_) => return Ok(()),
+                Err(e) if e.is_concurrency_conflict() && attempts < 5 => continue,
+                Err(e) => return Err(e.into()),
+            }
         }
     }
 }

@@ -99,7 +99,8 @@ pub async fn list(
     responses(
         (status = 202, body = RebuildAccepted),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody, description = "no such projection (`not_found`)")
+        (status = 404, body = ErrorBody, description = "no such projection (`not_found`)"),
+        (status = 409, body = ErrorBody, description = "a rebuild of it is already running (`rebuild_in_progress`)")
     ),
     security(("bearer" = []), ("cookie" = []))
 )]
@@ -115,23 +116,21 @@ pub async fn start_rebuild(
         .find(|p| p.name() == name.as_str())
         .cloned()
         .ok_or_else(|| ApiError::not_found("projection"))?;
-    let (pool, store, node) = (
-        state.pool.clone(),
-        state.store.clone(),
-        state.node_id.clone(),
-    );
+    if !state.rebuilds.insert(projection.name()) {
+        return Err(ApiError::conflict(
+            "rebuild_in_progress",
+            format!("a rebuild of {} is already running", projection.name()),
+        ));
+    }
+    let state = state.into_inner();
     let actor = admin.user_id;
     tokio::spawn(async move {
+        let (pool, store, node) = (&state.pool, &state.store, state.node_id.clone());
         let name = projection.name();
         tracing::info!(projection = name, %actor, "rebuild requested");
-        match rebuild(
-            &pool,
-            &store,
-            projection.as_ref(),
-            &RebuildOptions::new(node),
-        )
-        .await
-        {
+        let result = rebuild(pool, store, projection.as_ref(), &RebuildOptions::new(node)).await;
+        state.rebuilds.remove(name);
+        match result {
             Ok(r) => tracing::info!(
                 projection = name,
                 events = r.events,

@@ -18,6 +18,8 @@
 //! The server closes the socket with a close frame whose reason is a stable code (see
 //! [`CloseCause`]), e.g. `slow_consumer` when the client does not keep up with its events.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
@@ -233,8 +235,8 @@ pub struct EventFrame<'a> {
     pub event_type: &'a str,
     /// The payload's schema version (after upcasting).
     pub schema_version: i32,
-    /// The event's data.
-    pub payload: &'a Value,
+    /// The event's data, without secret-bearing fields (see [`is_secret_field`]).
+    pub payload: Cow<'a, Value>,
     /// When it was appended.
     pub recorded_at: DateTime<Utc>,
 }
@@ -248,9 +250,27 @@ impl<'a> From<&'a RecordedEvent> for EventFrame<'a> {
             stream_version: e.stream_version,
             event_type: &e.event_type,
             schema_version: e.schema_version,
-            payload: &e.payload,
+            payload: redact(&e.payload),
             recorded_at: e.recorded_at,
         }
+    }
+}
+
+/// Fields that carry credentials' digests or secrets: they stay in the log (commands need them)
+/// but never travel to a browser.
+pub fn is_secret_field(key: &str) -> bool {
+    key.ends_with("_hash") || key.ends_with("_secret") || key == "password" || key == "secret"
+}
+
+fn redact(payload: &Value) -> Cow<'_, Value> {
+    match payload {
+        Value::Object(map) if map.keys().any(|k| is_secret_field(k)) => Cow::Owned(Value::Object(
+            map.iter()
+                .filter(|(k, _)| !is_secret_field(k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        )),
+        other => Cow::Borrowed(other),
     }
 }
 
@@ -415,5 +435,26 @@ mod tests {
                    "stream_version":2,"event_type":"content.uploaded","schema_version":1,
                    "payload":{"a":1},"recorded_at":"1970-01-01T00:00:00Z"})
         );
+    }
+
+    #[test]
+    fn secret_fields_never_reach_the_client() {
+        let event = RecordedEvent {
+            global_position: 7,
+            event_id: Uuid::nil(),
+            stream_id: "apikey-x".into(),
+            stream_version: 1,
+            event_type: "apikey.created".into(),
+            schema_version: 1,
+            payload: serde_json::json!({"name": "ci", "key_hash": "abc", "prefix": "tsk_1"}),
+            metadata: Default::default(),
+            recorded_at: chrono::Utc::now(),
+        };
+        let text = ServerMessage::Event(EventFrame::from(&event)).encode();
+        assert!(
+            !text.contains("key_hash") && !text.contains("abc"),
+            "{text}"
+        );
+        assert!(text.contains("\"prefix\":\"tsk_1\""), "{text}");
     }
 }

@@ -24,6 +24,8 @@ pub enum UsersError {
     ApiKeyNotFound,
     #[error("api key already exists")]
     ApiKeyExists,
+    #[error("the last active admin cannot be disabled or demoted")]
+    LastAdmin,
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -6,12 +6,14 @@
 mod api_key;
 mod email;
 mod error;
+mod roster;
 mod session;
 mod user;
 
 pub use api_key::{ApiKey, ApiKeyCommand, ApiKeyEvent};
 pub use email::{EmailClaim, EmailClaimCommand, EmailClaimEvent};
 pub use error::UsersError;
+pub use roster::{roster_stream, AdminRoster, AdminRosterCommand, AdminRosterEvent};
 pub use session::{Session, SessionCommand, SessionEvent, REVOKED_LOGOUT, REVOKED_REUSE};
 pub use user::{PasswordHash, QuotaLimits, Role, User, UserCommand, UserEvent};
 
@@ -71,7 +73,7 @@ impl Registration {
         email_stream(&self.email_sha256_hex)
     }
 
-    /// Both appends, each expecting its stream not to exist yet.
+    /// Both appends, each expecting its stream not to exist yet; an admin also joins the roster.
     pub fn append_requests(&self, ctx: &CommandContext) -> Result<Vec<AppendRequest>, UsersError> {
         let user_events = User::default().decide(UserCommand::Register {
             user_id: self.user_id,
@@ -85,7 +87,7 @@ impl Registration {
         })?;
         let user = user_stream(self.user_id);
         let email = self.email_stream()?;
-        Ok(vec![
+        let mut requests = vec![
             AppendRequest {
                 events: ctx.to_event_data(&user, &user_events, Some(self.user_id))?,
                 stream: user,
@@ -96,7 +98,20 @@ impl Registration {
                 stream: email,
                 expected: ExpectedVersion::NoStream,
             },
-        ])
+        ];
+        if self.role == Role::Admin {
+            // Adding can never break the last-admin rule, so it need not serialise with others.
+            let roster = roster_stream();
+            let added = [AdminRosterEvent::Added {
+                user_id: self.user_id,
+            }];
+            requests.push(AppendRequest {
+                events: ctx.to_event_data(&roster, &added, None)?,
+                stream: roster,
+                expected: ExpectedVersion::Any,
+            });
+        }
+        Ok(requests)
     }
 }
 
