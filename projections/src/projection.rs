@@ -28,4 +28,25 @@ pub trait Projection: Send + Sync + 'static {
         conn: &mut sqlx::PgConnection,
         event: &RecordedEvent,
     ) -> Result<(), ProjectionError>;
+
+    /// Applies a batch of events, in order, inside the batch transaction. The default applies
+    /// them one by one; read models that see many events override it with set-based statements
+    /// (a few round trips per batch instead of one per event).
+    async fn apply_batch(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        events: &[RecordedEvent],
+    ) -> Result<(), ProjectionError> {
+        for event in events {
+            self.apply(&mut *conn, event)
+                .await
+                .map_err(|source| ProjectionError::Apply {
+                    projection: self.name(),
+                    position: event.global_position,
+                    event_type: event.event_type.clone(),
+                    source: Box::new(source),
+                })?;
+        }
+        Ok(())
+    }
 }

@@ -15,7 +15,7 @@ use crate::lease::{self, Acquired, Lease, LeaseLoss};
 use crate::names::ProjectionNames;
 use crate::projection::Projection;
 use crate::rebuild::{self, to_i64, RebuildOptions};
-use crate::replay::apply_one;
+use crate::replay::apply_batch;
 use crate::schema::{self, set_local_search_path};
 
 /// How a projector runs.
@@ -388,13 +388,11 @@ impl Projector {
         set_local_search_path(&mut tx, &names.live)
             .await
             .map_err(err("set search_path"))?;
-        for event in batch {
-            if let Err(e) = apply_one(&*self.projection, &mut tx, event).await {
-                // Explicitly, so the checkpoint row lock goes now rather than when the
-                // connection is next used.
-                let _ = tx.rollback().await;
-                return Err(e);
-            }
+        if let Err(e) = apply_batch(&*self.projection, &mut tx, batch).await {
+            // Explicitly, so the checkpoint row lock goes now rather than when the
+            // connection is next used.
+            let _ = tx.rollback().await;
+            return Err(e);
         }
         tx.commit().await.map_err(err("commit batch"))?;
         Ok(BatchOutcome::Committed)

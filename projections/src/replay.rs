@@ -87,30 +87,31 @@ impl<'a> Replayer<'a> {
         set_local_search_path(&mut tx, self.schema)
             .await
             .map_err(ProjectionError::runtime(name, "set search_path"))?;
-        for event in batch {
-            apply_one(self.projection, &mut tx, event).await?;
-        }
+        apply_batch(self.projection, &mut tx, batch).await?;
         tx.commit()
             .await
             .map_err(ProjectionError::runtime(name, "commit replay batch"))
     }
 }
 
-/// Applies one event, naming it in the error.
-pub(crate) async fn apply_one(
+/// Applies a batch; a failure always names the projection and an event position.
+pub(crate) async fn apply_batch(
     projection: &dyn Projection,
     conn: &mut sqlx::PgConnection,
-    event: &RecordedEvent,
+    batch: &[RecordedEvent],
 ) -> Result<(), ProjectionError> {
-    projection
-        .apply(conn, event)
-        .await
-        .map_err(|source| ProjectionError::Apply {
+    match projection.apply_batch(conn, batch).await {
+        Ok(()) => Ok(()),
+        Err(e @ ProjectionError::Apply { .. }) => Err(e),
+        Err(source) => Err(ProjectionError::Apply {
             projection: projection.name(),
-            position: event.global_position,
-            event_type: event.event_type.clone(),
+            position: batch.first().map_or(0, |e| e.global_position),
+            event_type: batch
+                .first()
+                .map_or_else(String::new, |e| e.event_type.clone()),
             source: Box::new(source),
-        })
+        }),
+    }
 }
 
 /// Drops `schema` if it exists and creates it afresh with the projection's tables.

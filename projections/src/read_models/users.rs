@@ -1,5 +1,7 @@
 //! Read model `users`: one row per account, for admin listings and profiles.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
@@ -97,6 +99,121 @@ impl Projection for UsersProjection {
         q.execute(conn).await?;
         Ok(())
     }
+
+    /// Collapses the batch to one write per user — accounts registered in it are inserted whole,
+    /// the others patched — in two statements. The result equals applying the events in turn.
+    async fn apply_batch(
+        &self,
+        conn: &mut PgConnection,
+        events: &[RecordedEvent],
+    ) -> Result<(), ProjectionError> {
+        let mut new_rows: Vec<UserRow> = Vec::new();
+        let mut new_index: HashMap<Uuid, usize> = HashMap::new();
+        let mut patches: Vec<Patch> = Vec::new();
+        let mut patch_index: HashMap<Uuid, usize> = HashMap::new();
+        for event in events.iter().filter(|e| e.event_type.starts_with("user.")) {
+            let id = entity_id(event, "user-")?;
+            let at = event.recorded_at;
+            let change = match decode::<UserEvent>(event)? {
+                UserEvent::Registered {
+                    email,
+                    display_name,
+                    role,
+                    ..
+                } => {
+                    new_index.insert(id, new_rows.len());
+                    new_rows.push(UserRow {
+                        id,
+                        email,
+                        display_name,
+                        role: role.as_str().to_owned(),
+                        disabled: false,
+                        created_at: at,
+                        updated_at: at,
+                    });
+                    continue;
+                }
+                UserEvent::RoleChanged { role } => Change::Role(role.as_str()),
+                UserEvent::Disabled {} => Change::Disabled(true),
+                UserEvent::Enabled {} => Change::Disabled(false),
+                UserEvent::PasswordChanged { .. } | UserEvent::QuotaSet(_) => Change::Touch,
+            };
+            if let Some(&i) = new_index.get(&id) {
+                let row = &mut new_rows[i];
+                match change {
+                    Change::Role(r) => row.role = r.to_owned(),
+                    Change::Disabled(d) => row.disabled = d,
+                    Change::Touch => {}
+                }
+                row.updated_at = at;
+                continue;
+            }
+            let i = *patch_index.entry(id).or_insert_with(|| {
+                patches.push(Patch {
+                    id,
+                    role: None,
+                    disabled: None,
+                    updated_at: at,
+                });
+                patches.len() - 1
+            });
+            let patch = &mut patches[i];
+            match change {
+                Change::Role(r) => patch.role = Some(r.to_owned()),
+                Change::Disabled(d) => patch.disabled = Some(d),
+                Change::Touch => {}
+            }
+            patch.updated_at = at;
+        }
+        if !new_rows.is_empty() {
+            sqlx::query(
+                "INSERT INTO users (id, email, display_name, role, disabled, created_at, updated_at)
+                 SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[],
+                                      $5::bool[], $6::timestamptz[], $7::timestamptz[])",
+            )
+            .bind(new_rows.iter().map(|r| r.id).collect::<Vec<_>>())
+            .bind(new_rows.iter().map(|r| r.email.as_str()).collect::<Vec<_>>())
+            .bind(new_rows.iter().map(|r| r.display_name.as_str()).collect::<Vec<_>>())
+            .bind(new_rows.iter().map(|r| r.role.as_str()).collect::<Vec<_>>())
+            .bind(new_rows.iter().map(|r| r.disabled).collect::<Vec<_>>())
+            .bind(new_rows.iter().map(|r| r.created_at).collect::<Vec<_>>())
+            .bind(new_rows.iter().map(|r| r.updated_at).collect::<Vec<_>>())
+            .execute(&mut *conn)
+            .await?;
+        }
+        if !patches.is_empty() {
+            sqlx::query(
+                "UPDATE users u SET role = COALESCE(p.role, u.role),
+                                    disabled = COALESCE(p.disabled, u.disabled),
+                                    updated_at = p.updated_at
+                 FROM unnest($1::uuid[], $2::text[], $3::bool[], $4::timestamptz[])
+                      AS p(id, role, disabled, updated_at)
+                 WHERE u.id = p.id",
+            )
+            .bind(patches.iter().map(|p| p.id).collect::<Vec<_>>())
+            .bind(patches.iter().map(|p| p.role.clone()).collect::<Vec<_>>())
+            .bind(patches.iter().map(|p| p.disabled).collect::<Vec<_>>())
+            .bind(patches.iter().map(|p| p.updated_at).collect::<Vec<_>>())
+            .execute(&mut *conn)
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+/// What a non-registration event changes on a user row.
+enum Change {
+    Role(&'static str),
+    Disabled(bool),
+    Touch,
+}
+
+/// The net change of a batch to a user registered before it.
+struct Patch {
+    id: Uuid,
+    role: Option<String>,
+    disabled: Option<bool>,
+    updated_at: DateTime<Utc>,
 }
 
 /// A row of `users`.

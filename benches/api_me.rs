@@ -1,0 +1,236 @@
+//! `GET /api/me` under load (issue 2, "Benchmarks"): 64 keep-alive connections, each sending
+//! requests back to back with a valid access token, against the release server started in this
+//! process on a fresh database. Baseline in the same run: `GET /health` (no auth, no database)
+//! with the same client and connections — the ceiling the HTTP stack and client leave.
+//!
+//! Run with `make bench`, or `TESSERA_BENCH_DATABASE_URL=postgres://… cargo bench --bench
+//! api_me`. `TESSERA_BENCH_SECONDS` (default 10) and `TESSERA_BENCH_CONNECTIONS` (64) change the
+//! run. Figures are printed and written to `target/bench-results/api_me.json`. The load
+//! generator shares the machine's cores with the server, so the figures are a floor.
+//!
+//! Under a test harness (`--list`, or without `--bench`) this binary does nothing.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use secrecy::SecretString;
+use serde_json::json;
+use tessera::config::Settings;
+use tessera::startup::Application;
+use tessera_events::testing::{TestDb, TEST_DATABASE_URL};
+
+const BENCH_DATABASE_URL: &str = "TESSERA_BENCH_DATABASE_URL";
+const GOAL_RPS: f64 = 5_000.0;
+const GOAL_P99_MS: f64 = 20.0;
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--list") || !args.iter().any(|a| a == "--bench") {
+        return Ok(());
+    }
+    let url = std::env::var(BENCH_DATABASE_URL)
+        .or_else(|_| std::env::var(TEST_DATABASE_URL))
+        .with_context(|| format!("set {BENCH_DATABASE_URL} (make bench does)"))?;
+    std::env::set_var(TEST_DATABASE_URL, url);
+    let seconds: u64 = env_or("TESSERA_BENCH_SECONDS", 10);
+    let connections: usize = env_or("TESSERA_BENCH_CONNECTIONS", 64);
+
+    // The server: its own actix system on its own thread, as `tessera serve` runs it.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let db = TestDb::with_pool_size(32).await;
+            let settings = Settings::with_overrides(&[
+                ("mode", "dev"),
+                ("server.port", "0"),
+                ("log.level", "warn"),
+            ])
+            .expect("settings");
+            let app = Application::build_with_pool(settings, db.pool.clone())
+                .await
+                .expect("build app");
+            let auth = app.auth().clone();
+            auth.create_admin(
+                "bench@example.com",
+                SecretString::from("bench passphrase 12345"),
+                "Bench",
+            )
+            .await
+            .expect("create user");
+            tx.send(app.port()).expect("send port");
+            let _keep = db;
+            app.run_until_stopped().await.expect("server");
+        });
+    });
+    let port = rx
+        .recv_timeout(Duration::from_secs(120))
+        .context("server start")?;
+    let base = format!("http://127.0.0.1:{port}");
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(connections)
+            .build()?;
+        let login: serde_json::Value = client
+            .post(format!("{base}/api/auth/login"))
+            .json(&json!({"email": "bench@example.com", "password": "bench passphrase 12345"}))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let token = login["access_token"]
+            .as_str()
+            .context("no access token")?
+            .to_owned();
+        // Wait until the users read model has the account (the profile reads it).
+        for _ in 0..100 {
+            let r = client
+                .get(format!("{base}/api/me"))
+                .bearer_auth(&token)
+                .send()
+                .await?;
+            if r.status().is_success() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let run = |path: &'static str, auth: Option<String>| {
+            let client = client.clone();
+            let url = format!("{base}{path}");
+            async move {
+                load(
+                    &client,
+                    &url,
+                    auth.as_deref(),
+                    connections,
+                    Duration::from_secs(2),
+                )
+                .await?;
+                load(
+                    &client,
+                    &url,
+                    auth.as_deref(),
+                    connections,
+                    Duration::from_secs(seconds),
+                )
+                .await
+            }
+        };
+        let me = run("/api/me", Some(token.clone())).await?;
+        let health = run("/health", None).await?;
+        let report = json!({
+            "connections": connections,
+            "seconds": seconds,
+            "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+            "me": me.to_json(),
+            "baseline_health": health.to_json(),
+            "ratio_vs_baseline": me.rps / health.rps,
+            "goal_rps": GOAL_RPS,
+            "goal_p99_ms": GOAL_P99_MS,
+            "pass": me.rps >= GOAL_RPS && me.p99_ms <= GOAL_P99_MS && me.errors == 0,
+        });
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-results");
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(
+            dir.join("api_me.json"),
+            serde_json::to_string_pretty(&report)?,
+        )?;
+        anyhow::Ok(())
+    })?;
+    Ok(())
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+struct Figures {
+    requests: usize,
+    errors: usize,
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+}
+
+impl Figures {
+    fn to_json(&self) -> serde_json::Value {
+        json!({
+            "requests": self.requests,
+            "errors": self.errors,
+            "requests_per_s": self.rps,
+            "p50_ms": self.p50_ms,
+            "p99_ms": self.p99_ms,
+            "max_ms": self.max_ms,
+        })
+    }
+}
+
+/// `connections` workers send requests back to back for `duration`.
+async fn load(
+    client: &reqwest::Client,
+    url: &str,
+    token: Option<&str>,
+    connections: usize,
+    duration: Duration,
+) -> Result<Figures> {
+    let started = Instant::now();
+    let deadline = started + duration;
+    let url: Arc<str> = url.into();
+    let token: Option<Arc<str>> = token.map(Into::into);
+    let mut workers = Vec::new();
+    for _ in 0..connections {
+        let (client, url, token) = (client.clone(), url.clone(), token.clone());
+        workers.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(4096);
+            let mut errors = 0usize;
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                let mut req = client.get(&*url);
+                if let Some(token) = &token {
+                    req = req.bearer_auth(&**token);
+                }
+                match req.send().await {
+                    Ok(r) if r.status().is_success() => {
+                        let _ = r.bytes().await;
+                        latencies.push(t.elapsed());
+                    }
+                    _ => errors += 1,
+                }
+            }
+            (latencies, errors)
+        }));
+    }
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for w in workers {
+        let (l, e) = w.await?;
+        all.extend(l);
+        errors += e;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    all.sort_unstable();
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    };
+    Ok(Figures {
+        requests: all.len(),
+        errors,
+        rps: all.len() as f64 / elapsed,
+        p50_ms: pct(0.50),
+        p99_ms: pct(0.99),
+        max_ms: all.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
+    })
+}
