@@ -1,6 +1,7 @@
 //! Tessera: the edge (CLI, configuration, HTTP, WebSocket, auth) and the wiring of the actor tree.
 
 pub mod auth;
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod error;

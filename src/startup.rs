@@ -17,6 +17,7 @@ use tessera_events::{EventNotifier, EventStore, PgEventStore};
 use tracing_actix_web::TracingLogger;
 
 use crate::auth::{AuthService, SessionVerifier};
+use crate::cache::ProjectionEpochs;
 use crate::config::Settings;
 use crate::state::AppState;
 use crate::telemetry::{self, TesseraRootSpan};
@@ -50,6 +51,10 @@ pub fn connect_pool(settings: &Settings) -> anyhow::Result<PgPool> {
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
     MIGRATOR.run(pool).await.context("running migrations")?;
     Ok(())
+}
+
+fn projection_names(projections: &[Arc<dyn tessera_projections::Projection>]) -> Vec<&'static str> {
+    projections.iter().map(|p| p.name()).collect()
 }
 
 impl Application {
@@ -96,6 +101,10 @@ impl Application {
             settings.auth.clone(),
             settings.quotas.clone(),
         );
+        let epochs = ProjectionEpochs::start(&pool, &projection_names(&projections))
+            .await
+            .context("listening for projection announcements")?;
+        auth.enable_profile_cache(epochs);
         let settings = Arc::new(settings);
         let state = web::Data::new(AppState {
             settings: settings.clone(),

@@ -292,6 +292,17 @@ async fn quotas_show_in_the_profile_with_defaults_for_unset_limits() {
     let user = app.register("quota@example.com").await;
     let path = format!("/api/admin/users/{}/quota", user.user_id);
     let quota_of = |body: &Value| body["quota"].clone();
+    // Read the profile first, so a cached copy exists that the change must invalidate.
+    eventually("the profile is readable", || async {
+        let me = app.get_as("/api/me", &user.access).await;
+        (me.status == StatusCode::OK).then_some(())
+    })
+    .await;
+    let before = app.get_as("/api/me", &user.access).await;
+    assert_eq!(
+        before.body["quota"]["uploads_per_day"],
+        json!(common::DEFAULT_UPLOADS_PER_DAY)
+    );
 
     let reply = app
         .call_as(

@@ -18,6 +18,10 @@ pub mod snapshot;
 pub mod status;
 
 pub use error::ProjectionError;
+
+/// The LISTEN/NOTIFY channel on which a projection announces each committed batch (payload: its
+/// name), so nodes can drop cached reads of its tables.
+pub const PROJECTED_CHANNEL: &str = "tessera_projected";
 pub use names::{live_schema, SCHEMA_PREFIX};
 pub use projection::Projection;
 pub use projector::{Projector, ProjectorOptions, ProjectorState};

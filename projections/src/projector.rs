@@ -394,6 +394,12 @@ impl Projector {
             let _ = tx.rollback().await;
             return Err(e);
         }
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(crate::PROJECTED_CHANNEL)
+            .bind(names.name)
+            .execute(&mut *tx)
+            .await
+            .map_err(err("announce batch"))?;
         tx.commit().await.map_err(err("commit batch"))?;
         Ok(BatchOutcome::Committed)
     }

@@ -190,6 +190,12 @@ async fn rebuild_locked(
     .execute(&mut *tx)
     .await
     .map_err(err("set rebuilt checkpoint"))?;
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(crate::PROJECTED_CHANNEL)
+        .bind(names.name)
+        .execute(&mut *tx)
+        .await
+        .map_err(err("announce swap"))?;
     tx.commit().await.map_err(err("commit swap"))?;
     lease.close().await;
 

@@ -2,7 +2,7 @@
 //! to the read models; credential checks read the streams (no projection lag).
 
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -19,7 +19,7 @@ use tessera_events::users::{
 use tessera_events::{
     Aggregate, AppendRequest, CommandContext, EventStore, ExpectedVersion, PgEventStore,
 };
-use tessera_projections::read_models::{api_keys, profile, users};
+use tessera_projections::read_models::{api_keys, profile, quotas, users};
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
@@ -31,6 +31,7 @@ use super::names;
 use super::password::{self, Hasher};
 use super::throttle::LoginThrottle;
 use super::tokens;
+use crate::cache::{ProjectionEpochs, ReadThrough};
 use crate::config::{AuthSettings, QuotaDefaults};
 
 /// How stale a user's status (role, disabled) may be when an access token is checked. Changes
@@ -124,6 +125,8 @@ struct Inner {
     users: StreamCache<User>,
     api_keys: StreamCache<ApiKey>,
     key_last_used: DashMap<Uuid, Instant>,
+    /// Profiles read from the users and quotas read models, valid until either moves.
+    profiles: OnceLock<ReadThrough<Uuid, Profile>>,
     /// Verified against when an email is unknown, so a wrong email costs as long as a wrong
     /// password and response times do not reveal which accounts exist.
     dummy_hash: OnceCell<String>,
@@ -160,6 +163,7 @@ impl AuthService {
                 api_keys: StreamCache::default(),
                 key_last_used: DashMap::new(),
                 dummy_hash: OnceCell::new(),
+                profiles: OnceLock::new(),
             }),
         }
     }
@@ -612,8 +616,31 @@ impl AuthService {
 
     // ---- profile ----
 
+    /// Serves profiles from a read-through cache invalidated by the users and quotas projections'
+    /// announcements (`GET /api/me` is the hottest read).
+    pub fn enable_profile_cache(&self, epochs: Arc<ProjectionEpochs>) {
+        let _ = self.inner.profiles.set(ReadThrough::new(
+            epochs,
+            &[users::NAME, quotas::NAME],
+            100_000,
+        ));
+    }
+
     /// The user's profile with the quota in force.
     pub async fn profile(&self, user_id: Uuid) -> Result<Profile, AuthError> {
+        let Some(cache) = self.inner.profiles.get() else {
+            return self.read_profile(user_id).await;
+        };
+        if let Some(profile) = cache.get(&user_id) {
+            return Ok(profile);
+        }
+        let token = cache.token();
+        let profile = self.read_profile(user_id).await?;
+        cache.put(user_id, token, profile.clone());
+        Ok(profile)
+    }
+
+    async fn read_profile(&self, user_id: Uuid) -> Result<Profile, AuthError> {
         if let Some(row) = profile::get(&self.inner.pool, user_id).await? {
             let set = QuotaLimits {
                 storage_bytes: row.storage_bytes.and_then(|v| u64::try_from(v).ok()),
