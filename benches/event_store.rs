@@ -22,10 +22,11 @@
 //!   over the same log gives the runtime's floor (reading, batch transactions, lease and swap).
 //!
 //! Run with `make bench`, or `TESSERA_BENCH_DATABASE_URL=postgres://… cargo bench --bench
-//! event_store [-- appends|catchup|rebuild …]`. The URL names a PostgreSQL server (pgvector
-//! installed) on which this creates and drops its own databases. Sizes can be changed with
-//! `TESSERA_BENCH_*` variables (see `Config::from_env`). Figures are printed and written to
-//! `target/bench-results/event_store.json`.
+//! event_store [-- appends|catchup|rebuild …]` (filters, as for tests: a section runs when its
+//! name contains one). The URL names a PostgreSQL server (pgvector installed) on which this
+//! creates and drops its own databases. Sizes can be changed with `TESSERA_BENCH_*` variables
+//! (see `Config`). Figures are printed and written to `target/bench-results/event_store.json`
+//! (under `CARGO_TARGET_DIR` when that is set).
 //!
 //! Under a test harness (`cargo test --benches`, `cargo nextest run --all-targets`, which lists
 //! tests with `--list`) this binary lists no tests and exits at once.
@@ -76,14 +77,15 @@ fn main() {
     if !args.iter().any(|a| a == "--bench") {
         return;
     }
-    let selected: Vec<String> = args
-        .iter()
-        .filter(|a| !a.starts_with('-'))
-        .cloned()
+    // Like a test harness's filters: a section runs when its name contains one of them.
+    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+    let selected: Vec<&'static str> = SECTIONS
+        .into_iter()
+        .filter(|s| filters.is_empty() || filters.iter().any(|f| s.contains(f.as_str())))
         .collect();
-    if let Some(unknown) = selected.iter().find(|s| !SECTIONS.contains(&s.as_str())) {
-        eprintln!("unknown benchmark {unknown:?}; choose from {SECTIONS:?}");
-        std::process::exit(2);
+    if selected.is_empty() {
+        println!("no benchmark matches {filters:?} (sections: {SECTIONS:?})");
+        return;
     }
     let Ok(url) = std::env::var(BENCH_DATABASE_URL) else {
         eprintln!(
@@ -147,13 +149,13 @@ impl Config {
             catchup_events: var("TESSERA_BENCH_CATCHUP_EVENTS", 1_000_000u64).max(1),
             read_batch: var("TESSERA_BENCH_READ_BATCH", 5_000usize).max(1),
             rebuild_events: var("TESSERA_BENCH_REBUILD_EVENTS", 200_000u64).max(4),
-            rounds: var("TESSERA_BENCH_ROUNDS", 1usize).max(1),
+            rounds: var("TESSERA_BENCH_ROUNDS", 2usize).max(1),
         }
     }
 }
 
-async fn run(config: Config, selected: Vec<String>) -> Result<()> {
-    let wanted = |s: &str| selected.is_empty() || selected.iter().any(|x| x == s);
+async fn run(config: Config, selected: Vec<&'static str>) -> Result<()> {
+    let wanted = |s: &str| selected.contains(&s);
     let mut report = json!({
         "benchmark": NAME,
         "started_at": Utc::now(),
@@ -183,6 +185,7 @@ async fn run(config: Config, selected: Vec<String>) -> Result<()> {
         db.pool.close().await;
     }
     let path = results_path();
+    report["load_average_at_start"] = load_average();
     if wanted("appends") {
         report["appends"] = appends(&config).await.context("appends")?;
         write_report(&path, &report)?;
@@ -195,8 +198,20 @@ async fn run(config: Config, selected: Vec<String>) -> Result<()> {
         report["rebuild"] = rebuild_bench(&config).await.context("projection rebuild")?;
         write_report(&path, &report)?;
     }
+    report["load_average_at_end"] = load_average();
+    write_report(&path, &report)?;
     println!("\nresults written to {}", path.display());
     Ok(())
+}
+
+/// The machine's 1, 5 and 15 minute load averages where the OS tells them (Linux): figures
+/// taken while other work ran are not comparable.
+fn load_average() -> Value {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map_or(Value::Null, |s| {
+            json!(s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        })
 }
 
 fn results_path() -> PathBuf {
