@@ -9,14 +9,20 @@
 //!   transaction that was running when the hole was seen has ended; a hole that is still there is a
 //!   rolled-back append and can be passed. A transaction that draws a position has its id already,
 //!   so it is either in that snapshot's in-progress list or committed before it.
+//!
+//! An append to one stream is one autocommit statement (check and insert together); appends to
+//! several streams share a transaction. Subscribers are woken by a NOTIFY sent after the commit,
+//! not inside it: a notifying commit holds PostgreSQL's notify lock until it is flushed, which
+//! would serialise every append's commit.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgPool;
 use sqlx::{Postgres, Transaction};
+use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::error::StoreError;
@@ -37,6 +43,7 @@ pub const MAX_EVENTS_PER_APPEND: usize = 10_000;
 pub struct PgEventStore {
     pool: PgPool,
     upcasters: Arc<Upcasters>,
+    announcer: Arc<OnceLock<watch::Sender<u64>>>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -102,6 +109,119 @@ impl PgEventStore {
         Self {
             pool,
             upcasters: Arc::new(upcasters),
+            announcer: Arc::new(OnceLock::new()),
+        }
+    }
+
+    /// Announces a committed position on `NOTIFY_CHANNEL`, outside the append's transaction.
+    ///
+    /// A NOTIFY inside the append would make its commit take PostgreSQL's notify-queue lock,
+    /// which is held until the commit record is flushed: every notifying commit of the cluster
+    /// would wait for the previous one's flush. Instead one task per store coalesces the
+    /// positions and sends at most one NOTIFY at a time. A notification lost in a crash right
+    /// after a commit is covered by the subscribers' poll interval.
+    fn announce(&self, position: u64) {
+        let tx = self.announcer.get_or_init(|| {
+            let (tx, mut rx) = watch::channel(0u64);
+            let pool = self.pool.clone();
+            // Ends when the last clone of this store (and with it the sender) is dropped.
+            tokio::spawn(async move {
+                while rx.changed().await.is_ok() {
+                    let position = *rx.borrow_and_update();
+                    if let Err(e) = sqlx::query("SELECT pg_notify($1, $2)")
+                        .bind(NOTIFY_CHANNEL)
+                        .bind(position.to_string())
+                        .execute(&pool)
+                        .await
+                    {
+                        tracing::warn!(error = %e, position, "could not announce appended events");
+                    }
+                }
+            });
+            tx
+        });
+        tx.send_if_modified(|cur| {
+            let newer = position > *cur;
+            if newer {
+                *cur = position;
+            }
+            newer
+        });
+    }
+
+    /// One request, one autocommit statement: the transaction id, the version and idempotency
+    /// checks and the insert. `None` when the slow path must decide (the event ids exist).
+    async fn try_append_fast(&self, req: &AppendRequest) -> Result<Option<Outcome>, StoreError> {
+        let ids: Vec<Uuid> = req.events.iter().map(|e| e.event_id).collect();
+        let types: Vec<&str> = req.events.iter().map(|e| e.event_type.as_str()).collect();
+        let versions: Vec<i32> = req.events.iter().map(|e| e.schema_version).collect();
+        let payloads: Vec<&serde_json::Value> = req.events.iter().map(|e| &e.payload).collect();
+        let metadata = req
+            .events
+            .iter()
+            .map(|e| serde_json::to_value(&e.metadata))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (mode, exact) = match req.expected {
+            ExpectedVersion::Any => (0i32, 0i64),
+            ExpectedVersion::NoStream => (1, 0),
+            ExpectedVersion::StreamExists => (2, 0),
+            ExpectedVersion::Exact(v) => (3, i64::try_from(v).unwrap_or(i64::MAX)),
+        };
+        // `x` is materialised before any row reaches the INSERT (every row joins it), so the
+        // transaction id exists before the first position is drawn (see the module comment).
+        let row: Result<(i64, bool, Option<i64>), sqlx::Error> = sqlx::query_as(
+            "WITH x AS MATERIALIZED ( \
+               SELECT pg_current_xact_id() AS xid, \
+                      (SELECT coalesce(max(stream_version), 0) FROM events \
+                        WHERE stream_id = $1) AS current, \
+                      EXISTS (SELECT 1 FROM events WHERE event_id = ANY($2)) AS seen), \
+             ins AS ( \
+               INSERT INTO events (event_id, stream_id, stream_version, event_type, schema_version, payload, metadata) \
+               SELECT e.id, $1, x.current + e.ord, e.t, e.sv, e.p, e.m \
+               FROM x, unnest($2::uuid[], $3::text[], $4::int[], $5::jsonb[], $6::jsonb[]) \
+                    WITH ORDINALITY AS e(id, t, sv, p, m, ord) \
+               WHERE x.xid IS NOT NULL AND NOT x.seen \
+                 AND CASE $7::int WHEN 0 THEN true WHEN 1 THEN x.current = 0 \
+                                  WHEN 2 THEN x.current > 0 ELSE x.current = $8 END \
+               ORDER BY e.ord \
+               RETURNING global_position) \
+             SELECT x.current, x.seen, (SELECT max(global_position) FROM ins) FROM x",
+        )
+        .bind(req.stream.as_str())
+        .bind(&ids)
+        .bind(&types)
+        .bind(&versions)
+        .bind(&payloads)
+        .bind(&metadata)
+        .bind(mode)
+        .bind(exact)
+        .fetch_one(&self.pool)
+        .await;
+        let (current, seen, last) = match row {
+            Ok(row) => row,
+            Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("23505") => {
+                return Ok(Some(unique_violation(req, db.constraint(), None)?));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let current = current as u64;
+        if seen {
+            return Ok(None);
+        }
+        match last {
+            Some(last) => {
+                self.announce(last as u64);
+                Ok(Some(Outcome::Done(vec![AppendResult {
+                    next_expected_version: current + req.events.len() as u64,
+                    last_position: last as u64,
+                    replayed: false,
+                }])))
+            }
+            None => Err(StoreError::WrongExpectedVersion {
+                stream: req.stream.to_string(),
+                expected: req.expected,
+                actual: current,
+            }),
         }
     }
 
@@ -129,10 +249,6 @@ impl PgEventStore {
 
     async fn try_append(&self, requests: &[AppendRequest]) -> Result<Outcome, StoreError> {
         let mut tx = self.pool.begin().await?;
-        // Take the transaction id before any position is drawn (see the module comment).
-        sqlx::query("SELECT pg_current_xact_id()")
-            .execute(&mut *tx)
-            .await?;
         let mut results = Vec::with_capacity(requests.len());
         let mut last_position = 0u64;
         for req in requests {
@@ -148,14 +264,10 @@ impl PgEventStore {
                 }
             }
         }
-        if last_position > 0 {
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(NOTIFY_CHANNEL)
-                .bind(last_position.to_string())
-                .execute(&mut *tx)
-                .await?;
-        }
         tx.commit().await?;
+        if last_position > 0 {
+            self.announce(last_position);
+        }
         Ok(Outcome::Done(results))
     }
 
@@ -267,9 +379,11 @@ async fn append_one(
     req: &AppendRequest,
 ) -> Result<StepOutcome, StoreError> {
     let ids: Vec<Uuid> = req.events.iter().map(|e| e.event_id).collect();
-    let (current, existing): (Option<i64>, i64) = sqlx::query_as(
+    // Takes the transaction id before any position is drawn (see the module comment).
+    let (current, existing, _): (Option<i64>, i64, bool) = sqlx::query_as(
         "SELECT (SELECT max(stream_version) FROM events WHERE stream_id = $1), \
-                (SELECT count(*) FROM events WHERE event_id = ANY($2))",
+                (SELECT count(*) FROM events WHERE event_id = ANY($2)), \
+                pg_current_xact_id() IS NOT NULL",
     )
     .bind(req.stream.as_str())
     .bind(&ids)
@@ -324,20 +438,32 @@ async fn append_one(
             replayed: false,
         })),
         Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("23505") => {
-            match db.constraint() {
-                Some("events_event_id_key") => Ok(StepOutcome::Retry(Outcome::RetryAsReplay)),
-                _ if req.expected == ExpectedVersion::Any => {
-                    Ok(StepOutcome::Retry(Outcome::RetryAny))
-                }
-                _ => Err(StoreError::WrongExpectedVersion {
-                    stream: req.stream.to_string(),
-                    expected: req.expected,
-                    // Someone appended concurrently: the stream is past what we saw.
-                    actual: current + 1,
-                }),
-            }
+            unique_violation(req, db.constraint(), Some(current)).map(StepOutcome::Retry)
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// An insert lost a race: on an event id (the same command appended concurrently: look again,
+/// as a replay) or on a version (`current`: the version this append saw, when it knows it).
+fn unique_violation(
+    req: &AppendRequest,
+    constraint: Option<&str>,
+    current: Option<u64>,
+) -> Result<Outcome, StoreError> {
+    match constraint {
+        Some("events_event_id_key") => Ok(Outcome::RetryAsReplay),
+        _ if req.expected == ExpectedVersion::Any => Ok(Outcome::RetryAny),
+        _ => Err(StoreError::WrongExpectedVersion {
+            stream: req.stream.to_string(),
+            expected: req.expected,
+            // Someone appended concurrently: the stream is past what we saw.
+            actual: match (current, req.expected) {
+                (Some(c), _) => c + 1,
+                (None, ExpectedVersion::Exact(v)) => v + 1,
+                (None, _) => 1,
+            },
+        }),
     }
 }
 
@@ -393,7 +519,15 @@ impl EventStore for PgEventStore {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            match self.try_append(&requests).await? {
+            let fast = match requests.as_slice() {
+                [one] => self.try_append_fast(one).await?,
+                _ => None,
+            };
+            let outcome = match fast {
+                Some(outcome) => outcome,
+                None => self.try_append(&requests).await?,
+            };
+            match outcome {
                 Outcome::Done(results) => return Ok(results),
                 Outcome::RetryAsReplay | Outcome::RetryAny if attempts < ANY_RETRIES => continue,
                 Outcome::RetryAsReplay | Outcome::RetryAny => {
