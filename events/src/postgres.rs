@@ -35,6 +35,8 @@ use crate::NOTIFY_CHANNEL;
 const HOLE_WAIT: Duration = Duration::from_millis(200);
 /// Retries of an `ExpectedVersion::Any` append that lost a race for a version number.
 const ANY_RETRIES: usize = 16;
+/// The shortest time between two announcements of appended events.
+const ANNOUNCE_INTERVAL: Duration = Duration::from_millis(5);
 /// At most this many events in one append.
 pub const MAX_EVENTS_PER_APPEND: usize = 10_000;
 
@@ -136,6 +138,9 @@ impl PgEventStore {
                     {
                         tracing::warn!(error = %e, position, "could not announce appended events");
                     }
+                    // A NOTIFY is a transaction with its own commit flush: under load, announce
+                    // the newest position at most once per interval rather than once per append.
+                    tokio::time::sleep(ANNOUNCE_INTERVAL).await;
                 }
             });
             tx
