@@ -107,8 +107,17 @@ fn config_variables() -> config::Map<String, String> {
 }
 
 impl Settings {
-    /// Loads defaults, then `file` (or `$TESSERA_CONFIG`, or `tessera.toml` if present), then env.
+    /// Loads defaults, then `file` (or `$TESSERA_CONFIG`, or `tessera.toml` if present), then env,
+    /// and refuses unsafe settings (see [`Settings::check`]).
     pub fn load(file: Option<PathBuf>) -> Result<Self, ConfigError> {
+        let settings = Self::load_unchecked(file)?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    /// Like [`Settings::load`] without the safety check, for commands that serve nothing and
+    /// issue no tokens (migrations, user and projection administration).
+    pub fn load_unchecked(file: Option<PathBuf>) -> Result<Self, ConfigError> {
         let mut b = Self::defaults()?;
         let file = file
             .or_else(|| std::env::var_os("TESSERA_CONFIG").map(PathBuf::from))
@@ -131,9 +140,7 @@ impl Settings {
                 b = b.set_override("database.url", url)?;
             }
         }
-        let settings: Settings = b.build()?.try_deserialize()?;
-        settings.check()?;
-        Ok(settings)
+        Ok(b.build()?.try_deserialize()?)
     }
 
     /// Defaults plus the given overrides, ignoring files and the environment (tests, tools).

@@ -14,7 +14,11 @@ use tessera_projections::RebuildOptions;
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let settings = Settings::load(cli.config.clone())?;
+    // Only serving needs a safe token secret; administration commands issue no tokens.
+    let settings = match cli.command {
+        Command::Serve => Settings::load(cli.config.clone())?,
+        _ => Settings::load_unchecked(cli.config.clone())?,
+    };
     telemetry::init(&settings.log.format, &settings.log.level);
     match cli.command {
         Command::Serve => {
