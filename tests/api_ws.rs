@@ -254,3 +254,35 @@ async fn invalid_credentials_are_refused_before_the_upgrade_or_by_a_close() {
         Err(WsError::Http(r)) if r.status().as_u16() == 401
     ));
 }
+
+/// Disabling a user closes their live sockets, with a reason the client can show.
+#[actix_web::test]
+async fn disabling_a_user_closes_their_open_sockets() {
+    let app = spawn_app().await;
+    let admin = app.make_admin("boss@example.com").await;
+    let user = app.register("leaving@example.com").await;
+    let mut socket = connect(&app, "/api/ws", Some(&user.access))
+        .await
+        .expect("upgrade");
+    assert_ready(&frame(&mut socket).await, &user);
+
+    let reply = app
+        .call_as(
+            reqwest::Method::POST,
+            &format!("/api/admin/users/{}/disable", user.user_id),
+            &admin.access,
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{reply:?}");
+
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let reason = loop {
+        match tokio::time::timeout_at(deadline, socket.next()).await {
+            Ok(Some(Ok(Message::Close(Some(frame))))) => break frame.reason.to_string(),
+            Ok(Some(Ok(_))) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    assert_eq!(reason, "account_disabled");
+}

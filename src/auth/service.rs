@@ -275,7 +275,7 @@ impl AuthService {
         let account = email.trim().to_lowercase();
         self.inner
             .throttle
-            .check(&account, client)
+            .begin(&account, client)
             .map_err(|retry_after| {
                 tracing::warn!(?client, "login throttled");
                 AuthError::LoginThrottled { retry_after }
@@ -292,12 +292,11 @@ impl AuthService {
         let user = match user {
             Some(u) if matches => u,
             _ => {
-                self.inner.throttle.record_failure(&account, client);
                 tracing::info!(?client, "login failed");
                 return Err(AuthError::InvalidCredentials);
             }
         };
-        self.inner.throttle.record_success(&account);
+        self.inner.throttle.succeeded(&account, client);
         let user_id = user.id.ok_or(AuthError::InvalidCredentials)?;
         // Only after the password was right, so guessing cannot discover disabled accounts.
         if user.disabled {

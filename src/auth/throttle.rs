@@ -1,4 +1,4 @@
-//! Login throttling, in process: a sliding window of failed attempts per account and per client
+//! Login throttling, in process: a sliding window of login attempts per account and per client
 //! address. (A shared Redis-backed store comes with the content issue.)
 
 use std::collections::VecDeque;
@@ -12,12 +12,13 @@ use dashmap::DashMap;
 /// made-up accounts cannot grow the map without bound.
 const SWEEP_ABOVE: usize = 50_000;
 
-/// Failures per key within the last `window`; at `limit` failures the key is throttled until the
-/// oldest one leaves the window.
+/// Attempts per key within the last `window`; at `limit` attempts the key is throttled until the
+/// oldest one leaves the window. Attempts are counted when they start, under the key's lock, so a
+/// burst of parallel guesses cannot all pass before the first one fails.
 struct SlidingWindow<K: Eq + Hash> {
     limit: usize,
     window: Duration,
-    failures: DashMap<K, VecDeque<Instant>>,
+    attempts: DashMap<K, VecDeque<Instant>>,
 }
 
 impl<K: Eq + Hash + Clone> SlidingWindow<K> {
@@ -25,47 +26,42 @@ impl<K: Eq + Hash + Clone> SlidingWindow<K> {
         Self {
             limit: usize::try_from(limit).unwrap_or(usize::MAX),
             window,
-            failures: DashMap::new(),
+            attempts: DashMap::new(),
         }
     }
 
-    /// `Err(retry after)` while `key` is throttled.
-    fn check(&self, key: &K, now: Instant) -> Result<(), Duration> {
+    /// Counts an attempt, or `Err(retry after)` while `key` is throttled.
+    fn try_acquire(&self, key: K, now: Instant) -> Result<(), Duration> {
         // A limit of 0 turns throttling off (otherwise nobody could ever sign in).
         if self.limit == 0 {
             return Ok(());
         }
-        let Some(mut q) = self.failures.get_mut(key) else {
-            return Ok(());
-        };
-        self.prune(&mut q, now);
-        if q.len() < self.limit {
-            return Ok(());
-        }
-        let oldest = q.front().copied().unwrap_or(now);
-        Err((oldest + self.window).saturating_duration_since(now))
-    }
-
-    fn fail(&self, key: K, now: Instant) {
-        if self.limit == 0 {
-            return;
-        }
-        if self.failures.len() > SWEEP_ABOVE {
+        if self.attempts.len() > SWEEP_ABOVE {
             let window = self.window;
-            self.failures
+            self.attempts
                 .retain(|_, q| q.back().is_some_and(|t| now.duration_since(*t) < window));
         }
-        let mut q = self.failures.entry(key).or_default();
+        let mut q = self.attempts.entry(key).or_default();
         self.prune(&mut q, now);
+        if q.len() >= self.limit {
+            let oldest = q.front().copied().unwrap_or(now);
+            return Err(oldest
+                .checked_add(self.window)
+                .map_or(self.window, |t| t.saturating_duration_since(now)));
+        }
         q.push_back(now);
-        // Only the newest `limit` failures can matter for the decision.
-        while q.len() > self.limit {
-            q.pop_front();
+        Ok(())
+    }
+
+    /// Gives back the newest attempt of `key` (it turned out well, or was never made).
+    fn refund(&self, key: &K) {
+        if let Some(mut q) = self.attempts.get_mut(key) {
+            q.pop_back();
         }
     }
 
     fn reset(&self, key: &K) {
-        self.failures.remove(key);
+        self.attempts.remove(key);
     }
 
     fn prune(&self, q: &mut VecDeque<Instant>, now: Instant) {
@@ -78,7 +74,7 @@ impl<K: Eq + Hash + Clone> SlidingWindow<K> {
     }
 }
 
-/// Throttles failed logins per account (normalised email) and per client address.
+/// Throttles logins per account (normalised email) and per client address.
 pub struct LoginThrottle {
     accounts: SlidingWindow<String>,
     addresses: SlidingWindow<IpAddr>,
@@ -92,41 +88,36 @@ impl LoginThrottle {
         }
     }
 
-    /// `Err(retry after)` if either the account or the address is throttled.
-    pub fn check(&self, account: &str, address: Option<IpAddr>) -> Result<(), Duration> {
-        self.check_at(account, address, Instant::now())
+    /// Starts a login attempt: counts it against the account and the address, or
+    /// `Err(retry after)` if either is throttled (then nothing is counted).
+    pub fn begin(&self, account: &str, address: Option<IpAddr>) -> Result<(), Duration> {
+        self.begin_at(account, address, Instant::now())
     }
 
-    pub fn record_failure(&self, account: &str, address: Option<IpAddr>) {
-        self.fail_at(account, address, Instant::now())
-    }
-
-    /// A successful login clears the account's failures (not the address's: one good password
-    /// must not reset an address that is guessing at many accounts).
-    pub fn record_success(&self, account: &str) {
+    /// A successful login clears the account's attempts and gives the address its attempt back
+    /// (failures still count against the address: one good password must not reset an address
+    /// that is guessing at many accounts).
+    pub fn succeeded(&self, account: &str, address: Option<IpAddr>) {
         self.accounts.reset(&account.to_owned());
+        if let Some(ip) = address {
+            self.addresses.refund(&ip);
+        }
     }
 
-    fn check_at(
+    fn begin_at(
         &self,
         account: &str,
         address: Option<IpAddr>,
         now: Instant,
     ) -> Result<(), Duration> {
-        let a = self.accounts.check(&account.to_owned(), now);
-        let b = address.map_or(Ok(()), |ip| self.addresses.check(&ip, now));
-        match (a, b) {
-            (Ok(()), Ok(())) => Ok(()),
-            (Err(x), Ok(())) | (Ok(()), Err(x)) => Err(x),
-            (Err(x), Err(y)) => Err(x.max(y)),
-        }
-    }
-
-    fn fail_at(&self, account: &str, address: Option<IpAddr>, now: Instant) {
-        self.accounts.fail(account.to_owned(), now);
+        self.accounts.try_acquire(account.to_owned(), now)?;
         if let Some(ip) = address {
-            self.addresses.fail(ip, now);
+            if let Err(retry) = self.addresses.try_acquire(ip, now) {
+                self.accounts.refund(&account.to_owned());
+                return Err(retry);
+            }
         }
+        Ok(())
     }
 }
 
@@ -141,34 +132,62 @@ mod tests {
         let t = LoginThrottle::new(3, 100, Duration::from_secs(60));
         let t0 = Instant::now();
         for i in 0..3 {
-            assert!(t.check_at("a", IP, t0).is_ok());
-            t.fail_at("a", IP, t0 + Duration::from_secs(i * 10));
+            assert!(t
+                .begin_at("a", IP, t0 + Duration::from_secs(i * 10))
+                .is_ok());
         }
         let now = t0 + Duration::from_secs(25);
-        assert_eq!(t.check_at("a", IP, now), Err(Duration::from_secs(35)));
+        assert_eq!(t.begin_at("a", IP, now), Err(Duration::from_secs(35)));
         assert!(
-            t.check_at("b", IP, now).is_ok(),
+            t.begin_at("b", IP, now).is_ok(),
             "other accounts are unaffected"
         );
-        // The first failure leaves the window at t0 + 60.
-        assert!(t.check_at("a", IP, t0 + Duration::from_secs(60)).is_ok());
+        // The first attempt leaves the window at t0 + 60.
+        assert!(t.begin_at("a", IP, t0 + Duration::from_secs(60)).is_ok());
+    }
+
+    #[test]
+    fn parallel_attempts_are_counted_before_any_of_them_ends() {
+        let t = LoginThrottle::new(5, 100, Duration::from_secs(60));
+        let now = Instant::now();
+        // Twenty guesses started at once: only the limit gets through.
+        let passed = (0..20).filter(|_| t.begin_at("a", IP, now).is_ok()).count();
+        assert_eq!(passed, 5);
     }
 
     #[test]
     fn success_resets_the_account_but_not_the_address() {
         let t = LoginThrottle::new(2, 3, Duration::from_secs(60));
         let now = Instant::now();
-        t.fail_at("a", IP, now);
-        t.fail_at("a", IP, now);
-        assert!(t.check_at("a", IP, now).is_err());
-        t.record_success("a");
-        assert!(t.check_at("a", IP, now).is_ok());
-        t.fail_at("c", IP, now);
+        t.begin_at("a", IP, now).unwrap();
+        t.begin_at("a", IP, now).unwrap();
+        assert!(t.begin_at("a", IP, now).is_err());
+        t.succeeded("a", IP);
         assert!(
-            t.check_at("d", IP, now).is_err(),
-            "the address reached 3 failures"
+            t.begin_at("a", IP, now).is_ok(),
+            "the account is clear again"
         );
-        assert!(t.check_at("d", None, now).is_ok());
+        // The address holds the failed attempt and the new one; the success was given back.
+        assert!(t.begin_at("d", IP, now).is_ok());
+        assert!(
+            t.begin_at("e", IP, now).is_err(),
+            "the address reached its 3 attempts"
+        );
+        assert!(t.begin_at("e", None, now).is_ok());
+    }
+
+    #[test]
+    fn a_refused_address_does_not_charge_the_account() {
+        let t = LoginThrottle::new(2, 1, Duration::from_secs(60));
+        let now = Instant::now();
+        t.begin_at("x", IP, now).unwrap();
+        assert!(t.begin_at("a", IP, now).is_err());
+        assert!(t.begin_at("a", None, now).is_ok());
+        assert!(
+            t.begin_at("a", None, now).is_ok(),
+            "only the real attempts counted"
+        );
+        assert!(t.begin_at("a", None, now).is_err());
     }
 
     #[test]
@@ -176,8 +195,7 @@ mod tests {
         let t = LoginThrottle::new(0, 0, Duration::from_secs(60));
         let now = Instant::now();
         for _ in 0..10 {
-            t.fail_at("a", IP, now);
+            assert!(t.begin_at("a", IP, now).is_ok());
         }
-        assert!(t.check_at("a", IP, now).is_ok());
     }
 }

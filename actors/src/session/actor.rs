@@ -378,6 +378,7 @@ impl Handler<ToSession> for SessionActor {
                 self.enqueue(Outbound::Text(frame.to_string()), ctx);
             }
             ToSession::Shutdown => self.close(CloseCause::ServerShutdown, ctx),
+            ToSession::Revoked => self.close(CloseCause::AccountDisabled, ctx),
         }
     }
 }

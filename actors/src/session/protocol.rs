@@ -96,6 +96,8 @@ pub enum CloseCause {
     AuthTimeout,
     /// Authentication failed.
     InvalidToken,
+    /// The user was disabled while connected.
+    AccountDisabled,
     /// A frame or fragmented message exceeded the size limit.
     FrameTooLarge,
     /// The client broke the WebSocket protocol (bad fragments, invalid UTF-8, …).
@@ -116,6 +118,7 @@ impl CloseCause {
             CloseCause::IdleTimeout => "idle_timeout",
             CloseCause::AuthTimeout => "auth_timeout",
             CloseCause::InvalidToken => "invalid_token",
+            CloseCause::AccountDisabled => "account_disabled",
             CloseCause::FrameTooLarge => "frame_too_large",
             CloseCause::ProtocolError => "protocol_error",
             CloseCause::ServerShutdown => "server_shutdown",
@@ -128,9 +131,10 @@ impl CloseCause {
     pub fn code(self) -> actix_ws::CloseCode {
         use actix_ws::CloseCode;
         match self {
-            CloseCause::SlowConsumer | CloseCause::AuthTimeout | CloseCause::InvalidToken => {
-                CloseCode::Policy
-            }
+            CloseCause::SlowConsumer
+            | CloseCause::AuthTimeout
+            | CloseCause::InvalidToken
+            | CloseCause::AccountDisabled => CloseCode::Policy,
             CloseCause::IdleTimeout | CloseCause::ClientClosed => CloseCode::Normal,
             CloseCause::FrameTooLarge => CloseCode::Size,
             CloseCause::ProtocolError => CloseCode::Protocol,

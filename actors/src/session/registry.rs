@@ -37,7 +37,12 @@ pub enum ToSession {
     },
     /// The node is shutting down: close the socket.
     Shutdown,
+    /// The user was disabled: close the socket.
+    Revoked,
 }
+
+/// The event after which a user's live sessions are closed.
+const REVOKING_EVENT: &str = "user.disabled";
 
 /// Why the registry refused a session.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -165,11 +170,15 @@ impl SessionRegistry {
         let frame: Arc<str> = ServerMessage::Event(EventFrame::from(event))
             .encode()
             .into();
+        let revoked = event.event_type == REVOKING_EVENT;
         for session in sessions.values() {
             session.do_send(ToSession::Event {
                 position: event.global_position,
                 frame: frame.clone(),
             });
+            if revoked {
+                session.do_send(ToSession::Revoked);
+            }
             self.delivered += 1;
         }
     }
