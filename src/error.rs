@@ -143,7 +143,6 @@ impl From<tessera_events::StoreError> for ApiError {
             E::IdempotencyConflict { .. } => {
                 ApiError::conflict("idempotency_conflict", "this request id was already used")
             }
-            E::Invalid(m) => ApiError::bad_request("invalid_request", m),
             other => ApiError::internal(other),
         }
     }

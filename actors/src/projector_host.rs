@@ -255,6 +255,8 @@ impl actix::Supervised for ProjectorHost {
         if let Some(run) = self.run.take() {
             run.abort.abort();
         }
+        // `stopped` raised the shutdown flag for the old run; the new one starts with it down.
+        self.shutdown = watch::channel(false).0;
         tracing::warn!(projection = %self.name, "projector host restarted by its supervisor");
     }
 }

@@ -39,17 +39,17 @@ impl EventNotifier {
                 match listener.try_recv().await {
                     Ok(Some(n)) => {
                         let pos = n.payload().parse::<u64>().unwrap_or(0);
-                        tx.send_modify(|cur| *cur = (*cur).max(pos).max(*cur + 1));
+                        tx.send_modify(|cur| *cur = (*cur).max(pos).max(cur.wrapping_add(1)));
                     }
                     Ok(None) => {
                         // The connection dropped and was re-established by the listener.
                         tracing::warn!("event notification connection lost; reconnected");
-                        tx.send_modify(|cur| *cur += 1);
+                        tx.send_modify(|cur| *cur = cur.wrapping_add(1));
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "event notification listener failed; retrying");
                         tokio::time::sleep(Duration::from_millis(500)).await;
-                        tx.send_modify(|cur| *cur += 1);
+                        tx.send_modify(|cur| *cur = cur.wrapping_add(1));
                     }
                 }
             }

@@ -394,13 +394,18 @@ impl Projector {
             let _ = tx.rollback().await;
             return Err(e);
         }
-        sqlx::query("SELECT pg_notify($1, $2)")
+        tx.commit().await.map_err(err("commit batch"))?;
+        // After the commit, not inside it: a notifying commit holds PostgreSQL's notify lock
+        // until it is flushed. An announcement lost to a failure right after the commit leaves
+        // cached reads of this projection stale until its next batch announces.
+        if let Err(e) = sqlx::query("SELECT pg_notify($1, $2)")
             .bind(crate::PROJECTED_CHANNEL)
             .bind(names.name)
-            .execute(&mut *tx)
+            .execute(&self.pool)
             .await
-            .map_err(err("announce batch"))?;
-        tx.commit().await.map_err(err("commit batch"))?;
+        {
+            tracing::warn!(error = %e, "could not announce a projected batch");
+        }
         Ok(BatchOutcome::Committed)
     }
 

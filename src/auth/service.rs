@@ -804,14 +804,16 @@ impl AuthService {
                         AdminRosterCommand::Remove(target)
                     };
                     let roster_events = roster.state.decide(change)?;
-                    requests.push(AppendRequest {
-                        events: ctx.to_event_data(&roster_stream, &roster_events, None)?,
-                        stream: roster_stream,
-                        expected: match roster.version {
-                            0 => ExpectedVersion::NoStream,
-                            v => ExpectedVersion::Exact(v),
-                        },
-                    });
+                    if !roster_events.is_empty() {
+                        requests.push(AppendRequest {
+                            events: ctx.to_event_data(&roster_stream, &roster_events, None)?,
+                            stream: roster_stream,
+                            expected: match roster.version {
+                                0 => ExpectedVersion::NoStream,
+                                v => ExpectedVersion::Exact(v),
+                            },
+                        });
+                    }
                 }
             }
             match self.store().append_many(requests).await {
