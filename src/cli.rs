@@ -40,13 +40,11 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum UsersCommand {
-    /// Create an administrator (the first one, or another).
+    /// Create an administrator (the first one, or another). The password comes from
+    /// $TESSERA_ADMIN_PASSWORD, else one line on standard input.
     CreateAdmin {
         #[arg(long)]
         email: String,
-        /// Read from $TESSERA_ADMIN_PASSWORD or standard input when omitted.
-        #[arg(long)]
-        password: Option<String>,
         #[arg(long, default_value = "Administrator")]
         name: String,
     },

@@ -34,21 +34,17 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", tessera::openapi::document().to_pretty_json()?);
         }
         Command::Users { command } => match command {
-            UsersCommand::CreateAdmin {
-                email,
-                password,
-                name,
-            } => {
-                let password =
-                    match password.or_else(|| std::env::var("TESSERA_ADMIN_PASSWORD").ok()) {
-                        Some(p) => p,
-                        None => {
-                            eprintln!("password (one line on standard input):");
-                            let mut line = String::new();
-                            std::io::stdin().lock().read_line(&mut line)?;
-                            line.trim_end_matches(['\r', '\n']).to_owned()
-                        }
-                    };
+            UsersCommand::CreateAdmin { email, name } => {
+                // Never from an argument: a command line is visible to every local user.
+                let password = match std::env::var("TESSERA_ADMIN_PASSWORD") {
+                    Ok(p) => p,
+                    Err(_) => {
+                        eprintln!("password (one line on standard input):");
+                        let mut line = String::new();
+                        std::io::stdin().lock().read_line(&mut line)?;
+                        line.trim_end_matches(['\r', '\n']).to_owned()
+                    }
+                };
                 let pool = startup::connect_pool(&settings)?;
                 startup::migrate(&pool).await?;
                 let auth = AuthService::new(

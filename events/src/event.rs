@@ -62,8 +62,9 @@ pub struct Metadata {
     pub node: Option<String>,
 }
 
-/// An event to append.
-#[derive(Debug, Clone, PartialEq)]
+/// An event to append. Its `Debug` leaves the payload out: payloads may hold digests of
+/// credentials, and events end up in logs.
+#[derive(Clone, PartialEq)]
 pub struct EventData {
     pub event_id: Uuid,
     pub event_type: String,
@@ -99,8 +100,8 @@ impl EventData {
     }
 }
 
-/// An event as stored, upcast to its current schema version.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// An event as stored, upcast to its current schema version. Its `Debug` leaves the payload out.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecordedEvent {
     pub global_position: u64,
     pub event_id: Uuid,
@@ -111,4 +112,43 @@ pub struct RecordedEvent {
     pub payload: serde_json::Value,
     pub metadata: Metadata,
     pub recorded_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for EventData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventData")
+            .field("event_id", &self.event_id)
+            .field("event_type", &self.event_type)
+            .field("schema_version", &self.schema_version)
+            .field("metadata", &self.metadata)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for RecordedEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecordedEvent")
+            .field("global_position", &self.global_position)
+            .field("event_id", &self.event_id)
+            .field("stream_id", &self.stream_id)
+            .field("stream_version", &self.stream_version)
+            .field("event_type", &self.event_type)
+            .field("schema_version", &self.schema_version)
+            .field("recorded_at", &self.recorded_at)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_leaves_payloads_out() {
+        let e = EventData::new(
+            "user.password_changed",
+            serde_json::json!({"password_hash": "$argon2id$secret"}),
+        );
+        assert!(!format!("{e:?}").contains("argon2id"));
+    }
 }

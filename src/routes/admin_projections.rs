@@ -122,14 +122,18 @@ pub async fn start_rebuild(
             format!("a rebuild of {} is already running", projection.name()),
         ));
     }
-    let state = state.into_inner();
+    let running = Running {
+        state: state.into_inner(),
+        name: projection.name(),
+    };
     let actor = admin.user_id;
     tokio::spawn(async move {
+        let state = &running.state;
         let (pool, store, node) = (&state.pool, &state.store, state.node_id.clone());
         let name = projection.name();
         tracing::info!(projection = name, %actor, "rebuild requested");
         let result = rebuild(pool, store, projection.as_ref(), &RebuildOptions::new(node)).await;
-        state.rebuilds.remove(name);
+        drop(running);
         match result {
             Ok(r) => tracing::info!(
                 projection = name,
@@ -147,6 +151,18 @@ pub async fn start_rebuild(
         name: name.into_inner(),
         status: "started",
     }))
+}
+
+/// Marks a rebuild as running on this node until dropped, even if the task panics.
+struct Running {
+    state: std::sync::Arc<AppState>,
+    name: &'static str,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.state.rebuilds.remove(self.name);
+    }
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

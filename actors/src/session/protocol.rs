@@ -32,8 +32,8 @@ pub const PROTOCOL_VERSION: u64 = 1;
 /// Longer tokens are rejected before they reach the verifier.
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 
-/// A message from the client, parsed and validated.
-#[derive(Debug, Clone, PartialEq)]
+/// A message from the client, parsed and validated. Its `Debug` never shows a token.
+#[derive(Clone, PartialEq)]
 pub enum ClientMessage {
     /// Authenticate with an access token.
     Auth {
@@ -45,6 +45,15 @@ pub enum ClientMessage {
         /// Echoed back in the pong.
         id: Option<Value>,
     },
+}
+
+impl std::fmt::Debug for ClientMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClientMessage::Auth { .. } => f.write_str("Auth { token: <redacted> }"),
+            ClientMessage::Ping { id } => f.debug_struct("Ping").field("id", id).finish(),
+        }
+    }
 }
 
 /// Stable codes of `error` frames; clients branch on these, never on the message.
