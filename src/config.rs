@@ -57,6 +57,8 @@ pub struct AuthSettings {
     pub jwt_issuer: String,
     pub access_token_ttl_secs: u64,
     pub refresh_token_ttl_secs: u64,
+    /// A sign-in lasts at most this long, however often its refresh token is rotated.
+    pub session_max_lifetime_secs: u64,
     /// Failed logins allowed per account per window before it is throttled.
     pub login_attempts_per_account: u32,
     /// Failed logins allowed per client address per window.
@@ -168,6 +170,7 @@ impl Settings {
             .set_default("auth.jwt_issuer", "tessera")?
             .set_default("auth.access_token_ttl_secs", 900)?
             .set_default("auth.refresh_token_ttl_secs", 30 * 24 * 3600)?
+            .set_default("auth.session_max_lifetime_secs", 90 * 24 * 3600)?
             .set_default("auth.login_attempts_per_account", 5)?
             .set_default("auth.login_attempts_per_address", 30)?
             .set_default("auth.login_window_secs", 300)?

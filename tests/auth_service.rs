@@ -23,6 +23,7 @@ fn settings() -> AuthSettings {
         jwt_issuer: "tessera".into(),
         access_token_ttl_secs: 900,
         refresh_token_ttl_secs: 3600,
+        session_max_lifetime_secs: 90 * 24 * 3600,
         login_attempts_per_account: 3,
         login_attempts_per_address: 100,
         login_window_secs: 300,
@@ -841,4 +842,35 @@ async fn profile_and_user_list_come_from_the_read_models_with_default_quotas() {
         seen[0], "admin@example.com",
         "ordered by id, i.e. sign-up time"
     );
+}
+
+/// However often a sign-in is refreshed, it ends at its absolute lifetime.
+#[tokio::test]
+async fn a_sign_in_ends_at_its_absolute_lifetime_however_often_it_is_refreshed() {
+    let db = TestDb::new().await;
+    let auth = service_with(
+        &db,
+        AuthSettings {
+            session_max_lifetime_secs: 2,
+            ..settings()
+        },
+    );
+    let signed = auth
+        .register(new_user("brief@example.com"))
+        .await
+        .expect("register");
+    assert!(
+        signed.refresh_expires_at <= chrono::Utc::now() + chrono::Duration::seconds(2),
+        "the refresh token never outlives the sign-in"
+    );
+    let refreshed = auth
+        .refresh(&signed.refresh_token)
+        .await
+        .expect("refresh within the lifetime");
+    assert!(refreshed.refresh_expires_at <= signed.refresh_expires_at);
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    assert!(matches!(
+        auth.refresh(&refreshed.refresh_token).await,
+        Err(AuthError::TokenExpired)
+    ));
 }

@@ -339,6 +339,8 @@ impl AuthService {
         let refresh_expires_at = self.refresh_expiry(now);
         let ctx = self.context(Some(user_id));
         let token_hash = tokens::sha256_hex(refresh_token.expose_secret());
+        let family_expires_at = after(now, self.inner.settings.session_max_lifetime_secs);
+        let refresh_expires_at = refresh_expires_at.min(family_expires_at);
         execute::<Session>(
             self.store(),
             &session_stream(family),
@@ -348,6 +350,7 @@ impl AuthService {
                 user_id,
                 token_hash: token_hash.clone(),
                 expires_at: refresh_expires_at,
+                family_expires_at: Some(family_expires_at),
             },
         )
         .await?;
@@ -363,10 +366,7 @@ impl AuthService {
     }
 
     fn refresh_expiry(&self, now: DateTime<Utc>) -> DateTime<Utc> {
-        let ttl = i64::try_from(self.inner.settings.refresh_token_ttl_secs).unwrap_or(i64::MAX);
-        chrono::Duration::try_seconds(ttl)
-            .and_then(|d| now.checked_add_signed(d))
-            .unwrap_or(DateTime::<Utc>::MAX_UTC)
+        after(now, self.inner.settings.refresh_token_ttl_secs)
     }
 
     /// Rotates a refresh token. A token that was already rotated revokes its whole family.
@@ -412,7 +412,13 @@ impl AuthService {
             access_token: SecretString::from(access_token),
             access_expires_at,
             refresh_token: new_token,
-            refresh_expires_at: self.refresh_expiry(now),
+            refresh_expires_at: events
+                .iter()
+                .find_map(|e| match e {
+                    SessionEvent::Refreshed { expires_at, .. } => Some(*expires_at),
+                    _ => None,
+                })
+                .unwrap_or_else(|| self.refresh_expiry(now)),
         })
     }
 
@@ -823,4 +829,12 @@ impl AuthService {
             }
         }
     }
+}
+
+/// `secs` seconds after `now`, saturating.
+fn after(now: DateTime<Utc>, secs: u64) -> DateTime<Utc> {
+    let secs = i64::try_from(secs).unwrap_or(i64::MAX);
+    chrono::Duration::try_seconds(secs)
+        .and_then(|d| now.checked_add_signed(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }

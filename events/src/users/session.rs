@@ -26,6 +26,9 @@ pub enum SessionEvent {
         user_id: Uuid,
         token_hash: String,
         expires_at: DateTime<Utc>,
+        /// No refresh extends the family past this (absent: no absolute limit).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        family_expires_at: Option<DateTime<Utc>>,
     },
     #[serde(rename = "session.refreshed")]
     Refreshed {
@@ -44,6 +47,9 @@ pub enum SessionCommand {
         user_id: Uuid,
         token_hash: String,
         expires_at: DateTime<Utc>,
+        /// The family's absolute end: a sign-in lasts at most this long, however often it is
+        /// refreshed.
+        family_expires_at: Option<DateTime<Utc>>,
     },
     /// Rotate: `presented_hash` must be the current token's. A retired one revokes the family:
     /// the decision is then `[Revoked { reason: REVOKED_REUSE }]`, which the caller appends and
@@ -70,6 +76,7 @@ pub struct Session {
     pub current_hash: Option<String>,
     pub retired_hashes: HashSet<String>,
     pub expires_at: Option<DateTime<Utc>>,
+    pub family_expires_at: Option<DateTime<Utc>>,
     pub revoked: Option<String>,
 }
 
@@ -90,10 +97,12 @@ impl Aggregate for Session {
                 user_id,
                 token_hash,
                 expires_at,
+                family_expires_at,
             } => {
                 self.user_id = Some(*user_id);
                 self.current_hash = Some(token_hash.clone());
                 self.expires_at = Some(*expires_at);
+                self.family_expires_at = *family_expires_at;
             }
             SessionEvent::Refreshed {
                 token_hash,
@@ -115,6 +124,7 @@ impl Aggregate for Session {
             user_id,
             token_hash,
             expires_at,
+            family_expires_at,
         } = command
         {
             if self.user_id.is_some() {
@@ -123,7 +133,8 @@ impl Aggregate for Session {
             return Ok(vec![SessionEvent::Started {
                 user_id,
                 token_hash,
-                expires_at,
+                expires_at: family_expires_at.map_or(expires_at, |f| f.min(expires_at)),
+                family_expires_at,
             }]);
         }
         if self.user_id.is_none() {
@@ -143,12 +154,15 @@ impl Aggregate for Session {
                     });
                 }
                 if self.current_hash.as_deref() == Some(presented_hash.as_str()) {
-                    if self.expires_at.is_some_and(|e| e <= now) {
+                    let family_over = self.family_expires_at.is_some_and(|f| f <= now);
+                    if family_over || self.expires_at.is_some_and(|e| e <= now) {
                         return Err(UsersError::SessionExpired);
                     }
                     return Ok(vec![SessionEvent::Refreshed {
                         token_hash: new_hash,
-                        expires_at,
+                        expires_at: self
+                            .family_expires_at
+                            .map_or(expires_at, |f| f.min(expires_at)),
                     }]);
                 }
                 if self.retired_hashes.contains(&presented_hash) {
@@ -202,6 +216,7 @@ mod tests {
                 user_id: Uuid::nil(),
                 token_hash: "h1".into(),
                 expires_at: Utc::now() + Duration::hours(1),
+                family_expires_at: None,
             },
         )
         .expect("start");
@@ -298,6 +313,7 @@ mod tests {
                 user_id: Uuid::nil(),
                 token_hash: "h".into(),
                 expires_at: Utc::now(),
+                family_expires_at: None,
             },
             SessionEvent::Refreshed {
                 token_hash: "h".into(),
@@ -312,5 +328,63 @@ mod tests {
             names,
             ["session.started", "session.refreshed", "session.revoked"]
         );
+    }
+
+    #[test]
+    fn refreshes_never_carry_a_family_past_its_absolute_end() {
+        let now = Utc::now();
+        let end = now + Duration::hours(2);
+        let mut s = Session::default();
+        let started = apply(
+            &mut s,
+            SessionCommand::Start {
+                user_id: Uuid::nil(),
+                token_hash: "h1".into(),
+                expires_at: now + Duration::hours(1),
+                family_expires_at: Some(end),
+            },
+        )
+        .expect("start");
+        assert_eq!(started.len(), 1);
+        let refreshed = apply(
+            &mut s,
+            SessionCommand::Refresh {
+                presented_hash: "h1".into(),
+                new_hash: "h2".into(),
+                expires_at: now + Duration::hours(5),
+                now: now + Duration::minutes(30),
+            },
+        )
+        .expect("refresh");
+        assert_eq!(
+            refreshed,
+            vec![SessionEvent::Refreshed {
+                token_hash: "h2".into(),
+                expires_at: end,
+            }]
+        );
+        let late = s.decide(SessionCommand::Refresh {
+            presented_hash: "h2".into(),
+            new_hash: "h3".into(),
+            expires_at: end + Duration::hours(5),
+            now: end,
+        });
+        assert!(matches!(late, Err(UsersError::SessionExpired)));
+    }
+
+    #[test]
+    fn families_started_before_the_limit_existed_still_decode() {
+        let old = serde_json::json!({
+            "type": "session.started",
+            "data": {"user_id": Uuid::nil(), "token_hash": "h", "expires_at": "2026-01-01T00:00:00Z"}
+        });
+        let e: SessionEvent = serde_json::from_value(old).expect("decode");
+        assert!(matches!(
+            e,
+            SessionEvent::Started {
+                family_expires_at: None,
+                ..
+            }
+        ));
     }
 }
