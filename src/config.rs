@@ -64,6 +64,8 @@ pub struct AuthSettings {
     /// Failed logins allowed per client address per window.
     pub login_attempts_per_address: u32,
     pub login_window_secs: u64,
+    /// Sign-ups allowed per client address per login window (0: unlimited).
+    pub registrations_per_address: u32,
     /// Allow anyone to register (otherwise only admins create users).
     pub open_registration: bool,
 }
@@ -174,6 +176,7 @@ impl Settings {
             .set_default("auth.login_attempts_per_account", 5)?
             .set_default("auth.login_attempts_per_address", 30)?
             .set_default("auth.login_window_secs", 300)?
+            .set_default("auth.registrations_per_address", 20)?
             .set_default("auth.open_registration", true)?
             .set_default("quotas.storage_bytes", 10u64 * 1024 * 1024 * 1024)?
             .set_default("quotas.uploads_per_day", 1000)?

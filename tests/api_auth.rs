@@ -574,3 +574,35 @@ async fn failed_logins_are_throttled_with_retry_after() {
         StatusCode::OK
     );
 }
+
+/// Each sign-up costs a password hash: an address may open only so many accounts per window.
+#[actix_web::test]
+async fn sign_ups_are_throttled_per_address() {
+    let app = spawn_app_with(&[("auth.registrations_per_address", "2")]).await;
+    app.register("first@example.com").await;
+    app.register("second@example.com").await;
+    let reply = app
+        .send(app.post_json(
+            "/api/auth/register",
+            &common::registration("third@example.com"),
+        ))
+        .await;
+    assert_error(
+        &reply,
+        StatusCode::TOO_MANY_REQUESTS,
+        "registration_throttled",
+    );
+    let retry: u64 = reply
+        .header("retry-after")
+        .expect("Retry-After")
+        .parse()
+        .expect("seconds");
+    assert!(retry > 0 && retry <= 300, "{retry}");
+    // Nothing was written for the refused sign-up.
+    assert_eq!(
+        app.try_login("third@example.com", common::PASSWORD)
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+}

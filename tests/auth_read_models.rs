@@ -22,6 +22,7 @@ fn service(db: &TestDb) -> AuthService {
             access_token_ttl_secs: 900,
             refresh_token_ttl_secs: 3600,
             session_max_lifetime_secs: 90 * 24 * 3600,
+            registrations_per_address: 0,
             login_attempts_per_account: 5,
             login_attempts_per_address: 30,
             login_window_secs: 300,

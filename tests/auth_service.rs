@@ -24,6 +24,7 @@ fn settings() -> AuthSettings {
         access_token_ttl_secs: 900,
         refresh_token_ttl_secs: 3600,
         session_max_lifetime_secs: 90 * 24 * 3600,
+        registrations_per_address: 0,
         login_attempts_per_account: 3,
         login_attempts_per_address: 100,
         login_window_secs: 300,

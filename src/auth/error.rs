@@ -37,6 +37,8 @@ pub enum AuthError {
     AccountDisabled,
     #[error("too many failed logins")]
     LoginThrottled { retry_after: Duration },
+    #[error("too many sign-ups from this address")]
+    RegistrationThrottled { retry_after: Duration },
     #[error("registration is closed")]
     RegistrationClosed,
     #[error("{0} not found")]
@@ -130,6 +132,12 @@ impl From<AuthError> for ApiError {
             )
             // Round up: retrying at the advertised second must not be refused again.
             .with_retry_after(retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0)),
+            E::RegistrationThrottled { retry_after } => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "registration_throttled",
+                "too many sign-ups from this address; try again later",
+            )
+            .with_retry_after(retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0)),
             E::RegistrationClosed => {
                 ApiError::new(StatusCode::FORBIDDEN, "registration_closed", e.to_string())
             }
@@ -177,6 +185,13 @@ mod tests {
                 "login_throttled",
             ),
             (AuthError::RegistrationClosed, 403, "registration_closed"),
+            (
+                AuthError::RegistrationThrottled {
+                    retry_after: Duration::from_secs(3),
+                },
+                429,
+                "registration_throttled",
+            ),
             (AuthError::NotFound("api key"), 404, "not_found"),
             (AuthError::Forbidden, 403, "forbidden"),
             (AuthError::LastAdmin, 409, "last_admin"),

@@ -145,9 +145,10 @@ impl AuthService {
         settings: AuthSettings,
         quotas: QuotaDefaults,
     ) -> Self {
-        let throttle = LoginThrottle::new(
+        let throttle = LoginThrottle::with_registrations(
             settings.login_attempts_per_account,
             settings.login_attempts_per_address,
+            settings.registrations_per_address,
             Duration::from_secs(settings.login_window_secs),
         );
         Self {
@@ -189,10 +190,26 @@ impl AuthService {
     // ---- registration and sign-in ----
 
     /// Opens an account with the `user` role and signs it in.
-    #[tracing::instrument(name = "auth.register", skip_all)]
     pub async fn register(&self, new: NewUser) -> Result<SignedIn, AuthError> {
+        self.register_from(new, None).await
+    }
+
+    /// Like [`AuthService::register`], counting the sign-up against the client's address (each
+    /// costs a password hash, so an address may only open so many accounts per window).
+    #[tracing::instrument(name = "auth.register", skip_all, fields(client = ?client))]
+    pub async fn register_from(
+        &self,
+        new: NewUser,
+        client: Option<IpAddr>,
+    ) -> Result<SignedIn, AuthError> {
         if !self.inner.settings.open_registration {
             return Err(AuthError::RegistrationClosed);
+        }
+        if let Some(ip) = client {
+            self.inner
+                .throttle
+                .begin_registration(ip)
+                .map_err(|retry_after| AuthError::RegistrationThrottled { retry_after })?;
         }
         let user_id = self.create_user(new, Role::User, None).await?;
         self.start_session(user_id, Role::User).await

@@ -74,18 +74,35 @@ impl<K: Eq + Hash + Clone> SlidingWindow<K> {
     }
 }
 
-/// Throttles logins per account (normalised email) and per client address.
+/// Throttles logins per account (normalised email) and per client address, and sign-ups per
+/// client address.
 pub struct LoginThrottle {
     accounts: SlidingWindow<String>,
     addresses: SlidingWindow<IpAddr>,
+    registrations: SlidingWindow<IpAddr>,
 }
 
 impl LoginThrottle {
     pub fn new(per_account: u32, per_address: u32, window: Duration) -> Self {
+        Self::with_registrations(per_account, per_address, 0, window)
+    }
+
+    pub fn with_registrations(
+        per_account: u32,
+        per_address: u32,
+        registrations_per_address: u32,
+        window: Duration,
+    ) -> Self {
         Self {
             accounts: SlidingWindow::new(per_account, window),
             addresses: SlidingWindow::new(per_address, window),
+            registrations: SlidingWindow::new(registrations_per_address, window),
         }
+    }
+
+    /// Counts a sign-up from `address`, or `Err(retry after)` when it made too many.
+    pub fn begin_registration(&self, address: IpAddr) -> Result<(), Duration> {
+        self.registrations.try_acquire(address, Instant::now())
     }
 
     /// Starts a login attempt: counts it against the account and the address, or

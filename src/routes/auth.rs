@@ -179,6 +179,7 @@ fn presented_refresh_token(req: &HttpRequest, body: RefreshRequest) -> Option<Se
         (status = 409, body = ErrorBody, description = "`email_taken`"),
         (status = 413, body = ErrorBody, description = "`payload_too_large`"),
         (status = 422, body = ErrorBody, description = "`invalid_email`, `weak_password`, `validation_failed`"),
+        (status = 429, body = ErrorBody, description = "`registration_throttled`; see `Retry-After`"),
     )
 )]
 pub async fn register(
@@ -187,12 +188,16 @@ pub async fn register(
     body: web::Json<RegisterRequest>,
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner();
+    let client = req.peer_addr().map(|a| a.ip());
     let signed = auth
-        .register(NewUser {
-            email: body.email,
-            password: body.password,
-            display_name: body.display_name,
-        })
+        .register_from(
+            NewUser {
+                email: body.email,
+                password: body.password,
+                display_name: body.display_name,
+            },
+            client,
+        )
         .await?;
     Ok(signed_in_response(&req, StatusCode::CREATED, signed))
 }
