@@ -93,11 +93,6 @@ impl EventData {
         self.metadata = metadata;
         self
     }
-
-    pub fn with_schema_version(mut self, v: i32) -> Self {
-        self.schema_version = v;
-        self
-    }
 }
 
 /// An event as stored, upcast to its current schema version. Its `Debug` leaves the payload out.

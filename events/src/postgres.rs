@@ -157,15 +157,7 @@ impl PgEventStore {
     /// One request, one autocommit statement: the transaction id, the version and idempotency
     /// checks and the insert. `None` when the slow path must decide (the event ids exist).
     async fn try_append_fast(&self, req: &AppendRequest) -> Result<Option<Outcome>, StoreError> {
-        let ids: Vec<Uuid> = req.events.iter().map(|e| e.event_id).collect();
-        let types: Vec<&str> = req.events.iter().map(|e| e.event_type.as_str()).collect();
-        let versions: Vec<i32> = req.events.iter().map(|e| e.schema_version).collect();
-        let payloads: Vec<&serde_json::Value> = req.events.iter().map(|e| &e.payload).collect();
-        let metadata = req
-            .events
-            .iter()
-            .map(|e| serde_json::to_value(&e.metadata))
-            .collect::<Result<Vec<_>, _>>()?;
+        let cols = EventColumns::of(req)?;
         let (mode, exact) = match req.expected {
             ExpectedVersion::Any => (0i32, 0i64),
             ExpectedVersion::NoStream => (1, 0),
@@ -193,11 +185,11 @@ impl PgEventStore {
              SELECT x.current, x.seen, (SELECT max(global_position) FROM ins) FROM x",
         )
         .bind(req.stream.as_str())
-        .bind(&ids)
-        .bind(&types)
-        .bind(&versions)
-        .bind(&payloads)
-        .bind(&metadata)
+        .bind(&cols.ids)
+        .bind(&cols.types)
+        .bind(&cols.versions)
+        .bind(&cols.payloads)
+        .bind(&cols.metadata)
         .bind(mode)
         .bind(exact)
         .fetch_one(&self.pool)
@@ -276,16 +268,6 @@ impl PgEventStore {
         Ok(Outcome::Done(results))
     }
 
-    /// The version of a stream (0 when it has no events).
-    pub async fn stream_version(&self, stream: &StreamId) -> Result<u64, StoreError> {
-        let v: Option<i64> =
-            sqlx::query_scalar("SELECT max(stream_version) FROM events WHERE stream_id = $1")
-                .bind(stream.as_str())
-                .fetch_one(&self.pool)
-                .await?;
-        Ok(v.unwrap_or(0) as u64)
-    }
-
     async fn read_after(
         &self,
         after: u64,
@@ -342,6 +324,31 @@ impl PgEventStore {
     }
 }
 
+/// An append's events as the column arrays that `unnest` takes apart again.
+struct EventColumns<'a> {
+    ids: Vec<Uuid>,
+    types: Vec<&'a str>,
+    versions: Vec<i32>,
+    payloads: Vec<&'a serde_json::Value>,
+    metadata: Vec<serde_json::Value>,
+}
+
+impl<'a> EventColumns<'a> {
+    fn of(req: &'a AppendRequest) -> Result<Self, StoreError> {
+        let events = &req.events;
+        Ok(Self {
+            ids: events.iter().map(|e| e.event_id).collect(),
+            types: events.iter().map(|e| e.event_type.as_str()).collect(),
+            versions: events.iter().map(|e| e.schema_version).collect(),
+            payloads: events.iter().map(|e| &e.payload).collect(),
+            metadata: events
+                .iter()
+                .map(|e| serde_json::to_value(&e.metadata))
+                .collect::<Result<_, _>>()?,
+        })
+    }
+}
+
 enum StepOutcome {
     Appended(AppendResult),
     Replayed(AppendResult),
@@ -383,7 +390,8 @@ async fn append_one(
     tx: &mut Transaction<'_, Postgres>,
     req: &AppendRequest,
 ) -> Result<StepOutcome, StoreError> {
-    let ids: Vec<Uuid> = req.events.iter().map(|e| e.event_id).collect();
+    let cols = EventColumns::of(req)?;
+    let ids = &cols.ids;
     // Takes the transaction id before any position is drawn (see the module comment).
     let (current, existing, _): (Option<i64>, i64, bool) = sqlx::query_as(
         "SELECT (SELECT max(stream_version) FROM events WHERE stream_id = $1), \
@@ -391,13 +399,13 @@ async fn append_one(
                 pg_current_xact_id() IS NOT NULL",
     )
     .bind(req.stream.as_str())
-    .bind(&ids)
+    .bind(ids)
     .fetch_one(&mut **tx)
     .await?;
     let current = current.unwrap_or(0) as u64;
 
     if existing > 0 {
-        return replay(tx, req, &ids, existing)
+        return replay(tx, req, ids, existing)
             .await
             .map(StepOutcome::Replayed);
     }
@@ -409,14 +417,6 @@ async fn append_one(
         });
     }
 
-    let types: Vec<&str> = req.events.iter().map(|e| e.event_type.as_str()).collect();
-    let versions: Vec<i32> = req.events.iter().map(|e| e.schema_version).collect();
-    let payloads: Vec<&serde_json::Value> = req.events.iter().map(|e| &e.payload).collect();
-    let metadata = req
-        .events
-        .iter()
-        .map(|e| serde_json::to_value(&e.metadata))
-        .collect::<Result<Vec<_>, _>>()?;
     let inserted: Result<(i64,), sqlx::Error> = sqlx::query_as(
         "WITH ins AS ( \
            INSERT INTO events (event_id, stream_id, stream_version, event_type, schema_version, payload, metadata) \
@@ -429,11 +429,11 @@ async fn append_one(
     )
     .bind(req.stream.as_str())
     .bind(current as i64)
-    .bind(&ids)
-    .bind(&types)
-    .bind(&versions)
-    .bind(&payloads)
-    .bind(&metadata)
+    .bind(ids)
+    .bind(&cols.types)
+    .bind(&cols.versions)
+    .bind(&cols.payloads)
+    .bind(&cols.metadata)
     .fetch_one(&mut **tx)
     .await;
     match inserted {

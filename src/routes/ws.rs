@@ -19,10 +19,8 @@ use actix_web::{get, web, HttpRequest, HttpResponse};
 use tessera_actors::{start_session, SessionRegistry, SessionSettings, SessionUser, TokenVerifier};
 use utoipa::OpenApi;
 
+use crate::auth::ACCESS_COOKIE;
 use crate::error::{ApiError, ErrorBody, ErrorDetail};
-
-/// The cookie a browser session keeps its access token in.
-pub const ACCESS_TOKEN_COOKIE: &str = "access_token";
 
 /// What the `Authorization` header says.
 enum HeaderToken<'a> {
@@ -110,7 +108,7 @@ pub async fn ws(
                 .ok_or_else(invalid_token)?,
         ),
         HeaderToken::Unusable => return Err(invalid_token()),
-        HeaderToken::Absent => match req.cookie(ACCESS_TOKEN_COOKIE) {
+        HeaderToken::Absent => match req.cookie(ACCESS_COOKIE) {
             Some(cookie) if same_origin(&req) => {
                 let user = verify(cookie.value()).await.ok().flatten();
                 if user.is_none() {
