@@ -4,6 +4,7 @@
 //! nothing of HTTP, actors or read models.
 
 pub mod aggregate;
+pub mod content;
 pub mod error;
 pub mod event;
 pub mod migrations;

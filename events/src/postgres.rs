@@ -563,6 +563,18 @@ impl EventStore for PgEventStore {
         rows.into_iter().map(|r| self.to_recorded(r)).collect()
     }
 
+    async fn read_last(&self, stream: &StreamId) -> Result<Option<RecordedEvent>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM events WHERE stream_id = $1 \
+             ORDER BY stream_version DESC LIMIT 1"
+        );
+        let row: Option<EventRow> = sqlx::query_as(&sql)
+            .bind(stream.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| self.to_recorded(r)).transpose()
+    }
+
     async fn read_all(&self, after: u64, limit: usize) -> Result<Vec<RecordedEvent>, StoreError> {
         let limit = limit.clamp(1, 100_000);
         let (snapshot, rows) = self.read_after(after, limit).await?;

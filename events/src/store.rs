@@ -83,6 +83,10 @@ pub trait EventStore: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError>;
 
+    /// The last event of a stream, if it has any: enough for streams whose events carry their
+    /// running state (ledgers), so deciding never has to fold a long history.
+    async fn read_last(&self, stream: &StreamId) -> Result<Option<RecordedEvent>, StoreError>;
+
     /// Events after global position `after`, in order, at most `limit`. Never returns an event
     /// while an event at a lower position may still commit, so a reader that continues from the
     /// last position it got never skips one.

@@ -1,16 +1,20 @@
-//! The read models of users and access: `users`, `api_keys`, `quotas`.
+//! The read models: `users`, `api_keys`, `quotas`, `content`, `usage`.
 //!
 //! Each projection's tables live in schema `rm_<name>`; `setup_sql` and `apply` use unqualified
 //! names (the runtime sets `search_path`, so a rebuild can fill fresh tables beside the live
 //! ones). The query functions read the live schema.
 
 pub mod api_keys;
+pub mod content;
 pub mod profile;
 pub mod quotas;
+pub mod usage;
 pub mod users;
 
 pub use api_keys::ApiKeysProjection;
+pub use content::ContentProjection;
 pub use quotas::QuotasProjection;
+pub use usage::UsageProjection;
 pub use users::UsersProjection;
 
 use std::sync::Arc;
@@ -50,5 +54,7 @@ pub fn all() -> Vec<Arc<dyn Projection>> {
         Arc::new(UsersProjection),
         Arc::new(ApiKeysProjection),
         Arc::new(QuotasProjection),
+        Arc::new(ContentProjection),
+        Arc::new(UsageProjection),
     ]
 }

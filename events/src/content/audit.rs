@@ -1,0 +1,32 @@
+//! Reads of another user's content by an admin, stream `audit-<admin uuid>`: each one is on
+//! record, with whose content it was and what was read.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::aggregate::DomainEvent;
+
+/// What an admin read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContentAccess {
+    Metadata,
+    Download,
+    Preview,
+    List,
+    Usage,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data")]
+pub enum AuditEvent {
+    #[serde(rename = "admin.content_accessed")]
+    ContentAccessed {
+        /// The item, or none for a listing of the owner's library or usage.
+        content_id: Option<Uuid>,
+        owner: Uuid,
+        access: ContentAccess,
+    },
+}
+
+impl DomainEvent for AuditEvent {}

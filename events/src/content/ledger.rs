@@ -1,0 +1,318 @@
+//! The owner's usage ledger, stream `usage-<user uuid>`. Every event carries the totals after it,
+//! so the current state is the last event alone: a quota decision reads one row however long the
+//! ledger grows, and the expected version of the append makes it exact under concurrency.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::error::ContentError;
+use super::modality::Modality;
+use crate::aggregate::{Aggregate, DomainEvent, Loaded};
+use crate::error::StoreError;
+use crate::event::StreamId;
+use crate::store::EventStore;
+
+/// Running totals after an event. Daily counters belong to `day` (UTC).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageTotals {
+    pub stored_bytes: u64,
+    pub items: u64,
+    pub day: Option<NaiveDate>,
+    pub uploads_on_day: u64,
+    pub processing_ms_on_day: u64,
+}
+
+impl UsageTotals {
+    /// The totals as of `today`: yesterday's daily counters do not count.
+    pub fn on(self, today: NaiveDate) -> Self {
+        if self.day == Some(today) {
+            self
+        } else {
+            Self {
+                day: Some(today),
+                uploads_on_day: 0,
+                processing_ms_on_day: 0,
+                ..self
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data")]
+pub enum UsageEvent {
+    #[serde(rename = "usage.upload_recorded")]
+    UploadRecorded {
+        content_id: Uuid,
+        modality: Modality,
+        bytes: u64,
+        totals: UsageTotals,
+    },
+    #[serde(rename = "usage.storage_released")]
+    StorageReleased {
+        content_id: Uuid,
+        modality: Modality,
+        bytes: u64,
+        totals: UsageTotals,
+    },
+    #[serde(rename = "usage.processing_recorded")]
+    ProcessingRecorded {
+        content_id: Option<Uuid>,
+        modality: Modality,
+        processing_ms: u64,
+        totals: UsageTotals,
+    },
+}
+
+impl UsageEvent {
+    pub fn totals(&self) -> UsageTotals {
+        match self {
+            Self::UploadRecorded { totals, .. }
+            | Self::StorageReleased { totals, .. }
+            | Self::ProcessingRecorded { totals, .. } => *totals,
+        }
+    }
+}
+
+impl DomainEvent for UsageEvent {}
+
+/// The limits in force for a user now (admin-set or the configured defaults).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuotaLimitsNow {
+    pub storage_bytes: u64,
+    pub uploads_per_day: u64,
+    pub processing_seconds_per_day: u64,
+}
+
+#[derive(Debug, Clone)]
+pub enum LedgerCommand {
+    RecordUpload {
+        content_id: Uuid,
+        modality: Modality,
+        bytes: u64,
+        today: NaiveDate,
+        limits: QuotaLimitsNow,
+    },
+    ReleaseStorage {
+        content_id: Uuid,
+        modality: Modality,
+        bytes: u64,
+        today: NaiveDate,
+    },
+    /// Recorded after the work; [`Ledger::check_processing`] is the gate before it.
+    RecordProcessing {
+        content_id: Option<Uuid>,
+        modality: Modality,
+        processing_ms: u64,
+        today: NaiveDate,
+    },
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Ledger {
+    pub totals: UsageTotals,
+}
+
+impl Ledger {
+    /// Loads the ledger from its last event.
+    pub async fn load(
+        store: &dyn EventStore,
+        stream: &StreamId,
+    ) -> Result<Loaded<Ledger>, StoreError> {
+        match store.read_last(stream).await? {
+            None => Ok(Loaded {
+                state: Ledger::default(),
+                version: 0,
+            }),
+            Some(e) => Ok(Loaded {
+                state: Ledger {
+                    totals: UsageEvent::decode(&e)?.totals(),
+                },
+                version: e.stream_version,
+            }),
+        }
+    }
+
+    /// Whether more processing may start today.
+    pub fn check_processing(
+        &self,
+        today: NaiveDate,
+        limits: QuotaLimitsNow,
+    ) -> Result<(), ContentError> {
+        let t = self.totals.on(today);
+        let allowed_ms = limits.processing_seconds_per_day.saturating_mul(1000);
+        if t.processing_ms_on_day >= allowed_ms {
+            return Err(ContentError::QuotaExceeded {
+                limit: "processing_seconds_per_day",
+                allowed: limits.processing_seconds_per_day,
+                used: t.processing_ms_on_day / 1000,
+                requested: 1,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Aggregate for Ledger {
+    type Event = UsageEvent;
+    type Command = LedgerCommand;
+    type Error = ContentError;
+
+    fn evolve(&mut self, event: &UsageEvent) {
+        self.totals = event.totals();
+    }
+
+    fn decide(&self, command: LedgerCommand) -> Result<Vec<UsageEvent>, ContentError> {
+        match command {
+            LedgerCommand::RecordUpload {
+                content_id,
+                modality,
+                bytes,
+                today,
+                limits,
+            } => {
+                let t = self.totals.on(today);
+                if t.uploads_on_day >= limits.uploads_per_day {
+                    return Err(ContentError::QuotaExceeded {
+                        limit: "uploads_per_day",
+                        allowed: limits.uploads_per_day,
+                        used: t.uploads_on_day,
+                        requested: 1,
+                    });
+                }
+                if t.stored_bytes.saturating_add(bytes) > limits.storage_bytes {
+                    return Err(ContentError::QuotaExceeded {
+                        limit: "storage_bytes",
+                        allowed: limits.storage_bytes,
+                        used: t.stored_bytes,
+                        requested: bytes,
+                    });
+                }
+                let totals = UsageTotals {
+                    stored_bytes: t.stored_bytes + bytes,
+                    items: t.items + 1,
+                    uploads_on_day: t.uploads_on_day + 1,
+                    ..t
+                };
+                Ok(vec![UsageEvent::UploadRecorded {
+                    content_id,
+                    modality,
+                    bytes,
+                    totals,
+                }])
+            }
+            LedgerCommand::ReleaseStorage {
+                content_id,
+                modality,
+                bytes,
+                today,
+            } => {
+                let t = self.totals.on(today);
+                let totals = UsageTotals {
+                    stored_bytes: t.stored_bytes.saturating_sub(bytes),
+                    items: t.items.saturating_sub(1),
+                    ..t
+                };
+                Ok(vec![UsageEvent::StorageReleased {
+                    content_id,
+                    modality,
+                    bytes,
+                    totals,
+                }])
+            }
+            LedgerCommand::RecordProcessing {
+                content_id,
+                modality,
+                processing_ms,
+                today,
+            } => {
+                let t = self.totals.on(today);
+                let totals = UsageTotals {
+                    processing_ms_on_day: t.processing_ms_on_day + processing_ms,
+                    ..t
+                };
+                Ok(vec![UsageEvent::ProcessingRecorded {
+                    content_id,
+                    modality,
+                    processing_ms,
+                    totals,
+                }])
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: QuotaLimitsNow = QuotaLimitsNow {
+        storage_bytes: 100,
+        uploads_per_day: 2,
+        processing_seconds_per_day: 1,
+    };
+
+    fn day(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 1, d).unwrap()
+    }
+
+    fn upload(l: &Ledger, bytes: u64, today: NaiveDate) -> Result<Vec<UsageEvent>, ContentError> {
+        l.decide(LedgerCommand::RecordUpload {
+            content_id: Uuid::new_v4(),
+            modality: Modality::Image,
+            bytes,
+            today,
+            limits: LIMITS,
+        })
+    }
+
+    #[test]
+    fn storage_and_daily_limits_hold_and_days_reset() {
+        let mut l = Ledger::default();
+        for e in upload(&l, 60, day(1)).unwrap() {
+            l.evolve(&e);
+        }
+        let err = upload(&l, 41, day(1)).unwrap_err();
+        assert!(matches!(
+            err,
+            ContentError::QuotaExceeded {
+                limit: "storage_bytes",
+                used: 60,
+                ..
+            }
+        ));
+        for e in upload(&l, 40, day(1)).unwrap() {
+            l.evolve(&e);
+        }
+        assert_eq!(l.totals.stored_bytes, 100);
+        let err = upload(&l, 0, day(1)).unwrap_err();
+        assert!(matches!(
+            err,
+            ContentError::QuotaExceeded {
+                limit: "uploads_per_day",
+                ..
+            }
+        ));
+        // A new day resets the daily count, not the storage.
+        assert!(upload(&l, 0, day(2)).is_ok());
+        assert!(upload(&l, 1, day(2)).is_err());
+    }
+
+    #[test]
+    fn processing_gate_counts_the_day() {
+        let mut l = Ledger::default();
+        assert!(l.check_processing(day(1), LIMITS).is_ok());
+        let events = l
+            .decide(LedgerCommand::RecordProcessing {
+                content_id: None,
+                modality: Modality::Audio,
+                processing_ms: 1500,
+                today: day(1),
+            })
+            .unwrap();
+        l.evolve(&events[0]);
+        assert!(l.check_processing(day(1), LIMITS).is_err());
+        assert!(l.check_processing(day(2), LIMITS).is_ok());
+    }
+}
