@@ -1,1 +1,3 @@
+//! Tessera inference: media validation and previews, runtimes and pipelines.
 
+pub mod media;
