@@ -46,6 +46,8 @@ fn main() -> Result<()> {
                 ("mode", "dev"),
                 ("server.port", "0"),
                 ("log.level", "warn"),
+                // The benchmark measures the API, not the limiter's refusals.
+                ("rate_limits.enabled", "false"),
             ])
             .expect("settings");
             let app = Application::build_with_pool(settings, db.pool.clone())

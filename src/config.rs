@@ -1,5 +1,6 @@
 //! Layered configuration: built-in defaults, then a TOML file, then `TESSERA_…` variables
-//! (`__` separates levels: `TESSERA_AUTH__JWT_SECRET`). `DATABASE_URL` is honoured too.
+//! (`__` separates levels: `TESSERA_AUTH__JWT_SECRET`). `DATABASE_URL` and `REDIS_URL` are
+//! honoured too.
 
 use std::path::PathBuf;
 
@@ -27,7 +28,11 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub auth: AuthSettings,
     pub quotas: QuotaDefaults,
+    pub storage: crate::blob::StorageSettings,
+    pub content: crate::content::ContentSettings,
     pub log: LogSettings,
+    pub rate_limits: RateLimitSettings,
+    pub redis: RedisSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -76,6 +81,36 @@ pub struct QuotaDefaults {
     pub storage_bytes: u64,
     pub uploads_per_day: u32,
     pub processing_seconds_per_day: u64,
+}
+
+/// Request rate limits on `/api/*`: each class allows its limit per window, sustained, and a
+/// burst of up to the limit at once. A limit of 0 turns that class off.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSettings {
+    pub enabled: bool,
+    pub window_secs: u64,
+    /// Requests per window of one signed-in user (access token).
+    pub per_user: u32,
+    /// Requests per window from one client address (IPv6: its /64), signed in or not.
+    pub per_address: u32,
+    /// Uploads (`POST /api/content`, `/api/uploads/…`) per window of one user.
+    pub uploads_per_user: u32,
+}
+
+/// Redis, when configured, holds rate-limit buckets and the read-through cache, shared by every
+/// node; without it both stay in process.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisSettings {
+    /// `redis://[:password@]host:port[/db]`.
+    pub url: Option<SecretString>,
+    /// Prefix of every key, so several deployments (or test apps) can share one server.
+    pub key_prefix: String,
+    /// How long a cache entry lives at most (entries of old generations expire this way).
+    pub cache_ttl_secs: u64,
+    /// Longest wait for one Redis operation before the request goes on without it.
+    pub timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -144,6 +179,11 @@ impl Settings {
                 b = b.set_override("database.url", url)?;
             }
         }
+        if let Ok(url) = std::env::var("REDIS_URL") {
+            if std::env::var_os("TESSERA_REDIS__URL").is_none() && !url.is_empty() {
+                b = b.set_override("redis.url", url)?;
+            }
+        }
         Ok(b.build()?.try_deserialize()?)
     }
 
@@ -159,8 +199,8 @@ impl Settings {
     }
 
     fn defaults() -> Result<config::ConfigBuilder<config::builder::DefaultState>, ConfigError> {
-        Ok(config::Config::builder()
-            .set_default("mode", "production")?
+        let b = crate::content::settings::defaults(config::Config::builder())?;
+        Ok(b.set_default("mode", "production")?
             .set_default("data_dir", "data")?
             .set_default("server.host", "127.0.0.1")?
             .set_default("server.port", 8080)?
@@ -181,6 +221,22 @@ impl Settings {
             .set_default("quotas.storage_bytes", 10u64 * 1024 * 1024 * 1024)?
             .set_default("quotas.uploads_per_day", 1000)?
             .set_default("quotas.processing_seconds_per_day", 3600)?
+            .set_default("storage.backend", "fs")?
+            .set_default("storage.s3.endpoint", "")?
+            .set_default("storage.s3.region", "us-east-1")?
+            .set_default("storage.s3.bucket", "tessera")?
+            .set_default("storage.s3.access_key", "")?
+            .set_default("storage.s3.secret_key", "")?
+            .set_default("storage.s3.path_style", true)?
+            .set_default("storage.s3.create_bucket", true)?
+            .set_default("rate_limits.enabled", true)?
+            .set_default("rate_limits.window_secs", 60)?
+            .set_default("rate_limits.per_user", 600)?
+            .set_default("rate_limits.per_address", 1200)?
+            .set_default("rate_limits.uploads_per_user", 120)?
+            .set_default("redis.key_prefix", "tessera")?
+            .set_default("redis.cache_ttl_secs", 300)?
+            .set_default("redis.timeout_ms", 500)?
             .set_default("log.format", "json")?
             .set_default("log.level", "info,sqlx::postgres::notice=warn")?)
     }
@@ -240,11 +296,35 @@ mod tests {
         let s = Settings::with_overrides(&[
             ("auth.jwt_secret", GOOD),
             ("database.url", "postgres://u:hunter2@db/x"),
+            ("redis.url", "redis://:swordfish@cache:6379/0"),
         ])
         .unwrap();
         let printed = format!("{s:?}");
         assert!(!printed.contains(GOOD));
         assert!(!printed.contains("hunter2"));
+        assert!(!printed.contains("swordfish"));
+    }
+
+    #[test]
+    fn redis_url_is_honoured_unless_the_tessera_variable_is_set() {
+        // Each test runs in its own process under nextest, so the environment is ours.
+        std::env::set_var("REDIS_URL", "redis://plain:6379");
+        let s = Settings::load_unchecked(None).unwrap();
+        assert_eq!(
+            s.redis.url.as_ref().map(|u| u.expose_secret().to_owned()),
+            Some("redis://plain:6379".to_owned())
+        );
+        std::env::set_var("TESSERA_REDIS__URL", "redis://prefixed:6379");
+        let s = Settings::load_unchecked(None).unwrap();
+        assert_eq!(
+            s.redis.url.as_ref().map(|u| u.expose_secret().to_owned()),
+            Some("redis://prefixed:6379".to_owned())
+        );
+        std::env::remove_var("REDIS_URL");
+        std::env::remove_var("TESSERA_REDIS__URL");
+        let s = Settings::load_unchecked(None).unwrap();
+        assert!(s.redis.url.is_none());
+        assert!(s.rate_limits.enabled, "rate limits are on by default");
     }
 
     #[test]

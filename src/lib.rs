@@ -1,11 +1,15 @@
 //! Tessera: the edge (CLI, configuration, HTTP, WebSocket, auth) and the wiring of the actor tree.
 
 pub mod auth;
+pub mod blob;
 pub mod cache;
 pub mod cli;
 pub mod config;
+pub mod content;
 pub mod error;
 pub mod openapi;
+pub mod ratelimit;
+pub mod redis_conn;
 pub mod routes;
 pub mod startup;
 pub mod state;

@@ -17,8 +17,10 @@ use tessera_events::{EventNotifier, EventStore, PgEventStore};
 use tracing_actix_web::TracingLogger;
 
 use crate::auth::{AuthService, SessionVerifier};
-use crate::cache::ProjectionEpochs;
+use crate::cache::{HotCache, ProjectionEpochs};
 use crate::config::Settings;
+use crate::ratelimit::{RateLimitPolicy, RateLimiter};
+use crate::redis_conn::RedisConn;
 use crate::state::AppState;
 use crate::telemetry::{self, TesseraRootSpan};
 
@@ -29,6 +31,8 @@ pub struct Application {
     pool: PgPool,
     tree: Tree,
     auth: AuthService,
+    /// The preview worker and the sweeper; stopped with the application.
+    background: crate::content::Background,
 }
 
 /// Connects to the configured database (without checking it is reachable yet).
@@ -104,7 +108,37 @@ impl Application {
         let epochs = ProjectionEpochs::start(&pool, &projection_names(&projections))
             .await
             .context("listening for projection announcements")?;
-        auth.enable_profile_cache(epochs);
+        auth.enable_profile_cache(epochs.clone());
+        let redis = RedisConn::from_settings(&settings.redis)?;
+        if redis.is_some() {
+            tracing::info!("rate limits and the hot cache are kept in Redis");
+        }
+        let limiter = RateLimiter::from_connection(redis.clone());
+        let cache = HotCache::from_connection(
+            redis,
+            epochs,
+            Duration::from_secs(settings.redis.cache_ttl_secs),
+        );
+        let rate_limits = web::Data::new(RateLimitPolicy::new(
+            limiter.clone(),
+            &settings.rate_limits,
+            &settings.auth,
+        ));
+        let blobs = crate::blob::from_settings(&settings.storage, &settings.data_dir)
+            .await
+            .context("opening the blob store")?;
+        let content = crate::content::ContentService::new(
+            store.clone(),
+            pool.clone(),
+            blobs,
+            settings.content.clone(),
+            auth.clone(),
+            cache.clone(),
+            &settings.data_dir,
+            node_id.clone(),
+        );
+        let background = crate::content::start_background(&content);
+        let content_data = web::Data::new(content);
         let settings = Arc::new(settings);
         let state = web::Data::new(AppState {
             settings: settings.clone(),
@@ -113,6 +147,8 @@ impl Application {
             node_id: node_id.clone(),
             projections,
             rebuilds: Default::default(),
+            limiter,
+            cache,
         });
         let auth_data = web::Data::new(auth.clone());
         let verifier: web::Data<Arc<dyn TokenVerifier>> =
@@ -121,11 +157,15 @@ impl Application {
         let root = web::Data::new(tree.root.clone());
         let server = HttpServer::new(move || {
             App::new()
+                // Innermost: a 429 is logged, compressed and carries the request id.
+                .wrap(from_fn(crate::ratelimit::limit_requests))
                 .wrap(Compress::default())
                 .wrap(TracingLogger::<TesseraRootSpan>::new())
                 .wrap(from_fn(telemetry::request_id))
                 .app_data(state.clone())
+                .app_data(rate_limits.clone())
                 .app_data(auth_data.clone())
+                .app_data(content_data.clone())
                 .app_data(verifier.clone())
                 .app_data(sessions.clone())
                 .app_data(root.clone())
@@ -146,6 +186,7 @@ impl Application {
             pool,
             tree,
             auth,
+            background,
         })
     }
 
@@ -176,6 +217,7 @@ impl Application {
     /// closes sessions and releases projection leases.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
+        drop(self.background);
         if let Err(e) = self.tree.root.send(Shutdown).await {
             tracing::warn!(error = %e, "actor tree did not acknowledge shutdown");
         }

@@ -18,4 +18,8 @@ pub struct AppState {
     pub projections: Vec<Arc<dyn Projection>>,
     /// Rebuilds started from this node and still running, by projection name.
     pub rebuilds: dashmap::DashSet<&'static str>,
+    /// Request rate limits (Redis-backed when configured).
+    pub limiter: crate::ratelimit::RateLimiter,
+    /// Read-through cache of hot read-model queries (Redis-backed when configured).
+    pub cache: crate::cache::HotCache,
 }

@@ -5,9 +5,12 @@ use actix_web::web;
 pub mod admin_projections;
 pub mod admin_users;
 pub mod auth;
+pub mod content;
 pub mod health;
 pub mod json;
 pub mod me;
+pub mod uploads;
+pub mod usage;
 pub mod ws;
 
 /// Registers every route.
@@ -17,6 +20,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(me::configure)
         .configure(admin_users::configure)
         .configure(admin_projections::configure)
+        .configure(content::configure)
+        .configure(uploads::configure)
+        .configure(usage::configure)
         .configure(ws::configure);
 }
 
@@ -28,6 +34,9 @@ pub fn openapi_parts() -> Vec<utoipa::openapi::OpenApi> {
         me::openapi(),
         admin_users::openapi(),
         admin_projections::openapi(),
+        content::openapi(),
+        uploads::openapi(),
+        usage::openapi(),
         ws::openapi(),
     ]
 }

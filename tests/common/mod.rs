@@ -4,6 +4,8 @@
 //! Each `tests/api_*.rs` file uses a different part of this module.
 #![allow(dead_code)]
 
+pub mod media;
+
 use std::future::Future;
 use std::time::Duration;
 
@@ -37,8 +39,27 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub auth: AuthService,
     pub handle: actix_web::dev::ServerHandle,
+    /// The app's data folder (blobs, temporary files), removed with the app.
+    pub data_dir: DataDir,
     /// Declared last: the database is dropped after everything that uses it.
     pub db: TestDb,
+}
+
+/// A fresh folder under the system's temporary directory, deleted on drop.
+pub struct DataDir(pub std::path::PathBuf);
+
+impl DataDir {
+    pub fn new() -> Self {
+        let p = std::env::temp_dir().join(format!("tessera-test-{}", Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&p).expect("creating a test data folder");
+        Self(p)
+    }
+}
+
+impl Drop for DataDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// A signed-in user's tokens.
@@ -90,6 +111,10 @@ pub async fn spawn_app_on(db: TestDb, overrides: &[(&str, &str)]) -> TestApp {
         tessera::telemetry::init("pretty", "info,tessera=debug,sqlx::postgres::notice=warn");
     }
     let node_id = format!("test-node-{}", Uuid::new_v4().simple());
+    // Each app its own Redis namespace (when a test gives it a Redis), as with its own database.
+    let redis_prefix = format!("tessera-test-{}", Uuid::new_v4().simple());
+    let data_dir = DataDir::new();
+    let data_path = data_dir.0.display().to_string();
     let storage = DEFAULT_STORAGE_BYTES.to_string();
     let uploads = DEFAULT_UPLOADS_PER_DAY.to_string();
     let processing = DEFAULT_PROCESSING_SECONDS.to_string();
@@ -97,12 +122,14 @@ pub async fn spawn_app_on(db: TestDb, overrides: &[(&str, &str)]) -> TestApp {
         ("mode", "dev"),
         ("server.host", "127.0.0.1"),
         ("server.port", "0"),
+        ("data_dir", &data_path),
         ("server.workers", "2"),
         ("node_id", &node_id),
         ("auth.jwt_secret", SECRET),
         ("quotas.storage_bytes", &storage),
         ("quotas.uploads_per_day", &uploads),
         ("quotas.processing_seconds_per_day", &processing),
+        ("redis.key_prefix", &redis_prefix),
     ];
     all.extend_from_slice(overrides);
     let settings = Settings::with_overrides(&all).expect("test settings");
@@ -125,6 +152,7 @@ pub async fn spawn_app_on(db: TestDb, overrides: &[(&str, &str)]) -> TestApp {
         client,
         auth,
         handle,
+        data_dir,
         db,
     }
 }
@@ -306,6 +334,34 @@ where
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// The Redis that tests of the Redis-backed paths use: `TESSERA_TEST_REDIS_URL`, or else the
+/// one `deploy/local/redis.sh` keeps on port 56379 (started, and installed where it is missing,
+/// on first use). Panics, never skips, when there is none.
+pub fn redis_url() -> String {
+    static URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    URL.get_or_init(|| {
+        if let Ok(url) = std::env::var("TESSERA_TEST_REDIS_URL") {
+            if !url.is_empty() {
+                return url;
+            }
+        }
+        let root = env!("CARGO_MANIFEST_DIR");
+        let out = std::process::Command::new(format!("{root}/deploy/local/redis.sh"))
+            .args(["ensure", "56379", &format!("{root}/target/redis-data")])
+            .output()
+            .unwrap_or_else(|e| panic!("running deploy/local/redis.sh: {e}"));
+        assert!(
+            out.status.success(),
+            "no Redis for the tests: set TESSERA_TEST_REDIS_URL, or make \
+             `deploy/local/redis.sh ensure 56379 target/redis-data` work (it needs redis-server; \
+             as root it installs it):\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    })
+    .clone()
 }
 
 /// A unique email address for this test run.

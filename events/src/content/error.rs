@@ -9,7 +9,9 @@ pub enum ContentError {
     NotFound,
     #[error("content already exists")]
     Exists,
-    #[error("the {limit} quota would be exceeded: {used} used of {allowed}, {requested} more requested")]
+    #[error(
+        "the {limit} quota would be exceeded: {used} used of {allowed}, {requested} more requested"
+    )]
     QuotaExceeded {
         /// The limit's name: `storage_bytes`, `uploads_per_day` or `processing_seconds_per_day`.
         limit: &'static str,

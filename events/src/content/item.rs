@@ -326,11 +326,7 @@ impl Aggregate for Content {
                     Vec::new()
                 })
             }
-            C::Delete {
-                by,
-                now,
-                retention,
-            } => {
+            C::Delete { by, now, retention } => {
                 self.check_access(by)?;
                 Ok(if self.deleted.is_some() {
                     Vec::new()

@@ -20,6 +20,8 @@ CREATE TABLE items (
     id            uuid        PRIMARY KEY,
     owner         uuid        NOT NULL,
     title         text        NOT NULL,
+    -- Titles sort without regard to case, whatever the database's collation.
+    title_key     text        GENERATED ALWAYS AS (lower(title)) STORED,
     filename      text,
     description   text,
     modality      text        NOT NULL,
@@ -199,6 +201,8 @@ pub struct ItemRow {
     pub id: Uuid,
     pub owner: Uuid,
     pub title: String,
+    /// The title as it sorts.
+    pub title_key: String,
     pub filename: Option<String>,
     pub description: Option<String>,
     pub modality: String,
@@ -220,7 +224,8 @@ pub struct ItemRow {
     pub version: i64,
 }
 
-const COLUMNS: &str = "id, owner, title, filename, description, modality, mime, extension, size,
+const COLUMNS: &str =
+    "id, owner, title, title_key, filename, description, modality, mime, extension, size,
     sha256, blob_key, media, tags, source, created_at, updated_at, deleted_at, purge_after,
     preview_state, previews, preview_error, version";
 
@@ -309,7 +314,7 @@ impl SortKey {
         match self {
             Self::CreatedAt => "created_at",
             Self::UpdatedAt => "updated_at",
-            Self::Title => "title",
+            Self::Title => "title_key",
             Self::Size => "size",
         }
     }
@@ -335,8 +340,10 @@ impl Cursor {
     pub fn fits(&self, sort: SortKey) -> bool {
         matches!(
             (&self.value, sort),
-            (CursorValue::Time(_), SortKey::CreatedAt | SortKey::UpdatedAt)
-                | (CursorValue::Text(_), SortKey::Title)
+            (
+                CursorValue::Time(_),
+                SortKey::CreatedAt | SortKey::UpdatedAt
+            ) | (CursorValue::Text(_), SortKey::Title)
                 | (CursorValue::Int(_), SortKey::Size)
         )
     }
@@ -378,7 +385,7 @@ fn cursor_of(row: &ItemRow, sort: SortKey) -> Cursor {
     let value = match sort {
         SortKey::CreatedAt => CursorValue::Time(row.created_at),
         SortKey::UpdatedAt => CursorValue::Time(row.updated_at),
-        SortKey::Title => CursorValue::Text(row.title.clone()),
+        SortKey::Title => CursorValue::Text(row.title_key.clone()),
         SortKey::Size => CursorValue::Int(row.size),
     };
     Cursor { value, id: row.id }
@@ -403,7 +410,9 @@ pub async fn list(
         b.push(" AND modality = ").push_bind(m.clone());
     }
     if let Some(t) = &q.tag {
-        b.push(" AND tags @> ARRAY[").push_bind(t.clone()).push("]::text[]");
+        b.push(" AND tags @> ARRAY[")
+            .push_bind(t.clone())
+            .push("]::text[]");
     }
     if let Some(f) = q.created_from {
         b.push(" AND created_at >= ").push_bind(f);

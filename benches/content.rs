@@ -1,0 +1,458 @@
+//! Content benchmarks (issue 3): a 1 GB upload's memory and throughput against `cp` of the same
+//! file on the same disk; 50 concurrent 1 MB image uploads' acknowledgement times; and a
+//! filtered listing of 50 items out of 100,000 at 32 connections.
+//!
+//! Run with `make bench` (or `TESSERA_BENCH_DATABASE_URL=postgres://… cargo bench --bench
+//! content`). `TESSERA_BENCH_UPLOAD_MB` (default 1024), `TESSERA_BENCH_ITEMS` (100000) and
+//! `TESSERA_BENCH_SECONDS` (10) change the run. Figures are printed and written to
+//! `target/bench-results/content.json`. The server runs in this process on its own threads;
+//! the client shares the cores with it, so the figures are a floor.
+//!
+//! Under a test harness (`--list`, or without `--bench`) this binary does nothing.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use secrecy::SecretString;
+use serde_json::json;
+use tessera::config::Settings;
+use tessera::startup::Application;
+use tessera_events::content::{
+    content_stream, ContentEvent, MediaFacts, Modality, Source, Uploaded,
+};
+use tessera_events::testing::{TestDb, TEST_DATABASE_URL};
+use tessera_events::{AppendRequest, CommandContext, EventStore, ExpectedVersion, PgEventStore};
+use uuid::Uuid;
+
+const BENCH_DATABASE_URL: &str = "TESSERA_BENCH_DATABASE_URL";
+const PASSWORD: &str = "bench passphrase 12345";
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--list") || !args.iter().any(|a| a == "--bench") {
+        return Ok(());
+    }
+    let url = std::env::var(BENCH_DATABASE_URL)
+        .or_else(|_| std::env::var(TEST_DATABASE_URL))
+        .with_context(|| format!("set {BENCH_DATABASE_URL} (make bench does)"))?;
+    std::env::set_var(TEST_DATABASE_URL, url);
+    let upload_mb: u64 = env_or("TESSERA_BENCH_UPLOAD_MB", 1024);
+    let items: usize = env_or("TESSERA_BENCH_ITEMS", 100_000);
+    let seconds: u64 = env_or("TESSERA_BENCH_SECONDS", 10);
+    let work = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-content");
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work)?;
+    let data_dir = work.join("data");
+
+    let (tx, rx) = std::sync::mpsc::channel();
+    let dd = data_dir.display().to_string();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let db = TestDb::with_pool_size(32).await;
+            let settings = Settings::with_overrides(&[
+                ("mode", "dev"),
+                ("server.port", "0"),
+                ("log.level", "warn"),
+                ("data_dir", dd.as_str()),
+                ("rate_limits.enabled", "false"),
+                ("quotas.storage_bytes", "1000000000000"),
+                ("quotas.uploads_per_day", "1000000"),
+                ("content.max_audio_bytes", "4000000000"),
+            ])
+            .expect("settings");
+            let app = Application::build_with_pool(settings, db.pool.clone())
+                .await
+                .expect("build app");
+            app.auth()
+                .create_admin("bench@example.com", SecretString::from(PASSWORD), "Bench")
+                .await
+                .expect("create user");
+            tx.send((app.port(), db.pool.clone())).expect("send port");
+            let _keep = db;
+            app.run_until_stopped().await.expect("server");
+        });
+    });
+    let (port, pool) = rx
+        .recv_timeout(Duration::from_secs(120))
+        .context("server start")?;
+    let base = format!("http://127.0.0.1:{port}");
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(64)
+            .build()?;
+        let login: serde_json::Value = client
+            .post(format!("{base}/api/auth/login"))
+            .json(&json!({"email": "bench@example.com", "password": PASSWORD}))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let token = login["access_token"].as_str().context("token")?.to_owned();
+        let user: Uuid = login["user_id"].as_str().context("user")?.parse()?;
+
+        let big = big_upload(&client, &base, &token, &work, upload_mb).await?;
+        let small = small_uploads(&client, &base, &token).await?;
+        let listing = listing(&client, &base, &token, &pool, user, items, seconds).await?;
+        let report = json!({
+            "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+            "upload_1gb": big,
+            "concurrent_image_uploads": small,
+            "filtered_listing": listing,
+        });
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-results");
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(
+            dir.join("content.json"),
+            serde_json::to_string_pretty(&report)?,
+        )?;
+        let _ = std::fs::remove_dir_all(&work);
+        anyhow::Ok(())
+    })?;
+    Ok(())
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// This process's resident memory, in bytes.
+fn rss() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// A 16-bit stereo 48 kHz WAV of about `mb` MiB of quiet noise.
+fn write_wav(path: &Path, mb: u64) -> Result<u64> {
+    let data_len = mb * 1024 * 1024 - 44;
+    let data_len = data_len - data_len % 4;
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
+    f.write_all(b"RIFF")?;
+    f.write_all(&(36 + data_len as u32).to_le_bytes())?;
+    f.write_all(b"WAVEfmt ")?;
+    f.write_all(&16u32.to_le_bytes())?;
+    f.write_all(&1u16.to_le_bytes())?;
+    f.write_all(&2u16.to_le_bytes())?;
+    f.write_all(&48_000u32.to_le_bytes())?;
+    f.write_all(&(48_000u32 * 4).to_le_bytes())?;
+    f.write_all(&4u16.to_le_bytes())?;
+    f.write_all(&16u16.to_le_bytes())?;
+    f.write_all(b"data")?;
+    f.write_all(&(data_len as u32).to_le_bytes())?;
+    let mut x: u32 = 12345;
+    let mut block = vec![0u8; 1 << 20];
+    let mut left = data_len;
+    while left > 0 {
+        for b in block.chunks_mut(2) {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            b[0] = x as u8;
+            b[1] = ((x >> 8) as u8) & 0x0f;
+        }
+        let n = left.min(block.len() as u64) as usize;
+        f.write_all(&block[..n])?;
+        left -= n as u64;
+    }
+    f.flush()?;
+    Ok(44 + data_len)
+}
+
+async fn big_upload(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    work: &Path,
+    mb: u64,
+) -> Result<serde_json::Value> {
+    let src = work.join("big.wav");
+    let size = write_wav(&src, mb)?;
+    // Baseline: cp of the same file on the same disk (page cache dropped by neither).
+    let copy = work.join("big-copy.wav");
+    let t = Instant::now();
+    let ok = std::process::Command::new("cp")
+        .arg(&src)
+        .arg(&copy)
+        .status()?;
+    anyhow::ensure!(ok.success(), "cp failed");
+    let _ = std::process::Command::new("sync").status();
+    let cp_secs = t.elapsed().as_secs_f64();
+    std::fs::remove_file(&copy)?;
+
+    let before = rss();
+    let peak = Arc::new(AtomicU64::new(before));
+    let stop = Arc::new(AtomicBool::new(false));
+    let sampler = {
+        let (peak, stop) = (peak.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                peak.fetch_max(rss(), Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+    };
+    let file = tokio::fs::File::open(&src).await?;
+    let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024);
+    let part =
+        reqwest::multipart::Part::stream_with_length(reqwest::Body::wrap_stream(stream), size)
+            .file_name("big.wav");
+    let form = reqwest::multipart::Form::new().part("file", part);
+    let t = Instant::now();
+    let res = client
+        .post(format!("{base}/api/content"))
+        .bearer_auth(token)
+        .multipart(form)
+        .timeout(Duration::from_secs(1800))
+        .send()
+        .await?;
+    let status = res.status();
+    let body: serde_json::Value = res.json().await?;
+    let secs = t.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    let _ = sampler.join();
+    anyhow::ensure!(status.as_u16() == 201, "upload failed: {status} {body}");
+    let growth = peak.load(Ordering::Relaxed).saturating_sub(before);
+    let ratio = cp_secs / secs;
+    Ok(json!({
+        "bytes": size,
+        "upload_secs": secs,
+        "upload_mb_per_s": size as f64 / 1e6 / secs,
+        "baseline_cp_secs": cp_secs,
+        "baseline_cp_mb_per_s": size as f64 / 1e6 / cp_secs,
+        "ratio_vs_cp": ratio,
+        "rss_growth_mb": growth as f64 / 1e6,
+        "note": "rss is the whole process: server, client and the file it streams",
+        "pass": ratio >= 0.5 && growth < 64 * 1024 * 1024,
+    }))
+}
+
+/// A PNG of about 1 MB that does not compress.
+fn noisy_png(seed: u32) -> Vec<u8> {
+    let mut x: u32 = 0x9e37_79b9 ^ seed;
+    let img = image::RgbImage::from_fn(600, 560, |_, _| {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        image::Rgb([x as u8, (x >> 8) as u8, (x >> 16) as u8])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png)
+        .expect("png");
+    out.into_inner()
+}
+
+async fn small_uploads(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+) -> Result<serde_json::Value> {
+    let files: Vec<Vec<u8>> = (0..50).map(noisy_png).collect();
+    // Warm-up: one upload outside the measurement.
+    let warm = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(noisy_png(999)).file_name("w.png"),
+    );
+    client
+        .post(format!("{base}/api/content"))
+        .bearer_auth(token)
+        .multipart(warm)
+        .send()
+        .await?
+        .error_for_status()?;
+    let mut tasks = Vec::new();
+    for (i, f) in files.into_iter().enumerate() {
+        let client = client.clone();
+        let url = format!("{base}/api/content");
+        let token = token.to_owned();
+        tasks.push(tokio::spawn(async move {
+            let form = reqwest::multipart::Form::new().part(
+                "file",
+                reqwest::multipart::Part::bytes(f).file_name(format!("{i}.png")),
+            );
+            let t = Instant::now();
+            let r = client
+                .post(url)
+                .bearer_auth(token)
+                .multipart(form)
+                .send()
+                .await;
+            let ok = matches!(&r, Ok(r) if r.status().as_u16() == 201);
+            (t.elapsed(), ok)
+        }));
+    }
+    let mut lat = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        let (d, ok) = t.await?;
+        if ok {
+            lat.push(d);
+        } else {
+            errors += 1;
+        }
+    }
+    lat.sort_unstable();
+    let pct = |p: f64| {
+        lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    };
+    let p95 = pct(0.95);
+    Ok(json!({
+        "uploads": 50,
+        "bytes_each": 1_000_000,
+        "errors": errors,
+        "p50_ms": pct(0.5),
+        "p95_ms": p95,
+        "max_ms": lat.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
+        "goal_p95_ms": 300,
+        "pass": errors == 0 && p95 < 300.0,
+    }))
+}
+
+/// Appends `n` items for `owner` through the event store (as uploads would) and waits until the
+/// content read model has them, then loads a filtered listing.
+async fn listing(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    pool: &sqlx::PgPool,
+    owner: Uuid,
+    n: usize,
+    seconds: u64,
+) -> Result<serde_json::Value> {
+    let store = PgEventStore::new(pool.clone());
+    let ctx = CommandContext::new(Some(owner));
+    let modalities = [
+        Modality::Image,
+        Modality::Audio,
+        Modality::Video,
+        Modality::Text,
+    ];
+    let t = Instant::now();
+    for batch in (0..n).collect::<Vec<_>>().chunks(1000) {
+        let mut requests = Vec::new();
+        for &i in batch {
+            let id = Uuid::now_v7();
+            let stream = content_stream(id);
+            let sha = format!("{:064x}", i as u128 * 7919 + 1);
+            let e = ContentEvent::Uploaded(Uploaded {
+                owner,
+                title: format!("item {i} {}", ["harbour", "forest", "city", "river"][i % 4]),
+                filename: Some(format!("{i}.bin")),
+                modality: modalities[i % 4],
+                mime: "application/octet-stream".into(),
+                extension: "bin".into(),
+                size: 1000 + i as u64,
+                sha256: sha.clone(),
+                blob_key: format!("blobs/{}/{sha}", &sha[..2]),
+                media: MediaFacts::default(),
+                description: None,
+                tags: if i % 10 == 0 {
+                    vec!["starred".into()]
+                } else {
+                    vec![]
+                },
+                source: Source::Note,
+            });
+            requests.push(AppendRequest {
+                stream: stream.clone(),
+                expected: ExpectedVersion::NoStream,
+                events: ctx.to_event_data(&stream, &[e], Some(owner))?,
+            });
+        }
+        store.append_many(requests).await?;
+    }
+    let appended = t.elapsed().as_secs_f64();
+    loop {
+        let c: i64 = sqlx::query_scalar("SELECT count(*) FROM rm_content.items")
+            .fetch_one(pool)
+            .await?;
+        if c as usize >= n {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let projected = t.elapsed().as_secs_f64();
+    let url = format!("{base}/api/content?modality=image&limit=50");
+    let figures = load(client, &url, token, 32, Duration::from_secs(2)).await?;
+    let _ = figures;
+    let figures = load(client, &url, token, 32, Duration::from_secs(seconds)).await?;
+    Ok(json!({
+        "items": n,
+        "append_secs": appended,
+        "projected_secs": projected,
+        "query": "modality=image&limit=50",
+        "connections": 32,
+        "requests": figures.0,
+        "errors": figures.1,
+        "requests_per_s": figures.2,
+        "p50_ms": figures.3,
+        "p99_ms": figures.4,
+        "goal_p99_ms": 15,
+        "pass": figures.1 == 0 && figures.4 < 15.0,
+    }))
+}
+
+/// (requests, errors, rps, p50 ms, p99 ms) of `connections` workers looping on `url`.
+async fn load(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    connections: usize,
+    duration: Duration,
+) -> Result<(usize, usize, f64, f64, f64)> {
+    let started = Instant::now();
+    let deadline = started + duration;
+    let mut workers = Vec::new();
+    for _ in 0..connections {
+        let (client, url, token) = (client.clone(), url.to_owned(), token.to_owned());
+        workers.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut errors = 0usize;
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                match client.get(&url).bearer_auth(&token).send().await {
+                    Ok(r) if r.status().is_success() => {
+                        let _ = r.bytes().await;
+                        lat.push(t.elapsed());
+                    }
+                    _ => errors += 1,
+                }
+            }
+            (lat, errors)
+        }));
+    }
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for w in workers {
+        let (l, e) = w.await?;
+        all.extend(l);
+        errors += e;
+    }
+    all.sort_unstable();
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    };
+    let rps = all.len() as f64 / started.elapsed().as_secs_f64();
+    Ok((all.len(), errors, rps, pct(0.5), pct(0.99)))
+}

@@ -1,0 +1,288 @@
+//! The preview worker: thumbnails for images, a waveform for audio, a poster frame for video.
+//! Runs after the upload is acknowledged; results (or the reason there are none) are events, so
+//! a rebuild of the read model recomputes nothing. A periodic pass picks up items a crashed or
+//! busy node left pending; the item's stream version makes a second result a no-op.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use chrono::Utc;
+use tessera_events::content::{
+    content_stream, usage_stream, ContentCommand, ContentError, Ledger, LedgerCommand, Modality,
+    PreviewImage, Previews,
+};
+use tessera_events::{
+    aggregate::Aggregate, AppendRequest, CommandContext, EventStore, ExpectedVersion,
+};
+use tessera_models::media;
+use tokio::sync::{mpsc, Semaphore};
+use uuid::Uuid;
+
+use super::error::ContentFailure;
+use super::service::ContentService;
+use crate::blob::BlobKey;
+
+/// Previews made at once per node (each may run ffmpeg or decode a large image).
+const PARALLEL: usize = 2;
+
+/// Starts the worker; new uploads are sent to it through the service, and every `rescan` it
+/// looks for items left pending.
+pub fn start(service: ContentService, rescan: Duration) -> tokio::task::JoinHandle<()> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Uuid>();
+    service.set_preview_queue(tx);
+    let limit = Arc::new(Semaphore::new(PARALLEL));
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(rescan);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut in_flight = tokio::task::JoinSet::new();
+        loop {
+            let ids = tokio::select! {
+                Some(id) = rx.recv() => vec![id],
+                _ = tick.tick() => pending(&service, rescan).await,
+                Some(_) = in_flight.join_next(), if !in_flight.is_empty() => continue,
+            };
+            for id in ids {
+                let Ok(permit) = limit.clone().acquire_owned().await else {
+                    return;
+                };
+                let service = service.clone();
+                in_flight.spawn(async move {
+                    if let Err(e) = make(&service, id).await {
+                        tracing::warn!(error = %e, %id, "previews failed");
+                    }
+                    drop(permit);
+                });
+            }
+        }
+    })
+}
+
+/// Items left pending for longer than `age` (by a crash, or by another busy node).
+async fn pending(service: &ContentService, age: Duration) -> Vec<Uuid> {
+    let before = Utc::now() - chrono::Duration::from_std(age).unwrap_or_default();
+    match tessera_projections::read_models::content::pending_previews(service.pool(), before, 100)
+        .await
+    {
+        Ok(rows) => rows.into_iter().map(|r| r.id).collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "listing pending previews failed");
+            Vec::new()
+        }
+    }
+}
+
+/// Makes and records the previews of one item (nothing if it has them or is gone).
+pub async fn make(service: &ContentService, id: Uuid) -> Result<(), ContentFailure> {
+    let f = service.fold(id).await?;
+    let Some(u) = f.state.uploaded.clone() else {
+        return Ok(());
+    };
+    if !f.state.exists() || f.state.previews.is_some() || f.state.preview_failure.is_some() {
+        return Ok(());
+    }
+    if u.modality == Modality::Text {
+        return Ok(());
+    }
+    let limits = service.limits(u.owner).await?;
+    let ledger = Ledger::load(service.store(), &usage_stream(u.owner)).await?;
+    if let Err(e) = ledger
+        .state
+        .check_processing(Utc::now().date_naive(), limits)
+    {
+        return record_failure(service, id, "processing_quota_exceeded", &e.to_string()).await;
+    }
+    // The probe and the tools read files: fetch the original into a local temporary file.
+    let file = service.temp_file()?;
+    let key = BlobKey::new(&u.blob_key)?;
+    let read = service.blobs().get(&key, None).await?;
+    super::receive::receive(read.stream, &file, u64::MAX).await?;
+    let started = Instant::now();
+    let settings = service.settings().clone();
+    let path = file.path().to_owned();
+    let modality = u.modality;
+    let made = tokio::task::spawn_blocking(move || produce(&path, modality, &settings))
+        .await
+        .map_err(|e| ContentFailure::Internal(e.to_string()))?;
+    let produced = match made {
+        Ok(p) => p,
+        Err(e) if e.is_client_error() => {
+            return record_failure(service, id, e.code(), &e.to_string()).await;
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut images = Vec::new();
+    for (name, shot) in produced.images {
+        let key = BlobKey::new(&format!("previews/{}/{name}.jpg", u.sha256))?;
+        let size = shot.bytes.len() as u64;
+        service
+            .blobs()
+            .put(&key, Bytes::from(shot.bytes), &shot.mime)
+            .await?;
+        images.push(PreviewImage {
+            name,
+            key: key.to_string(),
+            mime: shot.mime,
+            width: shot.width,
+            height: shot.height,
+            size,
+        });
+    }
+    let processing_ms = started.elapsed().as_millis() as u64;
+    let previews = Previews {
+        images,
+        waveform: produced.waveform,
+        processing_ms,
+    };
+    record(service, id, u.owner, modality, previews).await
+}
+
+struct Shot {
+    mime: String,
+    width: u32,
+    height: u32,
+    bytes: Vec<u8>,
+}
+
+#[derive(Default)]
+struct Produced {
+    images: Vec<(String, Shot)>,
+    waveform: Option<Vec<f32>>,
+}
+
+fn produce(
+    path: &std::path::Path,
+    modality: Modality,
+    settings: &super::ContentSettings,
+) -> Result<Produced, media::MediaError> {
+    let limits = settings.media_limits();
+    let mut out = Produced::default();
+    match modality {
+        Modality::Image => {
+            for t in media::image_thumbnails(path, &settings.thumbnail_sizes, &limits)? {
+                out.images.push((
+                    format!("thumb-{}", t.max_side),
+                    Shot {
+                        mime: t.mime,
+                        width: t.width,
+                        height: t.height,
+                        bytes: t.bytes,
+                    },
+                ));
+            }
+        }
+        Modality::Audio => {
+            out.waveform = Some(media::waveform_peaks(
+                path,
+                settings.waveform_buckets,
+                &limits,
+            )?);
+        }
+        Modality::Video => {
+            let probed = media::probe(path, &limits)?;
+            let poster = media::video_poster(path, &probed, &limits)?;
+            out.images.push((
+                "poster".to_owned(),
+                Shot {
+                    mime: "image/jpeg".to_owned(),
+                    width: poster.width,
+                    height: poster.height,
+                    bytes: poster.bytes,
+                },
+            ));
+        }
+        Modality::Text => {}
+    }
+    Ok(out)
+}
+
+/// Appends the previews and the processing time in one append (the item's stream and the
+/// owner's ledger), retrying when either moved.
+async fn record(
+    service: &ContentService,
+    id: Uuid,
+    owner: Uuid,
+    modality: Modality,
+    previews: Previews,
+) -> Result<(), ContentFailure> {
+    let cs = content_stream(id);
+    let us = usage_stream(owner);
+    let mut c = CommandContext::new(None);
+    c.metadata.node = Some(service.node().to_owned());
+    for _ in 0..8 {
+        let f = service.fold(id).await?;
+        let events = match f
+            .state
+            .decide(ContentCommand::RecordPreviews(previews.clone()))
+        {
+            Ok(e) if e.is_empty() => return Ok(()),
+            Ok(e) => e,
+            Err(ContentError::NotFound) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        let ledger = Ledger::load(service.store(), &us).await?;
+        let usage = ledger.state.decide(LedgerCommand::RecordProcessing {
+            content_id: Some(id),
+            modality,
+            processing_ms: previews.processing_ms,
+            today: Utc::now().date_naive(),
+        })?;
+        let requests = vec![
+            AppendRequest {
+                stream: cs.clone(),
+                expected: ExpectedVersion::Exact(f.version),
+                events: c.to_event_data(&cs, &events, Some(owner))?,
+            },
+            AppendRequest {
+                stream: us.clone(),
+                expected: if ledger.version == 0 {
+                    ExpectedVersion::NoStream
+                } else {
+                    ExpectedVersion::Exact(ledger.version)
+                },
+                events: c.to_event_data(&us, &usage, Some(owner))?,
+            },
+        ];
+        match service.store().append_many(requests).await {
+            Ok(_) => return Ok(()),
+            Err(e) if e.is_concurrency_conflict() => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ContentFailure::Internal(
+        "recording previews kept conflicting".into(),
+    ))
+}
+
+async fn record_failure(
+    service: &ContentService,
+    id: Uuid,
+    code: &str,
+    message: &str,
+) -> Result<(), ContentFailure> {
+    let mut c = CommandContext::new(None);
+    c.metadata.node = Some(service.node().to_owned());
+    let stream = content_stream(id);
+    let f = service.fold(id).await?;
+    let owner = f.state.owner();
+    let events = match f.state.decide(ContentCommand::RecordPreviewFailure {
+        code: code.to_owned(),
+        message: message.to_owned(),
+    }) {
+        Ok(e) if e.is_empty() => return Ok(()),
+        Ok(e) => e,
+        Err(ContentError::NotFound) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    let data = c.to_event_data(&stream, &events, owner)?;
+    match service
+        .store()
+        .append(&stream, ExpectedVersion::Exact(f.version), data)
+        .await
+    {
+        Ok(_) => Ok(()),
+        // Someone else recorded a result first.
+        Err(e) if e.is_concurrency_conflict() => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,200 @@
+//! Items as the API shows them.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tessera_events::content::{MediaFacts, PreviewImage, Previews, Uploaded};
+use tessera_projections::read_models::content::ItemRow;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// A preview picture and where to fetch it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PreviewView {
+    /// `thumb-256`, `thumb-1024` or `poster`.
+    pub name: String,
+    pub mime: String,
+    pub width: u32,
+    pub height: u32,
+    pub url: String,
+}
+
+/// What the preview step produced so far.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PreviewsView {
+    /// `pending`, `ready`, `failed` or `none` (notes have no previews).
+    pub state: String,
+    pub images: Vec<PreviewView>,
+    /// Peak amplitude per bucket (0..=1), for audio.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waveform: Option<Vec<f32>>,
+    /// Why previews failed (a stable code).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Facts the decode probe found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct MediaView {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_secs: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sample_rate: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channels: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub codec: Option<String>,
+    pub has_audio: bool,
+    pub has_video: bool,
+}
+
+impl From<MediaFacts> for MediaView {
+    fn from(m: MediaFacts) -> Self {
+        Self {
+            width: m.width,
+            height: m.height,
+            duration_secs: m.duration_secs,
+            sample_rate: m.sample_rate,
+            channels: m.channels,
+            codec: m.codec,
+            has_audio: m.has_audio,
+            has_video: m.has_video,
+        }
+    }
+}
+
+/// One library item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ItemView {
+    pub id: Uuid,
+    pub owner: Uuid,
+    pub title: String,
+    pub filename: Option<String>,
+    pub description: Option<String>,
+    /// `text`, `image`, `audio` or `video`, decided from the bytes.
+    pub modality: String,
+    pub mime: String,
+    pub extension: String,
+    pub size: u64,
+    /// Hex SHA-256 of the bytes (also the download's ETag).
+    pub sha256: String,
+    pub media: MediaView,
+    pub tags: Vec<String>,
+    /// `upload`, `resumable` or `note`.
+    pub source: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<DateTime<Utc>>,
+    /// When a deleted item is purged for good.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub purge_after: Option<DateTime<Utc>>,
+    pub previews: PreviewsView,
+    /// The original's download address.
+    pub file_url: String,
+    /// The item's stream version: it changes with every change.
+    pub version: u64,
+}
+
+fn preview_views(id: Uuid, images: &[PreviewImage]) -> Vec<PreviewView> {
+    images
+        .iter()
+        .map(|p| PreviewView {
+            name: p.name.clone(),
+            mime: p.mime.clone(),
+            width: p.width,
+            height: p.height,
+            url: format!("/api/content/{id}/previews/{}", p.name),
+        })
+        .collect()
+}
+
+impl ItemView {
+    pub fn from_row(r: ItemRow) -> Self {
+        let previews: Option<Previews> = r.previews.and_then(|p| serde_json::from_value(p).ok());
+        let media: MediaFacts = serde_json::from_value(r.media).unwrap_or_default();
+        let mut tags = r.tags;
+        tags.sort();
+        Self {
+            file_url: format!("/api/content/{}/file", r.id),
+            id: r.id,
+            owner: r.owner,
+            title: r.title,
+            filename: r.filename,
+            description: r.description,
+            modality: r.modality,
+            mime: r.mime,
+            extension: r.extension,
+            size: r.size.max(0) as u64,
+            sha256: r.sha256,
+            media: media.into(),
+            tags,
+            source: r.source,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            deleted_at: r.deleted_at,
+            purge_after: r.purge_after,
+            previews: PreviewsView {
+                state: r.preview_state,
+                images: previews
+                    .as_ref()
+                    .map(|p| preview_views(r.id, &p.images))
+                    .unwrap_or_default(),
+                waveform: previews.and_then(|p| p.waveform),
+                error: r.preview_error,
+            },
+            version: r.version.max(0) as u64,
+        }
+    }
+
+    /// The view of an item the read model has not caught up with yet, from its stream.
+    pub fn from_stream(id: Uuid, folded: &super::service::Folded) -> Option<Self> {
+        let u: &Uploaded = folded.state.uploaded.as_ref()?;
+        let s = &folded.state;
+        let (state, images, waveform) = match (&s.previews, &s.preview_failure) {
+            (Some(p), _) => ("ready", preview_views(id, &p.images), p.waveform.clone()),
+            (None, Some(_)) => ("failed", Vec::new(), None),
+            (None, None) if u.source == tessera_events::content::Source::Note => {
+                ("none", Vec::new(), None)
+            }
+            (None, None) => ("pending", Vec::new(), None),
+        };
+        let source = match u.source {
+            tessera_events::content::Source::Upload => "upload",
+            tessera_events::content::Source::Resumable => "resumable",
+            tessera_events::content::Source::Note => "note",
+        };
+        Some(Self {
+            id,
+            owner: u.owner,
+            title: s.title.clone(),
+            filename: u.filename.clone(),
+            description: s.description.clone(),
+            modality: u.modality.as_str().to_owned(),
+            mime: u.mime.clone(),
+            extension: u.extension.clone(),
+            size: u.size,
+            sha256: u.sha256.clone(),
+            media: u.media.clone().into(),
+            tags: s.tags.iter().cloned().collect(),
+            source: source.to_owned(),
+            created_at: folded.created_at,
+            updated_at: folded.updated_at,
+            deleted_at: s
+                .deleted
+                .map(|_| folded.deleted_at.unwrap_or(folded.updated_at)),
+            purge_after: s.deleted,
+            previews: PreviewsView {
+                state: state.to_owned(),
+                images,
+                waveform,
+                error: s.preview_failure.clone(),
+            },
+            file_url: format!("/api/content/{id}/file"),
+            version: folded.version,
+        })
+    }
+}

@@ -1,0 +1,231 @@
+//! Media made at test time (nothing binary is committed) and multipart uploads of it.
+
+use std::io::Cursor;
+
+use reqwest::multipart::{Form, Part};
+use reqwest::Method;
+use serde_json::Value;
+
+use super::{Reply, TestApp};
+
+/// A PNG of `w`×`h` with a gradient, and `seed` mixed in so different seeds give different bytes.
+pub fn png(w: u32, h: u32, seed: u8) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, seed.wrapping_mul(37)])
+    });
+    let mut out = Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png)
+        .expect("encoding a PNG");
+    out.into_inner()
+}
+
+/// A valid PNG signature and header that declares `w`×`h` pixels, then garbage: a decompression
+/// bomb's announcement without its payload.
+pub fn png_header_only(w: u32, h: u32) -> Vec<u8> {
+    let mut v = vec![0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a];
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(b"IHDR");
+    ihdr.extend_from_slice(&w.to_be_bytes());
+    ihdr.extend_from_slice(&h.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    v.extend_from_slice(&13u32.to_be_bytes());
+    v.extend_from_slice(&ihdr);
+    v.extend_from_slice(&crc32(&ihdr).to_be_bytes());
+    v.extend_from_slice(&[0u8; 64]);
+    v
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = 0xffff_ffffu32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// 16-bit mono PCM WAV: a 440 Hz tone of `seconds`, loud in the first half, quiet after.
+pub fn wav(seconds: f32, rate: u32) -> Vec<u8> {
+    let n = (seconds * rate as f32) as u32;
+    let mut data = Vec::with_capacity(n as usize * 2);
+    for i in 0..n {
+        let amp = if i < n / 2 { 0.8 } else { 0.05 };
+        let s = (amp
+            * (2.0 * std::f32::consts::PI * 440.0 * i as f32 / rate as f32).sin()
+            * i16::MAX as f32) as i16;
+        data.extend_from_slice(&s.to_le_bytes());
+    }
+    let mut v = Vec::with_capacity(44 + data.len());
+    v.extend_from_slice(b"RIFF");
+    v.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
+    v.extend_from_slice(b"WAVEfmt ");
+    v.extend_from_slice(&16u32.to_le_bytes());
+    v.extend_from_slice(&1u16.to_le_bytes());
+    v.extend_from_slice(&1u16.to_le_bytes());
+    v.extend_from_slice(&rate.to_le_bytes());
+    v.extend_from_slice(&(rate * 2).to_le_bytes());
+    v.extend_from_slice(&2u16.to_le_bytes());
+    v.extend_from_slice(&16u16.to_le_bytes());
+    v.extend_from_slice(b"data");
+    v.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    v.extend_from_slice(&data);
+    v
+}
+
+/// A short MP4 (H.264 test pattern and a tone) made by ffmpeg; fails the test when ffmpeg is
+/// missing.
+pub fn mp4(seconds: u32) -> Vec<u8> {
+    let dir = std::env::temp_dir().join(format!("tessera-media-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let out = dir.join("clip.mp4");
+    let status = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+        .arg(format!("testsrc=size=320x240:rate=10:duration={seconds}"))
+        .args(["-f", "lavfi", "-i"])
+        .arg(format!("sine=frequency=440:duration={seconds}"))
+        .args([
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-shortest",
+        ])
+        .arg(&out)
+        .status()
+        .unwrap_or_else(|e| {
+            panic!("ffmpeg is needed for video tests (apt-get install ffmpeg): {e}")
+        });
+    assert!(status.success(), "ffmpeg failed to make a test clip");
+    let bytes = std::fs::read(&out).expect("reading the clip");
+    let _ = std::fs::remove_dir_all(&dir);
+    bytes
+}
+
+/// Audio made by ffmpeg from a lavfi source, in the format the extension names (mp3, flac,
+/// ogg, m4a); fails the test when ffmpeg is missing.
+pub fn ffmpeg_audio(source: &str, seconds: u32, ext: &str) -> Vec<u8> {
+    let dir = std::env::temp_dir().join(format!("tessera-media-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let out = dir.join(format!("audio.{ext}"));
+    let status = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-f", "lavfi", "-i", source, "-t"])
+        .arg(seconds.to_string())
+        .arg(&out)
+        .status()
+        .unwrap_or_else(|e| {
+            panic!("ffmpeg is needed for audio tests (apt-get install ffmpeg): {e}")
+        });
+    assert!(status.success(), "ffmpeg failed to make {ext} audio");
+    let bytes = std::fs::read(&out).expect("reading the audio");
+    let _ = std::fs::remove_dir_all(&dir);
+    bytes
+}
+
+/// A JPEG of `w`×`h`.
+pub fn jpeg(w: u32, h: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x * 3) as u8, (y * 5) as u8, 90]));
+    let mut out = Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Jpeg)
+        .expect("encoding a JPEG");
+    out.into_inner()
+}
+
+/// Lowercase hex SHA-256.
+pub fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// A multipart form with a `file` part and optional text parts.
+pub fn form(bytes: Vec<u8>, filename: &str, fields: &[(&str, &str)]) -> Form {
+    let mut f = Form::new().part(
+        "file",
+        Part::bytes(bytes)
+            .file_name(filename.to_owned())
+            .mime_str("application/octet-stream")
+            .expect("mime"),
+    );
+    for (k, v) in fields {
+        f = f.text(k.to_string(), v.to_string());
+    }
+    f
+}
+
+impl TestApp {
+    /// `POST /api/content` with a form.
+    pub async fn upload_form(&self, access: &str, form: Form, key: Option<&str>) -> Reply {
+        let mut r = self
+            .request(Method::POST, "/api/content")
+            .bearer_auth(access)
+            .multipart(form);
+        if let Some(k) = key {
+            r = r.header("Idempotency-Key", k);
+        }
+        self.send(r).await
+    }
+
+    /// Uploads bytes; panics unless the server created an item. Returns it.
+    pub async fn upload(&self, access: &str, bytes: Vec<u8>, filename: &str) -> Value {
+        let reply = self
+            .upload_form(access, form(bytes, filename, &[]), None)
+            .await;
+        assert_eq!(reply.status, 201, "upload of {filename}: {:?}", reply.body);
+        reply.body
+    }
+
+    /// The raw bytes of a GET, with status and headers.
+    pub async fn get_bytes(
+        &self,
+        path: &str,
+        access: &str,
+        headers: &[(&str, &str)],
+    ) -> (reqwest::StatusCode, reqwest::header::HeaderMap, Vec<u8>) {
+        let mut r = self.get(path).bearer_auth(access);
+        for (k, v) in headers {
+            r = r.header(*k, *v);
+        }
+        let res = r.send().await.expect("request");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let body = res.bytes().await.expect("body").to_vec();
+        (status, headers, body)
+    }
+
+    /// Every event of a type, as (stream id, payload).
+    pub async fn events_of_type(&self, event_type: &str) -> Vec<(String, Value)> {
+        sqlx::query_as(
+            "SELECT stream_id, payload FROM events WHERE event_type = $1 ORDER BY global_position",
+        )
+        .bind(event_type)
+        .fetch_all(&self.db.pool)
+        .await
+        .expect("reading events")
+    }
+
+    /// Files (not folders) under the app's data folder's `sub` path, recursively.
+    pub fn files_under(&self, sub: &str) -> Vec<std::path::PathBuf> {
+        fn walk(p: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            if let Ok(rd) = std::fs::read_dir(p) {
+                for e in rd.flatten() {
+                    let path = e.path();
+                    if path.is_dir() {
+                        walk(&path, out);
+                    } else {
+                        out.push(path);
+                    }
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.data_dir.0.join(sub), &mut out);
+        out
+    }
+}
