@@ -13,8 +13,12 @@ PG_PORT ?= 55432
 # The cluster for tests and benchmarks (each test creates its own databases in it).
 TEST_DATA_DIR ?= target/test-data
 TEST_PG_PORT ?= 55433
+# The Redis for tests (rate limits and the cache), unless TESSERA_TEST_REDIS_URL names one.
+TEST_REDIS_PORT ?= 56379
+TEST_REDIS_DIR ?= target/redis-data
 
 PG := deploy/local/postgres.sh
+REDIS := deploy/local/redis.sh
 
 # rustup installs into ~/.cargo/bin, which non-login shells (CI) often lack on their PATH.
 CARGO_BIN := $(or $(CARGO_HOME),$(HOME)/.cargo)/bin
@@ -28,6 +32,13 @@ TEST_DB_URL = if [ -n "$${TESSERA_TEST_DATABASE_URL:-}" ]; then \
 	  printf '%s\n' "$$TESSERA_TEST_DATABASE_URL"; \
 	else \
 	  $(PG) ensure "$(TEST_DATA_DIR)" "$(TEST_PG_PORT)"; \
+	fi
+
+# Shell snippet printing the test Redis URL: the caller's, or the test server's (started if needed).
+TEST_REDIS_URL = if [ -n "$${TESSERA_TEST_REDIS_URL:-}" ]; then \
+	  printf '%s\n' "$$TESSERA_TEST_REDIS_URL"; \
+	else \
+	  $(REDIS) ensure "$(TEST_REDIS_PORT)" "$(TEST_REDIS_DIR)"; \
 	fi
 
 # Shell snippet deleting directory $(1), refusing paths that are surely a mistake.
@@ -44,7 +55,7 @@ help:
 	@echo "make lint        rustfmt check and clippy"
 	@echo "make test        lint, then all tests against the test PostgreSQL (port $(TEST_PG_PORT))"
 	@echo "make bench       benchmarks against the test PostgreSQL"
-	@echo "make stop        stop both local PostgreSQL clusters"
+	@echo "make stop        stop both local PostgreSQL clusters and the test Redis"
 	@echo "make clean-data  stop them and delete $(DATA_DIR) and $(TEST_DATA_DIR)"
 
 deps:
@@ -80,8 +91,10 @@ lint: deps
 # test-db comes before lint so that a database problem shows in seconds, not after clippy.
 test: deps test-db lint
 	@url="$$($(TEST_DB_URL))"; \
-	echo "TESSERA_TEST_DATABASE_URL=$$url" >&2; \
-	TESSERA_TEST_DATABASE_URL="$$url" cargo nextest run --workspace --all-targets --no-fail-fast
+	redis="$$($(TEST_REDIS_URL))"; \
+	echo "TESSERA_TEST_DATABASE_URL=$$url TESSERA_TEST_REDIS_URL=$$redis" >&2; \
+	TESSERA_TEST_DATABASE_URL="$$url" TESSERA_TEST_REDIS_URL="$$redis" \
+	  cargo nextest run --workspace --all-targets --no-fail-fast
 
 bench: deps
 	@url="$${TESSERA_BENCH_DATABASE_URL:-}"; \
@@ -92,6 +105,7 @@ bench: deps
 stop:
 	@$(PG) stop "$(DATA_DIR)"
 	@$(PG) stop "$(TEST_DATA_DIR)"
+	@$(REDIS) stop "$(TEST_REDIS_DIR)"
 
 clean-data:
 	@$(PG) destroy "$(DATA_DIR)"
