@@ -36,6 +36,14 @@ pub enum Command {
         #[command(subcommand)]
         command: ProjectionsCommand,
     },
+    /// Install and inspect the local models.
+    Models {
+        /// The model catalog (default: models/catalog.toml of this checkout or installation).
+        #[arg(long, env = "TESSERA_CATALOG")]
+        catalog: Option<PathBuf>,
+        #[command(subcommand)]
+        command: ModelsCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -56,4 +64,17 @@ pub enum ProjectionsCommand {
     Status,
     /// Rebuild one projection (or all) from the log beside the live tables, then swap.
     Rebuild { name: Option<String> },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// Download, verify and convert catalog models (all of them, or the ids given).
+    Fetch {
+        ids: Vec<String>,
+        /// Re-hash installed files instead of trusting the install record.
+        #[arg(long)]
+        verify: bool,
+    },
+    /// Show each catalog model: task, whether it is installed, its size on disk, its licence.
+    List,
 }

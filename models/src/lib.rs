@@ -1,3 +1,4 @@
-//! Tessera inference: media validation and previews, runtimes and pipelines.
+//! Tessera inference: media validation and previews, the model catalog, runtimes and pipelines.
 
+pub mod catalog;
 pub mod media;

