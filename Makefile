@@ -19,6 +19,10 @@ TEST_REDIS_DIR ?= target/redis-data
 
 PG := deploy/local/postgres.sh
 REDIS := deploy/local/redis.sh
+# The S3-compatible server for tests (s3s-fs), unless TESSERA_TEST_S3_ENDPOINT names one.
+TEST_S3_PORT ?= 59000
+TEST_S3_DIR ?= target/s3-data
+S3 := deploy/local/s3.sh
 
 # rustup installs into ~/.cargo/bin, which non-login shells (CI) often lack on their PATH.
 CARGO_BIN := $(or $(CARGO_HOME),$(HOME)/.cargo)/bin
@@ -55,7 +59,7 @@ help:
 	@echo "make lint        rustfmt check and clippy"
 	@echo "make test        lint, then all tests against the test PostgreSQL (port $(TEST_PG_PORT))"
 	@echo "make bench       benchmarks against the test PostgreSQL"
-	@echo "make stop        stop both local PostgreSQL clusters and the test Redis"
+	@echo "make stop        stop both local PostgreSQL clusters, the test Redis and the test S3"
 	@echo "make clean-data  stop them and delete $(DATA_DIR) and $(TEST_DATA_DIR)"
 
 deps:
@@ -92,8 +96,10 @@ lint: deps
 test: deps test-db lint
 	@url="$$($(TEST_DB_URL))"; \
 	redis="$$($(TEST_REDIS_URL))"; \
-	echo "TESSERA_TEST_DATABASE_URL=$$url TESSERA_TEST_REDIS_URL=$$redis" >&2; \
-	TESSERA_TEST_DATABASE_URL="$$url" TESSERA_TEST_REDIS_URL="$$redis" \
+	s3="$${TESSERA_TEST_S3_ENDPOINT:-}"; \
+	if [ -z "$$s3" ]; then s3="$$($(S3) ensure "$(TEST_S3_DIR)" "$(TEST_S3_PORT)")"; fi; \
+	echo "TESSERA_TEST_DATABASE_URL=$$url TESSERA_TEST_REDIS_URL=$$redis TESSERA_TEST_S3_ENDPOINT=$$s3" >&2; \
+	TESSERA_TEST_DATABASE_URL="$$url" TESSERA_TEST_REDIS_URL="$$redis" TESSERA_TEST_S3_ENDPOINT="$$s3" \
 	  cargo nextest run --workspace --all-targets --no-fail-fast
 
 bench: deps
@@ -106,6 +112,7 @@ stop:
 	@$(PG) stop "$(DATA_DIR)"
 	@$(PG) stop "$(TEST_DATA_DIR)"
 	@$(REDIS) stop "$(TEST_REDIS_DIR)"
+	@$(S3) stop "$(TEST_S3_DIR)"
 
 clean-data:
 	@$(PG) destroy "$(DATA_DIR)"

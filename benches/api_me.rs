@@ -10,13 +10,16 @@
 //!
 //! Under a test harness (`--list`, or without `--bench`) this binary does nothing.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use secrecy::SecretString;
 use serde_json::json;
+use support::{env_or, load};
 use tessera::config::Settings;
 use tessera::startup::Application;
 use tessera_events::testing::{TestDb, TEST_DATABASE_URL};
@@ -148,91 +151,4 @@ fn main() -> Result<()> {
         anyhow::Ok(())
     })?;
     Ok(())
-}
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-struct Figures {
-    requests: usize,
-    errors: usize,
-    rps: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-    max_ms: f64,
-}
-
-impl Figures {
-    fn to_json(&self) -> serde_json::Value {
-        json!({
-            "requests": self.requests,
-            "errors": self.errors,
-            "requests_per_s": self.rps,
-            "p50_ms": self.p50_ms,
-            "p99_ms": self.p99_ms,
-            "max_ms": self.max_ms,
-        })
-    }
-}
-
-/// `connections` workers send requests back to back for `duration`.
-async fn load(
-    client: &reqwest::Client,
-    url: &str,
-    token: Option<&str>,
-    connections: usize,
-    duration: Duration,
-) -> Result<Figures> {
-    let started = Instant::now();
-    let deadline = started + duration;
-    let url: Arc<str> = url.into();
-    let token: Option<Arc<str>> = token.map(Into::into);
-    let mut workers = Vec::new();
-    for _ in 0..connections {
-        let (client, url, token) = (client.clone(), url.clone(), token.clone());
-        workers.push(tokio::spawn(async move {
-            let mut latencies = Vec::with_capacity(4096);
-            let mut errors = 0usize;
-            while Instant::now() < deadline {
-                let t = Instant::now();
-                let mut req = client.get(&*url);
-                if let Some(token) = &token {
-                    req = req.bearer_auth(&**token);
-                }
-                match req.send().await {
-                    Ok(r) if r.status().is_success() => {
-                        let _ = r.bytes().await;
-                        latencies.push(t.elapsed());
-                    }
-                    _ => errors += 1,
-                }
-            }
-            (latencies, errors)
-        }));
-    }
-    let mut all = Vec::new();
-    let mut errors = 0;
-    for w in workers {
-        let (l, e) = w.await?;
-        all.extend(l);
-        errors += e;
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    all.sort_unstable();
-    let pct = |p: f64| {
-        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
-            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
-    };
-    Ok(Figures {
-        requests: all.len(),
-        errors,
-        rps: all.len() as f64 / elapsed,
-        p50_ms: pct(0.50),
-        p99_ms: pct(0.99),
-        max_ms: all.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
-    })
 }

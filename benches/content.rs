@@ -10,6 +10,9 @@
 //!
 //! Under a test harness (`--list`, or without `--bench`) this binary does nothing.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -19,6 +22,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use secrecy::SecretString;
 use serde_json::json;
+use support::{env_or, load};
 use tessera::config::Settings;
 use tessera::startup::Application;
 use tessera_events::content::{
@@ -120,13 +124,6 @@ fn main() -> Result<()> {
         anyhow::Ok(())
     })?;
     Ok(())
-}
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 /// This process's resident memory, in bytes.
@@ -354,7 +351,7 @@ async fn listing(
             let id = Uuid::now_v7();
             let stream = content_stream(id);
             let sha = format!("{:064x}", i as u128 * 7919 + 1);
-            let e = ContentEvent::Uploaded(Uploaded {
+            let e = ContentEvent::Uploaded(Box::new(Uploaded {
                 owner,
                 title: format!("item {i} {}", ["harbour", "forest", "city", "river"][i % 4]),
                 filename: Some(format!("{i}.bin")),
@@ -372,7 +369,7 @@ async fn listing(
                     vec![]
                 },
                 source: Source::Note,
-            });
+            }));
             requests.push(AppendRequest {
                 stream: stream.clone(),
                 expected: ExpectedVersion::NoStream,
@@ -393,66 +390,16 @@ async fn listing(
     }
     let projected = t.elapsed().as_secs_f64();
     let url = format!("{base}/api/content?modality=image&limit=50");
-    let figures = load(client, &url, token, 32, Duration::from_secs(2)).await?;
-    let _ = figures;
-    let figures = load(client, &url, token, 32, Duration::from_secs(seconds)).await?;
+    load(client, &url, Some(token), 32, Duration::from_secs(2)).await?;
+    let f = load(client, &url, Some(token), 32, Duration::from_secs(seconds)).await?;
     Ok(json!({
         "items": n,
         "append_secs": appended,
         "projected_secs": projected,
         "query": "modality=image&limit=50",
         "connections": 32,
-        "requests": figures.0,
-        "errors": figures.1,
-        "requests_per_s": figures.2,
-        "p50_ms": figures.3,
-        "p99_ms": figures.4,
+        "figures": f.to_json(),
         "goal_p99_ms": 15,
-        "pass": figures.1 == 0 && figures.4 < 15.0,
+        "pass": f.errors == 0 && f.p99_ms < 15.0,
     }))
-}
-
-/// (requests, errors, rps, p50 ms, p99 ms) of `connections` workers looping on `url`.
-async fn load(
-    client: &reqwest::Client,
-    url: &str,
-    token: &str,
-    connections: usize,
-    duration: Duration,
-) -> Result<(usize, usize, f64, f64, f64)> {
-    let started = Instant::now();
-    let deadline = started + duration;
-    let mut workers = Vec::new();
-    for _ in 0..connections {
-        let (client, url, token) = (client.clone(), url.to_owned(), token.to_owned());
-        workers.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            let mut errors = 0usize;
-            while Instant::now() < deadline {
-                let t = Instant::now();
-                match client.get(&url).bearer_auth(&token).send().await {
-                    Ok(r) if r.status().is_success() => {
-                        let _ = r.bytes().await;
-                        lat.push(t.elapsed());
-                    }
-                    _ => errors += 1,
-                }
-            }
-            (lat, errors)
-        }));
-    }
-    let mut all = Vec::new();
-    let mut errors = 0;
-    for w in workers {
-        let (l, e) = w.await?;
-        all.extend(l);
-        errors += e;
-    }
-    all.sort_unstable();
-    let pct = |p: f64| {
-        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
-            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
-    };
-    let rps = all.len() as f64 / started.elapsed().as_secs_f64();
-    Ok((all.len(), errors, rps, pct(0.5), pct(0.99)))
 }

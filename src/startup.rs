@@ -128,12 +128,14 @@ impl Application {
             .await
             .context("opening the blob store")?;
         let content = crate::content::ContentService::new(
-            store.clone(),
-            pool.clone(),
-            blobs,
+            crate::content::service::Dependencies {
+                store: store.clone(),
+                pool: pool.clone(),
+                blobs,
+                auth: auth.clone(),
+                cache: cache.clone(),
+            },
             settings.content.clone(),
-            auth.clone(),
-            cache.clone(),
             &settings.data_dir,
             node_id.clone(),
         );

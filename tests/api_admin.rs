@@ -431,7 +431,10 @@ async fn projections_report_their_lag_and_rebuild_without_losing_users() {
         .iter()
         .filter_map(|p| p["name"].as_str())
         .collect();
-    assert_eq!(names, BTreeSet::from(["api_keys", "quotas", "users"]));
+    assert_eq!(
+        names,
+        BTreeSet::from(["api_keys", "content", "quotas", "usage", "users"])
+    );
     for name in names {
         let p = projection(&view, name);
         assert!(p["head"].as_u64().is_some_and(|h| h > 0), "{p}");

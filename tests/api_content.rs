@@ -394,7 +394,7 @@ async fn an_upload_over_the_limit_is_cut_off_early() {
         b"--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.txt\"\r\n\r\n",
     );
     let body = futures_util::stream::iter(
-        std::iter::once(head).chain(std::iter::repeat(chunk).take((total / 65536) as usize)),
+        std::iter::once(head).chain(std::iter::repeat_n(chunk, (total / 65536) as usize)),
     )
     .map(move |c| {
         counter.fetch_add(c.len() as u64, std::sync::atomic::Ordering::Relaxed);

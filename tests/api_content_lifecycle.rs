@@ -312,7 +312,7 @@ async fn parallel_uploads_cannot_both_pass_the_storage_quota() {
     // Each PNG is a bit over 60 kB; the limit fits one.
     let app = spawn_app_with(&[("quotas.storage_bytes", "100000")]).await;
     let a = user(&app, "ann@example.com").await;
-    let files: Vec<Vec<u8>> = (0..4).map(|i| noisy_png(i)).collect();
+    let files: Vec<Vec<u8>> = (0..4).map(noisy_png).collect();
     assert!(files.iter().all(|f| f.len() > 50_000 && f.len() < 100_000));
     let replies = futures_util::future::join_all(
         files

@@ -2,11 +2,14 @@
 //! real S3 server (s3s-fs, started by `deploy/local/s3.sh` unless `TESSERA_TEST_S3_ENDPOINT`
 //! names one).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use bytes::Bytes;
+use common::s3::{s3_credentials, s3_endpoint};
 use futures_util::stream::{self, StreamExt};
 use secrecy::SecretString;
 use sha2::{Digest, Sha256};
@@ -16,8 +19,6 @@ use tessera::blob::{
 };
 
 const MIB: usize = 1024 * 1024;
-/// The port of the S3 server the tests start when none is given.
-const S3_TEST_PORT: u16 = 59000;
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -494,48 +495,6 @@ async fn stage_one_gib_and_measure() {
 
 // ---------------------------------------------------------------------------------------------
 // The S3 store
-
-fn s3_credentials() -> (String, String) {
-    (
-        std::env::var("TESSERA_TEST_S3_ACCESS_KEY").unwrap_or_else(|_| "tessera".into()),
-        std::env::var("TESSERA_TEST_S3_SECRET_KEY")
-            .unwrap_or_else(|_| "tessera-local-secret".into()),
-    )
-}
-
-/// The endpoint of the test S3 server: `TESSERA_TEST_S3_ENDPOINT`, or one started (and, the first
-/// time, installed) by `deploy/local/s3.sh`. Fails the test when neither works.
-fn s3_endpoint() -> &'static str {
-    static ENDPOINT: OnceLock<String> = OnceLock::new();
-    ENDPOINT.get_or_init(|| {
-        if let Ok(endpoint) = std::env::var("TESSERA_TEST_S3_ENDPOINT") {
-            if !endpoint.is_empty() {
-                return endpoint;
-            }
-        }
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let (access, secret) = s3_credentials();
-        let output = std::process::Command::new(root.join("deploy/local/s3.sh"))
-            .args(["ensure", "target/s3-data", &S3_TEST_PORT.to_string()])
-            .current_dir(root)
-            .env("S3_ACCESS_KEY", access)
-            .env("S3_SECRET_KEY", secret)
-            .output();
-        let hint = "The S3 tests need s3s-fs: `cargo install s3s-fs --version 0.14.1 --locked \
-                    --features binary --root ~/.cache/tessera/tools` (deploy/local/s3.sh does \
-                    this itself when cargo is on the PATH), or set TESSERA_TEST_S3_ENDPOINT (and \
-                    TESSERA_TEST_S3_ACCESS_KEY, TESSERA_TEST_S3_SECRET_KEY) to an S3 server.";
-        match output {
-            Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).trim().into(),
-            Ok(out) => panic!(
-                "deploy/local/s3.sh ensure failed ({}):\n{}\n{hint}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-            ),
-            Err(e) => panic!("could not run deploy/local/s3.sh: {e}\n{hint}"),
-        }
-    })
-}
 
 fn s3_settings(bucket: &str) -> StorageSettings {
     let (access, secret) = s3_credentials();

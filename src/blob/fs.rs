@@ -6,7 +6,7 @@ use std::io::{ErrorKind, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
-use futures_util::{Stream, StreamExt};
+use futures_util::{Stream, StreamExt, TryStreamExt};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
@@ -262,6 +262,27 @@ impl BlobStore for FsStore {
 
     async fn stage(&self, body: ByteStream, limit: u64) -> Result<Staged, BlobError> {
         self.stage_stream(body, limit).await
+    }
+
+    /// Moves the file into `staging/` when it is on the same filesystem (no copy), else copies.
+    async fn stage_file(&self, path: &Path, size: u64, sha256: &str) -> Result<Staged, BlobError> {
+        let key = BlobKey::staging();
+        let target = self.path(&key);
+        match tokio::fs::rename(path, &target).await {
+            Ok(()) => Ok(Staged {
+                key,
+                size,
+                sha256: sha256.to_owned(),
+            }),
+            Err(e) if e.kind() == ErrorKind::CrossesDevices => {
+                let file = tokio::fs::File::open(path).await?;
+                let body = ReaderStream::with_capacity(file, 256 * 1024).map_err(BlobError::from);
+                let staged = self.stage_stream(body, size).await?;
+                let _ = tokio::fs::remove_file(path).await;
+                Ok(staged)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     async fn stage_concat(&self, parts: &[BlobKey], limit: u64) -> Result<Staged, BlobError> {

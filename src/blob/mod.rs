@@ -176,6 +176,25 @@ pub trait BlobStore: Send + Sync + 'static {
     /// [`BlobError::TooLarge`] as soon as more than `limit` bytes arrive, and removes the partial
     /// object on that or any other failure. Never buffers the whole body.
     async fn stage(&self, body: ByteStream, limit: u64) -> Result<Staged, BlobError>;
+    /// Stages a local file already received (and hashed) by the caller: `sha256` is its
+    /// digest. The default streams it in through [`BlobStore::stage`] (which checks the
+    /// digest); a store on the same filesystem may move the file instead of copying it, and the
+    /// file is gone from `path` when this returns successfully.
+    async fn stage_file(&self, path: &Path, size: u64, sha256: &str) -> Result<Staged, BlobError> {
+        let file = tokio::fs::File::open(path).await?;
+        let body = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024)
+            .map_err(BlobError::from)
+            .boxed();
+        let staged = self.stage(body, size).await?;
+        if staged.sha256 != sha256 {
+            self.delete(&staged.key).await?;
+            return Err(BlobError::Body(
+                "the file changed between receiving and storing it".into(),
+            ));
+        }
+        let _ = tokio::fs::remove_file(path).await;
+        Ok(staged)
+    }
     /// Concatenates existing objects in order into a new staged object, streaming.
     async fn stage_concat(&self, parts: &[BlobKey], limit: u64) -> Result<Staged, BlobError>;
     /// Moves a staged object to `target`; when `target` exists already (same bytes) it only

@@ -92,6 +92,15 @@ pub struct UploadView {
     pub max_chunk_bytes: u64,
 }
 
+/// What the library works with.
+pub struct Dependencies {
+    pub store: PgEventStore,
+    pub pool: PgPool,
+    pub blobs: Arc<dyn BlobStore>,
+    pub auth: AuthService,
+    pub cache: crate::cache::HotCache,
+}
+
 #[derive(Clone)]
 pub struct ContentService {
     inner: Arc<Inner>,
@@ -156,23 +165,19 @@ pub fn id_for_key(owner: Uuid, key: &str) -> Uuid {
 
 impl ContentService {
     pub fn new(
-        store: PgEventStore,
-        pool: PgPool,
-        blobs: Arc<dyn BlobStore>,
+        deps: Dependencies,
         settings: ContentSettings,
-        auth: AuthService,
-        cache: crate::cache::HotCache,
         data_dir: &std::path::Path,
         node: String,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
-                store,
-                pool,
-                blobs,
+                store: deps.store,
+                pool: deps.pool,
+                blobs: deps.blobs,
                 settings,
-                auth,
-                cache,
+                auth: deps.auth,
+                cache: deps.cache,
                 tmp_dir: data_dir.join("tmp"),
                 node,
                 previews: OnceLock::new(),
@@ -312,17 +317,11 @@ impl ContentService {
                 limit: max,
             });
         }
-        if let Some(row) = tessera_projections::read_models::content::find_by_sha(
-            &self.inner.pool,
-            owner,
-            &received.sha256,
-        )
-        .await?
-        {
-            return Ok(Outcome::Existing(ItemView::from_row(row)));
+        if let Some(item) = self.live_item_with(owner, &received.sha256).await? {
+            return Ok(Outcome::Existing(item));
         }
         let key = BlobKey::content(&received.sha256)?;
-        self.import(file, &received, &key).await?;
+        self.store_file(file, &received, &key).await?;
         let filename = meta.filename.as_deref().and_then(filename::sanitize);
         let title = meta
             .title
@@ -353,27 +352,57 @@ impl ContentService {
             .ok_or(ContentFailure::Domain(ContentError::NotFound))
     }
 
-    /// Moves a received file into the blob store at its content address.
-    async fn import(
+    /// The owner's live item holding these bytes: from the read model, or from upload events it
+    /// has not caught up with yet (so uploading the same file twice in a row finds the first).
+    async fn live_item_with(
+        &self,
+        owner: Uuid,
+        sha256: &str,
+    ) -> Result<Option<ItemView>, ContentFailure> {
+        if let Some(row) = rm::find_by_sha(&self.inner.pool, owner, sha256).await? {
+            return Ok(Some(ItemView::from_row(row)));
+        }
+        let recent: Vec<String> = sqlx::query_scalar(
+            "SELECT stream_id FROM events
+             WHERE global_position > (
+                 SELECT coalesce(min(position), 0) FROM projection_checkpoints
+                 WHERE name = $1)
+               AND event_type = 'content.uploaded'
+               AND payload->>'owner' = $2 AND payload->>'sha256' = $3
+             ORDER BY global_position",
+        )
+        .bind(rm::NAME)
+        .bind(owner.to_string())
+        .bind(sha256)
+        .fetch_all(&self.inner.pool)
+        .await?;
+        for stream in recent {
+            let Some(id) = stream
+                .strip_prefix("content-")
+                .and_then(|s| Uuid::parse_str(s).ok())
+            else {
+                continue;
+            };
+            let f = self.fold(id).await?;
+            if f.state.exists() && f.state.deleted.is_none() {
+                return Ok(ItemView::from_stream(id, &f));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Moves a received file into the blob store under `key`.
+    async fn store_file(
         &self,
         file: TempFile,
         received: &Received,
         key: &BlobKey,
     ) -> Result<(), ContentFailure> {
-        let f = tokio::fs::File::open(file.path())
-            .await
-            .map_err(|e| ContentFailure::Internal(e.to_string()))?;
-        let stream = tokio_util::io::ReaderStream::with_capacity(f, 256 * 1024);
-        let body = Box::pin(futures_util::StreamExt::map(stream, |r| {
-            r.map_err(crate::blob::BlobError::from)
-        }));
-        let staged = self.inner.blobs.stage(body, received.size).await?;
-        if staged.sha256 != received.sha256 {
-            self.inner.blobs.delete(&staged.key).await?;
-            return Err(ContentFailure::Internal(
-                "the received file changed before it was stored".into(),
-            ));
-        }
+        let staged = self
+            .inner
+            .blobs
+            .stage_file(file.path(), received.size, &received.sha256)
+            .await?;
         self.inner.blobs.promote(&staged, key).await?;
         Ok(())
     }
@@ -919,15 +948,7 @@ impl ContentService {
         };
         if received.size > 0 {
             let key = BlobKey::new(&format!("uploads/{id}/{offset:020}"))?;
-            let f = tokio::fs::File::open(file.path())
-                .await
-                .map_err(|e| ContentFailure::Internal(e.to_string()))?;
-            let stream = tokio_util::io::ReaderStream::with_capacity(f, 256 * 1024);
-            let body = Box::pin(futures_util::StreamExt::map(stream, |r| {
-                r.map_err(crate::blob::BlobError::from)
-            }));
-            let staged = self.inner.blobs.stage(body, received.size).await?;
-            self.inner.blobs.promote(&staged, &key).await?;
+            self.store_file(file, &received, &key).await?;
             let stream_id = upload_stream(id);
             let c = ctx(Some(owner), &self.inner.node);
             let size = received.size;
@@ -946,7 +967,6 @@ impl ContentService {
             )
             .await?;
         }
-        drop(file);
         let (s, _) = self.load_upload(id).await?;
         if s.received < started.length || s.completed.is_some() {
             let view = self.upload_view(id, &s).ok_or(ContentError::NotFound)?;

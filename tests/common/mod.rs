@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod media;
+pub mod s3;
 
 use std::future::Future;
 use std::time::Duration;

@@ -96,7 +96,7 @@ pub struct Previews {
 #[serde(tag = "type", content = "data")]
 pub enum ContentEvent {
     #[serde(rename = "content.uploaded")]
-    Uploaded(Uploaded),
+    Uploaded(Box<Uploaded>),
     #[serde(rename = "content.renamed")]
     Renamed { title: String },
     #[serde(rename = "content.described")]
@@ -248,7 +248,7 @@ impl Aggregate for Content {
                 self.title.clone_from(&u.title);
                 self.description.clone_from(&u.description);
                 self.tags = u.tags.iter().cloned().collect();
-                self.uploaded = Some(u.clone());
+                self.uploaded = Some((**u).clone());
             }
             ContentEvent::Renamed { title } => self.title.clone_from(title),
             ContentEvent::Described { description } => self.description.clone_from(description),
@@ -280,7 +280,7 @@ impl Aggregate for Content {
                 for t in &u.tags {
                     validate_tag(t)?;
                 }
-                Ok(vec![ContentEvent::Uploaded(*u)])
+                Ok(vec![ContentEvent::Uploaded(u)])
             }
             C::Rename { by, title } => {
                 self.check_editable(by)?;
@@ -416,7 +416,7 @@ mod tests {
     #[test]
     fn only_the_owner_changes_an_item() {
         let owner = Uuid::new_v4();
-        let c = with(&[ContentEvent::Uploaded(uploaded(owner))]);
+        let c = with(&[ContentEvent::Uploaded(Box::new(uploaded(owner)))]);
         let other = Actor::User(Uuid::new_v4());
         let r = c.decide(ContentCommand::Rename {
             by: other,
@@ -443,7 +443,7 @@ mod tests {
         let now = Utc::now();
         let by = Actor::User(owner);
         let c = with(&[
-            ContentEvent::Uploaded(uploaded(owner)),
+            ContentEvent::Uploaded(Box::new(uploaded(owner))),
             ContentEvent::Deleted {
                 purge_after: now + chrono::Duration::hours(1),
             },
@@ -485,7 +485,7 @@ mod tests {
     fn previews_are_recorded_once() {
         let owner = Uuid::new_v4();
         let c = with(&[
-            ContentEvent::Uploaded(uploaded(owner)),
+            ContentEvent::Uploaded(Box::new(uploaded(owner))),
             ContentEvent::PreviewsGenerated(Previews::default()),
         ]);
         assert!(c

@@ -98,6 +98,7 @@ impl Projection for ContentProjection {
         let version = event.stream_version as i64;
         let q = match decode::<ContentEvent>(event)? {
             ContentEvent::Uploaded(u) => {
+                let u = *u;
                 // Nothing to preview in a note; the rest wait for the preview step.
                 let preview_state = if u.source == Source::Note {
                     "none"
