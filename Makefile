@@ -49,7 +49,7 @@ TEST_REDIS_URL = if [ -n "$${TESSERA_TEST_REDIS_URL:-}" ]; then \
 remove_dir = case "$(1)" in ""|/|.|./|..|../) echo "refusing to delete '$(1)'" >&2; exit 1;; esac; \
 	rm -rf -- "$(1)"
 
-.PHONY: help deps db test-db build run lint test bench stop clean-data
+.PHONY: help deps db test-db build run lint test bench models stop clean-data
 
 help:
 	@echo "make deps        install missing build and test dependencies"
@@ -59,6 +59,7 @@ help:
 	@echo "make lint        rustfmt check and clippy"
 	@echo "make test        lint, then all tests against the test PostgreSQL (port $(TEST_PG_PORT))"
 	@echo "make bench       benchmarks against the test PostgreSQL"
+	@echo "make models      download, verify and convert the models (~/.cache/tessera)"
 	@echo "make stop        stop both local PostgreSQL clusters, the test Redis and the test S3"
 	@echo "make clean-data  stop them and delete $(DATA_DIR) and $(TEST_DATA_DIR)"
 
@@ -107,6 +108,11 @@ bench: deps
 	if [ -z "$$url" ]; then url="$$($(TEST_DB_URL))"; fi; \
 	echo "TESSERA_BENCH_DATABASE_URL=$$url" >&2; \
 	TESSERA_BENCH_DATABASE_URL="$$url" cargo bench --workspace
+
+# Every model of models/catalog.toml, downloaded, verified and converted into the per-user cache
+# (TESSERA_CACHE_DIR, default ~/.cache/tessera; TESSERA_MODELS_DIR); a second run does nothing.
+models:
+	python3 models/tools/fetch.py
 
 stop:
 	@$(PG) stop "$(DATA_DIR)"

@@ -4,7 +4,8 @@
 //!
 //! Run with `make bench` (or `TESSERA_BENCH_DATABASE_URL=postgres://… cargo bench --bench
 //! content`). `TESSERA_BENCH_UPLOAD_MB` (default 1024), `TESSERA_BENCH_ITEMS` (100000) and
-//! `TESSERA_BENCH_SECONDS` (10) change the run. Figures are printed and written to
+//! `TESSERA_BENCH_SECONDS` (10) change the run; `TESSERA_BENCH_PARTS` (default
+//! `upload,small,list`) picks the parts. Figures are printed and written to
 //! `target/bench-results/content.json`. The server runs in this process on its own threads;
 //! the client shares the cores with it, so the figures are a floor.
 //!
@@ -104,9 +105,23 @@ fn main() -> Result<()> {
         let token = login["access_token"].as_str().context("token")?.to_owned();
         let user: Uuid = login["user_id"].as_str().context("user")?.parse()?;
 
-        let big = big_upload(&client, &base, &token, &work, upload_mb).await?;
-        let small = small_uploads(&client, &base, &token).await?;
-        let listing = listing(&client, &base, &token, &pool, user, items, seconds).await?;
+        let parts: String = env_or("TESSERA_BENCH_PARTS", "upload,small,list".to_owned());
+        let part = |p: &str| parts.split(',').any(|x| x.trim() == p);
+        let big = if part("upload") {
+            big_upload(&client, &base, &token, &work, upload_mb).await?
+        } else {
+            json!(null)
+        };
+        let small = if part("small") {
+            small_uploads(&client, &base, &token).await?
+        } else {
+            json!(null)
+        };
+        let listing = if part("list") {
+            listing(&client, &base, &token, &pool, user, items, seconds).await?
+        } else {
+            json!(null)
+        };
         let report = json!({
             "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
             "upload_1gb": big,

@@ -23,8 +23,9 @@ use super::error::ContentFailure;
 use super::service::ContentService;
 use crate::blob::BlobKey;
 
-/// Previews made at once per node (each may run ffmpeg or decode a large image).
-const PARALLEL: usize = 2;
+/// Previews made at once per node: one, so that on a small machine decoding images and running
+/// ffmpeg leaves a core to the requests (previews are not on any request's path).
+const PARALLEL: usize = 1;
 
 /// Starts the worker; new uploads are sent to it through the service, and every `rescan` it
 /// looks for items left pending.
@@ -48,6 +49,7 @@ pub fn start(service: ContentService, rescan: Duration) -> tokio::task::JoinHand
                 };
                 let service = service.clone();
                 in_flight.spawn(async move {
+                    wait_for_quiet(&service).await;
                     if let Err(e) = make(&service, id).await {
                         tracing::warn!(error = %e, %id, "previews failed");
                     }
@@ -56,6 +58,17 @@ pub fn start(service: ContentService, rescan: Duration) -> tokio::task::JoinHand
             }
         }
     })
+}
+
+/// Waits (a bounded time) until no upload has started or finished for a moment: previews are
+/// not on any request's path, acknowledgements are.
+async fn wait_for_quiet(service: &ContentService) {
+    const QUIET: Duration = Duration::from_millis(300);
+    const AT_MOST: Duration = Duration::from_secs(10);
+    let started = Instant::now();
+    while service.quiet_for() < QUIET && started.elapsed() < AT_MOST {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Items left pending for longer than `age` (by a crash, or by another busy node).
@@ -220,6 +233,7 @@ async fn record(
             Err(ContentError::NotFound) => return Ok(()),
             Err(e) => return Err(e.into()),
         };
+        let _ledger = service.lock_ledger(owner).await;
         let ledger = Ledger::load(service.store(), &us).await?;
         let usage = ledger.state.decide(LedgerCommand::RecordProcessing {
             content_id: Some(id),

@@ -116,6 +116,13 @@ struct Inner {
     tmp_dir: PathBuf,
     node: String,
     previews: OnceLock<mpsc::UnboundedSender<Uuid>>,
+    /// One writer per user's ledger on this node: parallel uploads of one user queue here
+    /// instead of failing each other's expected version (other nodes still retry).
+    ledger_locks: dashmap::DashMap<Uuid, Arc<tokio::sync::Mutex<()>>>,
+    /// When an upload last started or finished here (ms since `epoch`): preview work waits for
+    /// a quiet moment, so that a burst of uploads is acknowledged first.
+    last_upload_ms: std::sync::atomic::AtomicU64,
+    epoch: std::time::Instant,
 }
 
 fn ctx(actor: Option<Uuid>, node: &str) -> CommandContext {
@@ -181,6 +188,9 @@ impl ContentService {
                 tmp_dir: data_dir.join("tmp"),
                 node,
                 previews: OnceLock::new(),
+                ledger_locks: dashmap::DashMap::new(),
+                last_upload_ms: std::sync::atomic::AtomicU64::new(0),
+                epoch: std::time::Instant::now(),
             }),
         }
     }
@@ -205,8 +215,26 @@ impl ContentService {
         &self.inner.node
     }
 
+    fn mark_upload_activity(&self) {
+        let now = self.inner.epoch.elapsed().as_millis() as u64;
+        self.inner
+            .last_upload_ms
+            .store(now, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// How long since an upload last started or finished on this node.
+    pub fn quiet_for(&self) -> std::time::Duration {
+        let now = self.inner.epoch.elapsed().as_millis() as u64;
+        let last = self
+            .inner
+            .last_upload_ms
+            .load(std::sync::atomic::Ordering::Relaxed);
+        std::time::Duration::from_millis(now.saturating_sub(last))
+    }
+
     /// Where new uploads are received before they are probed.
     pub fn temp_file(&self) -> Result<TempFile, ContentFailure> {
+        self.mark_upload_activity();
         TempFile::new_in(&self.inner.tmp_dir).map_err(|e| ContentFailure::Internal(e.to_string()))
     }
 
@@ -219,6 +247,17 @@ impl ContentService {
         if let Some(tx) = self.inner.previews.get() {
             let _ = tx.send(id);
         }
+    }
+
+    /// Holds the right to write `user`'s ledger on this node.
+    pub async fn lock_ledger(&self, user: Uuid) -> tokio::sync::OwnedMutexGuard<()> {
+        let locks = &self.inner.ledger_locks;
+        if locks.len() > 1024 {
+            // Forget the locks nobody holds or waits for, so the map stays small.
+            locks.retain(|_, l| Arc::strong_count(l) > 1);
+        }
+        let lock = locks.entry(user).or_default().value().clone();
+        lock.lock_owned().await
     }
 
     /// The limits in force for `user` now.
@@ -345,6 +384,7 @@ impl ContentService {
             source,
         };
         self.append_upload(content_id, uploaded).await?;
+        self.mark_upload_activity();
         self.queue_previews(content_id);
         let f = self.fold(content_id).await?;
         ItemView::from_stream(content_id, &f)
@@ -417,6 +457,7 @@ impl ContentService {
         let us = usage_stream(owner);
         let content_events =
             Content::default().decide(ContentCommand::Upload(Box::new(uploaded.clone())))?;
+        let _ledger = self.lock_ledger(owner).await;
         for _ in 0..ATTEMPTS {
             let ledger = Ledger::load(&self.inner.store, &us).await?;
             let usage_events = ledger.state.decide(LedgerCommand::RecordUpload {
@@ -732,6 +773,7 @@ impl ContentService {
             };
             let c = ctx(actor, &self.inner.node);
             let us = usage_stream(u.owner);
+            let _ledger = self.lock_ledger(u.owner).await;
             let ledger = Ledger::load(&self.inner.store, &us).await?;
             let usage = ledger.state.decide(LedgerCommand::ReleaseStorage {
                 content_id: id,
