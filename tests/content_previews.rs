@@ -4,17 +4,23 @@
 mod common;
 
 use common::media::{mp4, png, wav};
-use common::{eventually, spawn_app, spawn_app_with, TestApp};
+use common::{eventually, eventually_within, spawn_app, spawn_app_with, TestApp};
 use serde_json::Value;
+use std::time::Duration;
 
 async fn ready(app: &TestApp, access: &str, id: &str) -> Value {
-    eventually(&format!("previews of {id}"), || async {
-        let r = app.get_as(&format!("/api/content/{id}"), access).await;
-        match r.body["previews"]["state"].as_str() {
-            Some("ready") | Some("failed") => Some(r.body),
-            _ => None,
-        }
-    })
+    // Previews wait for a quiet moment and run one at a time: give them time on a busy machine.
+    eventually_within(
+        Duration::from_secs(90),
+        &format!("previews of {id}"),
+        || async {
+            let r = app.get_as(&format!("/api/content/{id}"), access).await;
+            match r.body["previews"]["state"].as_str() {
+                Some("ready") | Some("failed") => Some(r.body),
+                _ => None,
+            }
+        },
+    )
     .await
 }
 

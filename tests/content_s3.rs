@@ -5,7 +5,7 @@ mod common;
 
 use common::media::{png, sha256, wav};
 use common::s3::{s3_credentials, s3_endpoint};
-use common::{eventually, spawn_app_with};
+use common::{eventually_within, spawn_app_with};
 use reqwest::Method;
 use serde_json::json;
 
@@ -35,10 +35,14 @@ async fn uploads_downloads_previews_and_purges_go_through_s3() {
         .await;
     assert_eq!(s, 206);
     assert_eq!(body, &bytes[8..16]);
-    let ready = eventually("previews on S3", || async {
-        let r = app.get_as(&format!("/api/content/{id}"), &a).await;
-        (r.body["previews"]["state"] == "ready").then_some(r.body)
-    })
+    let ready = eventually_within(
+        std::time::Duration::from_secs(90),
+        "previews on S3",
+        || async {
+            let r = app.get_as(&format!("/api/content/{id}"), &a).await;
+            (r.body["previews"]["state"] == "ready").then_some(r.body)
+        },
+    )
     .await;
     let url = ready["previews"]["images"][0]["url"].as_str().unwrap();
     let (s, _, thumb) = app.get_bytes(url, &a, &[]).await;

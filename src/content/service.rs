@@ -42,6 +42,16 @@ pub struct Folded {
     pub deleted_at: Option<DateTime<Utc>>,
 }
 
+/// An upload waiting for its group commit.
+struct PendingUpload {
+    id: Uuid,
+    uploaded: Uploaded,
+    /// The uploading request's context (its request id, its event ids).
+    ctx: CommandContext,
+    limits: QuotaLimitsNow,
+    reply: tokio::sync::oneshot::Sender<Result<(), ContentFailure>>,
+}
+
 /// What an upload's metadata fields said.
 #[derive(Debug, Clone, Default)]
 pub struct UploadMeta {
@@ -119,6 +129,8 @@ struct Inner {
     /// One writer per user's ledger on this node: parallel uploads of one user queue here
     /// instead of failing each other's expected version (other nodes still retry).
     ledger_locks: dashmap::DashMap<Uuid, Arc<tokio::sync::Mutex<()>>>,
+    /// Uploads waiting for their user's ledger writer, committed as one group.
+    ledger_queues: dashmap::DashMap<Uuid, Arc<std::sync::Mutex<Vec<PendingUpload>>>>,
     /// When an upload last started or finished here (ms since `epoch`): preview work waits for
     /// a quiet moment, so that a burst of uploads is acknowledged first.
     last_upload_ms: std::sync::atomic::AtomicU64,
@@ -189,6 +201,7 @@ impl ContentService {
                 node,
                 previews: OnceLock::new(),
                 ledger_locks: dashmap::DashMap::new(),
+                ledger_queues: dashmap::DashMap::new(),
                 last_upload_ms: std::sync::atomic::AtomicU64::new(0),
                 epoch: std::time::Instant::now(),
             }),
@@ -448,41 +461,166 @@ impl ContentService {
     }
 
     /// Appends a new item and its usage in one atomic append; the ledger's expected version
-    /// makes the quota decision exact under concurrent uploads.
+    /// makes the quota decision exact under concurrent uploads. Uploads of one user waiting on
+    /// this node are committed together (group commit): one ledger read and one transaction for
+    /// the whole group, each item still decided in turn against the running totals.
     async fn append_upload(&self, id: Uuid, uploaded: Uploaded) -> Result<(), ContentFailure> {
         let owner = uploaded.owner;
         let limits = self.limits(owner).await?;
-        let c = ctx(Some(owner), &self.inner.node);
-        let cs = content_stream(id);
+        // Validates the item before it joins a group.
+        Content::default().decide(ContentCommand::Upload(Box::new(uploaded.clone())))?;
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let queue = {
+            let queues = &self.inner.ledger_queues;
+            if queues.len() > 1024 {
+                queues.retain(|_, q| Arc::strong_count(q) > 1);
+            }
+            queues.entry(owner).or_default().value().clone()
+        };
+        queue
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(PendingUpload {
+                id,
+                uploaded,
+                ctx: ctx(Some(owner), &self.inner.node),
+                limits,
+                reply,
+            });
+        {
+            let _writer = self.lock_ledger(owner).await;
+            let group = std::mem::take(
+                &mut *queue
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            );
+            if !group.is_empty() {
+                self.commit_uploads(owner, group).await;
+            }
+        }
+        answer.await.unwrap_or_else(|_| {
+            Err(ContentFailure::Internal(
+                "the upload's commit was abandoned".into(),
+            ))
+        })
+    }
+
+    /// Commits a group of uploads of `owner` (the caller holds the ledger writer lock).
+    async fn commit_uploads(&self, owner: Uuid, group: Vec<PendingUpload>) {
         let us = usage_stream(owner);
-        let content_events =
-            Content::default().decide(ContentCommand::Upload(Box::new(uploaded.clone())))?;
-        let _ledger = self.lock_ledger(owner).await;
+        let ledger = match Ledger::load(&self.inner.store, &us).await {
+            Ok(l) => l,
+            Err(e) => {
+                for p in group {
+                    let _ = p.reply.send(Err(ContentFailure::Internal(e.to_string())));
+                }
+                return;
+            }
+        };
+        let today = Utc::now().date_naive();
+        let mut totals = ledger.state;
+        let mut accepted = Vec::new();
+        let mut requests = Vec::new();
+        let mut usage = Vec::new();
+        for p in group {
+            let decided = totals.decide(LedgerCommand::RecordUpload {
+                content_id: p.id,
+                modality: p.uploaded.modality,
+                bytes: p.uploaded.size,
+                today,
+                limits: p.limits,
+            });
+            let events = match decided {
+                Ok(events) => events,
+                Err(e) => {
+                    let _ = p.reply.send(Err(e.into()));
+                    continue;
+                }
+            };
+            let cs = content_stream(p.id);
+            let item = [ContentEvent::Uploaded(Box::new(p.uploaded.clone()))];
+            let data = p
+                .ctx
+                .to_event_data(&cs, &item, Some(owner))
+                .and_then(|c| Ok((c, p.ctx.to_event_data(&us, &events, Some(owner))?)));
+            match data {
+                Ok((content, ledger_events)) => {
+                    for e in &events {
+                        totals.evolve(e);
+                    }
+                    requests.push(AppendRequest {
+                        stream: cs,
+                        expected: ExpectedVersion::NoStream,
+                        events: content,
+                    });
+                    usage.extend(ledger_events);
+                    accepted.push(p);
+                }
+                Err(e) => {
+                    let _ = p.reply.send(Err(e.into()));
+                }
+            }
+        }
+        if accepted.is_empty() {
+            return;
+        }
+        requests.push(AppendRequest {
+            stream: us,
+            expected: expected(ledger.version),
+            events: usage,
+        });
+        match self.inner.store.append_many(requests).await {
+            Ok(_) => {
+                for p in accepted {
+                    let _ = p.reply.send(Ok(()));
+                }
+            }
+            // Another node moved the ledger, or an item id exists already: one at a time.
+            Err(e) if e.is_concurrency_conflict() => {
+                for p in accepted {
+                    let r = self.append_upload_alone(&p).await;
+                    let _ = p.reply.send(r);
+                }
+            }
+            Err(e) => {
+                for p in accepted {
+                    let _ = p.reply.send(Err(ContentFailure::Internal(e.to_string())));
+                }
+            }
+        }
+    }
+
+    /// Appends one upload on its own, retrying while the ledger moves.
+    async fn append_upload_alone(&self, p: &PendingUpload) -> Result<(), ContentFailure> {
+        let owner = p.uploaded.owner;
+        let cs = content_stream(p.id);
+        let us = usage_stream(owner);
+        let item = [ContentEvent::Uploaded(Box::new(p.uploaded.clone()))];
         for _ in 0..ATTEMPTS {
             let ledger = Ledger::load(&self.inner.store, &us).await?;
             let usage_events = ledger.state.decide(LedgerCommand::RecordUpload {
-                content_id: id,
-                modality: uploaded.modality,
-                bytes: uploaded.size,
+                content_id: p.id,
+                modality: p.uploaded.modality,
+                bytes: p.uploaded.size,
                 today: Utc::now().date_naive(),
-                limits,
+                limits: p.limits,
             })?;
             let requests = vec![
                 AppendRequest {
                     stream: cs.clone(),
                     expected: ExpectedVersion::NoStream,
-                    events: c.to_event_data(&cs, &content_events, Some(owner))?,
+                    events: p.ctx.to_event_data(&cs, &item, Some(owner))?,
                 },
                 AppendRequest {
                     stream: us.clone(),
                     expected: expected(ledger.version),
-                    events: c.to_event_data(&us, &usage_events, Some(owner))?,
+                    events: p.ctx.to_event_data(&us, &usage_events, Some(owner))?,
                 },
             ];
             match self.inner.store.append_many(requests).await {
                 Ok(_) => return Ok(()),
                 Err(e) if e.is_concurrency_conflict() => {
-                    if self.fold(id).await?.version > 0 {
+                    if self.fold(p.id).await?.version > 0 {
                         return Err(ContentError::Exists.into());
                     }
                 }

@@ -144,6 +144,9 @@ pub async fn spawn_app_on(db: TestDb, overrides: &[(&str, &str)]) -> TestApp {
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(PATIENCE)
+        // Under the server's 5 s keep-alive, so a pooled connection is never reused just as the
+        // server closes it (a slow step between two requests would otherwise fail the second).
+        .pool_idle_timeout(Duration::from_secs(2))
         .build()
         .expect("HTTP client");
     TestApp {
@@ -319,12 +322,21 @@ impl TestApp {
 }
 
 /// Polls `probe` until it yields a value; panics after [`PATIENCE`].
-pub async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
+pub async fn eventually<T, F, Fut>(what: &str, probe: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
 {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
+    eventually_within(PATIENCE, what, probe).await
+}
+
+/// [`eventually`] with its own patience, for background work that takes longer (media tools).
+pub async fn eventually_within<T, F, Fut>(patience: Duration, what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + patience;
     loop {
         if let Some(v) = probe().await {
             return v;
