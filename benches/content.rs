@@ -87,7 +87,7 @@ fn main() -> Result<()> {
     let base = format!("http://127.0.0.1:{port}");
 
     let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
+        .worker_threads(2)
         .enable_all()
         .build()?;
     rt.block_on(async move {
