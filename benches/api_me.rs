@@ -22,21 +22,15 @@ use serde_json::json;
 use support::{env_or, load};
 use tessera::config::Settings;
 use tessera::startup::Application;
-use tessera_events::testing::{TestDb, TEST_DATABASE_URL};
+use tessera_events::testing::TestDb;
 
-const BENCH_DATABASE_URL: &str = "TESSERA_BENCH_DATABASE_URL";
 const GOAL_RPS: f64 = 5_000.0;
 const GOAL_P99_MS: f64 = 20.0;
 
 fn main() -> Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "--list") || !args.iter().any(|a| a == "--bench") {
+    if !support::use_bench_database()? {
         return Ok(());
     }
-    let url = std::env::var(BENCH_DATABASE_URL)
-        .or_else(|_| std::env::var(TEST_DATABASE_URL))
-        .with_context(|| format!("set {BENCH_DATABASE_URL} (make bench does)"))?;
-    std::env::set_var(TEST_DATABASE_URL, url);
     let seconds: u64 = env_or("TESSERA_BENCH_SECONDS", 10);
     let connections: usize = env_or("TESSERA_BENCH_CONNECTIONS", 64);
 

@@ -29,22 +29,16 @@ use tessera::startup::Application;
 use tessera_events::content::{
     content_stream, ContentEvent, MediaFacts, Modality, Source, Uploaded,
 };
-use tessera_events::testing::{TestDb, TEST_DATABASE_URL};
+use tessera_events::testing::TestDb;
 use tessera_events::{AppendRequest, CommandContext, EventStore, ExpectedVersion, PgEventStore};
 use uuid::Uuid;
 
-const BENCH_DATABASE_URL: &str = "TESSERA_BENCH_DATABASE_URL";
 const PASSWORD: &str = "bench passphrase 12345";
 
 fn main() -> Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "--list") || !args.iter().any(|a| a == "--bench") {
+    if !support::use_bench_database()? {
         return Ok(());
     }
-    let url = std::env::var(BENCH_DATABASE_URL)
-        .or_else(|_| std::env::var(TEST_DATABASE_URL))
-        .with_context(|| format!("set {BENCH_DATABASE_URL} (make bench does)"))?;
-    std::env::set_var(TEST_DATABASE_URL, url);
     let upload_mb: u64 = env_or("TESSERA_BENCH_UPLOAD_MB", 1024);
     let items: usize = env_or("TESSERA_BENCH_ITEMS", 100_000);
     let seconds: u64 = env_or("TESSERA_BENCH_SECONDS", 10);

@@ -4,8 +4,24 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use serde_json::json;
+
+/// Whether this run is a benchmark run: false under a test harness (`--list`, or no
+/// `--bench`), where the binary does nothing. When it is, points the test-database helper at
+/// `TESSERA_BENCH_DATABASE_URL` (or the test database).
+pub fn use_bench_database() -> Result<bool> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--list") || !args.iter().any(|a| a == "--bench") {
+        return Ok(false);
+    }
+    let test = tessera_events::testing::TEST_DATABASE_URL;
+    let url = std::env::var("TESSERA_BENCH_DATABASE_URL")
+        .or_else(|_| std::env::var(test))
+        .context("set TESSERA_BENCH_DATABASE_URL (make bench does)")?;
+    std::env::set_var(test, url);
+    Ok(true)
+}
 
 /// A setting from the environment, or its default.
 pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {

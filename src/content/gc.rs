@@ -8,6 +8,8 @@ use std::time::Duration;
 use chrono::{Duration as ChronoDuration, Utc};
 use tessera_events::content::Actor;
 
+use tessera_projections::read_models::content as rm;
+
 use super::service::ContentService;
 use crate::blob::BlobStore;
 
@@ -38,9 +40,7 @@ pub async fn delete_previews(blobs: &dyn BlobStore, sha256: &str) -> usize {
 pub async fn sweep(service: &ContentService) -> anyhow::Result<SweepReport> {
     let mut report = SweepReport::default();
     let now = Utc::now();
-    for (id, _owner) in
-        tessera_projections::read_models::content::due_for_purge(service.pool(), now, 500).await?
-    {
+    for (id, _owner) in rm::due_for_purge(service.pool(), now, 500).await? {
         match service.purge(Actor::System, id).await {
             Ok(true) => report.purged += 1,
             Ok(false) => {}
@@ -96,21 +96,11 @@ pub async fn sweep(service: &ContentService) -> anyhow::Result<SweepReport> {
 /// Whether an item refers to these bytes: in the read model, or in an upload event the read
 /// model may not have caught up with.
 async fn referenced(service: &ContentService, sha: &str) -> anyhow::Result<bool> {
-    if tessera_projections::read_models::content::sha_referenced(service.pool(), sha).await? {
+    if rm::sha_referenced(service.pool(), sha).await? {
         return Ok(true);
     }
-    let recent: bool = sqlx::query_scalar(
-        "SELECT EXISTS (
-             SELECT 1 FROM events e
-             WHERE e.global_position > (
-                 SELECT coalesce(min(position), 0) FROM projection_checkpoints
-                 WHERE name = 'content')
-               AND e.event_type = 'content.uploaded' AND e.payload->>'sha256' = $1)",
-    )
-    .bind(sha)
-    .fetch_one(service.pool())
-    .await?;
-    Ok(recent)
+    let pending = rm::unprojected_uploads(service.pool(), sha, None).await?;
+    Ok(!pending.is_empty())
 }
 
 /// Sweeps every `interval` until the service is dropped.

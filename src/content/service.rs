@@ -415,27 +415,7 @@ impl ContentService {
         if let Some(row) = rm::find_by_sha(&self.inner.pool, owner, sha256).await? {
             return Ok(Some(ItemView::from_row(row)));
         }
-        let recent: Vec<String> = sqlx::query_scalar(
-            "SELECT stream_id FROM events
-             WHERE global_position > (
-                 SELECT coalesce(min(position), 0) FROM projection_checkpoints
-                 WHERE name = $1)
-               AND event_type = 'content.uploaded'
-               AND payload->>'owner' = $2 AND payload->>'sha256' = $3
-             ORDER BY global_position",
-        )
-        .bind(rm::NAME)
-        .bind(owner.to_string())
-        .bind(sha256)
-        .fetch_all(&self.inner.pool)
-        .await?;
-        for stream in recent {
-            let Some(id) = stream
-                .strip_prefix("content-")
-                .and_then(|s| Uuid::parse_str(s).ok())
-            else {
-                continue;
-            };
+        for id in rm::unprojected_uploads(&self.inner.pool, sha256, Some(owner)).await? {
             let f = self.fold(id).await?;
             if f.state.exists() && f.state.deleted.is_none() {
                 return Ok(ItemView::from_stream(id, &f));

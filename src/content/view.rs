@@ -162,11 +162,6 @@ impl ItemView {
             }
             (None, None) => ("pending", Vec::new(), None),
         };
-        let source = match u.source {
-            tessera_events::content::Source::Upload => "upload",
-            tessera_events::content::Source::Resumable => "resumable",
-            tessera_events::content::Source::Note => "note",
-        };
         Some(Self {
             id,
             owner: u.owner,
@@ -180,7 +175,7 @@ impl ItemView {
             sha256: u.sha256.clone(),
             media: u.media.clone().into(),
             tags: s.tags.iter().cloned().collect(),
-            source: source.to_owned(),
+            source: u.source.as_str().to_owned(),
             created_at: folded.created_at,
             updated_at: folded.updated_at,
             deleted_at: s

@@ -25,6 +25,16 @@ pub enum Source {
     Note,
 }
 
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Upload => "upload",
+            Self::Resumable => "resumable",
+            Self::Note => "note",
+        }
+    }
+}
+
 /// What the decode probe found.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct MediaFacts {

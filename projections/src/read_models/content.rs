@@ -59,14 +59,6 @@ CREATE INDEX items_pending ON items (created_at) WHERE preview_state = 'pending'
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ContentProjection;
 
-fn source_str(s: Source) -> &'static str {
-    match s {
-        Source::Upload => "upload",
-        Source::Resumable => "resumable",
-        Source::Note => "note",
-    }
-}
-
 fn to_json<T: Serialize>(v: &T) -> Result<serde_json::Value, ProjectionError> {
     serde_json::to_value(v).map_err(|e| ProjectionError::Decode(e.to_string()))
 }
@@ -125,7 +117,7 @@ impl Projection for ContentProjection {
                 .bind(u.blob_key)
                 .bind(to_json(&u.media)?)
                 .bind(u.tags)
-                .bind(source_str(u.source))
+                .bind(u.source.as_str())
                 .bind(at)
                 .bind(preview_state)
                 .bind(version)
@@ -255,6 +247,37 @@ pub async fn find_by_sha(
     .bind(sha256)
     .fetch_optional(pool)
     .await
+}
+
+/// Items uploaded with these bytes (of `owner`, or of anyone) whose `content.uploaded` event
+/// the read model has not applied yet, oldest first: what a check of the read model alone
+/// would miss right after an upload.
+pub async fn unprojected_uploads(
+    pool: &PgPool,
+    sha256: &str,
+    owner: Option<Uuid>,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    let streams: Vec<String> = sqlx::query_scalar(
+        "SELECT stream_id FROM events
+         WHERE global_position > (
+             SELECT coalesce(min(position), 0) FROM projection_checkpoints WHERE name = $1)
+           AND event_type = 'content.uploaded'
+           AND payload->>'sha256' = $2
+           AND ($3::text IS NULL OR payload->>'owner' = $3)
+         ORDER BY global_position",
+    )
+    .bind(NAME)
+    .bind(sha256)
+    .bind(owner.map(|o| o.to_string()))
+    .fetch_all(pool)
+    .await?;
+    Ok(streams
+        .iter()
+        .filter_map(|s| {
+            s.strip_prefix("content-")
+                .and_then(|id| Uuid::parse_str(id).ok())
+        })
+        .collect())
 }
 
 /// Whether any item (of anyone, deleted or not) still refers to these bytes.
