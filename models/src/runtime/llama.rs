@@ -1,0 +1,1 @@
+//! llama.cpp, through `llama-cpp-2`, for GGUF chat models.

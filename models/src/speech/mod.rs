@@ -1,0 +1,1 @@
+//! Speech synthesis: text to phonemes (espeak-ng, a subprocess) to speech (Piper).

@@ -1,0 +1,1 @@
+//! Chat and summarisation with a GGUF model on llama.cpp.

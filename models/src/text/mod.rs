@@ -1,0 +1,6 @@
+//! Text pipelines: sentence embeddings and chunking of long text.
+
+pub mod chat;
+pub mod embed;
+
+pub use embed::{cosine, Chunk, Embedder};

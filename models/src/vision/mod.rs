@@ -1,0 +1,1 @@
+//! Image pipelines: classification, OCR, EXIF facts.
