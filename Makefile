@@ -79,7 +79,7 @@ test-db:
 build:
 	cargo build --release --bin tessera
 
-run: deps build
+run: deps models build
 	@url="$${DATABASE_URL:-}"; \
 	if [ -z "$$url" ]; then url="$$($(PG) ensure "$(DATA_DIR)" "$(PG_PORT)")"; fi; \
 	if [ -z "$${TESSERA_AUTH__JWT_SECRET:-}" ]; then \
@@ -94,7 +94,7 @@ lint: deps
 	cargo clippy --workspace --all-targets -- -D warnings
 
 # test-db comes before lint so that a database problem shows in seconds, not after clippy.
-test: deps test-db lint
+test: deps test-db models lint
 	@url="$$($(TEST_DB_URL))"; \
 	redis="$$($(TEST_REDIS_URL))"; \
 	s3="$${TESSERA_TEST_S3_ENDPOINT:-}"; \
@@ -103,7 +103,7 @@ test: deps test-db lint
 	TESSERA_TEST_DATABASE_URL="$$url" TESSERA_TEST_REDIS_URL="$$redis" TESSERA_TEST_S3_ENDPOINT="$$s3" \
 	  cargo nextest run --workspace --all-targets --no-fail-fast
 
-bench: deps
+bench: deps models
 	@url="$${TESSERA_BENCH_DATABASE_URL:-}"; \
 	if [ -z "$$url" ]; then url="$$($(TEST_DB_URL))"; fi; \
 	echo "TESSERA_BENCH_DATABASE_URL=$$url" >&2; \
@@ -111,8 +111,8 @@ bench: deps
 
 # Every model of models/catalog.toml, downloaded, verified and converted into the per-user cache
 # (TESSERA_CACHE_DIR, default ~/.cache/tessera; TESSERA_MODELS_DIR); a second run does nothing.
-models:
-	python3 models/tools/fetch.py
+models: deps
+	@python3 models/tools/fetch.py
 
 stop:
 	@$(PG) stop "$(DATA_DIR)"

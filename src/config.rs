@@ -30,6 +30,7 @@ pub struct Settings {
     pub quotas: QuotaDefaults,
     pub storage: crate::blob::StorageSettings,
     pub content: crate::content::ContentSettings,
+    pub processing: crate::processing::ProcessingSettings,
     pub log: LogSettings,
     pub rate_limits: RateLimitSettings,
     pub redis: RedisSettings,
@@ -200,6 +201,7 @@ impl Settings {
 
     fn defaults() -> Result<config::ConfigBuilder<config::builder::DefaultState>, ConfigError> {
         let b = crate::content::settings::defaults(config::Config::builder())?;
+        let b = crate::processing::settings::defaults(b)?;
         Ok(b.set_default("mode", "production")?
             .set_default("data_dir", "data")?
             .set_default("server.host", "127.0.0.1")?

@@ -8,6 +8,7 @@ pub mod config;
 pub mod content;
 pub mod error;
 pub mod openapi;
+pub mod processing;
 pub mod ratelimit;
 pub mod redis_conn;
 pub mod routes;

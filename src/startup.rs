@@ -33,6 +33,8 @@ pub struct Application {
     auth: AuthService,
     /// The preview worker and the sweeper; stopped with the application.
     background: crate::content::Background,
+    /// The job dispatcher and the model instances, when this node processes.
+    processing: Option<crate::processing::Processing>,
 }
 
 /// Connects to the configured database (without checking it is reachable yet).
@@ -127,6 +129,21 @@ impl Application {
         let blobs = crate::blob::from_settings(&settings.storage, &settings.data_dir)
             .await
             .context("opening the blob store")?;
+        let processing = if settings.processing.enabled {
+            Some(
+                crate::processing::start(
+                    &settings.processing,
+                    pool.clone(),
+                    Arc::new(store.clone()) as Arc<dyn EventStore>,
+                    blobs.clone(),
+                    &settings.data_dir,
+                    node_id.clone(),
+                )
+                .context("starting processing")?,
+            )
+        } else {
+            None
+        };
         let content = crate::content::ContentService::new(
             crate::content::service::Dependencies {
                 store: store.clone(),
@@ -189,6 +206,7 @@ impl Application {
             tree,
             auth,
             background,
+            processing,
         })
     }
 
@@ -210,6 +228,11 @@ impl Application {
         &self.tree
     }
 
+    /// The node's processing actors, when it processes.
+    pub fn processing(&self) -> Option<&crate::processing::Processing> {
+        self.processing.as_ref()
+    }
+
     /// The authentication service (tests and the CLI create users through it).
     pub fn auth(&self) -> &AuthService {
         &self.auth
@@ -220,6 +243,10 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
         drop(self.background);
+        if let Some(p) = &self.processing {
+            // Running attempts end or their leases expire; nothing new is leased.
+            let _ = p.dispatcher.send(Shutdown).await;
+        }
         if let Err(e) = self.tree.root.send(Shutdown).await {
             tracing::warn!(error = %e, "actor tree did not acknowledge shutdown");
         }

@@ -11,6 +11,8 @@
 use actix::Message;
 
 mod backoff;
+pub mod jobs;
+pub mod models;
 pub mod projection_job;
 pub mod projector_host;
 pub mod session;

@@ -7,6 +7,7 @@ pub mod aggregate;
 pub mod content;
 pub mod error;
 pub mod event;
+pub mod jobs;
 pub mod migrations;
 pub mod postgres;
 pub mod store;

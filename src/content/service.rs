@@ -13,6 +13,7 @@ use tessera_events::content::{
     ContentAccess, ContentCommand, ContentError, ContentEvent, Ledger, LedgerCommand, MediaFacts,
     Modality, QuotaLimitsNow, Source, UploadCommand, UploadSession, UploadStarted, Uploaded,
 };
+use tessera_events::jobs::{job_stream, upload_job_id, JobEvent, JobReason, JobRequested};
 use tessera_events::{
     AppendRequest, CommandContext, DomainEvent, EventStore, ExpectedVersion, PgEventStore,
 };
@@ -320,7 +321,10 @@ impl ContentService {
                 }
                 if !matches!(
                     event,
-                    ContentEvent::PreviewsGenerated(_) | ContentEvent::PreviewsFailed { .. }
+                    ContentEvent::PreviewsGenerated(_)
+                        | ContentEvent::PreviewsFailed { .. }
+                        | ContentEvent::Analysed { .. }
+                        | ContentEvent::AnalysisFailed { .. }
                 ) {
                     f.updated_at = e.recorded_at;
                 }
@@ -533,6 +537,14 @@ impl ContentService {
                         expected: ExpectedVersion::NoStream,
                         events: content,
                     });
+                    match analysis_request(&p.ctx, p.id, &p.uploaded) {
+                        Ok(job) => requests.push(job),
+                        Err(e) => {
+                            requests.pop();
+                            let _ = p.reply.send(Err(e.into()));
+                            continue;
+                        }
+                    }
                     usage.extend(ledger_events);
                     accepted.push(p);
                 }
@@ -596,6 +608,7 @@ impl ContentService {
                     expected: expected(ledger.version),
                     events: p.ctx.to_event_data(&us, &usage_events, Some(owner))?,
                 },
+                analysis_request(&p.ctx, p.id, &p.uploaded)?,
             ];
             match self.inner.store.append_many(requests).await {
                 Ok(_) => return Ok(()),
@@ -610,6 +623,35 @@ impl ContentService {
         Err(ContentFailure::Internal(
             "the usage ledger kept changing; try again".into(),
         ))
+    }
+
+    /// An admin's command to analyse an item again with the current models: a new job.
+    /// Results of models whose version did not change come from the result cache.
+    pub async fn reprocess(&self, admin: Uuid, id: Uuid) -> Result<Uuid, ContentFailure> {
+        let f = self.fold(id).await?;
+        let Some(u) = f.state.uploaded.clone().filter(|_| f.state.exists()) else {
+            return Err(ContentError::NotFound.into());
+        };
+        let job_id = Uuid::new_v4();
+        let stream = job_stream(job_id);
+        let events = [JobEvent::Requested(JobRequested {
+            content_id: id,
+            owner: u.owner,
+            modality: u.modality,
+            mime: u.mime.clone(),
+            sha256: u.sha256.clone(),
+            blob_key: u.blob_key.clone(),
+            size: u.size,
+            reason: JobReason::Reprocess { by: admin },
+        })];
+        let c = ctx(Some(admin), &self.inner.node);
+        let data = c.to_event_data(&stream, &events, Some(u.owner))?;
+        self.inner
+            .store
+            .append(&stream, ExpectedVersion::NoStream, data)
+            .await?;
+        tracing::info!(%admin, content = %id, job = %job_id, "reprocess requested");
+        Ok(job_id)
     }
 
     /// A note: text written in Tessera rather than uploaded.
@@ -1243,4 +1285,28 @@ impl ContentService {
         }
         Ok(())
     }
+}
+
+/// The analysis job an upload requests, appended with the item itself.
+fn analysis_request(
+    ctx: &CommandContext,
+    content_id: Uuid,
+    u: &Uploaded,
+) -> Result<AppendRequest, tessera_events::StoreError> {
+    let stream = job_stream(upload_job_id(content_id));
+    let events = [JobEvent::Requested(JobRequested {
+        content_id,
+        owner: u.owner,
+        modality: u.modality,
+        mime: u.mime.clone(),
+        sha256: u.sha256.clone(),
+        blob_key: u.blob_key.clone(),
+        size: u.size,
+        reason: JobReason::Upload,
+    })];
+    Ok(AppendRequest {
+        events: ctx.to_event_data(&stream, &events, Some(u.owner))?,
+        stream,
+        expected: ExpectedVersion::NoStream,
+    })
 }

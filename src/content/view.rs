@@ -32,6 +32,21 @@ pub struct PreviewsView {
     pub error: Option<String>,
 }
 
+/// What the models found in an item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AnalysisView {
+    /// `pending` (queued or running), `ready` or `failed`.
+    pub state: String,
+    /// The findings: labels, OCR text with boxes, EXIF facts, transcript with timestamps,
+    /// description, keyframes, each with the model that produced it (`provenance`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub result: Option<serde_json::Value>,
+    /// Why the last analysis failed (a stable code).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
 /// Facts the decode probe found.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct MediaView {
@@ -93,6 +108,7 @@ pub struct ItemView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub purge_after: Option<DateTime<Utc>>,
     pub previews: PreviewsView,
+    pub analysis: AnalysisView,
     /// The original's download address.
     pub file_url: String,
     /// The item's stream version: it changes with every change.
@@ -146,6 +162,11 @@ impl ItemView {
                 waveform: previews.and_then(|p| p.waveform),
                 error: r.preview_error,
             },
+            analysis: AnalysisView {
+                state: r.analysis_state,
+                result: r.analysis,
+                error: r.analysis_error,
+            },
             version: r.version.max(0) as u64,
         }
     }
@@ -187,6 +208,16 @@ impl ItemView {
                 images,
                 waveform,
                 error: s.preview_failure.clone(),
+            },
+            analysis: AnalysisView {
+                state: match (&s.analysis, &s.analysis_failure) {
+                    (Some(_), _) => "ready",
+                    (None, Some(_)) => "failed",
+                    (None, None) => "pending",
+                }
+                .to_owned(),
+                result: s.analysis.as_ref().map(|(_, a)| a.clone()),
+                error: s.analysis_failure.clone(),
             },
             file_url: format!("/api/content/{id}/file"),
             version: folded.version,

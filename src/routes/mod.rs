@@ -7,6 +7,7 @@ pub mod admin_users;
 pub mod auth;
 pub mod content;
 pub mod health;
+pub mod jobs;
 pub mod json;
 pub mod me;
 pub mod uploads;
@@ -20,6 +21,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(me::configure)
         .configure(admin_users::configure)
         .configure(admin_projections::configure)
+        .configure(jobs::configure)
         .configure(content::configure)
         .configure(uploads::configure)
         .configure(usage::configure)
@@ -35,6 +37,7 @@ pub fn openapi_parts() -> Vec<utoipa::openapi::OpenApi> {
         admin_users::openapi(),
         admin_projections::openapi(),
         content::openapi(),
+        jobs::openapi(),
         uploads::openapi(),
         usage::openapi(),
         ws::openapi(),

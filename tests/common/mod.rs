@@ -131,6 +131,8 @@ pub async fn spawn_app_on(db: TestDb, overrides: &[(&str, &str)]) -> TestApp {
         ("quotas.uploads_per_day", &uploads),
         ("quotas.processing_seconds_per_day", &processing),
         ("redis.key_prefix", &redis_prefix),
+        // Only the tests about processing run models.
+        ("processing.enabled", "false"),
     ];
     all.extend_from_slice(overrides);
     let settings = Settings::with_overrides(&all).expect("test settings");

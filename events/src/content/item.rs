@@ -125,6 +125,19 @@ pub enum ContentEvent {
     PreviewsGenerated(Previews),
     #[serde(rename = "content.previews_failed")]
     PreviewsFailed { code: String, message: String },
+    /// What the models found (labels, text, transcript, description, ...), by job `job_id`.
+    /// A later analysis (a reprocess with newer models) replaces an earlier one.
+    #[serde(rename = "content.analysed")]
+    Analysed {
+        job_id: Uuid,
+        analysis: serde_json::Value,
+    },
+    #[serde(rename = "content.analysis_failed")]
+    AnalysisFailed {
+        job_id: Uuid,
+        code: String,
+        message: String,
+    },
 }
 
 impl DomainEvent for ContentEvent {}
@@ -177,6 +190,15 @@ pub enum ContentCommand {
         code: String,
         message: String,
     },
+    RecordAnalysis {
+        job_id: Uuid,
+        analysis: serde_json::Value,
+    },
+    RecordAnalysisFailure {
+        job_id: Uuid,
+        code: String,
+        message: String,
+    },
 }
 
 /// An item as its stream tells it.
@@ -190,6 +212,10 @@ pub struct Content {
     pub purged: bool,
     pub previews: Option<Previews>,
     pub preview_failure: Option<String>,
+    /// The current analysis and the job that made it.
+    pub analysis: Option<(Uuid, serde_json::Value)>,
+    /// Code of the last failed analysis, when no analysis came after it.
+    pub analysis_failure: Option<String>,
 }
 
 impl Content {
@@ -273,6 +299,13 @@ impl Aggregate for Content {
             ContentEvent::Purged {} => self.purged = true,
             ContentEvent::PreviewsGenerated(p) => self.previews = Some(p.clone()),
             ContentEvent::PreviewsFailed { code, .. } => self.preview_failure = Some(code.clone()),
+            ContentEvent::Analysed { job_id, analysis } => {
+                self.analysis = Some((*job_id, analysis.clone()));
+                self.analysis_failure = None;
+            }
+            ContentEvent::AnalysisFailed { code, .. } => {
+                self.analysis_failure = Some(code.clone());
+            }
         }
     }
 
@@ -388,6 +421,22 @@ impl Aggregate for Content {
                         vec![ContentEvent::PreviewsFailed { code, message }]
                     },
                 )
+            }
+            C::RecordAnalysis { job_id, analysis } => {
+                self.check_access(Actor::System)?;
+                Ok(vec![ContentEvent::Analysed { job_id, analysis }])
+            }
+            C::RecordAnalysisFailure {
+                job_id,
+                code,
+                message,
+            } => {
+                self.check_access(Actor::System)?;
+                Ok(vec![ContentEvent::AnalysisFailed {
+                    job_id,
+                    code,
+                    message,
+                }])
             }
         }
     }

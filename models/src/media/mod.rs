@@ -9,7 +9,7 @@ mod isobmff;
 mod raster;
 mod sniff;
 mod text;
-mod tool;
+pub(crate) mod tool;
 mod video;
 
 use std::fmt;

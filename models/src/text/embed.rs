@@ -140,41 +140,69 @@ impl Embedder {
         Ok(out)
     }
 
+    /// Cuts a text into windows that each fit the model (see [`Chunker::chunks`]).
+    pub fn chunks(&self, text: &str) -> Result<Vec<Chunk>, RuntimeError> {
+        chunk_with(&self.tokenizer, text)
+    }
+}
+
+/// The tokenizer alone, to cut text into windows away from the model's thread.
+#[derive(Clone)]
+pub struct Chunker {
+    tokenizer: Tokenizer,
+}
+
+impl Chunker {
+    /// Loads `tokenizer.json` from the embedding model's folder.
+    pub fn load(dir: &Path) -> Result<Self, RuntimeError> {
+        let path = dir.join("tokenizer.json");
+        let tokenizer = Tokenizer::from_file(&path).map_err(|e| RuntimeError::Load {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        Ok(Chunker { tokenizer })
+    }
+
     /// Cuts a text into windows that each fit the model, overlapping by [`CHUNK_OVERLAP`]
     /// tokens, cut at token boundaries. An empty text has no chunks.
     pub fn chunks(&self, text: &str) -> Result<Vec<Chunk>, RuntimeError> {
-        let mut tokenizer = self.tokenizer.clone();
-        tokenizer
-            .with_truncation(None)
-            .map_err(|e| RuntimeError::Inference {
-                model: "tokenizer".into(),
-                message: e.to_string(),
-            })?;
-        let enc = tokenizer
-            .encode(text, false)
-            .map_err(|e| RuntimeError::Inference {
-                model: "tokenizer".into(),
-                message: e.to_string(),
-            })?;
-        let offsets = enc.get_offsets();
-        let window = MAX_TOKENS - 2;
-        let mut chunks = Vec::new();
-        let mut first = 0;
-        while first < offsets.len() {
-            let last = (first + window).min(offsets.len()) - 1;
-            let (start, end) = (offsets[first].0, offsets[last].1);
-            chunks.push(Chunk {
-                start,
-                end,
-                text: text[start..end].to_string(),
-            });
-            if last + 1 == offsets.len() {
-                break;
-            }
-            first = last + 1 - CHUNK_OVERLAP;
-        }
-        Ok(chunks)
+        chunk_with(&self.tokenizer, text)
     }
+}
+
+fn chunk_with(tokenizer: &Tokenizer, text: &str) -> Result<Vec<Chunk>, RuntimeError> {
+    let mut tokenizer = tokenizer.clone();
+    tokenizer
+        .with_truncation(None)
+        .map_err(|e| RuntimeError::Inference {
+            model: "tokenizer".into(),
+            message: e.to_string(),
+        })?;
+    tokenizer.with_padding(None);
+    let enc = tokenizer
+        .encode(text, false)
+        .map_err(|e| RuntimeError::Inference {
+            model: "tokenizer".into(),
+            message: e.to_string(),
+        })?;
+    let offsets = enc.get_offsets();
+    let window = MAX_TOKENS - 2;
+    let mut chunks = Vec::new();
+    let mut first = 0;
+    while first < offsets.len() {
+        let last = (first + window).min(offsets.len()) - 1;
+        let (start, end) = (offsets[first].0, offsets[last].1);
+        chunks.push(Chunk {
+            start,
+            end,
+            text: text.get(start..end).unwrap_or_default().to_string(),
+        });
+        if last + 1 == offsets.len() {
+            break;
+        }
+        first = last + 1 - CHUNK_OVERLAP;
+    }
+    Ok(chunks)
 }
 
 fn normalise(v: &mut [f32]) {

@@ -3,4 +3,4 @@
 pub mod chat;
 pub mod embed;
 
-pub use embed::{cosine, Chunk, Embedder};
+pub use embed::{cosine, Chunk, Chunker, Embedder};

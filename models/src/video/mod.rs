@@ -1,2 +1,175 @@
-//! Video: keyframes and the audio track through ffmpeg (a subprocess), fed to the image and audio
-//! pipelines.
+//! Video: scene keyframes and the audio track through the `ffmpeg` program (a subprocess: no
+//! shell, a time limit, killed past it). Keyframes go on to the image pipelines, the track to the
+//! audio pipelines.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::media::tool::{self, input_arg};
+use crate::media::MediaError;
+
+/// How keyframes are chosen.
+#[derive(Debug, Clone)]
+pub struct KeyframeOptions {
+    /// A new scene starts where ffmpeg's scene score passes this (0..1).
+    pub scene_threshold: f32,
+    /// At least one frame this often, even without a scene change, in seconds.
+    pub max_gap_secs: f32,
+    /// At most this many frames.
+    pub max_frames: usize,
+    /// Longest side of a keyframe, in pixels.
+    pub max_side: u32,
+    /// Time limit for the ffmpeg run.
+    pub timeout: Duration,
+}
+
+impl Default for KeyframeOptions {
+    fn default() -> Self {
+        KeyframeOptions {
+            scene_threshold: 0.3,
+            max_gap_secs: 30.0,
+            max_frames: 12,
+            max_side: 640,
+            timeout: Duration::from_secs(300),
+        }
+    }
+}
+
+/// One keyframe: when it is, and the picture as JPEG.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Keyframe {
+    /// Seconds from the start.
+    pub time: f64,
+    pub jpeg: Vec<u8>,
+}
+
+/// The first frame, then every frame that starts a scene, then at least one per
+/// `max_gap_secs`, up to `max_frames`, in time order.
+pub fn keyframes(path: &Path, options: &KeyframeOptions) -> Result<Vec<Keyframe>, MediaError> {
+    let dir = tempfile::Builder::new()
+        .prefix("keyframes-")
+        .tempdir()
+        .map_err(MediaError::Io)?;
+    let pattern = dir.path().join("frame-%04d.jpg");
+    let select = format!(
+        "select='eq(n\\,0)+gt(scene\\,{thr})+gte(t-prev_selected_t\\,{gap})',showinfo,\
+         scale='if(gt(iw\\,ih)\\,min({side}\\,iw)\\,-2)':'if(gt(iw\\,ih)\\,-2\\,min({side}\\,ih))'",
+        thr = options.scene_threshold.clamp(0.01, 1.0),
+        gap = options.max_gap_secs.max(1.0),
+        side = options.max_side.max(16),
+    );
+    let args: Vec<OsString> = vec![
+        "-hide_banner".into(),
+        "-nostdin".into(),
+        "-loglevel".into(),
+        "info".into(),
+        "-i".into(),
+        input_arg(path),
+        "-map".into(),
+        "0:v:0".into(),
+        "-vf".into(),
+        select.into(),
+        "-fps_mode".into(),
+        "vfr".into(),
+        "-frames:v".into(),
+        options.max_frames.max(1).to_string().into(),
+        "-q:v".into(),
+        "4".into(),
+        "-f".into(),
+        "image2".into(),
+        pattern.into_os_string(),
+    ];
+    let out = tool::run("ffmpeg", &args, options.timeout, 0)?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        if stderr.contains("matches no streams") {
+            return Ok(Vec::new());
+        }
+        return Err(MediaError::CorruptVideo(out.stderr_summary()));
+    }
+    let times = showinfo_times(&stderr);
+    let mut frames = Vec::new();
+    for (i, time) in times.into_iter().enumerate().take(options.max_frames) {
+        let file = dir.path().join(format!("frame-{:04}.jpg", i + 1));
+        match std::fs::read(&file) {
+            Ok(jpeg) => frames.push(Keyframe { time, jpeg }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+            Err(e) => return Err(MediaError::Io(e)),
+        }
+    }
+    Ok(frames)
+}
+
+/// The `pts_time` of each frame that `showinfo` reported, in order.
+fn showinfo_times(stderr: &str) -> Vec<f64> {
+    stderr
+        .lines()
+        .filter(|l| l.contains("Parsed_showinfo") && l.contains(" n:"))
+        .filter_map(|l| {
+            let rest = &l[l.find("pts_time:")? + "pts_time:".len()..];
+            rest.split_whitespace().next()?.parse::<f64>().ok()
+        })
+        .collect()
+}
+
+/// Writes the first audio track as 16 kHz mono 16-bit WAV to `out`. Returns false when the
+/// video has no audio track.
+pub fn extract_audio(path: &Path, out: &Path, timeout: Duration) -> Result<bool, MediaError> {
+    let args: Vec<OsString> = vec![
+        "-hide_banner".into(),
+        "-nostdin".into(),
+        "-loglevel".into(),
+        "error".into(),
+        "-y".into(),
+        "-i".into(),
+        input_arg(path),
+        "-map".into(),
+        "0:a:0?".into(),
+        "-vn".into(),
+        "-ac".into(),
+        "1".into(),
+        "-ar".into(),
+        "16000".into(),
+        "-c:a".into(),
+        "pcm_s16le".into(),
+        "-f".into(),
+        "wav".into(),
+        output_arg(out),
+    ];
+    let result = tool::run("ffmpeg", &args, timeout, 0)?;
+    if !result.status.success() {
+        let summary = result.stderr_summary();
+        // With the optional map and no audio, ffmpeg has nothing to write.
+        if summary.contains("does not contain any stream")
+            || summary.contains("Output file is empty")
+            || summary.contains("Output file #0 does not contain any stream")
+        {
+            return Ok(false);
+        }
+        return Err(MediaError::CorruptVideo(summary));
+    }
+    // A WAV header alone (44 bytes) means no samples: no audio track.
+    Ok(std::fs::metadata(out)
+        .map(|m| m.len() > 44)
+        .unwrap_or(false))
+}
+
+fn output_arg(path: &Path) -> OsString {
+    let mut arg = OsString::from("file:");
+    arg.push(PathBuf::from(path).as_os_str());
+    arg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn showinfo_lines_give_frame_times() {
+        let stderr = "[Parsed_showinfo_1 @ 0x1] n:   0 pts:      0 pts_time:0       duration\n\
+                      [Parsed_showinfo_1 @ 0x1] n:   1 pts:  61440 pts_time:4.8     duration\n\
+                      [Parsed_showinfo_1 @ 0x1] config in time_base: 1/12800\n";
+        assert_eq!(showinfo_times(stderr), vec![0.0, 4.8]);
+    }
+}

@@ -40,6 +40,10 @@ CREATE TABLE items (
     preview_state text        NOT NULL,
     previews      jsonb,
     preview_error text,
+    -- What the models found: pending until the item's first analysis job ends.
+    analysis_state text       NOT NULL,
+    analysis      jsonb,
+    analysis_error text,
     version       bigint      NOT NULL
 );
 CREATE INDEX items_live ON items (owner, created_at DESC, id DESC) WHERE deleted_at IS NULL;
@@ -70,7 +74,7 @@ impl Projection for ContentProjection {
     }
 
     fn version(&self) -> i32 {
-        1
+        2
     }
 
     fn setup_sql(&self) -> &'static str {
@@ -100,9 +104,9 @@ impl Projection for ContentProjection {
                 sqlx::query(
                     "INSERT INTO items (id, owner, title, filename, description, modality, mime,
                          extension, size, sha256, blob_key, media, tags, source, created_at,
-                         updated_at, preview_state, version)
+                         updated_at, preview_state, analysis_state, version)
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
-                         $15, $16, $17)",
+                         $15, $16, 'pending', $17)",
                 )
                 .bind(id)
                 .bind(u.owner)
@@ -182,6 +186,23 @@ impl Projection for ContentProjection {
             .bind(id)
             .bind(code)
             .bind(version),
+            ContentEvent::Analysed { analysis, .. } => sqlx::query(
+                "UPDATE items SET analysis_state = 'ready', analysis = $2, analysis_error = NULL,
+                     version = $3 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(analysis)
+            .bind(version),
+            // A failed reprocess keeps the earlier analysis.
+            ContentEvent::AnalysisFailed { code, .. } => sqlx::query(
+                "UPDATE items SET analysis_error = $2, version = $3,
+                     analysis_state = CASE WHEN analysis IS NULL THEN 'failed'
+                                           ELSE analysis_state END
+                 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(code)
+            .bind(version),
         };
         q.execute(conn).await?;
         Ok(())
@@ -214,13 +235,16 @@ pub struct ItemRow {
     pub preview_state: String,
     pub previews: Option<serde_json::Value>,
     pub preview_error: Option<String>,
+    pub analysis_state: String,
+    pub analysis: Option<serde_json::Value>,
+    pub analysis_error: Option<String>,
     pub version: i64,
 }
 
 const COLUMNS: &str =
     "id, owner, title, title_key, filename, description, modality, mime, extension, size,
     sha256, blob_key, media, tags, source, created_at, updated_at, deleted_at, purge_after,
-    preview_state, previews, preview_error, version";
+    preview_state, previews, preview_error, analysis_state, analysis, analysis_error, version";
 
 /// One item by id, whoever owns it (callers check ownership).
 pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<ItemRow>, sqlx::Error> {

@@ -1,4 +1,4 @@
-//! The read models: `users`, `api_keys`, `quotas`, `content`, `usage`.
+//! The read models: `users`, `api_keys`, `quotas`, `content`, `usage`, `jobs`.
 //!
 //! Each projection's tables live in schema `rm_<name>`; `setup_sql` and `apply` use unqualified
 //! names (the runtime sets `search_path`, so a rebuild can fill fresh tables beside the live
@@ -6,6 +6,7 @@
 
 pub mod api_keys;
 pub mod content;
+pub mod jobs;
 pub mod profile;
 pub mod quotas;
 pub mod usage;
@@ -13,6 +14,7 @@ pub mod users;
 
 pub use api_keys::ApiKeysProjection;
 pub use content::ContentProjection;
+pub use jobs::JobsProjection;
 pub use quotas::QuotasProjection;
 pub use usage::UsageProjection;
 pub use users::UsersProjection;
@@ -56,5 +58,6 @@ pub fn all() -> Vec<Arc<dyn Projection>> {
         Arc::new(QuotasProjection),
         Arc::new(ContentProjection),
         Arc::new(UsageProjection),
+        Arc::new(JobsProjection),
     ]
 }
