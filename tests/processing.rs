@@ -205,6 +205,7 @@ async fn a_job_whose_worker_died_is_taken_over_once_its_lease_expires() {
 
     // The second node.
     let settings = tessera::config::Settings::with_overrides(&[
+        ("mode", "dev"),
         ("data_dir", app.data_dir.0.to_str().unwrap()),
         ("processing.lease_ttl_secs", "5"),
     ])

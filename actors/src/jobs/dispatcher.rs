@@ -268,7 +268,8 @@ async fn attempt(
         })
         .map_err(|e| e.to_string())?;
     let attempt_no = job.state.attempts + 1;
-    let data = c
+    // Each append its own command (event ids derive from the command id).
+    let data = ctx_for(&options.node)
         .to_event_data(&stream, &started, Some(request.owner))
         .map_err(|e| e.to_string())?;
     match store.append(&stream, expected(job.version), data).await {
@@ -284,6 +285,7 @@ async fn attempt(
         tracing::warn!(job = %lease.job_id, "lease lost; another node will run the job");
         return Ok(Finished::LeaseLost);
     };
+    let c = ctx_for(&options.node);
     // Fold again: progress events moved the stream.
     let job = aggregate::load::<Job>(store.as_ref(), &stream)
         .await
