@@ -188,6 +188,9 @@ fn double_speed_is_clearly_shorter() {
         fast.duration_secs()
     );
     assert!(ratio < 0.7, "speed 2.0 gives {ratio} of the length");
+    // The voice samples noise: the same text twice is never the same audio.
+    let again = v.synthesize(text, &SynthOptions::default()).expect("again");
+    assert_ne!(again.samples, normal.samples);
     assert!(ratio > 0.3, "speed 2.0 gives {ratio} of the length");
 }
 
@@ -280,8 +283,9 @@ fn wav_opus_and_mp3_decode_to_the_right_duration() {
     let (rate, frames) = symphonia_frames(mp3, "mp3");
     let mp3_secs = frames as f64 / f64::from(rate);
     assert_eq!(rate, 22_050);
+    // The encoder's delay and padding are recorded in the LAME header and trimmed on decoding.
     assert!(
-        (mp3_secs - secs).abs() <= 0.1,
+        (mp3_secs - secs).abs() <= 0.03,
         "mp3 decodes to {mp3_secs} s, speech is {secs} s"
     );
 
@@ -361,17 +365,21 @@ fn awkward_text_gives_a_clear_error_or_valid_audio() {
     let e = v.synthesize(&long, &opts).expect_err("too long");
     assert_eq!(e.code(), "text_too_long", "{e}");
     assert!(started.elapsed().as_millis() < 500);
-    // A sentence with no punctuation at all, at the limit: cut into pieces, never a crash.
+    // Exactly at the limit is accepted.
     let at_limit = "la ".repeat(MAX_TEXT_CHARS / 3);
+    let sentences = v.phonemizer().phonemize(&at_limit).expect("at the limit");
+    assert_eq!(sentences.len(), 1);
+    // A long sentence with no punctuation at all is cut into pieces, never a crash.
+    let run_on = "la ".repeat(300);
     let started = Instant::now();
-    let s = v.synthesize(&at_limit, &opts).expect("long run-on text");
+    let s = v.synthesize(&run_on, &opts).expect("long run-on text");
     println!(
         "{} chars without punctuation: {:.1} s of audio in {:.1} s",
-        at_limit.len(),
+        run_on.len(),
         s.duration_secs(),
         started.elapsed().as_secs_f64()
     );
-    assert!(s.duration_secs() > 60.0);
+    assert!(s.duration_secs() > 20.0, "{} s", s.duration_secs());
     assert!(s.peak() <= 1.0);
 }
 
@@ -403,8 +411,8 @@ fn the_registry_interface_separates_refusals_from_failures() {
 fn real_time_factor_of_a_paragraph() {
     require_program("espeak-ng");
     let paragraph = "Tessera keeps your notes, pictures and recordings in one place. \
-        It can read a document aloud, describe a photo, or find the meeting where a topic \
-        came up. Everything runs on your own machine, so nothing leaves it unless you say so.";
+        It can read a document aloud, describe a photo, or find a meeting. \
+        Everything runs on your own machine.";
     let dir = support::model_dir(VOICE);
     let mut report = Vec::new();
     for threads in [1, 2] {
@@ -422,7 +430,14 @@ fn real_time_factor_of_a_paragraph() {
             secs = s.duration_secs();
             best = best.min(took / secs);
         }
-        println!("{threads} intra-op thread(s): {secs:.2} s of audio, real-time factor {best:.3}");
+        let started = Instant::now();
+        let phonemes = v.phonemizer().phonemize(paragraph).expect("phonemes");
+        println!(
+            "{threads} intra-op thread(s): {secs:.3} s of audio, real-time factor {best:.3} \
+             (espeak-ng: {} sentences in {} ms)",
+            phonemes.len(),
+            started.elapsed().as_millis()
+        );
         report.push(best);
         assert!(secs > 7.0 && secs < 20.0, "{secs} s for the paragraph");
     }

@@ -1,6 +1,7 @@
 //! Speech to file bytes: WAV (16-bit PCM) here, Opus in Ogg and MP3 through the `ffmpeg`
-//! program (a subprocess fed on stdin, read on stdout).
+//! program (a subprocess fed on stdin; Opus comes back on stdout, MP3 through a temporary file).
 
+use std::ffi::OsString;
 use std::io::Cursor;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -164,7 +165,7 @@ fn with_ffmpeg(speech: &Speech, format: AudioFormat) -> Result<Vec<u8>, SpeechEr
     check_rate(speech)?;
     check_encoder(format)?;
     let rate = speech.sample_rate.to_string();
-    let mut args: Vec<&str> = vec![
+    let mut args: Vec<OsString> = [
         "-hide_banner",
         "-loglevel",
         "error",
@@ -178,34 +179,43 @@ fn with_ffmpeg(speech: &Speech, format: AudioFormat) -> Result<Vec<u8>, SpeechEr
         "pipe:0",
         "-map_metadata",
         "-1",
-    ];
+    ]
+    .iter()
+    .map(OsString::from)
+    .collect();
+    // MP3 goes to a file: ffmpeg rewinds it to fill in the Xing/LAME header with the frame count
+    // and the encoder's delay and padding, which players need for the exact duration. A pipe
+    // cannot be rewound, and the header would stay a placeholder.
+    let mut mp3_file = None;
     match format {
-        AudioFormat::Opus => args.extend([
-            "-c:a",
-            "libopus",
-            "-b:a",
-            OPUS_BITRATE,
-            "-application",
-            "voip",
-            "-ar",
-            "48000",
-            "-f",
-            "ogg",
-        ]),
-        // A pipe cannot be rewound to fill in a Xing header, so none is written: a placeholder
-        // would mislead players about the duration.
-        _ => args.extend([
-            "-c:a",
-            "libmp3lame",
-            "-b:a",
-            MP3_BITRATE,
-            "-write_xing",
-            "0",
-            "-f",
-            "mp3",
-        ]),
+        AudioFormat::Opus => args.extend(
+            [
+                "-c:a",
+                "libopus",
+                "-b:a",
+                OPUS_BITRATE,
+                "-application",
+                "voip",
+                "-ar",
+                "48000",
+                "-f",
+                "ogg",
+                "pipe:1",
+            ]
+            .map(OsString::from),
+        ),
+        _ => {
+            let dir = tempfile::Builder::new().prefix("tessera-mp3-").tempdir()?;
+            let path = dir.path().join("speech.mp3");
+            args.extend(
+                ["-c:a", "libmp3lame", "-b:a", MP3_BITRATE, "-f", "mp3", "-y"].map(OsString::from),
+            );
+            let mut target = OsString::from("file:");
+            target.push(path.as_os_str());
+            args.push(target);
+            mp3_file = Some((dir, path));
+        }
     }
-    args.push("pipe:1");
     let input: Vec<u8> = speech
         .samples
         .iter()
@@ -226,12 +236,18 @@ fn with_ffmpeg(speech: &Speech, format: AudioFormat) -> Result<Vec<u8>, SpeechEr
             message: out.stderr_summary(),
         });
     }
-    if out.stdout_overflowed {
-        return Err(SpeechError::Encode(format!(
-            "encoded audio is over {ENCODED_CAP} bytes"
-        )));
+    let too_big = || SpeechError::Encode(format!("encoded audio is over {ENCODED_CAP} bytes"));
+    match mp3_file {
+        // The folder (and the file) are removed when `_dir` drops.
+        Some((_dir, path)) => {
+            if std::fs::metadata(&path)?.len() > ENCODED_CAP as u64 {
+                return Err(too_big());
+            }
+            Ok(std::fs::read(&path)?)
+        }
+        None if out.stdout_overflowed => Err(too_big()),
+        None => Ok(out.stdout),
     }
-    Ok(out.stdout)
 }
 
 #[cfg(test)]

@@ -413,12 +413,18 @@ fn find_model(dir: &Path) -> Result<PathBuf, SpeechError> {
 
 /// Cuts a phoneme string into pieces of at most `max` characters, at spaces where possible.
 fn chunks(phonemes: &str, max: usize) -> Vec<&str> {
+    let max = max.max(1);
     let mut out = Vec::new();
     let mut rest = phonemes.trim();
     while rest.chars().count() > max {
         // Byte offset just past the `max`th character.
         let limit = rest.char_indices().nth(max).map_or(rest.len(), |(i, _)| i);
-        let cut = rest[..limit].rfind(' ').filter(|&i| i > 0).unwrap_or(limit);
+        // A space just after the `max`th character is a clean cut too.
+        let window = limit + rest[limit..].chars().next().map_or(0, char::len_utf8);
+        let cut = rest[..window]
+            .rfind(' ')
+            .filter(|&i| i > 0)
+            .unwrap_or(limit);
         out.push(rest[..cut].trim());
         rest = rest[cut..].trim_start();
     }
