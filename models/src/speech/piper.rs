@@ -1,4 +1,4 @@
-//! Piper voices (VITS, ONNX): phoneme ids in, 16-bit-range float audio out. Each sentence is
+//! Piper voices (VITS, ONNX): phoneme ids in, float audio in [-1, 1] out. Each sentence is
 //! synthesised on its own and the sentences are joined with a short silence, as Piper does.
 //! The model is random (it samples noise), so the same text never gives identical samples.
 

@@ -119,6 +119,17 @@ impl Running {
     }
 }
 
+/// A program abandoned before `finish` (an earlier clause failed, say) is killed and reaped
+/// rather than left running or as a zombie.
+impl Drop for Running {
+    fn drop(&mut self) {
+        // After `finish` the child is already reaped: kill then does nothing and wait returns
+        // the saved status.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Runs `tool` to completion: [`spawn`] then [`Running::finish`].
 pub(crate) fn run<S: AsRef<OsStr>>(
     tool: &'static str,
