@@ -49,21 +49,30 @@ where
     R: BufRead + Seek,
     F: Fn() -> Result<R, VisionError>,
 {
-    let reader = |source: R| -> Result<ImageReader<R>, VisionError> {
+    let reader = |source: R, decoder_limits: Limits| -> Result<ImageReader<R>, VisionError> {
         let mut reader = ImageReader::new(source).with_guessed_format()?;
         if reader.format().is_none() {
             return Err(VisionError::Unsupported(
                 "the data is not in a known image format".into(),
             ));
         }
-        reader.limits(decoder_limits(limits));
+        reader.limits(decoder_limits);
         Ok(reader)
     };
-    // The header alone first: a 100000×100000 claim is refused here, before decoding.
-    let (width, height) = guarded(|| reader(open()?)?.into_dimensions().map_err(map_error))?;
+    // The header alone first, under the allocation limit only, so that a 100000×100000 claim
+    // is refused here with its size in the message, before decoding.
+    let mut header_limits = Limits::default();
+    header_limits.max_alloc = Some(limits.max_decoded_bytes);
+    let (width, height) = guarded(|| {
+        reader(open()?, header_limits)?
+            .into_dimensions()
+            .map_err(map_error)
+    })?;
     check_size(width, height, limits)?;
     guarded(|| {
-        let mut decoder = reader(open()?)?.into_decoder().map_err(map_error)?;
+        let mut decoder = reader(open()?, decoder_limits(limits))?
+            .into_decoder()
+            .map_err(map_error)?;
         if decoder.total_bytes() > limits.max_decoded_bytes {
             return Err(VisionError::TooLarge(format!(
                 "decoding needs {} bytes, more than the limit of {}",

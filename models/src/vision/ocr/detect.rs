@@ -73,13 +73,7 @@ fn input_size(w: u32, h: u32) -> (u32, u32) {
 
 /// DB post-processing: threshold, dilate, contours, minimum-area rectangles, box score, unclip,
 /// and scaling back to the `dest_w`×`dest_h` image.
-fn boxes_from_map(
-    map: &[f32],
-    mw: u32,
-    mh: u32,
-    dest_w: u32,
-    dest_h: u32,
-) -> Vec<Quad> {
+fn boxes_from_map(map: &[f32], mw: u32, mh: u32, dest_w: u32, dest_h: u32) -> Vec<Quad> {
     let prob = |x: u32, y: u32| {
         map.get(y as usize * mw as usize + x as usize)
             .copied()
