@@ -3,11 +3,11 @@
 
 use std::path::Path;
 
-use image::imageops::FilterType;
 use image::{DynamicImage, RgbImage};
 use ndarray::Array4;
 use ort::value::TensorRef;
 
+use super::ocr::tensor::{planes, resize};
 use super::{output_error, tensor_error, VisionError};
 use crate::runtime::{Model, OnnxRuntime, OnnxSession, RuntimeError, SessionOptions};
 
@@ -130,15 +130,15 @@ impl Classifier {
             return Ok(Vec::new());
         }
         let side = INPUT_SIZE as usize;
-        let mut input = Array4::<f32>::zeros((images.len(), 3, side, side));
-        for (n, image) in images.iter().enumerate() {
+        let mut data = Vec::with_capacity(images.len() * 3 * side * side);
+        for image in images {
             let rgb = prepare(image, self.preprocess);
-            for (x, y, pixel) in rgb.enumerate_pixels() {
-                for c in 0..3 {
-                    input[[n, c, y as usize, x as usize]] = (f32::from(pixel.0[c]) - 127.0) / 128.0;
-                }
-            }
+            data.extend(planes(&rgb, INPUT_SIZE, [0, 1, 2], |v| {
+                (f32::from(v) - 127.0) / 128.0
+            }));
         }
+        let input = Array4::from_shape_vec((images.len(), 3, side, side), data)
+            .map_err(|e| output_error(MODEL, e.to_string()))?;
         let tensor = TensorRef::from_array_view(&input).map_err(tensor_error(MODEL))?;
         let outputs = self.session.run(ort::inputs!["input" => tensor])?;
         let logits = outputs[0]
@@ -174,16 +174,14 @@ impl Classifier {
 fn prepare(image: &DynamicImage, preprocess: Preprocess) -> RgbImage {
     let rgb = flatten(image);
     match preprocess {
-        Preprocess::Stretch => {
-            image::imageops::resize(&rgb, INPUT_SIZE, INPUT_SIZE, FilterType::Triangle)
-        }
+        Preprocess::Stretch => resize(&rgb, INPUT_SIZE, INPUT_SIZE),
         Preprocess::CentreCrop => {
             let (w, h) = (rgb.width().max(1), rgb.height().max(1));
             let short = w.min(h) as f32;
             let scale = 256.0 / short;
             let nw = ((w as f32 * scale).round() as u32).max(INPUT_SIZE);
             let nh = ((h as f32 * scale).round() as u32).max(INPUT_SIZE);
-            let resized = image::imageops::resize(&rgb, nw, nh, FilterType::Triangle);
+            let resized = resize(&rgb, nw, nh);
             let (x, y) = ((nw - INPUT_SIZE) / 2, (nh - INPUT_SIZE) / 2);
             image::imageops::crop_imm(&resized, x, y, INPUT_SIZE, INPUT_SIZE).to_image()
         }

@@ -1,14 +1,13 @@
 //! Text detection: the PP-OCRv4 detector's probability map and its DB post-processing into
 //! rotated text boxes.
 
-use image::imageops::FilterType;
-use image::{GrayImage, Luma, RgbImage};
+use image::{GrayImage, RgbImage};
 use imageproc::contours::{find_contours, BorderType};
 use ndarray::Array4;
 use ort::value::TensorRef;
 
 use super::geometry::{distance, expand, inside, min_area_rect, order_corners, Quad};
-use super::tensor::bgr_planes;
+use super::tensor::{bgr_planes, resize};
 use crate::runtime::OnnxSession;
 use crate::vision::{output_error, tensor_error, VisionError};
 
@@ -34,7 +33,7 @@ pub fn detect(session: &mut OnnxSession, image: &RgbImage) -> Result<Vec<Quad>, 
         return Ok(Vec::new());
     }
     let (rw, rh) = input_size(w, h);
-    let resized = image::imageops::resize(image, rw, rh, FilterType::Triangle);
+    let resized = resize(image, rw, rh);
     let input = Array4::from_shape_vec((1, 3, rh as usize, rw as usize), bgr_planes(&resized, rw))
         .map_err(|e| session.output_error(e.to_string()))?;
     let tensor = TensorRef::from_array_view(&input).map_err(tensor_error("det"))?;
@@ -79,14 +78,13 @@ fn boxes_from_map(map: &[f32], mw: u32, mh: u32, dest_w: u32, dest_h: u32) -> Ve
             .copied()
             .unwrap_or(0.0)
     };
-    let mut bitmap = GrayImage::new(mw, mh);
-    for y in 0..mh {
-        for x in 0..mw {
-            if prob(x, y) > BINARY_THRESHOLD {
-                bitmap.put_pixel(x, y, Luma([255]));
-            }
-        }
-    }
+    let raw: Vec<u8> = map
+        .iter()
+        .map(|&p| if p > BINARY_THRESHOLD { 255 } else { 0 })
+        .collect();
+    let Some(bitmap) = GrayImage::from_raw(mw, mh, raw) else {
+        return Vec::new();
+    };
     let bitmap = dilate_2x2(&bitmap);
     let contours = find_contours::<i32>(&bitmap);
     let (sx, sy) = (dest_w as f32 / mw as f32, dest_h as f32 / mh as f32);
@@ -134,22 +132,22 @@ fn boxes_from_map(map: &[f32], mw: u32, mh: u32, dest_w: u32, dest_h: u32) -> Ve
     boxes
 }
 
-/// OpenCV's dilation with a 2×2 kernel (anchor at its bottom-right cell).
+/// OpenCV's dilation with a 2×2 kernel (anchor at its bottom-right cell): each pixel takes the
+/// maximum of itself and its left, upper and upper-left neighbours.
 fn dilate_2x2(bitmap: &GrayImage) -> GrayImage {
-    let (w, h) = bitmap.dimensions();
-    GrayImage::from_fn(w, h, |x, y| {
-        let mut v = bitmap.get_pixel(x, y).0[0];
-        if x > 0 {
-            v = v.max(bitmap.get_pixel(x - 1, y).0[0]);
+    let (w, h) = (bitmap.width() as usize, bitmap.height() as usize);
+    let src = bitmap.as_raw();
+    let mut out = src.clone();
+    for y in 0..h {
+        let row = &src[y * w..(y + 1) * w];
+        let above = if y > 0 { &src[(y - 1) * w..y * w] } else { row };
+        let dst = &mut out[y * w..(y + 1) * w];
+        for x in 0..w {
+            let left = x.saturating_sub(1);
+            dst[x] = row[x].max(row[left]).max(above[x]).max(above[left]);
         }
-        if y > 0 {
-            v = v.max(bitmap.get_pixel(x, y - 1).0[0]);
-            if x > 0 {
-                v = v.max(bitmap.get_pixel(x - 1, y - 1).0[0]);
-            }
-        }
-        Luma([v])
-    })
+    }
+    GrayImage::from_raw(bitmap.width(), bitmap.height(), out).unwrap_or_else(|| bitmap.clone())
 }
 
 /// Mean probability of the map pixels inside a box.

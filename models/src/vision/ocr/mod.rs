@@ -4,7 +4,7 @@
 mod detect;
 pub mod geometry;
 mod recognise;
-mod tensor;
+pub(crate) mod tensor;
 
 use std::path::Path;
 
@@ -163,7 +163,7 @@ impl Working {
                 let side = |s: f32| (((s * r / 32.0).round() as u32) * 32).max(32);
                 // A 1×5000 strip scaled to a 30-pixel minimum would be 150,000 wide: cap it.
                 let (nw, nh) = (side(w).min(8192), side(h).min(8192));
-                image::imageops::resize(original, nw, nh, image::imageops::FilterType::Triangle)
+                tensor::resize(original, nw, nh)
             }
             None => original.clone(),
         };

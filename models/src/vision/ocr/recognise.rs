@@ -1,12 +1,11 @@
 //! Text line reading: the angle classifier (upright or upside down) and the PP-OCRv4 recogniser
 //! with greedy CTC decoding.
 
-use image::imageops::FilterType;
 use image::RgbImage;
 use ndarray::Array4;
 use ort::value::TensorRef;
 
-use super::tensor::bgr_planes;
+use super::tensor::{bgr_planes, resize};
 use crate::runtime::OnnxSession;
 use crate::vision::{output_error, tensor_error, VisionError};
 
@@ -44,7 +43,7 @@ pub fn fix_orientation(
         let mut data = Vec::with_capacity(n * 3 * (LINE_HEIGHT * CLS_WIDTH) as usize);
         for line in chunk.iter() {
             let w = scaled_width(line).min(CLS_WIDTH);
-            let resized = image::imageops::resize(line, w, LINE_HEIGHT, FilterType::Triangle);
+            let resized = resize(line, w, LINE_HEIGHT);
             data.extend(bgr_planes(&resized, CLS_WIDTH));
         }
         let input = Array4::from_shape_vec((n, 3, LINE_HEIGHT as usize, CLS_WIDTH as usize), data)
@@ -93,7 +92,7 @@ pub fn recognise(
         let mut data = Vec::with_capacity(n * 3 * (LINE_HEIGHT * width) as usize);
         for &i in chunk {
             let w = scaled_width(&lines[i]).min(width);
-            let resized = image::imageops::resize(&lines[i], w, LINE_HEIGHT, FilterType::Triangle);
+            let resized = resize(&lines[i], w, LINE_HEIGHT);
             data.extend(bgr_planes(&resized, width));
         }
         let input = Array4::from_shape_vec((n, 3, LINE_HEIGHT as usize, width as usize), data)
