@@ -226,6 +226,24 @@ fn ocr_turns_an_upside_down_line_around() {
     );
     assert_eq!(flipped.lines.len(), 1, "{:?}", flipped.lines);
     assert!(acc >= 0.95, "upside-down line read as {:?}", flipped.text);
+    assert!(accuracy(line, &upright.text) >= 0.95, "{:?}", upright.text);
+    // Without the classifier the same line is misread: the classifier is what turns it.
+    let mut plain = Ocr::load(&support::model_dir("ppocr-v4"), &SessionOptions::default())
+        .expect("PP-OCR loads")
+        .with_angle_classifier(false);
+    let unturned = plain
+        .read(&DynamicImage::ImageRgb8(image::imageops::rotate180(&image)))
+        .expect("OCR runs");
+    let unturned_acc = accuracy(line, &unturned.text);
+    eprintln!(
+        "without the angle classifier: {:?} (accuracy {unturned_acc:.4})",
+        unturned.text
+    );
+    assert!(
+        unturned_acc < 0.5,
+        "read without turning: {:?}",
+        unturned.text
+    );
     // The box is where the text is: the lower part of the flipped image (the margin flips).
     let ys = flipped.lines[0].bbox.map(|p| p[1]);
     assert!(ys
