@@ -10,7 +10,7 @@ use std::time::Instant;
 use ab_glyph::{point, Font, FontRef, PxScale, ScaleFont};
 use image::codecs::jpeg::JpegEncoder;
 use image::{DynamicImage, Rgb, RgbImage};
-use tessera_models::runtime::SessionOptions;
+use tessera_models::runtime::{Model, SessionOptions};
 use tessera_models::vision::{
     decode_image, read_exif, Classifier, ImageLimits, Label, Ocr, OcrResult, Preprocess,
     VisionError,
@@ -308,6 +308,12 @@ fn a_cat_photo_gets_a_cat_class() {
         show(&top)
     );
     assert!(top.windows(2).all(|w| w[0].score >= w[1].score), "sorted");
+    // Through the registry's interface: one answer per request, in order.
+    let answers = Model::run_batch(&mut *classifier, vec![cat.clone(), photo("coffee.jpg")]);
+    assert_eq!(answers.len(), 2);
+    let first = answers[0].as_ref().expect("classified");
+    assert_eq!(first[0].index, top[0].index);
+    assert!(answers[1].as_ref().expect("classified")[0].index != top[0].index);
     let total: f32 = top.iter().map(|l| l.score).sum();
     assert!(
         top[0].score > 0.0 && total <= 1.0 + 1e-4,
