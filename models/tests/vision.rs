@@ -252,6 +252,23 @@ fn ocr_turns_an_upside_down_line_around() {
 }
 
 #[test]
+fn ocr_joins_boxes_of_one_row_with_a_space() {
+    let gap = " ".repeat(30);
+    let first = format!("Invoice number{gap}Total due");
+    let (image, _) = render(&[&first, "Paid in full"], 30.0, 900);
+    let result = read(&image);
+    eprintln!(
+        "two columns: {:?} from {} boxes",
+        result.text,
+        result.lines.len()
+    );
+    assert_eq!(result.lines.len(), 3, "{:?}", result.lines);
+    let expected = "Invoice number Total due\nPaid in full";
+    assert!(accuracy(expected, &result.text) >= 0.9, "{:?}", result.text);
+    assert_eq!(result.text.lines().count(), 2, "{:?}", result.text);
+}
+
+#[test]
 fn ocr_finds_nothing_on_a_blank_page() {
     let blank = RgbImage::from_pixel(640, 480, Rgb([255, 255, 255]));
     let result = read(&blank);
