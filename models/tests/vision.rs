@@ -365,6 +365,16 @@ fn other_images_do_not_come_first_as_cats() {
     let alone = classifier.classify(&cat, 3).expect("classify");
     assert_eq!(alone[0].index, batch[2][0].index);
     assert!((alone[0].score - batch[2][0].score).abs() < 1e-3);
+    // Extreme shapes classify without blowing up.
+    let strip = DynamicImage::ImageRgb8(RgbImage::from_pixel(12_000, 1, Rgb([40, 90, 200])));
+    let tiny = DynamicImage::ImageRgb8(RgbImage::from_pixel(1, 1, Rgb([255, 255, 255])));
+    for labels in classifier
+        .classify_batch(&[strip, tiny], 1)
+        .expect("classify odd shapes")
+    {
+        assert_eq!(labels.len(), 1);
+        assert!(labels[0].score > 0.0 && labels[0].score <= 1.0);
+    }
     // The other preprocessing, for comparison in the log.
     let mut stretched = Vec::new();
     for image in [&cat, &coffee] {

@@ -18,6 +18,8 @@ pub const CLASSES: usize = 1000;
 /// Images per model run at most.
 pub const MAX_BATCH: usize = 8;
 const MODEL: &str = "efficientnet-lite0";
+/// Share of the shorter side the centre crop keeps (224 of 256).
+const CROP_FRACTION: f32 = 224.0 / 256.0;
 
 /// One class of an image with its probability.
 #[derive(Clone, Debug, PartialEq)]
@@ -176,14 +178,13 @@ fn prepare(image: &DynamicImage, preprocess: Preprocess) -> RgbImage {
     match preprocess {
         Preprocess::Stretch => resize(&rgb, INPUT_SIZE, INPUT_SIZE),
         Preprocess::CentreCrop => {
-            let (w, h) = (rgb.width().max(1), rgb.height().max(1));
-            let short = w.min(h) as f32;
-            let scale = 256.0 / short;
-            let nw = ((w as f32 * scale).round() as u32).max(INPUT_SIZE);
-            let nh = ((h as f32 * scale).round() as u32).max(INPUT_SIZE);
-            let resized = resize(&rgb, nw, nh);
-            let (x, y) = ((nw - INPUT_SIZE) / 2, (nh - INPUT_SIZE) / 2);
-            image::imageops::crop_imm(&resized, x, y, INPUT_SIZE, INPUT_SIZE).to_image()
+            // The central square that shorter-side-to-256 then a 224 crop would keep, cut out
+            // before resizing so that a 10000×1 strip does not become a 2.5-gigapixel image.
+            let (w, h) = (rgb.width(), rgb.height());
+            let side = ((w.min(h) as f32 * CROP_FRACTION).round() as u32).clamp(1, w.min(h).max(1));
+            let (x, y) = ((w - side.min(w)) / 2, (h - side.min(h)) / 2);
+            let square = image::imageops::crop_imm(&rgb, x, y, side, side).to_image();
+            resize(&square, INPUT_SIZE, INPUT_SIZE)
         }
     }
 }

@@ -7,8 +7,11 @@ pub type Quad = [[f32; 2]; 4];
 /// A rotated rectangle: its corners in [`order_corners`] order and its side lengths.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RotatedRect {
+    /// Corners: top left, top right, bottom right, bottom left.
     pub corners: Quad,
+    /// Length of the shorter side.
     pub short_side: f32,
+    /// Length of the longer side.
     pub long_side: f32,
 }
 
