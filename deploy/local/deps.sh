@@ -9,8 +9,10 @@ set -euo pipefail
 # cmake, clang and libclang-dev: llama.cpp (through llama-cpp-2) is compiled during the build.
 # espeak-ng: phonemes for speech synthesis (GPL, so only ever run as a program).
 # redis-server: tests run the Redis-backed rate limits and cache against a real one.
+# fonts-dejavu-core: the OCR tests render their text with DejaVu Sans.
 readonly DEBIAN_PACKAGES=(
   build-essential pkg-config python3 python3-pip curl ca-certificates cmake clang libclang-dev ffmpeg espeak-ng redis-server
+  fonts-dejavu-core
 )
 
 log() { printf 'deps.sh: %s\n' "$*" >&2; }
