@@ -9,7 +9,7 @@ set -euo pipefail
 # cmake, clang and libclang-dev: llama.cpp (through llama-cpp-2) is compiled during the build.
 # redis-server: tests run the Redis-backed rate limits and cache against a real one.
 readonly DEBIAN_PACKAGES=(
-  build-essential pkg-config python3 python3-pip curl ca-certificates cmake clang libclang-dev ffmpeg redis-server
+  build-essential pkg-config python3 python3-pip curl ca-certificates cmake clang libclang-dev ffmpeg espeak-ng redis-server
 )
 
 log() { printf 'deps.sh: %s\n' "$*" >&2; }
