@@ -4,7 +4,7 @@
 mod support;
 
 use std::f32::consts::PI;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -446,12 +446,23 @@ fn long_audio_is_transcribed_across_windows() {
         "We should also talk about the budget for next year.",
         "Thank you all for coming, see you next week.",
     ];
+    let clips: Vec<Vec<f32>> = sentences
+        .iter()
+        .enumerate()
+        .map(|(i, s)| speak(dir.path(), &format!("s{i}"), s))
+        .collect();
+    // Pauses of alternating length spread the speech over 0.5–69 s.
+    let speech: f32 = clips.iter().map(|c| c.len() as f32 / 16_000.0).sum();
+    let pause = (68.5 - speech) / (clips.len() - 1) as f32;
+    assert!(pause > 1.0, "{speech} s of speech leaves no room for pauses");
     let mut pcm = silence(0.5);
     let mut starts = Vec::new();
-    for (i, s) in sentences.iter().enumerate() {
+    for (i, clip) in clips.iter().enumerate() {
         starts.push(pcm.len() as f32 / 16_000.0);
-        pcm.extend(speak(dir.path(), &format!("s{i}"), s));
-        pcm.extend(silence(if i % 2 == 0 { 2.5 } else { 4.0 }));
+        pcm.extend_from_slice(clip);
+        if i + 1 < clips.len() {
+            pcm.extend(silence(pause * if i % 2 == 0 { 0.6 } else { 1.4 }));
+        }
     }
     assert!(pcm.len() <= 70 * 16_000, "clip is {} s", pcm.len() / 16_000);
     pcm.resize(70 * 16_000, 0.0);
@@ -467,7 +478,11 @@ fn long_audio_is_transcribed_across_windows() {
     );
     assert_ordered(&transcript, duration);
     let last = transcript.segments.last().expect("segments");
-    assert!(last.start > 55.0, "the last window was read: {last:?}");
+    assert!(
+        last.start > starts[7] - 2.0 && last.start > 55.0,
+        "the last window was read: {last:?}, last sentence at {} s",
+        starts[7]
+    );
     let reference = sentences.join(" ");
     let error = wer(&reference, &transcript.text);
     eprintln!("70 s WER {error:.3}");

@@ -28,7 +28,11 @@ pub fn resample(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>, AudioEr
         return Ok(samples.to_vec());
     }
     let err = |message: String| AudioError::Resample { message };
-    let mut resampler = FftFixedInOut::<f32>::new(from as usize, to as usize, CHUNK, 1)
+    // An even block length keeps the resampler's delay a whole number of input samples, so
+    // the output is not shifted by half an input sample.
+    let block = (from / gcd(from, to)) as usize;
+    let blocks = CHUNK.div_ceil(block).next_multiple_of(2);
+    let mut resampler = FftFixedInOut::<f32>::new(from as usize, to as usize, blocks * block, 1)
         .map_err(|e| err(e.to_string()))?;
     let wanted = (samples.len() as u64 * u64::from(to)).div_ceil(u64::from(from)) as usize;
     let delay = resampler.output_delay();
@@ -52,4 +56,11 @@ pub fn resample(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>, AudioEr
     out.drain(..delay.min(out.len()));
     out.truncate(wanted);
     Ok(out)
+}
+
+fn gcd(mut a: u32, mut b: u32) -> u32 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
 }
