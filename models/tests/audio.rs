@@ -76,7 +76,11 @@ fn rms(x: &[f32]) -> f32 {
 fn speak(dir: &Path, name: &str, text: &str) -> Vec<f32> {
     let path = dir.join(format!("{name}.wav"));
     let path_s = path.to_str().expect("utf-8 path");
-    run_tool("espeak-ng", "espeak-ng", &["-v", "en-us", "-w", path_s, text]);
+    run_tool(
+        "espeak-ng",
+        "espeak-ng",
+        &["-v", "en-us", "-w", path_s, text],
+    );
     let audio = decode_file(&path, &AudioLimits::default()).expect("decode espeak output");
     to_16k(&audio.samples, audio.sample_rate).expect("resample espeak output")
 }
@@ -125,8 +129,11 @@ fn wer(reference: &str, hypothesis: &str) -> f32 {
 }
 
 fn vad() -> SileroVad {
-    SileroVad::load(&support::model_dir("silero-vad"), &SessionOptions::default())
-        .expect("load silero vad")
+    SileroVad::load(
+        &support::model_dir("silero-vad"),
+        &SessionOptions::default(),
+    )
+    .expect("load silero vad")
 }
 
 /// One Whisper (one ONNX Runtime thread) shared by the tests of this file.
@@ -202,7 +209,11 @@ fn decodes_every_supported_format_to_16k() {
     let seconds = 2.5f32;
     let left = sine(440.0, 0.4, 44_100, seconds);
     let right = sine(660.0, 0.4, 44_100, seconds);
-    let interleaved: Vec<f32> = left.iter().zip(&right).flat_map(|(l, r)| [*l, *r]).collect();
+    let interleaved: Vec<f32> = left
+        .iter()
+        .zip(&right)
+        .flat_map(|(l, r)| [*l, *r])
+        .collect();
     let source = dir.path().join("source.wav");
     write_wav(&source, &interleaved, 44_100, 2);
     let src = source.to_str().expect("utf-8 path");
@@ -242,16 +253,20 @@ fn resampling_is_band_limited() {
     let kept = to_16k(&sine(3_000.0, 0.5, 44_100, 1.0), 44_100).expect("resample");
     assert_eq!(kept.len(), 16_000);
     let level = rms(&kept[800..15_200]);
-    assert!((level - 0.5 / 2f32.sqrt()).abs() < 0.01, "3 kHz RMS {level}");
-    let reference = sine(3_000.0, 0.5, 16_000, 1.0);
-    let phase_err = rms(
-        &kept[800..15_200]
-            .iter()
-            .zip(&reference[800..15_200])
-            .map(|(a, b)| a - b)
-            .collect::<Vec<_>>(),
+    assert!(
+        (level - 0.5 / 2f32.sqrt()).abs() < 0.01,
+        "3 kHz RMS {level}"
     );
-    assert!(phase_err < 0.02, "3 kHz tone is shifted or distorted: {phase_err}");
+    let reference = sine(3_000.0, 0.5, 16_000, 1.0);
+    let phase_err = rms(&kept[800..15_200]
+        .iter()
+        .zip(&reference[800..15_200])
+        .map(|(a, b)| a - b)
+        .collect::<Vec<_>>());
+    assert!(
+        phase_err < 0.02,
+        "3 kHz tone is shifted or distorted: {phase_err}"
+    );
     let removed = to_16k(&sine(10_000.0, 0.5, 44_100, 1.0), 44_100).expect("resample");
     let alias = rms(&removed[800..15_200]);
     assert!(alias < 0.005, "10 kHz aliases at RMS {alias}");
@@ -281,7 +296,10 @@ fn empty_and_silent_audio_are_valid() {
 
     let mut vad = vad();
     assert!(vad.segments(&[]).expect("vad on nothing").is_empty());
-    assert!(vad.segments(&audio.samples).expect("vad on silence").is_empty());
+    assert!(vad
+        .segments(&audio.samples)
+        .expect("vad on silence")
+        .is_empty());
     // Faint noise is not speech either.
     let noise: Vec<f32> = (0..48_000u32)
         .map(|i| ((i.wrapping_mul(2_654_435_761) >> 16) as f32 / 65_536.0 - 0.5) * 0.002)
@@ -298,7 +316,9 @@ fn empty_and_silent_audio_are_valid() {
 #[test]
 fn corrupt_and_unknown_files_give_clear_errors() {
     let dir = tmp();
-    let junk: Vec<u8> = (0..20_000u32).map(|i| (i.wrapping_mul(7919) >> 3) as u8).collect();
+    let junk: Vec<u8> = (0..20_000u32)
+        .map(|i| (i.wrapping_mul(7919) >> 3) as u8)
+        .collect();
     for name in ["junk.mp3", "junk.bin", "junk.ogg"] {
         let path = dir.path().join(name);
         std::fs::write(&path, &junk).expect("write");
@@ -313,7 +333,11 @@ fn corrupt_and_unknown_files_give_clear_errors() {
     let good = dir.path().join("tone.flac");
     let wav = dir.path().join("tone.wav");
     write_wav(&wav, &sine(440.0, 0.5, 16_000, 1.0), 16_000, 1);
-    ffmpeg(&["-i", wav.to_str().expect("path"), good.to_str().expect("path")]);
+    ffmpeg(&[
+        "-i",
+        wav.to_str().expect("path"),
+        good.to_str().expect("path"),
+    ]);
     let bytes = std::fs::read(&good).expect("read flac");
     let mut damaged = bytes[..bytes.len() / 3].to_vec();
     damaged.extend(junk.iter().take(4_000));
@@ -321,7 +345,11 @@ fn corrupt_and_unknown_files_give_clear_errors() {
     std::fs::write(&path, &damaged).expect("write");
     match decode_file(&path, &AudioLimits::default()) {
         // What decoded before the damage is kept, and nothing more than the file held.
-        Ok(audio) => assert!(audio.samples.len() <= 16_000, "{} samples", audio.samples.len()),
+        Ok(audio) => assert!(
+            audio.samples.len() <= 16_000,
+            "{} samples",
+            audio.samples.len()
+        ),
         Err(e) => assert_eq!(e.code(), "audio_corrupt", "{e}"),
     }
     let err = decode_file(&dir.path().join("missing.wav"), &AudioLimits::default())
@@ -349,13 +377,23 @@ fn over_long_audio_is_refused_early() {
     header.extend_from_slice(&samples.to_le_bytes());
     let path = dir.path().join("three-hours.wav");
     std::fs::write(&path, &header).expect("write header");
-    let file = std::fs::OpenOptions::new().write(true).open(&path).expect("open");
-    file.set_len(header.len() as u64 + u64::from(samples)).expect("extend");
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .expect("open");
+    file.set_len(header.len() as u64 + u64::from(samples))
+        .expect("extend");
     let started = Instant::now();
     let err = decode_file(&path, &AudioLimits::default()).expect_err("3 h is over the limit");
     assert_eq!(err.code(), "audio_too_long", "{err}");
-    assert!(err.to_string().contains("10800"), "message states the length: {err}");
-    assert!(started.elapsed() < Duration::from_secs(1), "refused before decoding");
+    assert!(
+        err.to_string().contains("10800"),
+        "message states the length: {err}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "refused before decoding"
+    );
 
     // An MP3 without a length header: the limit stops decoding part-way.
     let wav = dir.path().join("five.wav");
@@ -383,7 +421,11 @@ fn over_long_audio_is_refused_early() {
 #[test]
 fn vad_finds_the_speech_bounds() {
     let dir = tmp();
-    let speech = speak(dir.path(), "speech", "Good morning, the meeting will start in a few minutes.");
+    let speech = speak(
+        dir.path(),
+        "speech",
+        "Good morning, the meeting will start in a few minutes.",
+    );
     let (on, off) = energy_bounds(&speech);
     let before = 1.0;
     let mut pcm = silence(before);
@@ -454,7 +496,10 @@ fn long_audio_is_transcribed_across_windows() {
     // Pauses of alternating length spread the speech over 0.5–69 s.
     let speech: f32 = clips.iter().map(|c| c.len() as f32 / 16_000.0).sum();
     let pause = (68.5 - speech) / (clips.len() - 1) as f32;
-    assert!(pause > 1.0, "{speech} s of speech leaves no room for pauses");
+    assert!(
+        pause > 1.0,
+        "{speech} s of speech leaves no room for pauses"
+    );
     let mut pcm = silence(0.5);
     let mut starts = Vec::new();
     for (i, clip) in clips.iter().enumerate() {
@@ -493,7 +538,11 @@ fn long_audio_is_transcribed_across_windows() {
         .iter()
         .find(|s| words(&s.text).contains(&"budget".to_string()))
         .expect("the budget sentence is transcribed");
-    assert!((found.start - starts[6]).abs() < 3.0, "{found:?} vs {}", starts[6]);
+    assert!(
+        (found.start - starts[6]).abs() < 3.0,
+        "{found:?} vs {}",
+        starts[6]
+    );
 
     // The same clip as a file through VAD: the same words, times on the file's clock.
     let path = dir.path().join("long.wav");
@@ -509,7 +558,11 @@ fn long_audio_is_transcribed_across_windows() {
         .iter()
         .find(|s| words(&s.text).contains(&"budget".to_string()))
         .expect("the budget sentence is transcribed");
-    assert!((found.start - starts[6]).abs() < 3.0, "{found:?} vs {}", starts[6]);
+    assert!(
+        (found.start - starts[6]).abs() < 3.0,
+        "{found:?} vs {}",
+        starts[6]
+    );
 }
 
 #[test]

@@ -69,7 +69,11 @@ pub fn decode_file(path: &Path, limits: &AudioLimits) -> Result<DecodedAudio, Au
     if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
         hint.with_extension(ext);
     }
-    decode_stream(MediaSourceStream::new(Box::new(file), Default::default()), &hint, limits)
+    decode_stream(
+        MediaSourceStream::new(Box::new(file), Default::default()),
+        &hint,
+        limits,
+    )
 }
 
 fn decode_stream(

@@ -105,22 +105,28 @@ impl SileroVad {
                 "state" => TensorRef::from_array_view(&state).map_err(tensor_err)?,
                 "sr" => TensorRef::from_array_view(&sr).map_err(tensor_err)?,
             ])?;
-            let p = outputs["output"]
-                .try_extract_array::<f32>()
-                .map_err(|e| RuntimeError::Output {
+            let p =
+                outputs["output"]
+                    .try_extract_array::<f32>()
+                    .map_err(|e| RuntimeError::Output {
+                        model: model.clone(),
+                        message: e.to_string(),
+                    })?;
+            let p = p
+                .iter()
+                .next()
+                .copied()
+                .ok_or_else(|| RuntimeError::Output {
                     model: model.clone(),
-                    message: e.to_string(),
+                    message: "empty output".into(),
                 })?;
-            let p = p.iter().next().copied().ok_or_else(|| RuntimeError::Output {
-                model: model.clone(),
-                message: "empty output".into(),
-            })?;
-            let next = outputs["stateN"]
-                .try_extract_array::<f32>()
-                .map_err(|e| RuntimeError::Output {
-                    model: model.clone(),
-                    message: e.to_string(),
-                })?;
+            let next =
+                outputs["stateN"]
+                    .try_extract_array::<f32>()
+                    .map_err(|e| RuntimeError::Output {
+                        model: model.clone(),
+                        message: e.to_string(),
+                    })?;
             if next.len() != state.len() {
                 return Err(RuntimeError::Output {
                     model: model.clone(),

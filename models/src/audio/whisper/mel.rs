@@ -69,12 +69,18 @@ impl MelFrontEnd {
             padded[pad - 1 - i] = padded[pad + 1 + i];
             padded[pad + N_SAMPLES + i] = padded[pad + N_SAMPLES - 2 - i];
         }
+        // Frames that lie wholly in the zero padding after short audio have no energy: skip
+        // their FFTs (two thirds of the work for a 10 s clip).
+        let end = padded.iter().rposition(|&v| v != 0.0).map_or(0, |i| i + 1);
         let mut mel = vec![0f64; N_MELS * N_FRAMES];
         let mut buf = vec![Complex::new(0.0, 0.0); N_FFT];
         let mut scratch = vec![Complex::new(0.0, 0.0); self.fft.get_inplace_scratch_len()];
         let mut power = [0f64; N_BINS];
         for frame in 0..N_FRAMES {
             let start = frame * HOP;
+            if start >= end {
+                break;
+            }
             for ((b, &x), &w) in buf
                 .iter_mut()
                 .zip(&padded[start..start + N_FFT])

@@ -125,9 +125,7 @@ impl Whisper {
             let window_frames = (total_frames - seek).min(N_FRAMES);
             let offset = seek as f32 * FRAME_SAMPLES as f32 / RATE as f32;
             let window_seconds = window.len() as f32 / RATE as f32;
-            if window.len() < MIN_WINDOW_SAMPLES
-                || window.iter().all(|s| s.abs() <= SILENCE_PEAK)
-            {
+            if window.len() < MIN_WINDOW_SAMPLES || window.iter().all(|s| s.abs() <= SILENCE_PEAK) {
                 seek += window_frames;
                 continue;
             }
@@ -253,8 +251,10 @@ impl Whisper {
                 input.iter().map(|&t| i64::from(t)).collect(),
             )
             .map_err(|e| out_err(e.to_string()))?;
-            let mut inputs: Vec<(std::borrow::Cow<'_, str>, ort::session::SessionInputValue<'_>)> =
-                Vec::with_capacity(1 + 4 * LAYERS);
+            let mut inputs: Vec<(
+                std::borrow::Cow<'_, str>,
+                ort::session::SessionInputValue<'_>,
+            )> = Vec::with_capacity(1 + 4 * LAYERS);
             inputs.push((
                 "input_ids".into(),
                 TensorRef::from_array_view(&ids)
@@ -377,7 +377,13 @@ impl Whisper {
         let ts_logprob = if ts_max == ninf {
             ninf
         } else {
-            ts_max + logits[tb..].iter().map(|&l| (l - ts_max).exp()).sum::<f32>().ln() - log_z
+            ts_max
+                + logits[tb..]
+                    .iter()
+                    .map(|&l| (l - ts_max).exp())
+                    .sum::<f32>()
+                    .ln()
+                - log_z
         };
         let text_max = logits[..tb].iter().copied().fold(ninf, f32::max) - log_z;
         if ts_logprob > text_max {
