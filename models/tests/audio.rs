@@ -311,6 +311,11 @@ fn empty_and_silent_audio_are_valid() {
     assert!(transcript.segments.is_empty() && transcript.text.is_empty());
     let transcript = whisper().transcribe(&[]).expect("no audio transcribes");
     assert_eq!(transcript, Transcript::default());
+    // Samples that are not numbers are treated as silence, not as a crash.
+    let broken = vec![f32::NAN; 16_000];
+    assert!(vad.segments(&broken).expect("vad on NaN").is_empty());
+    let transcript = whisper().transcribe(&broken).expect("NaN transcribes");
+    assert!(transcript.text.is_empty(), "{transcript:?}");
 }
 
 #[test]

@@ -18,9 +18,11 @@ const RATE: usize = 16_000;
 const STATE: usize = 128;
 
 /// A stretch of speech, in seconds from the start of the audio.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
 pub struct Span {
+    /// Start, in seconds.
     pub start: f32,
+    /// End, in seconds.
     pub end: f32,
 }
 
@@ -97,7 +99,10 @@ impl SileroVad {
                     .ok_or_else(|| self.session.output_error("input buffer is not contiguous"))?;
                 // Context = the last 64 samples of the previous frame (zeros at the start).
                 row.copy_within(FRAME.., 0);
-                row[CONTEXT..CONTEXT + chunk.len()].copy_from_slice(chunk);
+                for (dst, &s) in row[CONTEXT..].iter_mut().zip(chunk) {
+                    // Non-finite input would poison the recurrent state for the rest.
+                    *dst = if s.is_finite() { s } else { 0.0 };
+                }
                 row[CONTEXT + chunk.len()..].fill(0.0);
             }
             let outputs = self.session.run(ort::inputs![

@@ -63,7 +63,8 @@ impl MelFrontEnd {
         // Reflect-padded signal of 480,000 + 400 samples.
         let mut padded = vec![0f64; N_SAMPLES + 2 * pad];
         for (dst, &s) in padded[pad..pad + n].iter_mut().zip(samples) {
-            *dst = f64::from(s);
+            // Non-finite input would poison the whole window through the global maximum.
+            *dst = if s.is_finite() { f64::from(s) } else { 0.0 };
         }
         for i in 0..pad {
             padded[pad - 1 - i] = padded[pad + 1 + i];

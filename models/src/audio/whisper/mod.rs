@@ -39,17 +39,22 @@ const LOGPROB_THRESHOLD: f32 = -1.0;
 const SILENCE_PEAK: f32 = 1e-4;
 
 /// One stretch of transcribed speech, in seconds from the start of the audio.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Segment {
+    /// Start, in seconds.
     pub start: f32,
+    /// End, in seconds.
     pub end: f32,
+    /// What was said, trimmed.
     pub text: String,
 }
 
 /// A transcript: its segments in time order, and their text joined by spaces.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct Transcript {
+    /// Segments in time order, none empty.
     pub segments: Vec<Segment>,
+    /// The segments' text joined by spaces.
     pub text: String,
 }
 
@@ -125,7 +130,11 @@ impl Whisper {
             let window_frames = (total_frames - seek).min(N_FRAMES);
             let offset = seek as f32 * FRAME_SAMPLES as f32 / RATE as f32;
             let window_seconds = window.len() as f32 / RATE as f32;
-            if window.len() < MIN_WINDOW_SAMPLES || window.iter().all(|s| s.abs() <= SILENCE_PEAK) {
+            if window.len() < MIN_WINDOW_SAMPLES
+                || !window
+                    .iter()
+                    .any(|s| s.is_finite() && s.abs() > SILENCE_PEAK)
+            {
                 seek += window_frames;
                 continue;
             }
