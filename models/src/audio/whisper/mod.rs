@@ -297,7 +297,10 @@ impl Whisper {
                 if raw.len() != VOCAB {
                     return Err(out_err(format!("logits have shape {:?}", raw.shape())));
                 }
-                logits.iter_mut().zip(raw.iter()).for_each(|(l, r)| *l = *r);
+                match raw.as_slice() {
+                    Some(slice) => logits.copy_from_slice(slice),
+                    None => logits.iter_mut().zip(raw.iter()).for_each(|(l, r)| *l = *r),
+                }
             }
             let mut next_past = Vec::with_capacity(2 * LAYERS);
             for kind in ["k", "v"] {
@@ -315,7 +318,7 @@ impl Whisper {
                 no_speech = softmax_at(&logits, NO_SPEECH as usize);
             }
             self.apply_rules(&mut logits, &tokens);
-            let (best, logprob) = argmax_logprob(&logits);
+            let (best, logprob) = choose(&logits);
             if best == EOT {
                 cut = false;
                 break;
@@ -339,7 +342,7 @@ impl Whisper {
     }
 
     /// Masks what may not come next: the config's suppressed ids, blanks at the start, and
-    /// Whisper's timestamp rules.
+    /// Whisper's timestamp rules (the forced timestamp is applied by [`choose`]).
     fn apply_rules(&self, logits: &mut [f32], tokens: &[u32]) {
         let ninf = f32::NEG_INFINITY;
         let tb = TIMESTAMP_BEGIN as usize;
@@ -376,29 +379,47 @@ impl Whisper {
             let bound = (bound as usize).min(VOCAB);
             logits[tb..bound].fill(ninf);
         }
-        // A timestamp is forced when all of them together beat the best text token.
-        let max = logits.iter().copied().fold(ninf, f32::max);
-        if max == ninf {
-            return;
-        }
-        let log_z = max + logits.iter().map(|&l| (l - max).exp()).sum::<f32>().ln();
-        let ts_max = logits[tb..].iter().copied().fold(ninf, f32::max);
-        let ts_logprob = if ts_max == ninf {
-            ninf
-        } else {
-            ts_max
-                + logits[tb..]
-                    .iter()
-                    .map(|&l| (l - ts_max).exp())
-                    .sum::<f32>()
-                    .ln()
-                - log_z
-        };
-        let text_max = logits[..tb].iter().copied().fold(ninf, f32::max) - log_z;
-        if ts_logprob > text_max {
-            logits[..tb].fill(ninf);
+    }
+}
+
+/// Picks the next token from masked logits, with its log-probability: the best text token, or
+/// the best timestamp when all timestamps together are more likely than the best text token
+/// (Whisper's rule). One pass for the maxima, one for the exponentials. EOT when all is masked.
+fn choose(logits: &[f32]) -> (u32, f32) {
+    let tb = TIMESTAMP_BEGIN as usize;
+    let (text, stamps) = logits.split_at(tb.min(logits.len()));
+    let (text_best, text_max) = argmax(text);
+    let (ts_best, ts_max) = argmax(stamps);
+    let max = text_max.max(ts_max);
+    if max == f32::NEG_INFINITY {
+        return (EOT, 0.0);
+    }
+    let text_sum: f32 = text.iter().map(|&l| (l - max).exp()).sum();
+    let ts_sum: f32 = stamps.iter().map(|&l| (l - max).exp()).sum();
+    let log_z = max + (text_sum + ts_sum).ln();
+    let ts_logprob = max + ts_sum.ln() - log_z;
+    if ts_sum > 0.0 && ts_logprob > text_max - log_z {
+        // Text is masked: the timestamp's probability among timestamps only.
+        return ((tb + ts_best) as u32, ts_max - (max + ts_sum.ln()));
+    }
+    if text_max >= ts_max {
+        (text_best as u32, text_max - log_z)
+    } else {
+        ((tb + ts_best) as u32, ts_max - log_z)
+    }
+}
+
+/// The index and value of the largest element (negative infinity when empty or all masked).
+fn argmax(values: &[f32]) -> (usize, f32) {
+    let mut best = 0;
+    let mut max = f32::NEG_INFINITY;
+    for (i, &v) in values.iter().enumerate() {
+        if v > max {
+            max = v;
+            best = i;
         }
     }
+    (best, max)
 }
 
 /// The softmax probability of one id.
@@ -409,23 +430,6 @@ fn softmax_at(logits: &[f32], id: usize) -> f32 {
         Some(&l) if sum > 0.0 => (l - max).exp() / sum,
         _ => 0.0,
     }
-}
-
-/// The best id and its log-probability (EOT when everything is masked).
-fn argmax_logprob(logits: &[f32]) -> (u32, f32) {
-    let mut best = EOT as usize;
-    let mut max = f32::NEG_INFINITY;
-    for (i, &l) in logits.iter().enumerate() {
-        if l > max {
-            max = l;
-            best = i;
-        }
-    }
-    if max == f32::NEG_INFINITY {
-        return (EOT, 0.0);
-    }
-    let sum: f32 = logits.iter().map(|&l| (l - max).exp()).sum();
-    (best as u32, -sum.ln())
 }
 
 /// Detects a decoding loop: the same run of tokens repeated back to back at the end (at least 3
