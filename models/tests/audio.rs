@@ -440,6 +440,7 @@ fn vad_finds_the_speech_bounds() {
     assert!(!spans.is_empty(), "speech was found");
     let (first, last) = (spans[0], spans[spans.len() - 1]);
     let (true_start, true_end) = (before + on, before + off);
+    eprintln!("speech {true_start:.3}–{true_end:.3} s, VAD spans {spans:?}");
     assert!(
         (first.start - true_start).abs() <= 0.15,
         "speech starts at {true_start:.3} s, VAD says {:.3} s ({spans:?})",
