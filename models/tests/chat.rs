@@ -13,6 +13,10 @@ use tessera_models::runtime::llama::{
 use tessera_models::runtime::Model;
 use tessera_models::text::chat::{summarise, ChatModel, ChatRequest};
 
+/// SmolLM2-135M at Q4_1 answers the bare question greedily with French word salad (llama.cpp
+/// gives the same tokens outside this crate); asking for a sentence gets the plain answer.
+const FRANCE: &str = "What is the capital of France? Answer in one sentence.";
+
 const SMOLLM_SYSTEM: &str = "You are a helpful AI assistant named SmolLM, trained by Hugging Face";
 
 fn model_path() -> std::path::PathBuf {
@@ -57,11 +61,7 @@ fn ask(model: &LlamaModel, question: &str, options: &GenerateOptions) -> (String
 fn greedy_answer_names_paris() {
     let m = model();
     assert!(m.n_ctx_train() >= 2048, "n_ctx_train {}", m.n_ctx_train());
-    let (text, finish, tokens) = ask(
-        &m,
-        "What is the capital of France?",
-        &GenerateOptions::greedy(48),
-    );
+    let (text, finish, tokens) = ask(&m, FRANCE, &GenerateOptions::greedy(48));
     assert!(text.contains("Paris"), "answer: {text:?}");
     assert_eq!(finish, Finish::Stop, "answer: {text:?}");
     assert!(tokens > 0 && tokens < 48);
@@ -82,7 +82,8 @@ fn template_from_the_file_adds_the_default_system_prompt() {
         rendered.starts_with(&format!("<|im_start|>system\n{SMOLLM_SYSTEM}<|im_end|>\n")),
         "{rendered:?}"
     );
-    assert!(rendered.contains("<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nHello!<|im_end|>\n"));
+    assert!(rendered
+        .contains("<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nHello!<|im_end|>\n"));
     assert!(
         rendered.ends_with("<|im_start|>user\nHow are you?<|im_end|>\n<|im_start|>assistant\n"),
         "{rendered:?}"
@@ -139,7 +140,7 @@ fn max_tokens_ends_with_length() {
 #[test]
 fn a_stop_sequence_ends_the_answer_and_is_not_emitted() {
     let m = model();
-    let question = "What is the capital of France?";
+    let question = FRANCE;
     let (full, _, _) = ask(&m, question, &GenerateOptions::greedy(48));
     // A word from the middle of the greedy answer; the same answer must stop right before it.
     let words: Vec<&str> = full.split_whitespace().collect();
@@ -259,7 +260,7 @@ fn a_prompt_larger_than_the_context_is_refused() {
 #[test]
 fn two_generations_run_at_once_on_their_own_contexts() {
     let m = model();
-    let questions = ["What is the capital of France?", "What is the capital of Japan?"];
+    let questions = [FRANCE, "What is the capital of Japan?"];
     let options = GenerateOptions::greedy(40);
     let alone: Vec<String> = questions.iter().map(|q| ask(&m, q, &options).0).collect();
     let together: Vec<String> = std::thread::scope(|s| {
@@ -286,20 +287,14 @@ fn the_registry_model_streams_and_reports_errors_per_request() {
     let mut chat = ChatModel::new(model());
     let streamed = Arc::new(Mutex::new(String::new()));
     let sink = streamed.clone();
-    let mut request = ChatRequest::new(
-        vec![ChatMessage::user("What is the capital of France?")],
-        GenerateOptions::greedy(3),
-    );
+    let mut request = ChatRequest::new(vec![ChatMessage::user(FRANCE)], GenerateOptions::greedy(3));
     request.on_token = Some(Box::new(move |p| {
         if let Ok(mut s) = sink.lock() {
             s.push_str(p);
         }
         ControlFlow::Continue(())
     }));
-    let bad = ChatRequest::new(
-        vec![ChatMessage::user("Hi")],
-        GenerateOptions::greedy(0),
-    );
+    let bad = ChatRequest::new(vec![ChatMessage::user("Hi")], GenerateOptions::greedy(0));
     let results = chat.run_batch(vec![request, bad]);
     assert_eq!(results.len(), 2);
     let g = results[0].as_ref().expect("first succeeds");

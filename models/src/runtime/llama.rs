@@ -27,7 +27,8 @@ use serde::{Deserialize, Serialize};
 use super::RuntimeError;
 
 /// ChatML, for GGUF files that carry no chat template.
-pub const CHATML_TEMPLATE: &str = "{% for message in messages %}{{ '<|im_start|>' + message['role'] \
+pub const CHATML_TEMPLATE: &str =
+    "{% for message in messages %}{{ '<|im_start|>' + message['role'] \
     + '\n' + message['content'] + '<|im_end|>' + '\n' }}{% endfor %}{% if add_generation_prompt %}\
     {{ '<|im_start|>assistant\n' }}{% endif %}";
 
@@ -198,7 +199,9 @@ impl GenerateOptions {
 
     fn validate(&self) -> Result<(), LlamaError> {
         if self.max_tokens == 0 {
-            return Err(LlamaError::InvalidOptions("max_tokens must be at least 1".into()));
+            return Err(LlamaError::InvalidOptions(
+                "max_tokens must be at least 1".into(),
+            ));
         }
         if !self.temperature.is_finite() || self.temperature < 0.0 {
             return Err(LlamaError::InvalidOptions(format!(
@@ -283,10 +286,11 @@ fn backend() -> Result<&'static LlamaBackend, LlamaError> {
         .map_err(|e| LlamaError::Backend(e.clone()))
 }
 
-/// Models loaded in this process, so a second load of the same file shares the first.
-fn loaded() -> &'static Mutex<HashMap<(PathBuf, LlamaOptions), Weak<LlamaModel>>> {
-    static LOADED: OnceLock<Mutex<HashMap<(PathBuf, LlamaOptions), Weak<LlamaModel>>>> =
-        OnceLock::new();
+/// Models loaded in this process by file and options, so a second load shares the first.
+type Loaded = HashMap<(PathBuf, LlamaOptions), Weak<LlamaModel>>;
+
+fn loaded() -> &'static Mutex<Loaded> {
+    static LOADED: OnceLock<Mutex<Loaded>> = OnceLock::new();
     LOADED.get_or_init(Mutex::default)
 }
 
@@ -359,7 +363,15 @@ impl LlamaModel {
                 Ok(env) => (env, true),
                 Err(e) => {
                     tracing::warn!(path = %shown, error = %e, "the GGUF chat template does not parse; using ChatML");
-                    (template_environment(CHATML_TEMPLATE.to_owned()).map_err(|e| LlamaError::Load { path: shown.clone(), message: e.to_string() })?, false)
+                    (
+                        template_environment(CHATML_TEMPLATE.to_owned()).map_err(|e| {
+                            LlamaError::Load {
+                                path: shown.clone(),
+                                message: e.to_string(),
+                            }
+                        })?,
+                        false,
+                    )
                 }
             },
             None => (
@@ -628,7 +640,8 @@ impl LlamaModel {
             .and_then(NonZeroU32::new)
             .ok_or_else(|| context_err("the size is out of range".into()))?;
         let batch = u32::try_from(n_batch).map_err(|e| context_err(e.to_string()))?;
-        let threads = i32::try_from(self.options.n_threads).map_err(|e| context_err(e.to_string()))?;
+        let threads =
+            i32::try_from(self.options.n_threads).map_err(|e| context_err(e.to_string()))?;
         let threads_batch =
             i32::try_from(self.options.n_threads_batch).map_err(|e| context_err(e.to_string()))?;
         let params = LlamaContextParams::default()
@@ -689,9 +702,12 @@ fn template_environment(source: String) -> Result<Environment<'static>, JinjaErr
     );
     env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
     minijinja_contrib::add_to_environment(&mut env);
-    env.add_function("raise_exception", |message: String| -> Result<Value, JinjaError> {
-        Err(JinjaError::new(ErrorKind::InvalidOperation, message))
-    });
+    env.add_function(
+        "raise_exception",
+        |message: String| -> Result<Value, JinjaError> {
+            Err(JinjaError::new(ErrorKind::InvalidOperation, message))
+        },
+    );
     env.add_template_owned("chat", source)?;
     Ok(env)
 }
@@ -785,7 +801,11 @@ impl<'s> TextStream<'s> {
             .unwrap_or(0)
     }
 
-    fn emit(&mut self, end: usize, sink: &mut impl FnMut(&str) -> ControlFlow<()>) -> ControlFlow<()> {
+    fn emit(
+        &mut self,
+        end: usize,
+        sink: &mut impl FnMut(&str) -> ControlFlow<()>,
+    ) -> ControlFlow<()> {
         if end <= self.emitted {
             return ControlFlow::Continue(());
         }
@@ -872,7 +892,10 @@ mod tests {
     #[test]
     fn multi_byte_characters_split_across_tokens_are_streamed_whole() {
         let snowman = "☃".as_bytes();
-        let (out, text, _) = run(&[b"a", &snowman[..1], &snowman[1..2], &snowman[2..], b"b"], &[]);
+        let (out, text, _) = run(
+            &[b"a", &snowman[..1], &snowman[1..2], &snowman[2..], b"b"],
+            &[],
+        );
         assert_eq!(text, "a☃b");
         assert!(out.iter().all(|p| !p.is_empty()));
         assert_eq!(out, vec!["a", "☃", "b"]);

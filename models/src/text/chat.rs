@@ -75,10 +75,7 @@ impl Model for ChatModel {
     type Request = ChatRequest;
     type Response = Generation;
 
-    fn run_batch(
-        &mut self,
-        requests: Vec<ChatRequest>,
-    ) -> Vec<Result<Generation, RuntimeError>> {
+    fn run_batch(&mut self, requests: Vec<ChatRequest>) -> Vec<Result<Generation, RuntimeError>> {
         requests
             .into_iter()
             .map(|r| self.respond(r).map_err(RuntimeError::from))
@@ -140,9 +137,12 @@ pub fn summarise(
         let pieces = pieces(model, &current, room)?;
         let mut summaries = Vec::with_capacity(pieces.len());
         for piece in &pieces {
-            let generation = model.chat(&summary_messages(piece, max_words), &options, cancel, |_| {
-                ControlFlow::Continue(())
-            })?;
+            let generation = model.chat(
+                &summary_messages(piece, max_words),
+                &options,
+                cancel,
+                |_| ControlFlow::Continue(()),
+            )?;
             if generation.finish == crate::runtime::llama::Finish::Cancelled {
                 return Ok(String::new());
             }
@@ -200,7 +200,11 @@ fn pieces(model: &LlamaModel, text: &str, budget: usize) -> Result<Vec<String>, 
 }
 
 /// A sentence as one unit if it fits `budget`, else as word runs (or character runs) that do.
-fn split_to_fit(model: &LlamaModel, sentence: &str, budget: usize) -> Result<Vec<String>, LlamaError> {
+fn split_to_fit(
+    model: &LlamaModel,
+    sentence: &str,
+    budget: usize,
+) -> Result<Vec<String>, LlamaError> {
     // Counting is skipped where bytes alone decide (a token covers at least one byte, and
     // sentences far longer than the budget never fit).
     let fits = sentence.len() <= budget
