@@ -144,6 +144,7 @@ impl Application {
         } else {
             None
         };
+        let models_data = web::Data::new(crate::processing::ModelsHandle::new(processing.as_ref()));
         let content = crate::content::ContentService::new(
             crate::content::service::Dependencies {
                 store: store.clone(),
@@ -185,6 +186,7 @@ impl Application {
                 .app_data(rate_limits.clone())
                 .app_data(auth_data.clone())
                 .app_data(content_data.clone())
+                .app_data(models_data.clone())
                 .app_data(verifier.clone())
                 .app_data(sessions.clone())
                 .app_data(root.clone())

@@ -221,6 +221,15 @@ impl Catalog {
         Ok(catalog)
     }
 
+    /// The compiled-in catalog, then the user's catalog when that file exists.
+    pub fn shipped_with_user() -> Result<Self, CatalogError> {
+        let mut catalog = Self::shipped();
+        if let Some(user) = user_catalog_path().filter(|p| p.exists()) {
+            catalog.merge(Self::load(user)?)?;
+        }
+        Ok(catalog)
+    }
+
     /// Adds the entries of another catalog; ids must stay unique.
     pub fn merge(&mut self, other: Catalog) -> Result<(), CatalogError> {
         self.extend(other.models)

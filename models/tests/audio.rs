@@ -104,30 +104,6 @@ fn silence(seconds: f32) -> Vec<f32> {
     vec![0.0; (16_000.0 * seconds) as usize]
 }
 
-fn words(text: &str) -> Vec<String> {
-    text.to_lowercase()
-        .split(|c: char| !c.is_alphanumeric() && c != '\'')
-        .filter(|w| !w.is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
-/// Word error rate of a hypothesis against a reference (word-level edit distance / words).
-fn wer(reference: &str, hypothesis: &str) -> f32 {
-    let r = words(reference);
-    let h = words(hypothesis);
-    let mut prev: Vec<usize> = (0..=h.len()).collect();
-    for (i, rw) in r.iter().enumerate() {
-        let mut cur = vec![i + 1; h.len() + 1];
-        for (j, hw) in h.iter().enumerate() {
-            let sub = prev[j] + usize::from(rw != hw);
-            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[h.len()] as f32 / r.len().max(1) as f32
-}
-
 fn vad() -> SileroVad {
     SileroVad::load(
         &support::model_dir("silero-vad"),
@@ -474,7 +450,7 @@ fn transcribes_a_sentence() {
     };
     let transcript = transcribe_file(&path, &mut vad(), &mut whisper(), &AudioLimits::default())
         .expect("transcribe");
-    let error = wer(sentence, &transcript.text);
+    let error = support::wer(sentence, &transcript.text);
     eprintln!("sentence WER {error:.3}: {:?}", transcript.text);
     assert!(error <= 0.25, "WER {error} for {:?}", transcript.text);
     assert!(!transcript.segments.is_empty());
@@ -535,14 +511,14 @@ fn long_audio_is_transcribed_across_windows() {
         starts[7]
     );
     let reference = sentences.join(" ");
-    let error = wer(&reference, &transcript.text);
+    let error = support::wer(&reference, &transcript.text);
     eprintln!("70 s WER {error:.3}");
     assert!(error <= 0.35, "WER {error}: {:?}", transcript.text);
     // Each sentence's words land near where it was spoken.
     let found = transcript
         .segments
         .iter()
-        .find(|s| words(&s.text).contains(&"budget".to_string()))
+        .find(|s| support::words(&s.text).contains(&"budget".to_string()))
         .expect("the budget sentence is transcribed");
     assert!(
         (found.start - starts[6]).abs() < 3.0,
@@ -556,13 +532,13 @@ fn long_audio_is_transcribed_across_windows() {
     let via_vad = transcribe_file(&path, &mut vad(), &mut whisper(), &AudioLimits::default())
         .expect("transcribe file");
     assert_ordered(&via_vad, duration);
-    let error = wer(&reference, &via_vad.text);
+    let error = support::wer(&reference, &via_vad.text);
     eprintln!("70 s with VAD WER {error:.3}");
     assert!(error <= 0.35, "WER {error}: {:?}", via_vad.text);
     let found = via_vad
         .segments
         .iter()
-        .find(|s| words(&s.text).contains(&"budget".to_string()))
+        .find(|s| support::words(&s.text).contains(&"budget".to_string()))
         .expect("the budget sentence is transcribed");
     assert!(
         (found.start - starts[6]).abs() < 3.0,

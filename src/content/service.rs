@@ -1016,6 +1016,26 @@ impl ContentService {
         Ok((f_item, image.mime, read))
     }
 
+    /// A video keyframe the analysis stored, by its index.
+    pub async fn open_keyframe(
+        &self,
+        viewer: Viewer,
+        id: Uuid,
+        index: usize,
+    ) -> Result<(ItemView, BlobRead), ContentFailure> {
+        let item = self.get(viewer, id, ContentAccess::Preview).await?;
+        let f = self.fold(id).await?;
+        let key = f
+            .state
+            .analysis
+            .as_ref()
+            .and_then(|(_, a)| a.get("keyframes")?.get(index)?.get("blob_key")?.as_str())
+            .map(str::to_owned)
+            .ok_or(ContentError::NotFound)?;
+        let read = self.inner.blobs.get(&BlobKey::new(&key)?, None).await?;
+        Ok((item, read))
+    }
+
     // ---- resumable uploads ----
 
     fn upload_view(&self, id: Uuid, s: &UploadSession) -> Option<UploadView> {

@@ -128,6 +128,32 @@ fn preview_views(id: Uuid, images: &[PreviewImage]) -> Vec<PreviewView> {
         .collect()
 }
 
+/// The analysis as clients see it: keyframes get their address instead of a storage key, and
+/// embedding vectors (for search, not for reading) are summarised.
+fn present_analysis(id: Uuid, mut analysis: serde_json::Value) -> serde_json::Value {
+    if let Some(frames) = analysis.get_mut("keyframes").and_then(|k| k.as_array_mut()) {
+        for (i, frame) in frames.iter_mut().enumerate() {
+            if let Some(f) = frame.as_object_mut() {
+                f.remove("blob_key");
+                f.insert(
+                    "url".into(),
+                    format!("/api/content/{id}/keyframes/{i}").into(),
+                );
+            }
+        }
+    }
+    if let Some(e) = analysis.get_mut("embeddings") {
+        let chunks = e.as_array().map_or(0, Vec::len);
+        let dimensions = e
+            .get(0)
+            .and_then(|c| c.get("vector"))
+            .and_then(|v| v.as_array())
+            .map_or(0, Vec::len);
+        *e = serde_json::json!({ "chunks": chunks, "dimensions": dimensions });
+    }
+    analysis
+}
+
 impl ItemView {
     pub fn from_row(r: ItemRow) -> Self {
         let previews: Option<Previews> = r.previews.and_then(|p| serde_json::from_value(p).ok());
@@ -164,7 +190,7 @@ impl ItemView {
             },
             analysis: AnalysisView {
                 state: r.analysis_state,
-                result: r.analysis,
+                result: r.analysis.map(|a| present_analysis(r.id, a)),
                 error: r.analysis_error,
             },
             version: r.version.max(0) as u64,
@@ -216,7 +242,10 @@ impl ItemView {
                     (None, None) => "pending",
                 }
                 .to_owned(),
-                result: s.analysis.as_ref().map(|(_, a)| a.clone()),
+                result: s
+                    .analysis
+                    .as_ref()
+                    .map(|(_, a)| present_analysis(id, a.clone())),
                 error: s.analysis_failure.clone(),
             },
             file_url: format!("/api/content/{id}/file"),

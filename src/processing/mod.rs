@@ -12,15 +12,19 @@ use anyhow::Context as _;
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use sqlx::PgPool;
-use tessera_actors::jobs::pipelines::{EmbeddingModel, LazyChunker};
+use tessera_actors::jobs::pipelines::{EmbeddingModel, Handle, LazyChunker, PipelineOptions};
 use tessera_actors::jobs::{
     DispatcherOptions, JobDispatcher, MediaSource, ModalityWorker, ModelInfo, Pipelines,
 };
-use tessera_actors::models::{InstanceOptions, ModelInstance, ModelRegistry};
+use tessera_actors::models::{InstanceOptions, Loader, ModelInstance, ModelRegistry};
 use tessera_events::EventStore;
+use tessera_models::audio::{SileroVad, Whisper};
 use tessera_models::catalog::{Catalog, ModelEntry};
-use tessera_models::runtime::SessionOptions;
+use tessera_models::runtime::llama::{LlamaModel, LlamaOptions};
+use tessera_models::runtime::{RuntimeError, SessionOptions};
+use tessera_models::text::chat::ChatModel;
 use tessera_models::text::Embedder;
+use tessera_models::vision::{Classifier, Ocr};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::Semaphore;
 
@@ -32,6 +36,33 @@ use crate::blob::{BlobKey, BlobStore};
 pub struct Processing {
     pub dispatcher: Addr<JobDispatcher>,
     pub registry: Addr<ModelRegistry>,
+    pub catalog: Arc<Catalog>,
+}
+
+/// What the admin model routes read: the catalog in use and, when this node processes, its
+/// registry.
+#[derive(Clone)]
+pub struct ModelsHandle {
+    pub catalog: Arc<Catalog>,
+    pub registry: Option<Addr<ModelRegistry>>,
+}
+
+impl ModelsHandle {
+    pub fn new(processing: Option<&Processing>) -> Self {
+        match processing {
+            Some(p) => ModelsHandle {
+                catalog: p.catalog.clone(),
+                registry: Some(p.registry.clone()),
+            },
+            None => ModelsHandle {
+                catalog: Arc::new(Catalog::shipped_with_user().unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "the user's model catalog is unreadable; using the built-in one");
+                    Catalog::shipped()
+                })),
+                registry: None,
+            },
+        }
+    }
 }
 
 /// Copies blobs to local temporary files for the pipelines.
@@ -65,6 +96,22 @@ impl MediaSource for BlobMedia {
         file.flush().await.map_err(|e| e.to_string())?;
         Ok(path)
     }
+
+    async fn put_derived(
+        &self,
+        content_sha256: &str,
+        name: &str,
+        bytes: Vec<u8>,
+        mime: &str,
+    ) -> Result<String, String> {
+        let key = BlobKey::new(&format!("previews/{content_sha256}/{name}"))
+            .map_err(|e| e.to_string())?;
+        self.blobs
+            .put(&key, bytes.into(), mime)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(key.to_string())
+    }
 }
 
 /// Provenance facts of a catalog model: id, version and its main file's sha256.
@@ -91,61 +138,87 @@ pub fn start(
     data_dir: &std::path::Path,
     node_id: String,
 ) -> anyhow::Result<Processing> {
-    let catalog = match &settings.catalog {
+    let catalog = Arc::new(match &settings.catalog {
         Some(path) => Catalog::load_with_user(path)
             .with_context(|| format!("reading the model catalog {}", path.display()))?,
-        None => Catalog::shipped(),
-    };
+        None => Catalog::shipped_with_user().context("reading the user's model catalog")?,
+    });
     let tmp = data_dir.join("tmp").join("processing");
     std::fs::create_dir_all(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
     let threads = match settings.inference_threads {
         0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
         n => n,
     };
-    let budget = Arc::new(Semaphore::new(threads));
-    let registry = ModelRegistry::new(settings.memory_budget_mb).start();
-    let options = |entry: &ModelEntry, batch_window: Duration| InstanceOptions {
-        max_queue: settings.max_queue,
-        batch_window,
-        idle_unload: Duration::from_secs(settings.idle_unload_secs),
-        memory_mb: entry.memory_mb.unwrap_or(100),
+    let starter = Starter {
+        catalog: catalog.clone(),
+        settings: settings.clone(),
+        budget: Arc::new(Semaphore::new(threads)),
+        registry: ModelRegistry::new(settings.memory_budget_mb).start(),
     };
-
-    let embed_entry = catalog
-        .get("minilm-l6-v2-int8")
-        .context("the catalog has no minilm-l6-v2-int8 entry")?
-        .clone();
-    let chunker = LazyChunker::new(catalog.installed_dir(&embed_entry));
-    let embed_catalog = catalog.clone();
-    let embedder = ModelInstance::<Embedder>::start(
-        "minilm-l6-v2-int8",
-        Arc::new(move || {
-            let dir = embed_catalog.require("minilm-l6-v2-int8").map_err(|e| {
-                tessera_models::runtime::RuntimeError::ModelMissing {
-                    path: e.to_string(),
-                }
-            })?;
-            Embedder::load(&dir, &SessionOptions::default())
-        }),
-        options(
-            &embed_entry,
-            Duration::from_millis(settings.batch_window_ms),
-        ),
-        budget.clone(),
-        Some(registry.clone().recipient()),
+    let session = SessionOptions::default();
+    let embeddings = starter.handle(
+        &settings.models.embeddings,
+        "model.onnx",
+        true,
+        move |dir| Embedder::load(dir, &session),
     );
-
+    let chunker = LazyChunker::new(
+        catalog
+            .get(&settings.models.embeddings)
+            .map(|e| catalog.installed_dir(e))
+            .unwrap_or_default(),
+    );
+    let llama = LlamaOptions {
+        n_threads: 1,
+        n_threads_batch: 1,
+        ..LlamaOptions::default()
+    };
+    let chat_entry = catalog.get(&settings.models.chat).cloned();
+    let chat_file = chat_entry
+        .as_ref()
+        .and_then(|e| e.files.first().map(|f| f.name.clone()))
+        .unwrap_or_default();
+    let gguf = chat_file.clone();
     let pipelines = Arc::new(Pipelines {
         store: store.clone(),
-        media: Arc::new(BlobMedia { blobs, tmp }),
+        media: Arc::new(BlobMedia {
+            blobs,
+            tmp: tmp.clone(),
+        }),
         embeddings: EmbeddingModel {
-            instance: embedder,
+            instance: embeddings.instance,
             chunker,
-            info: model_info(&embed_entry, "model.onnx"),
+            info: embeddings.info,
+        },
+        classifier: starter.handle(
+            &settings.models.classifier,
+            "model.onnx",
+            true,
+            move |dir| Classifier::load(dir, &session).map_err(vision_runtime),
+        ),
+        ocr: starter.handle(&settings.models.ocr, "rec.onnx", false, move |dir| {
+            Ocr::load(dir, &session).map_err(vision_runtime)
+        }),
+        vad: starter.handle(&settings.models.vad, "silero_vad.onnx", false, move |dir| {
+            SileroVad::load(dir, &session)
+        }),
+        whisper: starter.handle(
+            &settings.models.speech_recognition,
+            "decoder.onnx",
+            false,
+            move |dir| Whisper::load(dir, &session),
+        ),
+        chat: starter.handle(&settings.models.chat, &chat_file, false, move |dir| {
+            let model = LlamaModel::load(&dir.join(&gguf), &llama).map_err(RuntimeError::from)?;
+            Ok(ChatModel::new(model))
+        }),
+        options: PipelineOptions {
+            exif_gps: settings.exif_gps,
+            ..PipelineOptions::default()
         },
     });
     let mut workers = HashMap::new();
-    for modality in ["text"] {
+    for modality in ["text", "image", "audio", "video"] {
         let worker = ModalityWorker::new(modality, pipelines.clone(), settings.slots).start();
         workers.insert(modality.to_owned(), worker);
     }
@@ -158,6 +231,72 @@ pub fn start(
     let dispatcher = JobDispatcher::new(pool, store, options, workers).start();
     Ok(Processing {
         dispatcher,
-        registry,
+        registry: starter.registry,
+        catalog,
     })
+}
+
+fn vision_runtime(e: tessera_models::vision::VisionError) -> RuntimeError {
+    match e {
+        tessera_models::vision::VisionError::Runtime(r) => r,
+        other => RuntimeError::Load {
+            path: String::new(),
+            message: other.to_string(),
+        },
+    }
+}
+
+/// Starts model instances over the catalog.
+struct Starter {
+    catalog: Arc<Catalog>,
+    settings: ProcessingSettings,
+    budget: Arc<Semaphore>,
+    registry: Addr<ModelRegistry>,
+}
+
+impl Starter {
+    /// An instance of catalog model `id`, loaded by `load` from its install folder at first use.
+    /// `batches` gives it the batch window.
+    fn handle<M, F>(&self, id: &str, main_file: &str, batches: bool, load: F) -> Handle<M>
+    where
+        M: tessera_models::runtime::Model,
+        F: Fn(&std::path::Path) -> Result<M, RuntimeError> + Send + Sync + 'static,
+    {
+        let entry = self.catalog.get(id);
+        let info = entry
+            .map(|e| model_info(e, main_file))
+            .unwrap_or_else(|| ModelInfo {
+                id: id.to_owned(),
+                version: "unknown".into(),
+                sha256: String::new(),
+            });
+        let catalog = self.catalog.clone();
+        let owned_id = id.to_owned();
+        let loader: Loader<M> = Arc::new(move || {
+            let dir = catalog
+                .require(&owned_id)
+                .map_err(|e| RuntimeError::ModelMissing {
+                    path: e.to_string(),
+                })?;
+            load(&dir)
+        });
+        let options = InstanceOptions {
+            max_queue: self.settings.max_queue,
+            batch_window: if batches {
+                Duration::from_millis(self.settings.batch_window_ms)
+            } else {
+                Duration::ZERO
+            },
+            idle_unload: Duration::from_secs(self.settings.idle_unload_secs),
+            memory_mb: entry.and_then(|e| e.memory_mb).unwrap_or(100),
+        };
+        let instance = ModelInstance::start(
+            id,
+            loader,
+            options,
+            self.budget.clone(),
+            Some(self.registry.clone().recipient()),
+        );
+        Handle { instance, info }
+    }
 }

@@ -28,8 +28,26 @@ pub struct ProcessingSettings {
     pub batch_window_ms: u64,
     /// Requests waiting for one model beyond this are refused as busy.
     pub max_queue: usize,
-    /// The model catalog; default: the one built in.
+    /// The model catalog; default: the one built in (plus the user's, see `tessera models`).
     pub catalog: Option<std::path::PathBuf>,
+    /// Whether GPS positions found in photos' EXIF are kept.
+    pub exif_gps: bool,
+    /// Which catalog model does each task; a user's own model (another GGUF, say) is chosen
+    /// here by its catalog id.
+    pub models: ModelChoice,
+}
+
+/// Catalog ids of the models the pipelines use.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelChoice {
+    pub embeddings: String,
+    pub classifier: String,
+    pub ocr: String,
+    pub vad: String,
+    pub speech_recognition: String,
+    pub speech_synthesis: String,
+    pub chat: String,
 }
 
 /// `(key, value)` defaults for the `[processing]` section.
@@ -46,5 +64,16 @@ pub fn defaults(
         .set_default("processing.inference_threads", 0)?
         .set_default("processing.idle_unload_secs", 600)?
         .set_default("processing.batch_window_ms", 5)?
-        .set_default("processing.max_queue", 512)
+        .set_default("processing.max_queue", 512)?
+        .set_default("processing.exif_gps", false)?
+        .set_default("processing.models.embeddings", "minilm-l6-v2-int8")?
+        .set_default("processing.models.classifier", "efficientnet-lite0")?
+        .set_default("processing.models.ocr", "ppocr-v4")?
+        .set_default("processing.models.vad", "silero-vad")?
+        .set_default("processing.models.speech_recognition", "whisper-tiny-en")?
+        .set_default(
+            "processing.models.speech_synthesis",
+            "piper-en-us-joe-medium",
+        )?
+        .set_default("processing.models.chat", "smollm2-135m-instruct")
 }

@@ -751,6 +751,35 @@ pub async fn preview(
         .body(SizedStream::new(read.total_size, read.stream)))
 }
 
+#[utoipa::path(
+    get, path = "/api/content/{id}/keyframes/{index}", tag = "content",
+    security(("bearer" = []), ("cookie" = [])),
+    params(("id" = Uuid, Path), ("index" = usize, Path, description = "the keyframe's index in the analysis")),
+    responses((status = 200, description = "A JPEG"), (status = 404, body = ErrorBody))
+)]
+pub async fn keyframe(
+    req: HttpRequest,
+    user: AuthUser,
+    service: web::Data<ContentService>,
+    path: web::Path<(Uuid, usize)>,
+) -> ApiResult<HttpResponse> {
+    let (id, index) = path.into_inner();
+    let (item, read) = service.open_keyframe(viewer(&user), id, index).await?;
+    let etag = format!("\"{}-keyframe-{index}-{}\"", item.sha256, item.version);
+    if etag_matches(&req, header::IF_NONE_MATCH, &etag) == Some(true) {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag))
+            .finish());
+    }
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "image/jpeg"))
+        .insert_header((header::ETAG, etag))
+        .insert_header((header::CACHE_CONTROL, "private, max-age=3600"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header(header::ContentEncoding::Identity)
+        .body(SizedStream::new(read.total_size, read.stream)))
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/api/content")
@@ -785,6 +814,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::resource("/api/content/{id}/previews/{name}")
             .app_data(path_config())
             .route(web::get().to(preview)),
+    )
+    .service(
+        web::resource("/api/content/{id}/keyframes/{index}")
+            .app_data(path_config())
+            .route(web::get().to(keyframe)),
     );
 }
 
@@ -799,7 +833,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         delete,
         restore,
         download,
-        preview
+        preview,
+        keyframe
     ),
     components(schemas(ItemView, ItemPage, NoteRequest, UpdateRequest, ErrorBody))
 )]

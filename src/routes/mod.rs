@@ -2,6 +2,7 @@
 
 use actix_web::web;
 
+pub mod admin_models;
 pub mod admin_projections;
 pub mod admin_users;
 pub mod auth;
@@ -21,6 +22,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(me::configure)
         .configure(admin_users::configure)
         .configure(admin_projections::configure)
+        .configure(admin_models::configure)
         .configure(jobs::configure)
         .configure(content::configure)
         .configure(uploads::configure)
@@ -36,6 +38,7 @@ pub fn openapi_parts() -> Vec<utoipa::openapi::OpenApi> {
         me::openapi(),
         admin_users::openapi(),
         admin_projections::openapi(),
+        admin_models::openapi(),
         content::openapi(),
         jobs::openapi(),
         uploads::openapi(),

@@ -18,7 +18,7 @@ const RATE: usize = 16_000;
 const STATE: usize = 128;
 
 /// A stretch of speech, in seconds from the start of the audio.
-#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Span {
     /// Start, in seconds.
     pub start: f32,

@@ -286,6 +286,12 @@ fn backend() -> Result<&'static LlamaBackend, LlamaError> {
         .map_err(|e| LlamaError::Backend(e.clone()))
 }
 
+/// The process's llama.cpp backend, for code that drives llama.cpp directly (a benchmark's
+/// baseline loop): llama.cpp allows one per process.
+pub fn shared_backend() -> Result<&'static LlamaBackend, LlamaError> {
+    backend()
+}
+
 /// Models loaded in this process by file and options, so a second load shares the first.
 type Loaded = HashMap<(PathBuf, LlamaOptions), Weak<LlamaModel>>;
 
@@ -298,6 +304,11 @@ fn loaded() -> &'static Mutex<Loaded> {
 static CONTEXT_CREATION: Mutex<()> = Mutex::new(());
 
 impl LlamaModel {
+    /// The llama.cpp model underneath, for code that drives llama.cpp directly.
+    pub fn raw(&self) -> &llama_cpp_2::model::LlamaModel {
+        &self.model
+    }
+
     /// Loads a GGUF file, or returns the process's already loaded copy of it (same options).
     pub fn load(path: &Path, options: &LlamaOptions) -> Result<Arc<Self>, LlamaError> {
         let shown = path.display().to_string();

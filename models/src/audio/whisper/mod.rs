@@ -39,7 +39,7 @@ const LOGPROB_THRESHOLD: f32 = -1.0;
 const SILENCE_PEAK: f32 = 1e-4;
 
 /// One stretch of transcribed speech, in seconds from the start of the audio.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Segment {
     /// Start, in seconds.
     pub start: f32,
@@ -50,7 +50,7 @@ pub struct Segment {
 }
 
 /// A transcript: its segments in time order, and their text joined by spaces.
-#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Transcript {
     /// Segments in time order, none empty.
     pub segments: Vec<Segment>,

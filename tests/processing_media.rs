@@ -1,0 +1,306 @@
+//! Each modality through the real models, over the API: a photo gets labels and a description,
+//! rendered text is read with its boxes, speech is transcribed with times, a video gets
+//! keyframes, a transcript and a time-coded summary; odd media end well.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use common::{email, eventually_within, spawn_app_with, TestApp};
+use serde_json::Value;
+use tessera_models::catalog::Catalog;
+use tessera_models::runtime::SessionOptions;
+use tessera_models::speech::{encode, AudioFormat, PiperVoice, Speech, SynthOptions};
+
+const PATIENCE: Duration = Duration::from_secs(240);
+const FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
+
+async fn processing_app() -> TestApp {
+    spawn_app_with(&[("processing.enabled", "true")]).await
+}
+
+async fn analysed(app: &TestApp, access: &str, id: &str) -> Value {
+    eventually_within(PATIENCE, "the item's analysis", || async {
+        let r = app.get_as(&format!("/api/content/{id}"), access).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        (r.body["analysis"]["state"] != "pending").then_some(r.body)
+    })
+    .await
+}
+
+fn steps(item: &Value) -> Vec<String> {
+    item["analysis"]["result"]["provenance"]
+        .as_array()
+        .expect("provenance")
+        .iter()
+        .map(|p| {
+            assert!(p["model_version"].as_str().is_some_and(|v| !v.is_empty()));
+            assert_eq!(p["model_sha256"].as_str().map(str::len), Some(64), "{p}");
+            p["step"].as_str().unwrap().to_owned()
+        })
+        .collect()
+}
+
+/// Speech by the Piper voice, as WAV bytes.
+fn speak(text: &str) -> Vec<u8> {
+    let dir = Catalog::shipped()
+        .require("piper-en-us-joe-medium")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut voice = PiperVoice::load(&dir, &SessionOptions::default()).expect("voice");
+    let speech = voice
+        .synthesize(text, &SynthOptions::default())
+        .expect("speech");
+    encode(&speech, AudioFormat::Wav).expect("wav")
+}
+
+fn ffmpeg(args: &[&str]) {
+    let status = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y"])
+        .args(args)
+        .status()
+        .expect("ffmpeg runs (install it with `apt-get install ffmpeg`)");
+    assert!(status.success(), "ffmpeg {args:?}");
+}
+
+fn words(text: &str) -> Vec<String> {
+    text.to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[actix_web::test]
+async fn a_photo_gets_labels_and_a_description_and_rendered_text_is_read() {
+    let app = processing_app().await;
+    let alice = app.register(&email("alice")).await.access;
+    let cat =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("models/tests/data/chelsea.jpg"))
+            .expect("the cat photo");
+    let item = app.upload(&alice, cat, "chelsea.jpg").await;
+    let id = item["id"].as_str().unwrap().to_owned();
+
+    let dir = tempfile::tempdir().unwrap();
+    let sign = dir.path().join("sign.png");
+    ffmpeg(&[
+        "-f", "lavfi", "-i", "color=c=white:s=720x200",
+        "-vf", &format!("drawtext=fontfile={FONT}:text='OPEN DAILY FROM NINE':fontsize=48:fontcolor=black:x=40:y=75"),
+        "-frames:v", "1", sign.to_str().unwrap(),
+    ]);
+    let sign_item = app
+        .upload(&alice, std::fs::read(&sign).unwrap(), "sign.png")
+        .await;
+    let sign_id = sign_item["id"].as_str().unwrap().to_owned();
+
+    let item = analysed(&app, &alice, &id).await;
+    assert_eq!(item["analysis"]["state"], "ready", "{item}");
+    let result = &item["analysis"]["result"];
+    let labels = result["labels"].as_array().expect("labels");
+    assert_eq!(labels.len(), 5);
+    assert!(
+        labels
+            .iter()
+            .any(|l| (281..=285).contains(&l["index"].as_u64().unwrap())),
+        "a cat class in the top 5: {labels:?}"
+    );
+    let description = result["description"].as_str().expect("a description");
+    assert!(
+        description.split_whitespace().count() >= 3,
+        "{description:?}"
+    );
+    assert_eq!(
+        result["ocr"]["lines"].as_array().map(Vec::len),
+        Some(0),
+        "no text in the photo"
+    );
+    assert!(result["exif"].is_object());
+    let s = steps(&item);
+    for step in [
+        "image.labels",
+        "image.ocr",
+        "image.description",
+        "text.embeddings",
+    ] {
+        assert!(s.contains(&step.to_owned()), "{step} in {s:?}");
+    }
+
+    let sign_item = analysed(&app, &alice, &sign_id).await;
+    let ocr = &sign_item["analysis"]["result"]["ocr"];
+    let read = ocr["text"].as_str().unwrap();
+    assert_eq!(words(read), words("OPEN DAILY FROM NINE"), "{ocr}");
+    let line = &ocr["lines"][0];
+    let bbox = line["box"].as_array().expect("a box");
+    assert_eq!(bbox.len(), 4);
+    let (x0, y0) = (bbox[0][0].as_f64().unwrap(), bbox[0][1].as_f64().unwrap());
+    let (x2, y2) = (bbox[2][0].as_f64().unwrap(), bbox[2][1].as_f64().unwrap());
+    assert!(
+        (20.0..80.0).contains(&x0) && (50.0..100.0).contains(&y0),
+        "{bbox:?}"
+    );
+    assert!(
+        (400.0..720.0).contains(&x2) && (100.0..160.0).contains(&y2),
+        "{bbox:?}"
+    );
+}
+
+#[actix_web::test]
+async fn speech_is_transcribed_with_times_and_silence_gives_an_empty_transcript() {
+    let app = processing_app().await;
+    let alice = app.register(&email("alice")).await.access;
+    let said = "The library opens at nine in the morning. Please return your books on time.";
+    let item = app.upload(&alice, speak(said), "notice.wav").await;
+    let id = item["id"].as_str().unwrap().to_owned();
+    let silence = Speech {
+        samples: vec![0.0; 48_000],
+        sample_rate: 16_000,
+    };
+    let silent = encode(&silence, AudioFormat::Wav).expect("wav");
+    let quiet = app.upload(&alice, silent, "quiet.wav").await;
+    let quiet_id = quiet["id"].as_str().unwrap().to_owned();
+
+    let item = analysed(&app, &alice, &id).await;
+    assert_eq!(item["analysis"]["state"], "ready", "{item}");
+    let result = &item["analysis"]["result"];
+    let transcript = &result["transcript"];
+    let heard = words(transcript["text"].as_str().unwrap());
+    let expected = words(said);
+    let found = expected.iter().filter(|w| heard.contains(w)).count();
+    assert!(
+        found * 10 >= expected.len() * 8,
+        "most words come back: {heard:?}"
+    );
+    let segments = transcript["segments"].as_array().expect("segments");
+    assert!(!segments.is_empty());
+    let duration = result["duration_secs"].as_f64().unwrap();
+    let mut last = 0.0;
+    for s in segments {
+        let (start, end) = (s["start"].as_f64().unwrap(), s["end"].as_f64().unwrap());
+        assert!(
+            start >= last - 0.01 && start <= end && end <= duration + 0.5,
+            "{s}"
+        );
+        last = end;
+    }
+    assert!(
+        !result["speech"].as_array().unwrap().is_empty(),
+        "speech spans"
+    );
+    let s = steps(&item);
+    for step in ["audio.speech", "audio.transcript", "text.embeddings"] {
+        assert!(s.contains(&step.to_owned()), "{step} in {s:?}");
+    }
+
+    let quiet = analysed(&app, &alice, &quiet_id).await;
+    assert_eq!(quiet["analysis"]["state"], "ready", "{quiet}");
+    assert_eq!(quiet["analysis"]["result"]["transcript"]["text"], "");
+    assert_eq!(quiet["analysis"]["result"]["speech"], serde_json::json!([]));
+}
+
+#[actix_web::test]
+async fn a_video_gets_keyframes_a_transcript_and_a_time_coded_summary() {
+    let app = processing_app().await;
+    let alice = app.register(&email("alice")).await.access;
+    let dir = tempfile::tempdir().unwrap();
+    let voice = dir.path().join("voice.wav");
+    std::fs::write(
+        &voice,
+        speak("Welcome to the garden tour. Today we plant tomatoes and water the roses."),
+    )
+    .unwrap();
+    let video = dir.path().join("tour.mp4");
+    let title = format!(
+        "drawtext=fontfile={FONT}:text='GARDEN TOUR':fontsize=56:fontcolor=black:x=60:y=100"
+    );
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "color=c=white:s=640x360:d=3:r=10",
+        "-f",
+        "lavfi",
+        "-i",
+        "color=c=darkgreen:s=640x360:d=3:r=10",
+        "-i",
+        voice.to_str().unwrap(),
+        "-filter_complex",
+        &format!("[0:v]{title}[a];[a][1:v]concat=n=2:v=1:a=0[v]"),
+        "-map",
+        "[v]",
+        "-map",
+        "2:a",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-shortest",
+        video.to_str().unwrap(),
+    ]);
+    let mute = dir.path().join("mute.mp4");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=s=320x240:d=2:r=10",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        mute.to_str().unwrap(),
+    ]);
+    let item = app
+        .upload(&alice, std::fs::read(&video).unwrap(), "tour.mp4")
+        .await;
+    let id = item["id"].as_str().unwrap().to_owned();
+    let silent = app
+        .upload(&alice, std::fs::read(&mute).unwrap(), "mute.mp4")
+        .await;
+    let silent_id = silent["id"].as_str().unwrap().to_owned();
+
+    let item = analysed(&app, &alice, &id).await;
+    assert_eq!(item["analysis"]["state"], "ready", "{item}");
+    let result = &item["analysis"]["result"];
+    let frames = result["keyframes"].as_array().expect("keyframes");
+    assert!(frames.len() >= 2, "{frames:?}");
+    assert!(frames[0]["time"].as_f64().unwrap() < 0.5);
+    assert!(
+        words(frames[0]["ocr_text"].as_str().unwrap()).contains(&"garden".to_owned()),
+        "{frames:?}"
+    );
+    let url = frames[1]["url"].as_str().expect("a keyframe address");
+    assert!(frames[1].get("blob_key").is_none());
+    let (status, headers, body) = app.get_bytes(url, &alice, &[]).await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["content-type"], "image/jpeg");
+    image::load_from_memory(&body).expect("a JPEG keyframe");
+    let bob = app.register(&email("bob")).await.access;
+    let (status, _, _) = app.get_bytes(url, &bob, &[]).await;
+    assert_eq!(status, 404, "nobody else sees the keyframes");
+
+    assert_eq!(result["has_audio"], true);
+    let heard = words(result["transcript"]["text"].as_str().unwrap());
+    assert!(
+        heard.contains(&"garden".to_owned()) && heard.contains(&"tomatoes".to_owned()),
+        "{heard:?}"
+    );
+    let summary = result["summary"].as_str().expect("a summary");
+    assert!(summary.contains(":0"), "time codes in {summary:?}");
+    let s = steps(&item);
+    for step in [
+        "image.labels",
+        "image.ocr",
+        "audio.transcript",
+        "video.summary",
+        "text.embeddings",
+    ] {
+        assert!(s.contains(&step.to_owned()), "{step} in {s:?}");
+    }
+
+    let silent = analysed(&app, &alice, &silent_id).await;
+    assert_eq!(silent["analysis"]["state"], "ready", "{silent}");
+    assert_eq!(silent["analysis"]["result"]["has_audio"], false);
+    assert!(silent["analysis"]["result"]["transcript"].is_null());
+}
