@@ -9,7 +9,10 @@ use tessera_models::speech::{PiperVoice, SynthOptions};
 
 const SENTENCES: &str = "The weather is warm and sunny today. \
     We walked to the market to buy fresh bread and apples. \
-    In the evening we read a good book by the window.";
+    In the evening we read a good book by the window. \
+    My brother plays the piano every Sunday afternoon. \
+    The train to the city leaves at half past eight. \
+    Please remember to close the door when you leave the house.";
 
 #[test]
 fn speech_synthesised_by_piper_is_transcribed_with_few_word_errors() {
