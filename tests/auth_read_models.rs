@@ -207,10 +207,13 @@ async fn every_user_and_key_event_lands_in_the_read_models_deterministically() {
 fn read_models_have_distinct_valid_names_and_versions() {
     let all = read_models::all();
     let mut names: Vec<&str> = all.iter().map(|p| p.name()).collect();
-    assert_eq!(names, ["users", "api_keys", "quotas", "content", "usage"]);
+    assert_eq!(
+        names,
+        ["users", "api_keys", "quotas", "content", "usage", "jobs"]
+    );
     names.sort_unstable();
     names.dedup();
-    assert_eq!(names.len(), 5);
+    assert_eq!(names.len(), 6);
     for p in &all {
         assert!(tessera_projections::live_schema(p.name()).is_ok());
         assert!(p.version() >= 1);

@@ -36,14 +36,19 @@ fn shipped_catalog_lists_every_model_of_the_architecture() {
             "whisper-tiny-en",
             "piper-en-us-joe-medium",
             "efficientnet-lite0",
+            "onnxruntime",
         ]
     );
     let chat = catalog.get("smollm2-135m-instruct").expect("chat model");
     assert_eq!(chat.runtime, Runtime::Gguf);
+    let library = catalog
+        .get("onnxruntime")
+        .expect("the ONNX Runtime library");
+    assert_eq!(library.runtime, Runtime::Library);
     assert!(catalog
         .models()
         .iter()
-        .filter(|m| m.id != chat.id)
+        .filter(|m| m.id != chat.id && m.id != library.id)
         .all(|m| m.runtime == Runtime::Onnx));
 }
 

@@ -276,9 +276,7 @@ impl Pipelines {
             .read_text(&request.sha256, image, &mut provenance)
             .await?;
         progress.report("describing", 70).await;
-        let description = self
-            .describe(&request.sha256, &labels, &ocr.text, &mut provenance)
-            .await?;
+        let description = self.describe(&labels, &ocr.text, &mut provenance).await?;
         progress.report("embedding", 90).await;
         let derived = derived_text(&labels, &ocr.text, &description);
         let embeddings = self
@@ -415,12 +413,7 @@ impl Pipelines {
         };
         progress.report("summarising", 85).await;
         let summary = self
-            .video_summary(
-                &request.sha256,
-                &keyframes_out,
-                transcript.as_ref(),
-                &mut provenance,
-            )
+            .video_summary(&keyframes_out, transcript.as_ref(), &mut provenance)
             .await?;
         let mut derived = String::new();
         for k in &keyframes_out {
@@ -576,7 +569,6 @@ impl Pipelines {
     /// A short description of an image composed by the LLM from its labels and text.
     async fn describe(
         &self,
-        sha256: &str,
         labels: &[LabelOut],
         text: &str,
         provenance: &mut Vec<Provenance>,
@@ -592,30 +584,16 @@ impl Pipelines {
             if listed.is_empty() { "nothing certain".to_owned() } else { listed.join(", ") },
             if text.trim().is_empty() { "none".to_owned() } else { format!("\"{}\"", text.trim()) },
         );
-        let messages = vec![
-            ChatMessage::system(
-                "You describe pictures for a photo library. Use only the facts given. Answer with one or two plain sentences.",
-            ),
-            ChatMessage::user(format!("{facts}\nDescribe the picture.")),
-        ];
-        let (description, p) = cached(
-            self.store.as_ref(),
-            &sha256_hex(facts.as_bytes()),
+        self.composed(
             "image.description",
-            &self.chat.info,
-            json!({ "prompt": "describe-v1", "temperature": 0.0, "max_tokens": 80 }),
-            async {
-                let g = self
-                    .chat
-                    .infer(ChatRequest::new(messages, GenerateOptions::greedy(80)))
-                    .await?;
-                Ok(g.text.trim().to_owned())
-            },
+            "describe-v1",
+            "You describe pictures for a photo library. Use only the facts given. Answer with one or two plain sentences.",
+            format!("{facts}\nDescribe the picture."),
+            &facts,
+            80,
+            provenance,
         )
-        .await?;
-        provenance.push(p);
-        let _ = sha256;
-        Ok(description)
+        .await
     }
 
     /// A summary of a long text (none for a short one), by the LLM; long texts are summarised
@@ -686,7 +664,6 @@ impl Pipelines {
     /// A time-coded summary of a video from its keyframes and transcript.
     async fn video_summary(
         &self,
-        sha256: &str,
         keyframes: &[serde_json::Value],
         transcript: Option<&Transcript>,
         provenance: &mut Vec<Provenance>,
@@ -718,30 +695,52 @@ impl Pipelines {
             }
         }
         let facts: String = facts.chars().take(6000).collect();
-        let messages = vec![
-            ChatMessage::system(
-                "You summarise videos from notes about them. Write a few lines, each starting with a time code like [0:05], using only the notes.",
-            ),
-            ChatMessage::user(format!("Notes:\n{facts}\nWrite the time-coded summary.")),
-        ];
-        let (summary, p) = cached(
+        self.composed(
+            "video.summary",
+            "video-summary-v1",
+            "You summarise videos from notes about them. Write a few lines, each starting with a time code like [0:05], using only the notes.",
+            format!("Notes:\n{facts}\nWrite the time-coded summary."),
+            &facts,
+            200,
+            provenance,
+        )
+        .await
+    }
+
+    /// Text the LLM composes from `facts` (greedy), cached by the facts themselves: the same
+    /// findings give the same text without running the model again.
+    #[allow(clippy::too_many_arguments)]
+    async fn composed(
+        &self,
+        step: &str,
+        prompt: &str,
+        system: &str,
+        user: String,
+        facts: &str,
+        max_tokens: usize,
+        provenance: &mut Vec<Provenance>,
+    ) -> Result<String, StepError> {
+        let messages = vec![ChatMessage::system(system), ChatMessage::user(user)];
+        let (text, p) = cached(
             self.store.as_ref(),
             &sha256_hex(facts.as_bytes()),
-            "video.summary",
+            step,
             &self.chat.info,
-            json!({ "prompt": "video-summary-v1", "temperature": 0.0, "max_tokens": 200 }),
+            json!({ "prompt": prompt, "temperature": 0.0, "max_tokens": max_tokens }),
             async {
                 let g = self
                     .chat
-                    .infer(ChatRequest::new(messages, GenerateOptions::greedy(200)))
+                    .infer(ChatRequest::new(
+                        messages,
+                        GenerateOptions::greedy(max_tokens),
+                    ))
                     .await?;
                 Ok(g.text.trim().to_owned())
             },
         )
         .await?;
         provenance.push(p);
-        let _ = sha256;
-        Ok(summary)
+        Ok(text)
     }
 
     /// Embeds a derived text window by window (cached by the text's own hash).

@@ -87,10 +87,10 @@ pub(crate) fn run(
 }
 
 /// Waits for the child; at the deadline kills and reaps it and returns `None`.
-fn wait_with_deadline(
+pub(crate) fn wait_with_deadline(
     child: &mut Child,
     deadline: Instant,
-) -> Result<Option<ExitStatus>, MediaError> {
+) -> std::io::Result<Option<ExitStatus>> {
     let mut pause = Duration::from_millis(2);
     loop {
         if let Some(status) = child.try_wait()? {
@@ -108,7 +108,8 @@ fn wait_with_deadline(
     }
 }
 
-fn read_capped(mut reader: impl Read, cap: usize) -> (Vec<u8>, bool) {
+/// Reads to the end, keeping at most `cap` bytes; true when more came.
+pub(crate) fn read_capped(mut reader: impl Read, cap: usize) -> (Vec<u8>, bool) {
     let mut kept = Vec::new();
     let mut buf = [0u8; 64 * 1024];
     let mut overflowed = false;
@@ -128,7 +129,8 @@ fn read_capped(mut reader: impl Read, cap: usize) -> (Vec<u8>, bool) {
     (kept, overflowed)
 }
 
-fn join(handle: Option<thread::JoinHandle<(Vec<u8>, bool)>>) -> (Vec<u8>, bool) {
+/// What a reader thread kept (nothing when it panicked).
+pub(crate) fn join(handle: Option<thread::JoinHandle<(Vec<u8>, bool)>>) -> (Vec<u8>, bool) {
     handle.and_then(|h| h.join().ok()).unwrap_or_default()
 }
 

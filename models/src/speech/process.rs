@@ -1,12 +1,13 @@
 //! Running espeak-ng and ffmpeg: no shell, input on stdin, bounded output, killed on timeout.
 
 use std::ffi::OsStr;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use super::SpeechError;
+use crate::media::tool::{join, read_capped, wait_with_deadline};
 
 /// Most of a program's stderr kept for error messages.
 const STDERR_CAP: usize = 16 * 1024;
@@ -139,52 +140,6 @@ pub(crate) fn run<S: AsRef<OsStr>>(
     stdout_cap: usize,
 ) -> Result<Output, SpeechError> {
     spawn(tool, args, input, timeout, stdout_cap)?.finish()
-}
-
-/// Waits for the child; at the deadline kills and reaps it and returns `None`.
-fn wait_with_deadline(
-    child: &mut Child,
-    deadline: Instant,
-) -> Result<Option<ExitStatus>, SpeechError> {
-    let mut pause = Duration::from_millis(1);
-    loop {
-        if let Some(status) = child.try_wait()? {
-            return Ok(Some(status));
-        }
-        let now = Instant::now();
-        if now >= deadline {
-            // Killing fails only if it already exited; reaping afterwards avoids a zombie.
-            let _ = child.kill();
-            let _ = child.wait();
-            return Ok(None);
-        }
-        thread::sleep(pause.min(deadline - now));
-        pause = (pause * 2).min(Duration::from_millis(20));
-    }
-}
-
-fn read_capped(mut reader: impl Read, cap: usize) -> (Vec<u8>, bool) {
-    let mut kept = Vec::new();
-    let mut buf = [0u8; 64 * 1024];
-    let mut overflowed = false;
-    loop {
-        match reader.read(&mut buf) {
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                let room = cap.saturating_sub(kept.len());
-                if n > room {
-                    overflowed = true;
-                }
-                kept.extend_from_slice(&buf[..n.min(room)]);
-            }
-        }
-    }
-    (kept, overflowed)
-}
-
-fn join(handle: Option<JoinHandle<(Vec<u8>, bool)>>) -> (Vec<u8>, bool) {
-    handle.and_then(|h| h.join().ok()).unwrap_or_default()
 }
 
 #[cfg(test)]
