@@ -378,6 +378,7 @@ async fn listing(
                     vec![]
                 },
                 source: Source::Note,
+                keep_location: false,
             }));
             requests.push(AppendRequest {
                 stream: stream.clone(),

@@ -146,6 +146,56 @@ async fn a_photo_gets_labels_and_a_description_and_rendered_text_is_read() {
 }
 
 #[actix_web::test]
+async fn a_photo_keeps_where_it_was_taken_only_when_its_owner_says_so() {
+    let app = processing_app().await;
+    let alice = app.register(&email("alice")).await.access;
+    let photo =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("models/tests/data/exif-gps.jpg"))
+            .expect("the EXIF photo");
+    let plain = app.upload(&alice, photo.clone(), "walk.jpg").await;
+    let bob = app.register(&email("bob")).await.access;
+    let r = app
+        .upload_form(
+            &bob,
+            common::media::form(photo.clone(), "walk.jpg", &[("keep_location", "true")]),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let kept = r.body;
+    let r = app
+        .upload_form(
+            &bob,
+            common::media::form(photo, "again.jpg", &[("keep_location", "sometimes")]),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body["error"]["code"], "invalid_field");
+
+    let plain = analysed(&app, &alice, plain["id"].as_str().unwrap()).await;
+    let exif = &plain["analysis"]["result"]["exif"];
+    assert_eq!(exif["camera_make"], "Pentax", "{exif}");
+    assert_eq!(exif["camera_model"], "K-3 Mark III");
+    assert!(exif["captured_at"]
+        .as_str()
+        .unwrap()
+        .starts_with("2025-08-02T09:30:00"));
+    assert!(exif["gps"].is_null(), "no position without consent: {exif}");
+
+    let kept = analysed(&app, &bob, kept["id"].as_str().unwrap()).await;
+    let gps = &kept["analysis"]["result"]["exif"]["gps"];
+    let (lat, lon) = (
+        gps["latitude"].as_f64().unwrap(),
+        gps["longitude"].as_f64().unwrap(),
+    );
+    assert!(
+        (lat - 51.5072).abs() < 1e-3 && (lon + 0.1277).abs() < 1e-3,
+        "{gps}"
+    );
+}
+
+#[actix_web::test]
 async fn speech_is_transcribed_with_times_and_silence_gives_an_empty_transcript() {
     let app = processing_app().await;
     let alice = app.register(&email("alice")).await.access;

@@ -60,6 +60,8 @@ pub struct UploadMeta {
     pub title: Option<String>,
     pub description: Option<String>,
     pub tags: Vec<String>,
+    /// The owner allows the analysis to keep where a photo was taken (EXIF GPS).
+    pub keep_location: bool,
 }
 
 /// An upload's result: a new item, or the one these bytes (or this idempotency key) already made.
@@ -399,6 +401,7 @@ impl ContentService {
             description: meta.description.filter(|d| !d.trim().is_empty()),
             tags: meta.tags,
             source,
+            keep_location: meta.keep_location,
         };
         self.append_upload(content_id, uploaded).await?;
         self.mark_upload_activity();
@@ -643,6 +646,7 @@ impl ContentService {
             blob_key: u.blob_key.clone(),
             size: u.size,
             reason: JobReason::Reprocess { by: admin },
+            keep_location: u.keep_location,
         })];
         let c = ctx(Some(admin), &self.inner.node);
         let data = c.to_event_data(&stream, &events, Some(u.owner))?;
@@ -693,6 +697,7 @@ impl ContentService {
             description: description.filter(|d| !d.trim().is_empty()),
             tags,
             source: Source::Note,
+            keep_location: false,
         };
         self.append_upload(content_id, uploaded).await?;
         let f = self.fold(content_id).await?;
@@ -1323,6 +1328,7 @@ fn analysis_request(
         blob_key: u.blob_key.clone(),
         size: u.size,
         reason: JobReason::Upload,
+        keep_location: u.keep_location,
     })];
     Ok(AppendRequest {
         events: ctx.to_event_data(&stream, &events, Some(u.owner))?,

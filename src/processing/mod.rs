@@ -212,10 +212,7 @@ pub fn start(
             let model = LlamaModel::load(&dir.join(&gguf), &llama).map_err(RuntimeError::from)?;
             Ok(ChatModel::new(model))
         }),
-        options: PipelineOptions {
-            exif_gps: settings.exif_gps,
-            ..PipelineOptions::default()
-        },
+        options: PipelineOptions::default(),
     });
     let mut workers = HashMap::new();
     for modality in ["text", "image", "audio", "video"] {

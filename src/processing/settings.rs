@@ -30,8 +30,6 @@ pub struct ProcessingSettings {
     pub max_queue: usize,
     /// The model catalog; default: the one built in (plus the user's, see `tessera models`).
     pub catalog: Option<std::path::PathBuf>,
-    /// Whether GPS positions found in photos' EXIF are kept.
-    pub exif_gps: bool,
     /// Which catalog model does each task; a user's own model (another GGUF, say) is chosen
     /// here by its catalog id.
     pub models: ModelChoice,
@@ -65,7 +63,6 @@ pub fn defaults(
         .set_default("processing.idle_unload_secs", 600)?
         .set_default("processing.batch_window_ms", 5)?
         .set_default("processing.max_queue", 512)?
-        .set_default("processing.exif_gps", false)?
         .set_default("processing.models.embeddings", "minilm-l6-v2-int8")?
         .set_default("processing.models.classifier", "efficientnet-lite0")?
         .set_default("processing.models.ocr", "ppocr-v4")?

@@ -205,11 +205,27 @@ pub async fn upload(
             "tags" => meta
                 .tags
                 .extend(split_tags(&read_text_field(&mut field, "tags").await?)),
+            "keep_location" => {
+                meta.keep_location = match read_text_field(&mut field, "keep_location")
+                    .await?
+                    .trim()
+                {
+                    "true" => true,
+                    "false" => false,
+                    _ => {
+                        return Err(ApiError::bad_request(
+                            "invalid_field",
+                            "keep_location must be true or false",
+                        )
+                        .with_field("keep_location"))
+                    }
+                }
+            }
             other => {
                 return Err(ApiError::bad_request(
                     "unknown_field",
                     format!(
-                        "unknown form field {:?}; expected file, title, description, tags",
+                        "unknown form field {:?}; expected file, title, description, tags, keep_location",
                         filename::ascii_fallback(other)
                     ),
                 )

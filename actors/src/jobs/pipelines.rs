@@ -152,8 +152,6 @@ pub struct PipelineOptions {
     pub keyframes: KeyframeOptions,
     /// Time limit of one ffmpeg run.
     pub tool_timeout: Duration,
-    /// Whether EXIF GPS positions are kept.
-    pub exif_gps: bool,
     /// Labels kept per image.
     pub top_labels: usize,
     /// Longest summary, in words.
@@ -169,7 +167,6 @@ impl Default for PipelineOptions {
             audio_limits: AudioLimits::default(),
             keyframes: KeyframeOptions::default(),
             tool_timeout: Duration::from_secs(300),
-            exif_gps: false,
             top_labels: 5,
             summary_words: 60,
             summary_min_words: 80,
@@ -258,7 +255,8 @@ impl Pipelines {
     ) -> Result<(serde_json::Value, Vec<Provenance>), StepError> {
         let path = file.to_path_buf();
         let limits = self.options.image_limits;
-        let allow_gps = self.options.exif_gps;
+        // Where a photo was taken is kept only when its owner said so at upload.
+        let allow_gps = request.keep_location;
         let (image, exif) = blocking(move || {
             let bytes = std::fs::read(&path).map_err(|e| StepError::internal(e.to_string()))?;
             let exif = read_exif(&bytes, allow_gps);

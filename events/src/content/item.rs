@@ -77,6 +77,9 @@ pub struct Uploaded {
     #[serde(default)]
     pub tags: Vec<String>,
     pub source: Source,
+    /// The owner allowed the analysis to keep where a photo was taken (EXIF GPS).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub keep_location: bool,
 }
 
 /// A preview picture stored in the blob store.
@@ -461,6 +464,7 @@ mod tests {
             description: None,
             tags: vec![],
             source: Source::Upload,
+            keep_location: false,
         }
     }
 

@@ -36,6 +36,9 @@ pub struct JobRequested {
     pub blob_key: String,
     pub size: u64,
     pub reason: JobReason,
+    /// The owner allowed keeping where a photo was taken (EXIF GPS).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub keep_location: bool,
 }
 
 /// Which model produced a result, exactly.
@@ -344,6 +347,7 @@ mod tests {
             blob_key: "blobs/x".into(),
             size: 10,
             reason: JobReason::Upload,
+            keep_location: false,
         }
     }
 
