@@ -354,3 +354,75 @@ async fn a_video_gets_keyframes_a_transcript_and_a_time_coded_summary() {
     assert_eq!(silent["analysis"]["result"]["has_audio"], false);
     assert!(silent["analysis"]["result"]["transcript"].is_null());
 }
+
+#[actix_web::test]
+async fn unknown_scripts_long_text_and_a_video_file_with_only_sound_end_well() {
+    let app = processing_app().await;
+    let alice = app.register(&email("alice")).await.access;
+    let note = |title: &'static str, text: String| {
+        let app = &app;
+        let alice = alice.clone();
+        async move {
+            let r = app
+                .call_as(
+                    reqwest::Method::POST,
+                    "/api/content/notes",
+                    &alice,
+                    Some(&serde_json::json!({ "title": title, "text": text })),
+                )
+                .await;
+            assert_eq!(r.status, 201, "{:?}", r.body);
+            r.body["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let foreign = note(
+        "Scripts",
+        "東京は日本の首都です。 Москва — столица России. 🌍🚀 ∑∫√".into(),
+    )
+    .await;
+    // Far more than the model's context window: summarised piece by piece.
+    let chapter = "The river rose slowly through the night while the villagers carried sandbags \
+                   to the old stone bridge. By morning the water had reached the market square, \
+                   and the mayor asked every family to move to the school on the hill. ";
+    let long = note("Flood diary", chapter.repeat(60)).await;
+    // An MP4 holding only an audio track is an audio item.
+    let dir = tempfile::tempdir().unwrap();
+    let voice = dir.path().join("voice.wav");
+    std::fs::write(&voice, speak("This recording has no pictures at all.")).unwrap();
+    let m4a = dir.path().join("sound.mp4");
+    ffmpeg(&[
+        "-i",
+        voice.to_str().unwrap(),
+        "-c:a",
+        "aac",
+        m4a.to_str().unwrap(),
+    ]);
+    let sound = app
+        .upload(&alice, std::fs::read(&m4a).unwrap(), "sound.mp4")
+        .await;
+    assert_eq!(sound["modality"], "audio");
+
+    let item = analysed(&app, &alice, &foreign).await;
+    assert_eq!(item["analysis"]["state"], "ready", "{item}");
+    assert_eq!(item["analysis"]["result"]["embeddings"]["chunks"], 1);
+
+    let item = analysed(&app, &alice, &long).await;
+    assert_eq!(item["analysis"]["state"], "ready", "{item}");
+    let result = &item["analysis"]["result"];
+    assert!(
+        result["embeddings"]["chunks"].as_u64().unwrap() > 10,
+        "{result}"
+    );
+    let summary = result["summary"].as_str().expect("a summary");
+    let n = summary.split_whitespace().count();
+    assert!((3..=60).contains(&n), "{summary:?}");
+
+    let item = analysed(&app, &alice, sound["id"].as_str().unwrap()).await;
+    assert_eq!(item["analysis"]["state"], "ready", "{item}");
+    let heard = words(
+        item["analysis"]["result"]["transcript"]["text"]
+            .as_str()
+            .unwrap(),
+    );
+    assert!(heard.contains(&"recording".to_owned()), "{heard:?}");
+}
