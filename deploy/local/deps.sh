@@ -10,8 +10,9 @@ set -euo pipefail
 # espeak-ng: phonemes for speech synthesis (GPL, so only ever run as a program).
 # redis-server: tests run the Redis-backed rate limits and cache against a real one.
 # fonts-dejavu-core: the OCR tests render their text with DejaVu Sans.
+# python3-venv: the model fetch tool converts two models in a private virtualenv.
 readonly DEBIAN_PACKAGES=(
-  build-essential pkg-config python3 python3-pip curl ca-certificates cmake clang libclang-dev ffmpeg espeak-ng redis-server
+  build-essential pkg-config python3 python3-pip python3-venv curl ca-certificates cmake clang libclang-dev ffmpeg espeak-ng redis-server
   fonts-dejavu-core
 )
 
