@@ -419,14 +419,17 @@ impl ContentService {
         owner: Uuid,
         sha256: &str,
     ) -> Result<Option<ItemView>, ContentFailure> {
-        if let Some(row) = rm::find_by_sha(&self.inner.pool, owner, sha256).await? {
-            return Ok(Some(ItemView::from_row(row)));
-        }
+        // The log past the projection's checkpoint first, then the read model: an upload the
+        // projector applies between the two reads is then in the second. (The other order
+        // missed it when the projector committed in between.)
         for id in rm::unprojected_uploads(&self.inner.pool, sha256, Some(owner)).await? {
             let f = self.fold(id).await?;
             if f.state.exists() && f.state.deleted.is_none() {
                 return Ok(ItemView::from_stream(id, &f));
             }
+        }
+        if let Some(row) = rm::find_by_sha(&self.inner.pool, owner, sha256).await? {
+            return Ok(Some(ItemView::from_row(row)));
         }
         Ok(None)
     }
