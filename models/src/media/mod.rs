@@ -6,7 +6,7 @@
 
 mod audio;
 mod isobmff;
-mod raster;
+pub(crate) mod raster;
 mod sniff;
 mod text;
 pub(crate) mod tool;

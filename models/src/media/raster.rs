@@ -98,7 +98,7 @@ fn flatten(image: &DynamicImage) -> RgbImage {
     })
 }
 
-fn decoder_limits(limits: &MediaLimits) -> Limits {
+pub(crate) fn decoder_limits(limits: &MediaLimits) -> Limits {
     let mut l = Limits::default();
     l.max_image_width = Some(limits.max_dimension);
     l.max_image_height = Some(limits.max_dimension);
@@ -152,7 +152,7 @@ fn decode(
     result.unwrap_or_else(|_| Err(MediaError::CorruptImage("the image decoder failed".into())))
 }
 
-fn check_size(width: u32, height: u32, limits: &MediaLimits) -> Result<(), MediaError> {
+pub(crate) fn check_size(width: u32, height: u32, limits: &MediaLimits) -> Result<(), MediaError> {
     if width == 0 || height == 0 {
         return Err(MediaError::CorruptImage(
             "the image declares zero width or height".into(),
@@ -174,7 +174,7 @@ fn check_size(width: u32, height: u32, limits: &MediaLimits) -> Result<(), Media
     Ok(())
 }
 
-fn map_error(e: ImageError) -> MediaError {
+pub(crate) fn map_error(e: ImageError) -> MediaError {
     match e {
         ImageError::Limits(e) => MediaError::ImageTooLarge(e.to_string()),
         ImageError::Unsupported(e) => {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use super::MediaError;
 
 /// Most of a tool's stderr kept for error messages.
-const STDERR_CAP: usize = 16 * 1024;
+pub(crate) const STDERR_CAP: usize = 16 * 1024;
 
 pub(crate) struct ToolOutput {
     pub status: ExitStatus,

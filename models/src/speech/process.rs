@@ -2,37 +2,15 @@
 
 use std::ffi::OsStr;
 use std::io::Write;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use super::SpeechError;
-use crate::media::tool::{join, read_capped, wait_with_deadline};
+use crate::media::tool::{join, read_capped, wait_with_deadline, STDERR_CAP};
 
-/// Most of a program's stderr kept for error messages.
-const STDERR_CAP: usize = 16 * 1024;
-
-/// What a finished program left behind.
-pub(crate) struct Output {
-    pub status: ExitStatus,
-    pub stdout: Vec<u8>,
-    /// True when stdout was longer than the cap and the rest was discarded.
-    pub stdout_overflowed: bool,
-    pub stderr: Vec<u8>,
-}
-
-impl Output {
-    /// The last non-empty line of stderr, for an error message.
-    pub fn stderr_summary(&self) -> String {
-        let text = String::from_utf8_lossy(&self.stderr);
-        text.lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("no diagnostic output")
-            .trim()
-            .to_owned()
-    }
-}
+/// What a finished program left behind (the media tools' type).
+pub(crate) use crate::media::tool::ToolOutput as Output;
 
 /// A started program that is being fed its input.
 pub(crate) struct Running {

@@ -10,6 +10,8 @@ use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageReader, Limits};
 
 use super::VisionError;
+use crate::media::raster;
+use crate::media::{MediaError, MediaLimits};
 
 /// Size limits for decoding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,49 +96,33 @@ fn guarded<T>(f: impl FnOnce() -> Result<T, VisionError>) -> Result<T, VisionErr
         .unwrap_or_else(|_| Err(VisionError::Corrupt("the image decoder failed".into())))
 }
 
+/// The media module's limits for these: the checks are the upload probe's own.
+fn media_limits(limits: &ImageLimits) -> MediaLimits {
+    MediaLimits {
+        max_pixels: limits.max_pixels,
+        max_dimension: limits.max_dimension,
+        max_decoded_bytes: limits.max_decoded_bytes,
+        ..MediaLimits::default()
+    }
+}
+
 fn decoder_limits(limits: &ImageLimits) -> Limits {
-    let mut l = Limits::default();
-    l.max_image_width = Some(limits.max_dimension);
-    l.max_image_height = Some(limits.max_dimension);
-    l.max_alloc = Some(limits.max_decoded_bytes);
-    l
+    raster::decoder_limits(&media_limits(limits))
 }
 
 fn check_size(width: u32, height: u32, limits: &ImageLimits) -> Result<(), VisionError> {
-    if width == 0 || height == 0 {
-        return Err(VisionError::Corrupt(
-            "the image declares zero width or height".into(),
-        ));
-    }
-    if width > limits.max_dimension || height > limits.max_dimension {
-        return Err(VisionError::TooLarge(format!(
-            "{width}×{height} exceeds the limit of {} pixels per side",
-            limits.max_dimension
-        )));
-    }
-    let pixels = u64::from(width) * u64::from(height);
-    if pixels > limits.max_pixels {
-        return Err(VisionError::TooLarge(format!(
-            "{width}×{height} is {pixels} pixels, more than the limit of {}",
-            limits.max_pixels
-        )));
-    }
-    Ok(())
+    raster::check_size(width, height, &media_limits(limits)).map_err(from_media)
 }
 
 fn map_error(e: ImageError) -> VisionError {
+    from_media(raster::map_error(e))
+}
+
+fn from_media(e: MediaError) -> VisionError {
     match e {
-        ImageError::Limits(e) => VisionError::TooLarge(e.to_string()),
-        ImageError::Unsupported(e) => VisionError::Unsupported(e.to_string()),
-        ImageError::IoError(e)
-            if matches!(
-                e.kind(),
-                std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::InvalidData
-            ) =>
-        {
-            VisionError::Corrupt(format!("the data ends early or is malformed: {e}"))
-        }
-        ImageError::IoError(e) => VisionError::Io(e),
+        MediaError::ImageTooLarge(m) => VisionError::TooLarge(m),
+        MediaError::UnsupportedType(m) => VisionError::Unsupported(m),
+        MediaError::Io(e) => VisionError::Io(e),
         other => VisionError::Corrupt(other.to_string()),
     }
 }
