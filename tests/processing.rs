@@ -48,6 +48,23 @@ async fn jobs(app: &TestApp, access: &str, id: Uuid) -> Value {
     r.body
 }
 
+/// The item's jobs once the jobs projection has caught up with every one of them. The content
+/// and jobs read models are separate projections, so an item can show its analysis a moment
+/// before its job shows as finished.
+async fn settled_jobs(app: &TestApp, access: &str, id: Uuid) -> Value {
+    eventually_within(PATIENCE, "the item's jobs to settle", || async {
+        let listed = jobs(app, access, id).await;
+        let settled = listed["jobs"].as_array().is_some_and(|jobs| {
+            !jobs.is_empty()
+                && jobs
+                    .iter()
+                    .all(|j| j["status"] == "succeeded" || j["status"] == "dead_lettered")
+        });
+        settled.then_some(listed)
+    })
+    .await
+}
+
 /// The embedding vectors recorded with the item's analysis (the API shows only their count).
 async fn analysed_vectors(app: &TestApp, id: Uuid) -> Vec<Vec<f64>> {
     let store = PgEventStore::new(app.db.pool.clone());
@@ -115,7 +132,7 @@ async fn a_note_is_analysed_with_provenance_and_the_same_text_elsewhere_comes_fr
     assert_eq!(p["cached"], false);
     assert_eq!(p["parameters"]["window_tokens"], 256);
 
-    let listed = jobs(&app, &alice, id).await;
+    let listed = settled_jobs(&app, &alice, id).await;
     let job = &listed["jobs"][0];
     assert_eq!(job["status"], "succeeded", "{listed}");
     assert_eq!(job["attempts"], 1);
@@ -265,7 +282,7 @@ async fn a_job_whose_worker_died_is_taken_over_once_its_lease_expires() {
 
     let item = analysed(&app, &alice, id).await;
     assert_eq!(item["analysis"]["state"], "ready", "{item}");
-    let listed = jobs(&app, &alice, id).await;
+    let listed = settled_jobs(&app, &alice, id).await;
     let job = &listed["jobs"][0];
     assert_eq!(job["status"], "succeeded", "{listed}");
     assert_eq!(job["attempts"], 2, "the dead node's attempt counts");
@@ -304,7 +321,7 @@ name = "model.onnx"
     let item = analysed(&app, &alice, id).await;
     assert_eq!(item["analysis"]["state"], "failed", "{item}");
     assert_eq!(item["analysis"]["error"], "model_unavailable");
-    let listed = jobs(&app, &alice, id).await;
+    let listed = settled_jobs(&app, &alice, id).await;
     let job = &listed["jobs"][0];
     assert_eq!(job["status"], "dead_lettered", "{listed}");
     assert_eq!(job["attempts"], 2);
