@@ -34,7 +34,7 @@ pub struct Application {
     /// The preview worker and the sweeper; stopped with the application.
     background: crate::content::Background,
     /// The job dispatcher and the model instances, when this node processes.
-    processing: Option<crate::processing::Processing>,
+    processing: crate::processing::Processing,
 }
 
 /// Connects to the configured database (without checking it is reachable yet).
@@ -129,22 +129,17 @@ impl Application {
         let blobs = crate::blob::from_settings(&settings.storage, &settings.data_dir)
             .await
             .context("opening the blob store")?;
-        let processing = if settings.processing.enabled {
-            Some(
-                crate::processing::start(
-                    &settings.processing,
-                    pool.clone(),
-                    Arc::new(store.clone()) as Arc<dyn EventStore>,
-                    blobs.clone(),
-                    &settings.data_dir,
-                    node_id.clone(),
-                )
-                .context("starting processing")?,
-            )
-        } else {
-            None
-        };
-        let models_data = web::Data::new(crate::processing::ModelsHandle::new(processing.as_ref()));
+        let processing = crate::processing::start(
+            &settings.processing,
+            pool.clone(),
+            Arc::new(store.clone()) as Arc<dyn EventStore>,
+            blobs.clone(),
+            &settings.data_dir,
+            node_id.clone(),
+        )
+        .context("starting processing")?;
+        let models_data = web::Data::new(crate::processing::ModelsHandle::new(&processing));
+        let pipelines = web::Data::new(processing.pipelines.clone());
         let content = crate::content::ContentService::new(
             crate::content::service::Dependencies {
                 store: store.clone(),
@@ -187,6 +182,7 @@ impl Application {
                 .app_data(auth_data.clone())
                 .app_data(content_data.clone())
                 .app_data(models_data.clone())
+                .app_data(pipelines.clone())
                 .app_data(verifier.clone())
                 .app_data(sessions.clone())
                 .app_data(root.clone())
@@ -230,9 +226,9 @@ impl Application {
         &self.tree
     }
 
-    /// The node's processing actors, when it processes.
-    pub fn processing(&self) -> Option<&crate::processing::Processing> {
-        self.processing.as_ref()
+    /// The node's model actors and pipelines (and its job dispatcher, when it runs jobs).
+    pub fn processing(&self) -> &crate::processing::Processing {
+        &self.processing
     }
 
     /// The authentication service (tests and the CLI create users through it).
@@ -245,9 +241,9 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
         drop(self.background);
-        if let Some(p) = &self.processing {
+        if let Some(dispatcher) = &self.processing.dispatcher {
             // Running attempts end or their leases expire; nothing new is leased.
-            let _ = p.dispatcher.send(Shutdown).await;
+            let _ = dispatcher.send(Shutdown).await;
         }
         if let Err(e) = self.tree.root.send(Shutdown).await {
             tracing::warn!(error = %e, "actor tree did not acknowledge shutdown");

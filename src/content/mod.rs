@@ -4,6 +4,7 @@
 pub mod error;
 pub mod filename;
 pub mod gc;
+pub mod metering;
 pub mod previews;
 pub mod receive;
 pub mod service;
@@ -11,6 +12,7 @@ pub mod settings;
 pub mod view;
 
 pub use error::ContentFailure;
+pub use metering::Metered;
 pub use service::{Changes, ContentService, Outcome, UploadMeta, UploadView, Viewer};
 pub use settings::ContentSettings;
 pub use view::ItemView;

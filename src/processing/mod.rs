@@ -23,6 +23,7 @@ use tessera_models::catalog::{Catalog, ModelEntry};
 use tessera_models::runtime::llama::{LlamaModel, LlamaOptions};
 use tessera_models::runtime::{RuntimeError, SessionOptions};
 use tessera_models::text::chat::ChatModel;
+use tessera_models::speech::PiperVoice;
 use tessera_models::text::Embedder;
 use tessera_models::vision::{Classifier, Ocr};
 use tokio::io::AsyncWriteExt;
@@ -32,11 +33,15 @@ pub use settings::ProcessingSettings;
 
 use crate::blob::{BlobKey, BlobStore};
 
-/// The node's processing actors.
+/// The node's model actors, the pipelines over them and, when this node runs jobs, the
+/// dispatcher. Models load on first use, so a node that never uses one pays nothing for it.
 pub struct Processing {
-    pub dispatcher: Addr<JobDispatcher>,
+    /// Present when the node runs processing jobs (`processing.enabled`).
+    pub dispatcher: Option<Addr<JobDispatcher>>,
     pub registry: Addr<ModelRegistry>,
     pub catalog: Arc<Catalog>,
+    /// The pipelines, shared by jobs and interactive requests (chat, `/v1`, generation).
+    pub pipelines: Arc<Pipelines>,
 }
 
 /// What the admin model routes read: the catalog in use and, when this node processes, its
@@ -48,19 +53,10 @@ pub struct ModelsHandle {
 }
 
 impl ModelsHandle {
-    pub fn new(processing: Option<&Processing>) -> Self {
-        match processing {
-            Some(p) => ModelsHandle {
-                catalog: p.catalog.clone(),
-                registry: Some(p.registry.clone()),
-            },
-            None => ModelsHandle {
-                catalog: Arc::new(Catalog::shipped_with_user().unwrap_or_else(|e| {
-                    tracing::warn!(error = %e, "the user's model catalog is unreadable; using the built-in one");
-                    Catalog::shipped()
-                })),
-                registry: None,
-            },
+    pub fn new(processing: &Processing) -> Self {
+        ModelsHandle {
+            catalog: processing.catalog.clone(),
+            registry: Some(processing.registry.clone()),
         }
     }
 }
@@ -128,8 +124,9 @@ pub fn model_info(entry: &ModelEntry, main_file: &str) -> ModelInfo {
     }
 }
 
-/// Starts the registry, the instances, the workers and the dispatcher. Models load on first use,
-/// so a node whose models are not installed starts, and its jobs fail with a clear reason.
+/// Starts the registry, the instances and the pipelines; with `processing.enabled`, also the
+/// workers and the dispatcher. Models load on first use, so a node whose models are not
+/// installed starts, and its jobs (and requests) fail with a clear reason.
 pub fn start(
     settings: &ProcessingSettings,
     pool: PgPool,
@@ -179,6 +176,11 @@ pub fn start(
         .and_then(|e| e.files.first().map(|f| f.name.clone()))
         .unwrap_or_default();
     let gguf = chat_file.clone();
+    let voice_file = catalog
+        .get(&settings.models.speech_synthesis)
+        .and_then(|e| e.files.iter().find(|f| f.name.ends_with(".onnx")))
+        .map(|f| f.name.clone())
+        .unwrap_or_default();
     let pipelines = Arc::new(Pipelines {
         store: store.clone(),
         media: Arc::new(BlobMedia {
@@ -212,8 +214,22 @@ pub fn start(
             let model = LlamaModel::load(&dir.join(&gguf), &llama).map_err(RuntimeError::from)?;
             Ok(ChatModel::new(model))
         }),
+        speech: starter.handle(
+            &settings.models.speech_synthesis,
+            &voice_file,
+            false,
+            move |dir| PiperVoice::load(dir, &session).map_err(speech_runtime),
+        ),
         options: PipelineOptions::default(),
     });
+    if !settings.enabled {
+        return Ok(Processing {
+            dispatcher: None,
+            registry: starter.registry,
+            catalog,
+            pipelines,
+        });
+    }
     let mut workers = HashMap::new();
     for modality in ["text", "image", "audio", "video"] {
         let worker = ModalityWorker::new(modality, pipelines.clone(), settings.slots).start();
@@ -227,10 +243,21 @@ pub fn start(
     options.attempt_timeout = Duration::from_secs(settings.attempt_timeout_secs.max(1));
     let dispatcher = JobDispatcher::new(pool, store, options, workers).start();
     Ok(Processing {
-        dispatcher,
+        dispatcher: Some(dispatcher),
         registry: starter.registry,
         catalog,
+        pipelines,
     })
+}
+
+fn speech_runtime(e: tessera_models::speech::SpeechError) -> RuntimeError {
+    match e {
+        tessera_models::speech::SpeechError::Runtime(r) => r,
+        other => RuntimeError::Load {
+            path: String::new(),
+            message: other.to_string(),
+        },
+    }
 }
 
 fn vision_runtime(e: tessera_models::vision::VisionError) -> RuntimeError {

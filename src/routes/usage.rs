@@ -36,6 +36,14 @@ pub struct DayUsage {
     pub bytes_uploaded: i64,
     pub bytes_released: i64,
     pub processing_seconds: f64,
+    /// Language-model tokens read (prompts, context).
+    pub tokens_in: i64,
+    /// Language-model tokens written (answers).
+    pub tokens_out: i64,
+    /// Audio transcribed or spoken, in seconds.
+    pub audio_seconds: f64,
+    /// Interactive model requests (chat answers, speech, transcriptions, embeddings).
+    pub generations: i64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -50,6 +58,8 @@ pub struct Today {
     pub day: NaiveDate,
     pub uploads: u64,
     pub processing_seconds: f64,
+    pub tokens: u64,
+    pub audio_seconds: f64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -72,6 +82,10 @@ fn day_rows(rows: Vec<rm::DailyRow>) -> Vec<DayUsage> {
             bytes_uploaded: r.bytes_uploaded,
             bytes_released: r.bytes_released,
             processing_seconds: r.processing_ms as f64 / 1000.0,
+            tokens_in: r.tokens_in,
+            tokens_out: r.tokens_out,
+            audio_seconds: r.audio_ms as f64 / 1000.0,
+            generations: r.generations,
         })
         .collect()
 }
@@ -132,6 +146,8 @@ pub async fn usage(
             day: today,
             uploads: t.uploads_on_day,
             processing_seconds: t.processing_ms_on_day as f64 / 1000.0,
+            tokens: t.tokens_on_day,
+            audio_seconds: t.audio_ms_on_day as f64 / 1000.0,
         },
         days: day_rows(days),
     }))

@@ -20,6 +20,7 @@ use tessera_models::audio::{
 use tessera_models::media::MediaError;
 use tessera_models::runtime::llama::{ChatMessage, GenerateOptions};
 use tessera_models::runtime::Model;
+use tessera_models::speech::{PiperVoice, Speech, SynthOptions, SynthRequest};
 use tessera_models::text::chat::{ChatModel, ChatRequest};
 use tessera_models::text::{Chunker, Embedder};
 use tessera_models::video::{extract_audio, keyframes, KeyframeOptions};
@@ -51,7 +52,7 @@ pub trait MediaSource: Send + Sync + 'static {
 /// stage changes).
 #[derive(Clone)]
 pub struct ProgressSink {
-    store: Arc<dyn EventStore>,
+    store: Option<Arc<dyn EventStore>>,
     job_id: uuid::Uuid,
     attempt: u32,
 }
@@ -59,15 +60,27 @@ pub struct ProgressSink {
 impl ProgressSink {
     pub fn new(store: Arc<dyn EventStore>, job_id: uuid::Uuid, attempt: u32) -> Self {
         ProgressSink {
-            store,
+            store: Some(store),
             job_id,
             attempt,
+        }
+    }
+
+    /// A sink for work that is not a job (an interactive request): reports go nowhere.
+    pub fn silent() -> Self {
+        ProgressSink {
+            store: None,
+            job_id: uuid::Uuid::nil(),
+            attempt: 0,
         }
     }
 
     /// Records that the job reached `stage`, `percent` done. Best effort: a lost progress
     /// event changes nothing.
     pub async fn report(&self, stage: &str, percent: u8) {
+        let Some(store) = &self.store else {
+            return;
+        };
         let stream = job_stream(self.job_id);
         let event = JobEvent::Progress {
             attempt: self.attempt,
@@ -76,7 +89,7 @@ impl ProgressSink {
         };
         let ctx = CommandContext::new(None);
         if let Ok(data) = ctx.to_event_data(&stream, &[event], None) {
-            if let Err(e) = self.store.append(&stream, ExpectedVersion::Any, data).await {
+            if let Err(e) = store.append(&stream, ExpectedVersion::Any, data).await {
                 tracing::debug!(job = %self.job_id, error = %e, "progress not recorded");
             }
         }
@@ -184,6 +197,8 @@ pub struct Pipelines {
     pub vad: Handle<SileroVad>,
     pub whisper: Handle<Whisper>,
     pub chat: Handle<ChatModel>,
+    /// The voice of speech synthesis (interactive requests only; uploads are not spoken).
+    pub speech: Handle<PiperVoice>,
     pub options: PipelineOptions,
 }
 
@@ -512,6 +527,61 @@ impl Pipelines {
     }
 
     /// VAD then Whisper over 16 kHz samples: speech spans and the transcript with times.
+    /// Decodes a local audio file and transcribes it (cached by `sha256` like an upload's
+    /// transcript). Answers the audio's length in seconds, the transcript and the provenance.
+    pub async fn transcribe_file(
+        &self,
+        path: &Path,
+        sha256: &str,
+    ) -> Result<(f64, Transcript, Vec<Provenance>), StepError> {
+        let path = path.to_path_buf();
+        let limits = self.options.audio_limits;
+        let (pcm, duration) = blocking(move || {
+            let decoded = decode_file(&path, &limits).map_err(audio_error)?;
+            let duration = decoded.duration_seconds();
+            let pcm = to_16k(&decoded.samples, decoded.sample_rate).map_err(audio_error)?;
+            Ok((pcm, duration))
+        })
+        .await?;
+        let mut provenance = Vec::new();
+        let (_, transcript) = self
+            .transcribe(sha256, pcm, &ProgressSink::silent(), &mut provenance)
+            .await?;
+        Ok((duration, transcript, provenance))
+    }
+
+    /// Speaks `text` with the node's voice. A request the voice refuses (too long, nothing to
+    /// say) is a permanent error with the voice's code.
+    pub async fn speak(
+        &self,
+        text: &str,
+        options: SynthOptions,
+    ) -> Result<(Speech, Provenance), StepError> {
+        let started = std::time::Instant::now();
+        let parameters = json!({
+            "speed": options.effective_speed(),
+            "sentence_silence": options.effective_silence(),
+        });
+        let speech = self
+            .speech
+            .infer(SynthRequest {
+                text: text.to_owned(),
+                options,
+            })
+            .await?
+            .map_err(|e| StepError::bad_input(e.code(), e.to_string()))?;
+        let provenance = Provenance {
+            step: "speech.synthesis".into(),
+            model_id: self.speech.info.id.clone(),
+            model_version: self.speech.info.version.clone(),
+            model_sha256: self.speech.info.sha256.clone(),
+            parameters,
+            run_ms: started.elapsed().as_millis() as u64,
+            cached: false,
+        };
+        Ok((speech, provenance))
+    }
+
     async fn transcribe(
         &self,
         sha256: &str,

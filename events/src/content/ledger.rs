@@ -21,6 +21,12 @@ pub struct UsageTotals {
     pub day: Option<NaiveDate>,
     pub uploads_on_day: u64,
     pub processing_ms_on_day: u64,
+    /// Language-model tokens (prompt and answer) on `day`.
+    #[serde(default)]
+    pub tokens_on_day: u64,
+    /// Audio heard or spoken by the models on `day`, in milliseconds.
+    #[serde(default)]
+    pub audio_ms_on_day: u64,
 }
 
 impl UsageTotals {
@@ -33,6 +39,8 @@ impl UsageTotals {
                 day: Some(today),
                 uploads_on_day: 0,
                 processing_ms_on_day: 0,
+                tokens_on_day: 0,
+                audio_ms_on_day: 0,
                 ..self
             }
         }
@@ -63,6 +71,22 @@ pub enum UsageEvent {
         processing_ms: u64,
         totals: UsageTotals,
     },
+    /// Interactive work of the models (a chat answer, speech, a transcription, embeddings),
+    /// metered when it ends.
+    #[serde(rename = "usage.generation_recorded")]
+    GenerationRecorded {
+        /// What was done: `chat`, `speech`, `transcription`, `embeddings`, `summary`, ...
+        kind: String,
+        /// The modality the work is counted under.
+        modality: Modality,
+        /// The model (catalog id, or a provider's model name).
+        model: String,
+        tokens_in: u64,
+        tokens_out: u64,
+        audio_ms: u64,
+        processing_ms: u64,
+        totals: UsageTotals,
+    },
 }
 
 impl UsageEvent {
@@ -70,7 +94,8 @@ impl UsageEvent {
         match self {
             Self::UploadRecorded { totals, .. }
             | Self::StorageReleased { totals, .. }
-            | Self::ProcessingRecorded { totals, .. } => *totals,
+            | Self::ProcessingRecorded { totals, .. }
+            | Self::GenerationRecorded { totals, .. } => *totals,
         }
     }
 }
@@ -104,6 +129,17 @@ pub enum LedgerCommand {
     RecordProcessing {
         content_id: Option<Uuid>,
         modality: Modality,
+        processing_ms: u64,
+        today: NaiveDate,
+    },
+    /// Recorded after the work; [`Ledger::check_processing`] is the gate before it.
+    RecordGeneration {
+        kind: String,
+        modality: Modality,
+        model: String,
+        tokens_in: u64,
+        tokens_out: u64,
+        audio_ms: u64,
         processing_ms: u64,
         today: NaiveDate,
     },
@@ -239,6 +275,34 @@ impl Aggregate for Ledger {
                     totals,
                 }])
             }
+            LedgerCommand::RecordGeneration {
+                kind,
+                modality,
+                model,
+                tokens_in,
+                tokens_out,
+                audio_ms,
+                processing_ms,
+                today,
+            } => {
+                let t = self.totals.on(today);
+                let totals = UsageTotals {
+                    processing_ms_on_day: t.processing_ms_on_day + processing_ms,
+                    tokens_on_day: t.tokens_on_day + tokens_in + tokens_out,
+                    audio_ms_on_day: t.audio_ms_on_day + audio_ms,
+                    ..t
+                };
+                Ok(vec![UsageEvent::GenerationRecorded {
+                    kind,
+                    modality,
+                    model,
+                    tokens_in,
+                    tokens_out,
+                    audio_ms,
+                    processing_ms,
+                    totals,
+                }])
+            }
         }
     }
 }
@@ -314,5 +378,39 @@ mod tests {
         l.evolve(&events[0]);
         assert!(l.check_processing(day(1), LIMITS).is_err());
         assert!(l.check_processing(day(2), LIMITS).is_ok());
+    }
+
+    #[test]
+    fn generation_counts_tokens_audio_and_processing_for_the_day() {
+        let mut l = Ledger::default();
+        let record = |l: &Ledger, today| {
+            l.decide(LedgerCommand::RecordGeneration {
+                kind: "chat".into(),
+                modality: Modality::Text,
+                model: "m".into(),
+                tokens_in: 10,
+                tokens_out: 5,
+                audio_ms: 250,
+                processing_ms: 600,
+                today,
+            })
+            .unwrap()
+        };
+        for _ in 0..2 {
+            let events = record(&l, day(1));
+            l.evolve(&events[0]);
+        }
+        let t = l.totals;
+        assert_eq!((t.tokens_on_day, t.audio_ms_on_day), (30, 500));
+        assert_eq!(t.processing_ms_on_day, 1200);
+        assert!(l.check_processing(day(1), LIMITS).is_err(), "1.2 s > 1 s");
+        let events = record(&l, day(2));
+        l.evolve(&events[0]);
+        assert_eq!(l.totals.tokens_on_day, 15, "a new day starts from zero");
+        // Ledgers written before these counters existed still read.
+        let old = serde_json::json!({"stored_bytes": 1, "items": 1, "day": null,
+            "uploads_on_day": 0, "processing_ms_on_day": 0});
+        let t: UsageTotals = serde_json::from_value(old).unwrap();
+        assert_eq!(t.tokens_on_day, 0);
     }
 }

@@ -22,6 +22,10 @@ CREATE TABLE daily (
     bytes_uploaded bigint NOT NULL DEFAULT 0,
     bytes_released bigint NOT NULL DEFAULT 0,
     processing_ms  bigint NOT NULL DEFAULT 0,
+    tokens_in      bigint NOT NULL DEFAULT 0,
+    tokens_out     bigint NOT NULL DEFAULT 0,
+    audio_ms       bigint NOT NULL DEFAULT 0,
+    generations    bigint NOT NULL DEFAULT 0,
     PRIMARY KEY (user_id, day, modality)
 );
 CREATE INDEX daily_day ON daily (day);
@@ -44,7 +48,7 @@ impl Projection for UsageProjection {
     }
 
     fn version(&self) -> i32 {
-        1
+        2
     }
 
     fn setup_sql(&self) -> &'static str {
@@ -62,36 +66,70 @@ impl Projection for UsageProjection {
         let user = entity_id(event, "usage-")?;
         let day = event.recorded_at.date_naive();
         let e = decode::<UsageEvent>(event)?;
-        let (modality, uploads, up, released, ms) = match &e {
+        let mut row = DailyDelta::default();
+        let modality = match &e {
             UsageEvent::UploadRecorded {
                 modality, bytes, ..
-            } => (modality, 1i64, *bytes as i64, 0i64, 0i64),
+            } => {
+                row.uploads = 1;
+                row.bytes_uploaded = *bytes as i64;
+                modality
+            }
             UsageEvent::StorageReleased {
                 modality, bytes, ..
-            } => (modality, 0, 0, *bytes as i64, 0),
+            } => {
+                row.bytes_released = *bytes as i64;
+                modality
+            }
             UsageEvent::ProcessingRecorded {
                 modality,
                 processing_ms,
                 ..
-            } => (modality, 0, 0, 0, *processing_ms as i64),
+            } => {
+                row.processing_ms = *processing_ms as i64;
+                modality
+            }
+            UsageEvent::GenerationRecorded {
+                modality,
+                tokens_in,
+                tokens_out,
+                audio_ms,
+                processing_ms,
+                ..
+            } => {
+                row.generations = 1;
+                row.tokens_in = *tokens_in as i64;
+                row.tokens_out = *tokens_out as i64;
+                row.audio_ms = *audio_ms as i64;
+                row.processing_ms = *processing_ms as i64;
+                modality
+            }
         };
         sqlx::query(
             "INSERT INTO daily (user_id, day, modality, uploads, bytes_uploaded, bytes_released,
-                 processing_ms)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)
+                 processing_ms, tokens_in, tokens_out, audio_ms, generations)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
              ON CONFLICT (user_id, day, modality) DO UPDATE SET
                  uploads = daily.uploads + EXCLUDED.uploads,
                  bytes_uploaded = daily.bytes_uploaded + EXCLUDED.bytes_uploaded,
                  bytes_released = daily.bytes_released + EXCLUDED.bytes_released,
-                 processing_ms = daily.processing_ms + EXCLUDED.processing_ms",
+                 processing_ms = daily.processing_ms + EXCLUDED.processing_ms,
+                 tokens_in = daily.tokens_in + EXCLUDED.tokens_in,
+                 tokens_out = daily.tokens_out + EXCLUDED.tokens_out,
+                 audio_ms = daily.audio_ms + EXCLUDED.audio_ms,
+                 generations = daily.generations + EXCLUDED.generations",
         )
         .bind(user)
         .bind(day)
         .bind(modality.as_str())
-        .bind(uploads)
-        .bind(up)
-        .bind(released)
-        .bind(ms)
+        .bind(row.uploads)
+        .bind(row.bytes_uploaded)
+        .bind(row.bytes_released)
+        .bind(row.processing_ms)
+        .bind(row.tokens_in)
+        .bind(row.tokens_out)
+        .bind(row.audio_ms)
+        .bind(row.generations)
         .execute(&mut *conn)
         .await?;
         let t = e.totals();
@@ -110,6 +148,19 @@ impl Projection for UsageProjection {
     }
 }
 
+/// What one ledger event adds to its day's row.
+#[derive(Debug, Default)]
+struct DailyDelta {
+    uploads: i64,
+    bytes_uploaded: i64,
+    bytes_released: i64,
+    processing_ms: i64,
+    tokens_in: i64,
+    tokens_out: i64,
+    audio_ms: i64,
+    generations: i64,
+}
+
 /// A row of `daily`.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize)]
 pub struct DailyRow {
@@ -120,6 +171,10 @@ pub struct DailyRow {
     pub bytes_uploaded: i64,
     pub bytes_released: i64,
     pub processing_ms: i64,
+    pub tokens_in: i64,
+    pub tokens_out: i64,
+    pub audio_ms: i64,
+    pub generations: i64,
 }
 
 /// A row of `totals`.
@@ -139,7 +194,8 @@ pub async fn daily(
     to: NaiveDate,
 ) -> Result<Vec<DailyRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT user_id, day, modality, uploads, bytes_uploaded, bytes_released, processing_ms
+        "SELECT user_id, day, modality, uploads, bytes_uploaded, bytes_released, processing_ms,
+                tokens_in, tokens_out, audio_ms, generations
          FROM rm_usage.daily
          WHERE ($1::uuid IS NULL OR user_id = $1) AND day BETWEEN $2 AND $3
          ORDER BY user_id, day, modality
