@@ -31,6 +31,7 @@ pub struct Settings {
     pub storage: crate::blob::StorageSettings,
     pub content: crate::content::ContentSettings,
     pub processing: crate::processing::ProcessingSettings,
+    pub chat: crate::conversations::ChatSettings,
     pub log: LogSettings,
     pub rate_limits: RateLimitSettings,
     pub redis: RedisSettings,
@@ -202,6 +203,7 @@ impl Settings {
     fn defaults() -> Result<config::ConfigBuilder<config::builder::DefaultState>, ConfigError> {
         let b = crate::content::settings::defaults(config::Config::builder())?;
         let b = crate::processing::settings::defaults(b)?;
+        let b = crate::conversations::settings::defaults(b)?;
         Ok(b.set_default("mode", "production")?
             .set_default("data_dir", "data")?
             .set_default("server.host", "127.0.0.1")?
@@ -245,6 +247,9 @@ impl Settings {
 
     /// Refuses configurations that would be unsafe in production.
     pub fn check(&self) -> Result<(), ConfigError> {
+        for (id, p) in &self.chat.providers {
+            crate::conversations::providers::check_provider(id, p).map_err(ConfigError::Unsafe)?;
+        }
         if self.mode != Mode::Dev {
             let secret = self.auth.jwt_secret.expose_secret();
             if secret == DEFAULT_JWT_SECRET {

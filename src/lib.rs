@@ -6,6 +6,7 @@ pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod content;
+pub mod conversations;
 pub mod error;
 pub mod openapi;
 pub mod processing;

@@ -152,6 +152,16 @@ impl Application {
             &settings.data_dir,
             node_id.clone(),
         );
+        let chat = crate::conversations::ChatService::new(
+            store.clone(),
+            pool.clone(),
+            content.clone(),
+            processing.pipelines.clone(),
+            settings.chat.clone(),
+            node_id.clone(),
+        )
+        .map_err(|e| anyhow::anyhow!("chat providers: {e}"))?;
+        let chat_data = web::Data::new(chat);
         let background = crate::content::start_background(&content);
         let content_data = web::Data::new(content);
         let settings = Arc::new(settings);
@@ -183,6 +193,7 @@ impl Application {
                 .app_data(content_data.clone())
                 .app_data(models_data.clone())
                 .app_data(pipelines.clone())
+                .app_data(chat_data.clone())
                 .app_data(verifier.clone())
                 .app_data(sessions.clone())
                 .app_data(root.clone())

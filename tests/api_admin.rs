@@ -433,7 +433,16 @@ async fn projections_report_their_lag_and_rebuild_without_losing_users() {
         .collect();
     assert_eq!(
         names,
-        BTreeSet::from(["api_keys", "content", "jobs", "quotas", "usage", "users"])
+        BTreeSet::from([
+            "api_keys",
+            "content",
+            "conversations",
+            "jobs",
+            "providers",
+            "quotas",
+            "usage",
+            "users"
+        ])
     );
     for name in names {
         let p = projection(&view, name);

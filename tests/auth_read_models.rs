@@ -209,7 +209,16 @@ fn read_models_have_distinct_valid_names_and_versions() {
     let mut names: Vec<&str> = all.iter().map(|p| p.name()).collect();
     assert_eq!(
         names,
-        ["users", "api_keys", "quotas", "content", "usage", "jobs"]
+        [
+            "users",
+            "api_keys",
+            "quotas",
+            "content",
+            "usage",
+            "jobs",
+            "conversations",
+            "providers"
+        ]
     );
     names.sort_unstable();
     names.dedup();

@@ -5,6 +5,7 @@
 
 pub mod aggregate;
 pub mod content;
+pub mod conversations;
 pub mod error;
 pub mod event;
 pub mod jobs;

@@ -73,7 +73,7 @@ fn outcome_response(o: Outcome) -> HttpResponse {
     }
 }
 
-async fn read_text_field(field: &mut actix_multipart::Field, name: &str) -> ApiResult<String> {
+pub async fn read_text_field(field: &mut actix_multipart::Field, name: &str) -> ApiResult<String> {
     let mut buf = Vec::new();
     while let Some(chunk) = field.next().await {
         let chunk = chunk.map_err(multipart_error)?;
@@ -95,7 +95,7 @@ async fn read_text_field(field: &mut actix_multipart::Field, name: &str) -> ApiR
 
 /// A body that stopped early is `incomplete_body`; one that is not valid multipart (bad part
 /// headers, a NUL in a file name, no boundary) is `invalid_multipart`.
-fn multipart_error(e: actix_multipart::MultipartError) -> ApiError {
+pub fn multipart_error(e: actix_multipart::MultipartError) -> ApiError {
     use actix_multipart::MultipartError as M;
     match e {
         M::Incomplete | M::Payload(_) => ApiError::bad_request("incomplete_body", e.to_string()),
@@ -117,6 +117,73 @@ fn split_tags(s: &str) -> Vec<String> {
 /// `tags` (comma-separated) parts. The type is decided from the bytes. Sending the same bytes
 /// again returns the existing item (200, `Tessera-Duplicate: true`); repeating a request with the
 /// same `Idempotency-Key` returns its first result (200, `Idempotent-Replayed: true`).
+/// What one upload may take: the largest per-modality size and the storage the user has left.
+#[derive(Debug, Clone, Copy)]
+pub struct UploadBudget {
+    max: u64,
+    remaining: u64,
+}
+
+impl UploadBudget {
+    pub async fn of(service: &ContentService, user: Uuid) -> ApiResult<Self> {
+        Ok(UploadBudget {
+            max: service.settings().max_any_bytes(),
+            remaining: service.remaining_storage(user).await?,
+        })
+    }
+
+    /// After a file of `size` bytes was taken.
+    pub fn spend(&mut self, size: u64) {
+        self.remaining = self.remaining.saturating_sub(size);
+    }
+}
+
+/// A `file` part received into a temporary file.
+pub struct FilePart {
+    pub tmp: crate::content::receive::TempFile,
+    pub received: crate::content::receive::Received,
+    /// The client's file name (not yet made safe).
+    pub filename: Option<String>,
+}
+
+/// Receives a `file` part, cut off at the first byte past the budget: past the largest size
+/// limit it is `file_too_large`, past the user's storage `quota_exceeded`.
+pub async fn receive_file_part(
+    field: &mut actix_multipart::Field,
+    service: &ContentService,
+    user: Uuid,
+    budget: UploadBudget,
+) -> ApiResult<FilePart> {
+    let UploadBudget { max, remaining } = budget;
+    let limit = max.min(remaining);
+    // RFC 6266: the extended `filename*` wins over the plain one.
+    let filename = field.content_disposition().and_then(|cd| {
+        cd.get_filename_ext()
+            .map(|v| String::from_utf8_lossy(&v.value).into_owned())
+            .or_else(|| cd.get_filename().map(str::to_owned))
+    });
+    let tmp = service.temp_file()?;
+    let received = match receive(&mut *field, &tmp, limit).await {
+        Err(ReceiveError::TooLarge { .. }) if remaining < max => {
+            let limits = service.limits(user).await?;
+            return Err(ApiError::from(ContentFailure::Domain(
+                tessera_events::content::ContentError::QuotaExceeded {
+                    limit: "storage_bytes",
+                    allowed: limits.storage_bytes,
+                    used: limits.storage_bytes.saturating_sub(remaining),
+                    requested: remaining + 1,
+                },
+            )));
+        }
+        other => other.map_err(ContentFailure::from)?,
+    };
+    Ok(FilePart {
+        tmp,
+        received,
+        filename,
+    })
+}
+
 #[utoipa::path(
     post, path = "/api/content", tag = "content",
     security(("bearer" = []), ("cookie" = [])),
@@ -158,9 +225,7 @@ pub async fn upload(
             "send the file as multipart/form-data with a `file` part",
         ));
     }
-    let max = service.settings().max_any_bytes();
-    let remaining = service.remaining_storage(user.user_id).await?;
-    let limit = max.min(remaining);
+    let budget = UploadBudget::of(&service, user.user_id).await?;
     let mut multipart = Multipart::new(req.headers(), payload);
     let mut meta = UploadMeta::default();
     let mut file = None;
@@ -175,27 +240,9 @@ pub async fn upload(
                         "send one `file` part per request",
                     ));
                 }
-                // RFC 6266: the extended `filename*` wins over the plain one.
-                meta.filename = field.content_disposition().and_then(|cd| {
-                    cd.get_filename_ext()
-                        .map(|v| String::from_utf8_lossy(&v.value).into_owned())
-                        .or_else(|| cd.get_filename().map(str::to_owned))
-                });
-                let tmp = service.temp_file()?;
-                let received = match receive(&mut field, &tmp, limit).await {
-                    Err(ReceiveError::TooLarge { .. }) if remaining < max => {
-                        let limits = service.limits(user.user_id).await?;
-                        return Err(ApiError::from(ContentFailure::Domain(
-                            tessera_events::content::ContentError::QuotaExceeded {
-                                limit: "storage_bytes",
-                                allowed: limits.storage_bytes,
-                                used: limits.storage_bytes.saturating_sub(remaining),
-                                requested: remaining + 1,
-                            },
-                        )));
-                    }
-                    other => other.map_err(ContentFailure::from)?,
-                };
+                let part = receive_file_part(&mut field, &service, user.user_id, budget).await?;
+                meta.filename = part.filename;
+                let (tmp, received) = (part.tmp, part.received);
                 file = Some((tmp, received));
             }
             "title" => meta.title = Some(read_text_field(&mut field, "title").await?),

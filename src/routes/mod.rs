@@ -7,6 +7,7 @@ pub mod admin_projections;
 pub mod admin_users;
 pub mod auth;
 pub mod content;
+pub mod conversations;
 pub mod health;
 pub mod jobs;
 pub mod json;
@@ -26,6 +27,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(jobs::configure)
         .configure(content::configure)
         .configure(uploads::configure)
+        .configure(conversations::configure)
         .configure(usage::configure)
         .configure(ws::configure);
 }
@@ -42,6 +44,7 @@ pub fn openapi_parts() -> Vec<utoipa::openapi::OpenApi> {
         content::openapi(),
         jobs::openapi(),
         uploads::openapi(),
+        conversations::openapi(),
         usage::openapi(),
         ws::openapi(),
     ]

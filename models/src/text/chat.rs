@@ -24,6 +24,9 @@ pub struct ChatRequest {
     pub cancel: Arc<AtomicBool>,
     /// Streams the reply as it is generated, if set.
     pub on_token: Option<TokenSink>,
+    /// Drop the oldest turns (never system messages or the last message) until the prompt and
+    /// `max_tokens` fit the context window, instead of failing with `context_exceeded`.
+    pub fit: bool,
 }
 
 impl ChatRequest {
@@ -34,6 +37,7 @@ impl ChatRequest {
             options,
             cancel: Arc::new(AtomicBool::new(false)),
             on_token: None,
+            fit: false,
         }
     }
 }
@@ -61,7 +65,13 @@ impl ChatModel {
             options,
             cancel,
             on_token,
+            fit,
         } = request;
+        let messages = if fit {
+            self.model.fit_messages(&messages, options.max_tokens)?
+        } else {
+            messages
+        };
         match on_token {
             Some(mut sink) => self.model.chat(&messages, &options, &cancel, |p| sink(p)),
             None => self

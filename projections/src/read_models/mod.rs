@@ -1,4 +1,5 @@
-//! The read models: `users`, `api_keys`, `quotas`, `content`, `usage`, `jobs`.
+//! The read models: `users`, `api_keys`, `quotas`, `content`, `usage`, `jobs`,
+//! `conversations`, `providers`.
 //!
 //! Each projection's tables live in schema `rm_<name>`; `setup_sql` and `apply` use unqualified
 //! names (the runtime sets `search_path`, so a rebuild can fill fresh tables beside the live
@@ -6,15 +7,19 @@
 
 pub mod api_keys;
 pub mod content;
+pub mod conversations;
 pub mod jobs;
 pub mod profile;
+pub mod providers;
 pub mod quotas;
 pub mod usage;
 pub mod users;
 
 pub use api_keys::ApiKeysProjection;
 pub use content::ContentProjection;
+pub use conversations::ConversationsProjection;
 pub use jobs::JobsProjection;
+pub use providers::ProvidersProjection;
 pub use quotas::QuotasProjection;
 pub use usage::UsageProjection;
 pub use users::UsersProjection;
@@ -59,5 +64,7 @@ pub fn all() -> Vec<Arc<dyn Projection>> {
         Arc::new(ContentProjection),
         Arc::new(UsageProjection),
         Arc::new(JobsProjection),
+        Arc::new(ConversationsProjection),
+        Arc::new(ProvidersProjection),
     ]
 }

@@ -1,0 +1,219 @@
+//! Chat over the live socket (issue 5): first token and decode speed as a WebSocket client
+//! sees them, against the runtime's own figures for the same model and prompt in the same run.
+//!
+//! Goals: first token ≤ the runtime's first token + 25 ms; decode ≥ 0.9× the runtime's.
+//!
+//! Each round posts a message to a new conversation (so the prompt is the same every time) and
+//! times, on the client: the POST to the first `conversation.answer_streamed` frame (first
+//! token), and the first frame to `conversation.answer_completed` over the answer's tokens
+//! (decode). The baseline is a bare llama-cpp-2 greedy loop on the same rendered prompt
+//! (system prompt and question) with one thread. Answers are greedy in both.
+//!
+//! Figures are printed and written to `target/bench-results/chat_ws.json`.
+//! `TESSERA_BENCH_ROUNDS` (default 5) rounds; the median counts.
+
+#[allow(dead_code)]
+#[path = "support/mod.rs"]
+mod support;
+
+#[path = "support/llama.rs"]
+mod llama;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use futures_util::StreamExt;
+use secrecy::SecretString;
+use serde_json::{json, Value};
+use support::env_or;
+use tessera::config::Settings;
+use tessera::conversations::context::SYSTEM_PROMPT;
+use tessera::startup::Application;
+use tessera_events::testing::TestDb;
+use tessera_models::catalog::Catalog;
+use tessera_models::runtime::llama::{ChatMessage, LlamaModel, LlamaOptions};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::Message;
+
+const PASSWORD: &str = "bench passphrase 12345";
+const QUESTION: &str = "Write a short story about a lighthouse keeper and a storm.";
+const MAX_TOKENS: usize = 128;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn main() -> Result<()> {
+    if !support::use_bench_database()? {
+        return Ok(());
+    }
+    let rounds: usize = env_or("TESSERA_BENCH_ROUNDS", 5usize).max(1);
+    let work = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-chat-ws");
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work)?;
+    let data_dir = work.join("data").display().to_string();
+
+    // The baseline first, alone on the cores.
+    let path = Catalog::shipped()
+        .require("smollm2-135m-instruct")
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .join("SmolLM2-135M-Instruct.Q4_1.gguf");
+    let model = LlamaModel::load(
+        &path,
+        &LlamaOptions {
+            n_threads: 1,
+            n_threads_batch: 1,
+            ..LlamaOptions::default()
+        },
+    )?;
+    let prompt = model.render_chat(&[
+        ChatMessage::system(SYSTEM_PROMPT),
+        ChatMessage::user(QUESTION),
+    ])?;
+    let (mut bare_first, mut bare_tps) = (vec![], vec![]);
+    for _ in 0..rounds {
+        let (f, t) = llama::bare_llama(&model, &prompt, MAX_TOKENS)?;
+        bare_first.push(f);
+        bare_tps.push(t);
+    }
+    drop(model);
+
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let db = TestDb::new().await;
+            let settings = Settings::with_overrides(&[
+                ("mode", "dev"),
+                ("server.port", "0"),
+                ("log.level", "warn"),
+                ("data_dir", data_dir.as_str()),
+                ("rate_limits.enabled", "false"),
+                ("processing.enabled", "false"),
+                ("quotas.processing_seconds_per_day", "1000000"),
+                ("chat.temperature", "0"),
+                ("chat.max_answer_tokens", "128"),
+            ])
+            .expect("settings");
+            let app = Application::build_with_pool(settings, db.pool.clone())
+                .await
+                .expect("build app");
+            app.auth()
+                .create_admin("bench@example.com", SecretString::from(PASSWORD), "Bench")
+                .await
+                .expect("create user");
+            tx.send(app.port()).expect("send port");
+            let _keep = db;
+            app.run_until_stopped().await.expect("server");
+        });
+    });
+    let port = rx
+        .recv_timeout(Duration::from_secs(120))
+        .context("server start")?;
+    let base = format!("http://127.0.0.1:{port}");
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let report = rt.block_on(async move {
+        let client = reqwest::Client::new();
+        let login: Value = client
+            .post(format!("{base}/api/auth/login"))
+            .json(&json!({"email": "bench@example.com", "password": PASSWORD}))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let token = login["access_token"].as_str().context("token")?.to_owned();
+        let mut request = format!("ws://127.0.0.1:{port}/api/ws").into_client_request()?;
+        request.headers_mut().insert(
+            "authorization",
+            HeaderValue::from_str(&format!("Bearer {token}"))?,
+        );
+        let (mut ws, _) = tokio_tungstenite::connect_async(request).await?;
+        let (mut firsts, mut rates, mut tokens) = (vec![], vec![], vec![]);
+        // One round more than measured: the first loads the model.
+        for round in 0..=rounds {
+            let conv: Value = client
+                .post(format!("{base}/api/conversations"))
+                .bearer_auth(&token)
+                .json(&json!({}))
+                .send()
+                .await?
+                .error_for_status()?
+                .json()
+                .await?;
+            let id = conv["id"].as_str().context("id")?.to_owned();
+            let stream = format!("conversation-{id}");
+            let posted = Instant::now();
+            client
+                .post(format!("{base}/api/conversations/{id}/messages"))
+                .bearer_auth(&token)
+                .json(&json!({ "text": QUESTION }))
+                .send()
+                .await?
+                .error_for_status()?;
+            let mut first: Option<Instant> = None;
+            let done = loop {
+                let msg = tokio::time::timeout(Duration::from_secs(120), ws.next())
+                    .await
+                    .context("no frame in 120 s")?
+                    .context("socket ended")??;
+                let Message::Text(text) = msg else { continue };
+                let f: Value = serde_json::from_str(&text)?;
+                if f["stream"] != stream.as_str() {
+                    continue;
+                }
+                match f["event_type"].as_str() {
+                    Some("conversation.answer_streamed") => {
+                        first.get_or_insert_with(Instant::now);
+                    }
+                    Some("conversation.answer_completed") => break (Instant::now(), f),
+                    Some("conversation.answer_failed") => anyhow::bail!("answer failed: {f}"),
+                    _ => {}
+                }
+            };
+            if round == 0 {
+                continue;
+            }
+            let first = first.context("no piece before the end")?;
+            let out = done.1["payload"]["tokens_out"].as_u64().unwrap_or(0);
+            firsts.push(first.duration_since(posted).as_secs_f64() * 1e3);
+            rates.push(
+                out.saturating_sub(1) as f64 / done.0.duration_since(first).as_secs_f64().max(1e-9),
+            );
+            tokens.push(out as f64);
+        }
+        let (bf, bt) = (median(bare_first), median(bare_tps));
+        let (of, ot) = (median(firsts), median(rates));
+        println!(
+            "chat over WebSocket: first token {of:.0} ms vs runtime {bf:.0} ms (+{:.0} ms); \
+             decode {ot:.1} tok/s vs runtime {bt:.1} ({:.2}×)",
+            of - bf,
+            ot / bt
+        );
+        anyhow::Ok(json!({
+            "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+            "rounds": rounds,
+            "answer_tokens_median": median(tokens),
+            "first_token_ms": of,
+            "runtime_first_token_ms": bf,
+            "first_token_extra_ms": of - bf,
+            "decode_tokens_per_s": ot,
+            "runtime_decode_tokens_per_s": bt,
+            "decode_ratio": ot / bt,
+            "pass": of - bf <= 25.0 && ot / bt >= 0.9,
+        }))
+    })?;
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-results");
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(
+        dir.join("chat_ws.json"),
+        serde_json::to_string_pretty(&report)?,
+    )?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}

@@ -1,0 +1,347 @@
+//! What the model is told besides the conversation: the attachments of the message (their
+//! text, transcript, text read from them, labels, description, keyframes, summary) and, when
+//! the question is about the user's own files, the library items closest to it in meaning.
+//! Everything fits a character budget; an item's text that does not fit is shortened.
+
+use futures_util::StreamExt;
+use serde_json::Value;
+use sqlx::PgPool;
+use tessera_actors::jobs::Pipelines;
+use tessera_actors::models::Infer;
+use tessera_events::content::Modality;
+use tessera_events::conversations::ContextSource;
+use tessera_models::text::{cosine, Embedder};
+use uuid::Uuid;
+
+use crate::blob::BlobKey;
+use crate::content::{ContentFailure, ContentService};
+use crate::conversations::ChatSettings;
+
+/// The system prompt before any context.
+pub const SYSTEM_PROMPT: &str = "You are Tessera's assistant. Answer the user's question \
+helpfully and truthfully. When items from the user's library are given below, use them and \
+name the item you rely on. If they do not contain the answer, say so.";
+
+/// The most bytes of a text item read for context.
+const MAX_TEXT_READ: u64 = 256 * 1024;
+
+/// Words that mark a question about the user's own library.
+const LIBRARY_WORDS: [&str; 12] = [
+    "my files",
+    "my file",
+    "my library",
+    "my uploads",
+    "my documents",
+    "my notes",
+    "my photos",
+    "my pictures",
+    "my images",
+    "my recordings",
+    "my videos",
+    "my content",
+];
+
+/// Whether the question asks about the user's library.
+pub fn asks_about_library(question: &str) -> bool {
+    let q = question.to_lowercase();
+    LIBRARY_WORDS.iter().any(|w| q.contains(w))
+}
+
+/// The built context.
+#[derive(Debug, Default)]
+pub struct Built {
+    /// The system message: the prompt and the items.
+    pub system: String,
+    pub sources: Vec<ContextSource>,
+}
+
+/// One item's context: a heading and its parts.
+struct ItemText {
+    heading: String,
+    parts: Vec<(&'static str, String)>,
+}
+
+/// Cuts `text` to at most `max` characters at a word end, marking the cut.
+fn cut(text: &str, max: usize) -> (String, bool) {
+    if text.chars().count() <= max {
+        return (text.to_owned(), false);
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    if let Some(i) = out.rfind(char::is_whitespace) {
+        if i > max / 2 {
+            out.truncate(i);
+        }
+    }
+    out.push('…');
+    (out, true)
+}
+
+fn clock(secs: f64) -> String {
+    let s = secs.max(0.0).round() as u64;
+    format!("{}:{:02}", s / 60, s % 60)
+}
+
+/// The parts of an analysis worth telling the model.
+fn analysis_parts(analysis: &Value) -> Vec<(&'static str, String)> {
+    let mut parts = Vec::new();
+    if let Some(d) = analysis["description"].as_str().filter(|s| !s.is_empty()) {
+        parts.push(("description", d.to_owned()));
+    }
+    if let Some(labels) = analysis["labels"].as_array() {
+        let names: Vec<&str> = labels.iter().filter_map(|l| l["name"].as_str()).collect();
+        if !names.is_empty() {
+            parts.push(("labels", names.join(", ")));
+        }
+    }
+    if let Some(t) = analysis["ocr"]["text"]
+        .as_str()
+        .filter(|s| !s.trim().is_empty())
+    {
+        parts.push(("ocr", t.to_owned()));
+    }
+    if let Some(frames) = analysis["keyframes"].as_array() {
+        let lines: Vec<String> = frames
+            .iter()
+            .map(|k| {
+                let labels: Vec<&str> = k["labels"]
+                    .as_array()
+                    .map(|l| l.iter().filter_map(|x| x["name"].as_str()).collect())
+                    .unwrap_or_default();
+                let text = k["ocr_text"].as_str().unwrap_or_default().trim();
+                let mut line = format!(
+                    "[{}] {}",
+                    clock(k["time"].as_f64().unwrap_or(0.0)),
+                    labels.join(", ")
+                );
+                if !text.is_empty() {
+                    line.push_str(&format!("; text: {text}"));
+                }
+                line
+            })
+            .collect();
+        if !lines.is_empty() {
+            parts.push(("keyframes", lines.join("\n")));
+        }
+    }
+    if let Some(segments) = analysis["transcript"]["segments"].as_array() {
+        let lines: Vec<String> = segments
+            .iter()
+            .map(|s| {
+                format!(
+                    "[{}] {}",
+                    clock(s["start"].as_f64().unwrap_or(0.0)),
+                    s["text"].as_str().unwrap_or_default()
+                )
+            })
+            .collect();
+        if !lines.is_empty() {
+            parts.push(("transcript", lines.join("\n")));
+        }
+    }
+    if let Some(s) = analysis["summary"].as_str().filter(|s| !s.is_empty()) {
+        parts.push(("summary", s.to_owned()));
+    }
+    parts
+}
+
+async fn read_text(content: &ContentService, blob_key: &str) -> Result<String, ContentFailure> {
+    let key = BlobKey::new(blob_key).map_err(|e| ContentFailure::Internal(e.to_string()))?;
+    let read = content
+        .blobs()
+        .get(&key, Some((0, Some(MAX_TEXT_READ - 1))))
+        .await?;
+    let mut bytes = Vec::new();
+    let mut stream = read.stream;
+    while let Some(chunk) = stream.next().await {
+        bytes.extend_from_slice(&chunk?);
+    }
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// An attachment's context, if `owner` owns the item and it is not deleted.
+async fn item_text(
+    content: &ContentService,
+    owner: Uuid,
+    id: Uuid,
+) -> Result<Option<ItemText>, ContentFailure> {
+    let f = content.fold(id).await?;
+    let Some(u) = f.state.uploaded.as_ref() else {
+        return Ok(None);
+    };
+    if u.owner != owner || f.state.deleted.is_some() || f.state.purged {
+        return Ok(None);
+    }
+    let mut parts = Vec::new();
+    if u.modality == Modality::Text {
+        parts.push(("text", read_text(content, &u.blob_key).await?));
+    }
+    if let Some((_, analysis)) = &f.state.analysis {
+        parts.extend(analysis_parts(analysis));
+    }
+    let mut heading = format!("{} \"{}\" (id {id})", u.modality.as_str(), f.state.title);
+    if let Some(d) = f.state.description.as_deref().filter(|d| !d.is_empty()) {
+        heading.push_str(&format!(", described by its owner as: {d}"));
+    }
+    if f.state.analysis.is_none() && u.modality != Modality::Text {
+        heading.push_str(" (not analysed yet)");
+    }
+    Ok(Some(ItemText { heading, parts }))
+}
+
+/// Fits the items into `budget` characters: each part gets an equal share of what is left.
+fn render(items: Vec<(Uuid, ItemText, bool)>, budget: usize) -> (String, Vec<ContextSource>) {
+    let mut out = String::new();
+    let mut sources = Vec::new();
+    let total_parts: usize = items.iter().map(|(_, t, _)| t.parts.len().max(1)).sum();
+    let mut left = budget;
+    let mut parts_left = total_parts;
+    for (id, item, retrieved) in items {
+        out.push_str(&format!("\n\n## {}\n", item.heading));
+        let mut used = Vec::new();
+        let mut truncated = false;
+        for (name, text) in &item.parts {
+            let share = left / parts_left.max(1);
+            let (text, cut_it) = cut(text.trim(), share);
+            truncated |= cut_it;
+            left = left.saturating_sub(text.chars().count());
+            parts_left = parts_left.saturating_sub(1);
+            out.push_str(&format!("{name}:\n{text}\n"));
+            used.push(if retrieved { "passage" } else { name }.to_string());
+        }
+        if item.parts.is_empty() {
+            parts_left = parts_left.saturating_sub(1);
+        }
+        used.dedup();
+        sources.push(ContextSource {
+            content_id: id,
+            parts: used,
+            truncated,
+        });
+    }
+    (out, sources)
+}
+
+/// Builds the context of a message.
+pub async fn build(
+    content: &ContentService,
+    pipelines: &Pipelines,
+    pool: &PgPool,
+    owner: Uuid,
+    question: &str,
+    attachments: &[Uuid],
+    settings: &ChatSettings,
+) -> Result<Built, ContentFailure> {
+    let mut items = Vec::new();
+    for id in attachments {
+        if let Some(t) = item_text(content, owner, *id).await? {
+            items.push((*id, t, false));
+        }
+    }
+    if asks_about_library(question) {
+        let (scan, keep) = (settings.retrieval_items, settings.retrieval_passages);
+        match nearest_items(pipelines, pool, owner, question, scan, keep).await {
+            Ok(ids) => {
+                for id in ids.into_iter().filter(|id| !attachments.contains(id)) {
+                    if let Some(t) = item_text(content, owner, id).await? {
+                        items.push((id, t, true));
+                    }
+                }
+            }
+            // Retrieval is a help, not a condition: the answer goes on without it.
+            Err(e) => tracing::warn!(error = %e, "library retrieval failed"),
+        }
+    }
+    let mut system = SYSTEM_PROMPT.to_owned();
+    if items.is_empty() {
+        return Ok(Built {
+            system,
+            sources: Vec::new(),
+        });
+    }
+    system.push_str("\n\nItems from the user's library:");
+    let (text, sources) = render(items, settings.context_chars);
+    system.push_str(&text);
+    Ok(Built { system, sources })
+}
+
+/// The user's analysed items whose embeddings are closest to the question, best first.
+async fn nearest_items(
+    pipelines: &Pipelines,
+    pool: &PgPool,
+    owner: Uuid,
+    question: &str,
+    scan: usize,
+    keep: usize,
+) -> Result<Vec<Uuid>, String> {
+    // The question itself is not worth a cached result in the log: ask the model directly.
+    let qv = pipelines
+        .embeddings
+        .instance
+        .send(Infer::<Embedder>(question.to_owned()))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+    let rows: Vec<(Uuid, Value)> = sqlx::query_as(
+        "SELECT id, analysis->'embeddings' FROM rm_content.items
+         WHERE owner = $1 AND deleted_at IS NULL AND analysis_state = 'ready'
+           AND jsonb_typeof(analysis->'embeddings') = 'array'
+         ORDER BY created_at DESC LIMIT $2",
+    )
+    .bind(owner)
+    .bind(scan as i64)
+    .fetch_all(pool)
+    .await
+    .map_err(|e| e.to_string())?;
+    let mut scored: Vec<(f32, Uuid)> = rows
+        .into_iter()
+        .filter_map(|(id, chunks)| {
+            let best = chunks
+                .as_array()?
+                .iter()
+                .filter_map(|c| {
+                    let v: Vec<f32> = c["vector"]
+                        .as_array()?
+                        .iter()
+                        .filter_map(|x| x.as_f64().map(|x| x as f32))
+                        .collect();
+                    (v.len() == qv.len()).then(|| cosine(&qv, &v))
+                })
+                .fold(f32::MIN, f32::max);
+            (best > f32::MIN).then_some((best, id))
+        })
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+    Ok(scored.into_iter().take(keep).map(|(_, id)| id).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn library_questions_are_recognised() {
+        assert!(asks_about_library(
+            "What do MY FILES say about the lighthouse?"
+        ));
+        assert!(asks_about_library("find it in my notes"));
+        assert!(!asks_about_library("What is a lighthouse?"));
+    }
+
+    #[test]
+    fn long_parts_are_cut_within_the_budget() {
+        let long = "word ".repeat(1000);
+        let items = vec![(
+            Uuid::nil(),
+            ItemText {
+                heading: "text \"a\"".into(),
+                parts: vec![("text", long), ("summary", "short".into())],
+            },
+            false,
+        )];
+        let (out, sources) = render(items, 600);
+        assert!(out.chars().count() < 700, "{}", out.len());
+        assert!(out.contains("summary:\nshort"));
+        assert!(sources[0].truncated);
+        assert_eq!(sources[0].parts, ["text", "summary"]);
+    }
+}

@@ -1,0 +1,527 @@
+//! Conversations end to end with the real local chat model: a message is answered token by
+//! token over the live socket, the answer is recorded with its usage; attachments become
+//! context; a stop keeps what was written; providers are listed and switched off by admins;
+//! quotas hold; nobody reaches another user's conversation.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{email, eventually, spawn_app_with, TestApp};
+use futures_util::StreamExt;
+use reqwest::Method;
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use uuid::Uuid;
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Answers of the small model on a busy machine take seconds, not minutes.
+const ANSWER_WAIT: Duration = Duration::from_secs(120);
+
+async fn socket(app: &TestApp, access: &str) -> Socket {
+    let mut request = app.ws_url("/api/ws").into_client_request().unwrap();
+    request.headers_mut().insert(
+        "authorization",
+        HeaderValue::from_str(&format!("Bearer {access}")).unwrap(),
+    );
+    let (mut s, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let ready = frame(&mut s, Duration::from_secs(10)).await;
+    assert_eq!(ready["type"], "ready", "{ready}");
+    s
+}
+
+async fn frame(socket: &mut Socket, wait: Duration) -> Value {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        match tokio::time::timeout_at(deadline, socket.next()).await {
+            Err(_) => panic!("no frame within {wait:?}"),
+            Ok(Some(Ok(Message::Text(t)))) => return serde_json::from_str(&t).unwrap(),
+            Ok(Some(Ok(Message::Close(c)))) => panic!("closed: {c:?}"),
+            Ok(Some(Ok(_))) => continue,
+            Ok(other) => panic!("socket ended: {other:?}"),
+        }
+    }
+}
+
+/// The conversation's events as they arrive, until `last` (an event type) for `answer`.
+async fn events_until(socket: &mut Socket, conversation: Uuid, last: &str) -> Vec<Value> {
+    let stream = format!("conversation-{conversation}");
+    let mut seen = Vec::new();
+    loop {
+        let f = frame(socket, ANSWER_WAIT).await;
+        if f["type"] != "event" || f["stream"] != stream.as_str() {
+            continue;
+        }
+        let done = f["event_type"] == last;
+        seen.push(f);
+        if done {
+            return seen;
+        }
+    }
+}
+
+fn of_type<'a>(events: &'a [Value], t: &str) -> Vec<&'a Value> {
+    events.iter().filter(|e| e["event_type"] == t).collect()
+}
+
+async fn start(app: &TestApp, access: &str, body: Value) -> Uuid {
+    let r = app
+        .call_as(Method::POST, "/api/conversations", access, Some(&body))
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    r.body["id"].as_str().unwrap().parse().unwrap()
+}
+
+async fn post(app: &TestApp, access: &str, id: Uuid, body: Value) -> common::Reply {
+    app.call_as(
+        Method::POST,
+        &format!("/api/conversations/{id}/messages"),
+        access,
+        Some(&body),
+    )
+    .await
+}
+
+async fn answer_id(app: &TestApp, access: &str, id: Uuid, body: Value) -> String {
+    let r = post(app, access, id, body).await;
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    r.body["answer_id"].as_str().unwrap().to_owned()
+}
+
+/// The conversation as the read model shows it once its answer has ended.
+async fn settled(app: &TestApp, access: &str, id: Uuid, items: usize) -> Value {
+    eventually("the conversation's read model", || async {
+        let r = app
+            .get_as(&format!("/api/conversations/{id}"), access)
+            .await;
+        (r.status == 200
+            && r.body["items"].as_array().map(Vec::len) == Some(items)
+            && r.body["answering"].is_null())
+        .then_some(r.body)
+    })
+    .await
+}
+
+#[actix_web::test]
+async fn a_message_is_answered_token_by_token_and_recorded_with_its_usage() {
+    let app = spawn_app_with(&[("chat.max_answer_tokens", "40")]).await;
+    let alice = app.register(&email("alice")).await.access;
+    let mut ws = socket(&app, &alice).await;
+
+    let r = app.get_as("/api/providers", &alice).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["providers"][0]["id"], "local", "{:?}", r.body);
+    assert!(r.body["providers"][0].get("base_url").is_none());
+
+    let id = start(&app, &alice, json!({ "title": "Geography" })).await;
+    let answer = answer_id(
+        &app,
+        &alice,
+        id,
+        json!({ "text": "What is the capital of France? Answer in one sentence." }),
+    )
+    .await;
+    let events = events_until(&mut ws, id, "conversation.answer_completed").await;
+    let posted = of_type(&events, "conversation.message_posted");
+    assert_eq!(posted.len(), 1);
+    let started = of_type(&events, "conversation.answer_started");
+    assert_eq!(started[0]["payload"]["answer_id"], answer.as_str());
+    assert_eq!(started[0]["payload"]["provider"], "local");
+    let pieces = of_type(&events, "conversation.answer_streamed");
+    assert!(
+        pieces.len() >= 2,
+        "the answer streams in pieces: {events:?}"
+    );
+    let seqs: Vec<u64> = pieces
+        .iter()
+        .map(|p| p["payload"]["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>());
+    let streamed: String = pieces
+        .iter()
+        .map(|p| p["payload"]["delta"].as_str().unwrap())
+        .collect();
+    let done = &of_type(&events, "conversation.answer_completed")[0]["payload"];
+    assert_eq!(done["text"], streamed.as_str());
+    assert!(!streamed.trim().is_empty());
+    assert!(done["tokens_in"].as_u64().unwrap() > 10, "{done}");
+    let tokens_out = done["tokens_out"].as_u64().unwrap();
+    assert!((1..=40).contains(&tokens_out), "{done}");
+    assert!(done["timings"]["first_token_ms"].as_u64().unwrap() > 0);
+    assert_eq!(done["model"], "smollm2-135m-instruct");
+
+    let view = settled(&app, &alice, id, 2).await;
+    assert_eq!(view["title"], "Geography");
+    assert_eq!(view["items"][0]["role"], "user");
+    assert_eq!(view["items"][1]["role"], "assistant");
+    assert_eq!(view["items"][1]["status"], "completed");
+    assert_eq!(view["items"][1]["text"], streamed.as_str());
+    assert_eq!(view["items"][1]["in_reply_to"], view["items"][0]["id"]);
+    let list = app.get_as("/api/conversations", &alice).await;
+    assert_eq!(list.body["conversations"][0]["id"], id.to_string());
+
+    // The answer's tokens count in the user's usage.
+    let usage = eventually("usage with tokens", || async {
+        let r = app.get_as("/api/usage", &alice).await;
+        (r.body["today"]["tokens"].as_u64() > Some(0)).then_some(r.body)
+    })
+    .await;
+    assert!(usage["today"]["processing_seconds"].as_f64().unwrap() > 0.0);
+
+    // A follow-up sees the conversation so far; the answer is another turn.
+    let second = answer_id(&app, &alice, id, json!({ "text": "And of Italy?" })).await;
+    let events = events_until(&mut ws, id, "conversation.answer_completed").await;
+    let done = &of_type(&events, "conversation.answer_completed")[0]["payload"];
+    assert_eq!(done["answer_id"], second.as_str());
+    assert!(
+        done["tokens_in"].as_u64() > Some(30),
+        "history is part of the prompt"
+    );
+
+    // Another user sees none of it.
+    let bob = app.register(&email("bob")).await.access;
+    for (method, path, body) in [
+        (Method::GET, format!("/api/conversations/{id}"), None),
+        (
+            Method::PATCH,
+            format!("/api/conversations/{id}"),
+            Some(json!({ "title": "mine" })),
+        ),
+        (Method::DELETE, format!("/api/conversations/{id}"), None),
+        (
+            Method::POST,
+            format!("/api/conversations/{id}/messages"),
+            Some(json!({ "text": "hi" })),
+        ),
+        (
+            Method::POST,
+            format!("/api/conversations/{id}/answers/{second}/cancel"),
+            None,
+        ),
+    ] {
+        let r = app.call_as(method, &path, &bob, body.as_ref()).await;
+        assert_eq!(r.status, 404, "{path}: {:?}", r.body);
+    }
+    let r = app.get_as("/api/conversations", &bob).await;
+    assert_eq!(r.body["conversations"], json!([]));
+
+    // Rename, then delete: gone from the list and from reads.
+    let r = app
+        .call_as(
+            Method::PATCH,
+            &format!("/api/conversations/{id}"),
+            &alice,
+            Some(&json!({ "title": "  Capitals\u{0000} " })),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    let r = app
+        .call_as(
+            Method::DELETE,
+            &format!("/api/conversations/{id}"),
+            &alice,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    let r = app
+        .get_as(&format!("/api/conversations/{id}"), &alice)
+        .await;
+    assert_eq!(r.status, 404);
+}
+
+#[actix_web::test]
+async fn attachments_are_context_and_a_stop_keeps_the_partial_answer() {
+    let app = spawn_app_with(&[("chat.max_answer_tokens", "300")]).await;
+    let alice = app.register(&email("alice")).await.access;
+    let bob = app.register(&email("bob")).await.access;
+    let mut ws = socket(&app, &alice).await;
+    let note = app
+        .call_as(
+            Method::POST,
+            "/api/content/notes",
+            &alice,
+            Some(
+                &json!({ "title": "Boat", "text": "Our boat is called the Blue Heron. \
+                It is moored at pier seven." }),
+            ),
+        )
+        .await;
+    assert_eq!(note.status, 201, "{:?}", note.body);
+    let note_id = note.body["id"].as_str().unwrap().to_owned();
+    let bobs = app
+        .call_as(
+            Method::POST,
+            "/api/content/notes",
+            &bob,
+            Some(&json!({ "title": "Bob's", "text": "private" })),
+        )
+        .await;
+    let bobs_id = bobs.body["id"].as_str().unwrap().to_owned();
+
+    let id = start(&app, &alice, json!({})).await;
+    // Bad messages change nothing.
+    for (body, status, code) in [
+        (
+            json!({ "text": "hi", "attachments": [bobs_id] }),
+            404,
+            "not_found",
+        ),
+        (json!({ "text": "  " }), 422, "validation_failed"),
+        (
+            json!({ "text": "hi", "attachments": (0..17).map(|_| Uuid::new_v4()).collect::<Vec<_>>() }),
+            422,
+            "validation_failed",
+        ),
+        (json!({ "text": 5 }), 400, "invalid_json"),
+        (
+            json!({ "text": "x".repeat(32_001) }),
+            422,
+            "validation_failed",
+        ),
+    ] {
+        let r = post(&app, &alice, id, body.clone()).await;
+        assert_eq!(
+            (r.status.as_u16(), r.code()),
+            (status, code),
+            "{body}: {:?}",
+            r.body
+        );
+    }
+
+    let answer = answer_id(
+        &app,
+        &alice,
+        id,
+        json!({ "text": "What is the boat called?", "attachments": [note_id] }),
+    )
+    .await;
+    // One answer at a time.
+    let r = post(&app, &alice, id, json!({ "text": "another" })).await;
+    assert_eq!((r.status.as_u16(), r.code()), (409, "answer_in_progress"));
+    let events = events_until(&mut ws, id, "conversation.answer_completed").await;
+    let done = &of_type(&events, "conversation.answer_completed")[0]["payload"];
+    assert_eq!(done["answer_id"], answer.as_str());
+    assert_eq!(done["context"][0]["content_id"], note_id.as_str(), "{done}");
+    assert!(
+        done["context"][0]["parts"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("text")),
+        "{done}"
+    );
+    assert!(
+        done["tokens_in"].as_u64().unwrap() > 40,
+        "the note is in the prompt"
+    );
+
+    // A file uploaded with the message becomes an item of the library and is attached.
+    let form = reqwest::multipart::Form::new()
+        .text("text", "When is the meeting?")
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(b"The meeting moved to Thursday at noon.".to_vec())
+                .file_name("inline.txt"),
+        );
+    let r = app
+        .send(
+            app.request(Method::POST, &format!("/api/conversations/{id}/messages"))
+                .bearer_auth(&alice)
+                .multipart(form),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    let events = events_until(&mut ws, id, "conversation.answer_completed").await;
+    let posted = &of_type(&events, "conversation.message_posted")[0]["payload"];
+    let inline = posted["attachments"][0]
+        .as_str()
+        .expect("an attachment")
+        .to_owned();
+    let done = &of_type(&events, "conversation.answer_completed")[0]["payload"];
+    assert_eq!(done["context"][0]["content_id"], inline.as_str(), "{done}");
+    let item = app.get_as(&format!("/api/content/{inline}"), &alice).await;
+    assert_eq!(item.status, 200, "{:?}", item.body);
+    assert_eq!(item.body["modality"], "text");
+    assert_eq!(item.body["filename"], "inline.txt");
+    // A form for someone else's conversation stores nothing.
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(b"not stored".to_vec()).file_name("x.txt"),
+    );
+    let r = app
+        .send(
+            app.request(Method::POST, &format!("/api/conversations/{id}/messages"))
+                .bearer_auth(&bob)
+                .multipart(form),
+        )
+        .await;
+    assert_eq!(r.status, 404);
+    let listed = app.get_as("/api/content", &bob).await;
+    assert_eq!(
+        listed.body["items"].as_array().map(Vec::len),
+        Some(1),
+        "only Bob's note"
+    );
+
+    // A long answer, stopped after its first pieces.
+    let long = answer_id(
+        &app,
+        &alice,
+        id,
+        json!({ "text": "Write a very long story about a dragon who learns to sail." }),
+    )
+    .await;
+    let stream = format!("conversation-{id}");
+    let mut streamed = String::new();
+    loop {
+        let f = frame(&mut ws, ANSWER_WAIT).await;
+        if f["stream"] == stream.as_str() && f["event_type"] == "conversation.answer_streamed" {
+            streamed.push_str(f["payload"]["delta"].as_str().unwrap());
+            break;
+        }
+    }
+    let r = app
+        .call_as(
+            Method::POST,
+            &format!("/api/conversations/{id}/answers/{long}/cancel"),
+            &alice,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    let events = events_until(&mut ws, id, "conversation.answer_cancelled").await;
+    for e in of_type(&events, "conversation.answer_streamed") {
+        streamed.push_str(e["payload"]["delta"].as_str().unwrap());
+    }
+    let cancelled = &of_type(&events, "conversation.answer_cancelled")[0]["payload"];
+    assert_eq!(
+        cancelled["text"],
+        streamed.as_str(),
+        "the answer keeps what was written"
+    );
+    // Nothing more is written after the stop.
+    let quiet = tokio::time::timeout(Duration::from_secs(2), async {
+        loop {
+            let f = frame(&mut ws, Duration::from_secs(5)).await;
+            if f["stream"] == stream.as_str() {
+                return f;
+            }
+        }
+    })
+    .await;
+    assert!(quiet.is_err(), "an event after the stop: {quiet:?}");
+    let r = app
+        .call_as(
+            Method::POST,
+            &format!("/api/conversations/{id}/answers/{long}/cancel"),
+            &alice,
+            None,
+        )
+        .await;
+    assert_eq!((r.status.as_u16(), r.code()), (409, "answer_not_active"));
+    let view = settled(&app, &alice, id, 6).await;
+    assert_eq!(view["items"][5]["status"], "cancelled");
+    assert_eq!(view["items"][5]["text"], streamed.as_str());
+    // The conversation goes on.
+    let r = post(&app, &alice, id, json!({ "text": "Thanks!" })).await;
+    assert_eq!(r.status, 202, "{:?}", r.body);
+}
+
+#[actix_web::test]
+async fn admins_switch_providers_and_quotas_hold_before_any_work() {
+    let app = spawn_app_with(&[("chat.max_answer_tokens", "8")]).await;
+    let alice = app.register(&email("alice")).await.access;
+    let admin = app.make_admin(&email("admin")).await.access;
+
+    let r = app
+        .call_as(
+            Method::POST,
+            "/api/conversations",
+            &alice,
+            Some(&json!({ "provider": "nowhere" })),
+        )
+        .await;
+    assert_eq!((r.status.as_u16(), r.code()), (422, "unknown_provider"));
+    let id = start(&app, &alice, json!({ "title": "t" })).await;
+
+    let r = app.get_as("/api/admin/providers", &alice).await;
+    assert_eq!(r.status, 403);
+    let r = app
+        .call_as(
+            Method::POST,
+            "/api/admin/providers/local/disable",
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    let listed = eventually("the provider disabled", || async {
+        let r = app.get_as("/api/admin/providers", &admin).await;
+        (r.body["providers"][0]["enabled"] == false).then_some(r.body)
+    })
+    .await;
+    assert_eq!(listed["providers"][0]["kind"], "local");
+    let r = app.get_as("/api/providers", &alice).await;
+    assert_eq!(r.body["providers"], json!([]));
+    let r = post(&app, &alice, id, json!({ "text": "hi" })).await;
+    assert_eq!((r.status.as_u16(), r.code()), (409, "provider_disabled"));
+    let r = app
+        .call_as(
+            Method::POST,
+            "/api/admin/providers/nowhere/enable",
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!((r.status.as_u16(), r.code()), (422, "unknown_provider"));
+    let r = app
+        .call_as(
+            Method::POST,
+            "/api/admin/providers/local/enable",
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    eventually("the provider enabled", || async {
+        let r = app.get_as("/api/providers", &alice).await;
+        (r.body["providers"][0]["id"] == "local").then_some(())
+    })
+    .await;
+
+    // No processing time left: refused before anything is generated or recorded.
+    let r = app
+        .call_as(
+            Method::PUT,
+            &format!("/api/admin/users/{}/quota", user_id(&app, &alice).await),
+            &admin,
+            Some(&json!({ "processing_seconds_per_day": 0 })),
+        )
+        .await;
+    assert!(r.status == 200 || r.status == 204, "{:?}", r.body);
+    let refused = eventually("the quota in force", || async {
+        let r = post(&app, &alice, id, json!({ "text": "hi" })).await;
+        (r.status == 403).then_some(r)
+    })
+    .await;
+    assert_eq!(refused.code(), "quota_exceeded");
+    assert_eq!(
+        refused.body["error"]["field"], "processing_seconds_per_day",
+        "{:?}",
+        refused.body
+    );
+    let view = app
+        .get_as(&format!("/api/conversations/{id}"), &alice)
+        .await;
+    assert_eq!(view.body["items"], json!([]), "nothing was posted");
+}
+
+async fn user_id(app: &TestApp, access: &str) -> String {
+    let r = app.get_as("/api/me", access).await;
+    r.body["id"].as_str().unwrap().to_owned()
+}
