@@ -25,7 +25,7 @@ use tessera_events::aggregate::{self, Loaded};
 use tessera_events::content::{ContentError, Modality};
 use tessera_events::conversations::{
     conversation_stream, provider_stream, AnswerTimings, Conversation, ConversationCommand,
-    ConversationError, ConversationEvent, ProviderEvent,
+    ConversationError, ConversationEvent, ProviderEvent, MAX_ATTACHMENTS,
 };
 use tessera_events::{CommandContext, EventStore, ExpectedVersion, PgEventStore, StoreError};
 use tessera_models::runtime::llama::{ChatMessage, GenerateOptions};
@@ -345,6 +345,12 @@ impl ChatService {
             if !attachments_unique.contains(&a) {
                 attachments_unique.push(a);
             }
+        }
+        if attachments_unique.len() > MAX_ATTACHMENTS {
+            return Err(ConversationError::Invalid(format!(
+                "a message carries at most {MAX_ATTACHMENTS} attachments"
+            ))
+            .into());
         }
         for a in &attachments_unique {
             self.check_attachment(user, *a).await?;
