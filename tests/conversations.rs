@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{email, eventually, spawn_app_with, TestApp};
+use common::{email, eventually, spawn_app_with, spawn_node_of, TestApp};
 use futures_util::StreamExt;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -524,4 +524,72 @@ async fn admins_switch_providers_and_quotas_hold_before_any_work() {
 async fn user_id(app: &TestApp, access: &str) -> String {
     let r = app.get_as("/api/me", access).await;
     r.body["id"].as_str().unwrap().to_owned()
+}
+
+#[actix_web::test]
+async fn an_answer_written_on_one_node_is_seen_and_stopped_from_another() {
+    let a = spawn_app_with(&[("chat.max_answer_tokens", "300")]).await;
+    let b = spawn_node_of(&a, &[("chat.max_answer_tokens", "300")]).await;
+    let alice = a.register(&email("alice")).await.access;
+    // Node B's socket sees what node A writes.
+    let mut ws = socket(&b, &alice).await;
+    let id = start(&a, &alice, json!({})).await;
+    let answer = answer_id(
+        &a,
+        &alice,
+        id,
+        json!({ "text": "Write a very long story about a lighthouse in a storm." }),
+    )
+    .await;
+    let stream = format!("conversation-{id}");
+    let mut streamed = String::new();
+    let started = loop {
+        let f = frame(&mut ws, ANSWER_WAIT).await;
+        if f["stream"] != stream.as_str() {
+            continue;
+        }
+        match f["event_type"].as_str() {
+            Some("conversation.answer_started") => {
+                assert_eq!(f["payload"]["node"], a.node_id.as_str(), "{f}");
+            }
+            Some("conversation.answer_streamed") => {
+                streamed.push_str(f["payload"]["delta"].as_str().unwrap());
+                break f;
+            }
+            _ => {}
+        }
+    };
+    assert_eq!(started["payload"]["answer_id"], answer.as_str());
+    // Stopped through node B: node A's next append conflicts and it stops its model.
+    let r = b
+        .call_as(
+            Method::POST,
+            &format!("/api/conversations/{id}/answers/{answer}/cancel"),
+            &alice,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    let events = events_until(&mut ws, id, "conversation.answer_cancelled").await;
+    for e in of_type(&events, "conversation.answer_streamed") {
+        streamed.push_str(e["payload"]["delta"].as_str().unwrap());
+    }
+    let cancelled = &of_type(&events, "conversation.answer_cancelled")[0]["payload"];
+    assert_eq!(cancelled["text"], streamed.as_str());
+    let quiet = tokio::time::timeout(Duration::from_secs(2), async {
+        loop {
+            let f = frame(&mut ws, Duration::from_secs(5)).await;
+            if f["stream"] == stream.as_str() {
+                return f;
+            }
+        }
+    })
+    .await;
+    assert!(quiet.is_err(), "node A went on writing: {quiet:?}");
+    // The next message, posted on node B, is answered there.
+    let r = post(&b, &alice, id, json!({ "text": "A short one, please." })).await;
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    let events = events_until(&mut ws, id, "conversation.answer_started").await;
+    let started = &of_type(&events, "conversation.answer_started")[0]["payload"];
+    assert_eq!(started["node"], b.node_id.as_str());
 }

@@ -42,8 +42,9 @@ pub struct TestApp {
     pub handle: actix_web::dev::ServerHandle,
     /// The app's data folder (blobs, temporary files), removed with the app.
     pub data_dir: DataDir,
-    /// Declared last: the database is dropped after everything that uses it.
-    pub db: TestDb,
+    /// Declared last: the database is dropped after everything that uses it (shared by the
+    /// other nodes of a multi-node test).
+    pub db: std::sync::Arc<TestDb>,
 }
 
 /// A fresh folder under the system's temporary directory, deleted on drop.
@@ -108,6 +109,23 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
 
 /// Starts the application on `db` as it is (a test may have altered it first).
 pub async fn spawn_app_on(db: TestDb, overrides: &[(&str, &str)]) -> TestApp {
+    let pool = db.pool.clone();
+    spawn_node_on(std::sync::Arc::new(db), pool, overrides).await
+}
+
+/// Starts another node of `app`'s deployment: the same database and secrets, its own pool,
+/// data folder and node id.
+#[allow(dead_code)]
+pub async fn spawn_node_of(app: &TestApp, overrides: &[(&str, &str)]) -> TestApp {
+    let pool = app.db.new_pool(10).await;
+    spawn_node_on(app.db.clone(), pool, overrides).await
+}
+
+async fn spawn_node_on(
+    db: std::sync::Arc<TestDb>,
+    pool: sqlx::PgPool,
+    overrides: &[(&str, &str)],
+) -> TestApp {
     if std::env::var_os("TEST_LOG").is_some() {
         tessera::telemetry::init("pretty", "info,tessera=debug,sqlx::postgres::notice=warn");
     }
@@ -136,7 +154,7 @@ pub async fn spawn_app_on(db: TestDb, overrides: &[(&str, &str)]) -> TestApp {
     ];
     all.extend_from_slice(overrides);
     let settings = Settings::with_overrides(&all).expect("test settings");
-    let app = Application::build_with_pool(settings, db.pool.clone())
+    let app = Application::build_with_pool(settings, pool)
         .await
         .expect("the application starts");
     let port = app.port();
