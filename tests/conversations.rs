@@ -593,3 +593,54 @@ async fn an_answer_written_on_one_node_is_seen_and_stopped_from_another() {
     let started = &of_type(&events, "conversation.answer_started")[0]["payload"];
     assert_eq!(started["node"], b.node_id.as_str());
 }
+
+#[actix_web::test]
+async fn an_answer_left_by_a_stopped_node_gives_way_to_the_next_message() {
+    use tessera_events::conversations::{conversation_stream, ConversationEvent};
+    use tessera_events::{CommandContext, EventStore, ExpectedVersion, PgEventStore};
+
+    let app = spawn_app_with(&[
+        ("chat.max_answer_tokens", "8"),
+        ("chat.answer_timeout_secs", "1"),
+    ])
+    .await;
+    let alice_tokens = app.register(&email("alice")).await;
+    let alice = alice_tokens.access;
+    let id = start(&app, &alice, json!({})).await;
+    // A node took a message and died before its answer ended.
+    let store = PgEventStore::new(app.db.pool.clone());
+    let stream = conversation_stream(id);
+    let gone = Uuid::now_v7();
+    let events = [
+        ConversationEvent::MessagePosted {
+            message_id: Uuid::now_v7(),
+            text: "Hello?".into(),
+            attachments: vec![],
+        },
+        ConversationEvent::AnswerStarted {
+            answer_id: gone,
+            in_reply_to: Uuid::nil(),
+            provider: "local".into(),
+            model: "smollm2-135m-instruct".into(),
+            node: "a-node-that-died".into(),
+        },
+    ];
+    let data = CommandContext::new(Some(alice_tokens.user_id))
+        .to_event_data(&stream, &events, Some(alice_tokens.user_id))
+        .unwrap();
+    store
+        .append(&stream, ExpectedVersion::Exact(1), data)
+        .await
+        .unwrap();
+    let r = post(&app, &alice, id, json!({ "text": "Anyone?" })).await;
+    assert_eq!((r.status.as_u16(), r.code()), (409, "answer_in_progress"));
+    // Longer than any answer may take: the answer is abandoned and the message goes through.
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let r = post(&app, &alice, id, json!({ "text": "Anyone?" })).await;
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    let view = settled(&app, &alice, id, 4).await;
+    assert_eq!(view["items"][1]["id"], gone.to_string());
+    assert_eq!(view["items"][1]["status"], "failed");
+    assert_eq!(view["items"][1]["error_code"], "answer_abandoned");
+    assert_eq!(view["items"][3]["role"], "assistant");
+}

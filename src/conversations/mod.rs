@@ -336,9 +336,24 @@ impl ChatService {
         text: String,
         attachments: Vec<Uuid>,
     ) -> Result<Posted, ChatFailure> {
-        let loaded = self.load(user, id).await?;
-        if loaded.state.answering.is_some() {
-            return Err(ConversationError::AnswerInProgress.into());
+        let mut loaded = self.load(user, id).await?;
+        if let Some(active) = loaded.state.answering.clone() {
+            if !self.abandoned(id, active.answer_id).await? {
+                return Err(ConversationError::AnswerInProgress.into());
+            }
+            tracing::warn!(conversation = %id, answer = %active.answer_id, node = %active.node, "answer abandoned by its node");
+            match self
+                .execute(user, id, || ConversationCommand::Fail {
+                    answer_id: active.answer_id,
+                    code: "answer_abandoned".into(),
+                    message: "the node writing this answer stopped before it ended".into(),
+                })
+                .await
+            {
+                Ok(_) | Err(ChatFailure::Conversation(ConversationError::AnswerNotActive)) => {}
+                Err(e) => return Err(e),
+            }
+            loaded = self.load(user, id).await?;
         }
         let mut attachments_unique = Vec::with_capacity(attachments.len());
         for a in attachments {
@@ -398,6 +413,23 @@ impl ChatService {
             answer_id,
             version,
         })
+    }
+
+    /// Whether the answer in progress was left behind by a node that stopped: no node of this
+    /// process writes it, and nothing was appended for longer than any answer may take (its
+    /// generator would have timed out by then).
+    async fn abandoned(&self, id: Uuid, answer_id: Uuid) -> Result<bool, ChatFailure> {
+        if self.inner.running.contains_key(&answer_id) {
+            return Ok(false);
+        }
+        let last = self
+            .inner
+            .store
+            .read_last(&conversation_stream(id))
+            .await?
+            .map(|e| e.recorded_at);
+        let limit = chrono::Duration::seconds(self.inner.settings.answer_timeout_secs as i64 + 2);
+        Ok(last.is_some_and(|at| Utc::now() - at > limit))
     }
 
     /// An attachment must be the user's own item, not deleted.
