@@ -11,6 +11,7 @@ pub mod health;
 pub mod jobs;
 pub mod json;
 pub mod me;
+pub mod openai;
 pub mod uploads;
 pub mod usage;
 pub mod ws;
@@ -27,7 +28,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(content::configure)
         .configure(uploads::configure)
         .configure(usage::configure)
-        .configure(ws::configure);
+        .configure(ws::configure)
+        .configure(openai::configure);
 }
 
 /// Each route module's part of the OpenAPI document.
@@ -44,6 +46,7 @@ pub fn openapi_parts() -> Vec<utoipa::openapi::OpenApi> {
         uploads::openapi(),
         usage::openapi(),
         ws::openapi(),
+        openai::openapi(),
     ]
 }
 
