@@ -49,7 +49,7 @@ TEST_REDIS_URL = if [ -n "$${TESSERA_TEST_REDIS_URL:-}" ]; then \
 remove_dir = case "$(1)" in ""|/|.|./|..|../) echo "refusing to delete '$(1)'" >&2; exit 1;; esac; \
 	rm -rf -- "$(1)"
 
-.PHONY: help deps db test-db build run lint test bench models stop clean-data
+.PHONY: help deps db test-db build run lint test bench models pyclient stop clean-data
 
 help:
 	@echo "make deps        install missing build and test dependencies"
@@ -94,7 +94,7 @@ lint: deps
 	cargo clippy --workspace --all-targets -- -D warnings
 
 # test-db comes before lint so that a database problem shows in seconds, not after clippy.
-test: deps test-db models lint
+test: deps test-db models pyclient lint
 	@url="$$($(TEST_DB_URL))"; \
 	redis="$$($(TEST_REDIS_URL))"; \
 	s3="$${TESSERA_TEST_S3_ENDPOINT:-}"; \
@@ -108,6 +108,11 @@ bench: deps models
 	if [ -z "$$url" ]; then url="$$($(TEST_DB_URL))"; fi; \
 	echo "TESSERA_BENCH_DATABASE_URL=$$url" >&2; \
 	TESSERA_BENCH_DATABASE_URL="$$url" cargo bench --workspace
+
+# The official `openai` Python package (pinned in tests/openai/requirements.txt) in a private
+# virtualenv under ~/.cache/tessera: the client of the OpenAI-compatible API tests.
+pyclient: deps
+	@deploy/local/pyclient.sh >/dev/null
 
 # Every model of models/catalog.toml, downloaded, verified and converted into the per-user cache
 # (TESSERA_CACHE_DIR, default ~/.cache/tessera; TESSERA_MODELS_DIR); a second run does nothing.

@@ -47,6 +47,11 @@ impl RateLimitPolicy {
         &self.limiter
     }
 
+    /// The limits in force.
+    pub fn settings(&self) -> &RateLimitSettings {
+        &self.settings
+    }
+
     /// The buckets a request counts against, each with its limit.
     fn buckets(&self, req: &HttpRequest) -> Vec<(String, u32)> {
         let s = &self.settings;

@@ -12,6 +12,7 @@ pub mod health;
 pub mod jobs;
 pub mod json;
 pub mod me;
+pub mod openai;
 pub mod uploads;
 pub mod usage;
 pub mod ws;
@@ -29,7 +30,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(uploads::configure)
         .configure(conversations::configure)
         .configure(usage::configure)
-        .configure(ws::configure);
+        .configure(ws::configure)
+        .configure(openai::configure);
 }
 
 /// Each route module's part of the OpenAPI document.
@@ -47,6 +49,7 @@ pub fn openapi_parts() -> Vec<utoipa::openapi::OpenApi> {
         conversations::openapi(),
         usage::openapi(),
         ws::openapi(),
+        openai::openapi(),
     ]
 }
 

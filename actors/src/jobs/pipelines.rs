@@ -103,7 +103,7 @@ pub const MAX_TEXT_BYTES: u64 = 8 * 1024 * 1024;
 /// are fetched).
 pub struct LazyChunker {
     dir: PathBuf,
-    loaded: std::sync::Mutex<Option<Chunker>>,
+    loaded: std::sync::Mutex<Option<Arc<Chunker>>>,
 }
 
 impl LazyChunker {
@@ -114,7 +114,8 @@ impl LazyChunker {
         }
     }
 
-    fn get(&self) -> Result<Chunker, StepError> {
+    /// The tokenizer, loaded on first use.
+    pub fn get(&self) -> Result<Arc<Chunker>, StepError> {
         let mut slot = self
             .loaded
             .lock()
@@ -122,7 +123,7 @@ impl LazyChunker {
         if let Some(c) = slot.as_ref() {
             return Ok(c.clone());
         }
-        let c = Chunker::load(&self.dir).map_err(|e| {
+        let c = Chunker::load(&self.dir).map(Arc::new).map_err(|e| {
             StepError::transient(
                 "model_unavailable",
                 format!("{e} (run `tessera models fetch`)"),

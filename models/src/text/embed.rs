@@ -156,10 +156,18 @@ impl Chunker {
     /// Loads `tokenizer.json` from the embedding model's folder.
     pub fn load(dir: &Path) -> Result<Self, RuntimeError> {
         let path = dir.join("tokenizer.json");
-        let tokenizer = Tokenizer::from_file(&path).map_err(|e| RuntimeError::Load {
+        let mut tokenizer = Tokenizer::from_file(&path).map_err(|e| RuntimeError::Load {
             path: path.display().to_string(),
             message: e.to_string(),
         })?;
+        // Whole texts: chunking and counting see every token.
+        tokenizer
+            .with_truncation(None)
+            .map_err(|e| RuntimeError::Load {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            })?;
+        tokenizer.with_padding(None);
         Ok(Chunker { tokenizer })
     }
 
@@ -167,6 +175,19 @@ impl Chunker {
     /// tokens, cut at token boundaries. An empty text has no chunks.
     pub fn chunks(&self, text: &str) -> Result<Vec<Chunk>, RuntimeError> {
         chunk_with(&self.tokenizer, text)
+    }
+
+    /// The number of tokens the model reads for a text, `[CLS]` and `[SEP]` included, before
+    /// any truncation to the window (so a caller can tell a text that does not fit).
+    pub fn count_tokens(&self, text: &str) -> Result<usize, RuntimeError> {
+        let enc = self
+            .tokenizer
+            .encode(text, true)
+            .map_err(|e| RuntimeError::Inference {
+                model: "tokenizer".into(),
+                message: e.to_string(),
+            })?;
+        Ok(enc.get_ids().len())
     }
 }
 

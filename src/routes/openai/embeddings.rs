@@ -1,0 +1,329 @@
+//! `POST /v1/embeddings`: the node's text-embedding model. A request's inputs go to the model
+//! instance together, so its dynamic batching runs them as few batches.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use base64::Engine as _;
+use futures_util::future::join_all;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tessera_actors::jobs::Pipelines;
+use tessera_actors::models::Infer;
+use tessera_events::content::Modality;
+use tessera_models::text::embed::{DIM, MAX_TOKENS};
+use tessera_models::text::Embedder;
+use utoipa::{OpenApi, ToSchema};
+
+use super::error::{infer_error, step_error, OpenAiErrorBody};
+use super::{check_quota, meter, read_json, resolve, OpenAiError, Task, Usage, V1User};
+use crate::content::ContentService;
+use crate::state::AppState;
+
+/// Largest request body.
+const MAX_BODY: usize = 4 << 20;
+/// Most inputs in one request (as OpenAI).
+pub const MAX_INPUTS: usize = 2048;
+/// Inputs handed to the model instance at once: a few of its batches, well under its queue.
+const IN_FLIGHT: usize = 128;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmbeddingRequest {
+    /// The embedding model's catalog id (`GET /v1/models`).
+    pub model: String,
+    /// A text, or a list of up to 2048 texts; each at most 256 tokens (the model's window).
+    /// Token arrays are not supported.
+    #[schema(value_type = Object)]
+    pub input: Value,
+    /// `float` (default) or `base64` (little-endian f32).
+    pub encoding_format: Option<String>,
+    /// Only the model's own size (384).
+    pub dimensions: Option<u32>,
+    /// Accepted.
+    pub user: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EmbeddingObject {
+    /// Always `embedding`.
+    pub object: &'static str,
+    pub index: usize,
+    /// The L2-normalised vector: numbers, or a base64 string of little-endian f32.
+    #[schema(value_type = Object)]
+    pub embedding: Value,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EmbeddingUsage {
+    pub prompt_tokens: u64,
+    pub total_tokens: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EmbeddingList {
+    /// Always `list`.
+    pub object: &'static str,
+    pub data: Vec<EmbeddingObject>,
+    pub model: String,
+    pub usage: EmbeddingUsage,
+}
+
+/// The texts of `input`.
+fn texts(input: Value) -> Result<Vec<String>, OpenAiError> {
+    let texts = match input {
+        Value::String(s) => vec![s],
+        Value::Array(items) => {
+            if items.is_empty() {
+                return Err(
+                    OpenAiError::invalid("empty_input", "`input` is an empty list")
+                        .with_param("input"),
+                );
+            }
+            if items.len() > MAX_INPUTS {
+                return Err(OpenAiError::invalid(
+                    "too_many_inputs",
+                    format!("at most {MAX_INPUTS} inputs per request"),
+                )
+                .with_param("input"));
+            }
+            let mut out = Vec::with_capacity(items.len());
+            for item in items {
+                match item {
+                    Value::String(s) => out.push(s),
+                    Value::Number(_) | Value::Array(_) => {
+                        return Err(OpenAiError::invalid(
+                            "unsupported_value",
+                            "token arrays are not supported; send the text",
+                        )
+                        .with_param("input"))
+                    }
+                    _ => {
+                        return Err(OpenAiError::invalid(
+                            "invalid_type",
+                            "`input` must be a string or a list of strings",
+                        )
+                        .with_param("input"))
+                    }
+                }
+            }
+            out
+        }
+        _ => {
+            return Err(OpenAiError::invalid(
+                "invalid_type",
+                "`input` must be a string or a list of strings",
+            )
+            .with_param("input"))
+        }
+    };
+    if let Some(i) = texts.iter().position(|t| t.trim().is_empty()) {
+        return Err(
+            OpenAiError::invalid("empty_input", format!("input {i} is empty")).with_param("input"),
+        );
+    }
+    Ok(texts)
+}
+
+/// Little-endian f32 bytes, base64: what OpenAI's clients decode.
+fn base64_of(v: &[f32]) -> String {
+    let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Create embeddings
+///
+/// One vector per input, in input order. Each input must fit the model's window of 256 tokens
+/// (400 `context_length_exceeded` otherwise); nothing is cut silently.
+#[utoipa::path(
+    post, path = "/v1/embeddings", tag = "openai",
+    security(("bearer" = [])),
+    request_body = EmbeddingRequest,
+    responses(
+        (status = 200, body = EmbeddingList),
+        (status = 400, body = OpenAiErrorBody, description = "`context_length_exceeded`, `empty_input`, `too_many_inputs`, `invalid_type`, `unsupported_value`, `invalid_value`, `invalid_json`, `model_not_supported`"),
+        (status = 401, body = OpenAiErrorBody),
+        (status = 403, body = OpenAiErrorBody, description = "`quota_exceeded`"),
+        (status = 404, body = OpenAiErrorBody, description = "`model_not_found`"),
+        (status = 413, body = OpenAiErrorBody, description = "`payload_too_large`"),
+        (status = 429, body = OpenAiErrorBody),
+        (status = 503, body = OpenAiErrorBody, description = "`model_busy`, `model_unavailable`"),
+    )
+)]
+pub async fn embeddings(
+    user: V1User,
+    state: web::Data<AppState>,
+    service: web::Data<ContentService>,
+    pipelines: web::Data<Arc<Pipelines>>,
+    body: web::Payload,
+) -> Result<HttpResponse, OpenAiError> {
+    let r: EmbeddingRequest = read_json(body, MAX_BODY).await?;
+    let model = resolve(&state, &r.model, Task::Embeddings)?;
+    let base64 = match r.encoding_format.as_deref() {
+        None | Some("float") => false,
+        Some("base64") => true,
+        Some(_) => {
+            return Err(OpenAiError::param(
+                "encoding_format",
+                "encoding_format must be `float` or `base64`",
+            ))
+        }
+    };
+    if r.dimensions.is_some_and(|d| d as usize != DIM) {
+        return Err(OpenAiError::param(
+            "dimensions",
+            format!("this model's embeddings have {DIM} dimensions"),
+        ));
+    }
+    let texts = texts(r.input)?;
+    check_quota(&service, &user).await?;
+    let started = Instant::now();
+
+    // Counting runs beside the async loop; a text over the window is refused, not cut.
+    let p = pipelines.clone();
+    let (texts, counts) = tokio::task::spawn_blocking(move || {
+        let chunker = p.embeddings.chunker.get().map_err(step_error)?;
+        let mut counts = Vec::with_capacity(texts.len());
+        for (i, t) in texts.iter().enumerate() {
+            let n = chunker
+                .count_tokens(t)
+                .map_err(|e| OpenAiError::internal(format!("tokenizer: {e}")))?;
+            if n > MAX_TOKENS {
+                return Err(OpenAiError::invalid(
+                    "context_length_exceeded",
+                    format!(
+                        "input {i} is {n} tokens; this model reads at most {MAX_TOKENS} \
+                         tokens per input (split the text)"
+                    ),
+                )
+                .with_param("input"));
+            }
+            counts.push(n as u64);
+        }
+        Ok((texts, counts))
+    })
+    .await
+    .map_err(OpenAiError::internal)??;
+
+    let instance = &pipelines.embeddings.instance;
+    let mut vectors = Vec::with_capacity(texts.len());
+    for group in texts.chunks(IN_FLIGHT) {
+        let asks = group
+            .iter()
+            .map(|t| instance.send(Infer::<Embedder>(t.clone())));
+        for answer in join_all(asks).await {
+            let v = answer
+                .map_err(|e| {
+                    OpenAiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "model_unavailable",
+                        e.to_string(),
+                    )
+                })?
+                .map_err(infer_error)?;
+            vectors.push(v);
+        }
+    }
+    let tokens: u64 = counts.iter().sum();
+    meter(
+        &service,
+        user.0.user_id,
+        Usage {
+            kind: "embeddings",
+            modality: Modality::Text,
+            model: model.clone(),
+            tokens_in: tokens,
+            tokens_out: 0,
+            audio_ms: 0,
+            started,
+        },
+    )
+    .await;
+    let data = vectors
+        .into_iter()
+        .enumerate()
+        .map(|(index, v)| EmbeddingObject {
+            object: "embedding",
+            index,
+            embedding: if base64 {
+                Value::String(base64_of(&v))
+            } else {
+                Value::from(v)
+            },
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(EmbeddingList {
+        object: "list",
+        data,
+        model,
+        usage: EmbeddingUsage {
+            prompt_tokens: tokens,
+            total_tokens: tokens,
+        },
+    }))
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/v1/embeddings").route(web::post().to(embeddings)));
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(embeddings),
+    components(schemas(
+        EmbeddingRequest,
+        EmbeddingList,
+        EmbeddingObject,
+        EmbeddingUsage,
+        OpenAiErrorBody
+    ))
+)]
+struct EmbeddingsApi;
+
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    EmbeddingsApi::openapi()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_is_little_endian_f32() {
+        let s = base64_of(&[1.0, -2.5]);
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(s)
+            .unwrap_or_default();
+        assert_eq!(bytes.len(), 8);
+        assert_eq!(
+            f32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]),
+            1.0
+        );
+        assert_eq!(
+            f32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]),
+            -2.5
+        );
+    }
+
+    #[test]
+    fn inputs_are_texts_and_never_empty() {
+        assert_eq!(texts(Value::from("a")).map(|t| t.len()).ok(), Some(1));
+        assert_eq!(
+            texts(serde_json::json!(["a", "b"])).map(|t| t.len()).ok(),
+            Some(2)
+        );
+        for bad in [
+            serde_json::json!([]),
+            serde_json::json!(""),
+            serde_json::json!(["a", " "]),
+            serde_json::json!([1, 2]),
+            serde_json::json!(5),
+            serde_json::json!([null]),
+        ] {
+            let e = texts(bad.clone()).err().map(|e| e.status);
+            assert_eq!(e, Some(StatusCode::BAD_REQUEST), "{bad}");
+        }
+    }
+}

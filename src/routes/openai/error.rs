@@ -1,0 +1,292 @@
+//! Errors of the OpenAI-compatible API in OpenAI's shape,
+//! `{"error":{"message","type","param","code"}}`, with the HTTP statuses OpenAI's clients map
+//! to their exception classes (400 `BadRequestError`, 401 `AuthenticationError`, 403
+//! `PermissionDeniedError`, 404 `NotFoundError`, 429 `RateLimitError`, 5xx
+//! `InternalServerError`).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use tessera_actors::jobs::StepError;
+use tessera_actors::models::InferError;
+use utoipa::ToSchema;
+
+use crate::error::ApiError;
+
+/// The body of every `/v1` error response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OpenAiErrorBody {
+    pub error: OpenAiErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OpenAiErrorDetail {
+    /// Human-readable explanation.
+    pub message: String,
+    /// The error's class: `invalid_request_error`, `authentication_error`,
+    /// `permission_error`, `insufficient_quota`, `rate_limit_error`, `server_error`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The request parameter at fault, if one is.
+    pub param: Option<String>,
+    /// Stable, machine-readable code (`model_not_found`, `context_length_exceeded`,
+    /// `invalid_api_key`, `quota_exceeded`, `model_busy`, ...).
+    pub code: Option<String>,
+}
+
+/// An error as an OpenAI client sees it.
+#[derive(Debug, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct OpenAiError {
+    pub status: StatusCode,
+    pub code: String,
+    pub message: String,
+    pub param: Option<String>,
+    pub retry_after: Option<u64>,
+}
+
+impl OpenAiError {
+    pub fn new(status: StatusCode, code: impl Into<String>, message: impl Into<String>) -> Self {
+        OpenAiError {
+            status,
+            code: code.into(),
+            message: message.into(),
+            param: None,
+            retry_after: None,
+        }
+    }
+
+    /// 400 with a stable code.
+    pub fn invalid(code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// 400 `invalid_value` naming the parameter at fault.
+    pub fn param(param: &str, message: impl Into<String>) -> Self {
+        Self::invalid("invalid_value", message).with_param(param)
+    }
+
+    pub fn with_param(mut self, param: impl Into<String>) -> Self {
+        self.param = Some(param.into());
+        self
+    }
+
+    /// 404 `model_not_found`.
+    pub fn model_not_found(model: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "model_not_found",
+            format!("the model `{model}` does not exist on this server (see GET /v1/models)"),
+        )
+        .with_param("model")
+    }
+
+    /// A failure of ours: logged with its cause, shown without details.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error in the OpenAI-compatible API");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "something went wrong on our side",
+        )
+    }
+
+    /// The error class OpenAI's clients and docs use for this status and code.
+    fn kind(&self) -> &'static str {
+        match self.status.as_u16() {
+            401 => "authentication_error",
+            403 if self.code == "quota_exceeded" => "insufficient_quota",
+            403 => "permission_error",
+            429 => "rate_limit_error",
+            500.. => "server_error",
+            _ => "invalid_request_error",
+        }
+    }
+}
+
+impl ResponseError for OpenAiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut res = HttpResponse::build(self.status);
+        if let Some(s) = self.retry_after {
+            res.insert_header(("Retry-After", s.to_string()));
+        }
+        // Tells OpenAI's clients not to retry what cannot succeed on a retry.
+        let retry = matches!(self.status.as_u16(), 429 | 503);
+        res.insert_header(("x-should-retry", if retry { "true" } else { "false" }));
+        res.json(OpenAiErrorBody {
+            error: OpenAiErrorDetail {
+                message: self.message.clone(),
+                kind: self.kind(),
+                param: self.param.clone(),
+                code: Some(self.code.clone()),
+            },
+        })
+    }
+}
+
+impl From<ApiError> for OpenAiError {
+    fn from(e: ApiError) -> Self {
+        let code = match e.code {
+            // OpenAI's name for a key (or token) that is not valid.
+            "invalid_token" | "token_expired" => "invalid_api_key",
+            "unauthenticated" => "missing_api_key",
+            other => other,
+        };
+        let status = if e.status == StatusCode::UNPROCESSABLE_ENTITY {
+            StatusCode::BAD_REQUEST
+        } else {
+            e.status
+        };
+        OpenAiError {
+            status,
+            code: code.to_owned(),
+            message: e.message,
+            param: e.field,
+            retry_after: e.retry_after,
+        }
+    }
+}
+
+impl From<crate::content::ContentFailure> for OpenAiError {
+    fn from(e: crate::content::ContentFailure) -> Self {
+        ApiError::from(e).into()
+    }
+}
+
+/// Codes llama.cpp's chat runtime puts in front of its messages (`code: message`), and what
+/// each means for the caller.
+const LLAMA_INPUT_CODES: &[(&str, &str)] = &[
+    ("context_exceeded", "context_length_exceeded"),
+    ("input_too_large", "context_length_exceeded"),
+    ("invalid_messages", "invalid_messages"),
+    ("invalid_options", "invalid_value"),
+    ("empty_prompt", "invalid_messages"),
+];
+
+/// A model instance's refusal or failure.
+pub fn infer_error(e: InferError) -> OpenAiError {
+    match &e {
+        InferError::Busy { .. } => {
+            OpenAiError::new(StatusCode::SERVICE_UNAVAILABLE, "model_busy", e.to_string())
+                .with_retry_after(1)
+        }
+        InferError::Load { .. } | InferError::Stopped(_) => OpenAiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "model_unavailable",
+            e.to_string(),
+        ),
+        InferError::Crashed { .. } => OpenAiError::internal(&e),
+        InferError::Runtime(message) => {
+            for (found, code) in LLAMA_INPUT_CODES {
+                let marker = format!("{found}: ");
+                if let Some(at) = message.find(&marker) {
+                    let text = &message[at + marker.len()..];
+                    let err = OpenAiError::invalid(*code, text.to_owned());
+                    return if *code == "context_length_exceeded" || *code == "invalid_messages" {
+                        err.with_param("messages")
+                    } else {
+                        err
+                    };
+                }
+            }
+            OpenAiError::internal(&e)
+        }
+    }
+}
+
+/// A pipeline step's failure: the input's fault is a 400 with the step's code; a busy or
+/// missing model is a 503; anything else is ours.
+pub fn step_error(e: StepError) -> OpenAiError {
+    if e.permanent {
+        return OpenAiError::invalid(e.code, e.message);
+    }
+    match e.code.as_str() {
+        "model_busy" => {
+            OpenAiError::new(StatusCode::SERVICE_UNAVAILABLE, e.code, e.message).with_retry_after(1)
+        }
+        "model_unavailable" | "model_stopped" => {
+            OpenAiError::new(StatusCode::SERVICE_UNAVAILABLE, e.code, e.message)
+        }
+        _ => OpenAiError::internal(format!("{}: {}", e.code, e.message)),
+    }
+}
+
+impl OpenAiError {
+    pub fn with_retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs);
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(e: &OpenAiError) -> serde_json::Value {
+        let res = e.error_response();
+        let bytes = actix_web::body::to_bytes(res.into_body());
+        let bytes = futures_util::FutureExt::now_or_never(bytes)
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        serde_json::from_slice(&bytes).unwrap_or_default()
+    }
+
+    #[test]
+    fn errors_have_openais_shape_and_classes() {
+        let e = OpenAiError::model_not_found("gpt-x");
+        let b = body(&e);
+        assert_eq!(e.status, StatusCode::NOT_FOUND);
+        assert_eq!(b["error"]["type"], "invalid_request_error");
+        assert_eq!(b["error"]["code"], "model_not_found");
+        assert_eq!(b["error"]["param"], "model");
+        assert!(b["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("gpt-x"));
+
+        let quota: OpenAiError =
+            ApiError::new(StatusCode::FORBIDDEN, "quota_exceeded", "used up").into();
+        assert_eq!(body(&quota)["error"]["type"], "insufficient_quota");
+        let key: OpenAiError = ApiError::unauthorized("invalid_token", "bad").into();
+        let b = body(&key);
+        assert_eq!(
+            (b["error"]["type"].as_str(), b["error"]["code"].as_str()),
+            (Some("authentication_error"), Some("invalid_api_key"))
+        );
+        let unprocessable: OpenAiError = ApiError::validation("name", "x").into();
+        assert_eq!(unprocessable.status, StatusCode::BAD_REQUEST);
+        assert_eq!(unprocessable.param.as_deref(), Some("name"));
+    }
+
+    #[test]
+    fn llama_input_errors_are_bad_requests_with_openais_codes() {
+        let e = infer_error(InferError::Runtime(
+            "inference failed in llama: context_exceeded: the prompt (9000 tokens) plus \
+             max_tokens (16) exceeds the context window of 8192 tokens"
+                .into(),
+        ));
+        assert_eq!(e.status, StatusCode::BAD_REQUEST);
+        assert_eq!(e.code, "context_length_exceeded");
+        assert!(
+            e.message.starts_with("the prompt (9000 tokens)"),
+            "{}",
+            e.message
+        );
+        let busy = infer_error(InferError::Busy {
+            model: "m".into(),
+            queued: 3,
+        });
+        assert_eq!(
+            (busy.status, busy.code.as_str()),
+            (StatusCode::SERVICE_UNAVAILABLE, "model_busy")
+        );
+        let other = infer_error(InferError::Runtime(
+            "inference failed in llama: boom".into(),
+        ));
+        assert_eq!(other.status, StatusCode::INTERNAL_SERVER_ERROR);
+    }
+}
