@@ -67,8 +67,7 @@ impl ContentService {
                 ExpectedVersion::Exact(ledger.version)
             };
             let data = ctx.to_event_data(&stream, &events, Some(user))?;
-            match tessera_events::EventStore::append(self.store(), &stream, expected, data).await
-            {
+            match tessera_events::EventStore::append(self.store(), &stream, expected, data).await {
                 Ok(_) => return Ok(()),
                 Err(e) if e.is_concurrency_conflict() => continue,
                 Err(e) => return Err(e.into()),
