@@ -6,7 +6,7 @@
 
 use chrono::Utc;
 use tessera_events::content::{usage_stream, Ledger, LedgerCommand, Modality};
-use tessera_events::{CommandContext, ExpectedVersion};
+use tessera_events::{Aggregate, CommandContext, ExpectedVersion};
 use uuid::Uuid;
 
 use super::error::ContentFailure;
