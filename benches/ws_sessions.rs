@@ -16,6 +16,8 @@
 //!
 //! Under a test harness (`--list`, or without `--bench`) this binary does nothing.
 
+// The HTTP load generator there is not used here.
+#[allow(dead_code)]
 #[path = "support/mod.rs"]
 mod support;
 
