@@ -297,6 +297,121 @@ async fn sessions_on_another_node_get_events_appended_here() {
     assert_eq!(tags(&mut on_b, 1).await, ["after"]);
 }
 
+/// Waits until the node's registry has routed the whole log.
+async fn routed(node: &Node) {
+    let head = node.store.head_position().await.expect("head");
+    for _ in 0..500 {
+        let status = node
+            .tree
+            .sessions
+            .send(tessera_actors::GetRegistryStatus)
+            .await
+            .expect("status");
+        if status.position >= head {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the registry did not reach position {head}");
+}
+
+/// A client that switches node resumes there: the events it missed while away, once, in
+/// order, then live ones, whichever node appended them.
+#[actix_web::test]
+async fn a_client_switching_node_resumes_where_it_left_off() {
+    let db = TestDb::new().await;
+    let u = users();
+    let a = node(
+        db.pool.clone(),
+        "node-a",
+        u.verifier.clone(),
+        SessionSettings::default(),
+    )
+    .await;
+    let b = node(
+        db.new_pool(4).await,
+        "node-b",
+        u.verifier.clone(),
+        SessionSettings::default(),
+    )
+    .await;
+
+    let mut on_a = connect(&a, "/api/ws", &[("authorization", "Bearer alice")])
+        .await
+        .expect("connect");
+    assert_eq!(frame(&mut on_a).await["type"], "ready");
+    append(a.store.as_ref(), u.alice, &["seen-1", "seen-2"]).await;
+    let mut last = 0;
+    for _ in 0..2 {
+        last = frame(&mut on_a).await["position"]
+            .as_u64()
+            .expect("position");
+    }
+    drop(on_a);
+
+    // While away: events from both nodes, Bob's among them.
+    append(b.store.as_ref(), u.alice, &["missed-1"]).await;
+    append(a.store.as_ref(), u.bob, &["bobs"]).await;
+    append(a.store.as_ref(), u.alice, &["missed-2", "missed-3"]).await;
+
+    // Back, on node B, resuming by message (once B has routed the log that far, so that all
+    // three come from catch-up).
+    routed(&b).await;
+    let mut on_b = connect(&b, "/api/ws", &[]).await.expect("connect");
+    send(
+        &mut on_b,
+        json!({"v":1,"type":"auth","token":"alice","resume_from":last}),
+    )
+    .await;
+    let ready = frame(&mut on_b).await;
+    assert_eq!(
+        (ready["type"].as_str(), ready["resume_from"].as_u64()),
+        (Some("ready"), Some(last)),
+        "{ready}"
+    );
+    assert_eq!(
+        tags(&mut on_b, 3).await,
+        ["missed-1", "missed-2", "missed-3"]
+    );
+    assert_eq!(frame(&mut on_b).await["type"], "caught_up");
+    append(a.store.as_ref(), u.alice, &["live-via-a"]).await;
+    assert_eq!(tags(&mut on_b, 1).await, ["live-via-a"]);
+    assert!(next(&mut on_b, Duration::from_millis(300)).await.is_none());
+
+    // The same with the position in the query and the token in the header, back on A.
+    routed(&a).await;
+    let mut again = connect(
+        &a,
+        &format!("/api/ws?resume_from={last}&topics=*"),
+        &[("authorization", "Bearer alice")],
+    )
+    .await
+    .expect("connect");
+    assert_eq!(frame(&mut again).await["resume_from"], last);
+    assert_eq!(
+        tags(&mut again, 4).await,
+        ["missed-1", "missed-2", "missed-3", "live-via-a"]
+    );
+    assert_eq!(frame(&mut again).await["type"], "caught_up");
+
+    // A malformed position or topic in the query is refused before the upgrade.
+    for (path, code) in [
+        ("/api/ws?resume_from=-1", "invalid_query"),
+        ("/api/ws?topics=jobs,gossip", "unknown_topic"),
+    ] {
+        match connect(&a, path, &[("authorization", "Bearer alice")]).await {
+            Err(WsError::Http(response)) => {
+                assert_eq!(response.status().as_u16(), 400);
+                let body: Value =
+                    serde_json::from_slice(response.body().as_deref().unwrap_or_default())
+                        .expect("JSON error body");
+                assert_eq!(body["error"]["code"], code);
+            }
+            other => panic!("expected a 400 for {path}, got {:?}", other.map(|_| ())),
+        }
+    }
+}
+
 #[actix_web::test]
 async fn unauthenticated_sockets_get_errors_and_are_closed() {
     let db = TestDb::new().await;

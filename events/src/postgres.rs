@@ -614,6 +614,32 @@ impl EventStore for PgEventStore {
             .await?;
         Ok(v.unwrap_or(0) as u64)
     }
+
+    async fn read_owned(
+        &self,
+        owner: Uuid,
+        after: u64,
+        up_to: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        if up_to <= after {
+            return Ok(Vec::new());
+        }
+        // Matches the expression index `events_owner_position`.
+        let sql = format!(
+            "SELECT {COLUMNS} FROM events \
+             WHERE (metadata->>'owner') = $1 AND global_position > $2 AND global_position <= $3 \
+             ORDER BY global_position LIMIT $4"
+        );
+        let rows: Vec<EventRow> = sqlx::query_as(&sql)
+            .bind(owner.to_string())
+            .bind(after.min(i64::MAX as u64) as i64)
+            .bind(up_to.min(i64::MAX as u64) as i64)
+            .bind(limit.clamp(1, 100_000) as i64)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter().map(|r| self.to_recorded(r)).collect()
+    }
 }
 
 /// How many rows, from the start, follow `after` with no hole.

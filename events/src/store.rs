@@ -1,6 +1,7 @@
 //! The narrow EventStore contract. A KurrentDB implementation could sit beside the Postgres one.
 
 use async_trait::async_trait;
+use uuid::Uuid;
 
 use crate::error::StoreError;
 use crate::event::{EventData, RecordedEvent, StreamId};
@@ -94,4 +95,32 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// The highest position committed so far (0 when the log is empty).
     async fn head_position(&self) -> Result<u64, StoreError>;
+
+    /// The events owned by `owner` (`metadata.owner`) with `after < position <= up_to`, in
+    /// order, at most `limit`. Meant for ranges already settled, i.e. `up_to` at or below a
+    /// position that [`EventStore::read_all`] has returned: below it no event can still commit.
+    ///
+    /// The default scans the whole range; stores with an owner index answer directly.
+    async fn read_owned(
+        &self,
+        owner: Uuid,
+        after: u64,
+        up_to: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let mut out = Vec::new();
+        let mut cursor = after;
+        while cursor < up_to && out.len() < limit {
+            let batch = self.read_all(cursor, 512).await?;
+            let Some(last) = batch.last() else { break };
+            cursor = last.global_position;
+            out.extend(
+                batch
+                    .into_iter()
+                    .filter(|e| e.global_position <= up_to && e.metadata.owner == Some(owner)),
+            );
+        }
+        out.truncate(limit);
+        Ok(out)
+    }
 }

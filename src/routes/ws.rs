@@ -16,6 +16,7 @@ use std::sync::Arc;
 use actix::Addr;
 use actix_web::http::header;
 use actix_web::{get, web, HttpRequest, HttpResponse};
+use tessera_actors::session::{SessionOptions, Topics};
 use tessera_actors::{start_session, SessionRegistry, SessionSettings, SessionUser, TokenVerifier};
 use utoipa::OpenApi;
 
@@ -59,28 +60,65 @@ fn same_origin(req: &HttpRequest) -> bool {
     origin_host.eq_ignore_ascii_case(req.connection_info().host())
 }
 
+/// `resume_from` and `topics` from the query string: positions and topic names are no secret, so
+/// a client that authenticates by header or cookie may name them in the URL. Anything else in the
+/// query (a token, say) is ignored.
+fn session_options(req: &HttpRequest) -> Result<SessionOptions, ApiError> {
+    let mut options = SessionOptions::default();
+    let query = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+        .map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?;
+    for (name, value) in query.into_inner() {
+        match name.as_str() {
+            "resume_from" => {
+                options.resume_from = Some(value.parse().map_err(|_| {
+                    ApiError::bad_request(
+                        "invalid_query",
+                        "`resume_from` must be a non-negative integer event position",
+                    )
+                })?)
+            }
+            "topics" if value == "*" => options.topics = Topics::EVERYTHING,
+            "topics" => {
+                options.topics = Topics::parse(value.split(',')).map_err(|unknown| {
+                    ApiError::bad_request("unknown_topic", format!("unknown topic {unknown:?}"))
+                })?
+            }
+            _ => {}
+        }
+    }
+    Ok(options)
+}
+
 fn invalid_token() -> ApiError {
     ApiError::unauthorized("invalid_token", "the access token is invalid or expired")
 }
 
 /// Opens the live WebSocket of the signed-in user.
 ///
-/// After the upgrade, frames are JSON with a protocol version `v` (now 1). Client → server:
-/// `{"v":1,"type":"auth","token":"…"}` (when the upgrade request carried no valid credentials),
-/// `{"v":1,"type":"ping","id":…}`. Server → client: `ready` (with `user_id`, `session_id` and the
-/// log `position` live delivery starts after), `event` (`position`, `event_id`, `stream`,
-/// `stream_version`, `event_type`, `schema_version`, `payload`, `recorded_at`), `pong`, and
-/// `error` (`code`: `malformed_frame`, `unsupported_version`, `unknown_message_type`,
-/// `unsupported_frame`, `invalid_token`, `auth_timeout`, `already_authenticated`,
-/// `unavailable`). The server closes with a reason: `invalid_token`, `auth_timeout`,
+/// After the upgrade, frames are JSON with a protocol version `v` (now 1); `docs/websocket.md`
+/// describes every message. Client → server: `auth` (`token`, optional `resume_from`, `topics`;
+/// when the upgrade request carried no valid credentials), `resume` (`position`), `subscribe`
+/// (`topics`: `content`, `jobs`, `conversations`, `usage`, `account`, or `"*"`), `ping`.
+/// Server → client: `ready`, `event` (`position`, `event_id`, `stream`, `stream_version`,
+/// `event_type`, `schema_version`, `payload`, `recorded_at`), `resumed`, `caught_up`,
+/// `subscribed`, `pong`, and `error` (`code`: `malformed_frame`, `unsupported_version`,
+/// `unknown_message_type`, `unsupported_frame`, `invalid_token`, `auth_timeout`,
+/// `already_authenticated`, `unavailable`, `unknown_topic`, `resume_position_ahead`,
+/// `rate_limited`). The server closes with a reason: `invalid_token`, `auth_timeout`,
 /// `idle_timeout`, `slow_consumer`, `frame_too_large` (frames over 64 KiB), `protocol_error`,
-/// `server_shutdown`, `unavailable`. Tokens are never accepted in the URL.
+/// `rate_limited`, `account_disabled`, `server_shutdown`, `unavailable`. The query may carry
+/// `resume_from` (an event position) and `topics` (comma-separated); tokens are never accepted
+/// in the URL.
 #[utoipa::path(
     tag = "live",
     responses(
         (status = 101, description = "Switching Protocols: the WebSocket session begins"),
-        (status = 400, body = ErrorBody, description = "Not a WebSocket upgrade request (`not_a_websocket`)"),
+        (status = 400, body = ErrorBody, description = "Not a WebSocket upgrade request (`not_a_websocket`), a bad `resume_from` (`invalid_query`) or an unknown topic (`unknown_topic`)"),
         (status = 401, body = ErrorBody, description = "The `Authorization` header carries an invalid token (`invalid_token`)"),
+    ),
+    params(
+        ("resume_from" = Option<u64>, Query, description = "Position of the last event the client saw: missed events are sent first"),
+        ("topics" = Option<String>, Query, description = "Comma-separated topics (`content`, `jobs`, `conversations`, `usage`, `account`); default: all events"),
     ),
     security((), ("bearer" = []), ("cookie" = []))
 )]
@@ -91,6 +129,7 @@ pub async fn ws(
     verifier: web::Data<Arc<dyn TokenVerifier>>,
     registry: web::Data<Addr<SessionRegistry>>,
 ) -> Result<HttpResponse, ApiError> {
+    let options = session_options(&req)?;
     let (response, session, stream) = actix_ws::handle(&req, body)
         .map_err(|e| ApiError::bad_request("not_a_websocket", e.to_string()))?;
     let settings = req
@@ -131,6 +170,7 @@ pub async fn ws(
         registry.get_ref().clone(),
         verifier.get_ref().clone(),
         user,
+        options,
         session,
         stream,
         settings,

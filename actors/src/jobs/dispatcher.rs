@@ -372,7 +372,7 @@ async fn run_with_lease(
             "this node has no worker for the modality",
         )));
     };
-    let progress = ProgressSink::new(store.clone(), lease.job_id, attempt_no);
+    let progress = ProgressSink::new(store.clone(), lease.job_id, attempt_no, request.owner);
     let work = worker.send(RunJob {
         request: request.clone(),
         progress,

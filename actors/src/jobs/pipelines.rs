@@ -55,14 +55,22 @@ pub struct ProgressSink {
     store: Option<Arc<dyn EventStore>>,
     job_id: uuid::Uuid,
     attempt: u32,
+    /// The content's owner: their live sessions receive the progress.
+    owner: Option<uuid::Uuid>,
 }
 
 impl ProgressSink {
-    pub fn new(store: Arc<dyn EventStore>, job_id: uuid::Uuid, attempt: u32) -> Self {
+    pub fn new(
+        store: Arc<dyn EventStore>,
+        job_id: uuid::Uuid,
+        attempt: u32,
+        owner: uuid::Uuid,
+    ) -> Self {
         ProgressSink {
             store: Some(store),
             job_id,
             attempt,
+            owner: Some(owner),
         }
     }
 
@@ -72,6 +80,7 @@ impl ProgressSink {
             store: None,
             job_id: uuid::Uuid::nil(),
             attempt: 0,
+            owner: None,
         }
     }
 
@@ -88,7 +97,7 @@ impl ProgressSink {
             percent: percent.min(100),
         };
         let ctx = CommandContext::new(None);
-        if let Ok(data) = ctx.to_event_data(&stream, &[event], None) {
+        if let Ok(data) = ctx.to_event_data(&stream, &[event], self.owner) {
             if let Err(e) = store.append(&stream, ExpectedVersion::Any, data).await {
                 tracing::debug!(job = %self.job_id, error = %e, "progress not recorded");
             }

@@ -7,10 +7,11 @@ mod registry;
 mod settings;
 mod writer;
 
-pub use actor::{start_session, SessionActor};
+pub use actor::{start_session, SessionActor, SessionOptions};
 pub use auth::{SessionUser, TokenVerifier};
+pub use protocol::{Topic, Topics};
 pub use registry::{
-    GetRegistryStatus, Register, RegistryError, RegistryStatus, SessionRegistry, ToSession,
-    Unregister,
+    GetRegistryStatus, Register, Registered, RegistryError, RegistryStatus, SessionRegistry,
+    ToSession, Unregister,
 };
 pub use settings::SessionSettings;

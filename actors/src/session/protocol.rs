@@ -1,19 +1,16 @@
 //! The WebSocket wire protocol, version 1: JSON text frames, each with `"v": 1` and a `"type"`.
+//! The full description, with examples, is `docs/websocket.md`.
 //!
 //! Client → server:
-//! - `{"v":1,"type":"auth","token":"…"}`: authenticate (only when the upgrade request carried no
-//!   valid `Authorization: Bearer` header or `access_token` cookie). Tokens never go in the URL.
-//! - `{"v":1,"type":"ping","id":…}`: application-level ping; `id` (any JSON, optional) is echoed.
+//! - `auth` (`token`, optional `resume_from`, optional `topics`): authenticate (only when the
+//!   upgrade request carried no valid `Authorization: Bearer` header or `access_token` cookie).
+//!   Tokens never go in the URL.
+//! - `resume` (`position`): send every event of the user after `position`, then live ones.
+//! - `subscribe` (`topics`): which of the user's events to receive (default: all).
+//! - `ping` (`id`, any JSON, optional, echoed).
 //!
-//! Server → client:
-//! - `{"v":1,"type":"ready","user_id":"…","session_id":"…","position":N}`: authenticated; live
-//!   events with positions after `N` follow.
-//! - `{"v":1,"type":"event","position":N,"event_id":"…","stream":"…","stream_version":N,
-//!   "event_type":"…","schema_version":N,"payload":{…},"recorded_at":"…"}`: one of the user's
-//!   events, in log order, each exactly once.
-//! - `{"v":1,"type":"pong","id":…}`: answer to a ping.
-//! - `{"v":1,"type":"error","code":"…","message":"…"}`: the client sent something wrong; `code` is
-//!   stable (see [`ErrorCode`]); the session stays open unless a close frame follows.
+//! Server → client: `ready`, `event`, `resumed`, `caught_up`, `subscribed`, `pong`, `error`
+//! (`code` is stable, see [`ErrorCode`]; the session stays open unless a close frame follows).
 //!
 //! The server closes the socket with a close frame whose reason is a stable code (see
 //! [`CloseCause`]), e.g. `slow_consumer` when the client does not keep up with its events.
@@ -32,6 +29,120 @@ pub const PROTOCOL_VERSION: u64 = 1;
 /// Longer tokens are rejected before they reach the verifier.
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 
+/// At most this many topics in one `subscribe` (there are fewer distinct ones).
+const MAX_TOPICS: usize = 16;
+
+/// A group of event types a client can subscribe to, chosen by the event type's prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Topic {
+    /// `content.*` and `upload.*`: the user's library.
+    Content,
+    /// `job.*`: processing jobs and their progress.
+    Jobs,
+    /// `conversation.*`: conversations and streamed answers.
+    Conversations,
+    /// `usage.*`: metered usage.
+    Usage,
+    /// `user.*`, `apikey.*`, `session.*`: the account, its keys and sign-ins.
+    Account,
+}
+
+impl Topic {
+    /// Every topic, in wire order.
+    pub const ALL: [Topic; 5] = [
+        Topic::Content,
+        Topic::Jobs,
+        Topic::Conversations,
+        Topic::Usage,
+        Topic::Account,
+    ];
+
+    /// The topic's name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Topic::Content => "content",
+            Topic::Jobs => "jobs",
+            Topic::Conversations => "conversations",
+            Topic::Usage => "usage",
+            Topic::Account => "account",
+        }
+    }
+
+    /// The event type prefixes (up to and including the dot) that belong to the topic.
+    pub fn prefixes(self) -> &'static [&'static str] {
+        match self {
+            Topic::Content => &["content.", "upload."],
+            Topic::Jobs => &["job."],
+            Topic::Conversations => &["conversation."],
+            Topic::Usage => &["usage."],
+            Topic::Account => &["user.", "apikey.", "session."],
+        }
+    }
+
+    /// The topic named `name`.
+    pub fn parse(name: &str) -> Option<Topic> {
+        Topic::ALL.into_iter().find(|t| t.as_str() == name)
+    }
+
+    /// The topic an event type belongs to, if any.
+    pub fn of(event_type: &str) -> Option<Topic> {
+        Topic::ALL
+            .into_iter()
+            .find(|t| t.prefixes().iter().any(|p| event_type.starts_with(p)))
+    }
+
+    fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+}
+
+/// Which of the user's events a session receives: everything (the default) or the events of
+/// some topics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Topics(Option<u8>);
+
+impl Topics {
+    /// Every event of the user, including types that belong to no topic.
+    pub const EVERYTHING: Topics = Topics(None);
+
+    /// Exactly these topics.
+    pub fn only(topics: impl IntoIterator<Item = Topic>) -> Topics {
+        Topics(Some(topics.into_iter().fold(0, |bits, t| bits | t.bit())))
+    }
+
+    /// Parses names (`content`, `jobs`, …); an unknown name is returned as the error.
+    pub fn parse<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<Topics, String> {
+        let mut topics = Vec::new();
+        for name in names {
+            topics
+                .push(Topic::parse(name).ok_or_else(|| name.chars().take(64).collect::<String>())?);
+        }
+        Ok(Topics::only(topics))
+    }
+
+    /// Whether an event of topic `topic` (`None`: belongs to no topic) is delivered.
+    pub fn admits(self, topic: Option<Topic>) -> bool {
+        match (self.0, topic) {
+            (None, _) => true,
+            (Some(bits), Some(t)) => bits & t.bit() != 0,
+            (Some(_), None) => false,
+        }
+    }
+
+    /// The topics' names; `["*"]` for everything.
+    pub fn names(self) -> Vec<&'static str> {
+        match self.0 {
+            None => vec!["*"],
+            Some(bits) => Topic::ALL
+                .into_iter()
+                .filter(|t| bits & t.bit() != 0)
+                .map(Topic::as_str)
+                .collect(),
+        }
+    }
+}
+
 /// A message from the client, parsed and validated. Its `Debug` never shows a token.
 #[derive(Clone, PartialEq)]
 pub enum ClientMessage {
@@ -39,6 +150,20 @@ pub enum ClientMessage {
     Auth {
         /// The access token.
         token: String,
+        /// The position of the last event the client saw: the missed ones are sent first.
+        resume_from: Option<u64>,
+        /// What to receive; `None` keeps the current choice.
+        topics: Option<Topics>,
+    },
+    /// Send every event after `position`, then live ones.
+    Resume {
+        /// The position of the last event the client saw.
+        position: u64,
+    },
+    /// Choose which events to receive from now on.
+    Subscribe {
+        /// The new choice.
+        topics: Topics,
     },
     /// Application-level ping.
     Ping {
@@ -50,7 +175,23 @@ pub enum ClientMessage {
 impl std::fmt::Debug for ClientMessage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ClientMessage::Auth { .. } => f.write_str("Auth { token: <redacted> }"),
+            ClientMessage::Auth {
+                resume_from,
+                topics,
+                ..
+            } => f
+                .debug_struct("Auth")
+                .field("token", &"<redacted>")
+                .field("resume_from", resume_from)
+                .field("topics", topics)
+                .finish(),
+            ClientMessage::Resume { position } => f
+                .debug_struct("Resume")
+                .field("position", position)
+                .finish(),
+            ClientMessage::Subscribe { topics } => {
+                f.debug_struct("Subscribe").field("topics", topics).finish()
+            }
             ClientMessage::Ping { id } => f.debug_struct("Ping").field("id", id).finish(),
         }
     }
@@ -76,6 +217,13 @@ pub enum ErrorCode {
     AlreadyAuthenticated,
     /// The node cannot take sessions right now (shutting down); reconnect, maybe elsewhere.
     Unavailable,
+    /// A `topics` list names a topic this server does not know.
+    UnknownTopic,
+    /// The resume position is beyond the end of the event log; the session goes on with live
+    /// events only.
+    ResumePositionAhead,
+    /// Too many messages: this one was dropped. A client that keeps on is disconnected.
+    RateLimited,
 }
 
 impl ErrorCode {
@@ -90,6 +238,9 @@ impl ErrorCode {
             ErrorCode::AuthTimeout => "auth_timeout",
             ErrorCode::AlreadyAuthenticated => "already_authenticated",
             ErrorCode::Unavailable => "unavailable",
+            ErrorCode::UnknownTopic => "unknown_topic",
+            ErrorCode::ResumePositionAhead => "resume_position_ahead",
+            ErrorCode::RateLimited => "rate_limited",
         }
     }
 }
@@ -115,6 +266,8 @@ pub enum CloseCause {
     ServerShutdown,
     /// The node cannot host the session right now.
     Unavailable,
+    /// The client kept sending faster than the rate limit allows.
+    RateLimited,
     /// The client closed; this is the answer to its close frame.
     ClientClosed,
 }
@@ -132,6 +285,7 @@ impl CloseCause {
             CloseCause::ProtocolError => "protocol_error",
             CloseCause::ServerShutdown => "server_shutdown",
             CloseCause::Unavailable => "unavailable",
+            CloseCause::RateLimited => "rate_limited",
             CloseCause::ClientClosed => "",
         }
     }
@@ -143,7 +297,8 @@ impl CloseCause {
             CloseCause::SlowConsumer
             | CloseCause::AuthTimeout
             | CloseCause::InvalidToken
-            | CloseCause::AccountDisabled => CloseCode::Policy,
+            | CloseCause::AccountDisabled
+            | CloseCause::RateLimited => CloseCode::Policy,
             CloseCause::IdleTimeout | CloseCause::ClientClosed => CloseCode::Normal,
             CloseCause::FrameTooLarge => CloseCode::Size,
             CloseCause::ProtocolError => CloseCode::Protocol,
@@ -210,15 +365,46 @@ pub fn parse_client_message(text: &str) -> Result<ClientMessage, ProtocolViolati
         ));
     };
     match kind.as_str() {
-        "auth" => match frame.remove("token") {
-            Some(Value::String(token)) if !token.is_empty() && token.len() <= MAX_TOKEN_BYTES => {
-                Ok(ClientMessage::Auth { token })
-            }
-            _ => Err(violation(
-                ErrorCode::MalformedFrame,
-                "`auth` needs a non-empty string `token`",
-            )),
-        },
+        "auth" => {
+            let token = match frame.remove("token") {
+                Some(Value::String(token))
+                    if !token.is_empty() && token.len() <= MAX_TOKEN_BYTES =>
+                {
+                    token
+                }
+                _ => {
+                    return Err(violation(
+                        ErrorCode::MalformedFrame,
+                        "`auth` needs a non-empty string `token`",
+                    ))
+                }
+            };
+            let resume_from = match frame.remove("resume_from") {
+                None | Some(Value::Null) => None,
+                Some(v) => Some(position(&v, "resume_from")?),
+            };
+            let topics = match frame.remove("topics") {
+                None | Some(Value::Null) => None,
+                Some(v) => Some(topics(&v)?),
+            };
+            Ok(ClientMessage::Auth {
+                token,
+                resume_from,
+                topics,
+            })
+        }
+        "resume" => {
+            let value = frame.remove("position").unwrap_or(Value::Null);
+            Ok(ClientMessage::Resume {
+                position: position(&value, "position")?,
+            })
+        }
+        "subscribe" => {
+            let value = frame.remove("topics").unwrap_or(Value::Null);
+            Ok(ClientMessage::Subscribe {
+                topics: topics(&value)?,
+            })
+        }
         "ping" => Ok(ClientMessage::Ping {
             id: frame.remove("id"),
         }),
@@ -230,6 +416,45 @@ pub fn parse_client_message(text: &str) -> Result<ClientMessage, ProtocolViolati
                 format!("unknown message type {shown:?}"),
             ))
         }
+    }
+}
+
+/// A log position: a non-negative integer (0: from the beginning).
+fn position(value: &Value, field: &str) -> Result<u64, ProtocolViolation> {
+    value.as_u64().ok_or_else(|| {
+        violation(
+            ErrorCode::MalformedFrame,
+            format!("`{field}` must be a non-negative integer event position"),
+        )
+    })
+}
+
+/// `"*"`, or a non-empty array of topic names.
+fn topics(value: &Value) -> Result<Topics, ProtocolViolation> {
+    let malformed = || {
+        violation(
+            ErrorCode::MalformedFrame,
+            "`topics` must be \"*\" or a non-empty array of topic names",
+        )
+    };
+    match value {
+        Value::String(s) if s == "*" => Ok(Topics::EVERYTHING),
+        Value::Array(items) if !items.is_empty() && items.len() <= MAX_TOPICS => {
+            let names = items
+                .iter()
+                .map(|v| v.as_str().ok_or_else(malformed))
+                .collect::<Result<Vec<_>, _>>()?;
+            Topics::parse(names).map_err(|unknown| {
+                violation(
+                    ErrorCode::UnknownTopic,
+                    format!(
+                        "unknown topic {unknown:?}; topics are {}",
+                        Topic::ALL.map(Topic::as_str).join(", ")
+                    ),
+                )
+            })
+        }
+        _ => Err(malformed()),
     }
 }
 
@@ -291,14 +516,36 @@ fn redact(payload: &Value) -> Cow<'_, Value> {
 #[derive(Debug, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMessage<'a> {
-    /// The session is authenticated; live events after `position` follow.
+    /// The session is authenticated. Without a resume, live events after `position` follow;
+    /// with one, the missed events after the resume position come first, then `caught_up`.
     Ready {
         /// The authenticated user.
         user_id: Uuid,
         /// This session's id, for support and logs.
         session_id: Uuid,
-        /// The log position live delivery starts after.
+        /// The node's live position when the session registered.
         position: u64,
+        /// The position the session resumes after, if the client asked to resume.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        resume_from: Option<u64>,
+        /// What the session receives (`["*"]`: everything).
+        topics: Vec<&'static str>,
+    },
+    /// Answer to `resume`: the events after `position` follow, then `caught_up`. Event frames
+    /// between the `resume` message and this frame were sent before the server saw it.
+    Resumed {
+        /// The position the session resumes after.
+        position: u64,
+    },
+    /// Every missed event up to `position` was sent; live events follow.
+    CaughtUp {
+        /// The position catch-up reached.
+        position: u64,
+    },
+    /// Answer to `subscribe`: what the session receives from now on.
+    Subscribed {
+        /// The topics (`["*"]`: everything).
+        topics: Vec<&'static str>,
     },
     /// One of the user's events.
     Event(EventFrame<'a>),
@@ -355,7 +602,31 @@ mod tests {
     fn parses_the_known_messages() {
         assert_eq!(
             parse_client_message(r#"{"v":1,"type":"auth","token":"t"}"#),
-            Ok(ClientMessage::Auth { token: "t".into() })
+            Ok(ClientMessage::Auth {
+                token: "t".into(),
+                resume_from: None,
+                topics: None
+            })
+        );
+        assert_eq!(
+            parse_client_message(
+                r#"{"v":1,"type":"auth","token":"t","resume_from":42,"topics":["jobs","content"]}"#
+            ),
+            Ok(ClientMessage::Auth {
+                token: "t".into(),
+                resume_from: Some(42),
+                topics: Some(Topics::only([Topic::Jobs, Topic::Content]))
+            })
+        );
+        assert_eq!(
+            parse_client_message(r#"{"v":1,"type":"resume","position":0}"#),
+            Ok(ClientMessage::Resume { position: 0 })
+        );
+        assert_eq!(
+            parse_client_message(r#"{"v":1,"type":"subscribe","topics":"*"}"#),
+            Ok(ClientMessage::Subscribe {
+                topics: Topics::EVERYTHING
+            })
         );
         assert_eq!(
             parse_client_message(r#"{"v":1,"type":"ping","id":7}"#),
@@ -392,9 +663,173 @@ mod tests {
         let long = format!(r#"{{"v":1,"type":"auth","token":"{}"}}"#, "a".repeat(9000));
         assert_eq!(code_of(&long), ErrorCode::MalformedFrame);
         assert_eq!(
-            code_of(r#"{"v":1,"type":"subscribe"}"#),
+            code_of(r#"{"v":1,"type":"subscribe_all"}"#),
             ErrorCode::UnknownMessageType
         );
+        assert_eq!(
+            code_of(r#"{"v":1,"type":"subscribe"}"#),
+            ErrorCode::MalformedFrame
+        );
+        assert_eq!(
+            code_of(r#"{"v":1,"type":"subscribe","topics":[]}"#),
+            ErrorCode::MalformedFrame
+        );
+        assert_eq!(
+            code_of(r#"{"v":1,"type":"subscribe","topics":["jobs",3]}"#),
+            ErrorCode::MalformedFrame
+        );
+        assert_eq!(
+            code_of(r#"{"v":1,"type":"subscribe","topics":["jobs","chat"]}"#),
+            ErrorCode::UnknownTopic
+        );
+        assert_eq!(
+            code_of(r#"{"v":1,"type":"auth","token":"t","topics":["nope"]}"#),
+            ErrorCode::UnknownTopic
+        );
+        assert_eq!(
+            code_of(r#"{"v":1,"type":"resume","position":-1}"#),
+            ErrorCode::MalformedFrame
+        );
+        assert_eq!(
+            code_of(r#"{"v":1,"type":"resume","position":"12"}"#),
+            ErrorCode::MalformedFrame
+        );
+        assert_eq!(
+            code_of(r#"{"v":1,"type":"resume"}"#),
+            ErrorCode::MalformedFrame
+        );
+        assert_eq!(
+            code_of(r#"{"v":1,"type":"auth","token":"t","resume_from":1.5}"#),
+            ErrorCode::MalformedFrame
+        );
+    }
+
+    #[test]
+    fn topics_follow_event_type_prefixes() {
+        assert_eq!(Topic::of("content.uploaded"), Some(Topic::Content));
+        assert_eq!(Topic::of("upload.completed"), Some(Topic::Content));
+        assert_eq!(Topic::of("job.progress"), Some(Topic::Jobs));
+        assert_eq!(
+            Topic::of("conversation.answer_streamed"),
+            Some(Topic::Conversations)
+        );
+        assert_eq!(Topic::of("usage.recorded"), Some(Topic::Usage));
+        assert_eq!(Topic::of("apikey.created"), Some(Topic::Account));
+        assert_eq!(Topic::of("jobless.thing"), None);
+        assert_eq!(Topic::of("test.happened"), None);
+        let jobs = Topics::only([Topic::Jobs]);
+        assert!(jobs.admits(Some(Topic::Jobs)));
+        assert!(!jobs.admits(Some(Topic::Content)));
+        assert!(!jobs.admits(None));
+        assert!(Topics::EVERYTHING.admits(None));
+        assert_eq!(
+            Topics::only([Topic::Usage, Topic::Jobs]).names(),
+            ["jobs", "usage"]
+        );
+        assert_eq!(Topics::EVERYTHING.names(), ["*"]);
+    }
+
+    /// Every error code, close reason, message type and topic of this file is described in the
+    /// protocol document.
+    #[test]
+    fn the_protocol_document_names_every_code_and_message() {
+        let doc = include_str!("../../../docs/websocket.md");
+        let codes = [
+            ErrorCode::MalformedFrame,
+            ErrorCode::UnsupportedVersion,
+            ErrorCode::UnknownMessageType,
+            ErrorCode::UnsupportedFrame,
+            ErrorCode::InvalidToken,
+            ErrorCode::AuthTimeout,
+            ErrorCode::AlreadyAuthenticated,
+            ErrorCode::Unavailable,
+            ErrorCode::UnknownTopic,
+            ErrorCode::ResumePositionAhead,
+            ErrorCode::RateLimited,
+        ];
+        // A new code must be added to the list above (and so to the document).
+        for code in codes {
+            match code {
+                ErrorCode::MalformedFrame
+                | ErrorCode::UnsupportedVersion
+                | ErrorCode::UnknownMessageType
+                | ErrorCode::UnsupportedFrame
+                | ErrorCode::InvalidToken
+                | ErrorCode::AuthTimeout
+                | ErrorCode::AlreadyAuthenticated
+                | ErrorCode::Unavailable
+                | ErrorCode::UnknownTopic
+                | ErrorCode::ResumePositionAhead
+                | ErrorCode::RateLimited => {}
+            }
+            assert!(doc.contains(&format!("`{}`", code.as_str())), "{code:?}");
+            let wire = serde_json::to_value(code).expect("code");
+            assert_eq!(wire, json!(code.as_str()));
+        }
+        let causes = [
+            CloseCause::SlowConsumer,
+            CloseCause::IdleTimeout,
+            CloseCause::AuthTimeout,
+            CloseCause::InvalidToken,
+            CloseCause::AccountDisabled,
+            CloseCause::FrameTooLarge,
+            CloseCause::ProtocolError,
+            CloseCause::ServerShutdown,
+            CloseCause::Unavailable,
+            CloseCause::RateLimited,
+        ];
+        for cause in causes {
+            match cause {
+                CloseCause::SlowConsumer
+                | CloseCause::IdleTimeout
+                | CloseCause::AuthTimeout
+                | CloseCause::InvalidToken
+                | CloseCause::AccountDisabled
+                | CloseCause::FrameTooLarge
+                | CloseCause::ProtocolError
+                | CloseCause::ServerShutdown
+                | CloseCause::Unavailable
+                | CloseCause::RateLimited
+                | CloseCause::ClientClosed => {}
+            }
+            let row = format!("| `{}` | {} |", cause.as_str(), u16::from(cause.code()));
+            assert!(doc.contains(&row), "{row}");
+        }
+        let server = [
+            ServerMessage::Ready {
+                user_id: Uuid::nil(),
+                session_id: Uuid::nil(),
+                position: 0,
+                resume_from: None,
+                topics: vec![],
+            },
+            ServerMessage::Resumed { position: 0 },
+            ServerMessage::CaughtUp { position: 0 },
+            ServerMessage::Subscribed { topics: vec![] },
+            ServerMessage::Pong { id: None },
+            ServerMessage::Error {
+                code: ErrorCode::RateLimited,
+                message: "",
+            },
+        ];
+        let mut types: Vec<String> = server
+            .iter()
+            .map(|m| {
+                let v: Value = serde_json::from_str(&m.encode()).expect("json");
+                v["type"].as_str().expect("type").to_owned()
+            })
+            .collect();
+        types.extend(["event", "auth", "resume", "subscribe", "ping"].map(String::from));
+        for t in types {
+            assert!(doc.contains(&format!("### `{t}`")), "{t}");
+        }
+        for topic in Topic::ALL {
+            assert!(
+                doc.contains(&format!("| `{}` |", topic.as_str())),
+                "{topic:?}"
+            );
+        }
+        assert!(doc.contains("\"v\":1"));
     }
 
     #[test]
@@ -404,11 +839,19 @@ mod tests {
             user_id: user,
             session_id: user,
             position: 5,
+            resume_from: None,
+            topics: vec!["*"],
         };
         let v: Value = serde_json::from_str(&ready.encode()).expect("json");
         assert_eq!(
             v,
-            json!({"v":1,"type":"ready","user_id":user,"session_id":user,"position":5})
+            json!({"v":1,"type":"ready","user_id":user,"session_id":user,"position":5,
+                   "topics":["*"]})
+        );
+        let caught_up = ServerMessage::CaughtUp { position: 9 };
+        assert_eq!(
+            caught_up.encode(),
+            r#"{"v":1,"type":"caught_up","position":9}"#
         );
         let err = ServerMessage::Error {
             code: ErrorCode::UnknownMessageType,

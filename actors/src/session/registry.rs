@@ -14,7 +14,7 @@ use tessera_events::{EventNotifier, EventStore, RecordedEvent, Subscription};
 use tokio::task::AbortHandle;
 use uuid::Uuid;
 
-use super::protocol::{EventFrame, ServerMessage};
+use super::protocol::{EventFrame, ServerMessage, Topic};
 use crate::Shutdown;
 
 /// Events read from the log per batch.
@@ -32,6 +32,8 @@ pub enum ToSession {
     Event {
         /// The event's global position.
         position: u64,
+        /// The topic of its type, for sessions that chose topics.
+        topic: Option<Topic>,
         /// The encoded `event` frame.
         frame: Arc<str>,
     },
@@ -52,9 +54,9 @@ pub enum RegistryError {
     ShuttingDown,
 }
 
-/// Adds an authenticated session; answers the log position after which its live events start.
+/// Adds an authenticated session; answers where its live events start.
 #[derive(Message)]
-#[rtype(result = "Result<u64, RegistryError>")]
+#[rtype(result = "Result<Registered, RegistryError>")]
 pub struct Register {
     /// The session's id.
     pub session_id: Uuid,
@@ -62,6 +64,25 @@ pub struct Register {
     pub user_id: Uuid,
     /// Where to send them.
     pub session: Recipient<ToSession>,
+}
+
+/// A session's registration.
+#[derive(Clone)]
+pub struct Registered {
+    /// The log position after which the session receives live events. Everything at or below
+    /// it is settled in the log (no lower position can still commit), so catch-up may read up
+    /// to it.
+    pub position: u64,
+    /// The event log, for catch-up reads (resume).
+    pub history: Arc<dyn EventStore>,
+}
+
+impl std::fmt::Debug for Registered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registered")
+            .field("position", &self.position)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Removes a session (it closed).
@@ -171,9 +192,11 @@ impl SessionRegistry {
             .encode()
             .into();
         let revoked = event.event_type == REVOKING_EVENT;
+        let topic = Topic::of(&event.event_type);
         for session in sessions.values() {
             session.do_send(ToSession::Event {
                 position: event.global_position,
+                topic,
                 frame: frame.clone(),
             });
             if revoked {
@@ -255,7 +278,7 @@ impl Handler<RouteBatch> for SessionRegistry {
 }
 
 impl Handler<Register> for SessionRegistry {
-    type Result = Result<u64, RegistryError>;
+    type Result = Result<Registered, RegistryError>;
 
     fn handle(&mut self, msg: Register, _: &mut Self::Context) -> Self::Result {
         if self.stopped {
@@ -272,7 +295,10 @@ impl Handler<Register> for SessionRegistry {
             sessions = self.session_count(),
             "session registered"
         );
-        Ok(self.position)
+        Ok(Registered {
+            position: self.position,
+            history: self.store.clone(),
+        })
     }
 }
 

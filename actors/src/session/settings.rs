@@ -18,6 +18,16 @@ pub struct SessionSettings {
     pub outbound_queue: usize,
     /// How long to try to deliver a close frame to a client that does not read.
     pub close_timeout: Duration,
+    /// How long catch-up (resume) waits for the client to read its frames before the session
+    /// closes as `slow_consumer`.
+    pub write_timeout: Duration,
+    /// Messages a client may send per second, sustained (token bucket refill rate).
+    pub messages_per_second: u32,
+    /// Messages a client may send at once (token bucket size).
+    pub message_burst: u32,
+    /// Refused messages in a row (no accepted one in between) after which the session closes
+    /// (`rate_limited`).
+    pub flood_close_after: u32,
 }
 
 impl Default for SessionSettings {
@@ -29,6 +39,10 @@ impl Default for SessionSettings {
             max_frame_bytes: 64 * 1024,
             outbound_queue: 256,
             close_timeout: Duration::from_secs(5),
+            write_timeout: Duration::from_secs(10),
+            messages_per_second: 20,
+            message_burst: 40,
+            flood_close_after: 20,
         }
     }
 }

@@ -4,11 +4,15 @@
 //! A client that stops reading fills the queue, and the actor then closes the session
 //! (`slow_consumer`) instead of buffering without bound. The close takes a separate path so that
 //! it is not stuck behind the frames the client is not reading.
+//!
+//! Catch-up frames (a resume) share the queue, so that every frame keeps its order, but each
+//! holds a permit of a small window while it waits: catch-up waits for the client to read rather
+//! than filling the queue, and live frames keep their whole allowance.
 
 use std::time::Duration;
 
 use actix_ws::{CloseReason, Session};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit};
 use uuid::Uuid;
 
 /// A frame for the client.
@@ -16,6 +20,8 @@ use uuid::Uuid;
 pub(crate) enum Outbound {
     /// A JSON text frame.
     Text(String),
+    /// A catch-up frame; its permit returns to the window once written.
+    Paced(String, OwnedSemaphorePermit),
     /// A WebSocket ping (heartbeat).
     Ping,
     /// The answer to the client's WebSocket ping.
@@ -93,6 +99,11 @@ pub(crate) async fn write_frames(
 async fn send(session: &mut Session, frame: Outbound) -> Result<(), ()> {
     let result = match frame {
         Outbound::Text(text) => session.text(text).await,
+        Outbound::Paced(text, permit) => {
+            let sent = session.text(text).await;
+            drop(permit);
+            sent
+        }
         Outbound::Ping => session.ping(b"").await,
         Outbound::Pong(payload) => session.pong(&payload).await,
         // Handled by the caller; never queued to `send`.

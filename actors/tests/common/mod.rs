@@ -14,6 +14,7 @@ use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use futures_util::future::BoxFuture;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
+use tessera_actors::session::{SessionOptions, Topics};
 use tessera_actors::{start_session, SessionRegistry, SessionSettings, SessionUser, TokenVerifier};
 use tessera_events::{EventData, EventStore, ExpectedVersion, Metadata, StreamId};
 use tokio::net::TcpStream;
@@ -63,11 +64,27 @@ async fn ws_route(
         registry.get_ref().clone(),
         verifier.get_ref().clone(),
         None,
+        options(&req),
         session,
         stream,
         settings.get_ref().clone(),
     );
     Ok(response)
+}
+
+/// `?resume_from=N&topics=a,b` from the query string, as the application's route reads them.
+fn options(req: &HttpRequest) -> SessionOptions {
+    let mut options = SessionOptions::default();
+    for pair in req.query_string().split('&') {
+        match pair.split_once('=') {
+            Some(("resume_from", v)) => options.resume_from = v.parse().ok(),
+            Some(("topics", v)) => {
+                options.topics = Topics::parse(v.split(',')).expect("known topics")
+            }
+            _ => {}
+        }
+    }
+    options
 }
 
 /// Serves `/ws` on a free port; the server runs until the test's actix system ends.
