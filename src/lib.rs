@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod content;
 pub mod error;
+pub mod generate;
 pub mod openapi;
 pub mod processing;
 pub mod ratelimit;

@@ -5,6 +5,7 @@
 //! beside the processing time so `GET /api/usage` shows them per day and modality.
 
 use chrono::Utc;
+use tessera_events::aggregate::Aggregate;
 use tessera_events::content::{usage_stream, Ledger, LedgerCommand, Modality};
 use tessera_events::{CommandContext, ExpectedVersion};
 use uuid::Uuid;
@@ -67,8 +68,7 @@ impl ContentService {
                 ExpectedVersion::Exact(ledger.version)
             };
             let data = ctx.to_event_data(&stream, &events, Some(user))?;
-            match tessera_events::EventStore::append(self.store(), &stream, expected, data).await
-            {
+            match tessera_events::EventStore::append(self.store(), &stream, expected, data).await {
                 Ok(_) => return Ok(()),
                 Err(e) if e.is_concurrency_conflict() => continue,
                 Err(e) => return Err(e.into()),

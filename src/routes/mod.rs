@@ -7,6 +7,7 @@ pub mod admin_projections;
 pub mod admin_users;
 pub mod auth;
 pub mod content;
+pub mod generate;
 pub mod health;
 pub mod jobs;
 pub mod json;
@@ -25,6 +26,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(admin_models::configure)
         .configure(jobs::configure)
         .configure(content::configure)
+        .configure(generate::configure)
         .configure(uploads::configure)
         .configure(usage::configure)
         .configure(ws::configure);
@@ -40,6 +42,7 @@ pub fn openapi_parts() -> Vec<utoipa::openapi::OpenApi> {
         admin_projections::openapi(),
         admin_models::openapi(),
         content::openapi(),
+        generate::openapi(),
         jobs::openapi(),
         uploads::openapi(),
         usage::openapi(),
