@@ -8,6 +8,7 @@ pub mod config;
 pub mod content;
 pub mod conversations;
 pub mod error;
+pub mod generate;
 pub mod openapi;
 pub mod processing;
 pub mod ratelimit;

@@ -191,6 +191,12 @@ const ROUTES: &[(&str, &str)] = &[
     ("delete", "/api/uploads/{id}"),
     ("get", "/api/usage"),
     ("get", "/api/admin/usage"),
+    ("get", "/api/generate/voices"),
+    ("post", "/api/generate/speech"),
+    ("post", "/api/generate/narration"),
+    ("post", "/api/generate/transcript"),
+    ("post", "/api/generate/description"),
+    ("post", "/api/generate/summary"),
 ];
 
 fn documented_operations(doc: &Value) -> BTreeSet<(String, String)> {
@@ -288,6 +294,7 @@ async fn the_openapi_document_lists_exactly_the_routes_that_are_served() {
             "/api/content",
             "/api/uploads",
             "/api/usage",
+            "/api/generate",
         ];
         if private.iter().any(|p| path.starts_with(p)) {
             assert_eq!(

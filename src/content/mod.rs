@@ -4,6 +4,7 @@
 pub mod error;
 pub mod filename;
 pub mod gc;
+pub mod generated;
 pub mod metering;
 pub mod previews;
 pub mod receive;
@@ -12,10 +13,11 @@ pub mod settings;
 pub mod view;
 
 pub use error::ContentFailure;
+pub use generated::{GeneratedBody, GeneratedOutput};
 pub use metering::Metered;
 pub use service::{Changes, ContentService, Outcome, UploadMeta, UploadView, Viewer};
 pub use settings::ContentSettings;
-pub use view::ItemView;
+pub use view::{GenerationView, ItemView};
 
 /// Background work of the library, aborted when dropped.
 pub struct Background(Vec<tokio::task::JoinHandle<()>>);

@@ -10,8 +10,9 @@ use sqlx::PgPool;
 use tessera_events::aggregate::Aggregate;
 use tessera_events::content::{
     audit_stream, content_stream, upload_stream, usage_stream, Actor, AuditEvent, Content,
-    ContentAccess, ContentCommand, ContentError, ContentEvent, Ledger, LedgerCommand, MediaFacts,
-    Modality, QuotaLimitsNow, Source, UploadCommand, UploadSession, UploadStarted, Uploaded,
+    ContentAccess, ContentCommand, ContentError, ContentEvent, Generation, Ledger, LedgerCommand,
+    MediaFacts, Modality, QuotaLimitsNow, Source, UploadCommand, UploadSession, UploadStarted,
+    Uploaded,
 };
 use tessera_events::jobs::{job_stream, upload_job_id, JobEvent, JobReason, JobRequested};
 use tessera_events::{
@@ -47,6 +48,8 @@ pub struct Folded {
 struct PendingUpload {
     id: Uuid,
     uploaded: Uploaded,
+    /// The item's events: `content.uploaded`, and `content.generated` for a generated item.
+    events: Vec<ContentEvent>,
     /// The uploading request's context (its request id, its event ids).
     ctx: CommandContext,
     limits: QuotaLimitsNow,
@@ -155,7 +158,7 @@ fn expected(version: u64) -> ExpectedVersion {
     }
 }
 
-fn modality_of(p: &Probed) -> Modality {
+pub(super) fn modality_of(p: &Probed) -> Modality {
     match p.modality {
         media::Modality::Text => Modality::Text,
         media::Modality::Image => Modality::Image,
@@ -164,7 +167,7 @@ fn modality_of(p: &Probed) -> Modality {
     }
 }
 
-fn facts_of(p: &Probed) -> MediaFacts {
+pub(super) fn facts_of(p: &Probed) -> MediaFacts {
     MediaFacts {
         width: p.width,
         height: p.height,
@@ -259,7 +262,7 @@ impl ContentService {
         let _ = self.inner.previews.set(tx);
     }
 
-    fn queue_previews(&self, id: Uuid) {
+    pub(super) fn queue_previews(&self, id: Uuid) {
         if let Some(tx) = self.inner.previews.get() {
             let _ = tx.send(id);
         }
@@ -435,7 +438,7 @@ impl ContentService {
     }
 
     /// Moves a received file into the blob store under `key`.
-    async fn store_file(
+    pub(super) async fn store_file(
         &self,
         file: TempFile,
         received: &Received,
@@ -455,10 +458,27 @@ impl ContentService {
     /// this node are committed together (group commit): one ledger read and one transaction for
     /// the whole group, each item still decided in turn against the running totals.
     async fn append_upload(&self, id: Uuid, uploaded: Uploaded) -> Result<(), ContentFailure> {
+        self.append_item(id, uploaded, None).await
+    }
+
+    /// Appends a new item (with how a model made it, for a generated item) and its usage.
+    pub(super) async fn append_item(
+        &self,
+        id: Uuid,
+        uploaded: Uploaded,
+        generation: Option<Generation>,
+    ) -> Result<(), ContentFailure> {
         let owner = uploaded.owner;
         let limits = self.limits(owner).await?;
         // Validates the item before it joins a group.
-        Content::default().decide(ContentCommand::Upload(Box::new(uploaded.clone())))?;
+        let item = Box::new(uploaded.clone());
+        let events = Content::default().decide(match generation {
+            Some(g) => ContentCommand::Generate {
+                item,
+                generation: Box::new(g),
+            },
+            None => ContentCommand::Upload(item),
+        })?;
         let (reply, answer) = tokio::sync::oneshot::channel();
         let queue = {
             let queues = &self.inner.ledger_queues;
@@ -473,6 +493,7 @@ impl ContentService {
             .push(PendingUpload {
                 id,
                 uploaded,
+                events,
                 ctx: ctx(Some(owner), &self.inner.node),
                 limits,
                 reply,
@@ -528,10 +549,9 @@ impl ContentService {
                 }
             };
             let cs = content_stream(p.id);
-            let item = [ContentEvent::Uploaded(Box::new(p.uploaded.clone()))];
             let data = p
                 .ctx
-                .to_event_data(&cs, &item, Some(owner))
+                .to_event_data(&cs, &p.events, Some(owner))
                 .and_then(|c| Ok((c, p.ctx.to_event_data(&us, &events, Some(owner))?)));
             match data {
                 Ok((content, ledger_events)) => {
@@ -593,7 +613,7 @@ impl ContentService {
         let owner = p.uploaded.owner;
         let cs = content_stream(p.id);
         let us = usage_stream(owner);
-        let item = [ContentEvent::Uploaded(Box::new(p.uploaded.clone()))];
+        let item = &p.events;
         for _ in 0..ATTEMPTS {
             let ledger = Ledger::load(&self.inner.store, &us).await?;
             let usage_events = ledger.state.decide(LedgerCommand::RecordUpload {
@@ -607,7 +627,7 @@ impl ContentService {
                 AppendRequest {
                     stream: cs.clone(),
                     expected: ExpectedVersion::NoStream,
-                    events: p.ctx.to_event_data(&cs, &item, Some(owner))?,
+                    events: p.ctx.to_event_data(&cs, item, Some(owner))?,
                 },
                 AppendRequest {
                     stream: us.clone(),

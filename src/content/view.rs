@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use tessera_events::content::{MediaFacts, PreviewImage, Previews, Uploaded};
+use tessera_events::content::{Generation, MediaFacts, PreviewImage, Previews, Source, Uploaded};
 use tessera_projections::read_models::content::ItemRow;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -45,6 +45,41 @@ pub struct AnalysisView {
     /// Why the last analysis failed (a stable code).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// How a model made an item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct GenerationView {
+    /// `speech`, `transcript`, `description`, `summary` or `narration`.
+    pub kind: String,
+    /// The items it was made from (empty for speech from typed text).
+    pub generated_from: Vec<Uuid>,
+    /// The request's choices (voice, speed, format, words, ...).
+    #[schema(value_type = Object)]
+    pub parameters: serde_json::Value,
+    /// Each model step: `step`, `model_id`, `model_version`, `model_sha256`, `parameters`,
+    /// `run_ms`, and `cached` when the result was reused (from the source's analysis or the
+    /// result cache).
+    #[schema(value_type = Vec<Object>)]
+    pub provenance: Vec<serde_json::Value>,
+    /// Time the whole generation took.
+    pub processing_ms: u64,
+}
+
+impl From<Generation> for GenerationView {
+    fn from(g: Generation) -> Self {
+        Self {
+            kind: g.kind.as_str().to_owned(),
+            generated_from: g.generated_from,
+            parameters: g.parameters,
+            provenance: g
+                .provenance
+                .iter()
+                .filter_map(|p| serde_json::to_value(p).ok())
+                .collect(),
+            processing_ms: g.processing_ms,
+        }
+    }
 }
 
 /// Facts the decode probe found.
@@ -98,8 +133,11 @@ pub struct ItemView {
     pub sha256: String,
     pub media: MediaView,
     pub tags: Vec<String>,
-    /// `upload`, `resumable` or `note`.
+    /// `upload`, `resumable`, `note` or `generated`.
     pub source: String,
+    /// How a model made the item (generated items only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generation: Option<GenerationView>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -175,6 +213,10 @@ impl ItemView {
             media: media.into(),
             tags,
             source: r.source,
+            generation: r
+                .generation
+                .and_then(|g| serde_json::from_value::<Generation>(g).ok())
+                .map(GenerationView::from),
             created_at: r.created_at,
             updated_at: r.updated_at,
             deleted_at: r.deleted_at,
@@ -204,7 +246,11 @@ impl ItemView {
         let (state, images, waveform) = match (&s.previews, &s.preview_failure) {
             (Some(p), _) => ("ready", preview_views(id, &p.images), p.waveform.clone()),
             (None, Some(_)) => ("failed", Vec::new(), None),
-            (None, None) if u.source == tessera_events::content::Source::Note => {
+            (None, None)
+                if u.source == Source::Note
+                    || (u.source == Source::Generated
+                        && u.modality == tessera_events::content::Modality::Text) =>
+            {
                 ("none", Vec::new(), None)
             }
             (None, None) => ("pending", Vec::new(), None),
@@ -223,6 +269,7 @@ impl ItemView {
             media: u.media.clone().into(),
             tags: s.tags.iter().cloned().collect(),
             source: u.source.as_str().to_owned(),
+            generation: s.generation.clone().map(GenerationView::from),
             created_at: folded.created_at,
             updated_at: folded.updated_at,
             deleted_at: s

@@ -8,6 +8,7 @@ pub mod admin_users;
 pub mod auth;
 pub mod content;
 pub mod conversations;
+pub mod generate;
 pub mod health;
 pub mod jobs;
 pub mod json;
@@ -27,6 +28,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(admin_models::configure)
         .configure(jobs::configure)
         .configure(content::configure)
+        .configure(generate::configure)
         .configure(uploads::configure)
         .configure(conversations::configure)
         .configure(usage::configure)
@@ -44,6 +46,7 @@ pub fn openapi_parts() -> Vec<utoipa::openapi::OpenApi> {
         admin_projections::openapi(),
         admin_models::openapi(),
         content::openapi(),
+        generate::openapi(),
         jobs::openapi(),
         uploads::openapi(),
         conversations::openapi(),

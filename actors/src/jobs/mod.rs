@@ -11,7 +11,7 @@ pub mod worker;
 
 pub use cache::{cached, ModelInfo};
 pub use dispatcher::{DispatcherOptions, DispatcherStatus, GetDispatcherStatus, JobDispatcher};
-pub use pipelines::{MediaSource, Pipelines, ProgressSink};
+pub use pipelines::{count_tokens, MediaSource, Pipelines, ProgressSink};
 pub use worker::{ModalityWorker, RunJob};
 
 /// Why a pipeline step failed.

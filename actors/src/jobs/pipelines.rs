@@ -105,6 +105,37 @@ impl ProgressSink {
     }
 }
 
+/// Language-model tokens used by the work run inside [`count_tokens`].
+#[derive(Debug, Default)]
+struct TokenCount {
+    prompt: std::sync::atomic::AtomicU64,
+    completion: std::sync::atomic::AtomicU64,
+}
+
+tokio::task_local! {
+    static TOKENS: Arc<TokenCount>;
+}
+
+/// Runs `work` and answers, beside its output, the language-model tokens it read and wrote
+/// (prompt, completion); results read from the cache cost none.
+pub async fn count_tokens<F: std::future::Future>(work: F) -> (F::Output, (u64, u64)) {
+    let count = Arc::new(TokenCount::default());
+    let out = TOKENS.scope(count.clone(), work).await;
+    use std::sync::atomic::Ordering::Relaxed;
+    (
+        out,
+        (count.prompt.load(Relaxed), count.completion.load(Relaxed)),
+    )
+}
+
+fn note_tokens(g: &tessera_models::runtime::llama::Generation) {
+    let _ = TOKENS.try_with(|t| {
+        use std::sync::atomic::Ordering::Relaxed;
+        t.prompt.fetch_add(g.prompt_tokens as u64, Relaxed);
+        t.completion.fetch_add(g.completion_tokens as u64, Relaxed);
+    });
+}
+
 /// The most text a pipeline reads from one item.
 pub const MAX_TEXT_BYTES: u64 = 8 * 1024 * 1024;
 
@@ -686,7 +717,22 @@ impl Pipelines {
         if text.split_whitespace().count() < self.options.summary_min_words {
             return Ok(None);
         }
-        let words = self.options.summary_words;
+        let (summary, p) = self
+            .summarise(sha256, text, what, self.options.summary_words)
+            .await?;
+        provenance.push(p);
+        Ok(Some(summary))
+    }
+
+    /// A summary of `text` in at most `words` words, however short the text, cached by
+    /// (`sha256`, `what`, `words`) like an analysis' summary, so either reuses the other.
+    pub async fn summarise(
+        &self,
+        sha256: &str,
+        text: &str,
+        what: &str,
+        words: usize,
+    ) -> Result<(String, Provenance), StepError> {
         let owned = text.to_owned();
         let what_owned = what.to_owned();
         let (summary, p) = cached(
@@ -711,8 +757,7 @@ impl Pipelines {
             },
         )
         .await?;
-        provenance.push(p);
-        Ok(Some(summary))
+        Ok((summary, p))
     }
 
     async fn summarise_once(
@@ -736,6 +781,7 @@ impl Pipelines {
                 GenerateOptions::greedy(words * 2 + 16),
             ))
             .await?;
+        note_tokens(&g);
         Ok(cut_words(g.text.trim(), words))
     }
 
@@ -813,6 +859,7 @@ impl Pipelines {
                         GenerateOptions::greedy(max_tokens),
                     ))
                     .await?;
+                note_tokens(&g);
                 Ok(g.text.trim().to_owned())
             },
         )

@@ -1,5 +1,7 @@
 //! One library item, stream `content-<uuid>`: uploaded (or written as a note), renamed,
-//! described, tagged, soft-deleted, restored, purged; previews recorded once.
+//! described, tagged, soft-deleted, restored, purged; previews recorded once. An item a model
+//! made (speech, a transcript, a description, a summary) is created by `content.uploaded` and
+//! `content.generated` in one append: what it was made from, how, and by which models.
 
 use std::collections::BTreeSet;
 
@@ -10,6 +12,7 @@ use uuid::Uuid;
 use super::error::ContentError;
 use super::modality::Modality;
 use crate::aggregate::{Aggregate, DomainEvent};
+use crate::jobs::Provenance;
 
 pub const MAX_TITLE_CHARS: usize = 300;
 pub const MAX_DESCRIPTION_CHARS: usize = 10_000;
@@ -23,6 +26,8 @@ pub enum Source {
     Upload,
     Resumable,
     Note,
+    /// Made by a model from other items or from text (see [`Generation`]).
+    Generated,
 }
 
 impl Source {
@@ -31,8 +36,55 @@ impl Source {
             Self::Upload => "upload",
             Self::Resumable => "resumable",
             Self::Note => "note",
+            Self::Generated => "generated",
         }
     }
+}
+
+/// What a model made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GenerationKind {
+    /// Text read aloud.
+    Speech,
+    /// Speech (an audio item or a video's sound) written down.
+    Transcript,
+    /// An image described, with the text found in it.
+    Description,
+    /// Any item summarised (a video's summary is time-coded).
+    Summary,
+    /// A text item read aloud.
+    Narration,
+}
+
+impl GenerationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Speech => "speech",
+            Self::Transcript => "transcript",
+            Self::Description => "description",
+            Self::Summary => "summary",
+            Self::Narration => "narration",
+        }
+    }
+}
+
+/// How a generated item came to be.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Generation {
+    pub kind: GenerationKind,
+    /// The items it was made from (none for speech from text typed in the request).
+    #[serde(default)]
+    pub generated_from: Vec<Uuid>,
+    /// The request's choices (voice, speed, format, words, ...).
+    #[serde(default)]
+    pub parameters: serde_json::Value,
+    /// Each model step, in order; a step whose result was reused (from the source's analysis
+    /// or the result cache) says `cached`.
+    #[serde(default)]
+    pub provenance: Vec<Provenance>,
+    /// Time the whole generation took.
+    pub processing_ms: u64,
 }
 
 /// What the decode probe found.
@@ -141,6 +193,9 @@ pub enum ContentEvent {
         code: String,
         message: String,
     },
+    /// The item was made by a model: follows its `content.uploaded` in the same append.
+    #[serde(rename = "content.generated")]
+    Generated(Box<Generation>),
 }
 
 impl DomainEvent for ContentEvent {}
@@ -156,6 +211,11 @@ pub enum Actor {
 #[derive(Debug, Clone)]
 pub enum ContentCommand {
     Upload(Box<Uploaded>),
+    /// Creates an item a model made (`source` must be `generated`).
+    Generate {
+        item: Box<Uploaded>,
+        generation: Box<Generation>,
+    },
     Rename {
         by: Actor,
         title: String,
@@ -219,6 +279,8 @@ pub struct Content {
     pub analysis: Option<(Uuid, serde_json::Value)>,
     /// Code of the last failed analysis, when no analysis came after it.
     pub analysis_failure: Option<String>,
+    /// How a model made the item, for generated items.
+    pub generation: Option<Generation>,
 }
 
 impl Content {
@@ -309,6 +371,7 @@ impl Aggregate for Content {
             ContentEvent::AnalysisFailed { code, .. } => {
                 self.analysis_failure = Some(code.clone());
             }
+            ContentEvent::Generated(g) => self.generation = Some((**g).clone()),
         }
     }
 
@@ -327,6 +390,23 @@ impl Aggregate for Content {
                     validate_tag(t)?;
                 }
                 Ok(vec![ContentEvent::Uploaded(u)])
+            }
+            C::Generate { item, generation } => {
+                if item.source != Source::Generated {
+                    return Err(ContentError::Invalid(
+                        "a generated item has the source `generated`".into(),
+                    ));
+                }
+                if generation.generated_from.is_empty() && generation.kind != GenerationKind::Speech
+                {
+                    return Err(ContentError::Invalid(format!(
+                        "a {} is made from at least one item",
+                        generation.kind.as_str()
+                    )));
+                }
+                let mut events = self.decide(C::Upload(item))?;
+                events.push(ContentEvent::Generated(generation));
+                Ok(events)
             }
             C::Rename { by, title } => {
                 self.check_editable(by)?;
@@ -555,6 +635,51 @@ mod tests {
             .decide(ContentCommand::RecordPreviews(Previews::default()))
             .unwrap()
             .is_empty());
+    }
+
+    #[test]
+    fn a_generated_item_records_its_sources_and_an_old_upload_still_reads() {
+        let owner = Uuid::new_v4();
+        let source = Uuid::new_v4();
+        let mut item = uploaded(owner);
+        item.source = Source::Generated;
+        let generation = Generation {
+            kind: GenerationKind::Summary,
+            generated_from: vec![source],
+            parameters: serde_json::json!({ "words": 60 }),
+            provenance: vec![],
+            processing_ms: 5,
+        };
+        let events = Content::default()
+            .decide(ContentCommand::Generate {
+                item: Box::new(item.clone()),
+                generation: Box::new(generation.clone()),
+            })
+            .unwrap();
+        assert_eq!(events.len(), 2);
+        let c = with(&events);
+        assert_eq!(c.generation.as_ref().unwrap().generated_from, vec![source]);
+        // A summary from nothing, or a generated item posing as an upload, is refused.
+        let orphan = Content::default().decide(ContentCommand::Generate {
+            item: Box::new(item),
+            generation: Box::new(Generation {
+                generated_from: vec![],
+                ..generation.clone()
+            }),
+        });
+        assert!(matches!(orphan, Err(ContentError::Invalid(_))));
+        let posing = Content::default().decide(ContentCommand::Generate {
+            item: Box::new(uploaded(owner)),
+            generation: Box::new(generation),
+        });
+        assert!(matches!(posing, Err(ContentError::Invalid(_))));
+        // An upload event written before generation existed decodes unchanged.
+        let old = serde_json::json!({ "type": "content.uploaded", "data": {
+            "owner": owner, "title": "t", "filename": null, "modality": "text",
+            "mime": "text/plain", "extension": "txt", "size": 1, "sha256": "ab",
+            "blob_key": "k", "source": "note" } });
+        let e: ContentEvent = serde_json::from_value(old).unwrap();
+        assert!(matches!(e, ContentEvent::Uploaded(u) if u.source == Source::Note));
     }
 
     #[test]

@@ -17,8 +17,9 @@ pub use audit::{AuditEvent, ContentAccess};
 pub use error::ContentError;
 pub use item::{validate_tag, validate_title};
 pub use item::{
-    Actor, Content, ContentCommand, ContentEvent, MediaFacts, PreviewImage, Previews, Source,
-    Uploaded, MAX_DESCRIPTION_CHARS, MAX_TAGS, MAX_TAG_CHARS, MAX_TITLE_CHARS,
+    Actor, Content, ContentCommand, ContentEvent, Generation, GenerationKind, MediaFacts,
+    PreviewImage, Previews, Source, Uploaded, MAX_DESCRIPTION_CHARS, MAX_TAGS, MAX_TAG_CHARS,
+    MAX_TITLE_CHARS,
 };
 pub use ledger::{Ledger, LedgerCommand, QuotaLimitsNow, UsageEvent, UsageTotals};
 pub use modality::Modality;

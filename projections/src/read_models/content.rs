@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
-use tessera_events::content::{ContentEvent, Source};
+use tessera_events::content::{ContentEvent, Modality, Source};
 use tessera_events::RecordedEvent;
 use uuid::Uuid;
 
@@ -44,6 +44,8 @@ CREATE TABLE items (
     analysis_state text       NOT NULL,
     analysis      jsonb,
     analysis_error text,
+    -- How a model made the item (generated items only): kind, sources, provenance.
+    generation    jsonb,
     version       bigint      NOT NULL
 );
 CREATE INDEX items_live ON items (owner, created_at DESC, id DESC) WHERE deleted_at IS NULL;
@@ -57,6 +59,8 @@ CREATE INDEX items_text ON items
     USING gin ((title || ' ' || coalesce(description, '')) public.gin_trgm_ops);
 CREATE INDEX items_purge ON items (purge_after) WHERE deleted_at IS NOT NULL;
 CREATE INDEX items_pending ON items (created_at) WHERE preview_state = 'pending';
+CREATE INDEX items_generated_from ON items USING gin ((generation -> 'generated_from'))
+    WHERE generation IS NOT NULL;
 ";
 
 /// Projects `content.*` events into `items`.
@@ -74,7 +78,7 @@ impl Projection for ContentProjection {
     }
 
     fn version(&self) -> i32 {
-        2
+        3
     }
 
     fn setup_sql(&self) -> &'static str {
@@ -95,8 +99,11 @@ impl Projection for ContentProjection {
         let q = match decode::<ContentEvent>(event)? {
             ContentEvent::Uploaded(u) => {
                 let u = *u;
-                // Nothing to preview in a note; the rest wait for the preview step.
-                let preview_state = if u.source == Source::Note {
+                // Nothing to preview in a note or a generated text; the rest wait for the
+                // preview step.
+                let preview_state = if u.source == Source::Note
+                    || (u.source == Source::Generated && u.modality == Modality::Text)
+                {
                     "none"
                 } else {
                     "pending"
@@ -193,6 +200,12 @@ impl Projection for ContentProjection {
             .bind(id)
             .bind(analysis)
             .bind(version),
+            ContentEvent::Generated(g) => {
+                sqlx::query("UPDATE items SET generation = $2, version = $3 WHERE id = $1")
+                    .bind(id)
+                    .bind(to_json(&g)?)
+                    .bind(version)
+            }
             // A failed reprocess keeps the earlier analysis.
             ContentEvent::AnalysisFailed { code, .. } => sqlx::query(
                 "UPDATE items SET analysis_error = $2, version = $3,
@@ -238,13 +251,15 @@ pub struct ItemRow {
     pub analysis_state: String,
     pub analysis: Option<serde_json::Value>,
     pub analysis_error: Option<String>,
+    pub generation: Option<serde_json::Value>,
     pub version: i64,
 }
 
 const COLUMNS: &str =
     "id, owner, title, title_key, filename, description, modality, mime, extension, size,
     sha256, blob_key, media, tags, source, created_at, updated_at, deleted_at, purge_after,
-    preview_state, previews, preview_error, analysis_state, analysis, analysis_error, version";
+    preview_state, previews, preview_error, analysis_state, analysis, analysis_error, generation,
+    version";
 
 /// One item by id, whoever owns it (callers check ownership).
 pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<ItemRow>, sqlx::Error> {
@@ -302,6 +317,26 @@ pub async fn unprojected_uploads(
                 .and_then(|id| Uuid::parse_str(id).ok())
         })
         .collect())
+}
+
+/// The owner's live items generated from `source`, newest first.
+pub async fn generated_from(
+    pool: &PgPool,
+    owner: Uuid,
+    source: Uuid,
+    limit: i64,
+) -> Result<Vec<ItemRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM rm_content.items
+         WHERE owner = $1 AND generation IS NOT NULL AND deleted_at IS NULL
+           AND generation -> 'generated_from' @> jsonb_build_array($2::text)
+         ORDER BY created_at DESC, id DESC LIMIT $3"
+    ))
+    .bind(owner)
+    .bind(source.to_string())
+    .bind(limit)
+    .fetch_all(pool)
+    .await
 }
 
 /// Whether any item (of anyone, deleted or not) still refers to these bytes.

@@ -1,0 +1,127 @@
+//! Why a generation failed, and its mapping to HTTP.
+
+use actix_web::http::StatusCode;
+use tessera_actors::jobs::StepError;
+use tessera_events::content::{GenerationKind, Modality};
+use tessera_models::speech::SpeechError;
+
+use crate::content::ContentFailure;
+use crate::error::ApiError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum GenerateError {
+    /// A field of the request is wrong.
+    #[error("{message}")]
+    Invalid {
+        field: String,
+        code: &'static str,
+        message: String,
+    },
+    /// The source item is of a kind this generation does not take.
+    #[error("a {} cannot be made from a {} item: {reason}", .kind.as_str(), .modality.as_str())]
+    UnsupportedSource {
+        kind: GenerationKind,
+        modality: Modality,
+        reason: &'static str,
+    },
+    #[error("no speech was heard in the source")]
+    NoSpeech,
+    #[error("the source has nothing to summarise")]
+    NothingToSummarise,
+    #[error(
+        "the recording is {seconds:.0} s long, over the {limit:.0} s worked on in a request; \
+         try again once its analysis is ready"
+    )]
+    AnalysisPending { seconds: f64, limit: f64 },
+    #[error(transparent)]
+    Content(#[from] ContentFailure),
+    #[error(transparent)]
+    Step(#[from] StepError),
+    #[error(transparent)]
+    Speech(#[from] SpeechError),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl GenerateError {
+    pub fn invalid(field: &str, code: &'static str, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            field: field.to_owned(),
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn unsupported(kind: GenerationKind, modality: Modality, reason: &'static str) -> Self {
+        Self::UnsupportedSource {
+            kind,
+            modality,
+            reason,
+        }
+    }
+}
+
+impl From<tessera_events::content::ContentError> for GenerateError {
+    fn from(e: tessera_events::content::ContentError) -> Self {
+        Self::Content(e.into())
+    }
+}
+
+/// Stable codes of model-step failures; others are reported as `generation_failed`.
+fn step_code(code: &str) -> &'static str {
+    const KNOWN: &[&str] = &[
+        "model_busy",
+        "model_unavailable",
+        "model_crashed",
+        "model_stopped",
+        "text_too_long",
+        "nothing_to_say",
+        "unsupported_codec",
+        "corrupt_media",
+        "too_long",
+    ];
+    KNOWN
+        .iter()
+        .find(|k| **k == code)
+        .copied()
+        .unwrap_or("generation_failed")
+}
+
+impl From<GenerateError> for ApiError {
+    fn from(e: GenerateError) -> Self {
+        let message = e.to_string();
+        let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
+        match e {
+            GenerateError::Invalid { field, code, .. } => {
+                ApiError::new(unprocessable, code, message).with_field(field)
+            }
+            GenerateError::UnsupportedSource { .. } => {
+                ApiError::new(unprocessable, "unsupported_source", message).with_field("content_id")
+            }
+            GenerateError::NoSpeech => ApiError::new(unprocessable, "no_speech", message),
+            GenerateError::NothingToSummarise => {
+                ApiError::new(unprocessable, "nothing_to_summarise", message)
+            }
+            GenerateError::AnalysisPending { .. } => {
+                ApiError::conflict("analysis_pending", message)
+            }
+            GenerateError::Content(c) => c.into(),
+            GenerateError::Step(s) => {
+                let code = step_code(&s.code);
+                if s.permanent {
+                    ApiError::new(unprocessable, code, s.message)
+                } else if code == "generation_failed" {
+                    ApiError::internal(format!("{}: {}", s.code, s.message))
+                } else {
+                    tracing::warn!(code = %s.code, message = %s.message, "a generation's model step failed");
+                    ApiError::unavailable(code, s.message).with_retry_after(5)
+                }
+            }
+            GenerateError::Speech(s) if s.is_client_error() => {
+                ApiError::new(unprocessable, s.code(), message)
+            }
+            GenerateError::Speech(s) => ApiError::internal(s),
+            GenerateError::Internal(m) => ApiError::internal(m),
+        }
+    }
+}
