@@ -5,7 +5,6 @@
 //! beside the processing time so `GET /api/usage` shows them per day and modality.
 
 use chrono::Utc;
-use tessera_events::aggregate::Aggregate;
 use tessera_events::content::{usage_stream, Ledger, LedgerCommand, Modality};
 use tessera_events::{Aggregate, CommandContext, ExpectedVersion};
 use uuid::Uuid;

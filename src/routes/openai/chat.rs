@@ -379,6 +379,7 @@ fn start(
         options: p.options.clone(),
         cancel,
         on_token,
+        fit: false,
     };
     let instance = pipelines.chat.instance.clone();
     let model = p.model.clone();
