@@ -10,6 +10,7 @@
 //!
 //! Under a test harness (`--list`, or without `--bench`) this binary does nothing.
 
+#[allow(dead_code)]
 #[path = "support/mod.rs"]
 mod support;
 
