@@ -197,6 +197,16 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/generate/transcript"),
     ("post", "/api/generate/description"),
     ("post", "/api/generate/summary"),
+    ("post", "/api/conversations"),
+    ("get", "/api/conversations"),
+    ("get", "/api/conversations/{id}"),
+    ("patch", "/api/conversations/{id}"),
+    ("delete", "/api/conversations/{id}"),
+    ("post", "/api/conversations/{id}/messages"),
+    ("post", "/api/conversations/{id}/answers/{answer_id}/cancel"),
+    ("get", "/api/providers"),
+    ("get", "/api/admin/providers"),
+    ("post", "/api/admin/providers/{id}/{action}"),
 ];
 
 fn documented_operations(doc: &Value) -> BTreeSet<(String, String)> {
@@ -295,6 +305,8 @@ async fn the_openapi_document_lists_exactly_the_routes_that_are_served() {
             "/api/uploads",
             "/api/usage",
             "/api/generate",
+            "/api/conversations",
+            "/api/providers",
         ];
         if private.iter().any(|p| path.starts_with(p)) {
             assert_eq!(

@@ -504,11 +504,13 @@ async fn admins_switch_providers_and_quotas_hold_before_any_work() {
         )
         .await;
     assert!(r.status == 200 || r.status == 204, "{:?}", r.body);
-    let refused = eventually("the quota in force", || async {
-        let r = post(&app, &alice, id, json!({ "text": "hi" })).await;
-        (r.status == 403).then_some(r)
+    eventually("the quota in force", || async {
+        let r = app.get_as("/api/me", &alice).await;
+        (r.body["quota"]["processing_seconds_per_day"] == 0).then_some(())
     })
     .await;
+    let refused = post(&app, &alice, id, json!({ "text": "hi" })).await;
+    assert_eq!(refused.status, 403, "{:?}", refused.body);
     assert_eq!(refused.code(), "quota_exceeded");
     assert_eq!(
         refused.body["error"]["field"], "processing_seconds_per_day",

@@ -18,7 +18,12 @@ const PATIENCE: Duration = Duration::from_secs(240);
 const FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
 
 async fn processing_app() -> TestApp {
-    spawn_app_with(&[("processing.enabled", "true")]).await
+    // The tests poll items for minutes on a busy machine: more than the default request limit.
+    spawn_app_with(&[
+        ("processing.enabled", "true"),
+        ("rate_limits.per_user", "100000"),
+    ])
+    .await
 }
 
 async fn analysed(app: &TestApp, access: &str, id: &str) -> Value {
