@@ -646,3 +646,76 @@ async fn an_answer_left_by_a_stopped_node_gives_way_to_the_next_message() {
     assert_eq!(view["items"][1]["error_code"], "answer_abandoned");
     assert_eq!(view["items"][3]["role"], "assistant");
 }
+
+#[actix_web::test]
+async fn a_reloaded_page_replays_the_answer_so_far_and_follows_the_rest() {
+    use futures_util::SinkExt;
+
+    let app = spawn_app_with(&[("chat.max_answer_tokens", "120")]).await;
+    let alice = app.register(&email("alice")).await.access;
+    let mut first = socket(&app, &alice).await;
+    let id = start(&app, &alice, json!({})).await;
+    answer_id(
+        &app,
+        &alice,
+        id,
+        json!({ "text": "Tell me a story about a fox and a crow." }),
+    )
+    .await;
+    let stream = format!("conversation-{id}");
+    // The page sees the message and the first pieces, then reloads.
+    let before = loop {
+        let f = frame(&mut first, ANSWER_WAIT).await;
+        if f["stream"] == stream.as_str() && f["event_type"] == "conversation.message_posted" {
+            break f["position"].as_u64().unwrap() - 1;
+        }
+    };
+    loop {
+        let f = frame(&mut first, ANSWER_WAIT).await;
+        if f["stream"] == stream.as_str() && f["event_type"] == "conversation.answer_streamed" {
+            break;
+        }
+    }
+    drop(first);
+    // The reloaded page authenticates with the last position it kept.
+    let (mut again, _) = tokio_tungstenite::connect_async(app.ws_url("/api/ws"))
+        .await
+        .unwrap();
+    again
+        .send(Message::Text(
+            json!({ "v": 1, "type": "auth", "token": alice, "resume_from": before }).to_string(),
+        ))
+        .await
+        .unwrap();
+    let events = events_until(&mut again, id, "conversation.answer_completed").await;
+    let types: Vec<&str> = events
+        .iter()
+        .map(|e| e["event_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types[0], "conversation.message_posted", "{types:?}");
+    assert_eq!(types[1], "conversation.answer_started", "{types:?}");
+    let positions: Vec<u64> = events
+        .iter()
+        .map(|e| e["position"].as_u64().unwrap())
+        .collect();
+    assert!(
+        positions.windows(2).all(|w| w[0] < w[1]),
+        "in order, each once"
+    );
+    let pieces = of_type(&events, "conversation.answer_streamed");
+    let seqs: Vec<u64> = pieces
+        .iter()
+        .map(|p| p["payload"]["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>());
+    let text: String = pieces
+        .iter()
+        .map(|p| p["payload"]["delta"].as_str().unwrap())
+        .collect();
+    let done = &of_type(&events, "conversation.answer_completed")[0]["payload"];
+    assert_eq!(
+        done["text"],
+        text.as_str(),
+        "the whole answer, nothing twice"
+    );
+}
