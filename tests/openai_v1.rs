@@ -169,6 +169,10 @@ async fn bad_requests_get_openai_shaped_errors_with_stable_codes() {
     assert_eq!(app.get_as("/v1/models", &access).await.status, 200);
     let r = app.get_as("/v1/models/gpt-4", &key).await;
     assert_eq!(openai_error(404, &r), "model_not_found");
+    let r = app
+        .call_as(Method::POST, "/v1/completions", &key, Some(&json!({})))
+        .await;
+    assert_eq!(openai_error(404, &r), "unknown_url");
 
     let post = |path: &str, body: &str| {
         app.request(Method::POST, path)

@@ -244,12 +244,25 @@ pub fn unix_now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-/// Registers the `/v1` routes.
+/// Registers the `/v1` routes; any other path under `/v1` is a 404 in OpenAI's shape.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(models::configure)
         .configure(chat::configure)
         .configure(embeddings::configure)
-        .configure(audio::configure);
+        .configure(audio::configure)
+        .service(web::scope("/v1").default_service(web::to(unknown_url)));
+}
+
+async fn unknown_url(req: HttpRequest) -> Result<actix_web::HttpResponse, OpenAiError> {
+    Err(OpenAiError::new(
+        StatusCode::NOT_FOUND,
+        "unknown_url",
+        format!(
+            "this server has no {} {} (see GET /v1/models and the OpenAPI document)",
+            req.method(),
+            req.path()
+        ),
+    ))
 }
 
 /// This module's part of the OpenAPI document.
