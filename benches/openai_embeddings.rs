@@ -10,8 +10,9 @@
 //!
 //! Under a test harness (`--list`, or without `--bench`) this binary does nothing.
 
-#[allow(dead_code)]
+// Only the settings helpers are used here, not the load generator.
 #[path = "support/mod.rs"]
+#[allow(dead_code)]
 mod support;
 
 use std::path::PathBuf;

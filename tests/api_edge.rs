@@ -207,6 +207,12 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/providers"),
     ("get", "/api/admin/providers"),
     ("post", "/api/admin/providers/{id}/{action}"),
+    ("get", "/v1/models"),
+    ("get", "/v1/models/{model}"),
+    ("post", "/v1/chat/completions"),
+    ("post", "/v1/embeddings"),
+    ("post", "/v1/audio/transcriptions"),
+    ("post", "/v1/audio/speech"),
 ];
 
 fn documented_operations(doc: &Value) -> BTreeSet<(String, String)> {
@@ -308,6 +314,14 @@ async fn the_openapi_document_lists_exactly_the_routes_that_are_served() {
             "/api/conversations",
             "/api/providers",
         ];
+        if path.starts_with("/v1/") {
+            // OpenAI's code for a request without a key.
+            assert_eq!(
+                answer(method, path),
+                (401, "missing_api_key"),
+                "{method} {path} must demand credentials"
+            );
+        }
         if private.iter().any(|p| path.starts_with(p)) {
             assert_eq!(
                 answer(method, path),

@@ -169,6 +169,10 @@ async fn bad_requests_get_openai_shaped_errors_with_stable_codes() {
     assert_eq!(app.get_as("/v1/models", &access).await.status, 200);
     let r = app.get_as("/v1/models/gpt-4", &key).await;
     assert_eq!(openai_error(404, &r), "model_not_found");
+    let r = app
+        .call_as(Method::POST, "/v1/completions", &key, Some(&json!({})))
+        .await;
+    assert_eq!(openai_error(404, &r), "unknown_url");
 
     let post = |path: &str, body: &str| {
         app.request(Method::POST, path)
@@ -452,9 +456,24 @@ async fn quotas_and_rate_limits_refuse_with_openais_classes() {
         .as_str()
         .is_some_and(|m| m.contains("processing")));
 
+    // A model whose queue is full refuses at once: 503, which clients retry later.
+    let app = spawn_app_with(&[("processing.max_queue", "0")]).await;
+    let (_, key) = user_with_key(&app, "busy").await;
+    let r = app
+        .call_as(
+            Method::POST,
+            "/v1/embeddings",
+            &key,
+            Some(&json!({ "model": EMBEDDINGS, "input": "hello" })),
+        )
+        .await;
+    assert_eq!(openai_error(503, &r), "model_busy");
+    assert_eq!(r.body["error"]["type"], "server_error");
+    assert_eq!(r.header("x-should-retry"), Some("true"));
+
     // Creating the key was the user's first request of the window.
     let app = spawn_app_with(&[("rate_limits.per_user", "4")]).await;
-    let (_, key) = user_with_key(&app, "limited").await;
+    let (access, key) = user_with_key(&app, "limited").await;
     let mut statuses = Vec::new();
     let mut last = None;
     for _ in 0..5 {
@@ -466,4 +485,8 @@ async fn quotas_and_rate_limits_refuse_with_openais_classes() {
     let last = last.expect("replies");
     assert_eq!(openai_error(429, &last), "rate_limit_exceeded");
     assert!(last.header("retry-after").is_some());
+    // The same user with an access token shares the bucket (counted by the middleware).
+    let r = app.get_as("/v1/models", &access).await;
+    assert_eq!(openai_error(429, &r), "rate_limit_exceeded");
+    assert_eq!(r.body["error"]["type"], "rate_limit_error");
 }

@@ -95,9 +95,18 @@ impl RateLimitPolicy {
     }
 }
 
-/// Whether `path` is limited at all.
+/// Whether `path` is limited at all: `/api` and the OpenAI-compatible `/v1`.
 fn is_limited(path: &str) -> bool {
-    (path == "/api" || path.starts_with("/api/")) && !EXEMPT.contains(&path)
+    let under = |root: &str| {
+        path.strip_prefix(root)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    };
+    (under("/api") || under("/v1")) && !EXEMPT.contains(&path)
+}
+
+/// The OpenAI-compatible API.
+fn is_openai(path: &str) -> bool {
+    path == "/v1" || path.starts_with("/v1/")
 }
 
 /// Uploads: `POST /api/content` and anything under `/api/uploads`.
@@ -142,7 +151,12 @@ pub async fn limit_requests<B: MessageBody>(
                 tracing::debug!(bucket = %bucket, retry_after = secs, "rate limited");
                 let error =
                     ApiError::too_many(format!("too many requests; retry in {secs} s"), secs);
-                let mut res = error.error_response();
+                // OpenAI's clients read their own error shape.
+                let mut res = if is_openai(req.path()) {
+                    crate::routes::openai::OpenAiError::from(error).error_response()
+                } else {
+                    error.error_response()
+                };
                 res.headers_mut().insert(
                     HeaderName::from_static(REMAINING_HEADER),
                     HeaderValue::from_static("0"),
@@ -176,6 +190,9 @@ mod tests {
         assert!(!is_limited("/health"));
         assert!(!is_limited("/index.html"));
         assert!(!is_limited("/apiary"));
+        assert!(is_limited("/v1/chat/completions"));
+        assert!(is_limited("/v1"));
+        assert!(!is_limited("/v1beta"));
     }
 
     #[test]

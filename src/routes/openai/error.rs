@@ -134,6 +134,7 @@ impl From<ApiError> for OpenAiError {
             // OpenAI's name for a key (or token) that is not valid.
             "invalid_token" | "token_expired" => "invalid_api_key",
             "unauthenticated" => "missing_api_key",
+            "rate_limited" => "rate_limit_exceeded",
             other => other,
         };
         let status = if e.status == StatusCode::UNPROCESSABLE_ENTITY {

@@ -28,13 +28,16 @@ use utoipa::OpenApi;
 
 pub use error::{OpenAiError, OpenAiErrorBody};
 
+use crate::auth::service::AuthMethod;
 use crate::auth::AuthUser;
 use crate::content::{ContentService, Metered};
 use crate::ratelimit::{retry_after_secs, Decision, RateLimitPolicy};
 use crate::state::AppState;
 
 /// A caller of `/v1`: signed in (API key or access token) and within the per-user request
-/// rate. Refusals come in OpenAI's error shape.
+/// rate. The rate-limit middleware counts every request per address and access-token
+/// requests per user; API-key requests are counted against their user here, once the key is
+/// known. Refusals come in OpenAI's error shape.
 #[derive(Debug, Clone, Copy)]
 pub struct V1User(pub AuthUser);
 
@@ -47,7 +50,8 @@ impl FromRequest for V1User {
         let policy = req.app_data::<web::Data<RateLimitPolicy>>().cloned();
         Box::pin(async move {
             let user = user.await?;
-            if let Some(policy) = policy.filter(|p| p.settings().enabled) {
+            let by_key = matches!(user.method, AuthMethod::ApiKey { .. });
+            if let Some(policy) = policy.filter(|p| by_key && p.settings().enabled) {
                 let s = policy.settings();
                 let window = Duration::from_secs(s.window_secs.max(1));
                 let bucket = format!("user:{}", user.user_id);
@@ -240,12 +244,25 @@ pub fn unix_now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-/// Registers the `/v1` routes.
+/// Registers the `/v1` routes; any other path under `/v1` is a 404 in OpenAI's shape.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(models::configure)
         .configure(chat::configure)
         .configure(embeddings::configure)
-        .configure(audio::configure);
+        .configure(audio::configure)
+        .service(web::scope("/v1").default_service(web::to(unknown_url)));
+}
+
+async fn unknown_url(req: HttpRequest) -> Result<actix_web::HttpResponse, OpenAiError> {
+    Err(OpenAiError::new(
+        StatusCode::NOT_FOUND,
+        "unknown_url",
+        format!(
+            "this server has no {} {} (see GET /v1/models and the OpenAPI document)",
+            req.method(),
+            req.path()
+        ),
+    ))
 }
 
 /// This module's part of the OpenAPI document.
