@@ -35,6 +35,43 @@ pub struct Settings {
     pub log: LogSettings,
     pub rate_limits: RateLimitSettings,
     pub redis: RedisSettings,
+    pub ws: WsSettings,
+}
+
+/// Limits of live WebSocket sessions (`/api/ws`; `docs/websocket.md` describes each).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WsSettings {
+    pub heartbeat_interval_secs: u64,
+    pub idle_timeout_secs: u64,
+    pub auth_timeout_secs: u64,
+    /// Largest client frame (or reassembled message), in bytes.
+    pub max_frame_bytes: usize,
+    /// Frames that may wait for a slow client before it is disconnected (`slow_consumer`).
+    pub outbound_queue: usize,
+    /// Sustained client messages per second and burst (token bucket), per session.
+    pub messages_per_second: u32,
+    pub message_burst: u32,
+    /// Refused messages in a row before the session is closed (`rate_limited`).
+    pub flood_close_after: u32,
+}
+
+impl WsSettings {
+    /// The session actors' settings.
+    pub fn session_settings(&self) -> tessera_actors::SessionSettings {
+        use std::time::Duration;
+        tessera_actors::SessionSettings {
+            heartbeat_interval: Duration::from_secs(self.heartbeat_interval_secs.max(1)),
+            idle_timeout: Duration::from_secs(self.idle_timeout_secs.max(1)),
+            auth_timeout: Duration::from_secs(self.auth_timeout_secs.max(1)),
+            max_frame_bytes: self.max_frame_bytes.max(1024),
+            outbound_queue: self.outbound_queue.max(1),
+            messages_per_second: self.messages_per_second.max(1),
+            message_burst: self.message_burst.max(1),
+            flood_close_after: self.flood_close_after.max(1),
+            ..tessera_actors::SessionSettings::default()
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -238,6 +275,14 @@ impl Settings {
             .set_default("rate_limits.per_user", 600)?
             .set_default("rate_limits.per_address", 1200)?
             .set_default("rate_limits.uploads_per_user", 120)?
+            .set_default("ws.heartbeat_interval_secs", 15)?
+            .set_default("ws.idle_timeout_secs", 45)?
+            .set_default("ws.auth_timeout_secs", 10)?
+            .set_default("ws.max_frame_bytes", 64 * 1024)?
+            .set_default("ws.outbound_queue", 256)?
+            .set_default("ws.messages_per_second", 20)?
+            .set_default("ws.message_burst", 40)?
+            .set_default("ws.flood_close_after", 20)?
             .set_default("redis.key_prefix", "tessera")?
             .set_default("redis.cache_ttl_secs", 300)?
             .set_default("redis.timeout_ms", 500)?
@@ -310,6 +355,26 @@ mod tests {
         assert!(!printed.contains(GOOD));
         assert!(!printed.contains("hunter2"));
         assert!(!printed.contains("swordfish"));
+    }
+
+    #[test]
+    fn websocket_limits_default_to_the_sessions_own_and_can_be_set() {
+        let s = Settings::load_unchecked(None).unwrap();
+        assert_eq!(
+            s.ws.session_settings(),
+            tessera_actors::SessionSettings::default()
+        );
+        let s = Settings::with_overrides(&[
+            ("mode", "dev"),
+            ("ws.messages_per_second", "5"),
+            ("ws.outbound_queue", "32"),
+        ])
+        .unwrap();
+        let session = s.ws.session_settings();
+        assert_eq!(
+            (session.messages_per_second, session.outbound_queue),
+            (5, 32)
+        );
     }
 
     #[test]

@@ -179,6 +179,7 @@ impl Application {
         let verifier: web::Data<Arc<dyn TokenVerifier>> =
             web::Data::new(Arc::new(SessionVerifier(auth.clone())));
         let sessions = web::Data::new(tree.sessions.clone());
+        let session_settings = web::Data::new(settings.ws.session_settings());
         let root = web::Data::new(tree.root.clone());
         let server = HttpServer::new(move || {
             App::new()
@@ -196,6 +197,7 @@ impl Application {
                 .app_data(chat_data.clone())
                 .app_data(verifier.clone())
                 .app_data(sessions.clone())
+                .app_data(session_settings.clone())
                 .app_data(root.clone())
                 .app_data(crate::routes::json::json_config(json_limit))
                 .app_data(crate::routes::json::path_config())
