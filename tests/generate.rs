@@ -242,6 +242,31 @@ async fn speech_from_text_is_heard_back_and_a_note_is_narrated() {
         .unwrap()
         .iter()
         .all(|i| i["source"] == "generated" && i["generation"].is_object()));
+    // From a source to what was made from it.
+    let outputs = eventually("the outputs of the speech are listed", || async {
+        let r = app
+            .get_as(
+                &format!("/api/content?generated_from={speech_id}"),
+                &alice.access,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        (r.body["items"].as_array().map(Vec::len) == Some(2)).then_some(r.body)
+    })
+    .await;
+    let mut ids: Vec<&str> = outputs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    ids.sort_unstable();
+    let mut want = vec![
+        transcript["id"].as_str().unwrap(),
+        timed["id"].as_str().unwrap(),
+    ];
+    want.sort_unstable();
+    assert_eq!(ids, want);
     let events = app.events_of_type("content.generated").await;
     assert_eq!(events.len(), 4);
 

@@ -384,6 +384,8 @@ pub struct ListParams {
     pub to: Option<DateTime<Utc>>,
     /// Text to find in titles and descriptions.
     pub q: Option<String>,
+    /// Only the items a model made from this item (see `/api/generate`).
+    pub generated_from: Option<Uuid>,
     /// `true` lists the trash.
     pub deleted: Option<bool>,
     /// `created_at` (default), `updated_at`, `title` or `size`.
@@ -475,6 +477,7 @@ pub async fn list(
         created_from: p.from,
         created_to: p.to,
         text: p.q,
+        generated_from: p.generated_from,
         deleted: p.deleted.unwrap_or(false),
         sort,
         descending,

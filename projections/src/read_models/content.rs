@@ -319,26 +319,6 @@ pub async fn unprojected_uploads(
         .collect())
 }
 
-/// The owner's live items generated from `source`, newest first.
-pub async fn generated_from(
-    pool: &PgPool,
-    owner: Uuid,
-    source: Uuid,
-    limit: i64,
-) -> Result<Vec<ItemRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM rm_content.items
-         WHERE owner = $1 AND generation IS NOT NULL AND deleted_at IS NULL
-           AND generation -> 'generated_from' @> jsonb_build_array($2::text)
-         ORDER BY created_at DESC, id DESC LIMIT $3"
-    ))
-    .bind(owner)
-    .bind(source.to_string())
-    .bind(limit)
-    .fetch_all(pool)
-    .await
-}
-
 /// Whether any item (of anyone, deleted or not) still refers to these bytes.
 pub async fn sha_referenced(pool: &PgPool, sha256: &str) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM rm_content.items WHERE sha256 = $1)")
@@ -442,6 +422,8 @@ pub struct ListQuery {
     pub created_to: Option<DateTime<Utc>>,
     /// Text searched for in the title and the description (case-insensitive).
     pub text: Option<String>,
+    /// Only items a model made from this item.
+    pub generated_from: Option<Uuid>,
     /// List the trash (soft-deleted items) instead of the library.
     pub deleted: bool,
     pub sort: SortKey,
@@ -496,6 +478,11 @@ pub async fn list(
         b.push(" AND tags @> ARRAY[")
             .push_bind(t.clone())
             .push("]::text[]");
+    }
+    if let Some(source) = q.generated_from {
+        b.push(" AND generation -> 'generated_from' @> jsonb_build_array(")
+            .push_bind(source.to_string())
+            .push("::text)");
     }
     if let Some(f) = q.created_from {
         b.push(" AND created_at >= ").push_bind(f);
