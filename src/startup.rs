@@ -35,6 +35,7 @@ pub struct Application {
     background: crate::content::Background,
     /// The job dispatcher and the model instances, when this node processes.
     processing: crate::processing::Processing,
+    chat: crate::conversations::ChatService,
 }
 
 /// Connects to the configured database (without checking it is reachable yet).
@@ -57,6 +58,42 @@ pub fn connect_pool(settings: &Settings) -> anyhow::Result<PgPool> {
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
     MIGRATOR.run(pool).await.context("running migrations")?;
     Ok(())
+}
+
+/// Waits (a little) until every read model's tables exist, so the first requests after a fresh
+/// start do not meet missing tables. The projector hosts create them at once; on a node whose
+/// peers hold the leases they exist already. Past the wait the node serves anyway (queries then
+/// fail until the tables appear) and says so.
+async fn wait_for_read_models(
+    pool: &PgPool,
+    projections: &[Arc<dyn tessera_projections::Projection>],
+) -> anyhow::Result<()> {
+    let schemas = projections
+        .iter()
+        .map(|p| tessera_projections::live_schema(p.name()))
+        .collect::<Result<Vec<String>, _>>()?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let present: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM information_schema.schemata WHERE schema_name = ANY($1)",
+        )
+        .bind(&schemas)
+        .fetch_one(pool)
+        .await
+        .context("looking for the read models")?;
+        if present as usize >= schemas.len() {
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            tracing::warn!(
+                present,
+                expected = schemas.len(),
+                "read models are not all set up yet; serving anyway"
+            );
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 fn projection_names(projections: &[Arc<dyn tessera_projections::Projection>]) -> Vec<&'static str> {
@@ -101,6 +138,7 @@ impl Application {
         )
         .await
         .context("starting the actor tree")?;
+        wait_for_read_models(&pool, &projections).await?;
         let auth = AuthService::new(
             store.clone(),
             pool.clone(),
@@ -161,7 +199,7 @@ impl Application {
             node_id.clone(),
         )
         .map_err(|e| anyhow::anyhow!("chat providers: {e}"))?;
-        let chat_data = web::Data::new(chat);
+        let chat_data = web::Data::new(chat.clone());
         let background = crate::content::start_background(&content);
         let content_data = web::Data::new(content);
         let settings = Arc::new(settings);
@@ -218,6 +256,7 @@ impl Application {
             auth,
             background,
             processing,
+            chat,
         })
     }
 
@@ -254,6 +293,8 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
         drop(self.background);
+        // Answers being written stop at their next token and record what they have.
+        self.chat.stop_all();
         if let Some(dispatcher) = &self.processing.dispatcher {
             // Running attempts end or their leases expire; nothing new is leased.
             let _ = dispatcher.send(Shutdown).await;

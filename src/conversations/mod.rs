@@ -191,8 +191,16 @@ impl ChatService {
             .get(id)
             .cloned()
             .ok_or_else(|| ChatFailure::UnknownProvider(id.to_owned()))?;
-        let listed = self.providers().await?;
-        if !listed.iter().any(|p| p.info.id == id && p.enabled) {
+        // A command decides on the log itself, not on the read model that may lag it.
+        let info = provider.info();
+        let enabled = match self.inner.store.read_last(&provider_stream(id)).await? {
+            Some(e) => matches!(
+                <ProviderEvent as tessera_events::DomainEvent>::decode(&e)?,
+                ProviderEvent::Enabled { .. }
+            ),
+            None => info.enabled_by_default,
+        };
+        if !enabled {
             return Err(ChatFailure::ProviderDisabled(id.to_owned()));
         }
         Ok(provider)
@@ -311,6 +319,13 @@ impl ChatService {
         self.execute(user, id, || ConversationCommand::Delete { at })
             .await?;
         Ok(())
+    }
+
+    /// Stops every answer this node is writing (the node is shutting down).
+    pub fn stop_all(&self) {
+        for flag in self.inner.running.iter() {
+            flag.store(true, Ordering::SeqCst);
+        }
     }
 
     /// Stops the answer being written.
