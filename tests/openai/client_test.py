@@ -135,7 +135,7 @@ def speech_and_transcription():
     plain = client.audio.transcriptions.create(
         model=TRANSCRIPTION, file=("speech.wav", audio), response_format="text"
     )
-    check("fox" in plain.lower(), f"text: {plain!r}")
+    check(plain.strip() == text.strip(), f"text: {plain!r} vs json: {text!r}")
     print(f"speech and transcription ok ({text!r})")
 
 
