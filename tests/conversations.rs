@@ -69,6 +69,50 @@ fn of_type<'a>(events: &'a [Value], t: &str) -> Vec<&'a Value> {
     events.iter().filter(|e| e["event_type"] == t).collect()
 }
 
+/// Stops `answer` through `app` after `streamed` was seen; checks that the cancellation keeps
+/// exactly what was written and that nothing more comes. Returns the whole kept text.
+async fn stop_and_check(
+    app: &TestApp,
+    access: &str,
+    ws: &mut Socket,
+    id: Uuid,
+    answer: &str,
+    mut streamed: String,
+) -> String {
+    let r = app
+        .call_as(
+            Method::POST,
+            &format!("/api/conversations/{id}/answers/{answer}/cancel"),
+            access,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    let events = events_until(ws, id, "conversation.answer_cancelled").await;
+    for e in of_type(&events, "conversation.answer_streamed") {
+        streamed.push_str(e["payload"]["delta"].as_str().unwrap());
+    }
+    let cancelled = &of_type(&events, "conversation.answer_cancelled")[0]["payload"];
+    assert_eq!(
+        cancelled["text"],
+        streamed.as_str(),
+        "the answer keeps what was written"
+    );
+    // Nothing more is written after the stop.
+    let stream = format!("conversation-{id}");
+    let quiet = tokio::time::timeout(Duration::from_secs(2), async {
+        loop {
+            let f = frame(ws, Duration::from_secs(5)).await;
+            if f["stream"] == stream.as_str() {
+                return f;
+            }
+        }
+    })
+    .await;
+    assert!(quiet.is_err(), "an event after the stop: {quiet:?}");
+    streamed
+}
+
 async fn start(app: &TestApp, access: &str, body: Value) -> Uuid {
     let r = app
         .call_as(Method::POST, "/api/conversations", access, Some(&body))
@@ -385,36 +429,7 @@ async fn attachments_are_context_and_a_stop_keeps_the_partial_answer() {
             break;
         }
     }
-    let r = app
-        .call_as(
-            Method::POST,
-            &format!("/api/conversations/{id}/answers/{long}/cancel"),
-            &alice,
-            None,
-        )
-        .await;
-    assert_eq!(r.status, 204, "{:?}", r.body);
-    let events = events_until(&mut ws, id, "conversation.answer_cancelled").await;
-    for e in of_type(&events, "conversation.answer_streamed") {
-        streamed.push_str(e["payload"]["delta"].as_str().unwrap());
-    }
-    let cancelled = &of_type(&events, "conversation.answer_cancelled")[0]["payload"];
-    assert_eq!(
-        cancelled["text"],
-        streamed.as_str(),
-        "the answer keeps what was written"
-    );
-    // Nothing more is written after the stop.
-    let quiet = tokio::time::timeout(Duration::from_secs(2), async {
-        loop {
-            let f = frame(&mut ws, Duration::from_secs(5)).await;
-            if f["stream"] == stream.as_str() {
-                return f;
-            }
-        }
-    })
-    .await;
-    assert!(quiet.is_err(), "an event after the stop: {quiet:?}");
+    let streamed = stop_and_check(&app, &alice, &mut ws, id, &long, streamed).await;
     let r = app
         .call_as(
             Method::POST,
@@ -565,31 +580,7 @@ async fn an_answer_written_on_one_node_is_seen_and_stopped_from_another() {
     };
     assert_eq!(started["payload"]["answer_id"], answer.as_str());
     // Stopped through node B: node A's next append conflicts and it stops its model.
-    let r = b
-        .call_as(
-            Method::POST,
-            &format!("/api/conversations/{id}/answers/{answer}/cancel"),
-            &alice,
-            None,
-        )
-        .await;
-    assert_eq!(r.status, 204, "{:?}", r.body);
-    let events = events_until(&mut ws, id, "conversation.answer_cancelled").await;
-    for e in of_type(&events, "conversation.answer_streamed") {
-        streamed.push_str(e["payload"]["delta"].as_str().unwrap());
-    }
-    let cancelled = &of_type(&events, "conversation.answer_cancelled")[0]["payload"];
-    assert_eq!(cancelled["text"], streamed.as_str());
-    let quiet = tokio::time::timeout(Duration::from_secs(2), async {
-        loop {
-            let f = frame(&mut ws, Duration::from_secs(5)).await;
-            if f["stream"] == stream.as_str() {
-                return f;
-            }
-        }
-    })
-    .await;
-    assert!(quiet.is_err(), "node A went on writing: {quiet:?}");
+    stop_and_check(&b, &alice, &mut ws, id, &answer, streamed).await;
     // The next message, posted on node B, is answered there.
     let r = post(&b, &alice, id, json!({ "text": "A short one, please." })).await;
     assert_eq!(r.status, 202, "{:?}", r.body);
