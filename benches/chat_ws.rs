@@ -176,6 +176,9 @@ fn main() -> Result<()> {
                     _ => {}
                 }
             };
+            // The next round starts once this answer's events are projected everywhere: the
+            // figures are the path's own, not the previous answer's tail.
+            tokio::time::sleep(Duration::from_millis(1500)).await;
             if round == 0 {
                 continue;
             }

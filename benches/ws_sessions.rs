@@ -264,7 +264,7 @@ async fn run(sessions: usize, user_count: usize, events: usize) -> Result<()> {
         let owner = users[seq % user_count].id;
         let data = EventData::new(
             "job.progress",
-            json!({"bench_seq": seq, "stage": "bench", "percent": 50}),
+            json!({"bench_seq": seq, "attempt": 1, "stage": "bench", "percent": 50}),
         )
         .with_metadata(Metadata {
             owner: Some(owner),

@@ -1,8 +1,8 @@
 //! Conversations at the edge: commands on `conversation-<uuid>` streams, and the orchestrator
-//! that answers a message. The answer is generated on the node that took the message; each
-//! piece is appended as `conversation.answer_streamed` as soon as the previous append is done
-//! (pieces that arrive meanwhile travel together), so live sockets on every node show it token
-//! by token, and a client that reloads replays it from the log.
+//! that answers a message. The answer is generated on the node that took the message; its
+//! first piece is appended as `conversation.answer_streamed` at once, later ones at most every
+//! `chat.stream_interval_ms` (pieces that arrive meanwhile travel together), so live sockets
+//! on every node show it as it grows, and a client that reloads replays it from the log.
 //!
 //! Stopping an answer is a command like any other: it appends `conversation.answer_cancelled`
 //! on whichever node it arrives. The generating node's next append then conflicts; it folds
@@ -689,7 +689,16 @@ impl Generation {
         let stream = conversation_stream(self.conversation);
         let mut version = self.version;
         let mut seq = 0u32;
+        let interval = Duration::from_millis(inner.settings.stream_interval_ms);
+        let mut last_append: Option<Instant> = None;
         while let Some(first) = rx.recv().await {
+            // The first piece goes at once; later ones at most once per interval, together.
+            if let Some(at) = last_append {
+                let next = at + interval;
+                if next > Instant::now() {
+                    tokio::time::sleep_until(next.into()).await;
+                }
+            }
             let mut delta = first;
             while let Ok(more) = rx.try_recv() {
                 delta.push_str(&more);
@@ -710,6 +719,7 @@ impl Generation {
                     Ok(r) => {
                         version = r.next_expected_version;
                         seq += 1;
+                        last_append = Some(Instant::now());
                         break;
                     }
                     Err(e) if e.is_concurrency_conflict() => {

@@ -22,6 +22,9 @@ pub struct ChatSettings {
     pub retrieval_passages: usize,
     /// The longest an answer may take, in seconds.
     pub answer_timeout_secs: u64,
+    /// After the first piece of an answer, pieces are appended at most this often (those that
+    /// come meanwhile travel together): fewer events per answer, less work on every node.
+    pub stream_interval_ms: u64,
     /// OpenAI-compatible providers by id (`[chat.providers.<id>]`).
     #[serde(default)]
     pub providers: BTreeMap<String, ProviderSettings>,
@@ -61,5 +64,6 @@ pub fn defaults(
         .set_default("chat.context_chars", 12_000)?
         .set_default("chat.retrieval_items", 500)?
         .set_default("chat.retrieval_passages", 4)?
-        .set_default("chat.answer_timeout_secs", 600)
+        .set_default("chat.answer_timeout_secs", 600)?
+        .set_default("chat.stream_interval_ms", 50)
 }
