@@ -265,24 +265,30 @@ impl ChatService {
         .await?)
     }
 
-    /// Starts a conversation.
+    /// Starts a conversation; answers its id, recorded title and provider.
     pub async fn start(
         &self,
         owner: Uuid,
         title: Option<String>,
         provider: Option<String>,
-    ) -> Result<Uuid, ChatFailure> {
+    ) -> Result<(Uuid, String, String), ChatFailure> {
         let provider = provider.unwrap_or_else(|| self.inner.settings.default_provider.clone());
         self.usable_provider(&provider).await?;
         let id = Uuid::now_v7();
         let title = title.unwrap_or_else(|| DEFAULT_TITLE.to_owned());
-        self.execute(owner, id, || ConversationCommand::Start {
-            owner,
-            title: title.clone(),
-            provider: provider.clone(),
-        })
-        .await?;
-        Ok(id)
+        let (events, _) = self
+            .execute(owner, id, || ConversationCommand::Start {
+                owner,
+                title: title.clone(),
+                provider: provider.clone(),
+            })
+            .await?;
+        // The title as recorded (cleaned by the aggregate).
+        let title = match events.into_iter().next() {
+            Some(ConversationEvent::Started { title, .. }) => title,
+            _ => title,
+        };
+        Ok((id, title, provider))
     }
 
     /// Renames a conversation and/or changes its provider.

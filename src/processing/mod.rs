@@ -44,19 +44,18 @@ pub struct Processing {
     pub pipelines: Arc<Pipelines>,
 }
 
-/// What the admin model routes read: the catalog in use and, when this node processes, its
-/// registry.
+/// What the admin model routes read: the catalog in use and the node's model registry.
 #[derive(Clone)]
 pub struct ModelsHandle {
     pub catalog: Arc<Catalog>,
-    pub registry: Option<Addr<ModelRegistry>>,
+    pub registry: Addr<ModelRegistry>,
 }
 
 impl ModelsHandle {
     pub fn new(processing: &Processing) -> Self {
         ModelsHandle {
             catalog: processing.catalog.clone(),
-            registry: Some(processing.registry.clone()),
+            registry: processing.registry.clone(),
         }
     }
 }

@@ -50,14 +50,11 @@ pub async fn list_models(
     _admin: AdminUser,
     models: web::Data<ModelsHandle>,
 ) -> ApiResult<HttpResponse> {
-    let report = match &models.registry {
-        Some(r) => Some(
-            r.send(GetRegistryReport)
-                .await
-                .map_err(|e| ApiError::internal(e.to_string()))?,
-        ),
-        None => None,
-    };
+    let report = models
+        .registry
+        .send(GetRegistryReport)
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
     let catalog = &models.catalog;
     let list = catalog
         .models()
@@ -77,15 +74,15 @@ pub async fn list_models(
                 memory_mb: m.memory_mb,
                 installed,
                 bytes,
-                loaded: report.as_ref().is_some_and(|r| r.loaded.contains(&m.id)),
+                loaded: report.loaded.contains(&m.id),
             }
         })
         .collect();
     Ok(HttpResponse::Ok().json(ModelList {
         models: list,
-        processing: report.is_some(),
-        memory_budget_mb: report.as_ref().map(|r| r.budget_mb),
-        loaded_mb: report.as_ref().map(|r| r.loaded_mb),
+        processing: true,
+        memory_budget_mb: Some(report.budget_mb),
+        loaded_mb: Some(report.loaded_mb),
     }))
 }
 

@@ -235,15 +235,14 @@ pub async fn start(
     body: web::Json<StartConversation>,
 ) -> ApiResult<HttpResponse> {
     let b = body.into_inner();
-    let id = chat.start(user.user_id, b.title, b.provider).await?;
-    let loaded = chat.load(user.user_id, id).await?;
+    let (id, title, provider) = chat.start(user.user_id, b.title, b.provider).await?;
     let now = Utc::now();
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/api/conversations/{id}")))
         .json(ConversationView {
             id,
-            title: loaded.state.title,
-            provider: loaded.state.provider,
+            title,
+            provider,
             created_at: now,
             updated_at: now,
             messages: 0,

@@ -229,7 +229,7 @@ impl Projection for ConversationsProjection {
                     .bind(at)
                     .execute(&mut *conn)
                     .await?;
-                touch(conn, id, at, position).await?;
+                touch(conn, id, at, position, false).await?;
             }
             E::AnswerCompleted {
                 answer_id,
@@ -259,7 +259,7 @@ impl Projection for ConversationsProjection {
                 .bind(at)
                 .execute(&mut *conn)
                 .await?;
-                end_answer(conn, id, at, position).await?;
+                touch(conn, id, at, position, true).await?;
             }
             E::AnswerCancelled {
                 answer_id, text, ..
@@ -273,7 +273,7 @@ impl Projection for ConversationsProjection {
                 .bind(at)
                 .execute(&mut *conn)
                 .await?;
-                end_answer(conn, id, at, position).await?;
+                touch(conn, id, at, position, true).await?;
             }
             E::AnswerFailed {
                 answer_id,
@@ -293,7 +293,7 @@ impl Projection for ConversationsProjection {
                 .bind(at)
                 .execute(&mut *conn)
                 .await?;
-                end_answer(conn, id, at, position).await?;
+                touch(conn, id, at, position, true).await?;
             }
             E::Deleted { at: deleted_at } => {
                 sqlx::query(
@@ -321,34 +321,23 @@ impl Projection for ConversationsProjection {
     }
 }
 
+/// Marks the conversation active at `at`; `end_answer` also clears its answer in progress.
 async fn touch(
     conn: &mut PgConnection,
     id: Uuid,
     at: DateTime<Utc>,
     position: i64,
-) -> Result<(), ProjectionError> {
-    sqlx::query("UPDATE conversations SET updated_at = $2, last_position = $3 WHERE id = $1")
-        .bind(id)
-        .bind(at)
-        .bind(position)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-async fn end_answer(
-    conn: &mut PgConnection,
-    id: Uuid,
-    at: DateTime<Utc>,
-    position: i64,
+    end_answer: bool,
 ) -> Result<(), ProjectionError> {
     sqlx::query(
-        "UPDATE conversations SET answering = NULL, updated_at = $2, last_position = $3
+        "UPDATE conversations SET updated_at = $2, last_position = $3,
+             answering = CASE WHEN $4 THEN NULL ELSE answering END
          WHERE id = $1",
     )
     .bind(id)
     .bind(at)
     .bind(position)
+    .bind(end_answer)
     .execute(conn)
     .await?;
     Ok(())
