@@ -1,0 +1,31 @@
+import { createContext, useContext } from 'react';
+
+import type { Schema } from '../api/client';
+
+export type Me = Schema<'MeResponse'>;
+
+export interface AuthState {
+  /** `undefined` while the first `GET /api/me` runs, `null` when signed out. */
+  user: Me | null | undefined;
+  status: 'loading' | 'signed-in' | 'signed-out';
+  isAdmin: boolean;
+  signIn: (body: Schema<'LoginRequest'>) => Promise<Me>;
+  signUp: (body: Schema<'RegisterRequest'>) => Promise<Me>;
+  signOut: () => Promise<void>;
+}
+
+export const AuthContext = createContext<AuthState | null>(null);
+
+/** The signed-in user and the sign-in/out actions. */
+export function useAuth(): AuthState {
+  const auth = useContext(AuthContext);
+  if (!auth) throw new Error('useAuth needs an <AuthProvider> above it');
+  return auth;
+}
+
+/** The signed-in user, inside pages behind `RequireAuth` (where there always is one). */
+export function useMe(): Me {
+  const { user } = useAuth();
+  if (!user) throw new Error('useMe is for signed-in pages (behind RequireAuth)');
+  return user;
+}

@@ -1,0 +1,99 @@
+import { useQuery, useQueryClient } from '@tanstack/react-query';
+import { useCallback, useEffect, useMemo, type ReactNode } from 'react';
+
+import { api, call, type Schema } from '../api/client';
+import { ApiError } from '../api/errors';
+import { queryKeys } from '../api/queryKeys';
+import { endSession, keepSessionFresh, onSessionEvent, recordTokens } from '../api/session';
+import { AuthContext, type AuthState, type Me } from './AuthContext';
+
+/** The current user, or `null` when there is no usable session. */
+async function fetchMe(): Promise<Me | null> {
+  try {
+    return await call(api.GET('/api/me'));
+  } catch (err) {
+    // authFetch already tried a refresh: a 401 now means signed out.
+    if (err instanceof ApiError && (err.status === 401 || err.code === 'account_disabled')) return null;
+    throw err;
+  }
+}
+
+export function AuthProvider({ children }: { children: ReactNode }) {
+  const queryClient = useQueryClient();
+  const me = useQuery({ queryKey: queryKeys.me, queryFn: fetchMe, staleTime: 5 * 60_000 });
+  const user = me.data;
+  const signedIn = !!user;
+
+  // The session ended (refresh refused, signed out in another tab, account disabled): drop every
+  // cached answer, which belonged to that user, and let the guards send the user to sign in.
+  useEffect(
+    () =>
+      onSessionEvent((e) => {
+        if (e !== 'ended') return;
+        queryClient.clear();
+        queryClient.setQueryData(queryKeys.me, null);
+      }),
+    [queryClient],
+  );
+
+  // Another tab signed in: pick the user up here too.
+  useEffect(
+    () =>
+      onSessionEvent((e) => {
+        if (e === 'refreshed' && queryClient.getQueryData(queryKeys.me) === null) {
+          void queryClient.invalidateQueries({ queryKey: queryKeys.me });
+        }
+      }),
+    [queryClient],
+  );
+
+  useEffect(() => (signedIn ? keepSessionFresh() : undefined), [signedIn]);
+
+  const afterTokens = useCallback(
+    async (tokens: Schema<'TokenResponse'>): Promise<Me> => {
+      recordTokens(tokens);
+      // Whatever was cached belonged to whoever was signed in before.
+      queryClient.removeQueries({ predicate: (q) => q.queryKey[0] !== queryKeys.me[0] });
+      const fresh = await call(api.GET('/api/me'));
+      queryClient.setQueryData(queryKeys.me, fresh);
+      return fresh;
+    },
+    [queryClient],
+  );
+
+  const signIn = useCallback(
+    async (body: Schema<'LoginRequest'>) => afterTokens(await call(api.POST('/api/auth/login', { body }))),
+    [afterTokens],
+  );
+
+  const signUp = useCallback(
+    async (body: Schema<'RegisterRequest'>) => afterTokens(await call(api.POST('/api/auth/register', { body }))),
+    [afterTokens],
+  );
+
+  const signOut = useCallback(async () => {
+    try {
+      // Revokes the session server-side (the refresh cookie goes with the request).
+      await call(api.POST('/api/auth/logout', { body: {} }));
+    } catch {
+      // Signed out locally all the same; the cookies expire on their own.
+    }
+    endSession();
+    queryClient.clear();
+    queryClient.setQueryData(queryKeys.me, null);
+  }, [queryClient]);
+
+  const value = useMemo<AuthState>(
+    () => ({
+      user: me.isPending ? undefined : (user ?? null),
+      status: me.isPending ? 'loading' : user ? 'signed-in' : 'signed-out',
+      isAdmin: user?.role === 'admin',
+      signIn,
+      signUp,
+      signOut,
+    }),
+    [me.isPending, user, signIn, signUp, signOut],
+  );
+
+  return <AuthContext value={value}>{children}</AuthContext>;
+}

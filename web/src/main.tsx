@@ -1,0 +1,32 @@
+import { QueryClientProvider } from '@tanstack/react-query';
+import { StrictMode } from 'react';
+import { createRoot } from 'react-dom/client';
+import { RouterProvider } from 'react-router';
+
+import { createQueryClient } from './api/queryClient';
+import { AuthProvider } from './auth/AuthProvider';
+import './index.css';
+import { createRouter } from './router';
+import { applyTheme } from './theme/theme';
+import { ToastProvider } from './ui/ToastProvider';
+
+// public/theme-init.js already did this before the first paint; this keeps the two in step.
+applyTheme();
+
+const queryClient = createQueryClient();
+const router = createRouter();
+
+const root = document.getElementById('root');
+if (!root) throw new Error('index.html has no #root');
+
+createRoot(root).render(
+  <StrictMode>
+    <QueryClientProvider client={queryClient}>
+      <ToastProvider>
+        <AuthProvider>
+          <RouterProvider router={router} />
+        </AuthProvider>
+      </ToastProvider>
+    </QueryClientProvider>
+  </StrictMode>,
+);

@@ -1,0 +1,131 @@
+import { useState, type FormEvent } from 'react';
+import { Link, useSearchParams } from 'react-router';
+
+import { errorMessage, isApiError, type ApiError } from '../../api/errors';
+import { useAuth } from '../../auth/AuthContext';
+import { checkPassword, PASSWORD_MIN_CHARS } from '../../auth/password';
+import { Button } from '../../ui/Button';
+import { cx } from '../../ui/cx';
+import { FormError, TextField } from '../../ui/Field';
+import { CheckIcon } from '../../ui/icons';
+import { AuthLayout } from './AuthLayout';
+
+/** Server codes that belong to one field of this form. */
+const FIELD_OF_CODE: Record<string, 'email' | 'password' | 'display_name'> = {
+  invalid_email: 'email',
+  email_taken: 'email',
+  weak_password: 'password',
+};
+
+function fieldErrorsOf(err: ApiError): Record<string, string> {
+  const field = err.field ?? FIELD_OF_CODE[err.code];
+  if (!field) return {};
+  // The server's own words say which rule failed (e.g. "it must not be your email address").
+  return { [field]: err.code === 'email_taken' ? errorMessage(err) : err.message };
+}
+
+function Rule({ ok, children }: { ok: boolean; children: string }) {
+  return (
+    <li className={cx('flex items-center gap-1.5', ok ? 'text-emerald-600 dark:text-emerald-400' : 'text-zinc-500 dark:text-zinc-400')}>
+      <CheckIcon className={cx('size-3.5', !ok && 'opacity-30')} />
+      {children}
+      <span className="sr-only">{ok ? '(met)' : '(not met yet)'}</span>
+    </li>
+  );
+}
+
+/** `/signup`: create an account (when the server allows sign-ups) and sign in. */
+export default function SignUpPage() {
+  const { signUp } = useAuth();
+  const [params] = useSearchParams();
+  const [email, setEmail] = useState('');
+  const [displayName, setDisplayName] = useState('');
+  const [password, setPassword] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [fieldErrors, setFieldErrors] = useState<Record<string, string>>({});
+  const check = checkPassword(password);
+
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    setError(null);
+    setFieldErrors({});
+    if (!check.ok) {
+      setFieldErrors({ password: 'Choose a password that meets both rules below.' });
+      return;
+    }
+    setBusy(true);
+    try {
+      await signUp({ email: email.trim(), display_name: displayName.trim(), password });
+    } catch (err) {
+      const fields = isApiError(err) ? fieldErrorsOf(err) : {};
+      if (Object.keys(fields).length > 0) setFieldErrors(fields);
+      else setError(errorMessage(err));
+      setBusy(false);
+    }
+  }
+
+  const next = params.get('next');
+  return (
+    <AuthLayout
+      title="Create your account"
+      subtitle="Your files, your models, your server."
+      footer={
+        <>
+          Already have an account?{' '}
+          <Link className="font-medium text-brand-600 hover:underline dark:text-brand-100" to={next ? `/signin?next=${encodeURIComponent(next)}` : '/signin'}>
+            Sign in
+          </Link>
+        </>
+      }
+    >
+      <form onSubmit={submit} noValidate className="space-y-4">
+        <FormError>{error}</FormError>
+        <TextField
+          label="Name"
+          name="display_name"
+          autoComplete="name"
+          required
+          maxLength={100}
+          autoFocus
+          value={displayName}
+          onChange={(e) => setDisplayName(e.target.value)}
+          error={fieldErrors.display_name}
+        />
+        <TextField
+          label="Email"
+          type="email"
+          name="email"
+          autoComplete="username"
+          inputMode="email"
+          required
+          maxLength={254}
+          value={email}
+          onChange={(e) => setEmail(e.target.value)}
+          error={fieldErrors.email}
+        />
+        <TextField
+          label="Password"
+          type="password"
+          name="password"
+          autoComplete="new-password"
+          required
+          minLength={PASSWORD_MIN_CHARS}
+          maxLength={256}
+          value={password}
+          onChange={(e) => setPassword(e.target.value)}
+          error={fieldErrors.password}
+          hint={
+            <ul className="mt-1 space-y-1">
+              <Rule ok={check.longEnough}>{`At least ${PASSWORD_MIN_CHARS} characters`}</Rule>
+              <Rule ok={check.mixed}>Two kinds: lowercase, uppercase, digits, symbols</Rule>
+            </ul>
+          }
+        />
+        <Button type="submit" variant="primary" className="w-full" loading={busy} disabled={!email || !displayName || !password}>
+          Create account
+        </Button>
+      </form>
+    </AuthLayout>
+  );
+}
