@@ -7,7 +7,12 @@ export type Me = Schema<'MeResponse'>;
 export interface AuthState {
   /** `undefined` while the first `GET /api/me` runs, `null` when signed out. */
   user: Me | null | undefined;
-  status: 'loading' | 'signed-in' | 'signed-out';
+  /** `unreachable`: the server could not say who is signed in (offline, 5xx); see `retry`. */
+  status: 'loading' | 'signed-in' | 'signed-out' | 'unreachable';
+  /** The error behind `unreachable`. */
+  error: unknown;
+  /** Asks the server again who is signed in. */
+  retry: () => void;
   isAdmin: boolean;
   signIn: (body: Schema<'LoginRequest'>) => Promise<Me>;
   signUp: (body: Schema<'RegisterRequest'>) => Promise<Me>;

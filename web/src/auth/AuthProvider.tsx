@@ -83,16 +83,23 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     queryClient.setQueryData(queryKeys.me, null);
   }, [queryClient]);
 
+  const { refetch } = me;
+  const retry = useCallback(() => void refetch(), [refetch]);
+  // A failed refetch keeps the last user: only a first load that failed is "unreachable".
+  const unreachable = me.isError && user === undefined;
+
   const value = useMemo<AuthState>(
     () => ({
-      user: me.isPending ? undefined : (user ?? null),
-      status: me.isPending ? 'loading' : user ? 'signed-in' : 'signed-out',
+      user: me.isPending || unreachable ? undefined : (user ?? null),
+      status: me.isPending ? 'loading' : unreachable ? 'unreachable' : user ? 'signed-in' : 'signed-out',
+      error: me.error,
+      retry,
       isAdmin: user?.role === 'admin',
       signIn,
       signUp,
       signOut,
     }),
-    [me.isPending, user, signIn, signUp, signOut],
+    [me.isPending, me.error, unreachable, user, retry, signIn, signUp, signOut],
   );
 
   return <AuthContext value={value}>{children}</AuthContext>;

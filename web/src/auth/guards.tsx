@@ -2,6 +2,7 @@ import type { ReactNode } from 'react';
 import { Navigate, Outlet, useLocation, useSearchParams } from 'react-router';
 
 import { EmptyState } from '../ui/EmptyState';
+import { ErrorPanel } from '../ui/ErrorBoundary';
 import { ShieldIcon } from '../ui/icons';
 import { PageHeader } from '../ui/PageHeader';
 import { useAuth } from './AuthContext';
@@ -9,9 +10,16 @@ import { safeNext, signInPath } from './next';
 
 /** Signed-in pages: while the user loads, `fallback`; signed out, to /signin?next=<here>. */
 export function RequireAuth({ children, fallback = null }: { children?: ReactNode; fallback?: ReactNode }) {
-  const { status } = useAuth();
+  const { status, error, retry } = useAuth();
   const location = useLocation();
   if (status === 'loading') return fallback;
+  if (status === 'unreachable') {
+    return (
+      <main id="main" className="mx-auto flex min-h-dvh max-w-lg flex-col justify-center px-4">
+        <ErrorPanel title="Cannot reach Tessera" error={error} retry={retry} />
+      </main>
+    );
+  }
   if (status === 'signed-out') return <Navigate to={signInPath(location)} replace />;
   return children ?? <Outlet />;
 }

@@ -1,0 +1,126 @@
+import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
+import { render, screen, waitFor } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { createMemoryRouter, RouterProvider } from 'react-router';
+
+import { readSession, resetSessionForTests } from './api/session';
+import { AuthProvider } from './auth/AuthProvider';
+import { routes } from './router';
+import { apiError, jsonResponse, mockApi } from './test/api';
+import { ToastProvider } from './ui/ToastProvider';
+
+const ME = {
+  id: 'u1',
+  email: 'ada@example.com',
+  display_name: 'Ada Lovelace',
+  role: 'user',
+  created_at: '2026-01-01T00:00:00Z',
+  updated_at: '2026-01-01T00:00:00Z',
+  quota: { storage_bytes: 1, uploads_per_day: 1, processing_seconds_per_day: 1 },
+};
+
+const TOKENS = {
+  user_id: 'u1',
+  role: 'user',
+  token_type: 'Bearer',
+  access_token: 'a',
+  expires_in: 900,
+  access_token_expires_at: new Date(Date.now() + 900_000).toISOString(),
+  refresh_token: 'r',
+  refresh_token_expires_at: new Date(Date.now() + 86_400_000).toISOString(),
+};
+
+function renderApp(path: string) {
+  const queryClient = new QueryClient({ defaultOptions: { queries: { retry: false } } });
+  const router = createMemoryRouter(routes, { initialEntries: [path] });
+  render(
+    <QueryClientProvider client={queryClient}>
+      <ToastProvider>
+        <AuthProvider>
+          <RouterProvider router={router} />
+        </AuthProvider>
+      </ToastProvider>
+    </QueryClientProvider>,
+  );
+  return router;
+}
+
+beforeEach(() => {
+  resetSessionForTests();
+  // The shell opens the live socket; these tests do not need one to answer.
+  class QuietSocket {
+    readyState = 0;
+    onopen = null;
+    onmessage = null;
+    onclose = null;
+    onerror = null;
+    send() {}
+    close() {}
+  }
+  vi.stubGlobal('WebSocket', QuietSocket);
+});
+
+describe('routing and sign-in', () => {
+  it('sends a signed-out visitor to sign in, then back where they were going', async () => {
+    let signedIn = false;
+    mockApi({
+      'GET /api/me': () => (signedIn ? ME : apiError(401, 'unauthenticated')),
+      'POST /api/auth/refresh': () => apiError(401, 'unauthenticated'),
+      'POST /api/auth/login': ({ body }) => {
+        const { email, password } = body as { email: string; password: string };
+        if (password !== 'correct horse 1') return apiError(401, 'invalid_credentials', 'wrong');
+        signedIn = email === ME.email;
+        return jsonResponse(200, TOKENS);
+      },
+      'GET /api/me/api-keys': () => ({ api_keys: [] }),
+    });
+    const user = userEvent.setup();
+    const router = renderApp('/settings/api-keys');
+
+    await screen.findByRole('heading', { name: 'Sign in to Tessera' });
+    expect(router.state.location.pathname).toBe('/signin');
+    expect(router.state.location.search).toBe(`?next=${encodeURIComponent('/settings/api-keys')}`);
+
+    await user.type(screen.getByLabelText('Email'), ME.email);
+    await user.type(screen.getByLabelText('Password'), 'wrong password');
+    await user.click(screen.getByRole('button', { name: 'Sign in' }));
+    expect(await screen.findByRole('alert')).toHaveTextContent('That email and password do not match.');
+
+    await user.clear(screen.getByLabelText('Password'));
+    await user.type(screen.getByLabelText('Password'), 'correct horse 1');
+    await user.click(screen.getByRole('button', { name: 'Sign in' }));
+
+    await screen.findByRole('heading', { level: 1, name: 'API keys' });
+    expect(router.state.location.pathname).toBe('/settings/api-keys');
+    expect(readSession()?.accessExpiresAt).toBe(Date.parse(TOKENS.access_token_expires_at));
+  });
+
+  it('keeps admin pages from other users and lists admin links only for admins', async () => {
+    mockApi({ 'GET /api/me': () => ME });
+    renderApp('/admin/users');
+    expect(await screen.findByRole('heading', { name: 'Administrators only' })).toBeInTheDocument();
+    expect(screen.queryByRole('link', { name: 'Users' })).not.toBeInTheDocument();
+    expect(screen.getAllByRole('link', { name: 'Library' }).length).toBeGreaterThan(0);
+  });
+
+  it('shows the admin pages to admins', async () => {
+    mockApi({ 'GET /api/me': () => ({ ...ME, role: 'admin' }) });
+    renderApp('/admin/users');
+    expect(await screen.findByRole('heading', { level: 1, name: 'Users' })).toBeInTheDocument();
+    expect(screen.getAllByRole('link', { name: 'Projections' }).length).toBeGreaterThan(0);
+  });
+
+  it('answers unknown addresses with a 404 page', async () => {
+    mockApi({ 'GET /api/me': () => ME });
+    renderApp('/no/such/page');
+    expect(await screen.findByRole('heading', { level: 1, name: 'Page not found' })).toBeInTheDocument();
+  });
+
+  it('redirects / to the library', async () => {
+    mockApi({ 'GET /api/me': () => ME });
+    const router = renderApp('/');
+    await waitFor(() => expect(router.state.location.pathname).toBe('/library'));
+    expect(await screen.findByRole('heading', { level: 1, name: 'Library' })).toBeInTheDocument();
+  });
+});
