@@ -227,19 +227,23 @@ function isAuthPath(url: string): boolean {
  * retries once. Use it for calls the typed client cannot make (multipart uploads, downloads).
  */
 export async function authFetch(input: Request | string | URL, init?: RequestInit): Promise<Response> {
-  const request = input instanceof Request && init === undefined ? input : new Request(input, init);
+  const isRequest = input instanceof Request && init === undefined;
+  const request = isRequest ? input : new Request(input, init);
   if (isAuthPath(request.url)) return send(request);
   const known = readSession();
   if (known && known.accessExpiresAt - Date.now() < 5_000) {
     await refreshSession({ onlyIfExpiring: true }).catch(() => undefined);
   }
-  // Cloned before sending: a sent body cannot be read again.
-  const retry = request.clone();
+  // A sent body cannot be read again, so the retry needs its own copy: a clone of a Request
+  // (small JSON bodies from the typed client), else a new Request from `init` made only when
+  // needed, so that a File or FormData upload is not buffered twice.
+  const retryCopy = isRequest ? request.clone() : null;
   const sentAt = Date.now();
   const response = await send(request);
   if (response.status !== 401) return response;
   const ok = await refreshSession({ sentAt }).catch(() => false);
-  return ok ? send(retry) : response;
+  if (!ok) return response;
+  return send(retryCopy ?? new Request(input, init));
 }
 
 async function send(request: Request): Promise<Response> {

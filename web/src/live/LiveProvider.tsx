@@ -12,7 +12,8 @@ export function LiveProvider({ children }: { children: ReactNode }) {
   const [socket] = useState(
     () =>
       new LiveSocket({
-        reauthenticate: () => refreshSession({ sentAt: Date.now() - 1 }),
+        // The cookie was refused: refresh it (unless that just happened) and reconnect.
+        reauthenticate: () => refreshSession(),
         // Could not resume: whatever is on screen may be behind.
         onGap: () => void queryClient.invalidateQueries(),
         onEnded: () => endSession(),
