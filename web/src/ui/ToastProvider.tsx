@@ -14,8 +14,9 @@ interface Toast extends Required<Pick<ToastInput, 'title'>> {
 const MAX_TOASTS = 4;
 
 /**
- * Toasts in a live region: screen readers announce each (errors assertively). They pause while
- * hovered or focused and can be dismissed with their close button.
+ * Toasts in one live region that exists from the start (regions inserted together with their
+ * text are often not announced), so screen readers read each new toast. They pause while hovered
+ * or focused and can be dismissed with their close button.
  */
 export function ToastProvider({ children }: { children: ReactNode }) {
   const [toasts, setToasts] = useState<Toast[]>([]);
@@ -68,7 +69,6 @@ function ToastItem({ toast, onDismiss }: { toast: Toast; onDismiss: (id: number)
 
   return (
     <li
-      role={toast.kind === 'error' ? 'alert' : 'status'}
       onMouseEnter={() => setPaused(true)}
       onMouseLeave={() => setPaused(false)}
       onFocus={() => setPaused(true)}
@@ -79,6 +79,7 @@ function ToastItem({ toast, onDismiss }: { toast: Toast; onDismiss: (id: number)
       )}
     >
       <span className="mt-0.5">{icons[toast.kind]}</span>
+      {toast.kind === 'error' && <span className="sr-only">Error: </span>}
       <div className="min-w-0 flex-1">
         <p className="text-sm font-medium text-zinc-900 dark:text-zinc-100">{toast.title}</p>
         {toast.description && <p className="mt-0.5 text-sm break-words text-zinc-600 dark:text-zinc-400">{toast.description}</p>}
