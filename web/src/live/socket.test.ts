@@ -123,6 +123,30 @@ describe('LiveSocket', () => {
     socket.stop();
   });
 
+  it('replays from a page snapshot asked for before ready, dropping frames already on their way', () => {
+    const socket = makeSocket();
+    const seen: number[] = [];
+    socket.subscribe('*', (e: LiveEvent) => seen.push(e.position));
+    socket.replayFrom(90); // before start: remembered until the connection is ready
+    socket.start();
+    const ws = FakeWebSocket.last();
+    ws.open();
+    ws.receive({ type: 'ready', user_id: 'u', session_id: 's', position: 100, topics: ['*'] });
+    expect(ws.sent).toContainEqual({ v: 1, type: 'resume', position: 90 });
+    expect(socket.getStatus()).toBe('catching_up');
+    ws.receive(event(101, 'job.started')); // sent before the server read the resume: comes again
+    ws.receive({ type: 'resumed', position: 90 });
+    ws.receive(event(95, 'job.progress'));
+    ws.receive(event(101, 'job.started'));
+    ws.receive({ type: 'caught_up', position: 101 });
+    ws.receive(event(102, 'job.succeeded'));
+    expect(seen).toEqual([95, 101, 102]);
+    expect(socket.getStatus()).toBe('live');
+    socket.replayFrom(120); // ahead of what was seen: nothing to replay
+    expect(ws.sent.filter((m) => (m as { type: string }).type === 'resume')).toHaveLength(1);
+    socket.stop();
+  });
+
   it('filters by topic, event type, prefix and predicate', () => {
     const socket = makeSocket();
     const got: Record<string, string[]> = { topic: [], type: [], prefix: [], predicate: [] };

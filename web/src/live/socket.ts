@@ -98,6 +98,12 @@ export class LiveSocket {
   /** Whether the cookie was refreshed since the last `ready`; refreshing again would not help. */
   private reauthenticated = false;
   private pingSeq = 0;
+  /** Whether the current connection said `ready`. */
+  private authenticated = false;
+  /** A replay asked for before the connection was ready (see `replayFrom`). */
+  private pendingReplay: number | null = null;
+  /** A `resume` was sent: events until `resumed` were already on their way and come again after it. */
+  private awaitingResumed = false;
   private timers: { reconnect?: ReturnType<typeof setTimeout>; ready?: ReturnType<typeof setTimeout>; ping?: ReturnType<typeof setInterval>; pong?: ReturnType<typeof setTimeout> } = {};
   private readonly subscribers = new Set<{ filter: EventFilter; handler: EventHandler }>();
   private readonly statusListeners = new Set<(s: LiveStatus) => void>();
@@ -140,6 +146,23 @@ export class LiveSocket {
     return () => {
       this.subscribers.delete(entry);
     };
+  }
+
+  /**
+   * Delivers again every event after `position` (a page's snapshot, e.g. a conversation's
+   * `position`), then goes on live: what the page's snapshot misses comes exactly once after it.
+   * Events the socket already delivered may come again: such subscribers dedupe by position.
+   */
+  replayFrom(position: number): void {
+    if (!this.authenticated) {
+      this.pendingReplay = this.pendingReplay === null ? position : Math.min(this.pendingReplay, position);
+      return;
+    }
+    if (this.position !== null && position >= this.position) return;
+    this.position = position;
+    this.awaitingResumed = true;
+    this.setStatus('catching_up');
+    this.send({ v: PROTOCOL_VERSION, type: 'resume', position });
   }
 
   getStatus(): LiveStatus {
@@ -214,6 +237,8 @@ export class LiveSocket {
         this.attempt = 0;
         this.reauthenticated = false;
         this.startPings();
+        this.authenticated = true;
+        this.awaitingResumed = false;
         if (msg.resume_from != null) {
           this.setStatus('catching_up');
         } else {
@@ -222,9 +247,15 @@ export class LiveSocket {
           this.advance(msg.position);
           this.setStatus('live');
         }
+        if (this.pendingReplay !== null) {
+          const from = this.pendingReplay;
+          this.pendingReplay = null;
+          this.replayFrom(from);
+        }
         return;
       }
       case 'event': {
+        if (this.awaitingResumed) return;
         // The server sends each event once; this guards the seam between two connections.
         if (this.position !== null && msg.position <= this.position) return;
         this.position = msg.position;
@@ -251,6 +282,9 @@ export class LiveSocket {
         }
         return;
       case 'resumed':
+        this.awaitingResumed = false;
+        this.position = msg.position;
+        return;
       case 'subscribed':
         return;
     }
@@ -295,6 +329,8 @@ export class LiveSocket {
   private detach(code: number, reason: string): void {
     const ws = this.ws;
     this.ws = null;
+    this.authenticated = false;
+    this.awaitingResumed = false;
     this.clearTimers();
     if (!ws) return;
     ws.onmessage = null;
@@ -311,6 +347,8 @@ export class LiveSocket {
 
   private onClose(_code: number, reason: string): void {
     this.ws = null;
+    this.authenticated = false;
+    this.awaitingResumed = false;
     this.clearTimers();
     this.afterClose(reason);
   }
