@@ -10,6 +10,8 @@ export const queryKeys = {
     all: ['content'] as const,
     list: (filters: Record<string, unknown> = {}) => ['content', 'list', filters] as const,
     item: (id: string) => ['content', 'item', id] as const,
+    /** The first lines of a text item, by its bytes' hash (never stale: the bytes never change). */
+    snippet: (sha256: string) => ['content-snippet', sha256] as const,
   },
   jobs: {
     all: ['jobs'] as const,
@@ -20,10 +22,18 @@ export const queryKeys = {
     list: () => ['conversations', 'list'] as const,
     item: (id: string) => ['conversations', 'item', id] as const,
   },
+  /** Bytes of an item, by id and hash (immutable: no live event makes them stale). */
+  files: {
+    text: (id: string, sha256: string) => ['files', 'text', id, sha256] as const,
+  },
   usage: ['usage'] as const,
   admin: {
     all: ['admin'] as const,
     users: (filters: Record<string, unknown> = {}) => ['admin', 'users', filters] as const,
+    /** One user's usage and limits, as an admin reads them (`GET /api/usage?user_id=`). */
+    userUsage: (id: string) => ['admin', 'users', 'usage', id] as const,
+    /** Everyone's totals (`GET /api/admin/usage`). */
+    usage: (filters: Record<string, unknown> = {}) => ['admin', 'usage', filters] as const,
     models: ['admin', 'models'] as const,
     jobs: (filters: Record<string, unknown> = {}) => ['admin', 'jobs', filters] as const,
     projections: ['admin', 'projections'] as const,

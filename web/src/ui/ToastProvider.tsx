@@ -9,6 +9,7 @@ interface Toast extends Required<Pick<ToastInput, 'title'>> {
   kind: ToastKind;
   description?: string | undefined;
   durationMs: number;
+  action?: ToastInput['action'];
 }
 
 const MAX_TOASTS = 4;
@@ -32,6 +33,7 @@ export function ToastProvider({ children }: { children: ReactNode }) {
       title: input.title,
       description: input.description,
       durationMs: input.durationMs ?? (kind === 'error' ? 8_000 : 4_500),
+      ...(input.action ? { action: input.action } : {}),
     };
     setToasts((ts) => [...ts.slice(-(MAX_TOASTS - 1)), toast]);
   }, []);
@@ -84,6 +86,18 @@ function ToastItem({ toast, onDismiss }: { toast: Toast; onDismiss: (id: number)
         <p className="text-sm font-medium text-zinc-900 dark:text-zinc-100">{toast.title}</p>
         {toast.description && <p className="mt-0.5 text-sm break-words text-zinc-600 dark:text-zinc-400">{toast.description}</p>}
       </div>
+      {toast.action && (
+        <button
+          type="button"
+          onClick={() => {
+            toast.action?.onClick();
+            onDismiss(toast.id);
+          }}
+          className="-my-1 shrink-0 rounded-md px-2 py-1 text-sm font-semibold text-brand-600 hover:bg-brand-50 dark:text-brand-100 dark:hover:bg-brand-500/15"
+        >
+          {toast.action.label}
+        </button>
+      )}
       <button
         type="button"
         onClick={() => onDismiss(toast.id)}

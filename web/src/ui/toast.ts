@@ -10,6 +10,8 @@ export interface ToastInput {
   description?: string;
   /** Milliseconds before it goes away; errors stay longer. */
   durationMs?: number;
+  /** One button in the toast (e.g. Undo); clicking it also dismisses the toast. */
+  action?: { label: string; onClick: () => void };
 }
 
 export interface Toaster {
