@@ -1,16 +1,10 @@
 import { useParams } from 'react-router';
 
-import { EmptyState } from '../../ui/EmptyState';
-import { LibraryIcon } from '../../ui/icons';
-import { PageHeader } from '../../ui/PageHeader';
+import { ContentDetail } from './ContentDetail';
 
-/** `/content/:id`: one item of the library, its previews and its analysis. */
+/** `/content/:id`: one item of the library, its viewer, its analysis and its actions. */
 export default function ContentPage() {
-  const { id } = useParams<'id'>();
-  return (
-    <>
-      <PageHeader title="Item" description={<span className="font-mono text-xs">{id}</span>} />
-      <EmptyState icon={<LibraryIcon />} title="Nothing to show yet" description="This item's details will appear here." />
-    </>
-  );
+  const { id = '' } = useParams<'id'>();
+  // A new item is a new page: no state (editing, player position) carries over.
+  return <ContentDetail key={id} id={id} />;
 }
