@@ -1,13 +1,302 @@
+import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useState } from 'react';
+
+import { api, call, type Schema } from '../../api/client';
+import { queryKeys } from '../../api/queryKeys';
+import { useAuth } from '../../auth/AuthContext';
+import { Badge } from '../../ui/Badge';
+import { Button } from '../../ui/Button';
+import { cx } from '../../ui/cx';
+import { ConfirmDialog } from '../../ui/Dialog';
 import { EmptyState } from '../../ui/EmptyState';
+import { ErrorPanel } from '../../ui/ErrorBoundary';
+import { inputClass } from '../../ui/Field';
+import { formatBytes } from '../../ui/format';
 import { UsersIcon } from '../../ui/icons';
 import { PageHeader } from '../../ui/PageHeader';
+import { RelativeTime } from '../../ui/RelativeTime';
+import { Skeleton } from '../../ui/Skeleton';
+import { useToast } from '../../ui/toast';
+import { AdminNav } from './AdminNav';
+import { adminErrorMessage } from './errors';
+import { QuotaDialog } from './QuotaDialog';
 
-/** `/admin/users`: Accounts on this server, their roles and quotas. */
+type User = Schema<'AdminUserView'>;
+type Role = Schema<'RoleName'>;
+type Totals = Schema<'UserTotals'>;
+
+const PAGE = 50;
+
+type Action = { kind: 'role'; user: User; role: Role } | { kind: 'disable'; user: User } | { kind: 'enable'; user: User };
+
+function today(): string {
+  return new Date().toISOString().slice(0, 10);
+}
+
+function useUsers() {
+  return useInfiniteQuery({
+    queryKey: queryKeys.admin.users(),
+    queryFn: ({ pageParam }) =>
+      call(api.GET('/api/admin/users', { params: { query: { limit: PAGE, ...(pageParam ? { after: pageParam } : {}) } } })),
+    initialPageParam: '' as string,
+    getNextPageParam: (last) => last.next_after ?? undefined,
+  });
+}
+
+/** Stored bytes and items per user, and today's uploads: one request for the whole table. */
+function useTotals() {
+  const day = today();
+  return useQuery({
+    queryKey: queryKeys.admin.usage({ day }),
+    queryFn: () => call(api.GET('/api/admin/usage', { params: { query: { from: day, to: day, limit: 1000 } } })),
+    select: (d) => {
+      const byUser = new Map<string, { totals?: Totals; uploadsToday: number }>();
+      for (const t of d.users) byUser.set(t.user_id, { totals: t, uploadsToday: 0 });
+      for (const r of d.days) {
+        const entry = byUser.get(r.user_id) ?? { uploadsToday: 0 };
+        entry.uploadsToday += r.uploads;
+        byUser.set(r.user_id, entry);
+      }
+      return byUser;
+    },
+  });
+}
+
+function confirmText(a: Action, isSelf: boolean): { title: string; description: string; label: string; danger: boolean } {
+  const who = a.user.display_name || a.user.email;
+  switch (a.kind) {
+    case 'role':
+      return a.role === 'admin'
+        ? {
+            title: `Make ${who} an administrator?`,
+            description: 'Administrators manage every account, quota, model and job on this server.',
+            label: 'Make admin',
+            danger: false,
+          }
+        : {
+            title: `Remove ${isSelf ? 'your' : `${who}’s`} admin rights?`,
+            description: isSelf ? 'You will lose access to these pages at once.' : `${who} keeps their account and content but can no longer manage the server.`,
+            label: 'Remove admin rights',
+            danger: true,
+          };
+    case 'disable':
+      return {
+        title: `Disable ${who}?`,
+        description: `${a.user.email} is signed out everywhere and can no longer sign in or use API keys. Their content stays; you can enable the account again later.`,
+        label: 'Disable account',
+        danger: true,
+      };
+    case 'enable':
+      return {
+        title: `Enable ${who}?`,
+        description: `${a.user.email} can sign in and use their API keys again.`,
+        label: 'Enable account',
+        danger: false,
+      };
+  }
+}
+
+function UsageCell({ usage, loading }: { usage: { totals?: Totals; uploadsToday: number } | undefined; loading: boolean }) {
+  if (loading) return <Skeleton className="h-4 w-24" />;
+  const bytes = usage?.totals?.stored_bytes ?? 0;
+  const items = usage?.totals?.items ?? 0;
+  return (
+    <span className="flex flex-col text-xs sm:text-sm">
+      <span className="tabular-nums text-zinc-900 dark:text-zinc-100">
+        {formatBytes(bytes)} <span className="text-zinc-500 dark:text-zinc-400">· {items.toLocaleString()} {items === 1 ? 'item' : 'items'}</span>
+      </span>
+      <span className="text-xs text-zinc-500 dark:text-zinc-400">{(usage?.uploadsToday ?? 0).toLocaleString()} uploads today</span>
+    </span>
+  );
+}
+
+function UserRows({
+  users,
+  meId,
+  totals,
+  onAction,
+  onQuota,
+  busyId,
+}: {
+  users: User[];
+  meId: string | undefined;
+  totals: ReturnType<typeof useTotals>;
+  onAction: (a: Action) => void;
+  onQuota: (u: User) => void;
+  busyId: string | null;
+}) {
+  return (
+    <div className="overflow-hidden rounded-xl border border-zinc-200 dark:border-zinc-800">
+      <table className="w-full text-left text-sm">
+        <caption className="sr-only">Users on this server</caption>
+        <thead className="hidden bg-zinc-50 text-xs text-zinc-500 sm:table-header-group dark:bg-zinc-900/60 dark:text-zinc-400">
+          <tr>
+            <th scope="col" className="px-4 py-2.5 font-medium">User</th>
+            <th scope="col" className="px-4 py-2.5 font-medium">Role</th>
+            <th scope="col" className="px-4 py-2.5 font-medium">Status</th>
+            <th scope="col" className="hidden px-4 py-2.5 font-medium md:table-cell">Usage</th>
+            <th scope="col" className="hidden px-4 py-2.5 font-medium lg:table-cell">Joined</th>
+            <th scope="col" className="px-4 py-2.5">
+              <span className="sr-only">Actions</span>
+            </th>
+          </tr>
+        </thead>
+        <tbody className="divide-y divide-zinc-200 dark:divide-zinc-800">
+          {users.map((u) => {
+            const isSelf = u.id === meId;
+            const busy = busyId === u.id;
+            return (
+              <tr key={u.id} className={cx('grid grid-cols-[1fr_auto] gap-x-3 gap-y-2 p-4 sm:table-row sm:p-0', u.disabled && 'bg-zinc-50/60 dark:bg-zinc-900/30')}>
+                <td className="min-w-0 sm:px-4 sm:py-3">
+                  <span className="flex items-center gap-2">
+                    <span className="truncate font-medium text-zinc-900 dark:text-zinc-50">{u.display_name || u.email}</span>
+                    {isSelf && <Badge tone="brand">You</Badge>}
+                  </span>
+                  <span className="block truncate text-xs text-zinc-500 dark:text-zinc-400">{u.email}</span>
+                </td>
+                <td className="col-start-1 sm:px-4 sm:py-3">
+                  <select
+                    aria-label={`Role of ${u.email}`}
+                    value={u.role}
+                    disabled={busy}
+                    onChange={(e) => onAction({ kind: 'role', user: u, role: e.target.value as Role })}
+                    className={cx(inputClass, 'h-8 w-28 py-0 text-sm')}
+                  >
+                    <option value="user">User</option>
+                    <option value="admin">Admin</option>
+                  </select>
+                </td>
+                <td className="col-start-2 row-start-1 self-start text-right sm:px-4 sm:py-3 sm:text-left">
+                  {u.disabled ? <Badge tone="danger">Disabled</Badge> : <Badge tone="success">Active</Badge>}
+                </td>
+                <td className="col-span-2 col-start-1 sm:hidden md:table-cell md:px-4 md:py-3">
+                  <UsageCell usage={totals.data?.get(u.id)} loading={totals.isPending} />
+                </td>
+                <td className="hidden text-zinc-600 lg:table-cell lg:px-4 lg:py-3 dark:text-zinc-400">
+                  <RelativeTime iso={u.created_at} />
+                </td>
+                <td className="col-span-2 col-start-1 sm:px-4 sm:py-3">
+                  <div className="flex flex-wrap gap-2 sm:justify-end">
+                    <Button size="sm" onClick={() => onQuota(u)} aria-label={`Edit quota of ${u.email}`}>
+                      Quota
+                    </Button>
+                    {u.disabled ? (
+                      <Button size="sm" onClick={() => onAction({ kind: 'enable', user: u })} loading={busy} aria-label={`Enable ${u.email}`}>
+                        Enable
+                      </Button>
+                    ) : (
+                      <Button
+                        size="sm"
+                        variant="ghost"
+                        className="text-red-700 hover:bg-red-50 dark:text-red-400 dark:hover:bg-red-950/40"
+                        onClick={() => onAction({ kind: 'disable', user: u })}
+                        loading={busy}
+                        disabled={isSelf}
+                        title={isSelf ? 'You cannot disable your own account' : undefined}
+                        aria-label={`Disable ${u.email}`}
+                      >
+                        Disable
+                      </Button>
+                    )}
+                  </div>
+                </td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+function UsersSkeleton() {
+  return (
+    <div role="status" aria-busy="true" className="overflow-hidden rounded-xl border border-zinc-200 dark:border-zinc-800">
+      <span className="sr-only">Loading users…</span>
+      {Array.from({ length: 5 }, (_, i) => (
+        <div key={i} className="flex h-[61px] items-center gap-4 border-b border-zinc-200 px-4 last:border-0 dark:border-zinc-800">
+          <div className="space-y-1.5">
+            <Skeleton className="h-4 w-36" />
+            <Skeleton className="h-3 w-48" />
+          </div>
+          <Skeleton className="ml-auto h-8 w-28 rounded-lg" />
+          <Skeleton className="h-8 w-32 rounded-lg" />
+        </div>
+      ))}
+    </div>
+  );
+}
+
+/** `/admin/users`: accounts, their role, status and usage; disable/enable, roles and quotas. */
 export default function UsersPage() {
+  const users = useUsers();
+  const totals = useTotals();
+  const meId = useAuth().user?.id;
+  const queryClient = useQueryClient();
+  const toast = useToast();
+  const [action, setAction] = useState<Action | null>(null);
+  const [quotaUser, setQuotaUser] = useState<User | null>(null);
+
+  const run = useMutation({
+    mutationFn: (a: Action) => {
+      const path = { params: { path: { id: a.user.id } } };
+      if (a.kind === 'role') return call(api.PUT('/api/admin/users/{id}/role', { ...path, body: { role: a.role } }));
+      if (a.kind === 'disable') return call(api.POST('/api/admin/users/{id}/disable', path));
+      return call(api.POST('/api/admin/users/{id}/enable', path));
+    },
+    onSuccess: (_data, a) => {
+      const who = a.user.display_name || a.user.email;
+      toast.success(
+        a.kind === 'role' ? (a.role === 'admin' ? `${who} is now an administrator` : `${who} is no longer an administrator`) : a.kind === 'disable' ? `${who} is disabled` : `${who} is enabled`,
+      );
+      setAction(null);
+      void queryClient.invalidateQueries({ queryKey: queryKeys.admin.all });
+      if (a.user.id === meId) void queryClient.invalidateQueries({ queryKey: queryKeys.me });
+    },
+    onError: (err, a) => {
+      toast.show({ kind: 'error', title: a.kind === 'role' ? 'Could not change the role' : `Could not ${a.kind} the account`, description: adminErrorMessage(err) });
+      setAction(null);
+    },
+  });
+
+  const list = users.data?.pages.flatMap((p) => p.users) ?? [];
+  const text = action ? confirmText(action, action.user.id === meId) : null;
+
   return (
     <>
-      <PageHeader title="Users" description="Accounts on this server, their roles and quotas." />
-      <EmptyState icon={<UsersIcon />} title="No users to show" description="Accounts will be listed here." />
+      <AdminNav />
+      <PageHeader title="Users" description="Accounts on this server: their role, status, usage and quota." />
+      {users.isPending ? (
+        <UsersSkeleton />
+      ) : users.isError ? (
+        <ErrorPanel error={users.error} retry={() => void users.refetch()} title="Could not load the users" />
+      ) : list.length === 0 ? (
+        <EmptyState icon={<UsersIcon />} title="No users yet" description="Accounts appear here once people sign up." />
+      ) : (
+        <>
+          <UserRows users={list} meId={meId} totals={totals} onAction={setAction} onQuota={setQuotaUser} busyId={run.isPending ? (run.variables?.user.id ?? null) : null} />
+          {totals.isError && <p className="mt-2 text-xs text-zinc-500 dark:text-zinc-400">Usage could not be loaded: {adminErrorMessage(totals.error)}</p>}
+          {users.hasNextPage && (
+            <div className="mt-4 flex justify-center">
+              <Button onClick={() => void users.fetchNextPage()} loading={users.isFetchingNextPage}>
+                Load more users
+              </Button>
+            </div>
+          )}
+        </>
+      )}
+
+      <ConfirmDialog
+        open={action !== null}
+        onCancel={() => setAction(null)}
+        onConfirm={() => action && run.mutate(action)}
+        busy={run.isPending}
+        danger={text?.danger ?? false}
+        title={text?.title ?? ''}
+        description={text?.description}
+        confirmLabel={text?.label ?? 'Confirm'}
+      />
+      <QuotaDialog user={quotaUser} onClose={() => setQuotaUser(null)} />
     </>
   );
 }
