@@ -100,7 +100,7 @@ describe('Library page', () => {
     });
     const audio = makeItem({ title: 'Notice', modality: 'audio', media: { duration_secs: 65, has_audio: true, has_video: false }, previews: { state: 'ready', images: [], waveform: Array.from({ length: 512 }, (_, i) => (i % 10) / 10) } });
     const video = makeItem({ title: 'Tour', modality: 'video', media: { duration_secs: 6, has_audio: true, has_video: true }, previews: { state: 'ready', images: [{ name: 'poster', mime: 'image/jpeg', width: 640, height: 360, url: '/p' }] } });
-    const note = makeItem({ title: 'Garden log', modality: 'text', previews: { state: 'none', images: [] }, analysis: { state: 'ready', result: { summary: 'Roses were watered.' } }, tags: ['garden'] });
+    const note = makeItem({ title: 'Garden log', modality: 'text', previews: { state: 'none', images: [] }, analysis: { state: 'ready', result: JSON.parse('{"summary":"Roses were watered."}') }, tags: ['garden'] });
     mockApi({ 'GET /api/content': () => page([image, audio, video, note]) });
     renderWithProviders(<LibraryPage />, { path: '/library' });
 

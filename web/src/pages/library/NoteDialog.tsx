@@ -59,7 +59,7 @@ function NoteForm({ initialText, onClose, onCreated }: { initialText: string; on
 
   const fieldError = (name: string): string | undefined => {
     if (error && typeof error === 'object' && 'local' in error) {
-      const l = error as { field: string; message: string };
+      const l = error as unknown as { field: string; message: string };
       return l.field === name ? l.message : undefined;
     }
     return isApiError(error) && error.field === name ? errorMessage(error) : undefined;
