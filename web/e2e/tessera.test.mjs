@@ -22,6 +22,7 @@ import {
   signInViaUi,
   signOutViaUi,
   signUpViaUi,
+  titleOf,
   uploadViaUi,
 } from './support/ui.mjs';
 
@@ -157,11 +158,11 @@ describe('library and processing', () => {
     await recordProgress(page);
     for (const kind of ['image', 'audio', 'video']) {
       await uploadViaUi(page, [media[kind]]);
-      await libraryItem(page, media[kind].name).waitFor({ timeout: 30_000 });
+      await libraryItem(page, titleOf(media[kind])).waitFor({ timeout: 30_000 });
     }
     await checkPage(page, 'library-processing');
     for (const kind of ['image', 'audio', 'video']) {
-      const item = libraryItem(page, media[kind].name);
+      const item = libraryItem(page, titleOf(media[kind]));
       await eventually(`${media[kind].name} to show it is ready`, () => itemIsReady(item), {
         timeout: PROCESSING_TIMEOUT,
         interval: 500,
@@ -175,6 +176,7 @@ describe('library and processing', () => {
     const steps = await progressSeen(page);
     console.log(`progress states shown: ${JSON.stringify(steps)}`);
     assert.ok(steps.length >= 2, `the library showed per-step progress (saw ${JSON.stringify(steps)})`);
+    assert.equal(await page.getByRole('main').getByRole('progressbar').count(), 0, 'no progress bar is left');
     await checkPage(page, 'library');
   });
 
@@ -183,9 +185,9 @@ describe('library and processing', () => {
     for (const kind of ['image', 'audio', 'video']) {
       const item = await aliceItem(kind);
       await page.goto('/library');
-      await libraryItem(page, media[kind].name).getByRole('link').first().click();
+      await libraryItem(page, item.title).getByRole('link', { name: item.title, exact: true }).click();
       await atPath(page, new RegExp(`^/content/${item.id}`));
-      await pageHeading(page, new RegExp(item.title || media[kind].name)).waitFor();
+      await pageHeading(page, item.title).waitFor();
       if (kind === 'image') {
         const img = page.getByRole('main').getByRole('img').first();
         await img.waitFor();
@@ -237,21 +239,16 @@ describe('chat', () => {
 
   test('chat with an attachment and stop the stream', { timeout: 300_000 }, async () => {
     const page = await alicePage();
-    await aliceItem('image');
     await page.goto('/chat');
     await checkPage(page, 'chat-empty');
-    // Attach: a file chooser, or a picker of library items.
-    const chooser = page.waitForEvent('filechooser', { timeout: 10_000 }).catch(() => null);
-    await page.getByRole('button', { name: /attach/i }).click();
-    const files = await chooser;
-    if (files) {
-      await files.setFiles(media.image.path);
-    } else {
-      const picker = page.getByRole('dialog');
-      await picker.getByText(media.image.name).first().click();
-      await picker.getByRole('button', { name: /^(attach|add|done)/i }).click();
-    }
-    await page.getByText(media.image.name).first().waitFor();
+    const image = await aliceItem('image');
+    await page.getByRole('button', { name: /^attach from library/i }).click();
+    const picker = page.getByRole('dialog', { name: /attach/i });
+    await picker.getByRole('checkbox', { name: new RegExp(`\\b${image.title}\\b`) }).check();
+    await checkPage(page, 'chat-attach');
+    await picker.getByRole('button', { name: 'Attach', exact: true }).click();
+    await picker.waitFor({ state: 'hidden' });
+    await page.getByRole('list', { name: 'Attachments to send' }).getByText(image.title).waitFor();
     await send(page, 'Describe the attached image in detail, then tell a long story about it.');
     await atPath(page, /^\/chat\/[0-9a-f-]{36}/);
     conversationUrl = page.url();
@@ -264,6 +261,7 @@ describe('chat', () => {
     });
     await stop.click();
     await stop.waitFor({ state: 'hidden' });
+    await chatLog(page).getByRole('article', { name: 'Answer' }).last().getByText(/^Stopped/).waitFor();
     await checkPage(page, 'chat-stopped');
     const { answer, message } = await eventually('the answer to be recorded as stopped', async () => {
       const r = await lastAnswer(alice.context);
@@ -308,8 +306,9 @@ describe('create', () => {
     const tab = page.getByRole('tab', { name: /speech/i });
     if (await tab.count()) await tab.first().click();
     await checkPage(page, 'create');
-    await page.getByRole('textbox', { name: /text/i }).first().fill('Hello from the end to end test. The garden opens at nine.');
-    await page.getByRole('button', { name: /generate|speak|create speech/i }).first().click();
+    await page.getByRole('textbox', { name: 'Text to speak' }).fill('Hello from the end to end test. The garden opens at nine.');
+    await page.getByRole('button', { name: 'Generate speech' }).click();
+    await page.getByRole('region', { name: 'Result' }).waitFor({ timeout: 120_000 });
     await eventually('the generated speech to load', async () => (await mediaState(page, 'audio'))?.readyState >= 1, {
       timeout: 120_000,
     });
@@ -335,14 +334,14 @@ describe('admin', () => {
       await signInViaUi(admin, server.admin);
       await navLink(admin, 'Users').click();
       await atPath(admin, /^\/admin\/users/);
-      const row = admin.getByRole('row').filter({ hasText: bob.email });
-      await row.waitFor();
+      const edit = admin.getByRole('button', { name: `Edit quota of ${bob.email}` });
+      await edit.waitFor();
       await checkPage(admin, 'admin-users');
-      await row.getByRole('button', { name: /quota/i }).click();
-      const dialog = admin.getByRole('dialog');
-      await dialog.getByLabel(/uploads per day/i).fill(String(uploads));
+      await edit.click();
+      const dialog = admin.getByRole('dialog', { name: /quota/i });
+      await dialog.getByLabel('Uploads per day').fill(String(uploads));
       await checkPage(admin, 'admin-quota');
-      await dialog.getByRole('button', { name: /^save/i }).click();
+      await dialog.getByRole('button', { name: 'Save quota' }).click();
       await dialog.waitFor({ state: 'hidden' });
       await eventually('the quota to be in force', async () => (await api(userContext, 'GET', '/api/usage')).limits.uploads_per_day === uploads);
 
@@ -350,7 +349,7 @@ describe('admin', () => {
       await page.goto('/library');
       await pageHeading(page, 'Library').waitFor();
       await uploadViaUi(page, [plainImage('bob-2.png', 'blue')]);
-      await page.getByRole('alert').filter({ hasText: /quota|limit|uploads per day/i }).first().waitFor();
+      await page.getByRole('alert').filter({ hasText: /upload limit|quota/i }).first().waitFor();
       await checkPage(page, 'library-quota-error');
 
       await page.goto('/usage');

@@ -37,7 +37,7 @@ export function navLink(page, name) {
 
 /** The page's top-level heading. */
 export function pageHeading(page, name) {
-  return page.getByRole('heading', { level: 1, name });
+  return page.getByRole('heading', { level: 1, name }).first();
 }
 
 /**
@@ -52,13 +52,19 @@ export async function uploadViaUi(page, files) {
   await (await chooser).setFiles(paths);
 }
 
-/** A library item (a list item, card or row) showing `title`. */
+/** The file name's stem: the title the server gives an upload without one. */
+export function titleOf(file) {
+  return file.name.replace(/\.[^.]+$/, '');
+}
+
+/**
+ * A library item (grid card or list row): the list item holding a link named `title` (the
+ * upload tray's entries name the file but have no link).
+ */
 export function libraryItem(page, title) {
   return page
     .getByRole('listitem')
-    .or(page.getByRole('article'))
-    .or(page.getByRole('row'))
-    .filter({ hasText: title })
+    .filter({ has: page.getByRole('link', { name: title, exact: true }) })
     .last();
 }
 
@@ -76,7 +82,9 @@ export async function recordProgress(page) {
     const seen = new Set();
     window.__tesseraProgress = seen;
     const look = () => {
-      for (const el of document.querySelectorAll('[role="progressbar"], progress')) {
+      // Processing bars only: the upload tray's bars say "Uploading" / "Waiting to upload".
+      for (const el of document.querySelectorAll('main [role="progressbar"], main progress')) {
+        if (/upload/i.test(el.getAttribute('aria-valuetext') ?? '')) continue;
         const name = el.getAttribute('aria-label') ?? el.getAttribute('aria-labelledby') ?? '';
         const labelled = el.getAttribute('aria-labelledby');
         const label = labelled ? (document.getElementById(labelled)?.textContent ?? '') : name;
