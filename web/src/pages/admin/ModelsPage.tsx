@@ -134,7 +134,10 @@ function Summary({ list }: { list: ModelList }) {
   const loaded = list.models.filter((m) => m.loaded).length;
   const stat = 'rounded-xl border border-zinc-200 bg-white p-4 dark:border-zinc-800 dark:bg-zinc-900/60';
   return (
-    <div className="mb-6 grid gap-4 sm:grid-cols-3">
+    <section aria-labelledby="models-summary" className="mb-6 grid gap-4 sm:grid-cols-3">
+      <h2 id="models-summary" className="sr-only">
+        Summary
+      </h2>
       {list.memory_budget_mb != null ? (
         <Meter
           label="Model memory"
@@ -160,7 +163,7 @@ function Summary({ list }: { list: ModelList }) {
           {list.processing ? 'This node runs processing jobs.' : 'This node does not run processing jobs.'}
         </p>
       </section>
-    </div>
+    </section>
   );
 }
 
