@@ -49,15 +49,18 @@ TEST_REDIS_URL = if [ -n "$${TESSERA_TEST_REDIS_URL:-}" ]; then \
 remove_dir = case "$(1)" in ""|/|.|./|..|../) echo "refusing to delete '$(1)'" >&2; exit 1;; esac; \
 	rm -rf -- "$(1)"
 
-.PHONY: help deps db test-db build run lint test bench models pyclient stop clean-data
+.PHONY: help deps deps-test db test-db build web openapi run lint test e2e bench models pyclient stop clean-data
 
 help:
 	@echo "make deps        install missing build and test dependencies"
 	@echo "make db          start the local PostgreSQL ($(DATA_DIR), port $(PG_PORT)) and print its URL"
 	@echo "make build       release build of the tessera binary"
+	@echo "make web         build the web UI into web/dist (installs Node.js and npm packages if missing)"
+	@echo "make openapi     rewrite web/openapi.json, the API description the UI's types come from"
 	@echo "make run         build and serve (DATABASE_URL, TESSERA_AUTH__JWT_SECRET optional)"
 	@echo "make lint        rustfmt check and clippy"
-	@echo "make test        lint, then all tests against the test PostgreSQL (port $(TEST_PG_PORT))"
+	@echo "make test        lint, then all tests against the test PostgreSQL (port $(TEST_PG_PORT)), then the UI's"
+	@echo "make e2e         the UI's end-to-end tests in Chromium (after a debug build)"
 	@echo "make bench       benchmarks against the test PostgreSQL"
 	@echo "make models      download, verify and convert the models (~/.cache/tessera)"
 	@echo "make stop        stop both local PostgreSQL clusters, the test Redis and the test S3"
@@ -65,6 +68,10 @@ help:
 
 deps:
 	@deploy/local/deps.sh
+
+# Also what only the tests need (the browser for the UI's end-to-end tests).
+deps-test:
+	@deploy/local/deps.sh --test
 
 db:
 	@if [ -n "$${DATABASE_URL:-}" ]; then \
@@ -79,7 +86,13 @@ test-db:
 build:
 	cargo build --release --bin tessera
 
-run: deps models build
+web:
+	@deploy/local/web.sh build
+
+openapi:
+	cargo run -q --bin tessera -- openapi > web/openapi.json
+
+run: deps models build web
 	@url="$${DATABASE_URL:-}"; \
 	if [ -z "$$url" ]; then url="$$($(PG) ensure "$(DATA_DIR)" "$(PG_PORT)")"; fi; \
 	if [ -z "$${TESSERA_AUTH__JWT_SECRET:-}" ]; then \
@@ -92,9 +105,11 @@ run: deps models build
 lint: deps
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	@deploy/local/web.sh lint
 
 # test-db comes before lint so that a database problem shows in seconds, not after clippy.
-test: deps test-db models pyclient lint
+test: deps-test test-db models pyclient lint
+	@deploy/local/web.sh unit
 	@url="$$($(TEST_DB_URL))"; \
 	redis="$$($(TEST_REDIS_URL))"; \
 	s3="$${TESSERA_TEST_S3_ENDPOINT:-}"; \
@@ -102,6 +117,15 @@ test: deps test-db models pyclient lint
 	echo "TESSERA_TEST_DATABASE_URL=$$url TESSERA_TEST_REDIS_URL=$$redis TESSERA_TEST_S3_ENDPOINT=$$s3" >&2; \
 	TESSERA_TEST_DATABASE_URL="$$url" TESSERA_TEST_REDIS_URL="$$redis" TESSERA_TEST_S3_ENDPOINT="$$s3" \
 	  cargo nextest run --workspace --all-targets --no-fail-fast
+	@$(MAKE) -s e2e
+
+# The UI in Chromium against a debug build of the server on its own database in the test cluster.
+e2e: deps-test test-db models
+	@cargo build -q --bin tessera
+	@deploy/local/web.sh build
+	@url="$$($(TEST_DB_URL))"; \
+	TESSERA_E2E_DATABASE_URL="$$url" TESSERA_E2E_BIN="$(abspath target/debug/tessera)" \
+	  deploy/local/web.sh e2e
 
 bench: deps models
 	@url="$${TESSERA_BENCH_DATABASE_URL:-}"; \

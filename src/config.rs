@@ -83,6 +83,8 @@ pub struct ServerSettings {
     pub workers: usize,
     /// Largest JSON body accepted, in bytes.
     pub json_limit: usize,
+    /// The built web UI (`web/dist`); served at `/` when it holds an `index.html`.
+    pub web_dir: PathBuf,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -247,6 +249,7 @@ impl Settings {
             .set_default("server.port", 8080)?
             .set_default("server.workers", 0)?
             .set_default("server.json_limit", 256 * 1024)?
+            .set_default("server.web_dir", "web/dist")?
             .set_default("database.max_connections", 32)?
             .set_default("database.migrate", true)?
             .set_default("auth.jwt_secret", DEFAULT_JWT_SECRET)?

@@ -219,6 +219,7 @@ impl Application {
         let sessions = web::Data::new(tree.sessions.clone());
         let session_settings = web::Data::new(settings.ws.session_settings());
         let root = web::Data::new(tree.root.clone());
+        let web_dir = crate::routes::ui::build_dir(&settings.server.web_dir);
         let server = HttpServer::new(move || {
             App::new()
                 // Innermost: a 429 is logged, compressed and carries the request id.
@@ -242,6 +243,7 @@ impl Application {
                 .app_data(crate::routes::json::query_config())
                 .configure(crate::openapi::configure)
                 .configure(crate::routes::configure)
+                .configure(|cfg| crate::routes::ui::configure(cfg, web_dir.clone()))
                 .default_service(web::to(crate::routes::not_found))
         })
         .workers(workers)

@@ -185,6 +185,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/admin/jobs"),
     ("post", "/api/admin/content/{id}/reprocess"),
     ("get", "/api/admin/models"),
+    ("post", "/api/admin/models/{id}/{action}"),
     ("post", "/api/uploads"),
     ("get", "/api/uploads/{id}"),
     ("patch", "/api/uploads/{id}"),

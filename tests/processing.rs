@@ -170,6 +170,46 @@ async fn a_note_is_analysed_with_provenance_and_the_same_text_elsewhere_comes_fr
     assert!(minilm["bytes"].as_u64().unwrap() > 20_000_000);
     assert_eq!(app.get_as("/api/admin/models", &alice).await.status, 403);
 
+    // An admin unloads the idle embedding model and loads it again; nobody else may.
+    let control = |action: &'static str, who: String, model: &'static str| {
+        let app = &app;
+        async move {
+            app.call_as(
+                Method::POST,
+                &format!("/api/admin/models/{model}/{action}"),
+                &who,
+                None,
+            )
+            .await
+        }
+    };
+    let r = control("unload", admin.clone(), "minilm-l6-v2-int8").await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["changed"], true);
+    assert_eq!(r.body["model"]["loaded"], false);
+    let r = control("unload", admin.clone(), "minilm-l6-v2-int8").await;
+    assert_eq!(r.body["changed"], false, "already unloaded: {:?}", r.body);
+    let r = control("load", admin.clone(), "minilm-l6-v2-int8").await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(
+        (&r.body["changed"], &r.body["model"]["loaded"]),
+        (&json!(true), &json!(true))
+    );
+    let r = control("load", admin.clone(), "minilm-l6-v2-int8").await;
+    assert_eq!(r.body["changed"], false, "already loaded: {:?}", r.body);
+    let r = app.get_as("/api/admin/models", &admin).await;
+    assert!(r.body["loaded_mb"].as_u64().unwrap() > 0, "{:?}", r.body);
+    assert_eq!(
+        control("load", alice.clone(), "minilm-l6-v2-int8")
+            .await
+            .status,
+        403
+    );
+    let r = control("load", admin.clone(), "no-such-model").await;
+    assert_eq!((r.status.as_u16(), r.code()), (404, "not_found"));
+    let r = control("reload", admin.clone(), "minilm-l6-v2-int8").await;
+    assert_eq!(r.status, 400, "an unknown action: {:?}", r.body);
+
     // An admin reprocesses: a new job, the unchanged model's result from the cache.
     let r = app
         .call_as(

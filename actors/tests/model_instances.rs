@@ -202,7 +202,7 @@ async fn idle_models_unload_and_the_registry_keeps_the_memory_budget() {
                 ..InstanceOptions::default()
             },
             budget(),
-            Some(registry.clone().recipient()),
+            Some(registry.clone()),
         )
     };
     let a = start("a");

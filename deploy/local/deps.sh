@@ -15,6 +15,12 @@ readonly DEBIAN_PACKAGES=(
   build-essential pkg-config python3 python3-pip python3-venv curl ca-certificates cmake clang libclang-dev ffmpeg espeak-ng redis-server
   fonts-dejavu-core
 )
+# With --test: the browser the UI's end-to-end tests drive (never downloaded by a test tool).
+readonly DEBIAN_TEST_PACKAGES=(chromium fonts-liberation)
+packages=("${DEBIAN_PACKAGES[@]}")
+if [[ ${1:-} == --test ]]; then
+  packages+=("${DEBIAN_TEST_PACKAGES[@]}")
+fi
 
 log() { printf 'deps.sh: %s\n' "$*" >&2; }
 die() {
@@ -36,10 +42,10 @@ have_package() {
 install_debian_packages() {
   local missing=() pkg
   if ! command -v dpkg-query >/dev/null; then
-    log "not a Debian system: make sure these (or their equivalents) are installed: ${DEBIAN_PACKAGES[*]}"
+    log "not a Debian system: make sure these (or their equivalents) are installed: ${packages[*]}"
     return 0
   fi
-  for pkg in "${DEBIAN_PACKAGES[@]}"; do
+  for pkg in "${packages[@]}"; do
     have_package "$pkg" || missing+=("$pkg")
   done
   ((${#missing[@]} == 0)) && return 0

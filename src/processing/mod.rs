@@ -318,7 +318,7 @@ impl Starter {
             loader,
             options,
             self.budget.clone(),
-            Some(self.registry.clone().recipient()),
+            Some(self.registry.clone()),
         );
         Handle { instance, info }
     }

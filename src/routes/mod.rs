@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod json;
 pub mod me;
 pub mod openai;
+pub mod ui;
 pub mod uploads;
 pub mod usage;
 pub mod ws;

@@ -134,6 +134,8 @@ async fn spawn_node_on(
     let redis_prefix = format!("tessera-test-{}", Uuid::new_v4().simple());
     let data_dir = DataDir::new();
     let data_path = data_dir.0.display().to_string();
+    // No web UI unless a test gives it one (a checkout may hold a build in web/dist).
+    let no_ui = data_dir.0.join("no-web-ui").display().to_string();
     let storage = DEFAULT_STORAGE_BYTES.to_string();
     let uploads = DEFAULT_UPLOADS_PER_DAY.to_string();
     let processing = DEFAULT_PROCESSING_SECONDS.to_string();
@@ -142,6 +144,7 @@ async fn spawn_node_on(
         ("server.host", "127.0.0.1"),
         ("server.port", "0"),
         ("data_dir", &data_path),
+        ("server.web_dir", &no_ui),
         ("server.workers", "2"),
         ("node_id", &node_id),
         ("auth.jwt_secret", SECRET),

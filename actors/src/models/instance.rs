@@ -87,6 +87,29 @@ impl<M: Model> Actor for InferenceThread<M> {
     type Context = SyncContext<Self>;
 }
 
+impl<M: Model> InferenceThread<M> {
+    /// Builds the model (a panic in the loader is an error too); the milliseconds it took.
+    fn load(&mut self) -> Result<u64, InferError> {
+        let started = Instant::now();
+        let loader = self.loader.clone();
+        let loaded = std::panic::catch_unwind(AssertUnwindSafe(|| loader()));
+        let message = match loaded {
+            Ok(Ok(m)) => {
+                self.model = Some(Box::new(m));
+                let ms = started.elapsed().as_millis() as u64;
+                tracing::info!(model = %self.name, ms, "model loaded");
+                return Ok(ms);
+            }
+            Ok(Err(e)) => e.to_string(),
+            Err(panic) => panic_message(&panic),
+        };
+        Err(InferError::Load {
+            model: self.name.clone(),
+            message,
+        })
+    }
+}
+
 /// Outcome of one batch on the inference thread; `loaded_ms` is set when the batch had to load
 /// the model first.
 struct BatchOutcome<R> {
@@ -107,27 +130,7 @@ impl<M: Model> Handler<RunBatch<M>> for InferenceThread<M> {
     fn handle(&mut self, msg: RunBatch<M>, _: &mut SyncContext<Self>) -> Self::Result {
         let mut loaded_ms = None;
         if self.model.is_none() {
-            let started = Instant::now();
-            let loader = self.loader.clone();
-            let loaded = std::panic::catch_unwind(AssertUnwindSafe(|| loader()));
-            match loaded {
-                Ok(Ok(m)) => self.model = Some(Box::new(m)),
-                Ok(Err(e)) => {
-                    return Err(InferError::Load {
-                        model: self.name.clone(),
-                        message: e.to_string(),
-                    })
-                }
-                Err(panic) => {
-                    return Err(InferError::Load {
-                        model: self.name.clone(),
-                        message: panic_message(&panic),
-                    })
-                }
-            }
-            let ms = started.elapsed().as_millis() as u64;
-            tracing::info!(model = %self.name, ms, "model loaded");
-            loaded_ms = Some(ms);
+            loaded_ms = Some(self.load()?);
         }
         let Some(model) = self.model.as_mut() else {
             return Err(InferError::Stopped(self.name.clone()));
@@ -151,6 +154,24 @@ impl<M: Model> Handler<RunBatch<M>> for InferenceThread<M> {
                 })
             }
         }
+    }
+}
+
+/// Loads the model if it is not in memory; the load's milliseconds, `None` when it already was.
+struct LoadModel;
+
+impl Message for LoadModel {
+    type Result = Result<Option<u64>, InferError>;
+}
+
+impl<M: Model> Handler<LoadModel> for InferenceThread<M> {
+    type Result = Result<Option<u64>, InferError>;
+
+    fn handle(&mut self, _: LoadModel, _: &mut SyncContext<Self>) -> Self::Result {
+        if self.model.is_some() {
+            return Ok(None);
+        }
+        self.load().map(Some)
     }
 }
 
@@ -221,6 +242,12 @@ pub struct GetInstanceStatus;
 #[rtype(result = "bool")]
 pub struct UnloadIfIdle;
 
+/// Asks an instance to load its model now (an administrator's request): `Ok(true)` when it
+/// loaded, `Ok(false)` when it already was in memory.
+#[derive(Message)]
+#[rtype(result = "Result<bool, InferError>")]
+pub struct LoadNow;
+
 /// The actor in front of one model.
 pub struct ModelInstance<M: Model> {
     name: String,
@@ -239,7 +266,7 @@ pub struct ModelInstance<M: Model> {
     largest_batch: usize,
     loads: u64,
     last_load_ms: Option<u64>,
-    on_load: Option<Recipient<super::registry::Loaded>>,
+    registry: Option<Addr<super::registry::ModelRegistry>>,
 }
 
 impl<M: Model> ModelInstance<M> {
@@ -249,7 +276,7 @@ impl<M: Model> ModelInstance<M> {
         loader: Loader<M>,
         options: InstanceOptions,
         budget: Arc<Semaphore>,
-        on_load: Option<Recipient<super::registry::Loaded>>,
+        registry: Option<Addr<super::registry::ModelRegistry>>,
     ) -> Addr<Self> {
         let name = name.into();
         let thread_name = name.clone();
@@ -274,9 +301,22 @@ impl<M: Model> ModelInstance<M> {
             largest_batch: 0,
             loads: 0,
             last_load_ms: None,
-            on_load,
+            registry,
         }
         .start()
+    }
+
+    /// The model is in memory now: count it and tell the registry, which keeps the budget.
+    fn on_loaded(&mut self, ms: u64) {
+        self.loaded = true;
+        self.loads += 1;
+        self.last_load_ms = Some(ms);
+        if let Some(r) = &self.registry {
+            r.do_send(super::registry::Loaded {
+                model: self.name.clone(),
+                memory_mb: self.options.memory_mb,
+            });
+        }
     }
 
     fn pump(&mut self, ctx: &mut Context<Self>) {
@@ -333,19 +373,7 @@ impl<M: Model> ModelInstance<M> {
                     act.loaded = true;
                     act.max_batch = out.max_batch;
                     if let Some(ms) = out.loaded_ms {
-                        act.loads += 1;
-                        act.last_load_ms = Some(ms);
-                        if let Some(r) = &act.on_load {
-                            let me = ctx.address();
-                            r.do_send(super::registry::Loaded {
-                                model: act.name.clone(),
-                                memory_mb: act.options.memory_mb,
-                                instance: super::registry::LoadedInstance {
-                                    status: me.clone().recipient(),
-                                    unload: me.recipient(),
-                                },
-                            });
-                        }
+                        act.on_loaded(ms);
                     }
                     let mut results = out.results.into_iter();
                     for reply in replies {
@@ -376,6 +404,17 @@ impl<M: Model> Actor for ModelInstance<M> {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        if let Some(r) = &self.registry {
+            let me = ctx.address();
+            r.do_send(super::registry::Register {
+                model: self.name.clone(),
+                instance: super::registry::InstanceControls {
+                    status: me.clone().recipient(),
+                    load: me.clone().recipient(),
+                    unload: me.recipient(),
+                },
+            });
+        }
         let every = (self.options.idle_unload / 4).max(Duration::from_millis(250));
         ctx.run_interval(every, |act, _| {
             if act.loaded
@@ -427,6 +466,34 @@ impl<M: Model> Handler<GetInstanceStatus> for ModelInstance<M> {
             memory_mb: self.options.memory_mb,
             idle_ms: self.last_used.elapsed().as_millis() as u64,
         })
+    }
+}
+
+impl<M: Model> Handler<LoadNow> for ModelInstance<M> {
+    type Result = ResponseActFuture<Self, Result<bool, InferError>>;
+
+    fn handle(&mut self, _: LoadNow, _: &mut Context<Self>) -> Self::Result {
+        self.last_used = Instant::now();
+        let thread = self.thread.clone();
+        let name = self.name.clone();
+        Box::pin(
+            async move {
+                thread
+                    .send(LoadModel)
+                    .await
+                    .unwrap_or_else(|_| Err(InferError::Stopped(name)))
+            }
+            .into_actor(self)
+            .map(|outcome, act, _| {
+                act.last_used = Instant::now();
+                let loaded_now = outcome?;
+                match loaded_now {
+                    Some(ms) => act.on_loaded(ms),
+                    None => act.loaded = true,
+                }
+                Ok(loaded_now.is_some())
+            }),
+        )
     }
 }
 

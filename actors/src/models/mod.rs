@@ -5,7 +5,10 @@ pub mod instance;
 pub mod registry;
 
 pub use instance::{
-    GetInstanceStatus, Infer, InferError, InstanceOptions, InstanceStatus, Loader, ModelInstance,
-    UnloadIfIdle,
+    GetInstanceStatus, Infer, InferError, InstanceOptions, InstanceStatus, LoadNow, Loader,
+    ModelInstance, UnloadIfIdle,
 };
-pub use registry::{GetRegistryReport, Loaded, LoadedInstance, ModelRegistry, RegistryReport};
+pub use registry::{
+    ControlError, GetRegistryReport, InstanceControls, LoadModel, Loaded, ModelRegistry, Register,
+    RegistryReport, UnloadModel,
+};
