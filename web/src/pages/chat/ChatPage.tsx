@@ -40,7 +40,7 @@ function ProviderSelect({ value, onChange, disabled }: { value: string; onChange
   if (list.length < 2) return null;
   return (
     <div className="flex items-center gap-2 text-sm">
-      <label htmlFor={id} className="text-zinc-600 dark:text-zinc-400">
+      <label htmlFor={id} className="text-zinc-600 max-sm:sr-only dark:text-zinc-400">
         Model
       </label>
       <select
@@ -48,7 +48,7 @@ function ProviderSelect({ value, onChange, disabled }: { value: string; onChange
         value={value}
         disabled={disabled}
         onChange={(e) => onChange(e.target.value)}
-        className="h-8 max-w-[12rem] rounded-lg border border-zinc-300 bg-white px-2 text-sm dark:border-zinc-700 dark:bg-zinc-900"
+        className="h-8 max-w-[9rem] rounded-lg sm:max-w-[12rem] border border-zinc-300 bg-white px-2 text-sm dark:border-zinc-700 dark:bg-zinc-900"
       >
         {!list.some((p) => p.id === value) && <option value={value}>{value} (unavailable)</option>}
         {list.map((p) => (
@@ -234,7 +234,13 @@ export default function ChatPage() {
       <div className={cx(showThreadOnPhone && 'max-lg:sr-only')}>
         <PageHeader title="Chat" description="Ask about your files, with answers streamed live." />
       </div>
-      <div className="-mx-4 -mb-6 grid h-[calc(100dvh-9.5rem)] min-h-[26rem] overflow-hidden border-y border-zinc-200 bg-white sm:mx-0 sm:rounded-2xl sm:border lg:-mb-4 lg:h-[calc(100dvh-11.5rem)] lg:grid-cols-[17rem_1fr] dark:border-zinc-800 dark:bg-zinc-950">
+      <div
+        className={cx(
+          '-mx-4 -mb-6 grid min-h-[26rem] overflow-hidden border-y border-zinc-200 bg-white sm:mx-0 sm:rounded-2xl sm:border lg:-mb-4 lg:h-[calc(100dvh-11.5rem)] lg:grid-cols-[17rem_1fr] dark:border-zinc-800 dark:bg-zinc-950',
+          // Phones: the conversation fills the screen under the top bar; the list sits under the heading.
+          showThreadOnPhone ? 'h-[calc(100dvh-5rem)] sm:h-[calc(100dvh-6.5rem)]' : 'h-[calc(100dvh-12rem)]',
+        )}
+      >
         <ConversationList
           activeId={id}
           className={cx('border-zinc-200 bg-zinc-50/70 lg:border-r dark:border-zinc-800 dark:bg-zinc-900/40', showThreadOnPhone && 'max-lg:hidden')}

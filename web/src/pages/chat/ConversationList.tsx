@@ -122,7 +122,7 @@ export function ConversationList({ activeId, className }: { activeId: string | u
                     )}
                   >
                     <span className="block truncate font-medium">{c.title}</span>
-                    <span className="block text-xs text-zinc-500 dark:text-zinc-400">
+                    <span className={cx('block text-xs', active ? 'text-zinc-700 dark:text-zinc-300' : 'text-zinc-500 dark:text-zinc-400')}>
                       {c.answering ? 'Answering…' : formatRelative(c.updated_at)}
                     </span>
                   </Link>

@@ -85,7 +85,7 @@ export function ItemChoices({
               <ItemThumb item={item} />
               <span className="min-w-0 flex-1">
                 <span className="block truncate font-medium text-zinc-900 dark:text-zinc-100">{item.title}</span>
-                <span className="block text-xs text-zinc-500 capitalize dark:text-zinc-400">{item.modality}</span>
+                <span className="block text-xs text-zinc-600 capitalize dark:text-zinc-400">{item.modality}</span>
               </span>
             </label>
           </li>

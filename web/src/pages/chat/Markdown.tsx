@@ -43,14 +43,14 @@ const prose = cx(
 function CodeBlock({ code, lang }: { code: string; lang: string }) {
   return (
     <div className="overflow-hidden rounded-lg border border-zinc-800 bg-zinc-950 text-zinc-100">
-      <div className="flex items-center justify-between gap-2 border-b border-zinc-800 py-1 pr-1 pl-3 text-xs text-zinc-400">
+      <div className="flex items-center justify-between gap-2 border-b border-zinc-800 py-1 pr-1 pl-3 text-xs text-zinc-300">
         <span>{lang || 'code'}</span>
         <CopyButton
           text={code}
           label="Copy code"
           variant="ghost"
           size="sm"
-          className="h-7 text-zinc-300 hover:bg-zinc-800 hover:text-white dark:text-zinc-300 dark:hover:bg-zinc-800"
+          className="h-7 text-zinc-200! hover:bg-zinc-800! hover:text-white! dark:text-zinc-200!"
         />
       </div>
       <pre className="overflow-x-auto p-3 text-sm leading-6">

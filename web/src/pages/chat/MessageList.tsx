@@ -1,4 +1,4 @@
-import { useLayoutEffect, useRef, useState } from 'react';
+import { useEffect, useLayoutEffect, useRef, useState } from 'react';
 
 import { Button } from '../../ui/Button';
 import { cx } from '../../ui/cx';
@@ -29,7 +29,7 @@ function AnswerFacts({ m }: { m: Message }) {
     m.finish_reason === 'length' ? 'cut off at the length limit' : null,
   ].filter(Boolean);
   if (parts.length === 0) return null;
-  return <p className="mt-2 text-xs text-zinc-500 dark:text-zinc-500">{parts.join(' · ')}</p>;
+  return <p className="mt-2 text-xs text-zinc-500 dark:text-zinc-400">{parts.join(' · ')}</p>;
 }
 
 function Assistant({ m }: { m: Message }) {
@@ -41,7 +41,6 @@ function Assistant({ m }: { m: Message }) {
       </span>
       <div className="min-w-0 flex-1">
         {m.text ? <Markdown text={m.text} /> : streaming ? <Typing /> : null}
-        {streaming && m.text && <span aria-hidden="true" className="ml-0.5 inline-block h-4 w-1.5 animate-pulse rounded-sm bg-zinc-400 align-middle" />}
         {m.status === 'cancelled' && (
           <p className="mt-2 inline-flex items-center gap-1.5 rounded-md bg-zinc-100 px-2 py-1 text-xs font-medium text-zinc-600 dark:bg-zinc-800 dark:text-zinc-300">
             Stopped{m.text ? '' : ' before anything was written'}
@@ -89,6 +88,17 @@ export function MessageList({ items, streaming, className }: { items: Message[];
     const el = scroller.current;
     if (el && atBottom.current) el.scrollTop = el.scrollHeight;
   }, [items.length, last?.text, last?.status]);
+
+  // The panel changes size (an error above the composer, a rotated phone): stay at the bottom.
+  useEffect(() => {
+    const el = scroller.current;
+    if (!el || typeof ResizeObserver === 'undefined') return;
+    const ro = new ResizeObserver(() => {
+      if (atBottom.current) el.scrollTop = el.scrollHeight;
+    });
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, []);
 
   return (
     <div className={cx('relative min-h-0', className)}>

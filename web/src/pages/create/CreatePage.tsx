@@ -39,7 +39,7 @@ export default function CreatePage() {
   return (
     <>
       <PageHeader title="Create" description="Make speech, summaries, descriptions and narrations; each result is saved to your library." />
-      <div role="tablist" aria-label="What to create" className="mb-6 flex gap-1 overflow-x-auto rounded-xl bg-zinc-100 p-1 dark:bg-zinc-900" onKeyDown={onKeyDown}>
+      <div role="tablist" aria-label="What to create" className="mb-6 flex max-w-3xl gap-1 overflow-x-auto rounded-xl bg-zinc-100 p-1 dark:bg-zinc-900" onKeyDown={onKeyDown}>
         {TABS.map((t) => {
           const selected = t.id === current;
           return (

@@ -138,7 +138,7 @@ export function SummaryPanel() {
               />
               <span>
                 <span className="block font-medium">{title}</span>
-                <span className="block text-xs text-zinc-500 dark:text-zinc-400">{hint}</span>
+                <span className="block text-xs text-zinc-600 dark:text-zinc-400">{hint}</span>
               </span>
             </label>
           ))}
