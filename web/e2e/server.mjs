@@ -89,11 +89,14 @@ export async function startServer({ processing = true, overrides = {}, logName =
     TESSERA_DATA_DIR: dataDir,
     TESSERA_SERVER__HOST: '127.0.0.1',
     TESSERA_SERVER__PORT: String(port),
-    TESSERA_SERVER__WEB_DIR: join(webDir, 'dist'),
+    TESSERA_SERVER__WEB_DIR: process.env.TESSERA_E2E_WEB_DIR ?? join(webDir, 'dist'),
     TESSERA_AUTH__JWT_SECRET: randomBytes(32).toString('hex'),
     TESSERA_PROCESSING__ENABLED: String(processing),
     ...overrideEnv(overrides),
   };
+  // The server reads every TESSERA_* variable as configuration except a few prefixes (see
+  // src/config.rs); this harness's own TESSERA_E2E_* ones and a stray config file must not reach it.
+  for (const k of Object.keys(env)) if (k.startsWith('TESSERA_E2E_')) delete env[k];
   delete env.TESSERA_CONFIG;
 
   mkdirSync(artifactsDir, { recursive: true });
