@@ -96,7 +96,9 @@ suite('tessera', { concurrency: 1 }, () => {
       try {
         const page = await context.newPage();
         const who = await signUpViaApi(context, 'sam');
-        await page.goto('/library');
+        // Signed in the way people do it, so the page knows its session from the start.
+        await context.clearCookies();
+        await signInViaUi(page, who);
         await pageHeading(page, 'Library').waitFor();
         await signOutViaUi(page, who.email);
         await pageHeading(page, /sign in/i).waitFor();
