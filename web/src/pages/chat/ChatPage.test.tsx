@@ -85,6 +85,8 @@ describe('ChatPage', () => {
     expect(within(log).getByText('there').tagName).toBe('STRONG');
     expect(screen.getByText(/smol · 12 in · 3 out tokens/)).toBeInTheDocument();
     expect(screen.queryByRole('button', { name: 'Stop' })).not.toBeInTheDocument();
+    // Screen readers hear that it is done, once, instead of every piece.
+    expect(screen.getAllByRole('status').map((s) => s.textContent)).toContain('Answer complete.');
   });
 
   it('says which limit a refused message hit and keeps the draft', async () => {

@@ -146,6 +146,15 @@ function Conversation({ id, seed }: { id: string; seed: Thread | undefined }) {
   const navigate = useNavigate();
   const toast = useToast();
   const active = thread ? answering(thread) : undefined;
+  const activeId = active?.id;
+
+  // The list's read model may trail the answer's last event: refresh it once it has settled.
+  useEffect(() => {
+    if (!activeId) return;
+    return () => {
+      setTimeout(() => void queryClient.invalidateQueries({ queryKey: queryKeys.conversations.list() }), 1_000);
+    };
+  }, [activeId, queryClient]);
 
   const stop = useMutation({
     mutationFn: (answerId: string) => call(api.POST('/api/conversations/{id}/answers/{answer_id}/cancel', { params: { path: { id, answer_id: answerId } } })),

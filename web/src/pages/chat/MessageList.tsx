@@ -133,11 +133,13 @@ export function MessageList({ items, streaming, className }: { items: Message[];
   );
 }
 
-/** Tells screen readers how an answer ended. */
+/** Tells screen readers when an answer starts and how it ended (not old answers on load). */
 export function AnswerAnnouncer({ last }: { last: Message | undefined }) {
+  const [seen] = useState(() => new Set<string>(last?.role === 'assistant' && last.status !== 'streaming' ? [last.id] : []));
   const words =
-    last?.role === 'assistant'
-      ? last.status === 'streaming'
+    last?.role !== 'assistant' || seen.has(last.id)
+      ? ''
+      : last.status === 'streaming'
         ? 'Writing an answer…'
         : last.status === 'completed'
           ? 'Answer complete.'
@@ -145,8 +147,7 @@ export function AnswerAnnouncer({ last }: { last: Message | undefined }) {
             ? 'Answer stopped.'
             : last.status === 'failed'
               ? `Answer failed: ${describeAnswerFailure(last.error_code, last.error)}`
-              : ''
-      : '';
+              : '';
   return (
     <p className="sr-only" role="status">
       {words}
