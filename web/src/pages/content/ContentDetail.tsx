@@ -93,13 +93,14 @@ function Loaded({ item }: { item: Item }) {
     </span>
   );
 
-  let viewer;
+  let viewer = null;
+  let stage = null;
   let companion = null;
   if (item.modality === 'image') {
     viewer = <ImageViewer src={fileSrc} alt={item.description || analysis.description || item.title} width={item.media.width ?? undefined} height={item.media.height ?? undefined} lines={analysis.ocrLines} pending={pending} />;
     companion = <LabelsPanel labels={analysis.labels} pending={pending} />;
   } else if (item.modality === 'audio' || item.modality === 'video') {
-    viewer = (
+    stage = (
       <MediaViewer
         kind={item.modality}
         src={fileSrc}
@@ -134,6 +135,8 @@ function Loaded({ item }: { item: Item }) {
           The models could not analyse this item{item.analysis.error ? ` (${item.analysis.error})` : ''}. Its file is safe; an administrator can run the analysis again.
         </div>
       )}
+      {/* A player and its transcript take the whole width, so both have room side by side. */}
+      {stage && <div className="mb-6">{stage}</div>}
       <div className="grid gap-6 lg:grid-cols-[minmax(0,1fr)_20rem]">
         <div className="min-w-0 space-y-6">
           {viewer}

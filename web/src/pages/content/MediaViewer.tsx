@@ -64,7 +64,7 @@ export function MediaViewer(props: MediaViewerProps) {
   const ratio = width && height ? `${width} / ${height}` : '16 / 9';
 
   return (
-    <div className="grid gap-4 xl:grid-cols-[minmax(0,1fr)_minmax(16rem,20rem)] xl:items-start">
+    <div className="grid gap-6 lg:grid-cols-[minmax(0,1fr)_20rem] lg:items-start">
       <div className="min-w-0 space-y-3">
         {kind === 'video' ? (
           <div className="overflow-hidden rounded-2xl border border-zinc-200 bg-black dark:border-zinc-800" style={{ aspectRatio: ratio }}>
@@ -163,7 +163,7 @@ function Transcript({
       ) : (
         <ol
           ref={list}
-          className="max-h-[22rem] overflow-y-auto p-2 xl:max-h-[28rem]"
+          className="max-h-[22rem] overflow-y-auto p-2 lg:max-h-[26rem]"
           onScroll={() => {
             if (programmatic.current) programmatic.current = false;
             else manualUntil.current = Date.now() + MANUAL_SCROLL_GRACE_MS;
