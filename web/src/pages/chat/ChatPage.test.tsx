@@ -136,6 +136,30 @@ describe('ChatPage', () => {
     expect(screen.getByRole('button', { name: 'Stop' })).toBeInTheDocument();
   });
 
+  it('uploads chosen files with the message as multipart form data', async () => {
+    const api = mockApi({
+      'GET /api/conversations': () => list,
+      'GET /api/providers': () => providers,
+      'GET /api/conversations/{id}': () => detail([], 10),
+      'POST /api/conversations/{id}/messages': () => ({ conversation_id: 'c1', message_id: 'm2', answer_id: 'a2' }),
+    });
+    const { container } = renderChat('/chat/c1');
+    await screen.findByRole('textbox', { name: 'Message' });
+    const input = container.querySelector<HTMLInputElement>('input[type=file]');
+    if (!input) throw new Error('no file input');
+    await userEvent.upload(input, new File(['roses need water'], 'note.txt', { type: 'text/plain' }));
+    const chips = screen.getByRole('list', { name: 'Attachments to send' });
+    expect(within(chips).getByText('note.txt')).toBeInTheDocument();
+    await userEvent.type(screen.getByRole('textbox', { name: 'Message' }), 'Summarise this{Enter}');
+    await waitFor(() => expect(api.calls('POST /api/conversations/{id}/messages')).toHaveLength(1));
+    const sent = api.calls('POST /api/conversations/{id}/messages')[0];
+    expect(sent?.request.headers.get('content-type')).toMatch(/^multipart\/form-data/);
+    // (jsdom files reach undici as plain blobs, so only the part is checked, not its name.)
+    expect(String(sent?.body)).toMatch(/name="file"/);
+    expect(String(sent?.body)).toContain('Summarise this');
+    expect(screen.queryByRole('list', { name: 'Attachments to send' })).not.toBeInTheDocument();
+  });
+
   it('shows a clear state for a conversation that does not exist', async () => {
     mockApi({
       'GET /api/conversations': () => list,

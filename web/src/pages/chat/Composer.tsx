@@ -96,6 +96,7 @@ export function Composer({ onSend, answering, onStop, stopping, disabled, autoFo
   const [error, setError] = useState<string | null>(null);
   const [sending, setSending] = useState(false);
   const [picker, setPicker] = useState(false);
+  const [dragging, setDragging] = useState(false);
   const fileInput = useRef<HTMLInputElement>(null);
   const textarea = useRef<HTMLTextAreaElement>(null);
   const id = useId();
@@ -148,9 +149,24 @@ export function Composer({ onSend, answering, onStop, stopping, disabled, autoFo
     <form onSubmit={submit} className="space-y-2" aria-label="Write a message">
       <FormError>{error ?? (tooMany ? `At most ${MAX_ATTACHMENTS} attachments per message.` : tooLong ? 'The message is too long (32,000 characters at most).' : null)}</FormError>
       <div
+        // Files dropped on the box, or pasted into it, go with the message.
+        onDragOver={(e) => {
+          if (disabled || !e.dataTransfer.types.includes('Files')) return;
+          e.preventDefault();
+          setDragging(true);
+        }}
+        onDragLeave={() => setDragging(false)}
+        onDrop={(e) => {
+          setDragging(false);
+          const dropped = Array.from(e.dataTransfer.files);
+          if (disabled || dropped.length === 0) return;
+          e.preventDefault();
+          setFiles((f) => [...f, ...dropped]);
+        }}
         className={cx(
           'rounded-2xl border border-zinc-300 bg-white shadow-sm transition-colors focus-within:border-brand-500 focus-within:ring-2 focus-within:ring-brand-500/20',
           'dark:border-zinc-700 dark:bg-zinc-900',
+          dragging && 'border-brand-500 ring-2 ring-brand-500/30',
         )}
       >
         {count > 0 && (
@@ -173,6 +189,12 @@ export function Composer({ onSend, answering, onStop, stopping, disabled, autoFo
           value={text}
           onChange={(e) => setText(e.target.value)}
           onKeyDown={onKeyDown}
+          onPaste={(e) => {
+            const pasted = Array.from(e.clipboardData.files);
+            if (pasted.length === 0) return;
+            e.preventDefault();
+            setFiles((f) => [...f, ...pasted]);
+          }}
           placeholder="Ask anything about your files…"
           aria-describedby={hintId}
           autoFocus={autoFocus}
