@@ -160,6 +160,28 @@ describe('ChatPage', () => {
     expect(screen.queryByRole('list', { name: 'Attachments to send' })).not.toBeInTheDocument();
   });
 
+  it('pages through older conversations and deletes one after confirming', async () => {
+    const older = { ...list.conversations[0], id: 'c0', title: 'Old tomatoes', answering: null };
+    const deleted = new Set<string>();
+    const api = mockApi({
+      'GET /api/conversations': ({ request }) =>
+        new URL(request.url).searchParams.get('after') ? { conversations: [older].filter((c) => !deleted.has(c.id)) } : { ...list, next: 'cur1' },
+      'GET /api/providers': () => providers,
+      'DELETE /api/conversations/{id}': ({ params }) => {
+        deleted.add(params.id ?? '');
+        return null;
+      },
+    });
+    renderChat('/chat');
+    await userEvent.click(await screen.findByRole('button', { name: 'Show older conversations' }));
+    expect(await screen.findByRole('link', { name: /Old tomatoes/ })).toHaveAttribute('href', '/chat/c0');
+    expect(api.calls('GET /api/conversations')[1]?.request.url).toContain('after=cur1');
+    await userEvent.click(screen.getByRole('button', { name: 'Delete “Old tomatoes”' }));
+    await userEvent.click(within(await screen.findByRole('dialog')).getByRole('button', { name: 'Delete' }));
+    await waitFor(() => expect(screen.queryByRole('link', { name: /Old tomatoes/ })).not.toBeInTheDocument());
+    expect(api.calls('DELETE /api/conversations/{id}')[0]?.request.url).toMatch(/\/api\/conversations\/c0$/);
+  });
+
   it('shows a clear state for a conversation that does not exist', async () => {
     mockApi({
       'GET /api/conversations': () => list,

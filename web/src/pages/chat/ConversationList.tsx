@@ -1,4 +1,4 @@
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useInfiniteQuery, useMutation, useQueryClient, type InfiniteData } from '@tanstack/react-query';
 import { useState } from 'react';
 import { Link, useNavigate } from 'react-router';
 
@@ -18,10 +18,15 @@ import { PencilIcon } from './icons';
 
 type Conversation = Schema<'ConversationView'>;
 
+type Page = Schema<'ConversationList'>;
+
+/** The conversations, 50 at a time, most recently active first. */
 export function useConversationList() {
-  return useQuery({
+  return useInfiniteQuery({
     queryKey: queryKeys.conversations.list(),
-    queryFn: () => call(api.GET('/api/conversations', { params: { query: { limit: 100 } } })),
+    queryFn: ({ pageParam }) => call(api.GET('/api/conversations', { params: { query: { limit: 50, ...(pageParam ? { after: pageParam } : {}) } } })),
+    initialPageParam: '',
+    getNextPageParam: (last: Page) => last.next ?? undefined,
   });
 }
 
@@ -73,14 +78,15 @@ export function ConversationList({ activeId, className }: { activeId: string | u
   const navigate = useNavigate();
   const queryClient = useQueryClient();
   const toast = useToast();
+  const conversations = query.data?.pages.flatMap((p) => p.conversations) ?? [];
   const [renaming, setRenaming] = useState<Conversation | null>(null);
   const [deleting, setDeleting] = useState<Conversation | null>(null);
   const remove = useMutation({
     mutationFn: (c: Conversation) => call(api.DELETE('/api/conversations/{id}', { params: { path: { id: c.id } } })),
     onSuccess: (_d, c) => {
       setDeleting(null);
-      queryClient.setQueryData(queryKeys.conversations.list(), (old: Schema<'ConversationList'> | undefined) =>
-        old ? { ...old, conversations: old.conversations.filter((x) => x.id !== c.id) } : old,
+      queryClient.setQueryData(queryKeys.conversations.list(), (old: InfiniteData<Page, string> | undefined) =>
+        old ? { ...old, pages: old.pages.map((p) => ({ ...p, conversations: p.conversations.filter((x) => x.id !== c.id) })) } : old,
       );
       void queryClient.invalidateQueries({ queryKey: queryKeys.conversations.all });
       toast.success('Conversation deleted');
@@ -105,11 +111,11 @@ export function ConversationList({ activeId, className }: { activeId: string | u
           </div>
         ) : query.isError ? (
           <ErrorPanel error={query.error} retry={() => void query.refetch()} title="Could not load conversations" />
-        ) : query.data.conversations.length === 0 ? (
+        ) : conversations.length === 0 ? (
           <p className="px-3 py-6 text-center text-sm text-zinc-500 dark:text-zinc-400">No conversations yet. Ask your first question.</p>
         ) : (
           <ul className="space-y-0.5">
-            {query.data.conversations.map((c) => {
+            {conversations.map((c) => {
               const active = c.id === activeId;
               return (
                 <li key={c.id} className="group relative">
@@ -138,6 +144,11 @@ export function ConversationList({ activeId, className }: { activeId: string | u
               );
             })}
           </ul>
+        )}
+        {query.hasNextPage && (
+          <Button variant="ghost" size="sm" className="mt-2 w-full" loading={query.isFetchingNextPage} onClick={() => void query.fetchNextPage()}>
+            Show older conversations
+          </Button>
         )}
       </div>
       <RenameDialog conversation={renaming} onClose={() => setRenaming(null)} />
