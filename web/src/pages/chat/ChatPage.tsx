@@ -247,7 +247,7 @@ export default function ChatPage() {
         className={cx(
           '-mx-4 -mb-6 grid min-h-[26rem] overflow-hidden border-y border-zinc-200 bg-white sm:mx-0 sm:rounded-2xl sm:border lg:-mb-4 lg:h-[calc(100dvh-11.5rem)] lg:grid-cols-[17rem_1fr] dark:border-zinc-800 dark:bg-zinc-950',
           // Phones: the conversation fills the screen under the top bar; the list sits under the heading.
-          showThreadOnPhone ? 'h-[calc(100dvh-5rem)] sm:h-[calc(100dvh-6.5rem)]' : 'h-[calc(100dvh-12rem)]',
+          showThreadOnPhone ? '-mt-6 h-[calc(100dvh-3.5rem)] sm:mt-0 sm:h-[calc(100dvh-6.5rem)]' : 'h-[calc(100dvh-12rem)]',
         )}
       >
         <ConversationList

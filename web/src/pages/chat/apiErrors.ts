@@ -29,6 +29,7 @@ const WORDS: Record<string, string> = {
   model_busy: 'The model is busy right now. Try again in a moment.',
   model_unavailable: 'The model is not available on this server right now.',
   not_ready: 'It is still being recorded. Try again in a moment.',
+  generation_failed: 'The server could not finish making it (it may be busy). Try again in a moment.',
 };
 
 /** A sentence for any error from the chat and generation calls. */
