@@ -77,11 +77,12 @@ async fn the_ui_is_served_with_client_side_routes_and_the_api_keeps_its_404s() {
         Some("public, max-age=31536000, immutable")
     );
 
-    // The API's unknown routes stay JSON 404s.
-    for path in ["/api/nope", "/v1/nope"] {
-        let r = app.send(app.get(path)).await;
-        assert!(r.is_unknown_route(), "{path}: {r:?}");
-    }
+    // The API's unknown routes stay JSON 404s (OpenAI-shaped under /v1).
+    let r = app.send(app.get("/api/nope")).await;
+    assert!(r.is_unknown_route(), "{r:?}");
+    let r = app.send(app.get("/v1/nope")).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(r.body["error"]["code"], "unknown_url");
     // The API itself is untouched.
     let health = app.send(app.get("/health")).await;
     assert_eq!(health.body["status"], "ok");
