@@ -127,11 +127,14 @@ e2e: deps-test test-db models
 	TESSERA_E2E_DATABASE_URL="$$url" TESSERA_E2E_BIN="$(abspath target/debug/tessera)" \
 	  deploy/local/web.sh e2e
 
-bench: deps models
+bench: deps-test models
 	@url="$${TESSERA_BENCH_DATABASE_URL:-}"; \
 	if [ -z "$$url" ]; then url="$$($(TEST_DB_URL))"; fi; \
 	echo "TESSERA_BENCH_DATABASE_URL=$$url" >&2; \
 	TESSERA_BENCH_DATABASE_URL="$$url" cargo bench --workspace
+	@cargo build -q --release --bin tessera
+	@url="$$($(TEST_DB_URL))"; \
+	TESSERA_E2E_DATABASE_URL="$$url" TESSERA_E2E_BIN="$(abspath target/release/tessera)" benches/web_ui.sh
 
 # The official `openai` Python package (pinned in tests/openai/requirements.txt) in a private
 # virtualenv under ~/.cache/tessera: the client of the OpenAI-compatible API tests.

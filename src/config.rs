@@ -178,6 +178,7 @@ const NOT_CONFIG: &[&str] = &[
     "TESSERA_CACHE_DIR",
     "TESSERA_TEST_",
     "TESSERA_BENCH_",
+    "TESSERA_E2E_",
 ];
 
 fn config_variables() -> config::Map<String, String> {

@@ -120,3 +120,20 @@ fn the_committed_openapi_document_is_current() {
         path.display()
     );
 }
+
+/// Generated clients name their calls after operation ids, so no two operations may share one.
+#[test]
+fn every_operation_has_its_own_id() {
+    let doc = serde_json::to_value(tessera::openapi::document()).unwrap();
+    let mut seen = std::collections::HashMap::new();
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            let Some(id) = op["operationId"].as_str() else {
+                continue;
+            };
+            if let Some(other) = seen.insert(id.to_owned(), format!("{method} {path}")) {
+                panic!("operationId {id} is used by {other} and {method} {path}");
+            }
+        }
+    }
+}

@@ -47,7 +47,7 @@ pub struct RebuildAccepted {
 
 /// Position, lag and lease of every projection.
 #[utoipa::path(
-    tag = "admin",
+    tag = "admin", operation_id = "list_projections",
     responses(
         (status = 200, body = ProjectionsView),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)

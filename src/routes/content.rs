@@ -430,7 +430,7 @@ fn decode_cursor(s: &str, sort: SortKey) -> ApiResult<Cursor> {
 ///
 /// Filters combine; results are ordered by `sort` and paged with an opaque cursor.
 #[utoipa::path(
-    get, path = "/api/content", tag = "content",
+    get, path = "/api/content", operation_id = "list_content", tag = "content",
     security(("bearer" = []), ("cookie" = [])),
     params(ListParams),
     responses(
@@ -495,7 +495,7 @@ pub async fn list(
 
 /// Get one item
 #[utoipa::path(
-    get, path = "/api/content/{id}", tag = "content",
+    get, path = "/api/content/{id}", operation_id = "get_content", tag = "content",
     security(("bearer" = []), ("cookie" = [])),
     params(("id" = Uuid, Path)),
     responses((status = 200, body = ItemView), (status = 404, body = ErrorBody))
@@ -535,7 +535,7 @@ pub struct UpdateRequest {
 
 /// Change an item's title, description or tags
 #[utoipa::path(
-    patch, path = "/api/content/{id}", tag = "content",
+    patch, path = "/api/content/{id}", operation_id = "update_content", tag = "content",
     security(("bearer" = []), ("cookie" = [])),
     params(("id" = Uuid, Path)),
     request_body = UpdateRequest,
@@ -579,7 +579,7 @@ pub struct DeleteParams {
 /// Moves it to the trash, restorable for the configured period; `purge=true` removes it now.
 /// Deleting twice is not an error.
 #[utoipa::path(
-    delete, path = "/api/content/{id}", tag = "content",
+    delete, path = "/api/content/{id}", operation_id = "delete_content", tag = "content",
     security(("bearer" = []), ("cookie" = [])),
     params(("id" = Uuid, Path), DeleteParams),
     responses((status = 204), (status = 404, body = ErrorBody))

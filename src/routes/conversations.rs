@@ -220,7 +220,7 @@ fn parse_cursor(s: &str) -> ApiResult<(DateTime<Utc>, Uuid)> {
 }
 
 #[utoipa::path(
-    post, path = "/api/conversations", tag = "chat",
+    post, path = "/api/conversations", operation_id = "start_conversation", tag = "chat",
     security(("bearer" = []), ("cookie" = [])),
     request_body = StartConversation,
     responses(
@@ -252,7 +252,7 @@ pub async fn start(
 }
 
 #[utoipa::path(
-    get, path = "/api/conversations", tag = "chat",
+    get, path = "/api/conversations", operation_id = "list_conversations", tag = "chat",
     security(("bearer" = []), ("cookie" = [])),
     params(ListQuery),
     responses(
@@ -288,7 +288,7 @@ pub async fn list(
 }
 
 #[utoipa::path(
-    get, path = "/api/conversations/{id}", tag = "chat",
+    get, path = "/api/conversations/{id}", operation_id = "get_conversation", tag = "chat",
     security(("bearer" = []), ("cookie" = [])),
     params(("id" = Uuid, Path)),
     responses(
@@ -320,7 +320,7 @@ pub async fn get(
 }
 
 #[utoipa::path(
-    patch, path = "/api/conversations/{id}", tag = "chat",
+    patch, path = "/api/conversations/{id}", operation_id = "update_conversation", tag = "chat",
     security(("bearer" = []), ("cookie" = [])),
     params(("id" = Uuid, Path)),
     request_body = UpdateConversation,
@@ -344,7 +344,7 @@ pub async fn update(
 }
 
 #[utoipa::path(
-    delete, path = "/api/conversations/{id}", tag = "chat",
+    delete, path = "/api/conversations/{id}", operation_id = "delete_conversation", tag = "chat",
     security(("bearer" = []), ("cookie" = [])),
     params(("id" = Uuid, Path)),
     responses((status = 204), (status = 404, body = ErrorBody))
@@ -494,7 +494,7 @@ fn is_multipart(ctx: &guard::GuardContext<'_>) -> bool {
 }
 
 #[utoipa::path(
-    post, path = "/api/conversations/{id}/answers/{answer_id}/cancel", tag = "chat",
+    post, path = "/api/conversations/{id}/answers/{answer_id}/cancel", operation_id = "cancel_answer", tag = "chat",
     security(("bearer" = []), ("cookie" = [])),
     params(("id" = Uuid, Path), ("answer_id" = Uuid, Path)),
     responses(

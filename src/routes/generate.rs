@@ -94,7 +94,7 @@ pub struct SummaryRequest {
 /// Reads the text aloud with a voice and stores the speech as a new audio item of the caller.
 /// The item's `generation` records the voice, speed, format and the model's provenance.
 #[utoipa::path(
-    post, path = "/api/generate/speech", tag = "generate",
+    post, path = "/api/generate/speech", operation_id = "generate_speech", tag = "generate",
     security(("bearer" = []), ("cookie" = [])),
     request_body = SpeechRequest,
     responses(

@@ -45,7 +45,7 @@ fn with_offset(
 
 /// Start a resumable upload
 #[utoipa::path(
-    post, path = "/api/uploads", tag = "uploads",
+    post, path = "/api/uploads", operation_id = "start_upload", tag = "uploads",
     security(("bearer" = []), ("cookie" = [])),
     request_body = StartUpload,
     responses(
@@ -157,7 +157,7 @@ pub async fn chunk(
 
 /// Cancel an upload
 #[utoipa::path(
-    delete, path = "/api/uploads/{id}", tag = "uploads",
+    delete, path = "/api/uploads/{id}", operation_id = "cancel_upload", tag = "uploads",
     security(("bearer" = []), ("cookie" = [])),
     params(("id" = Uuid, Path)),
     responses((status = 204), (status = 404, body = ErrorBody))

@@ -434,7 +434,7 @@ pub struct SpeechRequest {
 ///
 /// Text to speech with the node's voice; the body is the audio file.
 #[utoipa::path(
-    post, path = "/v1/audio/speech", tag = "openai",
+    post, path = "/v1/audio/speech", operation_id = "openai_create_speech", tag = "openai",
     security(("bearer" = [])),
     request_body = SpeechRequest,
     responses(

@@ -50,7 +50,7 @@ fn object(id: String, task: Task) -> ModelObject {
 /// The chat, embedding, speech-recognition and speech-synthesis models of this node, by
 /// catalog id.
 #[utoipa::path(
-    get, path = "/v1/models", tag = "openai",
+    get, path = "/v1/models", operation_id = "openai_list_models", tag = "openai",
     security(("bearer" = [])),
     responses(
         (status = 200, body = ModelList),
