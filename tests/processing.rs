@@ -208,7 +208,11 @@ async fn a_note_is_analysed_with_provenance_and_the_same_text_elsewhere_comes_fr
     let r = control("load", admin.clone(), "no-such-model").await;
     assert_eq!((r.status.as_u16(), r.code()), (404, "not_found"));
     let r = control("reload", admin.clone(), "minilm-l6-v2-int8").await;
-    assert_eq!((r.status.as_u16(), r.code()), (404, "not_found"), "an unknown action");
+    assert_eq!(
+        (r.status.as_u16(), r.code()),
+        (404, "not_found"),
+        "an unknown action"
+    );
 
     // An admin reprocesses: a new job, the unchanged model's result from the cache.
     let r = app
