@@ -1,4 +1,4 @@
-import { useQuery, useQueryClient } from '@tanstack/react-query';
+import { type QueryClient, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useCallback, useEffect, useMemo, type ReactNode } from 'react';
 
 import { api, call, type Schema } from '../api/client';
@@ -18,6 +18,16 @@ async function fetchMe(): Promise<Me | null> {
   }
 }
 
+/**
+ * Signed out: `me` becomes `null` and every other cached answer (the last user's) goes. The `me`
+ * query itself is updated, never removed: its observer (this provider) would otherwise keep
+ * showing the removed query's user, and the sign-in page would send a signed-out user back in.
+ */
+function forgetUser(queryClient: QueryClient) {
+  queryClient.setQueryData(queryKeys.me, null);
+  queryClient.removeQueries({ predicate: (q) => q.queryKey[0] !== queryKeys.me[0] });
+}
+
 export function AuthProvider({ children }: { children: ReactNode }) {
   const queryClient = useQueryClient();
   const me = useQuery({ queryKey: queryKeys.me, queryFn: fetchMe, staleTime: 5 * 60_000 });
@@ -30,8 +40,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     () =>
       onSessionEvent((e) => {
         if (e !== 'ended') return;
-        queryClient.clear();
-        queryClient.setQueryData(queryKeys.me, null);
+        forgetUser(queryClient);
       }),
     [queryClient],
   );
@@ -79,8 +88,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
       // Signed out locally all the same; the cookies expire on their own.
     }
     endSession();
-    queryClient.clear();
-    queryClient.setQueryData(queryKeys.me, null);
+    forgetUser(queryClient);
   }, [queryClient]);
 
   const { refetch } = me;
