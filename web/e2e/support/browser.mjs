@@ -71,6 +71,16 @@ export async function checkPage(page, name) {
     await page.setViewportSize(viewport);
     // Let layout settle (media queries, lazy images) before looking.
     await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    // …and let transitions end (a dialog fading in would show axe half-blended colours);
+    // endless ones (spinners, skeleton pulses) are left running.
+    await page.evaluate(() =>
+      Promise.all(
+        document
+          .getAnimations()
+          .filter((a) => Number.isFinite(a.effect?.getComputedTiming().endTime ?? Infinity))
+          .map((a) => a.finished.catch(() => undefined)),
+      ),
+    );
     const violations = await axeViolations(page);
     if (violations.length) problems.push(describeViolations(`${name} (${size}, ${page.url()})`, violations));
     await page.screenshot({ path: join(shotsDir, `${name}-${size}.png`), fullPage: true });
