@@ -481,7 +481,7 @@ impl<M: Model> Handler<LoadNow> for ModelInstance<M> {
                 thread
                     .send(LoadModel)
                     .await
-                    .unwrap_or_else(|_| Err(InferError::Stopped(name)))
+                    .unwrap_or(Err(InferError::Stopped(name)))
             }
             .into_actor(self)
             .map(|outcome, act, _| {
