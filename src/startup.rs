@@ -210,6 +210,7 @@ impl Application {
             node_id: node_id.clone(),
             projections,
             rebuilds: Default::default(),
+            last_rebuilds: Default::default(),
             limiter,
             cache,
         });

@@ -18,6 +18,9 @@ pub struct AppState {
     pub projections: Vec<Arc<dyn Projection>>,
     /// Rebuilds started from this node and still running, by projection name.
     pub rebuilds: dashmap::DashSet<&'static str>,
+    /// How the last rebuild started from this node ended, by projection name.
+    pub last_rebuilds:
+        dashmap::DashMap<&'static str, crate::routes::admin_projections::LastRebuild>,
     /// Request rate limits (Redis-backed when configured).
     pub limiter: crate::ratelimit::RateLimiter,
     /// Read-through cache of hot read-model queries (Redis-backed when configured).

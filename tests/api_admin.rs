@@ -481,6 +481,20 @@ async fn projections_report_their_lag_and_rebuild_without_losing_users() {
     })
     .await;
     assert_eq!(user_ids(&app, &admin).await, ids);
+    // The listing says how the rebuild ended (once its task has recorded it).
+    let last = eventually("the rebuild's outcome is listed", || async {
+        let view = app.get_as("/api/admin/projections", &admin.access).await;
+        let users = projection(&view.body, "users").clone();
+        (users["rebuilding_here"] == false && !users["last_rebuild_here"].is_null())
+            .then(|| users["last_rebuild_here"].clone())
+    })
+    .await;
+    assert_eq!(last["succeeded"], true, "{last}");
+    assert!(
+        last["events"].as_u64().unwrap() >= ids.len() as u64,
+        "{last}"
+    );
+    assert!(last["error"].is_null());
     // The live projector is back and following the log.
     let late = app.register("late@example.com").await;
     ids.insert(late.user_id.to_string());

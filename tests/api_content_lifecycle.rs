@@ -101,6 +101,19 @@ async fn edits_filters_and_cursor_pages() {
     listed(&app, &a, "", 6).await;
     let tagged = listed(&app, &a, "?tag=holiday", 1).await;
     assert_eq!(titles(&tagged), ["Delta Sunset"]);
+    // The user's tags with their counts; nobody else's.
+    let tags = app.get_as("/api/content/tags", &a).await;
+    assert_eq!(tags.status, 200, "{:?}", tags.body);
+    let holiday = tags.body["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["tag"] == "holiday")
+        .cloned();
+    assert_eq!(holiday, Some(json!({"tag": "holiday", "items": 1})));
+    let other = user(&app, "tagless@example.com").await;
+    let none = app.get_as("/api/content/tags", &other).await;
+    assert_eq!(none.body, json!({"tags": []}));
     let audio = listed(&app, &a, "?modality=audio", 1).await;
     assert_eq!(titles(&audio), ["sound"]);
     assert_eq!(

@@ -174,6 +174,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/content"),
     ("get", "/api/content"),
     ("post", "/api/content/notes"),
+    ("get", "/api/content/tags"),
     ("get", "/api/content/{id}"),
     ("patch", "/api/content/{id}"),
     ("delete", "/api/content/{id}"),

@@ -829,6 +829,18 @@ impl ContentService {
             .await?)
     }
 
+    /// The owner's tags, most used first (cached like the lists, so invalidated with them).
+    pub async fn tags(&self, owner: Uuid) -> Result<Vec<(String, i64)>, ContentFailure> {
+        let pool = self.inner.pool.clone();
+        Ok(self
+            .inner
+            .cache
+            .get_or_load(rm::NAME, &format!("tags:{owner}"), || async move {
+                rm::tags(&pool, owner, 500).await
+            })
+            .await?)
+    }
+
     /// Runs commands against one item together (one append), retrying on concurrent changes.
     pub async fn execute(
         &self,

@@ -31,6 +31,21 @@ pub struct ProjectionView {
     /// Restarts of this node's projector host for it (absent when it does not run here).
     pub restarts_here: Option<u64>,
     pub last_error_here: Option<String>,
+    /// A rebuild started from this node is running now.
+    pub rebuilding_here: bool,
+    /// How the last rebuild started from this node ended (absent when there was none).
+    pub last_rebuild_here: Option<LastRebuild>,
+}
+
+/// The outcome of a finished rebuild.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LastRebuild {
+    pub finished_at: chrono::DateTime<chrono::Utc>,
+    pub succeeded: bool,
+    /// Events replayed (when it succeeded).
+    pub events: Option<u64>,
+    /// Why it failed (when it did).
+    pub error: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -70,7 +85,14 @@ pub async fn list(
             let host = tree
                 .as_ref()
                 .and_then(|t| t.hosts.iter().find(|h| h.name == s.name));
+            let key = state
+                .projections
+                .iter()
+                .map(|p| p.name())
+                .find(|n| *n == s.name);
             ProjectionView {
+                rebuilding_here: key.is_some_and(|k| state.rebuilds.contains(k)),
+                last_rebuild_here: key.and_then(|k| state.last_rebuilds.get(k).map(|r| r.clone())),
                 restarts_here: host.map(|h| h.restarts),
                 last_error_here: host.and_then(|h| h.last_error.clone()),
                 name: s.name,
@@ -133,19 +155,38 @@ pub async fn start_rebuild(
         let name = projection.name();
         tracing::info!(projection = name, %actor, "rebuild requested");
         let result = rebuild(pool, store, projection.as_ref(), &RebuildOptions::new(node)).await;
-        drop(running);
-        match result {
-            Ok(r) => tracing::info!(
-                projection = name,
-                events = r.events,
-                position = r.position,
-                "rebuild swapped in"
-            ),
-            Err(ProjectionError::RebuildInProgress { .. }) => {
-                tracing::warn!(projection = name, "a rebuild is already running")
+        let outcome = match result {
+            Ok(r) => {
+                tracing::info!(
+                    projection = name,
+                    events = r.events,
+                    position = r.position,
+                    "rebuild swapped in"
+                );
+                LastRebuild {
+                    finished_at: chrono::Utc::now(),
+                    succeeded: true,
+                    events: Some(r.events),
+                    error: None,
+                }
             }
-            Err(e) => tracing::error!(projection = name, error = %e, "rebuild failed"),
-        }
+            Err(e) => {
+                if matches!(e, ProjectionError::RebuildInProgress { .. }) {
+                    tracing::warn!(projection = name, "a rebuild is already running");
+                } else {
+                    tracing::error!(projection = name, error = %e, "rebuild failed");
+                }
+                LastRebuild {
+                    finished_at: chrono::Utc::now(),
+                    succeeded: false,
+                    events: None,
+                    error: Some(e.to_string()),
+                }
+            }
+        };
+        // Recorded before the running mark goes, so a reader never sees neither.
+        state.last_rebuilds.insert(name, outcome);
+        drop(running);
     });
     Ok(HttpResponse::Accepted().json(RebuildAccepted {
         name: name.into_inner(),
@@ -172,7 +213,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[derive(OpenApi)]
 #[openapi(
     paths(list, start_rebuild),
-    components(schemas(ProjectionView, ProjectionsView, RebuildAccepted))
+    components(schemas(ProjectionView, ProjectionsView, RebuildAccepted, LastRebuild))
 )]
 struct AdminProjectionsApi;
 

@@ -493,6 +493,43 @@ pub async fn list(
         }))
 }
 
+/// One of the user's tags and how many of their items (not in the trash) carry it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TagCount {
+    pub tag: String,
+    pub items: i64,
+}
+
+/// The user's tags.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TagList {
+    /// Most used first; at most 500.
+    pub tags: Vec<TagCount>,
+}
+
+/// List the user's tags
+///
+/// For tag suggestions and filters: every tag on the user's items, most used first.
+#[utoipa::path(
+    get, path = "/api/content/tags", operation_id = "list_tags", tag = "content",
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = TagList))
+)]
+pub async fn list_tags(
+    user: AuthUser,
+    service: web::Data<ContentService>,
+) -> ApiResult<HttpResponse> {
+    let tags = service
+        .tags(user.user_id)
+        .await?
+        .into_iter()
+        .map(|(tag, items)| TagCount { tag, items })
+        .collect();
+    Ok(HttpResponse::Ok()
+        .insert_header(header::CacheControl(vec![header::CacheDirective::NoStore]))
+        .json(TagList { tags }))
+}
+
 /// Get one item
 #[utoipa::path(
     get, path = "/api/content/{id}", operation_id = "get_content", tag = "content",
@@ -857,6 +894,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .app_data(json_config(NOTE_LIMIT))
             .route(web::post().to(create_note)),
     )
+    .service(web::resource("/api/content/tags").route(web::get().to(list_tags)))
     .service(
         web::resource("/api/content/{id}")
             .app_data(path_config())
@@ -894,6 +932,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         upload,
         create_note,
         list,
+        list_tags,
         get,
         update,
         delete,
@@ -902,7 +941,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         preview,
         keyframe
     ),
-    components(schemas(ItemView, ItemPage, NoteRequest, UpdateRequest, ErrorBody))
+    components(schemas(
+        ItemView,
+        ItemPage,
+        TagList,
+        TagCount,
+        NoteRequest,
+        UpdateRequest,
+        ErrorBody
+    ))
 )]
 struct ContentApi;
 

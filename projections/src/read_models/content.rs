@@ -456,6 +456,24 @@ fn cursor_of(row: &ItemRow, sort: SortKey) -> Cursor {
     Cursor { value, id: row.id }
 }
 
+/// The tags on the owner's items (not in the trash), most used first, with how many items carry
+/// each; at most `limit`.
+pub async fn tags(
+    pool: &PgPool,
+    owner: Uuid,
+    limit: i64,
+) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT tag, count(*) FROM rm_content.items, unnest(tags) AS tag
+         WHERE owner = $1 AND deleted_at IS NULL
+         GROUP BY tag ORDER BY count(*) DESC, tag LIMIT $2",
+    )
+    .bind(owner)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
 /// A page of the owner's items and the cursor of the next page, if there is one.
 pub async fn list(
     pool: &PgPool,
