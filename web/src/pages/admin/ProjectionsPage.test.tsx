@@ -19,6 +19,8 @@ const USERS = {
   updated_at: '2026-03-10T10:00:00Z',
   restarts_here: 0,
   last_error_here: null,
+  rebuilding_here: false,
+  last_rebuild_here: null,
 };
 const USAGE = { ...USERS, name: 'usage', position: 20, lag: 100, version: 1 };
 
@@ -61,6 +63,36 @@ describe('Admin projections page', () => {
     await waitFor(() => expect(within(row).getByText('Up to date')).toBeInTheDocument());
     expect(within(row).getByRole('button', { name: 'Rebuild users' })).toBeEnabled();
     expect(screen.getByText('users rebuilt')).toBeInTheDocument();
+  });
+
+  it('shows a rebuild this node is running when the page opens', async () => {
+    mockApi({ 'GET /api/admin/projections': () => ({ node: 'node-a', projections: [{ ...USERS, rebuilding_here: true }] }) });
+    renderWithProviders(<ProjectionsPage />);
+    const row = (await screen.findByText('users', { selector: 'span' })).closest('tr') as HTMLElement;
+    expect(await within(row).findByText('Rebuilding')).toBeInTheDocument();
+    expect(within(row).getByRole('button', { name: 'Rebuild users' })).toBeDisabled();
+  });
+
+  it('reports a rebuild that failed, with its reason', async () => {
+    let state: Record<string, unknown> = {};
+    mockApi({
+      'GET /api/admin/projections': () => ({ node: 'node-a', projections: [{ ...USERS, ...state }] }),
+      'POST /api/admin/projections/{name}/rebuild': ({ params }) => jsonResponse(202, { name: params.name, status: 'started' }),
+    });
+    const user = userEvent.setup();
+    renderWithProviders(<ProjectionsPage />);
+    await user.click(await screen.findByRole('button', { name: 'Rebuild users' }));
+    await user.click(within(await screen.findByRole('dialog')).getByRole('button', { name: 'Rebuild' }));
+    state = {
+      last_rebuild_here: { finished_at: new Date(Date.now() + 500).toISOString(), succeeded: false, events: null, error: 'disk full' },
+    };
+    await act(async () => {
+      await new Promise((r) => setTimeout(r, 1_700));
+    });
+    expect(await screen.findByText('The users rebuild failed')).toBeInTheDocument();
+    const row = screen.getByText('users', { selector: 'span' }).closest('tr') as HTMLElement;
+    expect(within(row).getByText(/Rebuild failed/)).toHaveTextContent('disk full');
+    expect(within(row).getByRole('button', { name: 'Rebuild users' })).toBeEnabled();
   });
 
   it('follows a rebuild that is already running', async () => {

@@ -30,10 +30,14 @@ interface Running {
 const FOLLOW_MS = 10 * 60_000;
 
 /**
- * The server has no "rebuilding" flag: a rebuild ends by taking over the projection's lease, so
- * a higher epoch than the one it started under means it was swapped in.
+ * Whether a rebuild this page follows has ended. This node reports its own rebuilds
+ * (`rebuilding_here`, `last_rebuild_here`); one running on another node ends by taking over the
+ * projection's lease, so a higher epoch than the one it started under means it was swapped in.
  */
 export function rebuildFinished(p: Projection, run: Running): boolean {
+  if (p.rebuilding_here) return false;
+  const last = p.last_rebuild_here;
+  if (last && Date.parse(last.finished_at) >= run.since - 1_000) return true;
   return p.epoch > run.epoch;
 }
 
@@ -71,7 +75,14 @@ export default function ProjectionsPage() {
       else if (Date.now() - run.since > FOLLOW_MS) lost.push(name);
     }
     if (done.length === 0 && lost.length === 0) return;
-    for (const name of done) toast.success(`${name} rebuilt`, 'The new read model is live.');
+    for (const name of done) {
+      const last = data.projections.find((x) => x.name === name)?.last_rebuild_here;
+      if (last && !last.succeeded) {
+        toast.show({ kind: 'error', title: `The ${name} rebuild failed`, description: last.error ?? undefined });
+      } else {
+        toast.success(`${name} rebuilt`, 'The new read model is live.');
+      }
+    }
     for (const name of lost) toast.info(`Still no news of the ${name} rebuild`, 'Check the server log; refresh this page to see its state.');
     setRunning((r) => Object.fromEntries(Object.entries(r).filter(([n]) => !done.includes(n) && !lost.includes(n))));
   };
@@ -155,7 +166,8 @@ export default function ProjectionsPage() {
             </thead>
             <tbody className="divide-y divide-zinc-200 dark:divide-zinc-800">
               {list.data.projections.map((p) => {
-                const isRunning = p.name in running;
+                const isRunning = p.name in running || p.rebuilding_here;
+                const last = p.last_rebuild_here;
                 const state = projectionState(p, isRunning);
                 return (
                   <tr key={p.name} className="grid grid-cols-[1fr_auto] gap-x-3 gap-y-1.5 p-4 sm:table-row sm:p-0">
@@ -165,6 +177,13 @@ export default function ProjectionsPage() {
                         Schema v{p.version}
                         {p.restarts_here ? ` · ${p.restarts_here} restart${p.restarts_here === 1 ? '' : 's'} here` : ''}
                       </span>
+                      {last && (
+                        <span className={`block text-xs ${last.succeeded ? 'text-zinc-500 dark:text-zinc-400' : 'text-red-700 dark:text-red-400'}`}>
+                          {last.succeeded ? 'Rebuilt' : 'Rebuild failed'} <RelativeTime iso={last.finished_at} />
+                          {last.succeeded && last.events != null ? ` · ${last.events.toLocaleString()} events` : ''}
+                          {!last.succeeded && last.error ? ` · ${last.error}` : ''}
+                        </span>
+                      )}
                     </td>
                     <td className="col-start-2 row-start-1 self-start text-right sm:px-4 sm:py-3 sm:text-left">
                       <Badge tone={state.tone}>{state.label}</Badge>
