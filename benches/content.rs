@@ -7,7 +7,9 @@
 //! `TESSERA_BENCH_SECONDS` (10) change the run; `TESSERA_BENCH_PARTS` (default
 //! `upload,small,list`) picks the parts. Figures are printed and written to
 //! `target/bench-results/content.json`. The server runs in this process on its own threads;
-//! the client shares the cores with it, so the figures are a floor.
+//! the client shares the cores with it, so the figures are a floor. The models' processing is
+//! off (the goals exclude it, and a transcription of the 1 GB WAV would run through every later
+//! part); previews, which every upload triggers, stay on.
 //!
 //! Under a test harness (`--list`, or without `--bench`) this binary does nothing.
 
@@ -61,6 +63,7 @@ fn main() -> Result<()> {
                 ("quotas.storage_bytes", "1000000000000"),
                 ("quotas.uploads_per_day", "1000000"),
                 ("content.max_audio_bytes", "4000000000"),
+                ("processing.enabled", "false"),
             ])
             .expect("settings");
             let app = Application::build_with_pool(settings, db.pool.clone())
