@@ -6,6 +6,7 @@ import { RouterProvider } from 'react-router';
 import { createQueryClient } from './api/queryClient';
 import { AuthProvider } from './auth/AuthProvider';
 import './index.css';
+import { prefetchStart } from './prefetch';
 import { createRouter } from './router';
 import { applyTheme } from './theme/theme';
 import { ToastProvider } from './ui/ToastProvider';
@@ -14,6 +15,7 @@ import { ToastProvider } from './ui/ToastProvider';
 applyTheme();
 
 const queryClient = createQueryClient();
+prefetchStart(queryClient, window.location);
 const router = createRouter();
 
 const root = document.getElementById('root');

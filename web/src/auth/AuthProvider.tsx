@@ -2,21 +2,10 @@ import { type QueryClient, useQuery, useQueryClient } from '@tanstack/react-quer
 import { useCallback, useEffect, useMemo, type ReactNode } from 'react';
 
 import { api, call, type Schema } from '../api/client';
-import { ApiError } from '../api/errors';
 import { queryKeys } from '../api/queryKeys';
 import { endSession, keepSessionFresh, onSessionEvent, recordTokens } from '../api/session';
 import { AuthContext, type AuthState, type Me } from './AuthContext';
-
-/** The current user, or `null` when there is no usable session. */
-async function fetchMe(): Promise<Me | null> {
-  try {
-    return await call(api.GET('/api/me'));
-  } catch (err) {
-    // authFetch already tried a refresh: a 401 now means signed out.
-    if (err instanceof ApiError && (err.status === 401 || err.code === 'account_disabled')) return null;
-    throw err;
-  }
-}
+import { meQuery } from './meQuery';
 
 /**
  * Signed out: `me` becomes `null` and every other cached answer (the last user's) goes. The `me`
@@ -30,7 +19,7 @@ function forgetUser(queryClient: QueryClient) {
 
 export function AuthProvider({ children }: { children: ReactNode }) {
   const queryClient = useQueryClient();
-  const me = useQuery({ queryKey: queryKeys.me, queryFn: fetchMe, staleTime: 5 * 60_000 });
+  const me = useQuery(meQuery);
   const user = me.data;
   const signedIn = !!user;
 

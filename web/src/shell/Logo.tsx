@@ -1,8 +1,9 @@
 import { Link } from 'react-router';
 
-export function Logo() {
+/** The mark and the name, as drawn (also in the loading shell, see ShellSkeleton). */
+export function LogoMark() {
   return (
-    <Link to="/" className="flex items-center gap-2 rounded-md text-zinc-900 dark:text-zinc-50" aria-label="Tessera home">
+    <>
       <svg viewBox="0 0 32 32" className="size-7" aria-hidden="true">
         <rect width="32" height="32" rx="8" className="fill-brand-600" />
         <g fill="#fff">
@@ -13,6 +14,14 @@ export function Logo() {
         </g>
       </svg>
       <span className="text-[15px] font-semibold tracking-tight">Tessera</span>
+    </>
+  );
+}
+
+export function Logo() {
+  return (
+    <Link to="/" className="flex items-center gap-2 rounded-md text-zinc-900 dark:text-zinc-50" aria-label="Tessera home">
+      <LogoMark />
     </Link>
   );
 }

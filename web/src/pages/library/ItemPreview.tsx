@@ -1,37 +1,22 @@
 import { useQuery } from '@tanstack/react-query';
 import { memo, useRef, type ReactNode } from 'react';
 
-import { queryKeys } from '../../api/queryKeys';
-import { authFetch } from '../../api/session';
 import { cx } from '../../ui/cx';
 import { formatDuration } from './format';
 import { AudioIcon, FileTextIcon, ImageIcon, PlayIcon, VideoIcon } from './icons';
+import { snippetQuery } from './snippet';
 import type { Item } from './types';
 import { useSeen } from './useInView';
 import { Waveform } from './Waveform';
-
-const SNIPPET_BYTES = 600;
-
-async function fetchSnippet(item: Item): Promise<string> {
-  const r = await authFetch(`/api/content/${item.id}/file`, { headers: { Range: `bytes=0-${SNIPPET_BYTES - 1}` } });
-  if (!r.ok) return '';
-  const bytes = new Uint8Array(await r.arrayBuffer()).slice(0, SNIPPET_BYTES);
-  // A cut may split a character: the decoder's replacement at the end is dropped.
-  return new TextDecoder('utf-8').decode(bytes).replace(/\uFFFD+$/, '').trim();
-}
 
 /** A text item's first lines: its summary once analysed, else the start of its text (fetched when seen). */
 function TextSnippet({ item, compact }: { item: Item; compact: boolean }) {
   const ref = useRef<HTMLDivElement>(null);
   const summary = typeof item.analysis.result?.summary === 'string' ? item.analysis.result.summary : null;
   const seen = useSeen(ref, !summary && !compact);
-  const { data } = useQuery({
-    queryKey: queryKeys.content.snippet(item.sha256),
-    queryFn: () => fetchSnippet(item),
-    enabled: seen && !summary && !compact,
-    staleTime: Infinity,
-    gcTime: 10 * 60_000,
-  });
+  // The first screen's snippets were prefetched with the list (listQuery.ts): cached data shows
+  // even while the query is not enabled yet.
+  const { data } = useQuery({ ...snippetQuery(item), enabled: seen && !summary && !compact });
   const text = data || summary || item.description || '';
   if (compact) return <FileTextIcon className="size-5" />;
   return (

@@ -286,7 +286,7 @@ export default function LibraryPage() {
           {items.map((item) => (
             <ItemCard key={item.id} item={item} view={filters.view} trash={filters.trash} onAction={onAction} busy={restoring === item.id} />
           ))}
-          {isFetchingNextPage && <GridSkeleton view={filters.view} count={4} />}
+          {list.isShowingNextPage && <GridSkeleton view={filters.view} count={4} />}
         </ul>
         <div ref={sentinel} aria-hidden="true" className="h-px" />
         {hasNextPage && (

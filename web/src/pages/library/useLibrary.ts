@@ -1,32 +1,30 @@
 import { keepPreviousData, useInfiniteQuery, useQueryClient, type InfiniteData, type QueryClient } from '@tanstack/react-query';
-import { useMemo } from 'react';
+import { useDeferredValue, useMemo } from 'react';
 
-import { api, call } from '../../api/client';
 import { queryKeys } from '../../api/queryKeys';
-import { listQuery, type Filters } from './filters';
+import type { Filters } from './filters';
+import { libraryListOptions } from './listQuery';
 import type { Item, ItemPage } from './types';
 
-export const PAGE_SIZE = 50;
+export { PAGE_SIZE, FIRST_PAGE_SIZE } from './listQuery';
 
-/** The library list for `filters`, a page at a time (cursor pagination). */
+/**
+ * The library list for `filters`, a page at a time (cursor pagination). `items` follow the data
+ * at a lower priority (a deferred value): a page of cards renders in slices between which the
+ * browser stays responsive, instead of in one long task; `isPending` holds until they show.
+ */
 export function useLibrary(filters: Filters) {
-  const query = useMemo(() => listQuery(filters), [filters]);
   const result = useInfiniteQuery({
-    queryKey: queryKeys.content.list(query),
-    queryFn: ({ pageParam, signal }) =>
-      call(
-        api.GET('/api/content', {
-          params: { query: { ...query, limit: PAGE_SIZE, ...(pageParam ? { cursor: pageParam } : {}) } },
-          signal,
-        }),
-      ),
-    initialPageParam: '' as string,
+    ...libraryListOptions(filters),
     // A new filter keeps showing the old results until the new ones arrive: no flash, no jump.
     placeholderData: keepPreviousData,
-    getNextPageParam: (last: ItemPage) => last.next_cursor ?? undefined,
   });
-  const items = useMemo(() => result.data?.pages.flatMap((p) => p.items) ?? [], [result.data]);
-  return { ...result, items };
+  const data = useDeferredValue(result.data, undefined);
+  const items = useMemo(() => data?.pages.flatMap((p) => p.items) ?? [], [data]);
+  const isPending = result.isPending || (result.data !== undefined && data === undefined);
+  // A page that arrived but is not shown yet keeps its placeholder cards.
+  const isShowingNextPage = result.isFetchingNextPage || (result.data?.pages.length ?? 0) > (data?.pages.length ?? 0);
+  return { ...result, isPending, isShowingNextPage, items };
 }
 
 type ListData = InfiniteData<ItemPage, string>;
