@@ -294,11 +294,85 @@ suite('tessera', { concurrency: 1 }, () => {
       await stop.waitFor({ state: 'hidden', timeout: 180_000 });
       const { answer } = await lastAnswer(alice.context);
       assert.equal(answer.status, 'completed');
-      const words = answer.text.split(/\s+/).filter((w) => /^\w+$/.test(w));
-      const tail = words.slice(-4).join(' ');
-      const shown = (await chatLog(page).innerText()).replace(/\s+/g, ' ');
+      // Words only: Markdown's marks and punctuation are not what the page shows.
+      const words = (text) => text.split(/[^\p{L}\p{N}]+/u).filter(Boolean);
+      const tail = words(answer.text).slice(-4).join(' ');
+      const shown = words(await chatLog(page).innerText()).join(' ');
       assert.ok(shown.includes(tail), `the page shows the answer's end ("${tail}")`);
       await checkPage(page, 'chat');
+    });
+
+    test('record a voice message and send it', { timeout: 300_000 }, async () => {
+      // A browser of its own: Chromium grants the microphone and feeds it a test tone.
+      const micBrowser = await launch({ fakeMicrophone: true });
+      try {
+        const context = await newContext(micBrowser, server.url);
+        const page = await context.newPage();
+        // Notes which audio capture the page uses (worklet fetches are not network events here).
+        await page.addInitScript(() => {
+          const seen = { modules: [], scriptProcessors: 0 };
+          window.__tesseraAudio = seen;
+          const addModule = AudioWorklet.prototype.addModule;
+          AudioWorklet.prototype.addModule = function (url, ...rest) {
+            seen.modules.push(String(url));
+            return addModule.call(this, url, ...rest);
+          };
+          const createScriptProcessor = BaseAudioContext.prototype.createScriptProcessor;
+          BaseAudioContext.prototype.createScriptProcessor = function (...args) {
+            seen.scriptProcessors++;
+            return createScriptProcessor.apply(this, args);
+          };
+        });
+        await signUpViaApi(context, 'vera');
+        await page.goto('/chat');
+        await messageBox(page).waitFor();
+        const { items: before } = await api(context, 'GET', '/api/content');
+
+        await page.getByRole('button', { name: 'Record a voice message' }).click();
+        const finish = page.getByRole('button', { name: 'Finish recording' });
+        await finish.waitFor();
+        const meter = page.getByRole('meter', { name: 'Microphone level' });
+        await eventually('the level meter to hear the test tone', async () => Number(await meter.getAttribute('aria-valuenow')) > 0, {
+          interval: 50,
+        });
+        const timer = page.getByRole('timer', { name: 'Recording time' });
+        await eventually('two seconds to be recorded', async () => /^0:0[2-9]/.test(await timer.innerText()), { interval: 100 });
+        await checkPage(page, 'chat-recording');
+        // The samples come from an AudioWorklet loaded from the server's own assets (the CSP
+        // allows no data: or blob: modules), not from the ScriptProcessor fallback.
+        const audio = await page.evaluate(() => window.__tesseraAudio);
+        assert.ok(audio.modules.some((u) => /\/assets\/pcm-capture\.worklet-[\w-]+\.js$/.test(u)), `the worklet module (${audio.modules})`);
+        assert.equal(audio.scriptProcessors, 0, 'no ScriptProcessor fallback');
+        await finish.click();
+
+        const chip = page.getByRole('list', { name: 'Attachments to send' }).getByText(/^voice-message-[\d-]+\.wav$/);
+        await chip.waitFor();
+        const fileName = await chip.innerText();
+        assert.equal(await timer.count(), 0, 'the timer is gone once the recording is done');
+        await checkPage(page, 'chat-voice-message');
+
+        await send(page, 'What does this voice message say?');
+        await atPath(page, /^\/chat\/[0-9a-f-]{36}/);
+        const stem = fileName.replace(/\.wav$/, '');
+        // The sent message shows the recording, now a library item.
+        await chatLog(page).getByRole('list', { name: 'Attachments' }).getByRole('link', { name: stem }).waitFor({ timeout: 30_000 });
+
+        const { items } = await api(context, 'GET', '/api/content');
+        const added = items.filter((i) => !before.some((b) => b.id === i.id));
+        const voice = added.find((i) => i.filename === fileName || i.title === stem);
+        assert.ok(voice, `the library holds the recording (new items: ${JSON.stringify(added.map((i) => [i.title, i.filename]))})`);
+        assert.equal(voice.modality, 'audio');
+        assert.equal(voice.extension, 'wav');
+        const analysed = await analysedViaApi(context, voice.id, PROCESSING_TIMEOUT);
+        assert.equal(analysed.analysis.state, 'ready', `the recording was analysed (${analysed.analysis.error ?? ''})`);
+        assert.equal(analysed.media.sample_rate, 16_000);
+        assert.equal(analysed.media.channels, 1);
+        assert.ok(analysed.media.duration_secs >= 1.5, `about two seconds were recorded (${analysed.media.duration_secs} s)`);
+        // Let the answer end before the browser goes.
+        await page.getByRole('button', { name: /^stop/i }).waitFor({ state: 'hidden', timeout: 180_000 });
+      } finally {
+        await micBrowser.close();
+      }
     });
   });
 

@@ -15,11 +15,19 @@ export const PHONE = { width: 375, height: 812 };
 const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const shotsDir = join(artifactsDir, 'screenshots');
 
-export function launch() {
+/**
+ * Chromium, headless. `fakeMicrophone: true` grants getUserMedia without asking and feeds it
+ * Chromium's test tone (for the scenarios that record).
+ */
+export function launch({ fakeMicrophone = false } = {}) {
   return chromium.launch({
     executablePath: CHROMIUM,
     // Media plays without a click (the tests press play programmatically too).
-    args: [...CHROMIUM_ARGS, '--autoplay-policy=no-user-gesture-required'],
+    args: [
+      ...CHROMIUM_ARGS,
+      '--autoplay-policy=no-user-gesture-required',
+      ...(fakeMicrophone ? ['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream'] : []),
+    ],
   });
 }
 

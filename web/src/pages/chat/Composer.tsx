@@ -3,10 +3,12 @@ import { useEffect, useId, useRef, useState, type FormEvent, type KeyboardEvent 
 import { Button, IconButton } from '../../ui/Button';
 import { cx } from '../../ui/cx';
 import { FormError } from '../../ui/Field';
+import { XIcon } from '../../ui/icons';
 import { describeError } from './apiErrors';
 import { DraftChip } from './Attachments';
 import { MicIcon, PaperclipIcon, SendIcon, StopIcon, UploadIcon } from './icons';
 import { LibraryPicker, type Item } from './LibraryPicker';
+import { canRecordVoice, MAX_RECORDING_SECONDS, useVoiceRecorder } from './useVoiceRecorder';
 
 /** What the user sends: text, library items and files uploaded with the message. */
 export interface Draft {
@@ -18,60 +20,6 @@ export interface Draft {
 /** At most this many attachments per message (the server's limit). */
 export const MAX_ATTACHMENTS = 16;
 const MAX_CHARS = 32_000;
-
-function canRecord(): boolean {
-  return typeof window !== 'undefined' && typeof window.MediaRecorder !== 'undefined' && Boolean(navigator.mediaDevices?.getUserMedia);
-}
-
-/** Records from the microphone into an audio file; `null` while idle. */
-function useRecorder(onDone: (file: File) => void, onError: (message: string) => void) {
-  const [recording, setRecording] = useState<{ startedAt: number } | null>(null);
-  const [elapsed, setElapsed] = useState(0);
-  const recorder = useRef<MediaRecorder | null>(null);
-  const doneRef = useRef(onDone);
-  useEffect(() => {
-    doneRef.current = onDone;
-  });
-
-  useEffect(() => {
-    if (!recording) return;
-    const t = setInterval(() => setElapsed(Math.floor((Date.now() - recording.startedAt) / 1000)), 500);
-    return () => clearInterval(t);
-  }, [recording]);
-
-  // Leaving the page stops the microphone.
-  useEffect(() => () => recorder.current?.stream.getTracks().forEach((t) => t.stop()), []);
-
-  async function start() {
-    try {
-      const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
-      const r = new MediaRecorder(stream);
-      const chunks: Blob[] = [];
-      r.ondataavailable = (e) => e.data.size > 0 && chunks.push(e.data);
-      r.onstop = () => {
-        stream.getTracks().forEach((t) => t.stop());
-        const type = r.mimeType || 'audio/webm';
-        const ext = type.includes('ogg') ? 'ogg' : type.includes('mp4') ? 'm4a' : 'webm';
-        const stamp = new Date().toISOString().slice(0, 19).replace(/[T:]/g, '-');
-        if (chunks.length) doneRef.current(new File(chunks, `Recording ${stamp}.${ext}`, { type }));
-      };
-      recorder.current = r;
-      r.start();
-      setElapsed(0);
-      setRecording({ startedAt: Date.now() });
-    } catch (err) {
-      onError(err instanceof DOMException && err.name === 'NotAllowedError' ? 'Microphone access was refused. Allow it in the browser to record.' : 'Could not start recording.');
-    }
-  }
-
-  function stop() {
-    recorder.current?.stop();
-    recorder.current = null;
-    setRecording(null);
-  }
-
-  return { recording: recording !== null, elapsed, start, stop };
-}
 
 function clock(s: number) {
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
@@ -99,12 +47,27 @@ export function Composer({ onSend, answering, onStop, stopping, disabled, autoFo
   const [dragging, setDragging] = useState(false);
   const fileInput = useRef<HTMLInputElement>(null);
   const textarea = useRef<HTMLTextAreaElement>(null);
+  const recordButton = useRef<HTMLButtonElement>(null);
   const id = useId();
-  const recorder = useRecorder(
+  const recorder = useVoiceRecorder(
     (file) => setFiles((f) => [...f, file]),
     (message) => setError(message),
   );
-  const [micSupported] = useState(canRecord);
+  const [micSupported] = useState(canRecordVoice);
+  const { recording, cancel: cancelRecording } = recorder;
+
+  // Escape while recording discards the recording.
+  useEffect(() => {
+    if (!recording) return;
+    const onKey = (e: globalThis.KeyboardEvent) => {
+      if (e.key !== 'Escape' || e.defaultPrevented) return;
+      e.preventDefault();
+      cancelRecording();
+      recordButton.current?.focus();
+    };
+    document.addEventListener('keydown', onKey);
+    return () => document.removeEventListener('keydown', onKey);
+  }, [recording, cancelRecording]);
 
   const count = items.length + files.length;
   const empty = text.trim() === '' && count === 0;
@@ -121,7 +84,7 @@ export function Composer({ onSend, answering, onStop, stopping, disabled, autoFo
 
   async function submit(e?: FormEvent) {
     e?.preventDefault();
-    if (empty || sending || answering || disabled || tooMany || tooLong || recorder.recording) return;
+    if (empty || sending || answering || disabled || tooMany || tooLong || recorder.busy) return;
     setSending(true);
     setError(null);
     try {
@@ -220,22 +183,63 @@ export function Composer({ onSend, answering, onStop, stopping, disabled, autoFo
               e.target.value = '';
             }}
           />
-          {micSupported &&
-            (recorder.recording ? (
-              <Button size="sm" variant="danger" onClick={recorder.stop} aria-label={`Finish recording (${clock(recorder.elapsed)})`}>
-                <span className="size-2 animate-pulse rounded-full bg-white" aria-hidden="true" />
-                <span aria-hidden="true">{clock(recorder.elapsed)}</span>
-              </Button>
-            ) : (
-              <IconButton label="Record a voice message" size="sm" onClick={() => void recorder.start()} disabled={disabled}>
-                <MicIcon className="size-[18px]" />
+          {micSupported && (
+            <IconButton
+              ref={recordButton}
+              label={recorder.recording ? 'Finish recording' : 'Record a voice message'}
+              size="sm"
+              variant={recorder.recording ? 'danger' : 'ghost'}
+              onClick={() => {
+                setError(null);
+                if (recorder.recording) void recorder.finish();
+                else void recorder.start();
+              }}
+              disabled={(disabled && !recorder.recording) || recorder.state === 'starting' || recorder.state === 'finishing'}
+            >
+              {recorder.recording ? <StopIcon className="size-[18px]" /> : <MicIcon className="size-[18px]" />}
+            </IconButton>
+          )}
+          {recorder.recording && (
+            <span className="flex items-center gap-2 pl-1">
+              <span className="size-2 shrink-0 animate-pulse rounded-full bg-red-600" aria-hidden="true" />
+              <span role="timer" aria-label="Recording time" className="text-xs whitespace-nowrap text-zinc-700 tabular-nums dark:text-zinc-300">
+                {clock(recorder.elapsed)}
+                <span className="hidden sm:inline"> / {clock(MAX_RECORDING_SECONDS)}</span>
+              </span>
+              <span
+                role="meter"
+                aria-label="Microphone level"
+                aria-valuemin={0}
+                aria-valuemax={100}
+                aria-valuenow={Math.round(recorder.level * 100)}
+                className="h-1.5 w-8 overflow-hidden rounded-full bg-zinc-200 sm:w-14 dark:bg-zinc-700"
+              >
+                <span
+                  className="block h-full origin-left rounded-full bg-red-600 transition-transform duration-75"
+                  // The square root shows quiet speech too.
+                  style={{ transform: `scaleX(${Math.sqrt(recorder.level).toFixed(3)})` }}
+                />
+              </span>
+              <IconButton
+                label="Cancel recording"
+                size="sm"
+                onClick={() => {
+                  recorder.cancel();
+                  recordButton.current?.focus();
+                }}
+              >
+                <XIcon />
               </IconButton>
-            ))}
-          <p id={hintId} className="ml-auto hidden px-2 text-xs text-zinc-500 sm:block dark:text-zinc-400">
+              <span className="sr-only" role="status">
+                Recording a voice message. Escape cancels it.
+              </span>
+            </span>
+          )}
+          <p id={hintId} className={cx('ml-auto hidden px-2 text-xs text-zinc-500 dark:text-zinc-400', !recorder.recording && 'sm:block')}>
             Enter to send · Shift+Enter for a new line
           </p>
           {answering ? (
-            <Button size="sm" variant="secondary" className="ml-auto sm:ml-0" onClick={onStop} disabled={stopping} icon={<StopIcon />}>
+            <Button size="sm" variant="secondary" className={cx('ml-auto', !recorder.recording && 'sm:ml-0')} onClick={onStop} disabled={stopping} icon={<StopIcon />}>
               {stopping ? 'Stopping…' : 'Stop'}
             </Button>
           ) : (
@@ -243,9 +247,9 @@ export function Composer({ onSend, answering, onStop, stopping, disabled, autoFo
               type="submit"
               size="sm"
               variant="primary"
-              className="ml-auto sm:ml-0"
+              className={cx('ml-auto', !recorder.recording && 'sm:ml-0')}
               loading={sending}
-              disabled={empty || disabled || tooMany || tooLong || recorder.recording}
+              disabled={empty || disabled || tooMany || tooLong || recorder.busy}
               icon={<SendIcon />}
             >
               Send
