@@ -9,6 +9,7 @@ import './index.css';
 import { prefetchStart } from './prefetch';
 import { createRouter } from './router';
 import { applyTheme } from './theme/theme';
+import { prepareFormatters } from './ui/format';
 import { ToastProvider } from './ui/ToastProvider';
 
 // public/theme-init.js already did this before the first paint; this keeps the two in step.
@@ -32,3 +33,8 @@ createRoot(root).render(
     </QueryClientProvider>
   </StrictMode>,
 );
+
+// Dates are formatted in every list; the first formatter is slow to make (see ui/format.ts), so it
+// is made while the browser waits for the first answers, rather than during the page's render.
+if (typeof window.requestIdleCallback === 'function') window.requestIdleCallback(prepareFormatters, { timeout: 1_000 });
+else setTimeout(prepareFormatters, 0);

@@ -1,4 +1,4 @@
-import type { ReactNode } from 'react';
+import { useDeferredValue, type ReactNode } from 'react';
 import { Navigate, Outlet, useLocation, useSearchParams } from 'react-router';
 
 import { EmptyState } from '../ui/EmptyState';
@@ -10,7 +10,11 @@ import { safeNext, signInPath } from './next';
 
 /** Signed-in pages: while the user loads, `fallback`; signed out, to /signin?next=<here>. */
 export function RequireAuth({ children, fallback = null }: { children?: ReactNode; fallback?: ReactNode }) {
-  const { status, error, retry } = useAuth();
+  const auth = useAuth();
+  const { error, retry } = auth;
+  // The signed-in frame and its page are a large render: once the user is known it happens at a
+  // lower priority, in slices between which the browser stays responsive (not one long task).
+  const status = useDeferredValue(auth.status, 'loading');
   const location = useLocation();
   if (status === 'loading') return fallback;
   if (status === 'unreachable') {

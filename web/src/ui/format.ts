@@ -1,12 +1,22 @@
 /** Display formatting, in the browser's locale. */
 
-const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
-const relative = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
+// Made on first use: the page's first Intl formatter costs tens of milliseconds (the browser
+// loads its locale data then), which should not be paid while a page's code is evaluated.
+let dateTimeFormat: Intl.DateTimeFormat | undefined;
+let relativeFormat: Intl.RelativeTimeFormat | undefined;
+const dateTime = () => (dateTimeFormat ??= new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' }));
+const relative = () => (relativeFormat ??= new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' }));
+
+/** Makes the formatters now (main.tsx does it while the first requests are under way). */
+export function prepareFormatters(): void {
+  dateTime();
+  relative();
+}
 
 export function formatDateTime(iso: string | null | undefined): string {
   if (!iso) return '—';
   const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? '—' : dateTime.format(d);
+  return Number.isNaN(d.getTime()) ? '—' : dateTime().format(d);
 }
 
 const STEPS: [Intl.RelativeTimeFormatUnit, number][] = [
@@ -24,7 +34,7 @@ export function formatRelative(iso: string | null | undefined, now = Date.now())
   let value = (new Date(iso).getTime() - now) / 1000;
   if (Number.isNaN(value)) return '—';
   for (const [unit, size] of STEPS) {
-    if (Math.abs(value) < size) return relative.format(Math.round(value), unit);
+    if (Math.abs(value) < size) return relative().format(Math.round(value), unit);
     value /= size;
   }
   return '—';

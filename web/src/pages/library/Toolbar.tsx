@@ -11,10 +11,30 @@ const segBase =
 const segOn = 'bg-white text-zinc-900 shadow-sm dark:bg-zinc-700 dark:text-zinc-50';
 const segOff = 'text-zinc-600 hover:text-zinc-900 dark:text-zinc-400 dark:hover:text-zinc-100';
 
+/**
+ * False until the browser is first idle. Date fields and a suggestions list are among the most
+ * expensive things to show the first time (the browser builds their inner parts and styles the
+ * whole page again): they start as plain text fields, same size and value, and become what they
+ * are once the page and its items are on screen.
+ */
+function useIdle(): boolean {
+  const [idle, setIdle] = useState(false);
+  useEffect(() => {
+    if (typeof window.requestIdleCallback === 'function') {
+      const id = window.requestIdleCallback(() => setIdle(true), { timeout: 2_000 });
+      return () => window.cancelIdleCallback(id);
+    }
+    const t = setTimeout(() => setIdle(true), 300);
+    return () => clearTimeout(t);
+  }, []);
+  return idle;
+}
+
 /** Search, filters, sort and the grid/list switch; every change goes to the address. */
 export function Toolbar({ filters, onChange, knownTags }: { filters: Filters; onChange: (f: Partial<Filters>) => void; knownTags: string[] }) {
   const [q, setQ] = useState(filters.q);
   const ids = useId();
+  const idle = useIdle();
   // Typing waits a moment before searching; the address (and back/forward) wins over the box.
   const [shownQ, setShownQ] = useState(filters.q);
   if (shownQ !== filters.q) {
@@ -100,29 +120,31 @@ export function Toolbar({ filters, onChange, knownTags }: { filters: Filters; on
             </label>
             <input
               id={`${ids}-tag`}
-              list={`${ids}-tags`}
+              list={idle ? `${ids}-tags` : undefined}
               value={filters.tag}
               onChange={(e) => onChange({ tag: e.target.value })}
               placeholder="Any"
-              className={cx(inputClass, 'h-8 w-32')}
+              className={cx(inputClass, 'h-8! w-32!')}
             />
-            <datalist id={`${ids}-tags`}>
-              {knownTags.map((t) => (
-                <option key={t} value={t} />
-              ))}
-            </datalist>
+            {idle && (
+              <datalist id={`${ids}-tags`}>
+                {knownTags.map((t) => (
+                  <option key={t} value={t} />
+                ))}
+              </datalist>
+            )}
           </div>
           <div>
             <label htmlFor={`${ids}-from`} className={label}>
               From
             </label>
-            <input id={`${ids}-from`} type="date" value={filters.from} max={filters.to || undefined} onChange={(e) => onChange({ from: e.target.value })} className={cx(inputClass, 'h-8 w-36')} />
+            <input id={`${ids}-from`} type={idle ? 'date' : 'text'} value={filters.from} max={filters.to || undefined} onChange={(e) => onChange({ from: e.target.value })} className={cx(inputClass, 'h-8! w-36!')} />
           </div>
           <div>
             <label htmlFor={`${ids}-to`} className={label}>
               To
             </label>
-            <input id={`${ids}-to`} type="date" value={filters.to} min={filters.from || undefined} onChange={(e) => onChange({ to: e.target.value })} className={cx(inputClass, 'h-8 w-36')} />
+            <input id={`${ids}-to`} type={idle ? 'date' : 'text'} value={filters.to} min={filters.from || undefined} onChange={(e) => onChange({ to: e.target.value })} className={cx(inputClass, 'h-8! w-36!')} />
           </div>
           {isFiltered(filters) && (
             <button

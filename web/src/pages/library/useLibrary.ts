@@ -1,5 +1,5 @@
 import { keepPreviousData, useInfiniteQuery, useQueryClient, type InfiniteData, type QueryClient } from '@tanstack/react-query';
-import { useDeferredValue, useMemo } from 'react';
+import { startTransition, useDeferredValue, useEffect, useMemo, useState } from 'react';
 
 import { queryKeys } from '../../api/queryKeys';
 import type { Filters } from './filters';
@@ -13,13 +13,26 @@ export { PAGE_SIZE, FIRST_PAGE_SIZE } from './listQuery';
  * at a lower priority (a deferred value): a page of cards renders in slices between which the
  * browser stays responsive, instead of in one long task; `isPending` holds until they show.
  */
+let firstOfVisit = true;
+
 export function useLibrary(filters: Filters) {
+  // On the visit's first page, the frame (header, toolbar) is shown first and the cards right
+  // after, in a separate render, so that neither makes one long task with the other.
+  const [cardsLater] = useState(() => {
+    const later = firstOfVisit;
+    firstOfVisit = false;
+    return later;
+  });
+  const [cardsReady, setCardsReady] = useState(!cardsLater);
+  useEffect(() => {
+    if (!cardsReady) startTransition(() => setCardsReady(true));
+  }, [cardsReady]);
   const result = useInfiniteQuery({
     ...libraryListOptions(filters),
     // A new filter keeps showing the old results until the new ones arrive: no flash, no jump.
     placeholderData: keepPreviousData,
   });
-  const data = useDeferredValue(result.data, undefined);
+  const data = useDeferredValue(cardsReady ? result.data : undefined, undefined);
   const items = useMemo(() => data?.pages.flatMap((p) => p.items) ?? [], [data]);
   const isPending = result.isPending || (result.data !== undefined && data === undefined);
   // A page that arrived but is not shown yet keeps its placeholder cards.
