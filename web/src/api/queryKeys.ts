@@ -10,6 +10,8 @@ export const queryKeys = {
     all: ['content'] as const,
     list: (filters: Record<string, unknown> = {}) => ['content', 'list', filters] as const,
     item: (id: string) => ['content', 'item', id] as const,
+    /** The user's tags with counts (`GET /api/content/tags`); any content event refreshes them. */
+    tags: ['content', 'tags'] as const,
     /** The first lines of a text item, by its bytes' hash (never stale: the bytes never change). */
     snippet: (sha256: string) => ['content-snippet', sha256] as const,
   },

@@ -33,6 +33,8 @@ export function mockApi(routes: Record<string, Handler>) {
     );
     return { key, method, pattern, names, handler };
   });
+  // As on the server, a fixed path (`/api/content/tags`) wins over a template (`/api/content/{id}`).
+  compiled.sort((a, b) => Number(a.names.length > 0) - Number(b.names.length > 0));
   const fetchMock = vi.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
     const request = input instanceof Request ? input : new Request(new URL(String(input), window.location.origin), init);
     const url = new URL(request.url);

@@ -28,6 +28,7 @@ function must<T>(value: T | null | undefined): T {
 function serve(item: Item, extra: Parameters<typeof mockApi>[0] = {}) {
   return mockApi({
     'GET /api/content/{id}': () => item,
+    'GET /api/content/tags': () => ({ tags: [{ tag: 'street', items: 3 }, { tag: 'shop', items: 1 }] }),
     'GET /api/content/{id}/jobs': () => ({ jobs: [job()] }),
     'GET /api/content': () => ({ items: [] }),
     ...extra,
@@ -185,7 +186,13 @@ describe('content detail: editing and actions', () => {
     });
     const user = userEvent.setup();
     renderWithProviders(<ContentDetail id={ID} />);
-    await user.type(await screen.findByLabelText('Add tags'), 'street, shop, sign{Enter}');
+    const field = await screen.findByLabelText('Add tags');
+    // The user's other tags are suggested; the item's own are not.
+    await waitFor(() => {
+      const list = document.getElementById(field.getAttribute('list') ?? '');
+      expect([...(list?.querySelectorAll('option') ?? [])].map((o) => o.value)).toEqual(['street']);
+    });
+    await user.type(field, 'street, shop, sign{Enter}');
     expect(api.calls('PATCH /api/content/{id}')[0]?.body).toEqual({ add_tags: ['street', 'sign'] });
     await user.click(await screen.findByRole('button', { name: 'Remove tag shop' }));
     expect(api.calls('PATCH /api/content/{id}')[1]?.body).toEqual({ remove_tags: ['shop'] });
@@ -323,6 +330,7 @@ describe('content detail: missing items', () => {
     let fail = true;
     mockApi({
       'GET /api/content/{id}': () => (fail ? apiError(500, 'internal_error') : imageItem()),
+      'GET /api/content/tags': () => ({ tags: [] }),
       'GET /api/content/{id}/jobs': () => ({ jobs: [] }),
       'GET /api/content': () => ({ items: [] }),
     });

@@ -1,5 +1,6 @@
 import { useId, useState, type FormEvent, type ReactNode } from 'react';
 
+import { useTags } from '../../api/useTags';
 import { Badge } from '../../ui/Badge';
 import { XIcon } from '../../ui/icons';
 import { formatBytes, formatDateTime } from '../../ui/format';
@@ -81,6 +82,7 @@ export function TagsPanel({ item }: { item: Item }) {
   const update = useUpdateItem(item.id);
   const fieldId = useId();
   const editable = !item.deleted_at;
+  const known = useTags(editable);
 
   const add = (e: FormEvent) => {
     e.preventDefault();
@@ -132,12 +134,20 @@ export function TagsPanel({ item }: { item: Item }) {
           <div className="flex gap-2">
           <input
             id={fieldId}
+            list={`${fieldId}-known`}
             value={draft}
             onChange={(e) => setDraft(e.target.value)}
             placeholder="travel, receipts"
             maxLength={200}
             className={`${inputClass} h-8`}
           />
+          <datalist id={`${fieldId}-known`}>
+            {known
+              .filter((t) => !item.tags.includes(t))
+              .map((t) => (
+                <option key={t} value={t} />
+              ))}
+          </datalist>
           <Button type="submit" size="sm" loading={update.isPending} disabled={!draft.trim()}>
             Add
           </Button>

@@ -2,6 +2,7 @@ import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { useSearchParams } from 'react-router';
 
 import { api, call } from '../../api/client';
+import { useTags } from '../../api/useTags';
 import { Button } from '../../ui/Button';
 import { ConfirmDialog } from '../../ui/Dialog';
 import { EmptyState } from '../../ui/EmptyState';
@@ -234,7 +235,11 @@ export default function LibraryPage() {
     return () => io.disconnect();
   }, [hasNextPage, isFetchingNextPage, fetchNextPage]);
 
-  const knownTags = useMemo(() => [...new Set(items.flatMap((i) => i.tags))].sort().slice(0, 200), [items]);
+  const savedTags = useTags();
+  const knownTags = useMemo(
+    () => [...new Set([...savedTags, ...items.flatMap((i) => i.tags)])].slice(0, 500),
+    [savedTags, items],
+  );
   const uploadButton = (
     <Button variant="primary" icon={<UploadIcon />} onClick={() => picker.current?.click()}>
       Upload
