@@ -4,9 +4,10 @@
  */
 import type { SVGProps } from 'react';
 
-type IconProps = SVGProps<SVGSVGElement>;
+export type IconProps = SVGProps<SVGSVGElement>;
 
-function Icon({ children, className = 'size-4', ...rest }: IconProps) {
+/** The frame every icon is drawn in; pages with icons of their own draw them in it too. */
+export function Icon({ children, className = 'size-4', ...rest }: IconProps) {
   return (
     <svg
       viewBox="0 0 24 24"

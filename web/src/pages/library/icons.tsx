@@ -1,15 +1,5 @@
 /** The library's own icons, drawn like ui/icons.tsx (decorative: the control carries the name). */
-import type { SVGProps } from 'react';
-
-type P = SVGProps<SVGSVGElement>;
-
-function Icon({ children, className = 'size-4', ...rest }: P) {
-  return (
-    <svg viewBox="0 0 24 24" fill="none" stroke="currentColor" strokeWidth={1.8} strokeLinecap="round" strokeLinejoin="round" aria-hidden="true" focusable="false" className={className} {...rest}>
-      {children}
-    </svg>
-  );
-}
+import { Icon, type IconProps as P } from '../../ui/icons';
 
 export const UploadIcon = (p: P) => (
   <Icon {...p}>
