@@ -135,6 +135,8 @@ fn main() -> Result<()> {
         );
         let (mut ws, _) = tokio_tungstenite::connect_async(request).await?;
         let (mut firsts, mut rates, mut tokens) = (vec![], vec![], vec![]);
+        // The server's own view of the first token: building the context, then the model's.
+        let (mut server_firsts, mut server_contexts) = (Vec::new(), Vec::new());
         // One round more than measured: the first loads the model.
         for round in 0..=rounds {
             let conv: Value = client
@@ -189,6 +191,10 @@ fn main() -> Result<()> {
                 out.saturating_sub(1) as f64 / done.0.duration_since(first).as_secs_f64().max(1e-9),
             );
             tokens.push(out as f64);
+            let timings = &done.1["payload"]["timings"];
+            let context_ms = timings["context_ms"].as_f64().unwrap_or(f64::NAN);
+            server_contexts.push(context_ms);
+            server_firsts.push(context_ms + timings["first_token_ms"].as_f64().unwrap_or(f64::NAN));
         }
         let (bf, bt) = (median(bare_first), median(bare_tps));
         let (of, ot) = (median(firsts), median(rates));
@@ -203,6 +209,8 @@ fn main() -> Result<()> {
             "rounds": rounds,
             "answer_tokens_median": median(tokens),
             "first_token_ms": of,
+            "server_first_token_ms": median(server_firsts),
+            "server_context_ms": median(server_contexts),
             "runtime_first_token_ms": bf,
             "first_token_extra_ms": of - bf,
             "decode_tokens_per_s": ot,
