@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The web UI's benchmarks: initial JavaScript (gzip, budget 250 KB) and Lighthouse performance
-# and accessibility of the library page with 1,000 items (goal ≥ 90), on Debian's Chromium.
+# and accessibility of the library page with 1,000 items (goal ≥ 90, judged on the median of 3
+# Lighthouse runs per form factor), on Debian's Chromium.
 # Writes target/bench-results/web_ui.json and prints it. Needs the test PostgreSQL cluster
 # (TESSERA_BENCH_DATABASE_URL, else TESSERA_E2E_DATABASE_URL, else the local default) and the
 # server binary (TESSERA_E2E_BIN, default target/debug/tessera, built when missing).

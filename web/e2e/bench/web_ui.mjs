@@ -2,7 +2,8 @@
 //  (a) initial JavaScript: gzip sizes of the scripts web/dist/index.html loads at once (its
 //      <script src> and <link rel="modulepreload">), against a 250 KB budget;
 //  (b) Lighthouse performance and accessibility of /library for a signed-in user with 1,000
-//      notes, on Debian's Chromium, mobile (Lighthouse's default) and desktop; goal ≥ 90.
+//      notes, on Debian's Chromium, mobile (Lighthouse's default) and desktop; goal ≥ 90, judged
+//      on the median of 3 runs per form factor (TESSERA_BENCH_UI_RUNS to change).
 // Figures go to target/bench-results/web_ui.json and stdout. Exit status 0 unless a step broke;
 // budgets and goals are reported (`pass`), not enforced.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -22,6 +23,8 @@ const resultsDir = join(repoRoot, 'target', 'bench-results');
 const JS_BUDGET_BYTES = 250_000;
 const SCORE_GOAL = 90;
 const ITEMS = Number(process.env.TESSERA_BENCH_UI_ITEMS ?? 1000);
+/** Lighthouse runs per form factor; the median one is reported and judged. */
+const RUNS = Math.max(1, Number(process.env.TESSERA_BENCH_UI_RUNS ?? 3));
 
 /** (a) The scripts index.html loads before any route's code, with raw and gzip sizes. */
 function initialJavaScript() {
@@ -120,12 +123,42 @@ async function lighthouseScores() {
       ['mobile', undefined],
       ['desktop', desktopConfig],
     ]) {
-      const result = await lighthouse(page, flags, config);
-      writeFileSync(join(resultsDir, `lighthouse-${name}.json`), result.report);
-      const f = figures(result.lhr);
-      out[name] = { ...f, pass: f.performance >= SCORE_GOAL && f.accessibility >= SCORE_GOAL };
-      if (f.final_url && !f.final_url.includes('/library')) {
-        out[name].warning = `Lighthouse ended on ${f.final_url}, not the library (was the cookie refused?)`;
+      // Lighthouse's performance score moves a lot from run to run (Total Blocking Time above
+      // all), so each form factor runs RUNS times and the median run (by score, then by TBT) is
+      // the one reported, kept as lighthouse-<form>.json and judged; every run's figures are in `runs`.
+      const runs = [];
+      for (let i = 0; i < RUNS; i++) {
+        const result = await lighthouse(page, flags, config);
+        runs.push({ report: result.report, figures: figures(result.lhr) });
+      }
+      const ranked = [...runs].sort(
+        (a, b) =>
+          a.figures.performance - b.figures.performance ||
+          b.figures.total_blocking_time_ms - a.figures.total_blocking_time_ms,
+      );
+      const median = ranked[Math.floor((ranked.length - 1) / 2)];
+      writeFileSync(join(resultsDir, `lighthouse-${name}.json`), median.report);
+      const f = median.figures;
+      out[name] = {
+        ...f,
+        pass: f.performance >= SCORE_GOAL && f.accessibility >= SCORE_GOAL,
+        median_of: runs.length,
+        median_run: runs.indexOf(median) + 1,
+        performance_runs: runs.map((r) => r.figures.performance),
+        accessibility_runs: runs.map((r) => r.figures.accessibility),
+        runs: runs.map(({ figures: r }) => ({
+          performance: r.performance,
+          accessibility: r.accessibility,
+          first_contentful_paint_ms: r.first_contentful_paint_ms,
+          largest_contentful_paint_ms: r.largest_contentful_paint_ms,
+          total_blocking_time_ms: r.total_blocking_time_ms,
+          cumulative_layout_shift: r.cumulative_layout_shift,
+          speed_index_ms: r.speed_index_ms,
+        })),
+      };
+      const lost = runs.find((r) => r.figures.final_url && !r.figures.final_url.includes('/library'));
+      if (lost) {
+        out[name].warning = `Lighthouse ended on ${lost.figures.final_url}, not the library (was the cookie refused?)`;
       }
     }
     return out;
