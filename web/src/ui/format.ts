@@ -7,10 +7,13 @@ let relativeFormat: Intl.RelativeTimeFormat | undefined;
 const dateTime = () => (dateTimeFormat ??= new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' }));
 const relative = () => (relativeFormat ??= new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' }));
 
-/** Makes the formatters now (main.tsx does it while the first requests are under way). */
+/**
+ * Makes the relative-time formatter (every list shows "3 minutes ago") now, where the browser's
+ * language needs one (see `english`): main.tsx does it while the first requests are under way.
+ * The date-time one is left to its first use (a detail page, a hover): no list needs it to show.
+ */
 export function prepareFormatters(): void {
-  dateTime();
-  relative();
+  if (!english()) relative();
 }
 
 export function formatDateTime(iso: string | null | undefined): string {
@@ -28,13 +31,36 @@ const STEPS: [Intl.RelativeTimeFormatUnit, number][] = [
   ['year', Infinity],
 ];
 
+/** English words for `value` `unit`s (past when negative), as Intl.RelativeTimeFormat('en', { numeric: 'auto' }) says them. */
+export function englishRelative(value: number, unit: Intl.RelativeTimeFormatUnit): string {
+  const n = Math.abs(value);
+  if (n === 0) return unit === 'second' ? 'now' : unit === 'day' ? 'today' : `this ${unit}`;
+  if (n === 1 && unit === 'day') return value < 0 ? 'yesterday' : 'tomorrow';
+  if (n === 1 && unit !== 'second' && unit !== 'minute' && unit !== 'hour') return `${value < 0 ? 'last' : 'next'} ${unit}`;
+  const amount = `${String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',')} ${unit}${n === 1 ? '' : 's'}`;
+  return value < 0 ? `${amount} ago` : `in ${amount}`;
+}
+
+/**
+ * In an English-speaking browser the words are written here, not by Intl.RelativeTimeFormat:
+ * the page's first Intl formatter costs tens of milliseconds in one piece (the browser loads its
+ * locale data), and a list would pay that during its first load just to say "3 minutes ago".
+ */
+const english = () =>
+  typeof navigator === 'undefined' || /^en(-|$)/i.test(navigator.language || 'en');
+
+function sayRelative(value: number, unit: Intl.RelativeTimeFormatUnit): string {
+  return english() ? englishRelative(value, unit) : relative().format(value, unit);
+}
+
 /** "3 minutes ago", "yesterday"; pair it with `formatDateTime` in a title or <time>. */
 export function formatRelative(iso: string | null | undefined, now = Date.now()): string {
   if (!iso) return '—';
   let value = (new Date(iso).getTime() - now) / 1000;
   if (Number.isNaN(value)) return '—';
   for (const [unit, size] of STEPS) {
-    if (Math.abs(value) < size) return relative().format(Math.round(value), unit);
+    // `|| 0` turns -0 (a moment ago, rounded) into 0, as Intl does.
+    if (Math.abs(value) < size) return sayRelative(Math.round(value) || 0, unit);
     value /= size;
   }
   return '—';
