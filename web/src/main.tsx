@@ -1,5 +1,5 @@
 import { QueryClientProvider } from '@tanstack/react-query';
-import { StrictMode } from 'react';
+import { startTransition, StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { RouterProvider } from 'react-router';
 
@@ -17,22 +17,33 @@ applyTheme();
 
 const queryClient = createQueryClient();
 prefetchStart(queryClient, window.location);
-const router = createRouter();
 
 const root = document.getElementById('root');
 if (!root) throw new Error('index.html has no #root');
 
-createRoot(root).render(
-  <StrictMode>
-    <QueryClientProvider client={queryClient}>
-      <ToastProvider>
-        <AuthProvider>
-          <RouterProvider router={router} />
-        </AuthProvider>
-      </ToastProvider>
-    </QueryClientProvider>
-  </StrictMode>,
-);
+/**
+ * The app starts in two steps, each a task of its own, so that neither is a long one on a
+ * phone: this script (its evaluation and the first requests, above), then the router and the
+ * first render. That render is a transition: React renders it in slices and the browser stays
+ * responsive meanwhile (index.html's outline is on screen until it is done).
+ */
+function start(container: HTMLElement) {
+  const router = createRouter();
+  startTransition(() =>
+    createRoot(container).render(
+      <StrictMode>
+        <QueryClientProvider client={queryClient}>
+          <ToastProvider>
+            <AuthProvider>
+              <RouterProvider router={router} />
+            </AuthProvider>
+          </ToastProvider>
+        </QueryClientProvider>
+      </StrictMode>,
+    ),
+  );
+}
+setTimeout(() => start(root), 0);
 
 // Dates are formatted in every list; the first formatter is slow to make (see ui/format.ts), so it
 // is made while the browser waits for the first answers, rather than during the page's render.
