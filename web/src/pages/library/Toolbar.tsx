@@ -1,4 +1,4 @@
-import { useEffect, useId, useState } from 'react';
+import { startTransition, useEffect, useId, useState } from 'react';
 
 import { cx } from '../../ui/cx';
 import { inputClass } from '../../ui/Field';
@@ -21,10 +21,10 @@ function useIdle(): boolean {
   const [idle, setIdle] = useState(false);
   useEffect(() => {
     if (typeof window.requestIdleCallback === 'function') {
-      const id = window.requestIdleCallback(() => setIdle(true), { timeout: 2_000 });
+      const id = window.requestIdleCallback(() => startTransition(() => setIdle(true)), { timeout: 2_000 });
       return () => window.cancelIdleCallback(id);
     }
-    const t = setTimeout(() => setIdle(true), 300);
+    const t = setTimeout(() => startTransition(() => setIdle(true)), 300);
     return () => clearTimeout(t);
   }, []);
   return idle;

@@ -1,4 +1,4 @@
-import { useEffect, useState, type RefObject } from 'react';
+import { startTransition, useEffect, useState, type RefObject } from 'react';
 
 type Callback = (visible: boolean) => void;
 const callbacks = new WeakMap<Element, Callback>();
@@ -22,7 +22,8 @@ export function useSeen(ref: RefObject<Element | null>, enabled = true): boolean
     if (!enabled || seen || !el) return;
     const io = shared();
     if (!io) return;
-    callbacks.set(el, (v) => v && setSeen(true));
+    // A transition: the cards that came into view together re-render in slices, not in one task.
+    callbacks.set(el, (v) => v && startTransition(() => setSeen(true)));
     io.observe(el);
     return () => {
       io.unobserve(el);
