@@ -8,6 +8,9 @@ import type { Item, ItemPage } from './types';
 
 export { PAGE_SIZE, FIRST_PAGE_SIZE } from './listQuery';
 
+/** Cards on a phone's first screen, and some (two columns of about three rows). */
+const FIRST_SCREEN_CARDS = 8;
+
 /**
  * The library list for `filters`, a page at a time (cursor pagination). `items` follow the data
  * at a lower priority (a deferred value): a page of cards renders in slices between which the
@@ -33,11 +36,22 @@ export function useLibrary(filters: Filters) {
     placeholderData: keepPreviousData,
   });
   const data = useDeferredValue(cardsReady ? result.data : undefined, undefined);
-  const items = useMemo(() => data?.pages.flatMap((p) => p.items) ?? [], [data]);
+  const allItems = useMemo(() => data?.pages.flatMap((p) => p.items) ?? [], [data]);
+  // ...and of those cards, a phone's first screen is committed first, the rest right after (a
+  // transition in a later task): each commit, and the styling that follows it, is then short.
+  const [limit, setLimit] = useState(cardsLater ? FIRST_SCREEN_CARDS : Infinity);
+  const partial = allItems.length > limit;
+  useEffect(() => {
+    if (!partial) return;
+    const t = setTimeout(() => startTransition(() => setLimit(Infinity)), 0);
+    return () => clearTimeout(t);
+  }, [partial]);
+  const items = useMemo(() => (partial ? allItems.slice(0, limit) : allItems), [allItems, partial, limit]);
   const isPending = result.isPending || (result.data !== undefined && data === undefined);
   // A page that arrived but is not shown yet keeps its placeholder cards.
   const isShowingNextPage = result.isFetchingNextPage || (result.data?.pages.length ?? 0) > (data?.pages.length ?? 0);
-  return { ...result, isPending, isShowingNextPage, items };
+  // Until every card of the page is shown, the end of the list is not near: no next page yet.
+  return { ...result, hasNextPage: result.hasNextPage && !partial, isPending, isShowingNextPage, items };
 }
 
 type ListData = InfiniteData<ItemPage, string>;
