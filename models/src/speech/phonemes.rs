@@ -16,8 +16,9 @@ use super::SpeechError;
 pub const ESPEAK: &str = "espeak-ng";
 /// The longest text accepted, in characters (about five minutes of speech).
 pub const MAX_TEXT_CHARS: usize = 5_000;
-/// How long one espeak-ng run may take by default.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one espeak-ng run may take by default: a guard against a hung program, not a speed
+/// limit (a run that takes a fraction of a second alone took over 10 s on a saturated machine).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Most IPA kept from one run; espeak-ng writes a few bytes per input character.
 const STDOUT_CAP: usize = 1 << 20;
 /// espeak-ng runs in flight at once: each mostly waits on start-up, not on the CPU.
