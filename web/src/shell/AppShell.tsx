@@ -3,6 +3,7 @@ import { Outlet, useLocation, useNavigation } from 'react-router';
 
 import { LiveProvider } from '../live/LiveProvider';
 import { IconButton } from '../ui/Button';
+import { useModalDialog } from '../ui/Dialog';
 import { ErrorBoundary } from '../ui/ErrorBoundary';
 import { MenuIcon, XIcon } from '../ui/icons';
 import { LiveIndicator } from './LiveIndicator';
@@ -35,18 +36,7 @@ function SkipLink() {
 
 /** The phone drawer: a modal <dialog> (focus trap, Esc, inert background for free). */
 function MobileDrawer({ open, onClose }: { open: boolean; onClose: () => void }) {
-  const ref = useRef<HTMLDialogElement>(null);
-  useEffect(() => {
-    const d = ref.current;
-    if (!d) return;
-    if (open && !d.open) {
-      if (typeof d.showModal === 'function') d.showModal();
-      else d.setAttribute('open', '');
-    } else if (!open && d.open) {
-      if (typeof d.close === 'function') d.close();
-      else d.removeAttribute('open');
-    }
-  }, [open]);
+  const ref = useModalDialog(open);
   return (
     <dialog
       ref={ref}

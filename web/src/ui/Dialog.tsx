@@ -16,16 +16,9 @@ export interface DialogProps {
   className?: string;
 }
 
-/**
- * A modal on the native <dialog>: the browser traps focus, makes the rest inert, closes on Esc
- * and gives focus back to the opener. The content is rendered only while open, so forms inside
- * start fresh each time.
- */
-export function Dialog({ open, onClose, title, description, children, footer, className }: DialogProps) {
+/** A ref for a native <dialog> that is shown modally while `open` and closed otherwise. */
+export function useModalDialog(open: boolean) {
   const ref = useRef<HTMLDialogElement>(null);
-  const titleId = useId();
-  const descId = useId();
-
   useEffect(() => {
     const d = ref.current;
     if (!d) return;
@@ -37,6 +30,18 @@ export function Dialog({ open, onClose, title, description, children, footer, cl
       else d.removeAttribute('open');
     }
   }, [open]);
+  return ref;
+}
+
+/**
+ * A modal on the native <dialog>: the browser traps focus, makes the rest inert, closes on Esc
+ * and gives focus back to the opener. The content is rendered only while open, so forms inside
+ * start fresh each time.
+ */
+export function Dialog({ open, onClose, title, description, children, footer, className }: DialogProps) {
+  const ref = useModalDialog(open);
+  const titleId = useId();
+  const descId = useId();
 
   return (
     <dialog

@@ -3,10 +3,10 @@ import { useEffect, useId, useRef, useState, type FormEvent, type KeyboardEvent 
 import { Button, IconButton } from '../../ui/Button';
 import { cx } from '../../ui/cx';
 import { FormError } from '../../ui/Field';
-import { XIcon } from '../../ui/icons';
+import { UploadIcon, XIcon } from '../../ui/icons';
 import { describeError } from './apiErrors';
 import { DraftChip } from './Attachments';
-import { MicIcon, PaperclipIcon, SendIcon, StopIcon, UploadIcon } from './icons';
+import { MicIcon, PaperclipIcon, SendIcon, StopIcon } from './icons';
 import { LibraryPicker, type Item } from './LibraryPicker';
 import { canRecordVoice, MAX_RECORDING_SECONDS, useVoiceRecorder } from './useVoiceRecorder';
 

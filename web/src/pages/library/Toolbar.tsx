@@ -2,9 +2,9 @@ import { startTransition, useEffect, useId, useState } from 'react';
 
 import { cx } from '../../ui/cx';
 import { inputClass } from '../../ui/Field';
-import { SearchIcon, XIcon } from '../../ui/icons';
+import { LibraryIcon, SearchIcon, XIcon } from '../../ui/icons';
 import { MODALITIES, SORTS, isFiltered, type Filters } from './filters';
-import { GridIcon, ListIcon } from './icons';
+import { ListIcon } from './icons';
 
 const segBase =
   'inline-flex h-8 items-center gap-1.5 rounded-md px-2.5 text-sm font-medium whitespace-nowrap transition-colors focus-visible:outline-2 focus-visible:outline-offset-1 focus-visible:outline-brand-500';
@@ -86,7 +86,7 @@ export function Toolbar({ filters, onChange, knownTags }: { filters: Filters; on
           </select>
           <div role="group" aria-label="Layout" className="inline-flex rounded-lg bg-zinc-100 p-0.5 dark:bg-zinc-800/80">
             <button type="button" aria-pressed={filters.view === 'grid'} aria-label="Grid" title="Grid" className={cx(segBase, 'px-2', filters.view === 'grid' ? segOn : segOff)} onClick={() => onChange({ view: 'grid' })}>
-              <GridIcon />
+              <LibraryIcon />
             </button>
             <button type="button" aria-pressed={filters.view === 'list'} aria-label="List" title="List" className={cx(segBase, 'px-2', filters.view === 'list' ? segOn : segOff)} onClick={() => onChange({ view: 'list' })}>
               <ListIcon />

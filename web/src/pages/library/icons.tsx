@@ -1,11 +1,6 @@
 /** The library's own icons, drawn like ui/icons.tsx (decorative: the control carries the name). */
 import { Icon, type IconProps as P } from '../../ui/icons';
 
-export const UploadIcon = (p: P) => (
-  <Icon {...p}>
-    <path d="M12 15V3M7 8l5-5 5 5M4 15v4a2 2 0 0 0 2 2h12a2 2 0 0 0 2-2v-4" />
-  </Icon>
-);
 export const NoteIcon = (p: P) => (
   <Icon {...p}>
     <path d="M12 20h9M16.5 3.5a2.1 2.1 0 0 1 3 3L7 19l-4 1 1-4 12.5-12.5Z" />
@@ -40,14 +35,6 @@ export const VideoIcon = (p: P) => (
 export const PlayIcon = (p: P) => (
   <Icon {...p} fill="currentColor" stroke="none">
     <path d="M7 4.5v15l13-7.5-13-7.5Z" />
-  </Icon>
-);
-export const GridIcon = (p: P) => (
-  <Icon {...p}>
-    <rect x="3" y="3" width="7" height="7" rx="1.5" />
-    <rect x="14" y="3" width="7" height="7" rx="1.5" />
-    <rect x="3" y="14" width="7" height="7" rx="1.5" />
-    <rect x="14" y="14" width="7" height="7" rx="1.5" />
   </Icon>
 );
 export const ListIcon = (p: P) => (
