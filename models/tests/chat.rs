@@ -8,7 +8,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use tessera_models::runtime::llama::{
-    ChatMessage, Finish, GenerateOptions, LlamaError, LlamaModel, LlamaOptions,
+    ChatMessage, Finish, GenerateOptions, Generation, LlamaError, LlamaModel, LlamaOptions,
 };
 use tessera_models::runtime::Model;
 use tessera_models::text::chat::{summarise, ChatModel, ChatRequest};
@@ -328,4 +328,91 @@ fn summarises_short_and_long_text_within_the_word_limit() {
     let words = summary.split_whitespace().count();
     assert!(words > 3 && words <= 20, "{summary:?}");
     assert!(summary.contains("Mars"), "{summary:?}");
+}
+
+/// The same file with a prompt cache of `mb` MB (each budget is its own loaded copy).
+fn cached_model(mb: usize) -> Arc<LlamaModel> {
+    let options = LlamaOptions {
+        prompt_cache_bytes: mb << 20,
+        ..LlamaOptions::default()
+    };
+    LlamaModel::load(&model_path(), &options).expect("loads")
+}
+
+fn scoped(scope: &str, max_tokens: usize) -> GenerateOptions {
+    GenerateOptions {
+        cache_scope: Some(scope.to_owned()),
+        ..GenerateOptions::greedy(max_tokens)
+    }
+}
+
+fn chat(m: &LlamaModel, messages: &[ChatMessage], options: &GenerateOptions) -> Generation {
+    m.chat(messages, options, &AtomicBool::new(false), |_| {
+        ControlFlow::Continue(())
+    })
+    .expect("generates")
+}
+
+#[test]
+fn a_prompt_beginning_like_an_earlier_one_of_the_same_scope_reuses_its_state() {
+    let m = cached_model(16);
+    let first = vec![ChatMessage::system(SMOLLM_SYSTEM), ChatMessage::user(FRANCE)];
+    let cold = chat(&m, &first, &scoped("ann", 24));
+    assert_eq!(cold.cached_prompt_tokens, 0);
+    assert!(m.prompt_cache_bytes() > 0, "the state was saved");
+
+    // The same prompt: everything but the last token comes from the cache, and the greedy
+    // answer is the one read from scratch.
+    let again = chat(&m, &first, &scoped("ann", 24));
+    assert_eq!(again.cached_prompt_tokens, again.prompt_tokens - 1);
+    assert_eq!(again.text, cold.text);
+
+    // The conversation one turn later: the whole first turn (prompt and answer) is reused
+    // up to where the rendered answer and the generated tokens part.
+    let mut next = first.clone();
+    next.push(ChatMessage::assistant(cold.text.clone()));
+    next.push(ChatMessage::user("And of Italy?"));
+    let turn = chat(&m, &next, &scoped("ann", 24));
+    assert!(
+        turn.cached_prompt_tokens >= cold.prompt_tokens,
+        "{} of {} cached, first prompt {}",
+        turn.cached_prompt_tokens,
+        turn.prompt_tokens,
+        cold.prompt_tokens
+    );
+    let fresh = chat(&model(), &next, &GenerateOptions::greedy(24));
+    assert_eq!(turn.text, fresh.text, "the reused state answers as a fresh one");
+
+    // Another scope never sees it, and no scope neither reuses nor saves.
+    let other = chat(&m, &first, &scoped("bob", 24));
+    assert_eq!(other.cached_prompt_tokens, 0);
+    let before = m.prompt_cache_bytes();
+    let unscoped = chat(
+        &m,
+        &[ChatMessage::system(SMOLLM_SYSTEM), ChatMessage::user("Name a colour.")],
+        &GenerateOptions::greedy(8),
+    );
+    assert_eq!(unscoped.cached_prompt_tokens, 0);
+    assert_eq!(m.prompt_cache_bytes(), before);
+}
+
+#[test]
+fn the_prompt_cache_stays_within_its_budget_and_can_be_off() {
+    let off = model();
+    let messages = [ChatMessage::system(SMOLLM_SYSTEM), ChatMessage::user(FRANCE)];
+    chat(&off, &messages, &scoped("ann", 8));
+    let g = chat(&off, &messages, &scoped("ann", 8));
+    assert_eq!(g.cached_prompt_tokens, 0, "a budget of 0 turns the cache off");
+    assert_eq!(off.prompt_cache_bytes(), 0);
+
+    // One state of this prompt is about 2 MB: a 3 MB budget keeps one at a time.
+    let m = cached_model(3);
+    for scope in ["a", "b", "c"] {
+        chat(&m, &messages, &scoped(scope, 8));
+        assert!(m.prompt_cache_bytes() <= 3 << 20, "{}", m.prompt_cache_bytes());
+    }
+    let newest = chat(&m, &messages, &scoped("c", 8));
+    assert!(newest.cached_prompt_tokens > 0, "the newest state is kept");
+    let oldest = chat(&m, &messages, &scoped("a", 8));
+    assert_eq!(oldest.cached_prompt_tokens, 0, "the oldest went first");
 }

@@ -541,6 +541,8 @@ impl Generation {
         let options = GenerateOptions {
             max_tokens: settings.max_answer_tokens.max(1),
             temperature: settings.temperature,
+            // The local model reuses the state of this user's earlier prompts only.
+            cache_scope: Some(self.owner.to_string()),
             ..GenerateOptions::default()
         };
         let (tx, rx) = mpsc::unbounded_channel();
@@ -596,6 +598,7 @@ impl Generation {
                     first_token_ms: answer.first_token_ms,
                     total_ms: started.elapsed().as_millis() as u64,
                     decode_tokens_per_s: answer.decode_tokens_per_s,
+                    cached_prompt_tokens: answer.cached_prompt_tokens,
                 };
                 let completed = self
                     .service

@@ -33,6 +33,8 @@ pub struct Answer {
     pub tokens_out: u64,
     pub first_token_ms: u64,
     pub decode_tokens_per_s: f64,
+    /// Prompt tokens whose state came from the local model's prompt cache.
+    pub cached_prompt_tokens: u64,
 }
 
 /// Why a provider gave no answer.
@@ -198,6 +200,7 @@ async fn local(
         tokens_out: g.completion_tokens as u64,
         first_token_ms: g.first_token_ms.round() as u64,
         decode_tokens_per_s: g.decode_tokens_per_s,
+        cached_prompt_tokens: g.cached_prompt_tokens as u64,
     })
 }
 
@@ -304,6 +307,7 @@ async fn remote(
         tokens_out: 0,
         first_token_ms: 0,
         decode_tokens_per_s: 0.0,
+        cached_prompt_tokens: 0,
     };
     let mut first_at: Option<Instant> = None;
     let mut pieces_seen = 0u64;

@@ -167,6 +167,8 @@ pub fn start(
     let llama = LlamaOptions {
         n_threads: 1,
         n_threads_batch: 1,
+        prompt_cache_bytes: usize::try_from(settings.prompt_cache_mb.saturating_mul(1 << 20))
+            .unwrap_or(usize::MAX),
         ..LlamaOptions::default()
     };
     let chat_entry = catalog.get(&settings.models.chat).cloned();
@@ -209,10 +211,17 @@ pub fn start(
             false,
             move |dir| Whisper::load(dir, &session),
         ),
-        chat: starter.handle(&settings.models.chat, &chat_file, false, move |dir| {
-            let model = LlamaModel::load(&dir.join(&gguf), &llama).map_err(RuntimeError::from)?;
-            Ok(ChatModel::new(model))
-        }),
+        chat: starter.handle_with(
+            &settings.models.chat,
+            &chat_file,
+            false,
+            settings.prompt_cache_mb,
+            move |dir| {
+                let model =
+                    LlamaModel::load(&dir.join(&gguf), &llama).map_err(RuntimeError::from)?;
+                Ok(ChatModel::new(model))
+            },
+        ),
         speech: starter.handle(
             &settings.models.speech_synthesis,
             &voice_file,
@@ -285,6 +294,23 @@ impl Starter {
         M: tessera_models::runtime::Model,
         F: Fn(&std::path::Path) -> Result<M, RuntimeError> + Send + Sync + 'static,
     {
+        self.handle_with(id, main_file, batches, 0, load)
+    }
+
+    /// [`Starter::handle`] for a model that holds `extra_mb` of memory beyond its catalog
+    /// estimate once loaded (the chat model's prompt cache).
+    fn handle_with<M, F>(
+        &self,
+        id: &str,
+        main_file: &str,
+        batches: bool,
+        extra_mb: u64,
+        load: F,
+    ) -> Handle<M>
+    where
+        M: tessera_models::runtime::Model,
+        F: Fn(&std::path::Path) -> Result<M, RuntimeError> + Send + Sync + 'static,
+    {
         let entry = self.catalog.get(id);
         let info = entry
             .map(|e| model_info(e, main_file))
@@ -311,7 +337,7 @@ impl Starter {
                 Duration::ZERO
             },
             idle_unload: Duration::from_secs(self.settings.idle_unload_secs),
-            memory_mb: entry.and_then(|e| e.memory_mb).unwrap_or(100),
+            memory_mb: entry.and_then(|e| e.memory_mb).unwrap_or(100) + extra_mb,
         };
         let instance = ModelInstance::start(
             id,

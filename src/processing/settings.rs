@@ -22,6 +22,10 @@ pub struct ProcessingSettings {
     pub memory_budget_mb: u64,
     /// Inferences running at once across every model; 0 means one per core.
     pub inference_threads: usize,
+    /// Memory, in MB, the chat model keeps of recent prompts' state so that a prompt beginning
+    /// like an earlier one of the same user (the system prompt, the conversation so far) is
+    /// only read from where it differs; 0 turns this off. Counted in the model's memory.
+    pub prompt_cache_mb: u64,
     /// Seconds a model stays loaded without use.
     pub idle_unload_secs: u64,
     /// How long an embedding request waits for others to share its batch, in milliseconds.
@@ -60,6 +64,7 @@ pub fn defaults(
         .set_default("processing.attempt_timeout_secs", 1800)?
         .set_default("processing.memory_budget_mb", 2048)?
         .set_default("processing.inference_threads", 0)?
+        .set_default("processing.prompt_cache_mb", 64)?
         .set_default("processing.idle_unload_secs", 600)?
         .set_default("processing.batch_window_ms", 5)?
         .set_default("processing.max_queue", 512)?

@@ -77,7 +77,7 @@ pub struct MessageView {
     pub finish_reason: Option<String>,
     pub tokens_in: Option<i64>,
     pub tokens_out: Option<i64>,
-    /// `context_ms`, `first_token_ms`, `total_ms`, `decode_tokens_per_s`.
+    /// `context_ms`, `first_token_ms`, `total_ms`, `decode_tokens_per_s`, `cached_prompt_tokens`.
     #[schema(value_type = Option<Object>)]
     pub timings: Option<serde_json::Value>,
     /// What went into the answer: items and which of their parts.

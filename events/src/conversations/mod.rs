@@ -49,6 +49,10 @@ pub struct AnswerTimings {
     pub total_ms: u64,
     /// Tokens per second after the first token.
     pub decode_tokens_per_s: f64,
+    /// Prompt tokens the model did not read again: their state was cached from an earlier
+    /// prompt of the same user that began the same way.
+    #[serde(default)]
+    pub cached_prompt_tokens: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -21,6 +21,7 @@ use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
+use llama_cpp_2::{LlamaStateSeqFlags, SeqState};
 use minijinja::{context, Environment, Error as JinjaError, ErrorKind, Value};
 use serde::{Deserialize, Serialize};
 
@@ -113,6 +114,9 @@ pub struct LlamaOptions {
     pub n_threads_batch: u32,
     /// Prompt tokens per decode call.
     pub n_batch: u32,
+    /// Bytes of saved KV state kept to skip re-reading a prompt's shared beginning (the system
+    /// prompt, the conversation so far); 0 turns the prompt cache off. See [`PromptCache`].
+    pub prompt_cache_bytes: usize,
 }
 
 impl Default for LlamaOptions {
@@ -122,6 +126,7 @@ impl Default for LlamaOptions {
             n_threads: 1,
             n_threads_batch: 2,
             n_batch: 512,
+            prompt_cache_bytes: 0,
         }
     }
 }
@@ -173,6 +178,11 @@ pub struct GenerateOptions {
     pub stop: Vec<String>,
     /// Seed of the sampler; `None` seeds from the clock.
     pub seed: Option<u32>,
+    /// Who may share cached prompt state with this generation (a user's id): a generation
+    /// reuses, and leaves behind, saved state only within its scope, so nobody can time
+    /// another user's prompts. `None` neither reuses nor saves.
+    #[serde(skip)]
+    pub cache_scope: Option<String>,
 }
 
 impl Default for GenerateOptions {
@@ -183,6 +193,7 @@ impl Default for GenerateOptions {
             top_p: 0.9,
             stop: Vec::new(),
             seed: None,
+            cache_scope: None,
         }
     }
 }
@@ -242,6 +253,8 @@ pub struct Generation {
     pub finish: Finish,
     /// Tokens in the prompt.
     pub prompt_tokens: usize,
+    /// Prompt tokens whose state came from the prompt cache instead of being evaluated.
+    pub cached_prompt_tokens: usize,
     /// Tokens generated (the end-of-generation token not counted).
     pub completion_tokens: usize,
     /// Milliseconds from the call to the first sampled token (tokenizing and prompt included).
@@ -262,6 +275,7 @@ pub struct LlamaModel {
     n_ctx: usize,
     options: LlamaOptions,
     path: PathBuf,
+    prompt_cache: PromptCache,
 }
 
 impl std::fmt::Debug for LlamaModel {
@@ -419,6 +433,7 @@ impl LlamaModel {
             n_ctx,
             options: options.clone(),
             path: path.to_path_buf(),
+            prompt_cache: PromptCache::new(options.prompt_cache_bytes),
         });
         tracing::info!(
             path = %shown,
@@ -564,6 +579,7 @@ impl LlamaModel {
             text: String::new(),
             finish: Finish::Cancelled,
             prompt_tokens: tokens.len(),
+            cached_prompt_tokens: 0,
             completion_tokens: 0,
             first_token_ms: 0.0,
             decode_tokens_per_s: 0.0,
@@ -578,15 +594,26 @@ impl LlamaModel {
         let mut ctx = self.new_context(n_ctx, n_batch)?;
         let vocab = self.model.vocab();
 
+        // The KV state of a cached prompt that begins like this one replaces evaluating that
+        // beginning again; the last prompt token is always evaluated, for its logits.
+        let scope = options.cache_scope.as_deref();
+        let reused = match scope.and_then(|s| self.prompt_cache.find(s, &tokens, n_ctx)) {
+            Some((saved, shared)) => restore(&mut ctx, &saved, shared),
+            None => 0,
+        };
+        generation.cached_prompt_tokens = reused;
+        // Every token whose state is in the context, in order: what a later prompt may reuse.
+        let mut evaluated = tokens.clone();
+
         let mut batch = LlamaBatch::new(n_batch, 1);
         let last = tokens.len() - 1;
-        for (chunk_index, chunk) in tokens.chunks(n_batch).enumerate() {
+        for (chunk_index, chunk) in tokens[reused..].chunks(n_batch).enumerate() {
             if cancel.load(Ordering::Relaxed) {
                 return Ok(generation);
             }
             batch.clear();
             for (i, &token) in chunk.iter().enumerate() {
-                let pos = chunk_index * n_batch + i;
+                let pos = reused + chunk_index * n_batch + i;
                 add(&mut batch, token, pos, pos == last)?;
             }
             ctx.decode(&mut batch)
@@ -627,6 +654,7 @@ impl LlamaModel {
             position += 1;
             ctx.decode(&mut batch)
                 .map_err(|e| LlamaError::Decode(e.to_string()))?;
+            evaluated.push(token);
             decode_steps += 1;
         };
         if matches!(finish, Finish::Stop | Finish::Length) {
@@ -641,7 +669,15 @@ impl LlamaModel {
                 generation.decode_tokens_per_s = decode_steps as f64 / secs;
             }
         }
+        if let Some(scope) = scope {
+            self.prompt_cache.save(scope, evaluated, &ctx);
+        }
         Ok(generation)
+    }
+
+    /// Bytes the prompt cache holds now.
+    pub fn prompt_cache_bytes(&self) -> usize {
+        self.prompt_cache.bytes()
     }
 
     fn new_context(&self, n_ctx: usize, n_batch: usize) -> Result<LlamaContext<'_>, LlamaError> {
@@ -682,6 +718,117 @@ fn add(
     batch
         .add(token, position, &[0], logits)
         .map_err(|e| LlamaError::Decode(e.to_string()))
+}
+
+/// Loads a saved state into a fresh context and cuts it back to the first `shared` tokens.
+/// Returns how many prompt tokens need no evaluation: `shared`, or 0 when the state does not
+/// load or cannot be cut (then the context is empty again and the prompt is read whole).
+fn restore(ctx: &mut LlamaContext<'_>, saved: &SavedPrompt, shared: usize) -> usize {
+    let cut = u32::try_from(shared).ok();
+    let loaded = ctx.state_seq_set(&saved.state, 0).is_ok();
+    if loaded
+        && cut.is_some()
+        && ctx
+            .clear_kv_cache_seq(Some(0), cut, None)
+            .unwrap_or(false)
+    {
+        return shared;
+    }
+    tracing::debug!(loaded, shared, "a cached prompt state could not be reused");
+    ctx.clear_kv_cache();
+    0
+}
+
+/// A prompt's KV state after its tokens were evaluated.
+struct SavedPrompt {
+    scope: String,
+    tokens: Vec<LlamaToken>,
+    state: SeqState,
+}
+
+/// The KV states of a model's recent generations (prompt and answer), so that a prompt that
+/// begins like one of them (the same system prompt; the same conversation one turn later) is
+/// only evaluated from where they part. A state is reused only by generations of the same
+/// scope (a user), since a faster first token would tell one user what another asked. The
+/// oldest states go first once the byte budget is reached.
+struct PromptCache {
+    budget: usize,
+    saved: Mutex<Vec<Arc<SavedPrompt>>>,
+}
+
+/// Shared beginnings shorter than this are evaluated again: restoring costs more than it saves.
+const MIN_SHARED_TOKENS: usize = 16;
+/// States kept at most, whatever their size.
+const MAX_SAVED_PROMPTS: usize = 32;
+
+impl PromptCache {
+    fn new(budget: usize) -> Self {
+        PromptCache {
+            budget,
+            saved: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Arc<SavedPrompt>>> {
+        self.saved.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn bytes(&self) -> usize {
+        self.lock().iter().map(|s| s.state.byte_len()).sum()
+    }
+
+    /// The saved state of `scope` sharing the longest beginning with `tokens` (at least
+    /// [`MIN_SHARED_TOKENS`], at most all but the last token) that fits a context of `n_ctx`
+    /// tokens, and the length of that beginning. The state moves to the back (recently used).
+    fn find(&self, scope: &str, tokens: &[LlamaToken], n_ctx: usize) -> Option<(Arc<SavedPrompt>, usize)> {
+        if self.budget == 0 {
+            return None;
+        }
+        let mut saved = self.lock();
+        let (index, shared) = saved
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.scope == scope && s.tokens.len() <= n_ctx)
+            .map(|(i, s)| {
+                let shared = s.tokens.iter().zip(tokens).take_while(|(a, b)| a == b).count();
+                (i, shared.min(tokens.len() - 1))
+            })
+            .max_by_key(|&(i, shared)| (shared, i))?;
+        if shared < MIN_SHARED_TOKENS {
+            return None;
+        }
+        let entry = saved.remove(index);
+        saved.push(entry.clone());
+        Some((entry, shared))
+    }
+
+    /// Saves the state of a context that holds `tokens`, replacing the scope's states it makes
+    /// redundant (those that are a beginning of it), then drops the oldest over the budget.
+    fn save(&self, scope: &str, tokens: Vec<LlamaToken>, ctx: &LlamaContext<'_>) {
+        if self.budget == 0 || tokens.len() < MIN_SHARED_TOKENS {
+            return;
+        }
+        let state = match ctx.state_seq_get(0, LlamaStateSeqFlags::empty()) {
+            Ok(state) if state.byte_len() <= self.budget => state,
+            Ok(_) => return,
+            Err(e) => {
+                tracing::debug!(error = %e, "the prompt state could not be saved");
+                return;
+            }
+        };
+        let mut saved = self.lock();
+        saved.retain(|s| s.scope != scope || !tokens.starts_with(&s.tokens));
+        saved.push(Arc::new(SavedPrompt {
+            scope: scope.to_owned(),
+            tokens,
+            state,
+        }));
+        let mut total: usize = saved.iter().map(|s| s.state.byte_len()).sum();
+        while total > self.budget || saved.len() > MAX_SAVED_PROMPTS {
+            let oldest = saved.remove(0);
+            total -= oldest.state.byte_len();
+        }
+    }
 }
 
 fn sampler(options: &GenerateOptions) -> LlamaSampler {

@@ -138,6 +138,13 @@ pub struct CompletionUsage {
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
     pub total_tokens: u64,
+    pub prompt_tokens_details: PromptTokensDetails,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PromptTokensDetails {
+    /// Prompt tokens not read again: an earlier request of the same user began the same way.
+    pub cached_tokens: u64,
 }
 
 impl CompletionUsage {
@@ -147,6 +154,9 @@ impl CompletionUsage {
             prompt_tokens: p,
             completion_tokens: c,
             total_tokens: p + c,
+            prompt_tokens_details: PromptTokensDetails {
+                cached_tokens: g.cached_prompt_tokens as u64,
+            },
         }
     }
 }
@@ -342,6 +352,7 @@ fn prepare(state: &AppState, r: ChatCompletionRequest) -> Result<Prepared, OpenA
             stop,
             // Any 64-bit seed is accepted; the sampler takes 32 bits of it.
             seed: r.seed.map(|s| s as u32),
+            cache_scope: None,
         },
         stream,
         include_usage: stream && r.stream_options.is_some_and(|o| o.include_usage),
@@ -374,9 +385,14 @@ fn start(
             }
         }) as TokenSink
     });
+    // Cached prompt state is shared only among one user's requests.
+    let options = GenerateOptions {
+        cache_scope: Some(user.to_string()),
+        ..p.options.clone()
+    };
     let request = ChatRequest {
         messages: p.messages.clone(),
-        options: p.options.clone(),
+        options,
         cancel,
         on_token,
         fit: false,
@@ -663,6 +679,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         Choice,
         AssistantMessage,
         CompletionUsage,
+        PromptTokensDetails,
         OpenAiErrorBody
     ))
 )]
