@@ -356,7 +356,10 @@ fn chat(m: &LlamaModel, messages: &[ChatMessage], options: &GenerateOptions) -> 
 #[test]
 fn a_prompt_beginning_like_an_earlier_one_of_the_same_scope_reuses_its_state() {
     let m = cached_model(16);
-    let first = vec![ChatMessage::system(SMOLLM_SYSTEM), ChatMessage::user(FRANCE)];
+    let first = vec![
+        ChatMessage::system(SMOLLM_SYSTEM),
+        ChatMessage::user(FRANCE),
+    ];
     let cold = chat(&m, &first, &scoped("ann", 24));
     assert_eq!(cold.cached_prompt_tokens, 0);
     assert!(m.prompt_cache_bytes() > 0, "the state was saved");
@@ -381,7 +384,10 @@ fn a_prompt_beginning_like_an_earlier_one_of_the_same_scope_reuses_its_state() {
         cold.prompt_tokens
     );
     let fresh = chat(&model(), &next, &GenerateOptions::greedy(24));
-    assert_eq!(turn.text, fresh.text, "the reused state answers as a fresh one");
+    assert_eq!(
+        turn.text, fresh.text,
+        "the reused state answers as a fresh one"
+    );
 
     // Another scope never sees it, and no scope neither reuses nor saves.
     let other = chat(&m, &first, &scoped("bob", 24));
@@ -389,7 +395,10 @@ fn a_prompt_beginning_like_an_earlier_one_of_the_same_scope_reuses_its_state() {
     let before = m.prompt_cache_bytes();
     let unscoped = chat(
         &m,
-        &[ChatMessage::system(SMOLLM_SYSTEM), ChatMessage::user("Name a colour.")],
+        &[
+            ChatMessage::system(SMOLLM_SYSTEM),
+            ChatMessage::user("Name a colour."),
+        ],
         &GenerateOptions::greedy(8),
     );
     assert_eq!(unscoped.cached_prompt_tokens, 0);
@@ -399,17 +408,27 @@ fn a_prompt_beginning_like_an_earlier_one_of_the_same_scope_reuses_its_state() {
 #[test]
 fn the_prompt_cache_stays_within_its_budget_and_can_be_off() {
     let off = model();
-    let messages = [ChatMessage::system(SMOLLM_SYSTEM), ChatMessage::user(FRANCE)];
+    let messages = [
+        ChatMessage::system(SMOLLM_SYSTEM),
+        ChatMessage::user(FRANCE),
+    ];
     chat(&off, &messages, &scoped("ann", 8));
     let g = chat(&off, &messages, &scoped("ann", 8));
-    assert_eq!(g.cached_prompt_tokens, 0, "a budget of 0 turns the cache off");
+    assert_eq!(
+        g.cached_prompt_tokens, 0,
+        "a budget of 0 turns the cache off"
+    );
     assert_eq!(off.prompt_cache_bytes(), 0);
 
     // One state of this prompt is about 2 MB: a 3 MB budget keeps one at a time.
     let m = cached_model(3);
     for scope in ["a", "b", "c"] {
         chat(&m, &messages, &scoped(scope, 8));
-        assert!(m.prompt_cache_bytes() <= 3 << 20, "{}", m.prompt_cache_bytes());
+        assert!(
+            m.prompt_cache_bytes() <= 3 << 20,
+            "{}",
+            m.prompt_cache_bytes()
+        );
     }
     let newest = chat(&m, &messages, &scoped("c", 8));
     assert!(newest.cached_prompt_tokens > 0, "the newest state is kept");

@@ -256,6 +256,10 @@ fn walk(root: &Path, dir: &Path, prefix: &str, out: &mut Vec<BlobMeta>) -> std::
 
 #[async_trait::async_trait]
 impl BlobStore for FsStore {
+    fn local_file(&self, key: &BlobKey) -> Option<PathBuf> {
+        Some(self.path(key))
+    }
+
     fn kind(&self) -> &'static str {
         "fs"
     }

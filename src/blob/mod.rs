@@ -214,6 +214,49 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn delete(&self, key: &BlobKey) -> Result<(), BlobError>;
     /// Every object whose key starts with `prefix` (e.g. `"staging/"`), for the garbage collector.
     async fn list(&self, prefix: &str) -> Result<Vec<BlobMeta>, BlobError>;
+    /// The file holding the object, when the store keeps objects as files on this machine.
+    fn local_file(&self, _key: &BlobKey) -> Option<PathBuf> {
+        None
+    }
+}
+
+/// A local file with an object's bytes, for tools that read files (decoders, ffmpeg), removed
+/// when the returned path drops. From a filesystem store it is a hard link to the stored file
+/// (objects never change once stored, and the link keeps the bytes even if the object is
+/// purged meanwhile): no copy, however large. Otherwise, or where linking fails, the object is
+/// streamed into it. A scratch copy, so it is not synced to disk.
+pub async fn fetch_to_temp(
+    store: &dyn BlobStore,
+    key: &BlobKey,
+    dir: &Path,
+    prefix: &str,
+) -> Result<tempfile::TempPath, BlobError> {
+    let path = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempfile_in(dir)?
+        .into_temp_path();
+    if let Some(stored) = store.local_file(key) {
+        let target = path.to_path_buf();
+        let linked = blocking(move || {
+            std::fs::remove_file(&target)?;
+            Ok(std::fs::hard_link(&stored, &target))
+        })
+        .await?;
+        match linked {
+            Ok(()) => return Ok(path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(BlobError::NotFound(key.to_string()))
+            }
+            Err(e) => tracing::debug!(error = %e, %key, "hard link failed; copying the blob"),
+        }
+    }
+    let mut read = store.get(key, None).await?;
+    let mut file = tokio::fs::File::create(&path).await?;
+    while let Some(chunk) = read.stream.next().await {
+        tokio::io::AsyncWriteExt::write_all(&mut file, &chunk?).await?;
+    }
+    tokio::io::AsyncWriteExt::flush(&mut file).await?;
+    Ok(path)
 }
 
 /// Resolves a requested range against an object's size into the inclusive range to serve.

@@ -105,18 +105,21 @@ pub async fn make(service: &ContentService, id: Uuid) -> Result<(), ContentFailu
     {
         return record_failure(service, id, "processing_quota_exceeded", &e.to_string()).await;
     }
-    // The probe and the tools read files: fetch the original into a local temporary file.
-    let file = service.temp_file()?;
+    // The probe and the tools read files: the original as a local file (a link to it, from
+    // the filesystem store).
     let key = BlobKey::new(&u.blob_key)?;
-    let read = service.blobs().get(&key, None).await?;
-    super::receive::receive(read.stream, &file, u64::MAX).await?;
+    let file = crate::blob::fetch_to_temp(
+        service.blobs().as_ref(),
+        &key,
+        service.tmp_dir(),
+        "preview-",
+    )
+    .await?;
     let started = Instant::now();
     let settings = service.settings().clone();
-    let path = file.path().to_owned();
+    let path = file.to_path_buf();
     let modality = u.modality;
-    let made = tokio::task::spawn_blocking(move || produce(&path, modality, &settings))
-        .await
-        .map_err(|e| ContentFailure::Internal(e.to_string()))?;
+    let made = in_background(move || produce(&path, modality, &settings)).await?;
     let produced = match made {
         Ok(p) => p,
         Err(e) if e.is_client_error() => {
@@ -148,6 +151,40 @@ pub async fn make(service: &ContentService, id: Uuid) -> Result<(), ContentFailu
         processing_ms,
     };
     record(service, id, u.owner, modality, previews).await
+}
+
+/// How much nicer than the server a preview thread (and the ffmpeg it starts) is to the CPU.
+const NICENESS: i32 = 10;
+
+/// Runs `work` on a thread of its own at a lower scheduling priority: a preview started while
+/// the node was quiet keeps going when requests arrive, and on a busy machine they come first.
+/// Processes started from the thread (ffmpeg) inherit its priority.
+async fn in_background<T, F>(work: F) -> Result<T, ContentFailure>
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("previews".into())
+        .spawn(move || {
+            lower_priority(NICENESS);
+            let _ = tx.send(work());
+        })
+        .map_err(|e| ContentFailure::Internal(format!("starting a preview thread: {e}")))?;
+    rx.await
+        .map_err(|_| ContentFailure::Internal("the preview thread stopped".into()))
+}
+
+/// Raises the calling thread's niceness by `by` (at most to 19); a failure only costs speed.
+fn lower_priority(by: i32) {
+    use rustix::process::{getpriority_process, setpriority_process};
+    let tid = rustix::thread::gettid();
+    let result = getpriority_process(Some(tid))
+        .and_then(|now| setpriority_process(Some(tid), (now + by).min(19)));
+    if let Err(e) = result {
+        tracing::debug!(error = %e, "could not lower the preview thread's priority");
+    }
 }
 
 struct Shot {

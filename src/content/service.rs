@@ -218,6 +218,11 @@ impl ContentService {
         &self.inner.settings
     }
 
+    /// This node's folder for temporary files.
+    pub fn tmp_dir(&self) -> &std::path::Path {
+        &self.inner.tmp_dir
+    }
+
     pub fn blobs(&self) -> &Arc<dyn BlobStore> {
         &self.inner.blobs
     }

@@ -10,7 +10,6 @@ use std::time::Duration;
 use actix::prelude::*;
 use anyhow::Context as _;
 use async_trait::async_trait;
-use futures_util::StreamExt;
 use sqlx::PgPool;
 use tessera_actors::jobs::pipelines::{EmbeddingModel, Handle, LazyChunker, PipelineOptions};
 use tessera_actors::jobs::{
@@ -26,7 +25,6 @@ use tessera_models::speech::PiperVoice;
 use tessera_models::text::chat::ChatModel;
 use tessera_models::text::Embedder;
 use tessera_models::vision::{Classifier, Ocr};
-use tokio::io::AsyncWriteExt;
 use tokio::sync::Semaphore;
 
 pub use settings::ProcessingSettings;
@@ -70,26 +68,9 @@ struct BlobMedia {
 impl MediaSource for BlobMedia {
     async fn fetch(&self, blob_key: &str) -> Result<tempfile::TempPath, String> {
         let key = BlobKey::new(blob_key).map_err(|e| e.to_string())?;
-        let read = self
-            .blobs
-            .get(&key, None)
+        crate::blob::fetch_to_temp(self.blobs.as_ref(), &key, &self.tmp, "media-")
             .await
-            .map_err(|e| e.to_string())?;
-        let path = tempfile::Builder::new()
-            .prefix("media-")
-            .tempfile_in(&self.tmp)
-            .map_err(|e| e.to_string())?
-            .into_temp_path();
-        let mut file = tokio::fs::File::create(&path)
-            .await
-            .map_err(|e| e.to_string())?;
-        let mut stream = read.stream;
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| e.to_string())?;
-            file.write_all(&chunk).await.map_err(|e| e.to_string())?;
-        }
-        file.flush().await.map_err(|e| e.to_string())?;
-        Ok(path)
+            .map_err(|e| e.to_string())
     }
 
     async fn put_derived(

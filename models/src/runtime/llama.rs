@@ -726,12 +726,7 @@ fn add(
 fn restore(ctx: &mut LlamaContext<'_>, saved: &SavedPrompt, shared: usize) -> usize {
     let cut = u32::try_from(shared).ok();
     let loaded = ctx.state_seq_set(&saved.state, 0).is_ok();
-    if loaded
-        && cut.is_some()
-        && ctx
-            .clear_kv_cache_seq(Some(0), cut, None)
-            .unwrap_or(false)
-    {
+    if loaded && cut.is_some() && ctx.clear_kv_cache_seq(Some(0), cut, None).unwrap_or(false) {
         return shared;
     }
     tracing::debug!(loaded, shared, "a cached prompt state could not be reused");
@@ -780,7 +775,12 @@ impl PromptCache {
     /// The saved state of `scope` sharing the longest beginning with `tokens` (at least
     /// [`MIN_SHARED_TOKENS`], at most all but the last token) that fits a context of `n_ctx`
     /// tokens, and the length of that beginning. The state moves to the back (recently used).
-    fn find(&self, scope: &str, tokens: &[LlamaToken], n_ctx: usize) -> Option<(Arc<SavedPrompt>, usize)> {
+    fn find(
+        &self,
+        scope: &str,
+        tokens: &[LlamaToken],
+        n_ctx: usize,
+    ) -> Option<(Arc<SavedPrompt>, usize)> {
         if self.budget == 0 {
             return None;
         }
@@ -790,7 +790,12 @@ impl PromptCache {
             .enumerate()
             .filter(|(_, s)| s.scope == scope && s.tokens.len() <= n_ctx)
             .map(|(i, s)| {
-                let shared = s.tokens.iter().zip(tokens).take_while(|(a, b)| a == b).count();
+                let shared = s
+                    .tokens
+                    .iter()
+                    .zip(tokens)
+                    .take_while(|(a, b)| a == b)
+                    .count();
                 (i, shared.min(tokens.len() - 1))
             })
             .max_by_key(|&(i, shared)| (shared, i))?;
