@@ -92,6 +92,9 @@ pub struct ServerSettings {
 pub struct DatabaseSettings {
     pub url: Option<SecretString>,
     pub max_connections: u32,
+    /// Connections kept open while idle, so that a burst after a quiet spell does not wait for
+    /// new ones (each costs PostgreSQL a process and its caches).
+    pub min_connections: u32,
     /// Run pending migrations at start-up.
     pub migrate: bool,
 }
@@ -252,6 +255,7 @@ impl Settings {
             .set_default("server.json_limit", 256 * 1024)?
             .set_default("server.web_dir", "web/dist")?
             .set_default("database.max_connections", 32)?
+            .set_default("database.min_connections", 4)?
             .set_default("database.migrate", true)?
             .set_default("auth.jwt_secret", DEFAULT_JWT_SECRET)?
             .set_default("auth.jwt_issuer", "tessera")?

@@ -50,6 +50,12 @@ pub fn connect_pool(settings: &Settings) -> anyhow::Result<PgPool> {
         .context("DATABASE_URL is not a valid PostgreSQL URL")?;
     Ok(PgPoolOptions::new()
         .max_connections(settings.database.max_connections)
+        .min_connections(
+            settings
+                .database
+                .min_connections
+                .min(settings.database.max_connections),
+        )
         .acquire_timeout(Duration::from_secs(10))
         .connect_lazy_with(options))
 }

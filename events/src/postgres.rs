@@ -11,10 +11,12 @@
 //!   so it is either in that snapshot's in-progress list or committed before it.
 //!
 //! An append to one stream is one autocommit statement (check and insert together); appends to
-//! several streams share a transaction. Subscribers are woken by a NOTIFY sent after the commit,
+//! several streams share a transaction of two statements (every check, then one insert), with
+//! a statement per stream where a replay or a lost race needs deciding stream by stream. Subscribers are woken by a NOTIFY sent after the commit,
 //! not inside it: a notifying commit holds PostgreSQL's notify lock until it is flushed, which
 //! would serialise every append's commit.
 
+use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -220,6 +222,119 @@ impl PgEventStore {
                 actual: current,
             }),
         }
+    }
+
+    /// Several requests to distinct streams in one transaction of two statements: the
+    /// transaction id, the idempotency check and every stream's version; then one insert of all
+    /// the events. `None` when the statement-per-request path must decide: an event id exists
+    /// already (a replay), a stream appears twice, or an insert lost a race.
+    async fn try_append_batched(
+        &self,
+        requests: &[AppendRequest],
+    ) -> Result<Option<Outcome>, StoreError> {
+        let streams: Vec<&str> = requests.iter().map(|r| r.stream.as_str()).collect();
+        let mut distinct = streams.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        if distinct.len() != streams.len() {
+            return Ok(None);
+        }
+        let cols = requests
+            .iter()
+            .map(EventColumns::of)
+            .collect::<Result<Vec<_>, _>>()?;
+        let all_ids: Vec<Uuid> = cols.iter().flat_map(|c| c.ids.iter().copied()).collect();
+        let mut tx = self.pool.begin().await?;
+        // `x` is materialised first, so the transaction id exists before the insert below draws
+        // a position (see the module comment).
+        let rows: Vec<(i64, bool)> = sqlx::query_as(
+            "WITH x AS MATERIALIZED ( \
+               SELECT pg_current_xact_id() AS xid, \
+                      EXISTS (SELECT 1 FROM events WHERE event_id = ANY($2)) AS seen) \
+             SELECT coalesce((SELECT max(stream_version) FROM events WHERE stream_id = s.id), 0), \
+                    x.seen \
+             FROM x, unnest($1::text[]) WITH ORDINALITY AS s(id, ord) \
+             WHERE x.xid IS NOT NULL ORDER BY s.ord",
+        )
+        .bind(&streams)
+        .bind(&all_ids)
+        .fetch_all(&mut *tx)
+        .await?;
+        if rows.len() != requests.len() || rows.iter().any(|r| r.1) {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        let mut ids = Vec::with_capacity(all_ids.len());
+        let mut stream_ids = Vec::with_capacity(all_ids.len());
+        let mut versions = Vec::with_capacity(all_ids.len());
+        let mut types = Vec::with_capacity(all_ids.len());
+        let mut schema_versions = Vec::with_capacity(all_ids.len());
+        let mut payloads = Vec::with_capacity(all_ids.len());
+        let mut metadata = Vec::with_capacity(all_ids.len());
+        for ((req, c), &(current, _)) in requests.iter().zip(&cols).zip(&rows) {
+            if !req.expected.check(current as u64) {
+                return Err(StoreError::WrongExpectedVersion {
+                    stream: req.stream.to_string(),
+                    expected: req.expected,
+                    actual: current as u64,
+                });
+            }
+            for i in 0..c.ids.len() {
+                ids.push(c.ids[i]);
+                stream_ids.push(req.stream.as_str());
+                versions.push(current + 1 + i as i64);
+                types.push(c.types[i]);
+                schema_versions.push(c.versions[i]);
+                payloads.push(c.payloads[i]);
+                metadata.push(&c.metadata[i]);
+            }
+        }
+        let inserted: Result<Vec<(Uuid, i64)>, sqlx::Error> = sqlx::query_as(
+            "INSERT INTO events (event_id, stream_id, stream_version, event_type, schema_version, payload, metadata) \
+             SELECT e.id, e.s, e.v, e.t, e.sv, e.p, e.m \
+             FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::text[], $5::int[], $6::jsonb[], $7::jsonb[]) \
+                  WITH ORDINALITY AS e(id, s, v, t, sv, p, m, ord) \
+             ORDER BY e.ord \
+             RETURNING event_id, global_position",
+        )
+        .bind(&ids)
+        .bind(&stream_ids)
+        .bind(&versions)
+        .bind(&types)
+        .bind(&schema_versions)
+        .bind(&payloads)
+        .bind(&metadata)
+        .fetch_all(&mut *tx)
+        .await;
+        let positions: HashMap<Uuid, i64> = match inserted {
+            Ok(rows) => rows.into_iter().collect(),
+            Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("23505") => {
+                tx.rollback().await?;
+                return Ok(None);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        tx.commit().await?;
+        let results: Vec<AppendResult> = requests
+            .iter()
+            .zip(&cols)
+            .zip(&rows)
+            .map(|((req, c), &(current, _))| AppendResult {
+                next_expected_version: current as u64 + req.events.len() as u64,
+                last_position: c
+                    .ids
+                    .iter()
+                    .filter_map(|id| positions.get(id))
+                    .max()
+                    .copied()
+                    .unwrap_or(0) as u64,
+                replayed: false,
+            })
+            .collect();
+        if let Some(last) = results.iter().map(|r| r.last_position).max() {
+            self.announce(last);
+        }
+        Ok(Some(Outcome::Done(results)))
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -526,7 +641,7 @@ impl EventStore for PgEventStore {
             attempts += 1;
             let fast = match requests.as_slice() {
                 [one] => self.try_append_fast(one).await?,
-                _ => None,
+                many => self.try_append_batched(many).await?,
             };
             let outcome = match fast {
                 Some(outcome) => outcome,

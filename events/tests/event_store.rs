@@ -215,6 +215,101 @@ async fn a_multi_stream_append_commits_all_or_nothing() {
         .all(|(i, e)| e.payload == json!({ "n": i })));
 }
 
+/// Multi-stream appends racing for the same streams: exactly one lands whole; a retry of it
+/// (same event ids) replays its result; `Any` appends racing for one stream all land.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_multi_stream_appends_land_once_and_replay() {
+    let db = TestDb::with_pool_size(24).await;
+    let store = PgEventStore::new(db.pool.clone());
+    let (a, b, log) = (stream("ma"), stream("mb"), stream("mlog"));
+    let request = |i: usize| {
+        vec![
+            AppendRequest {
+                stream: a.clone(),
+                expected: ExpectedVersion::NoStream,
+                events: vec![ev(i), ev(i + 100)],
+            },
+            AppendRequest {
+                stream: b.clone(),
+                expected: ExpectedVersion::NoStream,
+                events: vec![ev(i)],
+            },
+            AppendRequest {
+                stream: log.clone(),
+                expected: ExpectedVersion::Any,
+                events: vec![ev(i)],
+            },
+        ]
+    };
+    let mut tasks = Vec::new();
+    for i in 0..12 {
+        let (store, r) = (store.clone(), request(i));
+        tasks.push(tokio::spawn(async move {
+            (r.clone(), store.append_many(r).await)
+        }));
+    }
+    let mut winners = Vec::new();
+    for t in tasks {
+        match t.await.unwrap() {
+            (r, Ok(results)) => winners.push((r, results)),
+            (_, Err(e)) => assert!(e.is_concurrency_conflict(), "unexpected error {e}"),
+        }
+    }
+    assert_eq!(winners.len(), 1);
+    let (sent, results) = winners.pop().unwrap();
+    assert_eq!(
+        results
+            .iter()
+            .map(|r| r.next_expected_version)
+            .collect::<Vec<_>>(),
+        vec![2, 1, 1]
+    );
+    let a_events = store.read_stream(&a, 0, 10).await.unwrap();
+    assert_eq!(a_events.len(), 2);
+    assert_eq!(results[0].last_position, a_events[1].global_position);
+    assert!(a_events[0].global_position < a_events[1].global_position);
+
+    // The same command again: nothing new, the first results.
+    let again = store.append_many(sent).await.unwrap();
+    assert!(again.iter().all(|r| r.replayed));
+    assert_eq!(
+        again.iter().map(|r| r.last_position).collect::<Vec<_>>(),
+        results.iter().map(|r| r.last_position).collect::<Vec<_>>()
+    );
+    assert_eq!(store.read_stream(&log, 0, 10).await.unwrap().len(), 1);
+
+    // Only `Any` streams: every racer lands, with contiguous versions.
+    let mut tasks = Vec::new();
+    for i in 0..12 {
+        let store = store.clone();
+        let (x, y) = (stream("many-x"), stream("many-y"));
+        tasks.push(tokio::spawn(async move {
+            store
+                .append_many(vec![
+                    AppendRequest {
+                        stream: x,
+                        expected: ExpectedVersion::Any,
+                        events: vec![ev(i)],
+                    },
+                    AppendRequest {
+                        stream: y,
+                        expected: ExpectedVersion::Any,
+                        events: vec![ev(i), ev(i)],
+                    },
+                ])
+                .await
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let y = store.read_stream(&stream("many-y"), 0, 100).await.unwrap();
+    assert_eq!(
+        y.iter().map(|e| e.stream_version).collect::<Vec<_>>(),
+        (1..=24).collect::<Vec<_>>()
+    );
+}
+
 /// A failure in the middle of an append (here: a payload the database rejects) leaves nothing.
 #[tokio::test]
 async fn a_failing_append_leaves_no_partial_events() {

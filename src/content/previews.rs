@@ -154,7 +154,7 @@ pub async fn make(service: &ContentService, id: Uuid) -> Result<(), ContentFailu
 }
 
 /// How much nicer than the server a preview thread (and the ffmpeg it starts) is to the CPU.
-const NICENESS: i32 = 10;
+const NICENESS: i32 = 19;
 
 /// Runs `work` on a thread of its own at a lower scheduling priority: a preview started while
 /// the node was quiet keeps going when requests arrive, and on a busy machine they come first.
