@@ -61,7 +61,8 @@ fn main() -> Result<()> {
     std::fs::create_dir_all(&work)?;
     let data_dir = work.join("data").display().to_string();
 
-    // The baseline first, alone on the cores.
+    // The baseline: its rounds run in turn with the server's (the server idle meanwhile), so
+    // both meet the machine in the same moods.
     let path = Catalog::shipped()
         .require("smollm2-135m-instruct")
         .map_err(|e| anyhow::anyhow!("{e}"))?
@@ -78,13 +79,12 @@ fn main() -> Result<()> {
         ChatMessage::system(SYSTEM_PROMPT),
         ChatMessage::user(QUESTION),
     ])?;
-    let (mut bare_first, mut bare_tps) = (vec![], vec![]);
-    for _ in 0..rounds {
-        let (f, t) = llama::bare_llama(&model, &prompt, MAX_TOKENS)?;
-        bare_first.push(f);
-        bare_tps.push(t);
-    }
-    drop(model);
+    let mut baseline = Baseline {
+        model,
+        prompt,
+        first: Vec::new(),
+        tokens_per_s: Vec::new(),
+    };
 
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -130,13 +130,20 @@ fn main() -> Result<()> {
         .enable_all()
         .build()?;
     let report = rt.block_on(async move {
-        let client = reqwest::Client::new();
+        // The baseline's rounds leave connections idle for seconds, past the server's
+        // keep-alive: do not reuse those.
+        let client = reqwest::Client::builder()
+            .pool_idle_timeout(Duration::from_secs(1))
+            .build()?;
         // Warm: one user's new conversations, as a user sees them from the second on: the
         // system prompt's state comes from the model's prompt cache.
         let mut user = Session::open(&client, &base, port, 0).await?;
         let mut warm = Vec::new();
         // One round more than measured: the first loads the model (and fills the cache).
         for round in 0..=rounds {
+            if round > 0 {
+                baseline.round()?;
+            }
             let r = user.round(&client, &base).await?;
             if round > 0 {
                 warm.push(r);
@@ -146,9 +153,10 @@ fn main() -> Result<()> {
         let mut cold = Vec::new();
         for i in 1..=rounds {
             let mut user = Session::open(&client, &base, port, i).await?;
+            baseline.round()?;
             cold.push(user.round(&client, &base).await?);
         }
-        let (bf, bt) = (median(bare_first), median(bare_tps));
+        let (bf, bt) = (median(baseline.first), median(baseline.tokens_per_s));
         let warm = Figures::of(&warm);
         let cold = Figures::of(&cold);
         for (name, f) in [("warm", &warm), ("cold", &cold)] {
@@ -321,5 +329,22 @@ impl Figures {
             "decode_ratio": self.decode_tokens_per_s / bare_tps,
             "pass": self.pass(bare_first, bare_tps),
         })
+    }
+}
+
+/// The runtime's own rounds: a bare llama-cpp-2 loop on the same prompt.
+struct Baseline {
+    model: std::sync::Arc<LlamaModel>,
+    prompt: String,
+    first: Vec<f64>,
+    tokens_per_s: Vec<f64>,
+}
+
+impl Baseline {
+    fn round(&mut self) -> Result<()> {
+        let (first, tokens_per_s) = llama::bare_llama(&self.model, &self.prompt, MAX_TOKENS)?;
+        self.first.push(first);
+        self.tokens_per_s.push(tokens_per_s);
+        Ok(())
     }
 }

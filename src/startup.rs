@@ -133,6 +133,7 @@ impl Application {
         let notifier = EventNotifier::start(&pool)
             .await
             .context("listening for event notifications")?;
+        store.wake_locally(&notifier);
         let tree = start_tree(
             TreeConfig::new(
                 pool.clone(),

@@ -48,6 +48,8 @@ pub struct PgEventStore {
     pool: PgPool,
     upcasters: Arc<Upcasters>,
     announcer: Arc<OnceLock<watch::Sender<u64>>>,
+    /// This process's subscribers, woken at once after a commit; the NOTIFY is for the others.
+    local: Arc<OnceLock<crate::subscription::LocalWake>>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -114,7 +116,14 @@ impl PgEventStore {
             pool,
             upcasters: Arc::new(upcasters),
             announcer: Arc::new(OnceLock::new()),
+            local: Arc::new(OnceLock::new()),
         }
+    }
+
+    /// Wakes `notifier`'s subscribers (this process's) as soon as an append commits, without
+    /// waiting for the NOTIFY to go round PostgreSQL. Applies to every clone of this store.
+    pub fn wake_locally(&self, notifier: &crate::EventNotifier) {
+        let _ = self.local.set(notifier.local_wake());
     }
 
     /// Announces a committed position on `NOTIFY_CHANNEL`, outside the append's transaction.
@@ -125,6 +134,9 @@ impl PgEventStore {
     /// positions and sends at most one NOTIFY at a time. A notification lost in a crash right
     /// after a commit is covered by the subscribers' poll interval.
     fn announce(&self, position: u64) {
+        if let Some(local) = self.local.get() {
+            local.wake(position);
+        }
         let tx = self.announcer.get_or_init(|| {
             let (tx, mut rx) = watch::channel(0u64);
             let pool = self.pool.clone();

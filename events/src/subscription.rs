@@ -15,7 +15,20 @@ use crate::NOTIFY_CHANNEL;
 #[derive(Clone)]
 pub struct EventNotifier {
     rx: watch::Receiver<u64>,
+    tx: Arc<watch::Sender<u64>>,
     _task: Arc<AbortOnDrop>,
+}
+
+/// Wakes a notifier's subscribers from this process (an append that just committed here).
+#[derive(Clone)]
+pub struct LocalWake(Arc<watch::Sender<u64>>);
+
+impl LocalWake {
+    /// Announces `position` as committed.
+    pub fn wake(&self, position: u64) {
+        self.0
+            .send_modify(|cur| *cur = (*cur).max(position).max(cur.wrapping_add(1)));
+    }
 }
 
 /// Stops the listener task when the last notifier clone goes away.
@@ -34,7 +47,10 @@ impl EventNotifier {
         let mut listener = PgListener::connect_with(pool).await?;
         listener.listen(NOTIFY_CHANNEL).await?;
         let (tx, rx) = watch::channel(0u64);
+        let tx = Arc::new(tx);
+        let listened = tx.clone();
         let task = tokio::spawn(async move {
+            let tx = listened;
             loop {
                 match listener.try_recv().await {
                     Ok(Some(n)) => {
@@ -56,12 +72,19 @@ impl EventNotifier {
         });
         Ok(Self {
             rx,
+            tx,
             _task: Arc::new(AbortOnDrop(task)),
         })
     }
 
     pub fn receiver(&self) -> watch::Receiver<u64> {
         self.rx.clone()
+    }
+
+    /// A handle that wakes this notifier's subscribers directly (see
+    /// `PgEventStore::wake_locally`).
+    pub fn local_wake(&self) -> LocalWake {
+        LocalWake(self.tx.clone())
     }
 }
 

@@ -593,6 +593,38 @@ async fn a_subscription_catches_up_then_wakes_on_notify() {
     assert_eq!(next[0].payload, json!({ "n": 99 }));
 }
 
+/// A store wired to the process's notifier wakes its subscribers as its append commits, before
+/// any NOTIFY could have come back (on this single-threaded runtime no other task ran between
+/// the commit and the check).
+#[tokio::test]
+async fn an_append_wakes_this_process_subscribers_at_once() {
+    let db = TestDb::new().await;
+    let store = PgEventStore::new(db.pool.clone());
+    let notifier = EventNotifier::start(&db.pool).await.unwrap();
+    let mut wake = notifier.receiver();
+    wake.borrow_and_update();
+    store
+        .append(&stream("quiet"), ExpectedVersion::Any, vec![ev(0)])
+        .await
+        .unwrap();
+    assert!(
+        !wake.has_changed().unwrap(),
+        "nothing announces it locally yet"
+    );
+
+    store.wake_locally(&notifier);
+    let clone = store.clone();
+    let appended = clone
+        .append(&stream("loud"), ExpectedVersion::Any, vec![ev(1)])
+        .await
+        .unwrap();
+    assert!(
+        wake.has_changed().unwrap(),
+        "the clone's append woke the subscribers"
+    );
+    assert!(*wake.borrow_and_update() >= appended.last_position);
+}
+
 /// Guarantee 8: nobody, not even the table's owner, can change or remove an event.
 #[tokio::test]
 async fn events_cannot_be_updated_deleted_or_truncated() {
