@@ -76,14 +76,13 @@ fn main() -> Result<()> {
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(connections)
             .build()?;
-        let login: serde_json::Value = client
-            .post(format!("{base}/api/auth/login"))
-            .json(&json!({"email": "bench@example.com", "password": "bench passphrase 12345"}))
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
+        let login = support::login(
+            &client,
+            &base,
+            "bench@example.com",
+            "bench passphrase 12345",
+        )
+        .await?;
         let token = login["access_token"]
             .as_str()
             .context("no access token")?

@@ -211,14 +211,8 @@ struct Round {
 
 impl Session {
     async fn open(client: &reqwest::Client, base: &str, port: u16, i: usize) -> Result<Self> {
-        let login: Value = client
-            .post(format!("{base}/api/auth/login"))
-            .json(&json!({"email": format!("bench{i}@example.com"), "password": PASSWORD}))
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
+        let login =
+            support::login(client, base, &format!("bench{i}@example.com"), PASSWORD).await?;
         let token = login["access_token"].as_str().context("token")?.to_owned();
         let mut request = format!("ws://127.0.0.1:{port}/api/ws").into_client_request()?;
         request.headers_mut().insert(

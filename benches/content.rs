@@ -96,14 +96,7 @@ fn main() -> Result<()> {
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(64)
             .build()?;
-        let login: serde_json::Value = client
-            .post(format!("{base}/api/auth/login"))
-            .json(&json!({"email": "bench@example.com", "password": PASSWORD}))
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
+        let login = support::login(&client, &base, "bench@example.com", PASSWORD).await?;
         let token = login["access_token"].as_str().context("token")?.to_owned();
         let user: Uuid = login["user_id"].as_str().context("user")?.parse()?;
 

@@ -197,6 +197,11 @@ async fn a_message_is_answered_token_by_token_and_recorded_with_its_usage() {
     let tokens_out = done["tokens_out"].as_u64().unwrap();
     assert!((1..=40).contains(&tokens_out), "{done}");
     assert!(done["timings"]["first_token_ms"].as_u64().unwrap() > 0);
+    assert_eq!(
+        done["timings"]["cached_prompt_tokens"], 0,
+        "alice's first prompt is read whole"
+    );
+    let first_in = done["tokens_in"].as_u64().unwrap();
     assert_eq!(done["model"], "smollm2-135m-instruct");
 
     let view = settled(&app, &alice, id, 2).await;
@@ -226,6 +231,12 @@ async fn a_message_is_answered_token_by_token_and_recorded_with_its_usage() {
         done["tokens_in"].as_u64() > Some(30),
         "history is part of the prompt"
     );
+    // The turn before is not read again: its state is in the model's prompt cache.
+    let cached = done["timings"]["cached_prompt_tokens"].as_u64().unwrap();
+    assert!(
+        cached + 1 >= first_in,
+        "{cached} cached, first prompt {first_in}: {done}"
+    );
 
     // Another user sees none of it.
     let bob = app.register(&email("bob")).await.access;
@@ -253,6 +264,19 @@ async fn a_message_is_answered_token_by_token_and_recorded_with_its_usage() {
     }
     let r = app.get_as("/api/conversations", &bob).await;
     assert_eq!(r.body["conversations"], json!([]));
+    // Bob asking alice's first question gets nothing of her cached state.
+    let mut bob_ws = socket(&app, &bob).await;
+    let bobs = start(&app, &bob, json!({})).await;
+    answer_id(
+        &app,
+        &bob,
+        bobs,
+        json!({ "text": "What is the capital of France? Answer in one sentence." }),
+    )
+    .await;
+    let events = events_until(&mut bob_ws, bobs, "conversation.answer_completed").await;
+    let done = &of_type(&events, "conversation.answer_completed")[0]["payload"];
+    assert_eq!(done["timings"]["cached_prompt_tokens"], 0, "{done}");
 
     // Rename, then delete: gone from the list and from reads.
     let r = app

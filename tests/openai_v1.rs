@@ -348,6 +348,27 @@ async fn streams_are_server_sent_events_and_a_client_that_leaves_stops_the_gener
         "the answer is too short to cut: {:?}",
         whole.body
     );
+    assert_eq!(
+        whole.body["usage"]["prompt_tokens_details"]["cached_tokens"], 0,
+        "{:?}",
+        whole.body
+    );
+    // The same prompt again by the same user: all but its last token come from the cache.
+    let again = app
+        .send(
+            app.request(Method::POST, "/v1/chat/completions")
+                .bearer_auth(&key)
+                .json(&json!({ "model": CHAT, "messages": prompt, "temperature": 0, "max_tokens": 4 }))
+                .timeout(PATIENCE),
+        )
+        .await;
+    assert_eq!(again.status, 200, "{:?}", again.body);
+    let usage = &again.body["usage"];
+    assert_eq!(
+        usage["prompt_tokens_details"]["cached_tokens"].as_u64(),
+        usage["prompt_tokens"].as_u64().map(|n| n - 1),
+        "{usage}"
+    );
 
     // The wire format: `data: {chunk}` events, the usage chunk, then `data: [DONE]`.
     let res = app

@@ -111,3 +111,20 @@ pub async fn load(
         max_ms: all.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
     })
 }
+
+/// Signs in; the body of the answer (`access_token`, `user_id`, …).
+pub async fn login(
+    client: &reqwest::Client,
+    base: &str,
+    email: &str,
+    password: &str,
+) -> Result<serde_json::Value> {
+    Ok(client
+        .post(format!("{base}/api/auth/login"))
+        .json(&json!({ "email": email, "password": password }))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?)
+}

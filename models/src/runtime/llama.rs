@@ -588,16 +588,19 @@ impl LlamaModel {
             return Ok(generation);
         }
 
-        let n_ctx = needed.div_ceil(CONTEXT_GRANULE) * CONTEXT_GRANULE;
-        let n_ctx = n_ctx.min(self.n_ctx.max(needed));
+        // The KV state of a cached prompt that begins like this one replaces evaluating that
+        // beginning again; the last prompt token is always evaluated, for its logits. The
+        // context is made large enough to take the saved state whole (it is cut back after).
+        let scope = options.cache_scope.as_deref();
+        let cached = scope.and_then(|s| self.prompt_cache.find(s, &tokens, self.n_ctx.max(needed)));
+        let wanted = needed.max(cached.as_ref().map_or(0, |(saved, _)| saved.tokens.len()));
+        let n_ctx = wanted.div_ceil(CONTEXT_GRANULE) * CONTEXT_GRANULE;
+        let n_ctx = n_ctx.min(self.n_ctx.max(wanted));
         let n_batch = (self.options.n_batch as usize).min(n_ctx);
         let mut ctx = self.new_context(n_ctx, n_batch)?;
         let vocab = self.model.vocab();
 
-        // The KV state of a cached prompt that begins like this one replaces evaluating that
-        // beginning again; the last prompt token is always evaluated, for its logits.
-        let scope = options.cache_scope.as_deref();
-        let reused = match scope.and_then(|s| self.prompt_cache.find(s, &tokens, n_ctx)) {
+        let reused = match cached {
             Some((saved, shared)) => restore(&mut ctx, &saved, shared),
             None => 0,
         };
