@@ -12,6 +12,10 @@ use tokio::sync::mpsc;
 
 /// Chunks in flight between the socket and the writer.
 const QUEUE: usize = 16;
+/// From this size on, a body is hashed on a second thread and written back as it arrives.
+const LARGE_BODY: u64 = 8 << 20;
+/// Written bytes between two starts of writing them back to disk.
+const WRITEBACK_EVERY: u64 = 32 << 20;
 
 /// What was received.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,8 +84,12 @@ where
     let path = file.path().to_owned();
     let writer = tokio::task::spawn_blocking(move || -> std::io::Result<Received> {
         let mut out = std::fs::File::create(&path)?;
-        let mut hasher = Sha256::new();
+        let mut hasher = Some(Sha256::new());
+        // A large body is hashed on a thread of its own while this one writes, and its pages
+        // go to disk as it arrives rather than all in the final sync.
+        let mut helpers: Option<Helpers> = None;
         let mut size = 0u64;
+        let mut kicked_at = 0u64;
         let mut batch: Vec<Bytes> = Vec::with_capacity(QUEUE);
         while let Some(chunk) = rx.blocking_recv() {
             // Whatever else is queued goes in the same write, straight from the chunks.
@@ -92,17 +100,35 @@ where
                     Err(_) => break,
                 }
             }
-            for chunk in &batch {
-                hasher.update(chunk);
-                size += chunk.len() as u64;
+            size += batch.iter().map(|c| c.len() as u64).sum::<u64>();
+            match (&helpers, hasher.as_mut()) {
+                (Some(h), _) => h.hash(batch.clone()),
+                (None, Some(inline)) => batch.iter().for_each(|c| inline.update(c)),
+                (None, None) => unreachable!("the hasher is inline until the helpers start"),
             }
             write_all(&mut out, &batch)?;
             batch.clear();
+            if helpers.is_none() && size >= LARGE_BODY {
+                if let Some(inline) = hasher.take() {
+                    helpers = Some(Helpers::start(inline, out.try_clone()?));
+                }
+            }
+            if let Some(h) = &helpers {
+                if size - kicked_at >= WRITEBACK_EVERY {
+                    kicked_at = size;
+                    h.write_back();
+                }
+            }
         }
+        let digest = match (helpers, hasher) {
+            (Some(h), _) => h.finish()?,
+            (None, Some(inline)) => inline.finalize().to_vec(),
+            (None, None) => unreachable!("the hasher is inline until the helpers start"),
+        };
         out.sync_all()?;
         Ok(Received {
             size,
-            sha256: hex::encode(hasher.finalize()),
+            sha256: hex::encode(digest),
         })
     });
     let mut seen = 0u64;
@@ -129,6 +155,61 @@ where
     Ok(written?)
 }
 
+/// The threads that help with a large body: one hashes the chunks in order while the writer
+/// writes them; one syncs the file's data so far whenever asked (at most one sync waits), so
+/// the final sync finds little left to do.
+struct Helpers {
+    chunks: std::sync::mpsc::SyncSender<Vec<Bytes>>,
+    hashed: std::thread::JoinHandle<Vec<u8>>,
+    kick: std::sync::mpsc::SyncSender<()>,
+    synced: std::thread::JoinHandle<std::io::Result<()>>,
+}
+
+impl Helpers {
+    fn start(mut hasher: Sha256, file: std::fs::File) -> Self {
+        let (chunks, rx) = std::sync::mpsc::sync_channel::<Vec<Bytes>>(4);
+        let hashed = std::thread::spawn(move || {
+            while let Ok(batch) = rx.recv() {
+                batch.iter().for_each(|c| hasher.update(c));
+            }
+            hasher.finalize().to_vec()
+        });
+        let (kick, kicks) = std::sync::mpsc::sync_channel::<()>(1);
+        let synced = std::thread::spawn(move || {
+            while kicks.recv().is_ok() {
+                file.sync_data()?;
+            }
+            Ok(())
+        });
+        Helpers {
+            chunks,
+            hashed,
+            kick,
+            synced,
+        }
+    }
+
+    fn hash(&self, batch: Vec<Bytes>) {
+        // The hasher only stops when the channel closes, so this cannot fail.
+        let _ = self.chunks.send(batch);
+    }
+
+    fn write_back(&self) {
+        // One sync already waiting covers this one too.
+        let _ = self.kick.try_send(());
+    }
+
+    /// The digest, once every chunk is hashed and the last sync ended.
+    fn finish(self) -> std::io::Result<Vec<u8>> {
+        drop(self.chunks);
+        drop(self.kick);
+        let joined = |what: &str| std::io::Error::other(format!("the {what} thread failed"));
+        let digest = self.hashed.join().map_err(|_| joined("hashing"))?;
+        self.synced.join().map_err(|_| joined("sync"))??;
+        Ok(digest)
+    }
+}
+
 /// Writes every chunk, in order, with as few system calls as the kernel allows.
 fn write_all(out: &mut std::fs::File, chunks: &[Bytes]) -> std::io::Result<()> {
     let mut slices: Vec<IoSlice<'_>> = chunks.iter().map(|c| IoSlice::new(c)).collect();
@@ -151,14 +232,17 @@ mod tests {
 
     #[tokio::test]
     async fn a_body_in_uneven_chunks_is_written_and_hashed_whole() {
+        assert!(LARGE_BODY + WRITEBACK_EVERY < 48_000_000);
         let dir = tempfile::tempdir().unwrap();
         let file = TempFile::new_in(dir.path()).unwrap();
-        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        // Past the size where hashing moves to its own thread and the data is written back
+        // as it comes.
+        let data: Vec<u8> = (0..48_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
         // Sizes from empty to larger than a batch, so writes are split and resumed.
         let mut chunks = Vec::new();
         let (mut at, mut n) = (0, 0usize);
         while at < data.len() {
-            let len = [0, 1, 4096, 65_537, 700_000][n % 5].min(data.len() - at);
+            let len = [0, 1, 4096, 65_537, 700_000, 3_000_000][n % 6].min(data.len() - at);
             chunks.push(Ok::<_, std::io::Error>(Bytes::copy_from_slice(
                 &data[at..at + len],
             )));
