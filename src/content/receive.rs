@@ -232,7 +232,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_body_in_uneven_chunks_is_written_and_hashed_whole() {
-        assert!(LARGE_BODY + WRITEBACK_EVERY < 48_000_000);
+        const { assert!(LARGE_BODY + WRITEBACK_EVERY < 48_000_000) };
         let dir = tempfile::tempdir().unwrap();
         let file = TempFile::new_in(dir.path()).unwrap();
         // Past the size where hashing moves to its own thread and the data is written back
