@@ -231,25 +231,26 @@ pub async fn fetch_to_temp(
     dir: &Path,
     prefix: &str,
 ) -> Result<tempfile::TempPath, BlobError> {
-    let path = tempfile::Builder::new()
-        .prefix(prefix)
-        .tempfile_in(dir)?
-        .into_temp_path();
     if let Some(stored) = store.local_file(key) {
-        let target = path.to_path_buf();
+        let (dir, prefix) = (dir.to_owned(), prefix.to_owned());
         let linked = blocking(move || {
-            std::fs::remove_file(&target)?;
-            Ok(std::fs::hard_link(&stored, &target))
+            Ok(tempfile::Builder::new()
+                .prefix(&prefix)
+                .make_in(&dir, |path| std::fs::hard_link(&stored, path)))
         })
         .await?;
         match linked {
-            Ok(()) => return Ok(path),
+            Ok(file) => return Ok(file.into_temp_path()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(BlobError::NotFound(key.to_string()))
             }
             Err(e) => tracing::debug!(error = %e, %key, "hard link failed; copying the blob"),
         }
     }
+    let path = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempfile_in(dir)?
+        .into_temp_path();
     let mut read = store.get(key, None).await?;
     let mut file = tokio::fs::File::create(&path).await?;
     while let Some(chunk) = read.stream.next().await {

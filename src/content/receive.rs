@@ -84,10 +84,9 @@ where
     let path = file.path().to_owned();
     let writer = tokio::task::spawn_blocking(move || -> std::io::Result<Received> {
         let mut out = std::fs::File::create(&path)?;
-        let mut hasher = Some(Sha256::new());
         // A large body is hashed on a thread of its own while this one writes, and its pages
         // go to disk as it arrives rather than all in the final sync.
-        let mut helpers: Option<Helpers> = None;
+        let mut hashing = Hashing::Inline(Sha256::new());
         let mut size = 0u64;
         let mut kicked_at = 0u64;
         let mut batch: Vec<Bytes> = Vec::with_capacity(QUEUE);
@@ -101,29 +100,28 @@ where
                 }
             }
             size += batch.iter().map(|c| c.len() as u64).sum::<u64>();
-            match (&helpers, hasher.as_mut()) {
-                (Some(h), _) => h.hash(batch.clone()),
-                (None, Some(inline)) => batch.iter().for_each(|c| inline.update(c)),
-                (None, None) => unreachable!("the hasher is inline until the helpers start"),
+            match &mut hashing {
+                Hashing::Inline(hasher) => batch.iter().for_each(|c| hasher.update(c)),
+                Hashing::Helped(helpers) => helpers.hash(batch.clone()),
             }
             write_all(&mut out, &batch)?;
             batch.clear();
-            if helpers.is_none() && size >= LARGE_BODY {
-                if let Some(inline) = hasher.take() {
-                    helpers = Some(Helpers::start(inline, out.try_clone()?));
+            hashing = match hashing {
+                Hashing::Inline(hasher) if size >= LARGE_BODY => {
+                    Hashing::Helped(Helpers::start(hasher, out.try_clone()?))
                 }
-            }
-            if let Some(h) = &helpers {
+                other => other,
+            };
+            if let Hashing::Helped(helpers) = &hashing {
                 if size - kicked_at >= WRITEBACK_EVERY {
                     kicked_at = size;
-                    h.write_back();
+                    helpers.write_back();
                 }
             }
         }
-        let digest = match (helpers, hasher) {
-            (Some(h), _) => h.finish()?,
-            (None, Some(inline)) => inline.finalize().to_vec(),
-            (None, None) => unreachable!("the hasher is inline until the helpers start"),
+        let digest = match hashing {
+            Hashing::Inline(hasher) => hasher.finalize().to_vec(),
+            Hashing::Helped(helpers) => helpers.finish()?,
         };
         out.sync_all()?;
         Ok(Received {
@@ -153,6 +151,12 @@ where
         .map_err(|e| ReceiveError::Io(std::io::Error::other(e.to_string())))?;
     outcome?;
     Ok(written?)
+}
+
+/// Where a body is hashed: on the writer's thread, or (a large body) by [`Helpers`].
+enum Hashing {
+    Inline(Sha256),
+    Helped(Helpers),
 }
 
 /// The threads that help with a large body: one hashes the chunks in order while the writer

@@ -1,16 +1,14 @@
-import { QueryClientProvider } from '@tanstack/react-query';
 import { startTransition, StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { RouterProvider } from 'react-router';
 
 import { createQueryClient } from './api/queryClient';
-import { AuthProvider } from './auth/AuthProvider';
+import { AppProviders } from './AppProviders';
 import './index.css';
 import { prefetchStart } from './prefetch';
 import { createRouter } from './router';
 import { applyTheme } from './theme/theme';
 import { prepareFormatters } from './ui/format';
-import { ToastProvider } from './ui/ToastProvider';
 
 // public/theme-init.js already did this before the first paint; this keeps the two in step.
 applyTheme();
@@ -32,13 +30,9 @@ function start(container: HTMLElement) {
   startTransition(() =>
     createRoot(container).render(
       <StrictMode>
-        <QueryClientProvider client={queryClient}>
-          <ToastProvider>
-            <AuthProvider>
-              <RouterProvider router={router} />
-            </AuthProvider>
-          </ToastProvider>
-        </QueryClientProvider>
+        <AppProviders client={queryClient}>
+          <RouterProvider router={router} />
+        </AppProviders>
       </StrictMode>,
     ),
   );

@@ -1,14 +1,13 @@
-import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
+import { QueryClient } from '@tanstack/react-query';
 import { render, screen, waitFor } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { createMemoryRouter, RouterProvider } from 'react-router';
 
 import { readSession, resetSessionForTests } from './api/session';
-import { AuthProvider } from './auth/AuthProvider';
+import { AppProviders } from './AppProviders';
 import { routes } from './router';
 import { apiError, jsonResponse, mockApi } from './test/api';
-import { ToastProvider } from './ui/ToastProvider';
 
 const ME = {
   id: 'u1',
@@ -35,13 +34,9 @@ function renderApp(path: string) {
   const queryClient = new QueryClient({ defaultOptions: { queries: { retry: false } } });
   const router = createMemoryRouter(routes, { initialEntries: [path] });
   render(
-    <QueryClientProvider client={queryClient}>
-      <ToastProvider>
-        <AuthProvider>
-          <RouterProvider router={router} />
-        </AuthProvider>
-      </ToastProvider>
-    </QueryClientProvider>,
+    <AppProviders client={queryClient}>
+      <RouterProvider router={router} />
+    </AppProviders>,
   );
   return router;
 }
