@@ -498,6 +498,27 @@ fn truncated_wav_is_corrupt() {
 }
 
 #[test]
+fn a_long_wav_is_probed_to_its_last_frame() {
+    // Long enough that the probe reads only the data's last second: a file cut anywhere, even
+    // a few bytes short, is still found out.
+    let d = dir();
+    let p = sine_wav(&d, "long.wav", 8000, &[(9.0, 0.2), (1.0, 0.5)]);
+    assert_close(ok(&p).duration_secs, 10.0, 0.001);
+    let len = std::fs::metadata(&p).expect("size").len();
+    for keep in [0.3, 0.85, 0.95] {
+        let cut = truncated(&p, keep, &d, &format!("cut-{keep}.wav"));
+        assert_eq!(err_code(probe(&cut, &limits())), "corrupt_audio", "{keep}");
+    }
+    let short = d.path().join("short.wav");
+    std::fs::write(
+        &short,
+        &std::fs::read(&p).expect("read")[..len as usize - 4],
+    )
+    .expect("write");
+    assert_eq!(err_code(probe(&short, &limits())), "corrupt_audio");
+}
+
+#[test]
 fn long_silence_over_the_limit_is_refused() {
     let d = dir();
     let tight = MediaLimits {

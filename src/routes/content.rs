@@ -1,19 +1,18 @@
 //! `/api/content`: upload, list, read, change, delete and download library items.
 
-use actix_multipart::Multipart;
 use actix_web::body::SizedStream;
 use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use base64::Engine;
 use chrono::{DateTime, Utc};
-use futures_util::StreamExt;
 use serde::{Deserialize, Deserializer, Serialize};
 use tessera_events::content::{ContentAccess, Source};
 use tessera_projections::read_models::content::{self as rm, Cursor, SortKey};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 use uuid::Uuid;
 
+use super::form::{FieldError, Form, FormError, FormField};
 use super::json::{json_config, path_config};
 use crate::auth::AuthUser;
 use crate::content::receive::{receive, ReceiveError};
@@ -73,20 +72,19 @@ fn outcome_response(o: Outcome) -> HttpResponse {
     }
 }
 
-pub async fn read_text_field(field: &mut actix_multipart::Field, name: &str) -> ApiResult<String> {
-    let mut buf = Vec::new();
-    while let Some(chunk) = field.next().await {
-        let chunk = chunk.map_err(multipart_error)?;
-        if buf.len() + chunk.len() > FIELD_LIMIT {
-            return Err(ApiError::new(
+pub async fn read_text_field(field: &mut FormField, name: &str) -> ApiResult<String> {
+    let buf = field
+        .read_to_limit(FIELD_LIMIT)
+        .await
+        .map_err(|e| match e {
+            FieldError::Form(e) => form_error(e),
+            FieldError::TooLong { .. } => ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "field_too_large",
                 format!("the {name} field is longer than {FIELD_LIMIT} bytes"),
             )
-            .with_field(name));
-        }
-        buf.extend_from_slice(&chunk);
-    }
+            .with_field(name),
+        })?;
     String::from_utf8(buf).map_err(|_| {
         ApiError::bad_request("invalid_field", format!("the {name} field is not UTF-8"))
             .with_field(name)
@@ -95,11 +93,10 @@ pub async fn read_text_field(field: &mut actix_multipart::Field, name: &str) -> 
 
 /// A body that stopped early is `incomplete_body`; one that is not valid multipart (bad part
 /// headers, a NUL in a file name, no boundary) is `invalid_multipart`.
-pub fn multipart_error(e: actix_multipart::MultipartError) -> ApiError {
-    use actix_multipart::MultipartError as M;
+pub fn form_error(e: FormError) -> ApiError {
     match e {
-        M::Incomplete | M::Payload(_) => ApiError::bad_request("incomplete_body", e.to_string()),
-        other => ApiError::bad_request("invalid_multipart", other.to_string()),
+        FormError::Incomplete(_) => ApiError::bad_request("incomplete_body", e.to_string()),
+        FormError::Invalid(_) => ApiError::bad_request("invalid_multipart", e.to_string()),
     }
 }
 
@@ -149,19 +146,14 @@ pub struct FilePart {
 /// Receives a `file` part, cut off at the first byte past the budget: past the largest size
 /// limit it is `file_too_large`, past the user's storage `quota_exceeded`.
 pub async fn receive_file_part(
-    field: &mut actix_multipart::Field,
+    field: &mut FormField,
     service: &ContentService,
     user: Uuid,
     budget: UploadBudget,
 ) -> ApiResult<FilePart> {
     let UploadBudget { max, remaining } = budget;
     let limit = max.min(remaining);
-    // RFC 6266: the extended `filename*` wins over the plain one.
-    let filename = field.content_disposition().and_then(|cd| {
-        cd.get_filename_ext()
-            .map(|v| String::from_utf8_lossy(&v.value).into_owned())
-            .or_else(|| cd.get_filename().map(str::to_owned))
-    });
+    let filename = field.filename().map(str::to_owned);
     let tmp = service.temp_file()?;
     let received = match receive(&mut *field, &tmp, limit).await {
         Err(ReceiveError::TooLarge { .. }) if remaining < max => {
@@ -226,12 +218,11 @@ pub async fn upload(
         ));
     }
     let budget = UploadBudget::of(&service, user.user_id).await?;
-    let mut multipart = Multipart::new(req.headers(), payload);
+    let mut form = Form::new(&req, payload).map_err(form_error)?;
     let mut meta = UploadMeta::default();
     let mut file = None;
-    while let Some(field) = multipart.next().await {
-        let mut field = field.map_err(multipart_error)?;
-        let name = field.name().unwrap_or_default().to_owned();
+    while let Some(mut field) = form.next_field().await.map_err(form_error)? {
+        let name = field.name().to_owned();
         match name.as_str() {
             "file" => {
                 if file.is_some() {

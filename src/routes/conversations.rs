@@ -5,11 +5,9 @@
 //! `/api/providers` (the enabled ones) and `/api/admin/providers` (admins list, enable,
 //! disable).
 
-use actix_multipart::Multipart;
 use actix_web::http::header;
 use actix_web::{guard, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
-use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use tessera_events::content::Source;
 use tessera_events::conversations::{ConversationError, MAX_ATTACHMENTS};
@@ -17,7 +15,8 @@ use tessera_projections::read_models::conversations::{self as rm, ConversationRo
 use utoipa::{IntoParams, OpenApi, ToSchema};
 use uuid::Uuid;
 
-use super::content::{multipart_error, read_text_field, receive_file_part, UploadBudget};
+use super::content::{form_error, read_text_field, receive_file_part, UploadBudget};
+use super::form::Form;
 use crate::auth::{AdminUser, AuthUser};
 use crate::content::{ContentService, Outcome, UploadMeta};
 use crate::conversations::ChatService;
@@ -415,13 +414,12 @@ pub async fn post_message_form(
         );
     }
     let mut budget = UploadBudget::of(&content, user.user_id).await?;
-    let mut multipart = Multipart::new(req.headers(), payload);
+    let mut form = Form::new(&req, payload).map_err(form_error)?;
     let mut text = String::new();
     let mut attachments = Vec::new();
     let mut files = 0usize;
-    while let Some(field) = multipart.next().await {
-        let mut field = field.map_err(multipart_error)?;
-        let name = field.name().unwrap_or_default().to_owned();
+    while let Some(mut field) = form.next_field().await.map_err(form_error)? {
+        let name = field.name().to_owned();
         match name.as_str() {
             "text" => text = read_text_field(&mut field, "text").await?,
             "attachments" => {

@@ -8,6 +8,7 @@ pub mod admin_users;
 pub mod auth;
 pub mod content;
 pub mod conversations;
+pub mod form;
 pub mod generate;
 pub mod health;
 pub mod jobs;

@@ -9,7 +9,7 @@ use std::path::Path;
 use symphonia::core::audio::{SampleBuffer, SignalSpec};
 use symphonia::core::codecs::{self as codecs_ids, CodecType, DecoderOptions, CODEC_TYPE_NULL};
 use symphonia::core::errors::Error as SymphoniaError;
-use symphonia::core::formats::FormatOptions;
+use symphonia::core::formats::{FormatOptions, SeekMode, SeekTo};
 use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
@@ -148,10 +148,32 @@ fn decode_inner(
         }
     }
 
-    // PCM samples are valid whatever their bytes, so without peaks to compute, counting each
-    // packet's frames checks all that decoding would (a cut file still ends early), at the cost
-    // of reading the file: a 1 GB WAV is probed in a fraction of its decoding time.
-    let count_only = peaks.is_none() && is_pcm(params.codec);
+    // PCM samples are valid whatever their bytes, so without peaks to compute, what matters is
+    // whether the data reaches the length the header declares (a cut file ends early). A WAV's
+    // packets are plain slices of its data chunk, positioned by their byte offset, so reading
+    // from its last second on is enough: a 1 GB WAV is probed without reading the gigabyte. A
+    // seek past the end of a cut file finds no packet at all.
+    let mut seeked = false;
+    if let (true, AudioFormat::Wav, Some(n), Some(rate)) = (
+        peaks.is_none() && is_pcm(params.codec),
+        format,
+        header_frames,
+        sample_rate,
+    ) {
+        let rate = u64::from(rate);
+        if rate > 0 && n > 2 * rate {
+            let to = SeekTo::TimeStamp {
+                ts: n - rate,
+                track_id,
+            };
+            // A reader that cannot seek reads the whole stream instead.
+            seeked = reader.seek(SeekMode::Accurate, to).is_ok();
+        }
+    }
+    // Other PCM (AIFF, or a WAV too short to seek in) is read whole, but counting each
+    // packet's frames checks all that decoding would, at a fraction of its cost.
+    let count_only = !seeked && peaks.is_none() && is_pcm(params.codec);
+    let mut packets = 0u64;
     let mut frames: u64 = 0;
     let mut samples: Option<(SignalSpec, SampleBuffer<f32>)> = None;
     loop {
@@ -168,6 +190,11 @@ fn decode_inner(
         if packet.track_id() != track_id {
             continue;
         }
+        if seeked && packets == 0 {
+            // The frames before the seek point are there: the packet starts after them.
+            frames = packet.ts();
+        }
+        packets += 1;
         if count_only {
             let rate = sample_rate.filter(|&r| r > 0).ok_or_else(|| {
                 MediaError::CorruptAudio("the stream has a sample rate of zero".into())
@@ -214,6 +241,12 @@ fn decode_inner(
         }
     }
 
+    if seeked && packets == 0 {
+        return Err(MediaError::CorruptAudio(
+            "the audio data ends before the length its header declares; the file is probably truncated"
+                .into(),
+        ));
+    }
     let (Some(sample_rate), Some(channels)) = (sample_rate, channels) else {
         return Err(MediaError::CorruptAudio("no audio could be decoded".into()));
     };

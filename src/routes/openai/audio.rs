@@ -4,10 +4,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use actix_multipart::Multipart;
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
-use futures_util::StreamExt;
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use tessera_actors::jobs::Pipelines;
 use tessera_events::content::Modality;
@@ -21,6 +19,7 @@ use super::error::{step_error, OpenAiErrorBody};
 use super::{check_quota, meter, read_json, resolve, OpenAiError, Task, Usage, V1User};
 use crate::content::receive::{receive, ReceiveError, TempFile};
 use crate::content::ContentService;
+use crate::routes::form::{self, FieldError, FormError, FormField};
 use crate::state::AppState;
 
 /// Largest audio file accepted for transcription (as OpenAI), unless the library's own audio
@@ -138,26 +137,22 @@ pub struct TranscriptionVerbose {
     pub usage: TranscriptionUsage,
 }
 
-async fn text_field(field: &mut actix_multipart::Field, name: &str) -> Result<String, OpenAiError> {
-    let mut bytes = Vec::new();
-    while let Some(chunk) = field.next().await {
-        let chunk = chunk.map_err(|e| multipart_error(&e))?;
-        if bytes.len() + chunk.len() > MAX_FIELD_BYTES {
-            return Err(OpenAiError::param(
+async fn text_field(field: &mut FormField, name: &str) -> Result<String, OpenAiError> {
+    let bytes = field
+        .read_to_limit(MAX_FIELD_BYTES)
+        .await
+        .map_err(|e| match e {
+            FieldError::Form(e) => form_error(&e),
+            FieldError::TooLong { .. } => OpenAiError::param(
                 name,
                 format!("`{name}` is longer than {MAX_FIELD_BYTES} bytes"),
-            ));
-        }
-        bytes.extend_from_slice(&chunk);
-    }
+            ),
+        })?;
     String::from_utf8(bytes).map_err(|_| OpenAiError::param(name, format!("`{name}` is not UTF-8")))
 }
 
-fn multipart_error(e: &actix_multipart::MultipartError) -> OpenAiError {
-    OpenAiError::invalid(
-        "invalid_multipart",
-        format!("the body is not a valid multipart/form-data form: {e}"),
-    )
+fn form_error(e: &FormError) -> OpenAiError {
+    OpenAiError::invalid("invalid_multipart", e.to_string())
 }
 
 /// `h:mm:ss,mmm` (SRT) or `hh:mm:ss.mmm` (WebVTT).
@@ -231,15 +226,16 @@ pub async fn transcriptions(
     state: web::Data<AppState>,
     service: web::Data<ContentService>,
     pipelines: web::Data<Arc<Pipelines>>,
-    mut form: Multipart,
+    req: HttpRequest,
+    payload: web::Payload,
 ) -> Result<HttpResponse, OpenAiError> {
+    let mut form = form::Form::new(&req, payload).map_err(|e| form_error(&e))?;
     let limit = MAX_AUDIO_BYTES.min(service.settings().max_audio_bytes);
     let tmp_dir = state.settings.data_dir.join("tmp").join("v1");
     let mut fields = Form::default();
     let mut file: Option<(TempFile, String)> = None;
-    while let Some(field) = form.next().await {
-        let mut field = field.map_err(|e| multipart_error(&e))?;
-        let name = field.name().unwrap_or_default().to_owned();
+    while let Some(mut field) = form.next_field().await.map_err(|e| form_error(&e))? {
+        let name = field.name().to_owned();
         match name.as_str() {
             "file" => {
                 let tmp = TempFile::new_in(&tmp_dir).map_err(OpenAiError::internal)?;
