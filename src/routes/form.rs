@@ -235,15 +235,17 @@ mod tests {
             ))
             .set_payload(Bytes::from_static(body))
             .to_http_parts();
-        Form::new(&req, payload.take()).unwrap()
+        Form::new(&req, actix_web::dev::Payload::take(&mut payload)).unwrap()
     }
 
     #[actix_web::test]
     async fn parts_carriage_returns_and_file_names_are_read() {
+        // The file's bytes come close to the delimiter (CRLF, `--`, the boundary) without
+        // being it; RFC 2046 keeps the delimiter itself out of any part.
         let mut f = form(
             b"preamble\r\n--XyZ\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nhi\r\n\
               --XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.bin\"; \
-              filename*=UTF-8''na%C3%AFve.bin\r\n\r\n\r\r\n-\r\n--X\r\n--XyZ-\r\n\
+              filename*=UTF-8''na%C3%AFve.bin\r\n\r\n\r\r\n-\r\n--X\r\n--Xy\r\n-XyZ\r--XyZ\n--XyZ\r\n\
               --XyZ--\r\nepilogue",
             "XyZ",
         );
@@ -255,10 +257,40 @@ mod tests {
         assert_eq!((file.name(), file.filename()), ("file", Some("naïve.bin")));
         assert_eq!(
             file.read_to_limit(100).await.unwrap(),
-            b"\r\r\n-\r\n--X\r\n--XyZ-"
+            b"\r\r\n-\r\n--X\r\n--Xy\r\n-XyZ\r--XyZ\n--XyZ"
         );
         drop(file);
         assert!(f.next_field().await.unwrap().is_none());
+    }
+
+    #[actix_web::test]
+    async fn a_body_in_tiny_chunks_reads_the_same() {
+        // Every delimiter, and every near miss, split across chunks in every place.
+        let body: &[u8] = b"--XyZ\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\n\
+              a\r\n--Xy\r\n\r\n-XyZ\rb\r\n--XyZ\r\nContent-Disposition: form-data; name=\"t\"\r\n\r\n\
+              ok\r\n--XyZ--\r\n";
+        for size in [1, 2, 3, 5, 7] {
+            let (req, _) = TestRequest::default()
+                .insert_header((header::CONTENT_TYPE, "multipart/form-data; boundary=XyZ"))
+                .to_http_parts();
+            let chunks: Vec<Result<Bytes, PayloadError>> = body
+                .chunks(size)
+                .map(|c| Ok(Bytes::copy_from_slice(c)))
+                .collect();
+            let mut f = Form::new(&req, futures_util::stream::iter(chunks)).unwrap();
+            let mut file = f.next_field().await.unwrap().unwrap();
+            assert_eq!(
+                file.read_to_limit(100).await.unwrap(),
+                b"a\r\n--Xy\r\n\r\n-XyZ\rb",
+                "{size}"
+            );
+            drop(file);
+            let mut t = f.next_field().await.unwrap().unwrap();
+            assert_eq!(t.name(), "t");
+            assert_eq!(t.read_to_limit(10).await.unwrap(), b"ok");
+            drop(t);
+            assert!(f.next_field().await.unwrap().is_none(), "{size}");
+        }
     }
 
     #[actix_web::test]
@@ -320,7 +352,9 @@ mod tests {
         let (req, mut payload) = TestRequest::default()
             .insert_header((header::CONTENT_TYPE, "multipart/form-data"))
             .to_http_parts();
-        let err = Form::new(&req, payload.take()).err().unwrap();
+        let err = Form::new(&req, actix_web::dev::Payload::take(&mut payload))
+            .err()
+            .unwrap();
         assert!(matches!(err, FormError::Invalid(_)), "{err}");
     }
 }
