@@ -215,23 +215,34 @@ async fn big_upload(base: &str, token: &str, work: &Path, mb: u64) -> Result<ser
             f.write_all(&(round as u32).to_le_bytes())?;
         }
         // Baseline: cp of the same file on the same disk, synced (page cache dropped by
-        // neither).
+        // neither). Each timed part starts with nothing left to write back, or it would pay for
+        // what ran before it (the source file's own pages, the last upload's). Both take their
+        // gigabyte of page cache from memory the last part freed: in a virtual machine, memory
+        // the guest has not touched before can be many times slower to write the first time
+        // (the host backs it then), and the first part of a round would pay for that alone.
         let copy = work.join("big-copy.wav");
-        let t = Instant::now();
-        let ok = std::process::Command::new("cp")
-            .arg(&src)
-            .arg(&copy)
-            .status()?;
-        anyhow::ensure!(ok.success(), "cp failed");
-        let _ = std::process::Command::new("sync").status();
-        cp_secs.push(t.elapsed().as_secs_f64());
-        std::fs::remove_file(&copy)?;
+        let cp = |timed: bool| -> Result<Option<f64>> {
+            let _ = std::process::Command::new("sync").status();
+            let t = Instant::now();
+            let ok = std::process::Command::new("cp")
+                .arg(&src)
+                .arg(&copy)
+                .status()?;
+            anyhow::ensure!(ok.success(), "cp failed");
+            let _ = std::process::Command::new("sync").status();
+            let secs = t.elapsed().as_secs_f64();
+            std::fs::remove_file(&copy)?;
+            Ok(timed.then_some(secs))
+        };
+        cp(false)?;
+        cp_secs.extend(cp(true)?);
 
         let (addr, auth, file) = (
             base.trim_start_matches("http://").to_owned(),
             format!("Bearer {token}"),
             src.clone(),
         );
+        let _ = std::process::Command::new("sync").status();
         let t = Instant::now();
         let (status, body) =
             tokio::task::spawn_blocking(move || sendfile_upload(&addr, &auth, &file, size))
