@@ -83,10 +83,18 @@ where
     let (tx, mut rx) = mpsc::channel::<Bytes>(QUEUE);
     let path = file.path().to_owned();
     let writer = tokio::task::spawn_blocking(move || -> std::io::Result<Received> {
-        let mut out = std::fs::File::create(&path)?;
-        // A large body is hashed on a thread of its own while this one writes, and its pages
-        // go to disk as it arrives rather than all in the final sync.
+        // Read as well: the switch to direct writes takes back the last partial block.
+        let mut out = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)?;
+        // A large body is hashed on a thread of its own while this one writes, and goes
+        // straight to disk where the system allows it (else its pages are written back as it
+        // arrives rather than all in the final sync).
         let mut hashing = Hashing::Inline(Sha256::new());
+        let mut direct: Option<direct::Direct> = None;
         let mut size = 0u64;
         let mut kicked_at = 0u64;
         let mut batch: Vec<Bytes> = Vec::with_capacity(QUEUE);
@@ -104,20 +112,27 @@ where
                 Hashing::Inline(hasher) => batch.iter().for_each(|c| hasher.update(c)),
                 Hashing::Helped(helpers) => helpers.hash(batch.clone()),
             }
-            write_all(&mut out, &batch)?;
+            match direct.as_mut() {
+                Some(d) => d.push(&batch)?,
+                None => write_all(&mut out, &batch)?,
+            }
             batch.clear();
             hashing = match hashing {
                 Hashing::Inline(hasher) if size >= LARGE_BODY => {
+                    direct = direct::Direct::start(&path, &out, size)?;
                     Hashing::Helped(Helpers::start(hasher, out.try_clone()?))
                 }
                 other => other,
             };
-            if let Hashing::Helped(helpers) = &hashing {
+            if let (Hashing::Helped(helpers), None) = (&hashing, &direct) {
                 if size - kicked_at >= WRITEBACK_EVERY {
                     kicked_at = size;
                     helpers.write_back();
                 }
             }
+        }
+        if let Some(d) = direct {
+            d.finish(&out)?;
         }
         let digest = match hashing {
             Hashing::Inline(hasher) => hasher.finalize().to_vec(),
@@ -160,8 +175,8 @@ enum Hashing {
 }
 
 /// The threads that help with a large body: one hashes the chunks in order while the writer
-/// writes them; one syncs the file's data so far whenever asked (at most one sync waits), so
-/// the final sync finds little left to do.
+/// writes them; one starts writing the file's data so far back to disk whenever asked (at
+/// most one request waits), so the final sync finds little left to do.
 struct Helpers {
     chunks: std::sync::mpsc::SyncSender<Vec<Bytes>>,
     hashed: std::thread::JoinHandle<Vec<u8>>,
@@ -181,7 +196,7 @@ impl Helpers {
         let (kick, kicks) = std::sync::mpsc::sync_channel::<()>(1);
         let synced = std::thread::spawn(move || {
             while kicks.recv().is_ok() {
-                file.sync_data()?;
+                start_writeback(&file)?;
             }
             Ok(())
         });
@@ -214,6 +229,240 @@ impl Helpers {
     }
 }
 
+/// Direct writes (`O_DIRECT`) of a large body: its bytes go from two reused buffers straight
+/// to disk, one buffer filling while a thread writes the other. Buffered writes of a large
+/// body would need as many fresh pages of page cache, and in a virtual machine memory the
+/// guest has not touched lately can take many times longer to write the first time; it would
+/// also push everything else out of the cache.
+#[cfg(target_os = "linux")]
+mod direct {
+    use std::alloc::{alloc_zeroed, dealloc, handle_alloc_error, Layout};
+    use std::fs::File;
+    use std::os::unix::fs::{FileExt, OpenOptionsExt};
+    use std::path::Path;
+    use std::ptr::NonNull;
+    use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+    use std::thread::JoinHandle;
+
+    use bytes::Bytes;
+
+    /// Bytes gathered for one write.
+    const BLOCK: usize = 4 << 20;
+    /// Direct writes start, end and read from memory at multiples of this.
+    const ALIGN: usize = 4096;
+
+    pub(super) struct Direct {
+        filling: Buffer,
+        len: usize,
+        /// Where `filling` starts in the file.
+        offset: u64,
+        file: File,
+        writes: SyncSender<(Buffer, u64)>,
+        spare: Receiver<Buffer>,
+        writer: Option<JoinHandle<std::io::Result<File>>>,
+    }
+
+    impl Direct {
+        /// Direct writes of the file at `path` from byte `size` on (`cached` has the bytes so
+        /// far); `None` where the file system refuses them, which leaves buffered writes.
+        pub(super) fn start(
+            path: &Path,
+            cached: &File,
+            size: u64,
+        ) -> std::io::Result<Option<Self>> {
+            let file = match std::fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_DIRECT)
+                .open(path)
+            {
+                Ok(file) => file,
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            // The block the bytes so far end in is written again, whole.
+            let offset = size - size % ALIGN as u64;
+            let len = (size - offset) as usize;
+            let mut filling = Buffer::new();
+            cached.read_exact_at(&mut filling[..len], offset)?;
+            let (writes, to_write) = sync_channel::<(Buffer, u64)>(1);
+            let (give_back, spare) = sync_channel::<Buffer>(2);
+            give_back
+                .send(Buffer::new())
+                .map_err(|_| std::io::Error::other("the spare buffer was refused"))?;
+            let out = file.try_clone()?;
+            let writer = std::thread::Builder::new()
+                .name("upload-writer".into())
+                .spawn(move || {
+                    while let Ok((buffer, at)) = to_write.recv() {
+                        out.write_all_at(&buffer, at)?;
+                        // Refused only once the filling side is gone.
+                        let _ = give_back.send(buffer);
+                    }
+                    Ok(out)
+                })?;
+            Ok(Some(Direct {
+                filling,
+                len,
+                offset,
+                file,
+                writes,
+                spare,
+                writer: Some(writer),
+            }))
+        }
+
+        pub(super) fn push(&mut self, chunks: &[Bytes]) -> std::io::Result<()> {
+            for chunk in chunks {
+                let mut rest = &chunk[..];
+                while !rest.is_empty() {
+                    let n = rest.len().min(BLOCK - self.len);
+                    self.filling[self.len..self.len + n].copy_from_slice(&rest[..n]);
+                    self.len += n;
+                    rest = &rest[n..];
+                    if self.len == BLOCK {
+                        self.hand_over()?;
+                    }
+                }
+            }
+            Ok(())
+        }
+
+        /// Gives the full buffer to the writing thread and takes the other one back.
+        fn hand_over(&mut self) -> std::io::Result<()> {
+            let Ok(next) = self.spare.recv() else {
+                return Err(self.stopped());
+            };
+            let full = std::mem::replace(&mut self.filling, next);
+            if self.writes.send((full, self.offset)).is_err() {
+                return Err(self.stopped());
+            }
+            self.offset += BLOCK as u64;
+            self.len = 0;
+            Ok(())
+        }
+
+        /// The writing thread's error, once it stopped early (it closed its channels, so it
+        /// has ended or is about to).
+        fn stopped(&mut self) -> std::io::Error {
+            match self.writer.take().map(JoinHandle::join) {
+                Some(Ok(Err(e))) => e,
+                _ => std::io::Error::other("the upload's writing thread stopped"),
+            }
+        }
+
+        /// Writes what is left: the whole blocks directly, the last partial one through
+        /// `cached` (direct writes are whole blocks).
+        pub(super) fn finish(self, cached: &File) -> std::io::Result<()> {
+            let Direct {
+                filling,
+                len,
+                offset,
+                file,
+                writes,
+                spare,
+                writer,
+            } = self;
+            drop(writes);
+            drop(spare);
+            if let Some(writer) = writer {
+                writer
+                    .join()
+                    .map_err(|_| std::io::Error::other("the upload's writing thread failed"))??;
+            }
+            let whole = len - len % ALIGN;
+            file.write_all_at(&filling[..whole], offset)?;
+            cached.write_all_at(&filling[whole..len], offset + whole as u64)?;
+            Ok(())
+        }
+    }
+
+    /// `BLOCK` bytes aligned for direct writes.
+    struct Buffer(NonNull<u8>);
+
+    // SAFETY: the buffer is owned memory with no shared state; only its owner touches it.
+    unsafe impl Send for Buffer {}
+
+    impl Buffer {
+        fn layout() -> Layout {
+            // BLOCK and ALIGN are fixed, non-zero, and ALIGN is a power of two.
+            Layout::from_size_align(BLOCK, ALIGN).expect("a valid layout")
+        }
+
+        fn new() -> Self {
+            let layout = Self::layout();
+            // SAFETY: the layout has a non-zero size.
+            let ptr = unsafe { alloc_zeroed(layout) };
+            Buffer(NonNull::new(ptr).unwrap_or_else(|| handle_alloc_error(layout)))
+        }
+    }
+
+    impl std::ops::Deref for Buffer {
+        type Target = [u8];
+        fn deref(&self) -> &[u8] {
+            // SAFETY: BLOCK initialised (zeroed) bytes, owned by `self` for its lifetime.
+            unsafe { std::slice::from_raw_parts(self.0.as_ptr(), BLOCK) }
+        }
+    }
+
+    impl std::ops::DerefMut for Buffer {
+        fn deref_mut(&mut self) -> &mut [u8] {
+            // SAFETY: as in `deref`, and `&mut self` makes the borrow unique.
+            unsafe { std::slice::from_raw_parts_mut(self.0.as_ptr(), BLOCK) }
+        }
+    }
+
+    impl Drop for Buffer {
+        fn drop(&mut self) {
+            // SAFETY: allocated in `new` with this layout, and freed only here.
+            unsafe { dealloc(self.0.as_ptr(), Self::layout()) }
+        }
+    }
+}
+
+/// Buffered writes only, where direct writes are not to be had.
+#[cfg(not(target_os = "linux"))]
+mod direct {
+    use std::fs::File;
+    use std::path::Path;
+
+    use bytes::Bytes;
+
+    pub(super) enum Direct {}
+
+    impl Direct {
+        pub(super) fn start(_: &Path, _: &File, _: u64) -> std::io::Result<Option<Self>> {
+            Ok(None)
+        }
+        pub(super) fn push(&mut self, _: &[Bytes]) -> std::io::Result<()> {
+            match *self {}
+        }
+        pub(super) fn finish(self, _: &File) -> std::io::Result<()> {
+            match self {}
+        }
+    }
+}
+
+/// Starts writing the file's dirty pages to disk without waiting for them or flushing the
+/// disk's cache (the final sync does both, and finds little left). An `fsync` here instead
+/// would commit the journal and flush the disk every time.
+#[cfg(target_os = "linux")]
+fn start_writeback(file: &std::fs::File) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: the descriptor is open for as long as `file` is borrowed, and the call only
+    // reads its arguments.
+    let rc = unsafe { libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn start_writeback(file: &std::fs::File) -> std::io::Result<()> {
+    file.sync_data()
+}
+
 /// Writes every chunk, in order, with as few system calls as the kernel allows.
 fn write_all(out: &mut std::fs::File, chunks: &[Bytes]) -> std::io::Result<()> {
     let mut slices: Vec<IoSlice<'_>> = chunks.iter().map(|c| IoSlice::new(c)).collect();
@@ -237,7 +486,11 @@ mod tests {
     #[tokio::test]
     async fn a_body_in_uneven_chunks_is_written_and_hashed_whole() {
         const { assert!(LARGE_BODY + WRITEBACK_EVERY < 48_000_000) };
-        let dir = tempfile::tempdir().unwrap();
+        // On the project's own disk rather than in a temporary folder that may be in memory,
+        // where direct writes are refused and the buffered path is taken instead.
+        let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
+        std::fs::create_dir_all(&base).unwrap();
+        let dir = tempfile::tempdir_in(base).unwrap();
         let file = TempFile::new_in(dir.path()).unwrap();
         // Past the size where hashing moves to its own thread and the data is written back
         // as it comes.
