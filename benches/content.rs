@@ -6,15 +6,15 @@
 //! content`). `TESSERA_BENCH_UPLOAD_MB` (default 1024), `TESSERA_BENCH_ITEMS` (100000) and
 //! `TESSERA_BENCH_SECONDS` (10) change the run; `TESSERA_BENCH_PARTS` (default
 //! `small,upload,list`) picks the parts. Figures are printed and written to
-//! `target/bench-results/content.json`. The server runs in this process on its own threads;
-//! the client shares the cores with it, so the figures are a floor. The models' processing is
-//! off (the goals exclude it, and a transcription of the 1 GB WAV would run through every later
-//! part); previews, which every upload triggers, stay on (they run at a lower priority, so the
-//! 1 GB WAV's waveform is still being drawn while the next part runs). The concurrent uploads
-//! are measured in rounds of 50 (`TESSERA_BENCH_SMALL_ROUNDS`, default 3; percentiles over all
-//! of them) after a first round of other images: the server's steady state, with its database
+//! `target/bench-results/content.json`. The server runs in this process on its own threads; the
+//! client shares the cores with it, so the figures are a floor. The models' processing is off (the
+//! goals exclude it, and a transcription of the 1 GB WAV would run through every later part);
+//! previews, which every upload triggers, stay on (they run at a lower priority). The concurrent
+//! uploads are measured in rounds of 50 (`TESSERA_BENCH_SMALL_ROUNDS`, default 3; percentiles over
+//! all of them) after a first round of other images: the server's steady state, with its database
 //! connections open. The 1 GB upload and its `cp` baseline run in turns
-//! (`TESSERA_BENCH_UPLOAD_ROUNDS`, default 3); the medians count.
+//! (`TESSERA_BENCH_UPLOAD_ROUNDS`, default 3); the medians count. A round starts once the last
+//! round's upload has its previews.
 //!
 //! Under a test harness (`--list`, or without `--bench`) this binary does nothing.
 
@@ -249,6 +249,13 @@ async fn big_upload(base: &str, token: &str, work: &Path, mb: u64) -> Result<ser
                 .await??;
         upload_secs.push(t.elapsed().as_secs_f64());
         anyhow::ensure!(status == 201, "upload failed: {status} {body}");
+        // The next round starts once this upload's previews are made: its waveform reads and
+        // decodes the whole gigabyte, and would otherwise run through the next round's parts.
+        let id = serde_json::from_str::<serde_json::Value>(&body)?["id"]
+            .as_str()
+            .context("the upload's id")?
+            .to_owned();
+        previews_made(base, token, &id).await?;
     }
     stop.store(true, Ordering::Relaxed);
     let _ = sampler.join();
@@ -279,6 +286,30 @@ async fn big_upload(base: &str, token: &str, work: &Path, mb: u64) -> Result<ser
         "note": "medians of the rounds; rss is the whole process: server, client and the file it streams",
         "pass": ratio >= 0.5 && growth < 64 * 1024 * 1024,
     }))
+}
+
+/// Waits (at most 5 minutes) until item `id`'s previews are no longer pending.
+async fn previews_made(base: &str, token: &str, id: &str) -> Result<()> {
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    loop {
+        let item: serde_json::Value = client
+            .get(format!("{base}/api/content/{id}"))
+            .bearer_auth(token)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        if item["previews"]["state"] != "pending" {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(300),
+            "the previews of {id} were still pending after 5 minutes"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }
 
 /// Posts `file` as a multipart upload over a plain HTTP/1.1 connection, the file's bytes sent
