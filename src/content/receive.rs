@@ -94,9 +94,8 @@ where
         // straight to disk where the system allows it (else its pages are written back as it
         // arrives rather than all in the final sync).
         let mut hashing = Hashing::Inline(Sha256::new());
-        let mut direct: Option<direct::Direct> = None;
+        let mut sink = Sink::Buffered;
         let mut size = 0u64;
-        let mut kicked_at = 0u64;
         let mut batch: Vec<Bytes> = Vec::with_capacity(QUEUE);
         while let Some(chunk) = rx.blocking_recv() {
             // Whatever else is queued goes in the same write, straight from the chunks.
@@ -110,33 +109,35 @@ where
             size += batch.iter().map(|c| c.len() as u64).sum::<u64>();
             match &mut hashing {
                 Hashing::Inline(hasher) => batch.iter().for_each(|c| hasher.update(c)),
-                Hashing::Helped(helpers) => helpers.hash(batch.clone()),
+                Hashing::Threaded(thread) => thread.hash(batch.clone()),
             }
-            match direct.as_mut() {
-                Some(d) => d.push(&batch)?,
-                None => write_all(&mut out, &batch)?,
+            match &mut sink {
+                Sink::Direct(direct) => direct.push(&batch)?,
+                Sink::Buffered | Sink::WrittenBack(_) => write_all(&mut out, &batch)?,
             }
             batch.clear();
             hashing = match hashing {
                 Hashing::Inline(hasher) if size >= LARGE_BODY => {
-                    direct = direct::Direct::start(&path, &out, size)?;
-                    Hashing::Helped(Helpers::start(hasher, out.try_clone()?))
+                    sink = match direct::Direct::start(&path, &out, size)? {
+                        Some(direct) => Sink::Direct(direct),
+                        None => Sink::WrittenBack(Writeback::start(out.try_clone()?)),
+                    };
+                    Hashing::Threaded(HashThread::start(hasher))
                 }
                 other => other,
             };
-            if let (Hashing::Helped(helpers), None) = (&hashing, &direct) {
-                if size - kicked_at >= WRITEBACK_EVERY {
-                    kicked_at = size;
-                    helpers.write_back();
-                }
+            if let Sink::WrittenBack(writeback) = &mut sink {
+                writeback.wrote(size);
             }
         }
-        if let Some(d) = direct {
-            d.finish(&out)?;
+        match sink {
+            Sink::Buffered => {}
+            Sink::WrittenBack(writeback) => writeback.finish()?,
+            Sink::Direct(direct) => direct.finish(&out)?,
         }
         let digest = match hashing {
             Hashing::Inline(hasher) => hasher.finalize().to_vec(),
-            Hashing::Helped(helpers) => helpers.finish()?,
+            Hashing::Threaded(thread) => thread.finish()?,
         };
         out.sync_all()?;
         Ok(Received {
@@ -168,44 +169,36 @@ where
     Ok(written?)
 }
 
-/// Where a body is hashed: on the writer's thread, or (a large body) by [`Helpers`].
+/// Where a body is hashed: on the writer's thread, or (a large body) on one of its own.
 enum Hashing {
     Inline(Sha256),
-    Helped(Helpers),
+    Threaded(HashThread),
 }
 
-/// The threads that help with a large body: one hashes the chunks in order while the writer
-/// writes them; one starts writing the file's data so far back to disk whenever asked (at
-/// most one request waits), so the final sync finds little left to do.
-struct Helpers {
+/// Where a body's bytes go: the page cache (a small body, or a large one where direct writes
+/// are refused, then written back as it arrives), or straight to disk.
+enum Sink {
+    Buffered,
+    WrittenBack(Writeback),
+    Direct(direct::Direct),
+}
+
+/// A thread that hashes a large body's chunks, in order, while the writer writes them.
+struct HashThread {
     chunks: std::sync::mpsc::SyncSender<Vec<Bytes>>,
-    hashed: std::thread::JoinHandle<Vec<u8>>,
-    kick: std::sync::mpsc::SyncSender<()>,
-    synced: std::thread::JoinHandle<std::io::Result<()>>,
+    thread: std::thread::JoinHandle<Vec<u8>>,
 }
 
-impl Helpers {
-    fn start(mut hasher: Sha256, file: std::fs::File) -> Self {
+impl HashThread {
+    fn start(mut hasher: Sha256) -> Self {
         let (chunks, rx) = std::sync::mpsc::sync_channel::<Vec<Bytes>>(4);
-        let hashed = std::thread::spawn(move || {
+        let thread = std::thread::spawn(move || {
             while let Ok(batch) = rx.recv() {
                 batch.iter().for_each(|c| hasher.update(c));
             }
             hasher.finalize().to_vec()
         });
-        let (kick, kicks) = std::sync::mpsc::sync_channel::<()>(1);
-        let synced = std::thread::spawn(move || {
-            while kicks.recv().is_ok() {
-                start_writeback(&file)?;
-            }
-            Ok(())
-        });
-        Helpers {
-            chunks,
-            hashed,
-            kick,
-            synced,
-        }
+        HashThread { chunks, thread }
     }
 
     fn hash(&self, batch: Vec<Bytes>) {
@@ -213,19 +206,54 @@ impl Helpers {
         let _ = self.chunks.send(batch);
     }
 
-    fn write_back(&self) {
-        // One sync already waiting covers this one too.
-        let _ = self.kick.try_send(());
-    }
-
-    /// The digest, once every chunk is hashed and the last sync ended.
+    /// The digest, once every chunk is hashed.
     fn finish(self) -> std::io::Result<Vec<u8>> {
         drop(self.chunks);
+        self.thread
+            .join()
+            .map_err(|_| std::io::Error::other("the hashing thread failed"))
+    }
+}
+
+/// A thread that starts writing a buffered file's data back to disk every `WRITEBACK_EVERY`
+/// bytes (at most one request waits), so the final sync finds little left to do.
+struct Writeback {
+    kick: std::sync::mpsc::SyncSender<()>,
+    thread: std::thread::JoinHandle<std::io::Result<()>>,
+    kicked_at: u64,
+}
+
+impl Writeback {
+    fn start(file: std::fs::File) -> Self {
+        let (kick, kicks) = std::sync::mpsc::sync_channel::<()>(1);
+        let thread = std::thread::spawn(move || {
+            while kicks.recv().is_ok() {
+                start_writeback(&file)?;
+            }
+            Ok(())
+        });
+        Writeback {
+            kick,
+            thread,
+            kicked_at: 0,
+        }
+    }
+
+    /// `size` bytes are written so far.
+    fn wrote(&mut self, size: u64) {
+        if size - self.kicked_at >= WRITEBACK_EVERY {
+            self.kicked_at = size;
+            // One request already waiting covers this one too.
+            let _ = self.kick.try_send(());
+        }
+    }
+
+    /// Once the last write-back started.
+    fn finish(self) -> std::io::Result<()> {
         drop(self.kick);
-        let joined = |what: &str| std::io::Error::other(format!("the {what} thread failed"));
-        let digest = self.hashed.join().map_err(|_| joined("hashing"))?;
-        self.synced.join().map_err(|_| joined("sync"))??;
-        Ok(digest)
+        self.thread
+            .join()
+            .map_err(|_| std::io::Error::other("the write-back thread failed"))?
     }
 }
 
@@ -259,7 +287,7 @@ mod direct {
         file: File,
         writes: SyncSender<(Buffer, u64)>,
         spare: Receiver<Buffer>,
-        writer: Option<JoinHandle<std::io::Result<File>>>,
+        writer: Option<JoinHandle<std::io::Result<()>>>,
     }
 
     impl Direct {
@@ -298,7 +326,7 @@ mod direct {
                         // Refused only once the filling side is gone.
                         let _ = give_back.send(buffer);
                     }
-                    Ok(out)
+                    Ok(())
                 })?;
             Ok(Some(Direct {
                 filling,
@@ -352,25 +380,18 @@ mod direct {
 
         /// Writes what is left: the whole blocks directly, the last partial one through
         /// `cached` (direct writes are whole blocks).
-        pub(super) fn finish(self, cached: &File) -> std::io::Result<()> {
-            let Direct {
-                filling,
-                len,
-                offset,
-                file,
-                writes,
-                spare,
-                writer,
-            } = self;
-            drop(writes);
-            drop(spare);
-            if let Some(writer) = writer {
+        pub(super) fn finish(mut self, cached: &File) -> std::io::Result<()> {
+            // Closing its channels lets the writing thread end once it wrote what it has.
+            drop(self.writes);
+            drop(self.spare);
+            if let Some(writer) = self.writer.take() {
                 writer
                     .join()
                     .map_err(|_| std::io::Error::other("the upload's writing thread failed"))??;
             }
+            let (filling, len, offset) = (&self.filling, self.len, self.offset);
             let whole = len - len % ALIGN;
-            file.write_all_at(&filling[..whole], offset)?;
+            self.file.write_all_at(&filling[..whole], offset)?;
             cached.write_all_at(&filling[whole..len], offset + whole as u64)?;
             Ok(())
         }

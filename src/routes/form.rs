@@ -33,9 +33,7 @@ impl Counts {
         let given = self.given.load(Ordering::Relaxed);
         self.taken.load(Ordering::Relaxed).saturating_sub(given)
     }
-}
 
-impl Counts {
     /// Refuses a parser that waits for more while holding too much that is no part's data.
     fn check<T>(&self, polled: Poll<T>) -> Poll<Result<T, FormError>> {
         match polled {

@@ -173,7 +173,7 @@ fn decode_inner(
     // Other PCM (AIFF, or a WAV too short to seek in) is read whole, but counting each
     // packet's frames checks all that decoding would, at a fraction of its cost.
     let count_only = !seeked && peaks.is_none() && is_pcm(params.codec);
-    let mut packets = 0u64;
+    let mut any_packet = false;
     let mut frames: u64 = 0;
     let mut samples: Option<(SignalSpec, SampleBuffer<f32>)> = None;
     loop {
@@ -190,11 +190,11 @@ fn decode_inner(
         if packet.track_id() != track_id {
             continue;
         }
-        if seeked && packets == 0 {
+        if seeked && !any_packet {
             // The frames before the seek point are there: the packet starts after them.
             frames = packet.ts();
         }
-        packets += 1;
+        any_packet = true;
         if count_only {
             let rate = sample_rate.filter(|&r| r > 0).ok_or_else(|| {
                 MediaError::CorruptAudio("the stream has a sample rate of zero".into())
@@ -241,7 +241,7 @@ fn decode_inner(
         }
     }
 
-    if seeked && packets == 0 {
+    if seeked && !any_packet {
         return Err(MediaError::CorruptAudio(
             "the audio data ends before the length its header declares; the file is probably truncated"
                 .into(),
