@@ -284,10 +284,42 @@ mod direct {
         len: usize,
         /// Where `filling` starts in the file.
         offset: u64,
-        file: File,
         writes: SyncSender<(Buffer, u64)>,
         spare: Receiver<Buffer>,
-        writer: Option<JoinHandle<std::io::Result<()>>>,
+        /// The writing thread, which hands its [`Blocks`] back when it ends.
+        writer: Option<JoinHandle<std::io::Result<Blocks>>>,
+    }
+
+    /// Where whole blocks are written: straight to disk, or through the page cache once the
+    /// system refused a direct write. A file system may accept `O_DIRECT` at open and still
+    /// refuse writes aligned to `ALIGN` (a device whose blocks are larger): the block then
+    /// goes through the page cache, as does everything after it, rather than failing the
+    /// upload.
+    pub(super) struct Blocks {
+        direct: Option<File>,
+        cached: File,
+    }
+
+    impl Blocks {
+        pub(super) fn write(&mut self, bytes: &[u8], at: u64) -> std::io::Result<()> {
+            if let Some(direct) = &self.direct {
+                match direct.write_all_at(bytes, at) {
+                    Ok(()) => return Ok(()),
+                    // Refused before anything was written; and written again whole below
+                    // in any case.
+                    Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                        tracing::warn!(
+                            error = %e,
+                            "direct writes refused; the upload goes on through the page cache"
+                        );
+                        self.direct = None;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            self.cached.write_all_at(bytes, at)?;
+            super::start_writeback(&self.cached)
+        }
     }
 
     impl Direct {
@@ -317,22 +349,24 @@ mod direct {
             give_back
                 .send(Buffer::new())
                 .map_err(|_| std::io::Error::other("the spare buffer was refused"))?;
-            let out = file.try_clone()?;
+            let mut blocks = Blocks {
+                direct: Some(file),
+                cached: cached.try_clone()?,
+            };
             let writer = std::thread::Builder::new()
                 .name("upload-writer".into())
                 .spawn(move || {
                     while let Ok((buffer, at)) = to_write.recv() {
-                        out.write_all_at(&buffer, at)?;
+                        blocks.write(&buffer, at)?;
                         // Refused only once the filling side is gone.
                         let _ = give_back.send(buffer);
                     }
-                    Ok(())
+                    Ok(blocks)
                 })?;
             Ok(Some(Direct {
                 filling,
                 len,
                 offset,
-                file,
                 writes,
                 spare,
                 writer: Some(writer),
@@ -384,14 +418,13 @@ mod direct {
             // Closing its channels lets the writing thread end once it wrote what it has.
             drop(self.writes);
             drop(self.spare);
-            if let Some(writer) = self.writer.take() {
-                writer
-                    .join()
-                    .map_err(|_| std::io::Error::other("the upload's writing thread failed"))??;
-            }
+            let mut blocks = match self.writer.take().map(JoinHandle::join) {
+                Some(Ok(blocks)) => blocks?,
+                _ => return Err(std::io::Error::other("the upload's writing thread failed")),
+            };
             let (filling, len, offset) = (&self.filling, self.len, self.offset);
             let whole = len - len % ALIGN;
-            self.file.write_all_at(&filling[..whole], offset)?;
+            blocks.write(&filling[..whole], offset)?;
             cached.write_all_at(&filling[whole..len], offset + whole as u64)?;
             Ok(())
         }
@@ -436,6 +469,58 @@ mod direct {
         fn drop(&mut self) {
             // SAFETY: allocated in `new` with this layout, and freed only here.
             unsafe { dealloc(self.0.as_ptr(), Self::layout()) }
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn a_refused_direct_write_goes_through_the_page_cache() {
+            // On the project's own disk: a temporary folder may be in memory, which refuses
+            // direct writes at open.
+            let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
+            std::fs::create_dir_all(&base).unwrap();
+            let dir = tempfile::tempdir_in(base).unwrap();
+            let path = dir.path().join("blocks");
+            let cached = File::options()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&path)
+                .unwrap();
+            let direct = File::options()
+                .write(true)
+                .custom_flags(libc::O_DIRECT)
+                .open(&path)
+                .expect("the target folder's file system takes direct writes");
+            let mut blocks = Blocks {
+                direct: Some(direct),
+                cached: cached.try_clone().unwrap(),
+            };
+            let mut buffer = Buffer::new();
+            for (i, b) in buffer.iter_mut().enumerate() {
+                *b = (i % 251) as u8;
+            }
+            let block = &buffer[..ALIGN];
+            blocks.write(block, 0).unwrap();
+            assert!(
+                blocks.direct.is_some(),
+                "an aligned block is written directly"
+            );
+            // No device has blocks of one byte: refused, as a device with blocks larger than
+            // `ALIGN` refuses an offset aligned to `ALIGN`.
+            let odd = ALIGN as u64 + 1;
+            blocks.write(block, odd).unwrap();
+            assert!(blocks.direct.is_none(), "direct writes stop once refused");
+            blocks.write(block, odd + ALIGN as u64).unwrap();
+            let mut expected = block.to_vec();
+            expected.push(0);
+            expected.extend_from_slice(block);
+            expected.extend_from_slice(block);
+            assert_eq!(std::fs::read(&path).unwrap(), expected);
         }
     }
 }
