@@ -295,13 +295,13 @@ mod direct {
     /// refuse writes aligned to `ALIGN` (a device whose blocks are larger): the block then
     /// goes through the page cache, as does everything after it, rather than failing the
     /// upload.
-    pub(super) struct Blocks {
+    struct Blocks {
         direct: Option<File>,
         cached: File,
     }
 
     impl Blocks {
-        pub(super) fn write(&mut self, bytes: &[u8], at: u64) -> std::io::Result<()> {
+        fn write(&mut self, bytes: &[u8], at: u64) -> std::io::Result<()> {
             if let Some(direct) = &self.direct {
                 match direct.write_all_at(bytes, at) {
                     Ok(()) => return Ok(()),
