@@ -321,10 +321,24 @@ pub async fn unprojected_uploads(
 
 /// Whether any item (of anyone, deleted or not) still refers to these bytes.
 pub async fn sha_referenced(pool: &PgPool, sha256: &str) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM rm_content.items WHERE sha256 = $1)")
-        .bind(sha256)
-        .fetch_one(pool)
-        .await
+    sha_referenced_except(pool, sha256, None).await
+}
+
+/// Whether an item other than `except` (of anyone, deleted or not) refers to these bytes: a
+/// purged item's bytes stay while another item holds them.
+pub async fn sha_referenced_except(
+    pool: &PgPool,
+    sha256: &str,
+    except: Option<Uuid>,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM rm_content.items
+         WHERE sha256 = $1 AND ($2::uuid IS NULL OR id <> $2))",
+    )
+    .bind(sha256)
+    .bind(except)
+    .fetch_one(pool)
+    .await
 }
 
 /// Deleted items whose restore period has ended.
