@@ -8,7 +8,7 @@ use tessera_events::{EventNotifier, EventStore};
 use tessera_projections::{Projection, Projector, ProjectorOptions, ProjectorState};
 use tokio::sync::watch;
 
-use crate::projector_host::{HostedJob, JobResult};
+use crate::projector_host::{HostedJob, JobKind, JobResult};
 
 /// The watches of the projector currently running.
 type Watches = (watch::Receiver<u64>, watch::Receiver<ProjectorState>);
@@ -48,6 +48,10 @@ impl ProjectionJob {
 impl HostedJob for ProjectionJob {
     fn name(&self) -> &str {
         self.projection.name()
+    }
+
+    fn kind(&self) -> JobKind {
+        JobKind::Projector
     }
 
     fn run(&self, shutdown: watch::Receiver<bool>) -> BoxFuture<'static, JobResult> {

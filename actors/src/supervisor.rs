@@ -1,5 +1,6 @@
 //! `RootSupervisor`: the top of a node's actor tree, and [`start_tree`] to build it.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -105,15 +106,49 @@ pub struct TreeStatus {
     pub sessions: Option<RegistryStatus>,
 }
 
+impl TreeStatus {
+    /// The hosts whose job should be running and is not (failed, waiting for its restart).
+    pub fn down(&self) -> impl Iterator<Item = &HostStatus> {
+        self.hosts.iter().filter(|h| h.is_down())
+    }
+}
+
 /// Asks the root for a [`TreeStatus`].
 #[derive(Message)]
 #[rtype(result = "TreeStatus")]
 pub struct GetTreeStatus;
 
+/// Asks the root to host one more job under a [`ProjectorHost`] of its own, for work started
+/// after the tree (a worker that needs services built later, a rebuild an admin asked for).
+/// A [`crate::JobKind::Task`] leaves the tree once it has ended. Answers `false` (hosting
+/// nothing) once the tree is shutting down.
+#[derive(Message)]
+#[rtype(result = "bool")]
+pub struct HostJob(pub Arc<dyn HostedJob>);
+
 struct HostedChild {
     name: String,
     job: Arc<dyn HostedJob>,
     addr: Addr<ProjectorHost>,
+    /// Raised by the host when its task ended for good.
+    finished: Arc<AtomicBool>,
+}
+
+impl HostedChild {
+    fn start(job: Arc<dyn HostedJob>, policy: RestartPolicy) -> Self {
+        let host = ProjectorHost::new(job.clone(), policy);
+        let finished = host.finished_flag();
+        Self {
+            name: job.name().to_owned(),
+            job,
+            addr: actix::Supervisor::start(move |_| host),
+            finished,
+        }
+    }
+
+    fn is_finished(&self) -> bool {
+        self.finished.load(Ordering::Acquire)
+    }
 }
 
 /// Starts and watches the node's long-lived actors.
@@ -125,10 +160,6 @@ pub struct RootSupervisor {
     stopped: bool,
     /// The registry's death was reported (once: it cannot be replaced in place).
     registry_dead: bool,
-}
-
-fn start_host(job: Arc<dyn HostedJob>, policy: RestartPolicy) -> Addr<ProjectorHost> {
-    actix::Supervisor::start(move |_| ProjectorHost::new(job, policy))
 }
 
 /// Builds the node's actor tree on the current arbiter: a [`ProjectorHost`] per projection and
@@ -157,11 +188,7 @@ pub async fn start_tree(config: TreeConfig) -> Result<Tree, StoreError> {
     let sessions = actix::Supervisor::start(move |_| registry);
     let hosts = projection_jobs
         .chain(config.jobs)
-        .map(|job| HostedChild {
-            name: job.name().to_owned(),
-            addr: start_host(job.clone(), config.restart_policy.clone()),
-            job,
-        })
+        .map(|job| HostedChild::start(job, config.restart_policy.clone()))
         .collect();
     let root = RootSupervisor {
         node_id: config.node_id,
@@ -177,19 +204,21 @@ pub async fn start_tree(config: TreeConfig) -> Result<Tree, StoreError> {
 
 impl RootSupervisor {
     /// A host whose actor vanished (it panicked inside a handler, which its `Supervisor` cannot
-    /// catch) gets a fresh one; the job's own failures are the host's business.
+    /// catch) gets a fresh one; the job's own failures are the host's business. Tasks that have
+    /// ended leave the tree (dropping the last address stops their idle host).
     fn check_children(&mut self) {
         if self.stopped {
             return;
         }
+        self.hosts.retain(|child| !child.is_finished());
         for child in &mut self.hosts {
             if !child.addr.connected() {
                 tracing::error!(
                     node = %self.node_id,
-                    projection = %child.name,
-                    "projector host died; starting a new one"
+                    job = %child.name,
+                    "job host died; starting a new one"
                 );
-                child.addr = start_host(child.job.clone(), self.policy.clone());
+                *child = HostedChild::start(child.job.clone(), self.policy.clone());
             }
         }
         // The route holds the registry's address, so a new registry could not take its place;
@@ -221,20 +250,24 @@ impl Handler<GetTreeStatus> for RootSupervisor {
         let hosts: Vec<_> = self
             .hosts
             .iter()
-            .map(|c| (c.name.clone(), c.addr.clone()))
+            .map(|c| (c.name.clone(), c.job.kind(), c.addr.clone()))
             .collect();
         let sessions = self.sessions.clone();
         let node_id = self.node_id.clone();
+        let stopping = self.stopped;
         Box::pin(async move {
-            let hosts = join_all(hosts.into_iter().map(|(name, addr)| async move {
+            let hosts = join_all(hosts.into_iter().map(|(name, kind, addr)| async move {
+                // A host that died is replaced within a liveness check; until then it is down.
                 addr.send(GetHostStatus)
                     .await
                     .unwrap_or_else(|_| HostStatus {
                         name,
+                        kind,
                         running: false,
                         restarts: 0,
                         last_error: Some("the host does not answer".into()),
-                        stopped: true,
+                        stopped: stopping,
+                        finished: false,
                         detail: None,
                     })
             }))
@@ -245,6 +278,21 @@ impl Handler<GetTreeStatus> for RootSupervisor {
                 sessions: sessions.send(GetRegistryStatus).await.ok(),
             }
         })
+    }
+}
+
+impl Handler<HostJob> for RootSupervisor {
+    type Result = bool;
+
+    fn handle(&mut self, HostJob(job): HostJob, _: &mut Self::Context) -> bool {
+        if self.stopped {
+            tracing::warn!(node = %self.node_id, job = job.name(), "not hosting a job while shutting down");
+            return false;
+        }
+        tracing::info!(node = %self.node_id, job = job.name(), kind = ?job.kind(), "hosting a job");
+        self.hosts
+            .push(HostedChild::start(job, self.policy.clone()));
+        true
     }
 }
 

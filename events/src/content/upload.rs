@@ -8,6 +8,8 @@ use uuid::Uuid;
 
 use super::error::ContentError;
 use crate::aggregate::{Aggregate, DomainEvent};
+use crate::error::StoreError;
+use crate::store::EventStore;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UploadStarted {
@@ -65,6 +67,19 @@ pub struct UploadSession {
 }
 
 impl UploadSession {
+    /// How session `id` started (its first event, upcast), without reading its chunks; `None`
+    /// when no such session was started.
+    pub async fn load_start(
+        store: &dyn EventStore,
+        id: Uuid,
+    ) -> Result<Option<UploadStarted>, StoreError> {
+        let first = store.read_stream(&super::upload_stream(id), 0, 1).await?;
+        match first.first().map(UploadEvent::decode).transpose()? {
+            Some(UploadEvent::Started(started)) => Ok(Some(started)),
+            _ => Ok(None),
+        }
+    }
+
     /// The session, if `by` owns it (others see nothing).
     pub fn owned_by(&self, by: Uuid) -> Result<&UploadStarted, ContentError> {
         match &self.started {
