@@ -3,6 +3,7 @@
 pub mod audio;
 pub mod catalog;
 pub mod media;
+pub mod process;
 pub mod runtime;
 pub mod speech;
 pub mod text;

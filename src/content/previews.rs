@@ -168,23 +168,12 @@ where
     std::thread::Builder::new()
         .name("previews".into())
         .spawn(move || {
-            lower_priority(NICENESS);
+            tessera_models::process::lower_thread_priority(NICENESS);
             let _ = tx.send(work());
         })
         .map_err(|e| ContentFailure::Internal(format!("starting a preview thread: {e}")))?;
     rx.await
         .map_err(|_| ContentFailure::Internal("the preview thread stopped".into()))
-}
-
-/// Raises the calling thread's niceness by `by` (at most to 19); a failure only costs speed.
-fn lower_priority(by: i32) {
-    use rustix::process::{getpriority_process, setpriority_process};
-    let tid = rustix::thread::gettid();
-    let result = getpriority_process(Some(tid))
-        .and_then(|now| setpriority_process(Some(tid), (now + by).min(19)));
-    if let Err(e) = result {
-        tracing::debug!(error = %e, "could not lower the preview thread's priority");
-    }
 }
 
 struct Shot {

@@ -5,11 +5,11 @@
 //! reads files and may run `ffprobe`/`ffmpeg`), so async callers run them on a blocking thread.
 
 mod audio;
+pub(crate) mod ffmpeg;
 mod isobmff;
 pub(crate) mod raster;
 mod sniff;
 mod text;
-pub(crate) mod tool;
 mod video;
 
 use std::fmt;
@@ -18,6 +18,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+use crate::process::ProcessError;
 
 use sniff::Sniffed;
 
@@ -215,6 +217,16 @@ pub enum MediaError {
     /// Reading the file or running a program failed.
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
+}
+
+impl From<ProcessError> for MediaError {
+    fn from(e: ProcessError) -> Self {
+        match e {
+            ProcessError::Missing { tool } => MediaError::ToolMissing { tool },
+            ProcessError::Timeout { tool, timeout } => MediaError::ToolTimeout { tool, timeout },
+            ProcessError::Io(e) => MediaError::Io(e),
+        }
+    }
 }
 
 impl MediaError {

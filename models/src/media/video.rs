@@ -8,8 +8,10 @@ use std::path::Path;
 use image::ImageFormat;
 use serde_json::Value;
 
+use crate::process;
+
 use super::sniff::{self, IsoBrand, Sniffed};
-use super::{isobmff, raster, tool, MediaError, MediaLimits, Modality, Poster, Probed};
+use super::{ffmpeg, isobmff, raster, MediaError, MediaLimits, Modality, Poster, Probed};
 
 /// Widest poster produced, in pixels.
 const POSTER_MAX_WIDTH: u32 = 1024;
@@ -71,7 +73,7 @@ fn input_args(path: &Path, container: Container, seek: Option<f64>) -> Vec<OsStr
     args.push("-f".into());
     args.push(container.demuxer().into());
     args.push("-i".into());
-    args.push(tool::input_arg(path));
+    args.push(ffmpeg::file_arg(path));
     args
 }
 
@@ -94,8 +96,14 @@ pub(crate) fn probe(
     ] {
         args.push(a.into());
     }
-    args.push(tool::input_arg(path));
-    let out = tool::run("ffprobe", &args, limits.tool_timeout, PROBE_OUTPUT_CAP)?;
+    args.push(ffmpeg::file_arg(path));
+    let out = process::run(
+        "ffprobe",
+        &args,
+        None,
+        limits.tool_timeout,
+        PROBE_OUTPUT_CAP,
+    )?;
     if !out.status.success() {
         return Err(MediaError::CorruptVideo(out.stderr_summary()));
     }
@@ -230,7 +238,7 @@ fn measure_duration(
     ] {
         args.push(a.into());
     }
-    let out = tool::run("ffmpeg", &args, limits.tool_timeout, PROBE_OUTPUT_CAP)?;
+    let out = process::run("ffmpeg", &args, None, limits.tool_timeout, PROBE_OUTPUT_CAP)?;
     if !out.status.success() {
         return Err(MediaError::CorruptVideo(out.stderr_summary()));
     }
@@ -260,7 +268,7 @@ fn decode_first_frame(
     for a in ["-map", "0:v:0", "-frames:v", "1", "-f", "framecrc", "-"] {
         args.push(a.into());
     }
-    let out = tool::run("ffmpeg", &args, limits.tool_timeout, PROBE_OUTPUT_CAP)?;
+    let out = process::run("ffmpeg", &args, None, limits.tool_timeout, PROBE_OUTPUT_CAP)?;
     if !out.status.success() {
         return Err(MediaError::CorruptVideo(out.stderr_summary()));
     }
@@ -358,7 +366,7 @@ fn grab_frame(
     ] {
         args.push(a.into());
     }
-    let out = tool::run("ffmpeg", &args, limits.tool_timeout, FRAME_OUTPUT_CAP)?;
+    let out = process::run("ffmpeg", &args, None, limits.tool_timeout, FRAME_OUTPUT_CAP)?;
     if !out.status.success() {
         return Err(MediaError::CorruptVideo(out.stderr_summary()));
     }

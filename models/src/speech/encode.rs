@@ -7,8 +7,9 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use super::piper::Speech;
-use super::process;
 use super::SpeechError;
+use crate::media::ffmpeg::file_arg;
+use crate::process;
 
 /// The program that encodes Opus and MP3.
 pub const FFMPEG: &str = "ffmpeg";
@@ -147,7 +148,7 @@ fn encoder_list() -> Result<&'static str, SpeechError> {
     let out = process::run(
         FFMPEG,
         &["-hide_banner", "-encoders"],
-        Vec::new(),
+        None,
         Duration::from_secs(10),
         1 << 20,
     )?;
@@ -210,9 +211,7 @@ fn with_ffmpeg(speech: &Speech, format: AudioFormat) -> Result<Vec<u8>, SpeechEr
             args.extend(
                 ["-c:a", "libmp3lame", "-b:a", MP3_BITRATE, "-f", "mp3", "-y"].map(OsString::from),
             );
-            let mut target = OsString::from("file:");
-            target.push(path.as_os_str());
-            args.push(target);
+            args.push(file_arg(&path));
             mp3_file = Some((dir, path));
         }
     }
@@ -229,7 +228,7 @@ fn with_ffmpeg(speech: &Speech, format: AudioFormat) -> Result<Vec<u8>, SpeechEr
         })
         .collect();
     let timeout = ENCODE_BASE_TIMEOUT + Duration::from_secs_f64(speech.duration_secs() / 10.0);
-    let out = process::run(FFMPEG, &args, input, timeout, ENCODED_CAP)?;
+    let out = process::run(FFMPEG, &args, Some(input), timeout, ENCODED_CAP)?;
     if !out.status.success() {
         return Err(SpeechError::ToolFailed {
             tool: FFMPEG,

@@ -4,10 +4,10 @@
 pub mod encode;
 pub mod phonemes;
 pub mod piper;
-mod process;
 
 use std::time::Duration;
 
+use crate::process::ProcessError;
 use crate::runtime::RuntimeError;
 
 pub use encode::{encode, AudioFormat};
@@ -87,6 +87,16 @@ fn package_of(tool: &str) -> &'static str {
     match tool {
         "espeak-ng" => "espeak-ng",
         _ => "ffmpeg",
+    }
+}
+
+impl From<ProcessError> for SpeechError {
+    fn from(e: ProcessError) -> Self {
+        match e {
+            ProcessError::Missing { tool } => SpeechError::ToolMissing { tool },
+            ProcessError::Timeout { tool, timeout } => SpeechError::ToolTimeout { tool, timeout },
+            ProcessError::Io(e) => SpeechError::Io(e),
+        }
     }
 }
 

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use unicode_normalization::UnicodeNormalization;
 
-use super::process::{self, Running};
 use super::SpeechError;
+use crate::process::{self, Running};
 
 /// The program that turns text into IPA.
 pub const ESPEAK: &str = "espeak-ng";
@@ -157,13 +157,14 @@ impl Phonemizer {
     /// is never read as an option; `--stdin` reads it whole instead of line by line.
     fn start(&self, text: &str) -> Result<Running, SpeechError> {
         let args = ["-q", "--ipa", "-v", self.voice.as_str(), "--stdin"];
-        process::spawn(
+        let running = process::spawn(
             ESPEAK,
             &args,
-            text.as_bytes().to_vec(),
+            Some(text.as_bytes().to_vec()),
             self.timeout,
             STDOUT_CAP,
-        )
+        )?;
+        Ok(running)
     }
 
     fn collect(&self, run: Running) -> Result<String, SpeechError> {

@@ -3,11 +3,12 @@
 //! audio pipelines.
 
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-use crate::media::tool::{self, input_arg};
+use crate::media::ffmpeg::file_arg;
 use crate::media::MediaError;
+use crate::process;
 
 /// How keyframes are chosen.
 #[derive(Debug, Clone)]
@@ -65,7 +66,7 @@ pub fn keyframes(path: &Path, options: &KeyframeOptions) -> Result<Vec<Keyframe>
         "-loglevel".into(),
         "info".into(),
         "-i".into(),
-        input_arg(path),
+        file_arg(path),
         "-map".into(),
         "0:v:0".into(),
         "-vf".into(),
@@ -80,7 +81,7 @@ pub fn keyframes(path: &Path, options: &KeyframeOptions) -> Result<Vec<Keyframe>
         "image2".into(),
         pattern.into_os_string(),
     ];
-    let out = tool::run("ffmpeg", &args, options.timeout, 0)?;
+    let out = process::run("ffmpeg", &args, None, options.timeout, 0)?;
     let stderr = String::from_utf8_lossy(&out.stderr);
     if !out.status.success() {
         if stderr.contains("matches no streams") {
@@ -123,7 +124,7 @@ pub fn extract_audio(path: &Path, out: &Path, timeout: Duration) -> Result<bool,
         "error".into(),
         "-y".into(),
         "-i".into(),
-        input_arg(path),
+        file_arg(path),
         "-map".into(),
         "0:a:0?".into(),
         "-vn".into(),
@@ -135,9 +136,9 @@ pub fn extract_audio(path: &Path, out: &Path, timeout: Duration) -> Result<bool,
         "pcm_s16le".into(),
         "-f".into(),
         "wav".into(),
-        output_arg(out),
+        file_arg(out),
     ];
-    let result = tool::run("ffmpeg", &args, timeout, 0)?;
+    let result = process::run("ffmpeg", &args, None, timeout, 0)?;
     if !result.status.success() {
         let summary = result.stderr_summary();
         // With the optional map and no audio, ffmpeg has nothing to write.
@@ -153,12 +154,6 @@ pub fn extract_audio(path: &Path, out: &Path, timeout: Duration) -> Result<bool,
     Ok(std::fs::metadata(out)
         .map(|m| m.len() > 44)
         .unwrap_or(false))
-}
-
-fn output_arg(path: &Path) -> OsString {
-    let mut arg = OsString::from("file:");
-    arg.push(PathBuf::from(path).as_os_str());
-    arg
 }
 
 #[cfg(test)]
