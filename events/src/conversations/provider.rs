@@ -1,0 +1,24 @@
+//! Chat providers, stream `provider-<id>`: an admin enables or disables one.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::aggregate::DomainEvent;
+use crate::event::StreamId;
+
+/// The stream of chat provider `id` (an admin's decisions about it).
+pub fn provider_stream(id: &str) -> StreamId {
+    StreamId::for_entity("provider", id)
+}
+
+/// An admin's decision about a chat provider, stream `provider-<id>`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data")]
+pub enum ProviderEvent {
+    #[serde(rename = "provider.enabled")]
+    Enabled { by: Uuid },
+    #[serde(rename = "provider.disabled")]
+    Disabled { by: Uuid },
+}
+
+impl DomainEvent for ProviderEvent {}
