@@ -13,7 +13,8 @@ use uuid::Uuid;
 use super::error::ContentFailure;
 use super::filename;
 use super::receive::Received;
-use super::service::{facts_of, modality_of, ContentService};
+use super::service::ContentService;
+use super::uploads::{facts_of, modality_of};
 use super::view::ItemView;
 use crate::blob::BlobKey;
 

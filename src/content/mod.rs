@@ -1,21 +1,31 @@
 //! The content library at the edge: receiving uploads, probing them, storing their bytes,
 //! commands on items, downloads, previews and the sweeper.
 
+mod commit;
 pub mod error;
 pub mod filename;
 pub mod gc;
 pub mod generated;
+pub mod lifecycle;
 pub mod metering;
+mod notes;
 pub mod previews;
+pub mod reads;
 pub mod receive;
+pub mod resumable;
 pub mod service;
 pub mod settings;
+pub mod uploads;
 pub mod view;
 
 pub use error::ContentFailure;
 pub use generated::{GeneratedBody, GeneratedOutput};
 pub use metering::Metered;
-pub use service::{Changes, ContentService, Outcome, UploadMeta, UploadView, Viewer};
+pub use lifecycle::Changes;
+pub use reads::Viewer;
+pub use resumable::UploadView;
+pub use service::ContentService;
+pub use uploads::{id_for_key, Outcome, UploadMeta};
 pub use settings::ContentSettings;
 pub use view::{GenerationView, ItemView};
 

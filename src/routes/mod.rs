@@ -14,6 +14,7 @@ pub mod health;
 pub mod jobs;
 pub mod json;
 pub mod me;
+pub mod multipart;
 pub mod openai;
 pub mod ui;
 pub mod uploads;

@@ -1,0 +1,164 @@
+//! `/api/content`: upload, list, read, change, delete and download library items. The shared
+//! pieces of its handlers live here: who is reading, the idempotency key and the responses that
+//! a new or an existing item gets.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use tessera_events::ErrorCode;
+use utoipa::OpenApi;
+
+use super::form::{FormError, FormField};
+use super::json::{json_config, path_config};
+use super::multipart::{self, FormRejection};
+use crate::auth::AuthUser;
+use crate::content::{ItemView, Outcome, Viewer};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+
+mod files;
+mod items;
+mod notes;
+mod uploads;
+
+use items::{ItemPage, TagCount, TagList, UpdateRequest};
+use notes::NoteRequest;
+
+pub use uploads::{receive_file_part, FilePart, UploadBudget};
+
+/// Largest metadata field of an upload form, and largest JSON body of an edit.
+pub const FIELD_LIMIT: usize = 64 * 1024;
+
+/// A note's JSON body: its text plus some room.
+const NOTE_LIMIT: usize = 16 * 1024 * 1024 + 64 * 1024;
+
+/// The caller as a reader of the library.
+pub fn viewer(user: &AuthUser) -> Viewer {
+    Viewer {
+        user_id: user.user_id,
+        admin: user.is_admin(),
+    }
+}
+
+/// The `Idempotency-Key` header, if sent: 1 to 255 visible ASCII characters.
+fn idempotency_key(req: &HttpRequest) -> ApiResult<Option<String>> {
+    let Some(v) = req.headers().get("Idempotency-Key") else {
+        return Ok(None);
+    };
+    let s = v.to_str().ok().map(str::trim).unwrap_or_default();
+    if s.is_empty() || s.len() > 255 || !s.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ApiError::bad_request(
+            ErrorCode::InvalidIdempotencyKey,
+            "Idempotency-Key takes 1 to 255 visible ASCII characters",
+        ));
+    }
+    Ok(Some(s.to_owned()))
+}
+
+fn created(item: ItemView) -> HttpResponse {
+    HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/api/content/{}", item.id)))
+        .json(item)
+}
+
+fn existing(item: ItemView, replay: bool) -> HttpResponse {
+    let mut r = HttpResponse::Ok();
+    if replay {
+        r.insert_header(("Idempotent-Replayed", "true"));
+    } else {
+        r.insert_header(("Tessera-Duplicate", "true"));
+    }
+    r.json(item)
+}
+
+fn outcome_response(o: Outcome) -> HttpResponse {
+    match o {
+        Outcome::Created(item) => created(item),
+        Outcome::Existing(item) => existing(item, false),
+    }
+}
+
+/// A text part of a hand-read form, refused past [`FIELD_LIMIT`] bytes.
+pub async fn read_text_field(field: &mut FormField, name: &'static str) -> ApiResult<String> {
+    Ok(multipart::read_text(field, name, FIELD_LIMIT).await?)
+}
+
+/// A body that stopped early is `incomplete_body`; one that is not valid multipart (bad part
+/// headers, a NUL in a file name, no boundary) is `invalid_multipart`.
+pub fn form_error(e: FormError) -> ApiError {
+    FormRejection::Form(e).into()
+}
+
+/// Registers the `/api/content` routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/api/content")
+            .route(web::get().to(items::list))
+            .route(web::post().to(uploads::upload)),
+    )
+    .service(
+        web::resource("/api/content/notes")
+            .app_data(json_config(NOTE_LIMIT))
+            .route(web::post().to(notes::create_note)),
+    )
+    .service(web::resource("/api/content/tags").route(web::get().to(items::list_tags)))
+    .service(
+        web::resource("/api/content/{id}")
+            .app_data(path_config())
+            .app_data(json_config(FIELD_LIMIT))
+            .route(web::get().to(items::get))
+            .route(web::patch().to(items::update))
+            .route(web::delete().to(items::delete)),
+    )
+    .service(
+        web::resource("/api/content/{id}/restore")
+            .app_data(path_config())
+            .route(web::post().to(items::restore)),
+    )
+    .service(
+        web::resource("/api/content/{id}/file")
+            .app_data(path_config())
+            .route(web::get().to(files::download))
+            .route(web::head().to(files::download)),
+    )
+    .service(
+        web::resource("/api/content/{id}/previews/{name}")
+            .app_data(path_config())
+            .route(web::get().to(files::preview)),
+    )
+    .service(
+        web::resource("/api/content/{id}/keyframes/{index}")
+            .app_data(path_config())
+            .route(web::get().to(files::keyframe)),
+    );
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(
+        uploads::upload,
+        notes::create_note,
+        items::list,
+        items::list_tags,
+        items::get,
+        items::update,
+        items::delete,
+        items::restore,
+        files::download,
+        files::preview,
+        files::keyframe
+    ),
+    components(schemas(
+        ItemView,
+        ItemPage,
+        TagList,
+        TagCount,
+        NoteRequest,
+        UpdateRequest,
+        ErrorBody
+    ))
+)]
+struct ContentApi;
+
+/// The OpenAPI description of the `/api/content` routes.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    ContentApi::openapi()
+}

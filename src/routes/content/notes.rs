@@ -1,0 +1,70 @@
+//! `POST /api/content/notes`: text written in Tessera, stored like an uploaded text file.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{existing, idempotency_key, outcome_response};
+use crate::auth::AuthUser;
+use crate::content::{id_for_key, ContentService, ItemView};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoteRequest {
+    #[schema(max_length = 300)]
+    pub title: String,
+    /// The note's text (UTF-8, at most the text size limit).
+    pub text: String,
+    pub description: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+/// Write a note
+///
+/// Text created directly in Tessera, stored and searchable like an uploaded text file.
+#[utoipa::path(
+    post, path = "/api/content/notes", tag = "content",
+    security(("bearer" = []), ("cookie" = [])),
+    request_body = NoteRequest,
+    responses(
+        (status = 201, body = ItemView),
+        (status = 200, body = ItemView, description = "Replay of the same `Idempotency-Key`"),
+        (status = 403, body = ErrorBody, description = "`quota_exceeded`"),
+        (status = 413, body = ErrorBody, description = "`file_too_large`"),
+        (status = 422, body = ErrorBody, description = "`validation_failed`"),
+    )
+)]
+pub async fn create_note(
+    req: HttpRequest,
+    user: AuthUser,
+    service: web::Data<ContentService>,
+    body: web::Json<NoteRequest>,
+) -> ApiResult<HttpResponse> {
+    let key = idempotency_key(&req)?;
+    if let Some(k) = &key {
+        if let Some(item) = service.existing_for_key(user.user_id, k).await? {
+            return Ok(existing(item, true));
+        }
+    }
+    let id = key
+        .as_deref()
+        .map_or_else(Uuid::now_v7, |k| id_for_key(user.user_id, k));
+    let b = body.into_inner();
+    if b.text.trim().is_empty() {
+        return Err(ApiError::validation("text", "a note needs some text"));
+    }
+    let o = service
+        .create_note(
+            user.user_id,
+            id,
+            b.title.trim().to_owned(),
+            b.text,
+            b.description,
+            b.tags,
+        )
+        .await?;
+    Ok(outcome_response(o))
+}
