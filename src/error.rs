@@ -3,6 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
+pub use tessera_events::ErrorCode;
 use utoipa::ToSchema;
 
 /// The JSON body of every error response.
@@ -11,10 +12,11 @@ pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
+/// The error itself: a stable code, words for a person, and where to look.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetail {
-    /// Stable, machine-readable code (snake_case); clients branch on this, never on `message`.
-    pub code: &'static str,
+    /// Stable, machine-readable code; clients branch on this, never on `message`.
+    pub code: ErrorCode,
     /// Human-readable explanation.
     pub message: String,
     /// The request id, for support and log correlation.
@@ -30,7 +32,7 @@ pub struct ErrorDetail {
 #[error("{code}: {message}")]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
     pub field: Option<String>,
     /// Seconds until a retry may succeed (sets `Retry-After`).
@@ -38,7 +40,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -58,42 +60,46 @@ impl ApiError {
         self
     }
 
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn bad_request(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }
 
     pub fn validation(field: &str, message: impl Into<String>) -> Self {
         Self::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
+            ErrorCode::ValidationFailed,
             message,
         )
         .with_field(field)
     }
 
-    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn unauthorized(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, code, message)
     }
 
     pub fn forbidden(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+        Self::new(StatusCode::FORBIDDEN, ErrorCode::Forbidden, message)
     }
 
     pub fn not_found(what: &str) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
-            "not_found",
+            ErrorCode::NotFound,
             format!("{what} not found"),
         )
     }
 
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn conflict(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, code, message)
     }
 
     pub fn too_many(message: impl Into<String>, retry_after: u64) -> Self {
-        Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message)
-            .with_retry_after(retry_after)
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::RateLimited,
+            message,
+        )
+        .with_retry_after(retry_after)
     }
 
     /// An unexpected failure: logged with its cause, shown to the client without details.
@@ -101,12 +107,12 @@ impl ApiError {
         tracing::error!(error = %cause, "internal error");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
+            ErrorCode::InternalError,
             "something went wrong on our side",
         )
     }
 
-    pub fn unavailable(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn unavailable(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
     }
 }
@@ -137,12 +143,13 @@ impl From<tessera_events::StoreError> for ApiError {
         use tessera_events::StoreError as E;
         match e {
             E::WrongExpectedVersion { .. } => ApiError::conflict(
-                "concurrent_modification",
+                ErrorCode::ConcurrentModification,
                 "the resource was changed concurrently; retry",
             ),
-            E::IdempotencyConflict { .. } => {
-                ApiError::conflict("idempotency_conflict", "this request id was already used")
-            }
+            E::IdempotencyConflict { .. } => ApiError::conflict(
+                ErrorCode::IdempotencyConflict,
+                "this request id was already used",
+            ),
             other => ApiError::internal(other),
         }
     }

@@ -12,6 +12,7 @@
 use actix::Message;
 
 mod backoff;
+pub mod error_codes;
 pub mod jobs;
 pub mod models;
 pub mod projection_job;
@@ -21,6 +22,7 @@ pub mod session;
 pub mod supervisor;
 
 pub use backoff::RestartPolicy;
+pub use error_codes::HasErrorCode;
 pub use projection_job::ProjectionJob;
 pub use projector_host::{
     panic_message, GetHostStatus, HostStatus, HostedJob, JobFn, JobKind, JobResult, ProjectorHost,

@@ -7,6 +7,7 @@ pub mod aggregate;
 pub mod content;
 pub mod conversations;
 pub mod error;
+pub mod error_code;
 pub mod event;
 pub mod jobs;
 pub mod migrations;
@@ -20,6 +21,7 @@ pub mod users;
 
 pub use aggregate::{Aggregate, CommandContext, DomainEvent};
 pub use error::StoreError;
+pub use error_code::ErrorCode;
 pub use event::{EventData, Metadata, RecordedEvent, StreamId};
 pub use postgres::PgEventStore;
 pub use store::{AppendRequest, AppendResult, EventStore, ExpectedVersion};

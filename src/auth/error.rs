@@ -7,6 +7,7 @@ use tessera_events::users::UsersError;
 use tessera_events::StoreError;
 
 use crate::error::ApiError;
+use tessera_events::ErrorCode;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
@@ -99,51 +100,57 @@ impl From<AuthError> for ApiError {
         match e {
             E::Unauthenticated => ApiError::new(
                 unauthorized,
-                "unauthenticated",
+                ErrorCode::Unauthenticated,
                 "sign in: send `Authorization: Bearer <token>`",
             ),
-            E::EmailTaken => ApiError::conflict("email_taken", e.to_string()),
+            E::EmailTaken => ApiError::conflict(ErrorCode::EmailTaken, e.to_string()),
             E::InvalidCredentials => {
-                ApiError::new(unauthorized, "invalid_credentials", e.to_string())
+                ApiError::new(unauthorized, ErrorCode::InvalidCredentials, e.to_string())
             }
             E::WeakPassword(_) => {
-                ApiError::new(unprocessable, "weak_password", e.to_string()).with_field("password")
+                ApiError::new(unprocessable, ErrorCode::WeakPassword, e.to_string())
+                    .with_field("password")
             }
             E::InvalidEmail(_) => {
-                ApiError::new(unprocessable, "invalid_email", e.to_string()).with_field("email")
+                ApiError::new(unprocessable, ErrorCode::InvalidEmail, e.to_string())
+                    .with_field("email")
             }
             E::InvalidField { field, message } => ApiError::validation(field, message),
-            E::InvalidToken => ApiError::new(unauthorized, "invalid_token", e.to_string()),
-            E::TokenExpired => ApiError::new(unauthorized, "token_expired", e.to_string()),
+            E::InvalidToken => ApiError::new(unauthorized, ErrorCode::InvalidToken, e.to_string()),
+            E::TokenExpired => ApiError::new(unauthorized, ErrorCode::TokenExpired, e.to_string()),
             E::RefreshTokenReused => {
-                ApiError::new(unauthorized, "refresh_token_reused", e.to_string())
+                ApiError::new(unauthorized, ErrorCode::RefreshTokenReused, e.to_string())
             }
             E::Conflict => ApiError::conflict(
-                "concurrent_modification",
+                ErrorCode::ConcurrentModification,
                 "this was changed concurrently; retry (a refresh token: sign in again)",
             ),
-            E::AccountDisabled => {
-                ApiError::new(StatusCode::FORBIDDEN, "account_disabled", e.to_string())
-            }
+            E::AccountDisabled => ApiError::new(
+                StatusCode::FORBIDDEN,
+                ErrorCode::AccountDisabled,
+                e.to_string(),
+            ),
             E::LoginThrottled { retry_after } => ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
-                "login_throttled",
+                ErrorCode::LoginThrottled,
                 "too many failed logins; try again later",
             )
             // Round up: retrying at the advertised second must not be refused again.
             .with_retry_after(retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0)),
             E::RegistrationThrottled { retry_after } => ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
-                "registration_throttled",
+                ErrorCode::RegistrationThrottled,
                 "too many sign-ups from this address; try again later",
             )
             .with_retry_after(retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0)),
-            E::RegistrationClosed => {
-                ApiError::new(StatusCode::FORBIDDEN, "registration_closed", e.to_string())
-            }
+            E::RegistrationClosed => ApiError::new(
+                StatusCode::FORBIDDEN,
+                ErrorCode::RegistrationClosed,
+                e.to_string(),
+            ),
             E::NotFound(what) => ApiError::not_found(what),
             E::Forbidden => ApiError::forbidden("this needs the admin role"),
-            E::LastAdmin => ApiError::conflict("last_admin", e.to_string()),
+            E::LastAdmin => ApiError::conflict(ErrorCode::LastAdmin, e.to_string()),
             E::Internal(m) => ApiError::internal(m),
             E::Store(s) => s.into(),
             E::Database(d) => d.into(),
@@ -200,7 +207,11 @@ mod tests {
         for (err, status, code) in cases {
             let what = format!("{err:?}");
             let api = ApiError::from(err);
-            assert_eq!((api.status.as_u16(), api.code), (status, code), "{what}");
+            assert_eq!(
+                (api.status.as_u16(), api.code.as_str()),
+                (status, code),
+                "{what}"
+            );
         }
     }
 

@@ -1,12 +1,14 @@
 //! Why a content request failed, and its one mapping to HTTP.
 
 use actix_web::http::StatusCode;
+use tessera_actors::HasErrorCode;
 use tessera_events::content::ContentError;
 use tessera_models::media::MediaError;
 
 use super::receive::ReceiveError;
 use crate::blob::BlobError;
 use crate::error::ApiError;
+use tessera_events::ErrorCode;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ContentFailure {
@@ -25,7 +27,7 @@ pub enum ContentFailure {
         limit: u64,
     },
     #[error("{0}")]
-    BadRequest(&'static str, String),
+    BadRequest(ErrorCode, String),
     #[error(transparent)]
     Store(#[from] tessera_events::StoreError),
     #[error(transparent)]
@@ -41,58 +43,70 @@ impl From<ContentFailure> for ApiError {
         match e {
             F::Domain(d) => match d {
                 ContentError::NotFound => ApiError::not_found("content"),
-                ContentError::Exists => ApiError::conflict("already_exists", msg),
+                ContentError::Exists => ApiError::conflict(ErrorCode::AlreadyExists, msg),
                 ContentError::QuotaExceeded { limit, .. } => {
-                    ApiError::new(StatusCode::FORBIDDEN, "quota_exceeded", msg).with_field(limit)
+                    ApiError::new(StatusCode::FORBIDDEN, ErrorCode::QuotaExceeded, msg)
+                        .with_field(limit)
                 }
-                ContentError::OffsetMismatch { .. } => ApiError::conflict("offset_mismatch", msg),
-                ContentError::PastEnd { .. } => {
-                    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "past_declared_length", msg)
+                ContentError::OffsetMismatch { .. } => {
+                    ApiError::conflict(ErrorCode::OffsetMismatch, msg)
                 }
-                ContentError::UploadClosed { .. } => ApiError::conflict("upload_closed", msg),
-                ContentError::Incomplete { .. } => ApiError::conflict("upload_incomplete", msg),
+                ContentError::PastEnd { .. } => ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    ErrorCode::PastDeclaredLength,
+                    msg,
+                ),
+                ContentError::UploadClosed { .. } => {
+                    ApiError::conflict(ErrorCode::UploadClosed, msg)
+                }
+                ContentError::Incomplete { .. } => {
+                    ApiError::conflict(ErrorCode::UploadIncomplete, msg)
+                }
                 ContentError::RestoreExpired => {
-                    ApiError::new(StatusCode::GONE, "restore_expired", msg)
+                    ApiError::new(StatusCode::GONE, ErrorCode::RestoreExpired, msg)
                 }
-                ContentError::Invalid(m) => {
-                    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", m)
-                }
+                ContentError::Invalid(m) => ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    ErrorCode::ValidationFailed,
+                    m,
+                ),
                 ContentError::Store(s) => s.into(),
             },
             F::Media(m) => {
                 if !m.is_client_error() {
                     return ApiError::internal(m);
                 }
-                let status = match m.code() {
-                    "unsupported_type" => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "empty_file" => StatusCode::BAD_REQUEST,
-                    "text_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
+                let code = m.error_code();
+                let status = match code {
+                    ErrorCode::UnsupportedType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    ErrorCode::EmptyFile => StatusCode::BAD_REQUEST,
+                    ErrorCode::TextTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
                     _ => StatusCode::UNPROCESSABLE_ENTITY,
                 };
-                ApiError::new(status, m.code(), msg)
+                ApiError::new(status, code, msg)
             }
             F::Receive(r) => match r {
                 ReceiveError::TooLarge { .. } => {
-                    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "file_too_large", msg)
+                    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::FileTooLarge, msg)
                 }
-                ReceiveError::Body(_) => ApiError::bad_request("incomplete_body", msg),
+                ReceiveError::Body(_) => ApiError::bad_request(ErrorCode::IncompleteBody, msg),
                 ReceiveError::Io(e) => ApiError::internal(e),
             },
             F::Blob(b) => match b {
                 BlobError::NotFound(_) => ApiError::not_found("file"),
                 BlobError::TooLarge { .. } => {
-                    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "file_too_large", msg)
+                    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::FileTooLarge, msg)
                 }
                 BlobError::RangeNotSatisfiable { .. } => ApiError::new(
                     StatusCode::RANGE_NOT_SATISFIABLE,
-                    "range_not_satisfiable",
+                    ErrorCode::RangeNotSatisfiable,
                     msg,
                 ),
-                BlobError::Body(_) => ApiError::bad_request("incomplete_body", msg),
+                BlobError::Body(_) => ApiError::bad_request(ErrorCode::IncompleteBody, msg),
                 other => ApiError::internal(other),
             },
             F::FileTooLarge { .. } => {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "file_too_large", msg)
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::FileTooLarge, msg)
             }
             F::BadRequest(code, m) => ApiError::bad_request(code, m),
             F::Store(s) => s.into(),

@@ -26,6 +26,8 @@ use crate::blob::BlobKey;
 /// Previews made at once per node: one, so that on a small machine decoding images and running
 /// ffmpeg leaves a core to the requests (previews are not on any request's path).
 const PARALLEL: usize = 1;
+use tessera_actors::HasErrorCode;
+use tessera_events::ErrorCode;
 
 /// Starts the worker; new uploads are sent to it through the service, and every `rescan` it
 /// looks for items left pending.
@@ -103,7 +105,7 @@ pub async fn make(service: &ContentService, id: Uuid) -> Result<(), ContentFailu
         .state
         .check_processing(Utc::now().date_naive(), limits)
     {
-        return record_failure(service, id, "processing_quota_exceeded", &e.to_string()).await;
+        return record_failure(service, id, ErrorCode::ProcessingQuotaExceeded, &e.to_string()).await;
     }
     // The probe and the tools read files: the original as a local file (a link to it, from
     // the filesystem store).
@@ -123,7 +125,7 @@ pub async fn make(service: &ContentService, id: Uuid) -> Result<(), ContentFailu
     let produced = match made {
         Ok(p) => p,
         Err(e) if e.is_client_error() => {
-            return record_failure(service, id, e.code(), &e.to_string()).await;
+            return record_failure(service, id, e.error_code(), &e.to_string()).await;
         }
         Err(e) => return Err(e.into()),
     };
@@ -297,7 +299,7 @@ async fn record(
 async fn record_failure(
     service: &ContentService,
     id: Uuid,
-    code: &str,
+    code: ErrorCode,
     message: &str,
 ) -> Result<(), ContentFailure> {
     let mut c = CommandContext::new(None);
@@ -306,7 +308,7 @@ async fn record_failure(
     let f = service.fold(id).await?;
     let owner = f.state.owner();
     let events = match f.state.decide(ContentCommand::RecordPreviewFailure {
-        code: code.to_owned(),
+        code: code.as_str().to_owned(),
         message: message.to_owned(),
     }) {
         Ok(e) if e.is_empty() => return Ok(()),

@@ -366,7 +366,7 @@ impl ChatService {
             match self
                 .execute(user, id, || ConversationCommand::Fail {
                     answer_id: active.answer_id,
-                    code: "answer_abandoned".into(),
+                    code: ErrorCode::AnswerAbandoned.as_str().to_owned(),
                     message: "the node writing this answer stopped before it ended".into(),
                 })
                 .await

@@ -13,6 +13,7 @@ use futures_util::StreamExt;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::json;
+use tessera_events::ErrorCode;
 use tessera_actors::jobs::Pipelines;
 use tessera_models::runtime::llama::{ChatMessage, Finish, GenerateOptions};
 use tessera_models::text::chat::ChatRequest;
@@ -43,14 +44,14 @@ pub struct Answer {
 pub struct ProviderError {
     /// Stable: `provider_timeout`, `provider_error`, `provider_unreachable`,
     /// `provider_refused`, `model_busy`, `context_exceeded`, `model_unavailable`, ...
-    pub code: String,
+    pub code: ErrorCode,
     pub message: String,
 }
 
 impl ProviderError {
-    fn new(code: &str, message: impl Into<String>) -> Self {
+    fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         ProviderError {
-            code: code.to_owned(),
+            code,
             message: message.into(),
         }
     }
@@ -187,7 +188,7 @@ async fn local(
         .chat
         .infer(request)
         .await
-        .map_err(|e| ProviderError::new(&e.code, e.message))?;
+        .map_err(|e| ProviderError::new(e.code(), e.to_string()))?;
     Ok(Answer {
         finish_reason: match g.finish {
             Finish::Stop | Finish::StopSequence => "stop",
@@ -271,12 +272,17 @@ async fn remote(
     let timeout = Duration::from_secs(settings.timeout_secs.max(1));
     let response = tokio::time::timeout(timeout, request.send())
         .await
-        .map_err(|_| ProviderError::new("provider_timeout", "the provider did not answer in time"))?
+        .map_err(|_| {
+            ProviderError::new(
+                ErrorCode::ProviderTimeout,
+                "the provider did not answer in time",
+            )
+        })?
         .map_err(|e| {
             let code = if e.is_timeout() {
-                "provider_timeout"
+                ErrorCode::ProviderTimeout
             } else {
-                "provider_unreachable"
+                ErrorCode::ProviderUnreachable
             };
             ProviderError::new(code, format!("cannot reach the provider: {e}"))
         })?;
@@ -288,11 +294,11 @@ async fn remote(
             .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
             .unwrap_or_else(|| text.chars().take(200).collect());
         let code = match status.as_u16() {
-            401 | 403 => "provider_refused",
-            404 => "provider_model_not_found",
-            429 => "provider_rate_limited",
-            400 | 413 | 422 => "provider_rejected",
-            _ => "provider_error",
+            401 | 403 => ErrorCode::ProviderRefused,
+            404 => ErrorCode::ProviderModelNotFound,
+            429 => ErrorCode::ProviderRateLimited,
+            400 | 413 | 422 => ErrorCode::ProviderRejected,
+            _ => ErrorCode::ProviderError,
         };
         return Err(ProviderError::new(
             code,
@@ -323,19 +329,19 @@ async fn remote(
             .await
             .map_err(|_| {
                 ProviderError::new(
-                    "provider_timeout",
+                    ErrorCode::ProviderTimeout,
                     "the provider stopped sending the answer",
                 )
             })?;
         let Some(event) = next else {
             return Err(ProviderError::new(
-                "provider_error",
+                ErrorCode::ProviderError,
                 "the provider's stream ended without [DONE]",
             ));
         };
         let event = event.map_err(|e| {
             ProviderError::new(
-                "provider_error",
+                ErrorCode::ProviderError,
                 format!("unreadable stream from the provider: {e}"),
             )
         })?;
@@ -345,7 +351,7 @@ async fn remote(
         }
         let chunk: Chunk = serde_json::from_str(data).map_err(|e| {
             ProviderError::new(
-                "provider_error",
+                ErrorCode::ProviderError,
                 format!("the provider sent something that is not a chat chunk: {e}"),
             )
         })?;
@@ -367,7 +373,7 @@ async fn remote(
                     bytes += text.len();
                     if bytes > MAX_REMOTE_ANSWER_BYTES {
                         return Err(ProviderError::new(
-                            "provider_error",
+                            ErrorCode::ProviderError,
                             "the provider's answer is larger than 1 MiB",
                         ));
                     }

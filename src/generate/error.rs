@@ -2,6 +2,7 @@
 
 use actix_web::http::StatusCode;
 use tessera_actors::jobs::StepError;
+use tessera_actors::HasErrorCode;
 use tessera_events::content::{GenerationKind, Modality};
 use tessera_models::speech::SpeechError;
 
@@ -14,7 +15,7 @@ pub enum GenerateError {
     #[error("{message}")]
     Invalid {
         field: String,
-        code: &'static str,
+        code: ErrorCode,
         message: String,
     },
     /// The source item is of a kind this generation does not take.
@@ -44,7 +45,7 @@ pub enum GenerateError {
 }
 
 impl GenerateError {
-    pub fn invalid(field: &str, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn invalid(field: &str, code: ErrorCode, message: impl Into<String>) -> Self {
         Self::Invalid {
             field: field.to_owned(),
             code,
@@ -68,23 +69,16 @@ impl From<tessera_events::content::ContentError> for GenerateError {
 }
 
 /// Stable codes of model-step failures; others are reported as `generation_failed`.
-fn step_code(code: &str) -> &'static str {
-    const KNOWN: &[&str] = &[
-        "model_busy",
-        "model_unavailable",
-        "model_crashed",
-        "model_stopped",
-        "text_too_long",
-        "nothing_to_say",
-        "unsupported_codec",
-        "corrupt_media",
-        "too_long",
-    ];
-    KNOWN
-        .iter()
-        .find(|k| **k == code)
-        .copied()
-        .unwrap_or("generation_failed")
+fn step_code(code: ErrorCode) -> ErrorCode {
+    match code {
+        ErrorCode::ModelBusy
+        | ErrorCode::ModelUnavailable
+        | ErrorCode::ModelCrashed
+        | ErrorCode::ModelStopped
+        | ErrorCode::TextTooLong
+        | ErrorCode::NothingToSay => code,
+        _ => ErrorCode::GenerationFailed,
+    }
 }
 
 impl From<GenerateError> for ApiError {
@@ -96,21 +90,22 @@ impl From<GenerateError> for ApiError {
                 ApiError::new(unprocessable, code, message).with_field(field)
             }
             GenerateError::UnsupportedSource { .. } => {
-                ApiError::new(unprocessable, "unsupported_source", message).with_field("content_id")
+                ApiError::new(unprocessable, ErrorCode::UnsupportedSource, message)
+                    .with_field("content_id")
             }
-            GenerateError::NoSpeech => ApiError::new(unprocessable, "no_speech", message),
+            GenerateError::NoSpeech => ApiError::new(unprocessable, ErrorCode::NoSpeech, message),
             GenerateError::NothingToSummarise => {
-                ApiError::new(unprocessable, "nothing_to_summarise", message)
+                ApiError::new(unprocessable, ErrorCode::NothingToSummarise, message)
             }
             GenerateError::AnalysisPending { .. } => {
-                ApiError::conflict("analysis_pending", message)
+                ApiError::conflict(ErrorCode::AnalysisPending, message)
             }
             GenerateError::Content(c) => c.into(),
             GenerateError::Step(s) => {
-                let code = step_code(&s.code);
+                let code = step_code(s.code);
                 if s.permanent {
                     ApiError::new(unprocessable, code, s.message)
-                } else if code == "generation_failed" {
+                } else if code == ErrorCode::GenerationFailed {
                     ApiError::internal(format!("{}: {}", s.code, s.message))
                 } else {
                     tracing::warn!(code = %s.code, message = %s.message, "a generation's model step failed");
@@ -118,7 +113,7 @@ impl From<GenerateError> for ApiError {
                 }
             }
             GenerateError::Speech(s) if s.is_client_error() => {
-                ApiError::new(unprocessable, s.code(), message)
+                ApiError::new(unprocessable, s.error_code(), message)
             }
             GenerateError::Speech(s) => ApiError::internal(s),
             GenerateError::Internal(m) => ApiError::internal(m),

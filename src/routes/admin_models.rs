@@ -12,6 +12,7 @@ use utoipa::{OpenApi, ToSchema};
 use crate::auth::AdminUser;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::processing::ModelsHandle;
+use tessera_events::ErrorCode;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ModelView {
@@ -141,7 +142,7 @@ pub async fn control_model(
         ModelAction::Load => {
             if let InstallState::Missing(what) = models.catalog.install_state(entry) {
                 return Err(ApiError::conflict(
-                    "model_not_installed",
+                    ErrorCode::ModelNotInstalled,
                     format!(
                         "model {id} is not installed ({}); run `tessera models install`",
                         what.join(", ")
@@ -157,7 +158,7 @@ pub async fn control_model(
         .map_err(|e| match e {
             ControlError::Unknown(_) => ApiError::not_found("model"),
             ControlError::Busy(m) => ApiError::conflict(
-                "model_busy",
+                ErrorCode::ModelBusy,
                 format!("model {m} is answering requests; try again when it is idle"),
             ),
             ControlError::Infer(e) => ApiError::unavailable(e.code(), e.to_string()),

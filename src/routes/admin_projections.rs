@@ -14,6 +14,7 @@ use crate::state::AppState;
 /// A projection's position against the log, and its host on this node.
 #[derive(Serialize, ToSchema)]
 pub struct ProjectionView {
+use tessera_events::ErrorCode;
     pub name: String,
     /// Last global position applied to the read model.
     pub position: u64,

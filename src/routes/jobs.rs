@@ -142,7 +142,7 @@ pub async fn admin_jobs(
     let status = q.status.unwrap_or_else(|| "dead_lettered".into());
     if !STATUSES.contains(&status.as_str()) {
         return Err(ApiError::bad_request(
-            "invalid_query",
+            ErrorCode::InvalidQuery,
             format!("status must be one of {}", STATUSES.join(", ")),
         ));
     }

@@ -5,6 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::web;
 
 use crate::error::ApiError;
+use tessera_events::ErrorCode;
 
 /// JSON bodies up to `limit` bytes; malformed JSON or unknown fields give 400 `invalid_json`,
 /// too large 413 `payload_too_large`, a non-JSON content type 415 `unsupported_media_type`.
@@ -22,12 +23,12 @@ pub fn json_error(err: JsonPayloadError) -> ApiError {
         JsonPayloadError::Payload(PayloadError::Overflow) => too_large(None),
         JsonPayloadError::ContentType => ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             "send the body as application/json",
         ),
         JsonPayloadError::Deserialize(e) => deserialize_error(&e),
         other => ApiError::bad_request(
-            "invalid_json",
+            ErrorCode::InvalidJson,
             format!("the body could not be read: {other}"),
         ),
     }
@@ -38,7 +39,11 @@ fn too_large(limit: Option<usize>) -> ApiError {
         Some(l) => format!("the body is larger than the {l} bytes this endpoint accepts"),
         None => "the body is larger than this endpoint accepts".to_owned(),
     };
-    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorCode::PayloadTooLarge,
+        message,
+    )
 }
 
 /// serde's messages can quote the offending value (a password, say); only the ones that name a
@@ -51,14 +56,14 @@ fn deserialize_error(e: &serde_json::Error) -> ApiError {
     if names_a_field {
         let field = msg.split('`').nth(1).map(str::to_owned);
         let shown = msg.split(" at line ").next().unwrap_or(&msg).to_owned();
-        let err = ApiError::bad_request("invalid_json", shown);
+        let err = ApiError::bad_request(ErrorCode::InvalidJson, shown);
         return match field {
             Some(f) => err.with_field(f),
             None => err,
         };
     }
     ApiError::bad_request(
-        "invalid_json",
+        ErrorCode::InvalidJson,
         format!(
             "the body is not valid JSON for this request (line {}, column {})",
             e.line(),
@@ -76,7 +81,7 @@ pub fn path_config() -> web::PathConfig {
 pub fn query_config() -> web::QueryConfig {
     web::QueryConfig::default().error_handler(|err, _req| {
         let msg = err.to_string();
-        ApiError::bad_request("invalid_query", msg).into()
+        ApiError::bad_request(ErrorCode::InvalidQuery, msg).into()
     })
 }
 
@@ -104,7 +109,7 @@ mod tests {
     fn unknown_and_missing_fields_are_named() {
         let e = de(r#"{"password":"x","admin":true}"#);
         assert_eq!(
-            (e.status, e.code),
+            (e.status, e.code.as_str()),
             (StatusCode::BAD_REQUEST, "invalid_json")
         );
         assert_eq!(e.field.as_deref(), Some("admin"));
@@ -126,7 +131,7 @@ mod tests {
     fn size_and_content_type_errors_have_their_codes() {
         let e = json_error(JsonPayloadError::Overflow { limit: 10 });
         assert_eq!(
-            (e.status, e.code),
+            (e.status, e.code.as_str()),
             (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
         );
         let e = json_error(JsonPayloadError::OverflowKnownLength {
@@ -136,7 +141,7 @@ mod tests {
         assert_eq!(e.code, "payload_too_large");
         let e = json_error(JsonPayloadError::ContentType);
         assert_eq!(
-            (e.status, e.code),
+            (e.status, e.code.as_str()),
             (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
         );
     }

@@ -12,6 +12,7 @@ use super::json::{json_config, path_config};
 use crate::auth::AuthUser;
 use crate::content::{ContentService, ItemView, Outcome, UploadView};
 use crate::error::{ApiError, ApiResult, ErrorBody};
+use tessera_events::ErrorCode;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -124,7 +125,10 @@ pub async fn chunk(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse().ok())
         .ok_or_else(|| {
-            ApiError::bad_request("missing_offset", "send the chunk's offset in Upload-Offset")
+            ApiError::bad_request(
+                ErrorCode::MissingOffset,
+                "send the chunk's offset in Upload-Offset",
+            )
         })?;
     match service.put_chunk(user.user_id, id, offset, payload).await {
         Ok((view, outcome)) => {
@@ -143,7 +147,7 @@ pub async fn chunk(
         }
         Err(e) => {
             let mut err = ApiError::from(e);
-            if err.code == "offset_mismatch" {
+            if err.code == ErrorCode::OffsetMismatch {
                 // Tell the client where to resume.
                 if let Ok(v) = service.upload_status(user.user_id, id).await {
                     err.message = format!("resume at byte {}", v.offset);

@@ -13,6 +13,7 @@ use super::content::viewer;
 use crate::auth::{AdminUser, AuthUser};
 use crate::content::ContentService;
 use crate::error::{ApiError, ApiResult, ErrorBody};
+use tessera_events::ErrorCode;
 
 /// The longest range of days one request returns.
 const MAX_DAYS: i64 = 366;
@@ -96,7 +97,7 @@ fn range(from: Option<NaiveDate>, to: Option<NaiveDate>) -> ApiResult<(NaiveDate
     let from = from.unwrap_or(to - Duration::days(29));
     if from > to || (to - from).num_days() >= MAX_DAYS {
         return Err(ApiError::bad_request(
-            "invalid_query",
+            ErrorCode::InvalidQuery,
             format!("from must not be after to, and at most {MAX_DAYS} days apart"),
         ));
     }

@@ -22,6 +22,7 @@ use utoipa::OpenApi;
 
 use crate::auth::ACCESS_COOKIE;
 use crate::error::{ApiError, ErrorBody, ErrorDetail};
+use tessera_events::ErrorCode;
 
 /// What the `Authorization` header says.
 enum HeaderToken<'a> {
@@ -66,13 +67,13 @@ fn same_origin(req: &HttpRequest) -> bool {
 fn session_options(req: &HttpRequest) -> Result<SessionOptions, ApiError> {
     let mut options = SessionOptions::default();
     let query = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
-        .map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?;
+        .map_err(|e| ApiError::bad_request(ErrorCode::InvalidQuery, e.to_string()))?;
     for (name, value) in query.into_inner() {
         match name.as_str() {
             "resume_from" => {
                 options.resume_from = Some(value.parse().map_err(|_| {
                     ApiError::bad_request(
-                        "invalid_query",
+                        ErrorCode::InvalidQuery,
                         "`resume_from` must be a non-negative integer event position",
                     )
                 })?)
@@ -80,7 +81,10 @@ fn session_options(req: &HttpRequest) -> Result<SessionOptions, ApiError> {
             "topics" if value == "*" => options.topics = Topics::EVERYTHING,
             "topics" => {
                 options.topics = Topics::parse(value.split(',')).map_err(|unknown| {
-                    ApiError::bad_request("unknown_topic", format!("unknown topic {unknown:?}"))
+                    ApiError::bad_request(
+                        ErrorCode::UnknownTopic,
+                        format!("unknown topic {unknown:?}"),
+                    )
                 })?
             }
             _ => {}
@@ -90,7 +94,10 @@ fn session_options(req: &HttpRequest) -> Result<SessionOptions, ApiError> {
 }
 
 fn invalid_token() -> ApiError {
-    ApiError::unauthorized("invalid_token", "the access token is invalid or expired")
+    ApiError::unauthorized(
+        ErrorCode::InvalidToken,
+        "the access token is invalid or expired",
+    )
 }
 
 /// Opens the live WebSocket of the signed-in user.
@@ -131,7 +138,7 @@ pub async fn ws(
 ) -> Result<HttpResponse, ApiError> {
     let options = session_options(&req)?;
     let (response, session, stream) = actix_ws::handle(&req, body)
-        .map_err(|e| ApiError::bad_request("not_a_websocket", e.to_string()))?;
+        .map_err(|e| ApiError::bad_request(ErrorCode::NotAWebsocket, e.to_string()))?;
     let settings = req
         .app_data::<web::Data<SessionSettings>>()
         .map(|s| s.get_ref().clone())

@@ -21,6 +21,7 @@ use super::worker::{JobOutput, ModalityWorker, RunJob};
 use super::StepError;
 use crate::Shutdown;
 
+use tessera_events::ErrorCode;
 /// How the dispatcher leases, retries and gives up.
 #[derive(Debug, Clone)]
 pub struct DispatcherOptions {
@@ -237,14 +238,14 @@ async fn attempt(
     if job.state.attempts >= options.max_attempts {
         let events = vec![JobEvent::DeadLettered {
             attempts: job.state.attempts,
-            code: "attempts_exhausted".into(),
+            code: ErrorCode::AttemptsExhausted.as_str().to_owned(),
             reason: format!(
                 "{} attempts started and none finished (the worker was lost each time)",
                 job.state.attempts
             ),
         }];
         let failure = StepError::transient(
-            "attempts_exhausted",
+            ErrorCode::AttemptsExhausted,
             "every attempt was lost before it finished",
         );
         let on_item = Some(Err((lease.job_id, failure)));
@@ -327,7 +328,7 @@ async fn attempt(
                 .state
                 .decide(JobCommand::Fail {
                     attempt: attempt_no,
-                    code: failure.code.clone(),
+                    code: failure.code.as_str().to_owned(),
                     reason: failure.message.clone(),
                     retry_at,
                     max_attempts: options.max_attempts,
@@ -368,7 +369,7 @@ async fn run_with_lease(
 ) -> Option<JobOutput> {
     let Some(worker) = workers.get(request.modality.as_str()) else {
         return Some(Err(StepError::transient(
-            "no_worker",
+            ErrorCode::NoWorker,
             "this node has no worker for the modality",
         )));
     };
@@ -388,7 +389,7 @@ async fn run_with_lease(
                     Ok(Ok(output)) => output,
                     Ok(Err(e)) => Err(StepError::internal(format!("the worker is gone: {e}"))),
                     Err(_) => Err(StepError::transient(
-                        "timeout",
+                        ErrorCode::Timeout,
                         format!("the attempt ran past {} s", options.attempt_timeout.as_secs()),
                     )),
                 });
@@ -438,7 +439,7 @@ async fn append_outcome(
                 },
                 Err((job_id, f)) => ContentCommand::RecordAnalysisFailure {
                     job_id: *job_id,
-                    code: f.code.clone(),
+                    code: f.code.as_str().to_owned(),
                     message: f.message.clone(),
                 },
             };

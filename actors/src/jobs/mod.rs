@@ -14,12 +14,14 @@ pub use dispatcher::{DispatcherOptions, DispatcherStatus, GetDispatcherStatus, J
 pub use pipelines::{count_tokens, MediaSource, Pipelines, ProgressSink};
 pub use worker::{ModalityWorker, RunJob};
 
+use tessera_events::ErrorCode;
+
 /// Why a pipeline step failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{code}: {message}")]
 pub struct StepError {
-    /// A stable code (`corrupt_media`, `model_busy`, ...).
-    pub code: String,
+    /// A stable code (`corrupt_video`, `model_busy`, ...).
+    pub code: ErrorCode,
     pub message: String,
     /// True when trying again cannot help (the input itself is bad).
     pub permanent: bool,
@@ -27,18 +29,18 @@ pub struct StepError {
 
 impl StepError {
     /// A failure of the input: not retried.
-    pub fn bad_input(code: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn bad_input(code: ErrorCode, message: impl Into<String>) -> Self {
         StepError {
-            code: code.into(),
+            code,
             message: message.into(),
             permanent: true,
         }
     }
 
     /// A failure worth retrying.
-    pub fn transient(code: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn transient(code: ErrorCode, message: impl Into<String>) -> Self {
         StepError {
-            code: code.into(),
+            code,
             message: message.into(),
             permanent: false,
         }
@@ -46,14 +48,14 @@ impl StepError {
 
     /// Something of ours went wrong: retried.
     pub fn internal(message: impl Into<String>) -> Self {
-        Self::transient("internal", message)
+        Self::transient(ErrorCode::Internal, message)
     }
 }
 
 impl From<crate::models::InferError> for StepError {
     fn from(e: crate::models::InferError) -> Self {
         StepError {
-            code: e.code().to_owned(),
+            code: e.code(),
             permanent: !e.is_transient(),
             message: e.to_string(),
         }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
+use tessera_events::ErrorCode;
 use tessera_models::runtime::{Model, RuntimeError};
 use tokio::sync::{oneshot, Semaphore};
 
@@ -34,13 +35,13 @@ pub enum InferError {
 
 impl InferError {
     /// A stable code for APIs and job failures.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            InferError::Busy { .. } => "model_busy",
-            InferError::Load { .. } => "model_unavailable",
-            InferError::Crashed { .. } => "model_crashed",
-            InferError::Runtime(_) => "inference_failed",
-            InferError::Stopped(_) => "model_stopped",
+            InferError::Busy { .. } => ErrorCode::ModelBusy,
+            InferError::Load { .. } => ErrorCode::ModelUnavailable,
+            InferError::Crashed { .. } => ErrorCode::ModelCrashed,
+            InferError::Runtime(_) => ErrorCode::InferenceFailed,
+            InferError::Stopped(_) => ErrorCode::ModelStopped,
         }
     }
 

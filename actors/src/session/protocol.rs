@@ -197,53 +197,9 @@ impl std::fmt::Debug for ClientMessage {
     }
 }
 
-/// Stable codes of `error` frames; clients branch on these, never on the message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorCode {
-    /// Not JSON, not an object, or a field of the wrong shape.
-    MalformedFrame,
-    /// `v` is not a version this server speaks.
-    UnsupportedVersion,
-    /// `type` names no message this server knows.
-    UnknownMessageType,
-    /// Binary frames carry nothing in this protocol.
-    UnsupportedFrame,
-    /// The token is invalid, expired or revoked.
-    InvalidToken,
-    /// No valid `auth` message came in time.
-    AuthTimeout,
-    /// An `auth` message on a session that is already authenticated.
-    AlreadyAuthenticated,
-    /// The node cannot take sessions right now (shutting down); reconnect, maybe elsewhere.
-    Unavailable,
-    /// A `topics` list names a topic this server does not know.
-    UnknownTopic,
-    /// The resume position is beyond the end of the event log; the session goes on with live
-    /// events only.
-    ResumePositionAhead,
-    /// Too many messages: this one was dropped. A client that keeps on is disconnected.
-    RateLimited,
-}
-
-impl ErrorCode {
-    /// The code as it appears on the wire.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::MalformedFrame => "malformed_frame",
-            ErrorCode::UnsupportedVersion => "unsupported_version",
-            ErrorCode::UnknownMessageType => "unknown_message_type",
-            ErrorCode::UnsupportedFrame => "unsupported_frame",
-            ErrorCode::InvalidToken => "invalid_token",
-            ErrorCode::AuthTimeout => "auth_timeout",
-            ErrorCode::AlreadyAuthenticated => "already_authenticated",
-            ErrorCode::Unavailable => "unavailable",
-            ErrorCode::UnknownTopic => "unknown_topic",
-            ErrorCode::ResumePositionAhead => "resume_position_ahead",
-            ErrorCode::RateLimited => "rate_limited",
-        }
-    }
-}
+/// The codes of `error` frames, from the workspace's one list; `docs/websocket.md` names the ones
+/// this protocol sends.
+pub use tessera_events::ErrorCode;
 
 /// Why the server closes a socket; the close frame's reason is [`CloseCause::as_str`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -581,7 +537,10 @@ impl ServerMessage<'_> {
         // Only maps with non-string keys can fail to serialise, and these types have none.
         .unwrap_or_else(|e| {
             tracing::error!(error = %e, "cannot encode a server frame");
-            format!(r#"{{"v":{PROTOCOL_VERSION},"type":"error","code":"internal","message":"encoding failed"}}"#)
+            format!(
+                r#"{{"v":{PROTOCOL_VERSION},"type":"error","code":"{}","message":"encoding failed"}}"#,
+                ErrorCode::Internal
+            )
         })
     }
 }
@@ -747,21 +706,9 @@ mod tests {
             ErrorCode::ResumePositionAhead,
             ErrorCode::RateLimited,
         ];
-        // A new code must be added to the list above (and so to the document).
+        // The codes `error` frames carry; a code the session starts sending must be added to the
+        // list above (and so to the document).
         for code in codes {
-            match code {
-                ErrorCode::MalformedFrame
-                | ErrorCode::UnsupportedVersion
-                | ErrorCode::UnknownMessageType
-                | ErrorCode::UnsupportedFrame
-                | ErrorCode::InvalidToken
-                | ErrorCode::AuthTimeout
-                | ErrorCode::AlreadyAuthenticated
-                | ErrorCode::Unavailable
-                | ErrorCode::UnknownTopic
-                | ErrorCode::ResumePositionAhead
-                | ErrorCode::RateLimited => {}
-            }
             assert!(doc.contains(&format!("`{}`", code.as_str())), "{code:?}");
             let wire = serde_json::to_value(code).expect("code");
             assert_eq!(wire, json!(code.as_str()));

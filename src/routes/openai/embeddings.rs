@@ -84,7 +84,7 @@ fn texts(input: Value) -> Result<Vec<String>, OpenAiError> {
             }
             if items.len() > MAX_INPUTS {
                 return Err(OpenAiError::invalid(
-                    "too_many_inputs",
+                    ErrorCode::TooManyInputs,
                     format!("at most {MAX_INPUTS} inputs per request"),
                 )
                 .with_param("input"));
@@ -95,14 +95,14 @@ fn texts(input: Value) -> Result<Vec<String>, OpenAiError> {
                     Value::String(s) => out.push(s),
                     Value::Number(_) | Value::Array(_) => {
                         return Err(OpenAiError::invalid(
-                            "unsupported_value",
+                            ErrorCode::UnsupportedValue,
                             "token arrays are not supported; send the text",
                         )
                         .with_param("input"))
                     }
                     _ => {
                         return Err(OpenAiError::invalid(
-                            "invalid_type",
+                            ErrorCode::InvalidType,
                             "`input` must be a string or a list of strings",
                         )
                         .with_param("input"))
@@ -113,7 +113,7 @@ fn texts(input: Value) -> Result<Vec<String>, OpenAiError> {
         }
         _ => {
             return Err(OpenAiError::invalid(
-                "invalid_type",
+                ErrorCode::InvalidType,
                 "`input` must be a string or a list of strings",
             )
             .with_param("input"))
@@ -121,7 +121,8 @@ fn texts(input: Value) -> Result<Vec<String>, OpenAiError> {
     };
     if let Some(i) = texts.iter().position(|t| t.trim().is_empty()) {
         return Err(
-            OpenAiError::invalid("empty_input", format!("input {i} is empty")).with_param("input"),
+            OpenAiError::invalid(ErrorCode::EmptyInput, format!("input {i} is empty"))
+                .with_param("input"),
         );
     }
     Ok(texts)

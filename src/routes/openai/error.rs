@@ -31,7 +31,7 @@ pub struct OpenAiErrorDetail {
     pub param: Option<String>,
     /// Stable, machine-readable code (`model_not_found`, `context_length_exceeded`,
     /// `invalid_api_key`, `quota_exceeded`, `model_busy`, ...).
-    pub code: Option<String>,
+    pub code: Option<ErrorCode>,
 }
 
 /// An error as an OpenAI client sees it.
@@ -39,17 +39,17 @@ pub struct OpenAiErrorDetail {
 #[error("{code}: {message}")]
 pub struct OpenAiError {
     pub status: StatusCode,
-    pub code: String,
+    pub code: ErrorCode,
     pub message: String,
     pub param: Option<String>,
     pub retry_after: Option<u64>,
 }
 
 impl OpenAiError {
-    pub fn new(status: StatusCode, code: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
         OpenAiError {
             status,
-            code: code.into(),
+            code,
             message: message.into(),
             param: None,
             retry_after: None,
@@ -57,13 +57,13 @@ impl OpenAiError {
     }
 
     /// 400 with a stable code.
-    pub fn invalid(code: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn invalid(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }
 
     /// 400 `invalid_value` naming the parameter at fault.
     pub fn param(param: &str, message: impl Into<String>) -> Self {
-        Self::invalid("invalid_value", message).with_param(param)
+        Self::invalid(ErrorCode::InvalidValue, message).with_param(param)
     }
 
     pub fn with_param(mut self, param: impl Into<String>) -> Self {
@@ -75,7 +75,7 @@ impl OpenAiError {
     pub fn model_not_found(model: &str) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
-            "model_not_found",
+            ErrorCode::ModelNotFound,
             format!("the model `{model}` does not exist on this server (see GET /v1/models)"),
         )
         .with_param("model")
@@ -86,7 +86,7 @@ impl OpenAiError {
         tracing::error!(error = %cause, "internal error in the OpenAI-compatible API");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
+            ErrorCode::InternalError,
             "something went wrong on our side",
         )
     }
@@ -95,7 +95,7 @@ impl OpenAiError {
     fn kind(&self) -> &'static str {
         match self.status.as_u16() {
             401 => "authentication_error",
-            403 if self.code == "quota_exceeded" => "insufficient_quota",
+            403 if self.code == ErrorCode::QuotaExceeded => "insufficient_quota",
             403 => "permission_error",
             429 => "rate_limit_error",
             500.. => "server_error",
@@ -122,7 +122,7 @@ impl ResponseError for OpenAiError {
                 message: self.message.clone(),
                 kind: self.kind(),
                 param: self.param.clone(),
-                code: Some(self.code.clone()),
+                code: Some(self.code),
             },
         })
     }
@@ -132,9 +132,9 @@ impl From<ApiError> for OpenAiError {
     fn from(e: ApiError) -> Self {
         let code = match e.code {
             // OpenAI's name for a key (or token) that is not valid.
-            "invalid_token" | "token_expired" => "invalid_api_key",
-            "unauthenticated" => "missing_api_key",
-            "rate_limited" => "rate_limit_exceeded",
+            ErrorCode::InvalidToken | ErrorCode::TokenExpired => ErrorCode::InvalidApiKey,
+            ErrorCode::Unauthenticated => ErrorCode::MissingApiKey,
+            ErrorCode::RateLimited => ErrorCode::RateLimitExceeded,
             other => other,
         };
         let status = if e.status == StatusCode::UNPROCESSABLE_ENTITY {
@@ -144,7 +144,7 @@ impl From<ApiError> for OpenAiError {
         };
         OpenAiError {
             status,
-            code: code.to_owned(),
+            code,
             message: e.message,
             param: e.field,
             retry_after: e.retry_after,
@@ -160,34 +160,39 @@ impl From<crate::content::ContentFailure> for OpenAiError {
 
 /// Codes llama.cpp's chat runtime puts in front of its messages (`code: message`), and what
 /// each means for the caller.
-const LLAMA_INPUT_CODES: &[(&str, &str)] = &[
-    ("context_exceeded", "context_length_exceeded"),
-    ("input_too_large", "context_length_exceeded"),
-    ("invalid_messages", "invalid_messages"),
-    ("invalid_options", "invalid_value"),
-    ("empty_prompt", "invalid_messages"),
+const LLAMA_INPUT_CODES: &[(ErrorCode, ErrorCode)] = &[
+    (ErrorCode::ContextExceeded, ErrorCode::ContextLengthExceeded),
+    (ErrorCode::InputTooLarge, ErrorCode::ContextLengthExceeded),
+    (ErrorCode::InvalidMessages, ErrorCode::InvalidMessages),
+    (ErrorCode::InvalidOptions, ErrorCode::InvalidValue),
+    (ErrorCode::EmptyPrompt, ErrorCode::InvalidMessages),
 ];
 
 /// A model instance's refusal or failure.
 pub fn infer_error(e: InferError) -> OpenAiError {
     match &e {
-        InferError::Busy { .. } => {
-            OpenAiError::new(StatusCode::SERVICE_UNAVAILABLE, "model_busy", e.to_string())
-                .with_retry_after(1)
-        }
+        InferError::Busy { .. } => OpenAiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::ModelBusy,
+            e.to_string(),
+        )
+        .with_retry_after(1),
         InferError::Load { .. } | InferError::Stopped(_) => OpenAiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "model_unavailable",
+            ErrorCode::ModelUnavailable,
             e.to_string(),
         ),
         InferError::Crashed { .. } => OpenAiError::internal(&e),
         InferError::Runtime(message) => {
-            for (found, code) in LLAMA_INPUT_CODES {
+            for &(found, code) in LLAMA_INPUT_CODES {
                 let marker = format!("{found}: ");
                 if let Some(at) = message.find(&marker) {
                     let text = &message[at + marker.len()..];
-                    let err = OpenAiError::invalid(*code, text.to_owned());
-                    return if *code == "context_length_exceeded" || *code == "invalid_messages" {
+                    let err = OpenAiError::invalid(code, text.to_owned());
+                    return if matches!(
+                        code,
+                        ErrorCode::ContextLengthExceeded | ErrorCode::InvalidMessages
+                    ) {
                         err.with_param("messages")
                     } else {
                         err
@@ -205,11 +210,11 @@ pub fn step_error(e: StepError) -> OpenAiError {
     if e.permanent {
         return OpenAiError::invalid(e.code, e.message);
     }
-    match e.code.as_str() {
-        "model_busy" => {
+    match e.code {
+        ErrorCode::ModelBusy => {
             OpenAiError::new(StatusCode::SERVICE_UNAVAILABLE, e.code, e.message).with_retry_after(1)
         }
-        "model_unavailable" | "model_stopped" => {
+        ErrorCode::ModelUnavailable | ErrorCode::ModelStopped => {
             OpenAiError::new(StatusCode::SERVICE_UNAVAILABLE, e.code, e.message)
         }
         _ => OpenAiError::internal(format!("{}: {}", e.code, e.message)),
@@ -250,9 +255,9 @@ mod tests {
             .contains("gpt-x"));
 
         let quota: OpenAiError =
-            ApiError::new(StatusCode::FORBIDDEN, "quota_exceeded", "used up").into();
+            ApiError::new(StatusCode::FORBIDDEN, ErrorCode::QuotaExceeded, "used up").into();
         assert_eq!(body(&quota)["error"]["type"], "insufficient_quota");
-        let key: OpenAiError = ApiError::unauthorized("invalid_token", "bad").into();
+        let key: OpenAiError = ApiError::unauthorized(ErrorCode::InvalidToken, "bad").into();
         let b = body(&key);
         assert_eq!(
             (b["error"]["type"].as_str(), b["error"]["code"].as_str()),
@@ -282,8 +287,8 @@ mod tests {
             queued: 3,
         });
         assert_eq!(
-            (busy.status, busy.code.as_str()),
-            (StatusCode::SERVICE_UNAVAILABLE, "model_busy")
+            (busy.status, busy.code),
+            (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::ModelBusy)
         );
         let other = infer_error(InferError::Runtime(
             "inference failed in llama: boom".into(),

@@ -31,6 +31,7 @@ pub use error::{OpenAiError, OpenAiErrorBody};
 use crate::auth::service::AuthMethod;
 use crate::auth::AuthUser;
 use crate::content::{ContentService, Metered};
+use tessera_events::ErrorCode;
 use crate::ratelimit::{retry_after_secs, Decision, RateLimitPolicy};
 use crate::state::AppState;
 
@@ -61,7 +62,7 @@ impl FromRequest for V1User {
                     let secs = retry_after_secs(retry_after);
                     return Err(OpenAiError::new(
                         StatusCode::TOO_MANY_REQUESTS,
-                        "rate_limit_exceeded",
+                        ErrorCode::RateLimitExceeded,
                         format!("too many requests; retry in {secs} s"),
                     )
                     .with_retry_after(secs));
@@ -125,7 +126,7 @@ pub fn resolve(state: &AppState, requested: &str, task: Task) -> Result<String, 
     match found {
         Some((id, t)) if *t == task => Ok(id.clone()),
         Some(_) => Err(OpenAiError::invalid(
-            "model_not_supported",
+            ErrorCode::ModelNotSupported,
             format!(
                 "the model `{requested}` cannot be used with {}",
                 task.endpoint()
@@ -146,12 +147,15 @@ pub async fn read_json<T: DeserializeOwned>(
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| {
-            OpenAiError::invalid("invalid_body", format!("the body could not be read: {e}"))
+            OpenAiError::invalid(
+                ErrorCode::InvalidBody,
+                format!("the body could not be read: {e}"),
+            )
         })?;
         if body.len() + chunk.len() > limit {
             return Err(OpenAiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
+                ErrorCode::PayloadTooLarge,
                 format!("the body is larger than the {limit} bytes this endpoint accepts"),
             ));
         }
@@ -159,7 +163,7 @@ pub async fn read_json<T: DeserializeOwned>(
     }
     let value: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
         OpenAiError::invalid(
-            "invalid_json",
+            ErrorCode::InvalidJson,
             format!(
                 "the body is not valid JSON (line {}, column {})",
                 e.line(),
@@ -169,7 +173,7 @@ pub async fn read_json<T: DeserializeOwned>(
     })?;
     if !value.is_object() {
         return Err(OpenAiError::invalid(
-            "invalid_json",
+            ErrorCode::InvalidJson,
             "the body must be a JSON object",
         ));
     }
@@ -182,14 +186,14 @@ fn shape_error(e: &serde_json::Error) -> OpenAiError {
     let named = |prefix: &str| msg.strip_prefix(prefix).and_then(|r| r.split('`').nth(1));
     if let Some(field) = named("unknown field ") {
         return OpenAiError::invalid(
-            "unknown_parameter",
+            ErrorCode::UnknownParameter,
             format!("unrecognised request parameter `{field}`"),
         )
         .with_param(field);
     }
     if let Some(field) = named("missing field ") {
         return OpenAiError::invalid(
-            "missing_field",
+            ErrorCode::MissingField,
             format!("the required parameter `{field}` is missing"),
         )
         .with_param(field);
@@ -256,7 +260,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 async fn unknown_url(req: HttpRequest) -> Result<actix_web::HttpResponse, OpenAiError> {
     Err(OpenAiError::new(
         StatusCode::NOT_FOUND,
-        "unknown_url",
+        ErrorCode::UnknownUrl,
         format!(
             "this server has no {} {} (see GET /v1/models and the OpenAPI document)",
             req.method(),
