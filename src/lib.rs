@@ -9,6 +9,7 @@ pub mod content;
 pub mod conversations;
 pub mod error;
 pub mod generate;
+pub mod inference;
 pub mod openapi;
 pub mod processing;
 pub mod ratelimit;

@@ -207,6 +207,10 @@ impl Application {
         )
         .map_err(|e| anyhow::anyhow!("chat providers: {e}"))?;
         let chat_data = web::Data::new(chat.clone());
+        let inference = web::Data::new(crate::inference::Inference::new(
+            content.clone(),
+            processing.pipelines.clone(),
+        ));
         let background = crate::content::start_background(&content);
         let content_data = web::Data::new(content);
         let settings = Arc::new(settings);
@@ -242,6 +246,7 @@ impl Application {
                 .app_data(models_data.clone())
                 .app_data(pipelines.clone())
                 .app_data(chat_data.clone())
+                .app_data(inference.clone())
                 .app_data(verifier.clone())
                 .app_data(sessions.clone())
                 .app_data(session_settings.clone())

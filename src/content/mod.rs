@@ -7,7 +7,6 @@ pub mod filename;
 pub mod gc;
 pub mod generated;
 pub mod lifecycle;
-pub mod metering;
 mod notes;
 pub mod previews;
 pub mod reads;
@@ -20,7 +19,7 @@ pub mod view;
 
 pub use error::ContentFailure;
 pub use generated::{GeneratedBody, GeneratedOutput};
-pub use metering::Metered;
+pub use crate::inference::Metered;
 pub use lifecycle::Changes;
 pub use reads::Viewer;
 pub use resumable::UploadView;

@@ -11,6 +11,7 @@ use tessera_actors::models::Infer;
 use tessera_events::content::Modality;
 use tessera_events::conversations::ContextSource;
 use tessera_models::text::{cosine, Embedder};
+use tessera_projections::read_models::item_embeddings;
 use uuid::Uuid;
 
 use crate::blob::BlobKey;
@@ -281,17 +282,9 @@ async fn nearest_items(
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
-    let rows: Vec<(Uuid, Value)> = sqlx::query_as(
-        "SELECT id, analysis->'embeddings' FROM rm_content.items
-         WHERE owner = $1 AND deleted_at IS NULL AND analysis_state = 'ready'
-           AND jsonb_typeof(analysis->'embeddings') = 'array'
-         ORDER BY created_at DESC LIMIT $2",
-    )
-    .bind(owner)
-    .bind(scan as i64)
-    .fetch_all(pool)
-    .await
-    .map_err(|e| e.to_string())?;
+    let rows = item_embeddings::recent(pool, owner, scan as i64)
+        .await
+        .map_err(|e| e.to_string())?;
     let mut scored: Vec<(f32, Uuid)> = rows
         .into_iter()
         .filter_map(|(id, chunks)| {

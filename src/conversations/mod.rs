@@ -8,86 +8,40 @@
 //! on whichever node it arrives. The generating node's next append then conflicts; it folds
 //! the stream, sees the answer is no longer active and stops the model.
 
+mod answer;
 pub mod context;
+mod error;
 pub mod providers;
 pub mod settings;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use dashmap::DashMap;
 use sqlx::PgPool;
 use tessera_actors::jobs::Pipelines;
 use tessera_events::aggregate::{self, Loaded};
-use tessera_events::content::{ContentError, Modality};
+use tessera_events::content::ContentError;
 use tessera_events::conversations::{
-    conversation_stream, provider_stream, AnswerTimings, Conversation, ConversationCommand,
-    ConversationError, ConversationEvent, ProviderEvent, MAX_ATTACHMENTS,
+    conversation_stream, provider_stream, Conversation, ConversationCommand, ConversationError,
+    ConversationEvent, ProviderEvent, MAX_ATTACHMENTS,
 };
-use tessera_events::{CommandContext, EventStore, ExpectedVersion, PgEventStore, StoreError};
-use tessera_models::runtime::llama::{ChatMessage, GenerateOptions};
+use tessera_events::ErrorCode;
+use tessera_events::{CommandContext, EventStore, ExpectedVersion, PgEventStore};
 use tessera_projections::read_models::providers as rm_providers;
-use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use crate::content::{ContentFailure, ContentService, Metered};
-use crate::error::ApiError;
+use crate::content::{ContentFailure, ContentService};
+use crate::inference::Inference;
+use answer::Generation;
+pub use error::ChatFailure;
 use providers::{Provider, ProviderInfo, LOCAL};
 pub use settings::ChatSettings;
 
 /// The title of a conversation started without one.
 pub const DEFAULT_TITLE: &str = "New conversation";
-
-/// Why a chat command failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ChatFailure {
-    #[error(transparent)]
-    Conversation(#[from] ConversationError),
-    #[error(transparent)]
-    Content(#[from] ContentFailure),
-    #[error("there is no chat provider {0:?}")]
-    UnknownProvider(String),
-    #[error("the chat provider {0:?} is disabled")]
-    ProviderDisabled(String),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Sql(#[from] sqlx::Error),
-}
-
-impl From<ChatFailure> for ApiError {
-    fn from(e: ChatFailure) -> Self {
-        use actix_web::http::StatusCode;
-        let msg = e.to_string();
-        match e {
-            ChatFailure::Conversation(c) => match c {
-                ConversationError::NotFound => ApiError::not_found("conversation"),
-                ConversationError::Exists => ApiError::conflict("already_exists", msg),
-                ConversationError::AnswerInProgress => {
-                    ApiError::conflict("answer_in_progress", msg)
-                }
-                ConversationError::AnswerNotActive => ApiError::conflict("answer_not_active", msg),
-                ConversationError::Invalid(m) => {
-                    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", m)
-                }
-                ConversationError::Store(s) => s.into(),
-            },
-            ChatFailure::Content(c) => c.into(),
-            ChatFailure::UnknownProvider(_) => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown_provider", msg)
-                    .with_field("provider")
-            }
-            ChatFailure::ProviderDisabled(_) => {
-                ApiError::conflict("provider_disabled", msg).with_field("provider")
-            }
-            ChatFailure::Store(s) => s.into(),
-            ChatFailure::Sql(s) => s.into(),
-        }
-    }
-}
 
 /// A provider as listed: what it is and whether users may choose it now.
 #[derive(Debug, Clone)]
@@ -115,7 +69,8 @@ struct Inner {
     store: PgEventStore,
     pool: PgPool,
     content: ContentService,
-    pipelines: Arc<Pipelines>,
+    /// The node's models, behind the owner's quota and ledger.
+    inference: Inference,
     settings: ChatSettings,
     providers: BTreeMap<String, Provider>,
     node: String,
@@ -146,8 +101,8 @@ impl ChatService {
             inner: Arc::new(Inner {
                 store,
                 pool,
+                inference: Inference::new(content.clone(), pipelines),
                 content,
-                pipelines,
                 settings,
                 providers: all,
                 node,
@@ -393,7 +348,7 @@ impl ChatService {
         }
         let provider_id = loaded.state.provider.clone();
         let provider = self.usable_provider(&provider_id).await?;
-        self.inner.content.check_processing_quota(user).await?;
+        self.inner.inference.metering().gate(user).await?;
         let message_id = Uuid::now_v7();
         let answer_id = Uuid::now_v7();
         let model = provider.info().model;
@@ -463,310 +418,5 @@ impl ChatService {
             return Err(ContentFailure::from(ContentError::NotFound).into());
         }
         Ok(())
-    }
-}
-
-/// One answer being generated.
-struct Generation {
-    service: ChatService,
-    owner: Uuid,
-    conversation: Uuid,
-    answer_id: Uuid,
-    text: String,
-    attachments: Vec<Uuid>,
-    /// The turns before the message: (role, text).
-    history: Vec<(&'static str, String)>,
-    provider: Provider,
-    version: u64,
-}
-
-/// How the streaming of pieces ended.
-enum Streamed {
-    /// Every piece is in the log.
-    Done,
-    /// The answer was stopped (or the conversation deleted) elsewhere.
-    Stopped,
-}
-
-impl Generation {
-    async fn run(self, cancel: Arc<AtomicBool>) {
-        let inner = self.service.inner.clone();
-        let answer_id = self.answer_id;
-        let started = Instant::now();
-        let outcome = self.answer(cancel, started).await;
-        inner.running.remove(&answer_id);
-        if let Err(e) = outcome {
-            tracing::error!(answer = %answer_id, error = %e, "answer could not be recorded");
-        }
-    }
-
-    async fn answer(self, cancel: Arc<AtomicBool>, started: Instant) -> Result<(), ChatFailure> {
-        let inner = &self.service.inner;
-        let settings = &inner.settings;
-        let built = context::build(
-            &inner.content,
-            &inner.pipelines,
-            &inner.pool,
-            self.owner,
-            &self.text,
-            &self.attachments,
-            settings,
-        )
-        .await;
-        let built = match built {
-            Ok(b) => b,
-            Err(e) => {
-                tracing::warn!(answer = %self.answer_id, error = %e, "context could not be built");
-                return self
-                    .fail(
-                        "context_unavailable",
-                        format!("the attachments could not be read: {e}"),
-                    )
-                    .await;
-            }
-        };
-        let context_ms = started.elapsed().as_millis() as u64;
-        let mut messages = vec![ChatMessage::system(built.system)];
-        for (role, text) in &self.history {
-            if !text.trim().is_empty() {
-                messages.push(ChatMessage::new(*role, text.clone()));
-            }
-        }
-        let question = if self.text.trim().is_empty() {
-            "Tell me about the attached items.".to_owned()
-        } else {
-            self.text.clone()
-        };
-        messages.push(ChatMessage::user(question));
-        let options = GenerateOptions {
-            max_tokens: settings.max_answer_tokens.max(1),
-            temperature: settings.temperature,
-            // The local model reuses the state of this user's earlier prompts only.
-            cache_scope: Some(self.owner.to_string()),
-            ..GenerateOptions::default()
-        };
-        let (tx, rx) = mpsc::unbounded_channel();
-        let generated_at = Instant::now();
-        let generate = tokio::time::timeout(
-            Duration::from_secs(settings.answer_timeout_secs.max(1)),
-            self.provider.answer(messages, options, cancel.clone(), tx),
-        );
-        let stream = self.stream_pieces(rx, cancel.clone());
-        let (result, streamed) = tokio::join!(generate, stream);
-        let generation_ms = generated_at.elapsed().as_millis() as u64;
-        let local = matches!(self.provider, Provider::Local { .. });
-        let meter = |model: &str, tokens_in: u64, tokens_out: u64| Metered {
-            kind: "chat".into(),
-            modality: Modality::Text,
-            model: model.to_owned(),
-            tokens_in,
-            tokens_out,
-            audio_ms: 0,
-            // Time on this node's models; a remote provider's time is not ours.
-            processing_ms: if local { generation_ms } else { 0 },
-        };
-        let streamed = match streamed {
-            Ok(s) => s,
-            Err(e) => {
-                cancel.store(true, Ordering::SeqCst);
-                return Err(e);
-            }
-        };
-        let result = match result {
-            Ok(r) => r,
-            Err(_) => {
-                cancel.store(true, Ordering::SeqCst);
-                self.record(meter(&self.provider.info().model, 0, 0)).await;
-                return self
-                    .fail("answer_timeout", "the answer took too long and was stopped")
-                    .await;
-            }
-        };
-        match result {
-            Ok(answer) => {
-                self.record(meter(&answer.model, answer.tokens_in, answer.tokens_out))
-                    .await;
-                if matches!(streamed, Streamed::Stopped)
-                    || cancel.load(Ordering::SeqCst)
-                    || answer.finish_reason == "cancelled"
-                {
-                    // Whoever stopped it recorded the cancellation; make sure it is recorded.
-                    return self.ensure_cancelled().await;
-                }
-                let timings = AnswerTimings {
-                    context_ms,
-                    first_token_ms: answer.first_token_ms,
-                    total_ms: started.elapsed().as_millis() as u64,
-                    decode_tokens_per_s: answer.decode_tokens_per_s,
-                    cached_prompt_tokens: answer.cached_prompt_tokens,
-                };
-                let completed = self
-                    .service
-                    .execute(self.owner, self.conversation, || {
-                        ConversationCommand::Complete {
-                            answer_id: self.answer_id,
-                            finish_reason: answer.finish_reason.clone(),
-                            model: answer.model.clone(),
-                            tokens_in: answer.tokens_in,
-                            tokens_out: answer.tokens_out,
-                            timings,
-                            context: built.sources.clone(),
-                        }
-                    })
-                    .await;
-                match completed {
-                    Ok(_) => {
-                        tracing::info!(answer = %self.answer_id, tokens_out = answer.tokens_out, ms = timings.total_ms, "answer completed");
-                        Ok(())
-                    }
-                    Err(ChatFailure::Conversation(
-                        ConversationError::AnswerNotActive | ConversationError::NotFound,
-                    )) => Ok(()),
-                    Err(e) => Err(e),
-                }
-            }
-            Err(e) => {
-                self.record(meter(&self.provider.info().model, 0, 0)).await;
-                if matches!(streamed, Streamed::Stopped) || cancel.load(Ordering::SeqCst) {
-                    return self.ensure_cancelled().await;
-                }
-                tracing::warn!(answer = %self.answer_id, code = %e.code, error = %e.message, "answer failed");
-                self.fail(&e.code, e.message).await
-            }
-        }
-    }
-
-    async fn record(&self, metered: Metered) {
-        if let Err(e) = self
-            .service
-            .inner
-            .content
-            .record_generation(self.owner, metered)
-            .await
-        {
-            tracing::error!(answer = %self.answer_id, error = %e, "chat usage not recorded");
-        }
-    }
-
-    async fn ensure_cancelled(&self) -> Result<(), ChatFailure> {
-        match self
-            .service
-            .execute(self.owner, self.conversation, || {
-                ConversationCommand::Cancel {
-                    answer_id: self.answer_id,
-                    by: None,
-                }
-            })
-            .await
-        {
-            Ok(_)
-            | Err(ChatFailure::Conversation(
-                ConversationError::AnswerNotActive | ConversationError::NotFound,
-            )) => Ok(()),
-            Err(e) => Err(e),
-        }
-    }
-
-    async fn fail(&self, code: &str, message: impl Into<String>) -> Result<(), ChatFailure> {
-        let message = message.into();
-        match self
-            .service
-            .execute(self.owner, self.conversation, || {
-                ConversationCommand::Fail {
-                    answer_id: self.answer_id,
-                    code: code.to_owned(),
-                    message: message.clone(),
-                }
-            })
-            .await
-        {
-            Ok(_)
-            | Err(ChatFailure::Conversation(
-                ConversationError::AnswerNotActive | ConversationError::NotFound,
-            )) => Ok(()),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Appends the pieces as they come; whatever arrived during an append goes in the next.
-    async fn stream_pieces(
-        &self,
-        mut rx: mpsc::UnboundedReceiver<String>,
-        cancel: Arc<AtomicBool>,
-    ) -> Result<Streamed, ChatFailure> {
-        let inner = &self.service.inner;
-        let stream = conversation_stream(self.conversation);
-        let mut version = self.version;
-        let mut seq = 0u32;
-        let interval = Duration::from_millis(inner.settings.stream_interval_ms);
-        let mut last_append: Option<Instant> = None;
-        while let Some(first) = rx.recv().await {
-            // The first piece goes at once; later ones at most once per interval, together.
-            if let Some(at) = last_append {
-                let next = at + interval;
-                if next > Instant::now() {
-                    tokio::time::sleep_until(next.into()).await;
-                }
-            }
-            let mut delta = first;
-            while let Ok(more) = rx.try_recv() {
-                delta.push_str(&more);
-            }
-            loop {
-                let event = ConversationEvent::AnswerStreamed {
-                    answer_id: self.answer_id,
-                    seq: seq + 1,
-                    delta: delta.clone(),
-                };
-                let ctx = self.service.ctx(self.owner);
-                let data = ctx.to_event_data(&stream, &[event], Some(self.owner))?;
-                match inner
-                    .store
-                    .append(&stream, ExpectedVersion::Exact(version), data)
-                    .await
-                {
-                    Ok(r) => {
-                        version = r.next_expected_version;
-                        seq += 1;
-                        last_append = Some(Instant::now());
-                        break;
-                    }
-                    Err(e) if e.is_concurrency_conflict() => {
-                        let loaded = aggregate::load::<Conversation>(&inner.store, &stream).await?;
-                        match &loaded.state.answering {
-                            Some(a) if a.answer_id == self.answer_id && !loaded.state.deleted => {
-                                version = loaded.version;
-                                seq = a.seq;
-                            }
-                            _ => {
-                                // Stopped elsewhere: stop the model; dropping the receiver
-                                // ends the generation at its next piece too.
-                                cancel.store(true, Ordering::SeqCst);
-                                return Ok(Streamed::Stopped);
-                            }
-                        }
-                    }
-                    Err(e) => return Err(e.into()),
-                }
-            }
-        }
-        Ok(Streamed::Done)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn failures_map_to_stable_codes() {
-        let e: ApiError = ChatFailure::Conversation(ConversationError::AnswerInProgress).into();
-        assert_eq!(e.code, "answer_in_progress");
-        let e: ApiError = ChatFailure::ProviderDisabled("x".into()).into();
-        assert_eq!(e.code, "provider_disabled");
-        let e: ApiError = ChatFailure::UnknownProvider("x".into()).into();
-        assert_eq!(e.code, "unknown_provider");
-        let e: ApiError = ChatFailure::Conversation(ConversationError::NotFound).into();
-        assert_eq!(e.code, "not_found");
     }
 }

@@ -3,7 +3,6 @@
 //! `[chat.providers.<id>]`. Both stream the answer piece by piece into a channel and stop when
 //! the cancel flag is set.
 
-use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,13 +12,14 @@ use futures_util::StreamExt;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::json;
-use tessera_events::ErrorCode;
 use tessera_actors::jobs::Pipelines;
+use tessera_events::ErrorCode;
 use tessera_models::runtime::llama::{ChatMessage, Finish, GenerateOptions};
-use tessera_models::text::chat::ChatRequest;
 use tokio::sync::mpsc::UnboundedSender;
+use uuid::Uuid;
 
 use super::settings::ProviderSettings;
+use crate::inference::chat::{self, ChatWork, Pieces};
 
 /// The id of the node's own model.
 pub const LOCAL: &str = "local";
@@ -145,9 +145,11 @@ impl Provider {
         }
     }
 
-    /// Generates the reply to `messages`, sending each piece to `pieces` as it comes.
+    /// Generates the reply to `messages` for `user`, sending each piece to `pieces` as it
+    /// comes.
     pub async fn answer(
         &self,
+        user: Uuid,
         messages: Vec<ChatMessage>,
         options: GenerateOptions,
         cancel: Arc<AtomicBool>,
@@ -155,7 +157,7 @@ impl Provider {
     ) -> Result<Answer, ProviderError> {
         match self {
             Provider::Local { pipelines } => {
-                local(pipelines, messages, options, cancel, pieces).await
+                local(pipelines, user, messages, options, cancel, pieces).await
             }
             Provider::Remote {
                 settings, client, ..
@@ -166,27 +168,20 @@ impl Provider {
 
 async fn local(
     pipelines: &Pipelines,
+    user: Uuid,
     messages: Vec<ChatMessage>,
     options: GenerateOptions,
     cancel: Arc<AtomicBool>,
     pieces: UnboundedSender<String>,
 ) -> Result<Answer, ProviderError> {
-    let request = ChatRequest {
+    let work = ChatWork {
         messages,
         options,
-        cancel,
-        on_token: Some(Box::new(move |piece: &str| {
-            match pieces.send(piece.to_owned()) {
-                Ok(()) => ControlFlow::Continue(()),
-                // Nobody records the answer any more.
-                Err(_) => ControlFlow::Break(()),
-            }
-        })),
         fit: true,
     };
-    let g = pipelines
-        .chat
-        .infer(request)
+    // A closed receiver: nobody records the answer any more.
+    let pieces: Pieces = Box::new(move |piece| pieces.send(piece).is_ok());
+    let g = chat::generate(pipelines, user, work, cancel, Some(pieces))
         .await
         .map_err(|e| ProviderError::new(e.code(), e.to_string()))?;
     Ok(Answer {

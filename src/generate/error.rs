@@ -7,7 +7,8 @@ use tessera_events::content::{GenerationKind, Modality};
 use tessera_models::speech::SpeechError;
 
 use crate::content::ContentFailure;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
+use crate::inference::InferenceError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GenerateError {
@@ -58,6 +59,17 @@ impl GenerateError {
             kind,
             modality,
             reason,
+        }
+    }
+}
+
+impl From<InferenceError> for GenerateError {
+    fn from(e: InferenceError) -> Self {
+        match e {
+            InferenceError::Content(c) => Self::Content(c),
+            InferenceError::Step(s) => Self::Step(s),
+            InferenceError::Speech(s) => Self::Speech(s),
+            other => Self::Internal(other.to_string()),
         }
     }
 }

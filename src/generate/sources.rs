@@ -102,6 +102,10 @@ impl Source {
         })
     }
 
+    pub fn id(&self) -> Uuid {
+        self.id
+    }
+
     pub fn modality(&self) -> Modality {
         self.item.modality
     }

@@ -15,7 +15,7 @@ use super::json::json_config;
 use crate::auth::AuthUser;
 use crate::content::{ContentService, GenerationView, ItemView};
 use crate::error::{ApiResult, ErrorBody};
-use crate::generate::{Generator, Voice, MAX_SPEECH_CHARS};
+use crate::generate::{Generator, Voice, Work, MAX_SPEECH_CHARS};
 
 /// A request body: the text to speak (at most 5,000 characters, about 20 KB) and some room.
 const BODY_LIMIT: usize = 64 * 1024;
@@ -27,10 +27,20 @@ fn generator(
     Generator::new(content.get_ref().clone(), pipelines.get_ref().clone())
 }
 
-fn created(item: ItemView) -> HttpResponse {
-    HttpResponse::Created()
+/// Runs `work` for the caller: 201 with the new item.
+async fn generate(
+    content: &web::Data<ContentService>,
+    pipelines: &web::Data<Arc<Pipelines>>,
+    user: &AuthUser,
+    work: Work,
+    title: Option<String>,
+) -> ApiResult<HttpResponse> {
+    let item = generator(content, pipelines)
+        .generate(user.user_id, work, title)
+        .await?;
+    Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/content/{}", item.id)))
-        .json(item)
+        .json(item))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -116,10 +126,11 @@ pub async fn speech(
         speed: b.speed,
         format: b.format,
     };
-    let item = generator(&content, &pipelines)
-        .speech(user.user_id, &b.text, &voice, b.title)
-        .await?;
-    Ok(created(item))
+    let work = Work::Speech {
+        text: b.text,
+        voice,
+    };
+    generate(&content, &pipelines, &user, work, b.title).await
 }
 
 /// Narrate a text item
@@ -149,10 +160,11 @@ pub async fn narration(
         speed: b.speed,
         format: b.format,
     };
-    let item = generator(&content, &pipelines)
-        .narration(user.user_id, b.content_id, &voice, b.title)
-        .await?;
-    Ok(created(item))
+    let work = Work::Narration {
+        content_id: b.content_id,
+        voice,
+    };
+    generate(&content, &pipelines, &user, work, b.title).await
 }
 
 /// Transcribe speech
@@ -178,10 +190,11 @@ pub async fn transcript(
     body: web::Json<TranscriptRequest>,
 ) -> ApiResult<HttpResponse> {
     let b = body.into_inner();
-    let item = generator(&content, &pipelines)
-        .transcript(user.user_id, b.content_id, b.timestamps, b.title)
-        .await?;
-    Ok(created(item))
+    let work = Work::Transcript {
+        content_id: b.content_id,
+        timestamps: b.timestamps,
+    };
+    generate(&content, &pipelines, &user, work, b.title).await
 }
 
 /// Describe an image
@@ -207,10 +220,10 @@ pub async fn description(
     body: web::Json<SourceRequest>,
 ) -> ApiResult<HttpResponse> {
     let b = body.into_inner();
-    let item = generator(&content, &pipelines)
-        .description(user.user_id, b.content_id, b.title)
-        .await?;
-    Ok(created(item))
+    let work = Work::Description {
+        content_id: b.content_id,
+    };
+    generate(&content, &pipelines, &user, work, b.title).await
 }
 
 /// Summarise an item
@@ -237,10 +250,11 @@ pub async fn summary(
     body: web::Json<SummaryRequest>,
 ) -> ApiResult<HttpResponse> {
     let b = body.into_inner();
-    let item = generator(&content, &pipelines)
-        .summary(user.user_id, b.content_id, b.words, b.title)
-        .await?;
-    Ok(created(item))
+    let work = Work::Summary {
+        content_id: b.content_id,
+        words: b.words,
+    };
+    generate(&content, &pipelines, &user, work, b.title).await
 }
 
 /// What speech can be made with.

@@ -8,6 +8,7 @@
 pub mod api_keys;
 pub mod content;
 pub mod conversations;
+pub mod item_embeddings;
 pub mod jobs;
 pub mod profile;
 pub mod providers;

@@ -1,33 +1,23 @@
-//! `POST /v1/embeddings`: the node's text-embedding model. A request's inputs go to the model
-//! instance together, so its dynamic batching runs them as few batches.
+//! `POST /v1/embeddings`: the node's text-embedding model ([`crate::inference::embeddings`]),
+//! as OpenAI's clients send and read it.
 
-use std::sync::Arc;
-use std::time::Instant;
-
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use base64::Engine as _;
-use futures_util::future::join_all;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tessera_actors::jobs::Pipelines;
-use tessera_actors::models::Infer;
-use tessera_events::content::Modality;
-use tessera_models::text::embed::{DIM, MAX_TOKENS};
-use tessera_models::text::Embedder;
+use tessera_events::ErrorCode;
+use tessera_models::text::embed::DIM;
 use utoipa::{OpenApi, ToSchema};
 
-use super::error::{infer_error, step_error, OpenAiErrorBody};
-use super::{check_quota, meter, read_json, resolve, OpenAiError, Task, Usage, V1User};
-use crate::content::ContentService;
+use super::error::OpenAiErrorBody;
+use super::{read_json, resolve, OpenAiError, Task, V1User};
+use crate::inference::{Embedded, Inference};
 use crate::state::AppState;
 
 /// Largest request body.
 const MAX_BODY: usize = 4 << 20;
 /// Most inputs in one request (as OpenAI).
 pub const MAX_INPUTS: usize = 2048;
-/// Inputs handed to the model instance at once: a few of its batches, well under its queue.
-const IN_FLIGHT: usize = 128;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -77,10 +67,11 @@ fn texts(input: Value) -> Result<Vec<String>, OpenAiError> {
         Value::String(s) => vec![s],
         Value::Array(items) => {
             if items.is_empty() {
-                return Err(
-                    OpenAiError::invalid("empty_input", "`input` is an empty list")
-                        .with_param("input"),
-                );
+                return Err(OpenAiError::invalid(
+                    ErrorCode::EmptyInput,
+                    "`input` is an empty list",
+                )
+                .with_param("input"));
             }
             if items.len() > MAX_INPUTS {
                 return Err(OpenAiError::invalid(
@@ -156,8 +147,7 @@ fn base64_of(v: &[f32]) -> String {
 pub async fn embeddings(
     user: V1User,
     state: web::Data<AppState>,
-    service: web::Data<ContentService>,
-    pipelines: web::Data<Arc<Pipelines>>,
+    inference: web::Data<Inference>,
     body: web::Payload,
 ) -> Result<HttpResponse, OpenAiError> {
     let r: EmbeddingRequest = read_json(body, MAX_BODY).await?;
@@ -179,69 +169,9 @@ pub async fn embeddings(
         ));
     }
     let texts = texts(r.input)?;
-    check_quota(&service, &user).await?;
-    let started = Instant::now();
-
-    // Counting runs beside the async loop; a text over the window is refused, not cut.
-    let p = pipelines.clone();
-    let (texts, counts) = tokio::task::spawn_blocking(move || {
-        let chunker = p.embeddings.chunker.get().map_err(step_error)?;
-        let mut counts = Vec::with_capacity(texts.len());
-        for (i, t) in texts.iter().enumerate() {
-            let n = chunker
-                .count_tokens(t)
-                .map_err(|e| OpenAiError::internal(format!("tokenizer: {e}")))?;
-            if n > MAX_TOKENS {
-                return Err(OpenAiError::invalid(
-                    "context_length_exceeded",
-                    format!(
-                        "input {i} is {n} tokens; this model reads at most {MAX_TOKENS} \
-                         tokens per input (split the text)"
-                    ),
-                )
-                .with_param("input"));
-            }
-            counts.push(n as u64);
-        }
-        Ok((texts, counts))
-    })
-    .await
-    .map_err(OpenAiError::internal)??;
-
-    let instance = &pipelines.embeddings.instance;
-    let mut vectors = Vec::with_capacity(texts.len());
-    for group in texts.chunks(IN_FLIGHT) {
-        let asks = group
-            .iter()
-            .map(|t| instance.send(Infer::<Embedder>(t.clone())));
-        for answer in join_all(asks).await {
-            let v = answer
-                .map_err(|e| {
-                    OpenAiError::new(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "model_unavailable",
-                        e.to_string(),
-                    )
-                })?
-                .map_err(infer_error)?;
-            vectors.push(v);
-        }
-    }
-    let tokens: u64 = counts.iter().sum();
-    meter(
-        &service,
-        user.0.user_id,
-        Usage {
-            kind: "embeddings",
-            modality: Modality::Text,
-            model: model.clone(),
-            tokens_in: tokens,
-            tokens_out: 0,
-            audio_ms: 0,
-            started,
-        },
-    )
-    .await;
+    let Embedded { vectors, tokens } = inference
+        .embed(user.0.user_id, model.clone(), texts)
+        .await?;
     let data = vectors
         .into_iter()
         .enumerate()
@@ -289,6 +219,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 #[cfg(test)]
 mod tests {
+    use actix_web::http::StatusCode;
+
     use super::*;
 
     #[test]

@@ -9,9 +9,12 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use tessera_actors::jobs::StepError;
 use tessera_actors::models::InferError;
+use tessera_actors::HasErrorCode;
+use tessera_models::media::MediaError;
 use utoipa::ToSchema;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
+use crate::inference::InferenceError;
 
 /// The body of every `/v1` error response.
 #[derive(Debug, Serialize, ToSchema)]
@@ -218,6 +221,43 @@ pub fn step_error(e: StepError) -> OpenAiError {
             OpenAiError::new(StatusCode::SERVICE_UNAVAILABLE, e.code, e.message)
         }
         _ => OpenAiError::internal(format!("{}: {}", e.code, e.message)),
+    }
+}
+
+/// A file that could not be read as media: its fault is a 400 naming `file`.
+pub fn media_error(e: MediaError) -> OpenAiError {
+    if !e.is_client_error() {
+        return OpenAiError::internal(e);
+    }
+    OpenAiError::invalid(e.error_code(), e.to_string()).with_param("file")
+}
+
+impl From<InferenceError> for OpenAiError {
+    fn from(e: InferenceError) -> Self {
+        let message = e.to_string();
+        match e {
+            InferenceError::Content(c) => c.into(),
+            InferenceError::Infer(e) => infer_error(e),
+            InferenceError::Unavailable(m) => OpenAiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::ModelUnavailable,
+                m,
+            ),
+            InferenceError::Step(s) => step_error(s),
+            InferenceError::Media(m) => media_error(m),
+            InferenceError::NotAudio { .. } => {
+                OpenAiError::invalid(ErrorCode::UnsupportedFileType, message).with_param("file")
+            }
+            InferenceError::InputTooLong { .. } => {
+                OpenAiError::invalid(ErrorCode::ContextLengthExceeded, message).with_param("input")
+            }
+            InferenceError::NoEncoder { .. } => {
+                OpenAiError::invalid(ErrorCode::UnsupportedResponseFormat, message)
+                    .with_param("response_format")
+            }
+            InferenceError::Speech(e) => OpenAiError::internal(e),
+            InferenceError::Internal(m) => OpenAiError::internal(m),
+        }
     }
 }
 

@@ -5,9 +5,9 @@
 //! so OpenAI's clients work with `base_url=<server>/v1` and `api_key=<tsk_…>`. Model ids are the
 //! catalog ids of the models this node uses (`processing.models.*`, listed by `GET /v1/models`);
 //! `whisper-1` and `tts-1`/`tts-1-hd` are accepted as aliases of the speech models, since many
-//! tools send those names unasked. Every request is checked against the caller's
-//! `processing_seconds_per_day` before any work and metered after it (also when a streamed
-//! answer is cut short by the client). Errors come in OpenAI's shape (see [`error`]).
+//! tools send those names unasked. The work itself, with the caller's quota and metering, is
+//! [`crate::inference`]'s: these modules parse requests and write answers and errors in
+//! OpenAI's shape (see [`error`]).
 
 pub mod audio;
 pub mod chat;
@@ -15,7 +15,7 @@ pub mod embeddings;
 pub mod error;
 pub mod models;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
@@ -23,17 +23,15 @@ use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
-use tessera_events::content::Modality;
 use utoipa::OpenApi;
 
 pub use error::{OpenAiError, OpenAiErrorBody};
 
 use crate::auth::service::AuthMethod;
 use crate::auth::AuthUser;
-use crate::content::{ContentService, Metered};
-use tessera_events::ErrorCode;
 use crate::ratelimit::{retry_after_secs, Decision, RateLimitPolicy};
 use crate::state::AppState;
+use tessera_events::ErrorCode;
 
 /// A caller of `/v1`: signed in (API key or access token) and within the per-user request
 /// rate. The rate-limit middleware counts every request per address and access-token
@@ -204,43 +202,7 @@ fn shape_error(e: &serde_json::Error) -> OpenAiError {
         Some(e) => format!("a parameter has the wrong type or value (expected {e})"),
         None => "a parameter has the wrong type or value".to_owned(),
     };
-    OpenAiError::invalid("invalid_type", message)
-}
-
-/// Refuses work when the caller's processing time for today is used up (403 `quota_exceeded`).
-pub async fn check_quota(service: &ContentService, user: &V1User) -> Result<(), OpenAiError> {
-    service
-        .check_processing_quota(user.0.user_id)
-        .await
-        .map_err(OpenAiError::from)
-}
-
-/// What one request used, for the caller's ledger.
-pub struct Usage {
-    pub kind: &'static str,
-    pub modality: Modality,
-    pub model: String,
-    pub tokens_in: u64,
-    pub tokens_out: u64,
-    pub audio_ms: u64,
-    pub started: Instant,
-}
-
-/// Records finished work in the caller's ledger. The work is done and its answer goes out
-/// whatever happens here; a failure to record is logged.
-pub async fn meter(service: &ContentService, user: uuid::Uuid, usage: Usage) {
-    let metered = Metered {
-        kind: usage.kind.to_owned(),
-        modality: usage.modality,
-        model: usage.model,
-        tokens_in: usage.tokens_in,
-        tokens_out: usage.tokens_out,
-        audio_ms: usage.audio_ms,
-        processing_ms: usage.started.elapsed().as_millis() as u64,
-    };
-    if let Err(e) = service.record_generation(user, metered).await {
-        tracing::error!(%user, error = %e, "usage of a /v1 request was not recorded");
-    }
+    OpenAiError::invalid(ErrorCode::InvalidType, message)
 }
 
 /// Seconds since the Unix epoch, for `created` fields.
