@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { ApiError, errorMessage } from './errors';
+import { ApiError, errorMessage, wordsFor } from './errors';
 
 function response(status: number, body: string, headers: Record<string, string> = {}) {
   return new Response(body, { status, headers });
@@ -37,5 +37,20 @@ describe('ApiError', () => {
     expect(errorMessage(new ApiError({ status: 409, code: 'email_taken', message: 'taken' }))).toMatch(/already exists/);
     expect(errorMessage(new ApiError({ status: 400, code: 'some_new_code', message: 'Server words' }))).toBe('Server words');
     expect(errorMessage(ApiError.network(new TypeError('Failed to fetch')))).toMatch(/Cannot reach the server/);
+  });
+
+  it('falls back to the shared wording when the server sent no message', () => {
+    expect(errorMessage(new ApiError({ status: 409, code: 'last_admin', message: '' }))).toMatch(/last administrator/);
+  });
+});
+
+describe('wordsFor', () => {
+  it('finds a code a map names, and nothing for others or for codes newer than the UI', () => {
+    const map = { not_found: 'Gone.' };
+    expect(wordsFor(map, 'not_found')).toBe('Gone.');
+    expect(wordsFor(map, 'forbidden')).toBeUndefined();
+    expect(wordsFor(map, 'a_code_from_the_future')).toBeUndefined();
+    expect(wordsFor(map, 'constructor')).toBeUndefined();
+    expect(wordsFor(map, null)).toBeUndefined();
   });
 });

@@ -1,3 +1,20 @@
+import { ERROR_MESSAGES } from './errorMessages';
+import type { components } from './schema';
+
+/** Every code the server sends (`ErrorCode` in `web/openapi.json`). */
+export type ErrorCode = components['schemas']['ErrorCode'];
+
+/** A code the UI may meet: the server's, or `network_error` when the server could not be reached. */
+export type ClientErrorCode = ErrorCode | 'network_error';
+
+/** The words `map` has for `code`, if any (none for a code newer than this UI). */
+export function wordsFor(
+  map: Partial<Record<ClientErrorCode, string>>,
+  code: string | null | undefined,
+): string | undefined {
+  return code && Object.hasOwn(map, code) ? map[code as ClientErrorCode] : undefined;
+}
+
 /** The server's error body (src/error.rs): `{"error":{"code","message","request_id","field"}}`. */
 export interface ErrorBody {
   error: {
@@ -106,7 +123,7 @@ function parseRetryAfter(value: string | null): number | undefined {
 }
 
 /** Friendlier words for codes people meet often; anything else shows the server's message. */
-const FRIENDLY: Record<string, string> = {
+const FRIENDLY: Partial<Record<ClientErrorCode, string>> = {
   network_error: 'Cannot reach the server. Check your connection and try again.',
   invalid_credentials: 'That email and password do not match.',
   account_disabled: 'This account is disabled. Ask an administrator.',
@@ -133,12 +150,13 @@ export function errorMessage(err: unknown): string {
     if (err.code === 'login_throttled' || err.code === 'registration_throttled' || err.code === 'rate_limited') {
       return `Too many attempts.${waitHint(err) || ' Try again later.'}`;
     }
-    return (FRIENDLY[err.code] ?? err.message) + (err.status === 429 ? '' : waitHint(err));
+    const words = wordsFor(FRIENDLY, err.code) ?? (err.message || wordsFor(ERROR_MESSAGES, err.code) || '');
+    return words + (err.status === 429 ? '' : waitHint(err));
   }
   if (err instanceof Error && err.message) return err.message;
   return 'Something went wrong.';
 }
 
-export function isApiError(err: unknown, code?: string): err is ApiError {
+export function isApiError(err: unknown, code?: ClientErrorCode): err is ApiError {
   return err instanceof ApiError && (code === undefined || err.code === code);
 }

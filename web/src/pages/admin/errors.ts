@@ -1,7 +1,7 @@
 /** Plain words for the admin endpoints' stable error codes; anything else falls back to `errorMessage`. */
-import { ApiError, errorMessage } from '../../api/errors';
+import { ApiError, errorMessage, wordsFor, type ErrorCode } from '../../api/errors';
 
-const ADMIN_MESSAGES: Record<string, string> = {
+const ADMIN_MESSAGES: Partial<Record<ErrorCode, string>> = {
   last_admin: 'You are the last administrator. Make someone else an admin first.',
   model_busy: 'The model is answering requests right now. Try again when it is idle.',
   model_not_installed: 'The model is not installed on this server. Install it with `tessera models install`, then try again.',
@@ -12,7 +12,7 @@ const ADMIN_MESSAGES: Record<string, string> = {
 /** A sentence for an admin action's failure. */
 export function adminErrorMessage(err: unknown): string {
   if (err instanceof ApiError) {
-    const friendly = ADMIN_MESSAGES[err.code];
+    const friendly = wordsFor(ADMIN_MESSAGES, err.code);
     if (err.code === 'model_unavailable') return `The model could not be loaded: ${err.message}`;
     if (friendly && err.code !== 'validation_failed') return friendly;
     if (err.code === 'not_found') return 'Not found. It may have been removed; refresh the page.';

@@ -1,4 +1,4 @@
-import { ApiError, errorMessage } from '../../api/errors';
+import { ApiError, errorMessage, wordsFor, type ErrorCode } from '../../api/errors';
 
 /** Plain words for a quota's name (`quota_exceeded` names it in `field`). */
 const LIMITS: Record<string, string> = {
@@ -8,7 +8,7 @@ const LIMITS: Record<string, string> = {
 };
 
 /** Plain words for the codes chat and generation meet; anything else: the shared wording. */
-const WORDS: Record<string, string> = {
+const WORDS: Partial<Record<ErrorCode, string>> = {
   answer_in_progress: 'An answer is still being written. Wait for it or stop it first.',
   answer_not_active: 'That answer has already ended.',
   provider_disabled: 'This model has been turned off by an administrator. Choose another one.',
@@ -39,14 +39,14 @@ export function describeError(err: unknown): string {
       const limit = err.field ? (LIMITS[err.field] ?? err.field.replaceAll('_', ' ')) : 'your quota';
       return `You have used up ${limit}. Ask an administrator to raise the limit, or try again tomorrow.`;
     }
-    const words = WORDS[err.code];
+    const words = wordsFor(WORDS, err.code);
     if (words) return words;
   }
   return errorMessage(err);
 }
 
 /** Why an answer failed (`conversation.answer_failed` codes), in plain words. */
-const ANSWER_FAILURES: Record<string, string> = {
+const ANSWER_FAILURES: Partial<Record<ErrorCode, string>> = {
   provider_timeout: 'The model took too long to answer.',
   provider_unreachable: 'The model could not be reached.',
   provider_refused: 'The model provider refused the server’s key.',
@@ -63,5 +63,5 @@ const ANSWER_FAILURES: Record<string, string> = {
 };
 
 export function describeAnswerFailure(code: string | null | undefined, message: string | null | undefined): string {
-  return (code && ANSWER_FAILURES[code]) || message || 'The answer failed.';
+  return wordsFor(ANSWER_FAILURES, code) || message || 'The answer failed.';
 }

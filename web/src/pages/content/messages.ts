@@ -1,7 +1,7 @@
-import { ApiError, errorMessage } from '../../api/errors';
+import { ApiError, errorMessage, wordsFor, type ErrorCode } from '../../api/errors';
 
 /** Plain words for the codes the content and generate endpoints answer with. */
-const WORDS: Record<string, string> = {
+const WORDS: Partial<Record<ErrorCode, string>> = {
   not_found: 'This item no longer exists.',
   analysis_pending: 'This item is still being analysed. Try again when processing has finished.',
   no_speech: 'No speech was found in this recording.',
@@ -17,7 +17,7 @@ const WORDS: Record<string, string> = {
 /** A sentence for a failed content action: our words for known codes, else the server's. */
 export function contentError(err: unknown): string {
   if (err instanceof ApiError) {
-    const words = WORDS[err.code];
+    const words = wordsFor(WORDS, err.code);
     if (words) return words;
   }
   return errorMessage(err);

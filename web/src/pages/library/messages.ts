@@ -1,11 +1,11 @@
-import { errorMessage, isApiError } from '../../api/errors';
+import { errorMessage, isApiError, wordsFor, type ClientErrorCode } from '../../api/errors';
 
 const LIMITS: Record<string, string> = {
   uploads_per_day: 'You have reached your daily upload limit (uploads per day). Try again tomorrow or ask an administrator for a higher quota.',
   storage_bytes: 'Not enough storage left in your quota for this file. Delete items from the Trash for good, or ask an administrator for more.',
 };
 
-const UPLOAD: Record<string, string> = {
+const UPLOAD: Partial<Record<ClientErrorCode, string>> = {
   file_too_large: 'This file is larger than this server accepts.',
   text_too_large: 'This text is longer than this server accepts.',
   unsupported_type: 'This kind of file is not supported. Upload text, images, audio or video.',
@@ -27,7 +27,7 @@ export function uploadErrorMessage(err: unknown): string {
   if (isApiError(err, 'quota_exceeded')) {
     return (err.field && LIMITS[err.field]) ?? `You have reached your quota${err.field ? ` (${err.field.replace(/_/g, ' ')})` : ''}.`;
   }
-  return (isApiError(err) ? UPLOAD[err.code] : undefined) ?? errorMessage(err);
+  return (isApiError(err) ? wordsFor(UPLOAD, err.code) : undefined) ?? errorMessage(err);
 }
 
 /** Why processing failed, in plain words, by the job's stable code. */
