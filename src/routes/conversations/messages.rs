@@ -13,8 +13,82 @@ use crate::auth::AuthUser;
 use crate::content::{ContentService, Outcome, UploadMeta};
 use crate::conversations::{ChatFailure, ChatService};
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::routes::content::{form_error, read_text_field, receive_file_part, UploadBudget};
-use crate::routes::form::Form;
+use crate::routes::content::{receive_file_part, UploadBudget, FIELD_LIMIT};
+use crate::routes::form::FormField;
+use crate::routes::multipart::{read_form, MultipartForm, Part};
+
+/// A message form as it is read: each file is stored as a library item of the caller as it
+/// arrives (as with `POST /api/content`: type from the bytes, size limits, quotas,
+/// deduplication) and attached.
+struct MessageParts<'a> {
+    content: &'a ContentService,
+    user: Uuid,
+    budget: UploadBudget,
+    text: String,
+    attachments: Vec<Uuid>,
+    files: usize,
+}
+
+impl MultipartForm for MessageParts<'_> {
+    type Error = ApiError;
+    const PARTS: &'static [Part] = &[
+        Part::text("text", FIELD_LIMIT),
+        Part::text("attachments", FIELD_LIMIT),
+        Part::file("file"),
+    ];
+
+    fn text(&mut self, name: &'static str, value: String) -> ApiResult<()> {
+        if name == "text" {
+            self.text = value;
+            return Ok(());
+        }
+        // Library item ids, one per part or comma-separated.
+        for id in value.split(',').map(str::trim).filter(|id| !id.is_empty()) {
+            let id = id.parse::<Uuid>().map_err(|_| {
+                ApiError::bad_request(ErrorCode::InvalidField, "attachments are item ids")
+                    .with_field("attachments")
+            })?;
+            self.attachments.push(id);
+        }
+        Ok(())
+    }
+
+    async fn file(&mut self, _: &'static str, part: &mut FormField) -> ApiResult<()> {
+        self.files += 1;
+        if self.files > MAX_ATTACHMENTS {
+            return Err(ApiError::validation(
+                "file",
+                format!("a message carries at most {MAX_ATTACHMENTS} attachments"),
+            ));
+        }
+        let part = receive_file_part(part, self.content, self.user, self.budget).await?;
+        if part.received.size == 0 {
+            return Err(ApiError::bad_request(
+                ErrorCode::EmptyFile,
+                "a file is empty",
+            ));
+        }
+        self.budget.spend(part.received.size);
+        let meta = UploadMeta {
+            filename: part.filename,
+            ..UploadMeta::default()
+        };
+        let stored = self
+            .content
+            .accept_file(
+                self.user,
+                Uuid::now_v7(),
+                part.tmp,
+                part.received,
+                meta,
+                Source::Upload,
+            )
+            .await?;
+        let (Outcome::Created(item) | Outcome::Existing(item)) = stored;
+        self.attachments.push(item.id);
+        Ok(())
+    }
+}
 
 #[utoipa::path(
     post, path = "/api/conversations/{id}/messages", tag = "chat",
@@ -70,71 +144,17 @@ pub async fn post_message_form(
     if loaded.state.answering.is_some() {
         return Err(ChatFailure::from(ConversationError::AnswerInProgress).into());
     }
-    let mut budget = UploadBudget::of(&content, user.user_id).await?;
-    let mut form = Form::new(&req, payload).map_err(form_error)?;
-    let mut text = String::new();
-    let mut attachments = Vec::new();
-    let mut files = 0usize;
-    while let Some(mut field) = form.next_field().await.map_err(form_error)? {
-        let name = field.name().to_owned();
-        match name.as_str() {
-            "text" => text = read_text_field(&mut field, "text").await?,
-            "attachments" => {
-                for part in read_text_field(&mut field, "attachments").await?.split(',') {
-                    let part = part.trim();
-                    if part.is_empty() {
-                        continue;
-                    }
-                    attachments.push(part.parse::<Uuid>().map_err(|_| {
-                        ApiError::bad_request(ErrorCode::InvalidField, "attachments are item ids")
-                            .with_field("attachments")
-                    })?);
-                }
-            }
-            "file" => {
-                files += 1;
-                if files > MAX_ATTACHMENTS {
-                    return Err(ApiError::validation(
-                        "file",
-                        format!("a message carries at most {MAX_ATTACHMENTS} attachments"),
-                    ));
-                }
-                let part = receive_file_part(&mut field, &content, user.user_id, budget).await?;
-                if part.received.size == 0 {
-                    return Err(ApiError::bad_request(
-                        ErrorCode::EmptyFile,
-                        "a file is empty",
-                    ));
-                }
-                budget.spend(part.received.size);
-                let meta = UploadMeta {
-                    filename: part.filename,
-                    ..UploadMeta::default()
-                };
-                let item = match content
-                    .accept_file(
-                        user.user_id,
-                        Uuid::now_v7(),
-                        part.tmp,
-                        part.received,
-                        meta,
-                        Source::Upload,
-                    )
-                    .await?
-                {
-                    Outcome::Created(item) | Outcome::Existing(item) => item,
-                };
-                attachments.push(item.id);
-            }
-            other => {
-                return Err(ApiError::bad_request(
-                    ErrorCode::UnknownField,
-                    "unknown form field; expected text, attachments, file",
-                )
-                .with_field(crate::content::filename::ascii_fallback(other)))
-            }
-        }
-    }
+    let parts = MessageParts {
+        content: &content,
+        user: user.user_id,
+        budget: UploadBudget::of(&content, user.user_id).await?,
+        text: String::new(),
+        attachments: Vec::new(),
+        files: 0,
+    };
+    let MessageParts {
+        text, attachments, ..
+    } = read_form(&req, payload, parts).await?;
     let posted = chat.post(user.user_id, id, text, attachments).await?;
     Ok(HttpResponse::Accepted().json(MessageAccepted {
         conversation_id: id,

@@ -15,6 +15,7 @@ use utoipa::ToSchema;
 
 use crate::error::{ApiError, ErrorCode};
 use crate::inference::InferenceError;
+use crate::routes::multipart::FormRejection;
 
 /// The body of every `/v1` error response.
 #[derive(Debug, Serialize, ToSchema)]
@@ -230,6 +231,30 @@ pub fn media_error(e: MediaError) -> OpenAiError {
         return OpenAiError::internal(e);
     }
     OpenAiError::invalid(e.error_code(), e.to_string()).with_param("file")
+}
+
+/// A `/v1` form refused before its own checks, in OpenAI's terms: the body is
+/// `invalid_multipart`, a part too long or not UTF-8 is `invalid_value` naming it, an undeclared
+/// part is `unknown_parameter`.
+impl From<FormRejection> for OpenAiError {
+    fn from(e: FormRejection) -> Self {
+        match e {
+            FormRejection::Form(e) => {
+                OpenAiError::invalid(ErrorCode::InvalidMultipart, e.to_string())
+            }
+            FormRejection::TooLong { field, limit } => {
+                OpenAiError::param(field, format!("`{field}` is longer than {limit} bytes"))
+            }
+            FormRejection::NotUtf8 { field } => {
+                OpenAiError::param(field, format!("`{field}` is not UTF-8"))
+            }
+            FormRejection::Unknown { field, .. } => OpenAiError::invalid(
+                ErrorCode::UnknownParameter,
+                format!("unrecognised request parameter `{field}`"),
+            )
+            .with_param(field),
+        }
+    }
 }
 
 impl From<InferenceError> for OpenAiError {

@@ -2,6 +2,8 @@
 //! models ([`crate::inference::transcription`]), read from OpenAI's form and written in the
 //! format asked for.
 
+use std::path::PathBuf;
+
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
@@ -11,7 +13,8 @@ use utoipa::ToSchema;
 use super::subtitles::{srt, vtt};
 use crate::content::receive::{receive, ReceiveError, TempFile};
 use crate::inference::{Inference, Transcribed};
-use crate::routes::form::{self, FieldError, FormError, FormField};
+use crate::routes::form::FormField;
+use crate::routes::multipart::{read_form, MultipartForm, Part};
 use crate::routes::openai::error::OpenAiErrorBody;
 use crate::routes::openai::{resolve, OpenAiError, Task, V1User};
 use crate::state::AppState;
@@ -42,13 +45,65 @@ pub struct TranscriptionForm {
     pub temperature: Option<f32>,
 }
 
-#[derive(Debug, Default)]
-struct Form {
+/// A transcription form as it is read: the audio saved to a file of its own, the rest as sent.
+struct Parts {
+    tmp_dir: PathBuf,
+    limit: u64,
+    /// The audio and its SHA-256.
+    file: Option<(TempFile, String)>,
     model: Option<String>,
     response_format: Option<String>,
     language: Option<String>,
     temperature: Option<String>,
     stream: Option<String>,
+}
+
+impl MultipartForm for Parts {
+    type Error = OpenAiError;
+    const PARTS: &'static [Part] = &[
+        Part::file("file"),
+        Part::text("model", MAX_FIELD_BYTES),
+        Part::text("response_format", MAX_FIELD_BYTES),
+        Part::text("language", MAX_FIELD_BYTES),
+        Part::text("temperature", MAX_FIELD_BYTES),
+        Part::text("stream", MAX_FIELD_BYTES),
+        // Read and not applied.
+        Part::text("prompt", MAX_FIELD_BYTES),
+        Part::text("timestamp_granularities[]", MAX_FIELD_BYTES),
+        Part::text("timestamp_granularities", MAX_FIELD_BYTES),
+        Part::text("chunking_strategy", MAX_FIELD_BYTES),
+        Part::text("include[]", MAX_FIELD_BYTES),
+        Part::text("user", MAX_FIELD_BYTES),
+    ];
+
+    fn text(&mut self, name: &'static str, value: String) -> Result<(), OpenAiError> {
+        let slot = match name {
+            "model" => &mut self.model,
+            "response_format" => &mut self.response_format,
+            "language" => &mut self.language,
+            "temperature" => &mut self.temperature,
+            "stream" => &mut self.stream,
+            _ => return Ok(()),
+        };
+        *slot = Some(value);
+        Ok(())
+    }
+
+    async fn file(&mut self, _: &'static str, part: &mut FormField) -> Result<(), OpenAiError> {
+        let tmp = TempFile::new_in(&self.tmp_dir).map_err(OpenAiError::internal)?;
+        let received = receive(part, &tmp, self.limit).await.map_err(|e| match e {
+            ReceiveError::TooLarge { limit } => OpenAiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                ErrorCode::FileTooLarge,
+                format!("the file is larger than {limit} bytes"),
+            )
+            .with_param("file"),
+            ReceiveError::Body(m) => OpenAiError::invalid(ErrorCode::InvalidMultipart, m),
+            ReceiveError::Io(e) => OpenAiError::internal(e),
+        })?;
+        self.file = Some((tmp, received.sha256));
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,24 +175,6 @@ pub struct TranscriptionVerbose {
     pub usage: TranscriptionUsage,
 }
 
-async fn text_field(field: &mut FormField, name: &str) -> Result<String, OpenAiError> {
-    let bytes = field
-        .read_to_limit(MAX_FIELD_BYTES)
-        .await
-        .map_err(|e| match e {
-            FieldError::Form(e) => form_error(&e),
-            FieldError::TooLong { .. } => OpenAiError::param(
-                name,
-                format!("`{name}` is longer than {MAX_FIELD_BYTES} bytes"),
-            ),
-        })?;
-    String::from_utf8(bytes).map_err(|_| OpenAiError::param(name, format!("`{name}` is not UTF-8")))
-}
-
-fn form_error(e: &FormError) -> OpenAiError {
-    OpenAiError::invalid(ErrorCode::InvalidMultipart, e.to_string())
-}
-
 /// Transcribe audio
 ///
 /// Speech to text with the node's speech-recognition model (English). The file's type is
@@ -165,59 +202,17 @@ pub async fn transcriptions(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, OpenAiError> {
-    let mut form = form::Form::new(&req, payload).map_err(|e| form_error(&e))?;
-    let limit = MAX_AUDIO_BYTES.min(inference.max_audio_bytes());
-    let tmp_dir = state.settings.data_dir.join("tmp").join("v1");
-    let mut fields = Form::default();
-    let mut file: Option<(TempFile, String)> = None;
-    while let Some(mut field) = form.next_field().await.map_err(|e| form_error(&e))? {
-        let name = field.name().to_owned();
-        match name.as_str() {
-            "file" => {
-                let tmp = TempFile::new_in(&tmp_dir).map_err(OpenAiError::internal)?;
-                let received = receive(&mut field, &tmp, limit)
-                    .await
-                    .map_err(|e| match e {
-                        ReceiveError::TooLarge { limit } => OpenAiError::new(
-                            StatusCode::PAYLOAD_TOO_LARGE,
-                            ErrorCode::FileTooLarge,
-                            format!("the file is larger than {limit} bytes"),
-                        )
-                        .with_param("file"),
-                        ReceiveError::Body(m) => {
-                            OpenAiError::invalid(ErrorCode::InvalidMultipart, m)
-                        }
-                        ReceiveError::Io(e) => OpenAiError::internal(e),
-                    })?;
-                file = Some((tmp, received.sha256));
-            }
-            "model" => fields.model = Some(text_field(&mut field, "model").await?),
-            "response_format" => {
-                fields.response_format = Some(text_field(&mut field, "response_format").await?)
-            }
-            "language" => fields.language = Some(text_field(&mut field, "language").await?),
-            "temperature" => {
-                fields.temperature = Some(text_field(&mut field, "temperature").await?)
-            }
-            "stream" => fields.stream = Some(text_field(&mut field, "stream").await?),
-            // Read and not applied.
-            "prompt"
-            | "timestamp_granularities[]"
-            | "timestamp_granularities"
-            | "chunking_strategy"
-            | "include[]"
-            | "user" => {
-                text_field(&mut field, &name).await?;
-            }
-            _ => {
-                return Err(OpenAiError::invalid(
-                    ErrorCode::UnknownParameter,
-                    format!("unrecognised request parameter `{name}`"),
-                )
-                .with_param(name))
-            }
-        }
-    }
+    let parts = Parts {
+        tmp_dir: state.settings.data_dir.join("tmp").join("v1"),
+        limit: MAX_AUDIO_BYTES.min(inference.max_audio_bytes()),
+        file: None,
+        model: None,
+        response_format: None,
+        language: None,
+        temperature: None,
+        stream: None,
+    };
+    let fields = read_form(&req, payload, parts).await?;
     let model_name = fields.model.ok_or_else(|| {
         OpenAiError::invalid(
             ErrorCode::MissingField,
@@ -226,7 +221,7 @@ pub async fn transcriptions(
         .with_param("model")
     })?;
     let model = resolve(&state, &model_name, Task::Transcription)?;
-    let (file, sha256) = file.ok_or_else(|| {
+    let (file, sha256) = fields.file.ok_or_else(|| {
         OpenAiError::invalid(
             ErrorCode::MissingField,
             "the required parameter `file` is missing",
