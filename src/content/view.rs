@@ -2,7 +2,10 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use tessera_events::content::{Generation, MediaFacts, PreviewImage, Previews, Source, Uploaded};
+use tessera_events::content::analysis::{Embeddings, Label};
+use tessera_events::content::{
+    Analysis, Generation, MediaFacts, PreviewImage, Previews, Source, Uploaded,
+};
 use tessera_projections::read_models::content::ItemRow;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -40,8 +43,7 @@ pub struct AnalysisView {
     /// The findings: labels, OCR text with boxes, EXIF facts, transcript with timestamps,
     /// description, keyframes, each with the model that produced it (`provenance`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
-    pub result: Option<serde_json::Value>,
+    pub result: Option<Analysis<KeyframeView, EmbeddingsSummary>>,
     /// Why the last analysis failed (a stable code).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -166,30 +168,46 @@ fn preview_views(id: Uuid, images: &[PreviewImage]) -> Vec<PreviewView> {
         .collect()
 }
 
+/// A video keyframe as clients see it: with its address instead of its storage key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct KeyframeView {
+    /// Its place among the video's keyframes, from 0.
+    pub index: usize,
+    /// Seconds from the start.
+    pub time: f64,
+    /// The classifier's top labels (at most three).
+    pub labels: Vec<Label>,
+    /// The text read in the frame.
+    pub ocr_text: String,
+    /// Where to fetch the frame (JPEG).
+    pub url: String,
+}
+
+/// The embeddings as clients see them: they serve search, so only their size is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct EmbeddingsSummary {
+    /// Windows of text embedded.
+    pub chunks: usize,
+    /// Length of each vector.
+    pub dimensions: usize,
+}
+
 /// The analysis as clients see it: keyframes get their address instead of a storage key, and
 /// embedding vectors (for search, not for reading) are summarised.
-fn present_analysis(id: Uuid, mut analysis: serde_json::Value) -> serde_json::Value {
-    if let Some(frames) = analysis.get_mut("keyframes").and_then(|k| k.as_array_mut()) {
-        for (i, frame) in frames.iter_mut().enumerate() {
-            if let Some(f) = frame.as_object_mut() {
-                f.remove("blob_key");
-                f.insert(
-                    "url".into(),
-                    format!("/api/content/{id}/keyframes/{i}").into(),
-                );
-            }
-        }
-    }
-    if let Some(e) = analysis.get_mut("embeddings") {
-        let chunks = e.as_array().map_or(0, Vec::len);
-        let dimensions = e
-            .get(0)
-            .and_then(|c| c.get("vector"))
-            .and_then(|v| v.as_array())
-            .map_or(0, Vec::len);
-        *e = serde_json::json!({ "chunks": chunks, "dimensions": dimensions });
-    }
-    analysis
+fn present_analysis(id: Uuid, analysis: Analysis) -> Analysis<KeyframeView, EmbeddingsSummary> {
+    analysis.map(
+        |i, k| KeyframeView {
+            index: k.index,
+            time: k.time,
+            labels: k.labels,
+            ocr_text: k.ocr_text,
+            url: format!("/api/content/{id}/keyframes/{i}"),
+        },
+        |e: Embeddings| EmbeddingsSummary {
+            chunks: e.len(),
+            dimensions: e.first().map_or(0, |c| c.vector.len()),
+        },
+    )
 }
 
 impl ItemView {
@@ -232,7 +250,10 @@ impl ItemView {
             },
             analysis: AnalysisView {
                 state: r.analysis_state,
-                result: r.analysis.map(|a| present_analysis(r.id, a)),
+                result: r
+                    .analysis
+                    .and_then(|a| serde_json::from_value::<Analysis>(a).ok())
+                    .map(|a| present_analysis(r.id, a)),
                 error: r.analysis_error,
             },
             version: r.version.max(0) as u64,

@@ -4,11 +4,10 @@
 //! Everything fits a character budget; an item's text that does not fit is shortened.
 
 use futures_util::StreamExt;
-use serde_json::Value;
 use sqlx::PgPool;
 use tessera_actors::jobs::Pipelines;
 use tessera_actors::models::Infer;
-use tessera_events::content::Modality;
+use tessera_events::content::{Analysis, Modality};
 use tessera_events::conversations::ContextSource;
 use tessera_models::text::{cosine, Embedder};
 use tessera_projections::read_models::item_embeddings;
@@ -83,63 +82,49 @@ fn clock(secs: f64) -> String {
 }
 
 /// The parts of an analysis worth telling the model.
-fn analysis_parts(analysis: &Value) -> Vec<(&'static str, String)> {
+fn analysis_parts(analysis: &Analysis) -> Vec<(&'static str, String)> {
     let mut parts = Vec::new();
-    if let Some(d) = analysis["description"].as_str().filter(|s| !s.is_empty()) {
+    if let Some(d) = analysis.description().filter(|s| !s.is_empty()) {
         parts.push(("description", d.to_owned()));
     }
-    if let Some(labels) = analysis["labels"].as_array() {
-        let names: Vec<&str> = labels.iter().filter_map(|l| l["name"].as_str()).collect();
-        if !names.is_empty() {
-            parts.push(("labels", names.join(", ")));
-        }
+    let names: Vec<&str> = analysis.labels().iter().map(|l| l.name.as_str()).collect();
+    if !names.is_empty() {
+        parts.push(("labels", names.join(", ")));
     }
-    if let Some(t) = analysis["ocr"]["text"]
-        .as_str()
+    if let Some(t) = analysis
+        .ocr()
+        .map(|o| o.text.as_str())
         .filter(|s| !s.trim().is_empty())
     {
         parts.push(("ocr", t.to_owned()));
     }
-    if let Some(frames) = analysis["keyframes"].as_array() {
-        let lines: Vec<String> = frames
-            .iter()
-            .map(|k| {
-                let labels: Vec<&str> = k["labels"]
-                    .as_array()
-                    .map(|l| l.iter().filter_map(|x| x["name"].as_str()).collect())
-                    .unwrap_or_default();
-                let text = k["ocr_text"].as_str().unwrap_or_default().trim();
-                let mut line = format!(
-                    "[{}] {}",
-                    clock(k["time"].as_f64().unwrap_or(0.0)),
-                    labels.join(", ")
-                );
-                if !text.is_empty() {
-                    line.push_str(&format!("; text: {text}"));
-                }
-                line
-            })
-            .collect();
-        if !lines.is_empty() {
-            parts.push(("keyframes", lines.join("\n")));
-        }
+    let frames: Vec<String> = analysis
+        .keyframes()
+        .iter()
+        .map(|k| {
+            let labels: Vec<&str> = k.labels.iter().map(|l| l.name.as_str()).collect();
+            let text = k.ocr_text.trim();
+            let mut line = format!("[{}] {}", clock(k.time), labels.join(", "));
+            if !text.is_empty() {
+                line.push_str(&format!("; text: {text}"));
+            }
+            line
+        })
+        .collect();
+    if !frames.is_empty() {
+        parts.push(("keyframes", frames.join("\n")));
     }
-    if let Some(segments) = analysis["transcript"]["segments"].as_array() {
-        let lines: Vec<String> = segments
-            .iter()
-            .map(|s| {
-                format!(
-                    "[{}] {}",
-                    clock(s["start"].as_f64().unwrap_or(0.0)),
-                    s["text"].as_str().unwrap_or_default()
-                )
-            })
-            .collect();
-        if !lines.is_empty() {
-            parts.push(("transcript", lines.join("\n")));
-        }
+    let said: Vec<String> = analysis
+        .transcript()
+        .map(|t| t.segments.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .map(|s| format!("[{}] {}", clock(f64::from(s.start)), s.text))
+        .collect();
+    if !said.is_empty() {
+        parts.push(("transcript", said.join("\n")));
     }
-    if let Some(s) = analysis["summary"].as_str().filter(|s| !s.is_empty()) {
+    if let Some(s) = analysis.summary().filter(|s| !s.is_empty()) {
         parts.push(("summary", s.to_owned()));
     }
     parts

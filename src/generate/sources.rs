@@ -1,11 +1,11 @@
 //! What a generation reads from its source item: the findings of its analysis when there is
 //! one, otherwise the pipeline step run on its bytes.
 
-use serde_json::Value;
+use tessera_actors::jobs::pipelines::transcript_finding;
 use tessera_actors::jobs::{Pipelines, ProgressSink};
-use tessera_events::content::{ContentError, GenerationKind, Modality, Uploaded};
+use tessera_events::content::analysis::{step, Transcript};
+use tessera_events::content::{Analysis, ContentError, GenerationKind, Modality, Uploaded};
 use tessera_events::jobs::{JobReason, JobRequested, Provenance};
-use tessera_models::audio::Transcript;
 use uuid::Uuid;
 
 use super::{GenerateError, MAX_MEDIA_SECONDS_IN_REQUEST};
@@ -16,7 +16,7 @@ pub(super) struct Source {
     id: Uuid,
     item: Uploaded,
     title: String,
-    analysis: Option<Value>,
+    analysis: Option<Analysis>,
 }
 
 pub(super) struct TranscriptFound {
@@ -39,43 +39,38 @@ pub(super) struct SummaryFound {
     pub audio_seconds_computed: f64,
 }
 
-/// A step's result taken from the analysis: nothing ran for it now.
-fn reused(p: Provenance) -> Provenance {
-    Provenance {
-        cached: true,
-        run_ms: 0,
-        ..p
-    }
-}
-
-/// The analysis' provenance entries of `steps`, marked as reused.
-fn provenance_of(analysis: &Value, steps: &[&str]) -> Vec<Provenance> {
+/// The analysis' provenance entries of `steps`, marked as reused: nothing ran for them now.
+fn provenance_of(analysis: &Analysis, steps: &[&str]) -> Vec<Provenance> {
     analysis
-        .get("provenance")
-        .cloned()
-        .and_then(|p| serde_json::from_value::<Vec<Provenance>>(p).ok())
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|p| steps.contains(&p.step.as_str()))
-        .map(reused)
+        .provenance_of(steps)
+        .map(|p| Provenance {
+            cached: true,
+            run_ms: 0,
+            ..p.clone()
+        })
         .collect()
 }
 
-fn only_steps(provenance: Vec<Provenance>, steps: &[&str]) -> Vec<Provenance> {
+/// The provenance entries of `steps` of an analysis made now.
+fn only_steps(analysis: &Analysis, steps: &[&str]) -> Vec<Provenance> {
+    analysis.provenance_of(steps).cloned().collect()
+}
+
+/// Whether the transcription step ran now (it was not read from the result cache).
+fn transcribed_now(provenance: &[Provenance]) -> bool {
     provenance
-        .into_iter()
-        .filter(|p| steps.contains(&p.step.as_str()))
-        .collect()
+        .iter()
+        .any(|p| p.step == step::AUDIO_TRANSCRIPT && !p.cached)
 }
 
-const TRANSCRIPT_STEPS: &[&str] = &["audio.speech", "audio.transcript"];
-const IMAGE_STEPS: &[&str] = &["image.labels", "image.ocr", "image.description"];
+const TRANSCRIPT_STEPS: &[&str] = &[step::AUDIO_SPEECH, step::AUDIO_TRANSCRIPT];
+const IMAGE_STEPS: &[&str] = &[step::IMAGE_LABELS, step::IMAGE_OCR, step::IMAGE_DESCRIPTION];
 const VIDEO_STEPS: &[&str] = &[
-    "image.labels",
-    "image.ocr",
-    "audio.speech",
-    "audio.transcript",
-    "video.summary",
+    step::IMAGE_LABELS,
+    step::IMAGE_OCR,
+    step::AUDIO_SPEECH,
+    step::AUDIO_TRANSCRIPT,
+    step::VIDEO_SUMMARY,
 ];
 
 impl Source {
@@ -132,12 +127,10 @@ impl Source {
         }
     }
 
-    /// Whether the analysis has a non-null `field`.
-    fn found(&self, field: &str) -> Option<&Value> {
-        self.analysis
-            .as_ref()
-            .and_then(|a| a.get(field))
-            .filter(|v| !v.is_null())
+    /// The analysis' summary, when the request asks for one of the analysis' length.
+    fn analysed_summary(&self, default_length: bool) -> Option<(&Analysis, &str)> {
+        let a = self.analysis.as_ref().filter(|_| default_length)?;
+        Some((a, a.summary()?))
     }
 
     /// A recording without an analysis is worked on here only when it is short enough.
@@ -154,10 +147,7 @@ impl Source {
 
     /// The item's own pipeline over its bytes: what its analysis job would find (the result
     /// cache then spares the job the work).
-    async fn run_pipeline(
-        &self,
-        pipelines: &Pipelines,
-    ) -> Result<(Value, Vec<Provenance>), GenerateError> {
+    async fn run_pipeline(&self, pipelines: &Pipelines) -> Result<Analysis, GenerateError> {
         self.check_request_bound()?;
         let request = JobRequested {
             content_id: self.id,
@@ -205,12 +195,11 @@ impl Source {
         &self,
         pipelines: &Pipelines,
     ) -> Result<TranscriptFound, GenerateError> {
-        if let Some(t) = self.found("transcript") {
-            if let Ok(transcript) = serde_json::from_value::<Transcript>(t.clone()) {
-                let analysis = self.analysis.as_ref().unwrap_or(&Value::Null);
+        if let Some(a) = &self.analysis {
+            if let Some(transcript) = a.transcript() {
                 return Ok(TranscriptFound {
-                    transcript,
-                    provenance: provenance_of(analysis, TRANSCRIPT_STEPS),
+                    transcript: transcript.clone(),
+                    provenance: provenance_of(a, TRANSCRIPT_STEPS),
                     audio_seconds_computed: 0.0,
                 });
             }
@@ -220,19 +209,13 @@ impl Source {
             let path = self.fetch(pipelines).await?;
             let (_, transcript, provenance) =
                 pipelines.transcribe_file(&path, &self.item.sha256).await?;
-            (transcript, provenance)
+            (transcript_finding(transcript), provenance)
         } else {
-            let (analysis, provenance) = self.run_pipeline(pipelines).await?;
-            let transcript = analysis
-                .get("transcript")
-                .cloned()
-                .and_then(|t| serde_json::from_value::<Transcript>(t).ok())
-                .unwrap_or_default();
-            (transcript, only_steps(provenance, TRANSCRIPT_STEPS))
+            let analysis = self.run_pipeline(pipelines).await?;
+            let transcript = analysis.transcript().cloned().unwrap_or_default();
+            (transcript, only_steps(&analysis, TRANSCRIPT_STEPS))
         };
-        let computed = provenance
-            .iter()
-            .any(|p| p.step == "audio.transcript" && !p.cached);
+        let computed = transcribed_now(&provenance);
         Ok(TranscriptFound {
             transcript,
             provenance,
@@ -247,29 +230,17 @@ impl Source {
     /// An image's labels, text and description.
     pub async fn image(&self, pipelines: &Pipelines) -> Result<ImageFound, GenerateError> {
         let (analysis, provenance) = match &self.analysis {
-            Some(a) if a.get("description").is_some_and(Value::is_string) => {
-                (a.clone(), provenance_of(a, IMAGE_STEPS))
-            }
+            Some(a) if a.description().is_some() => (a.clone(), provenance_of(a, IMAGE_STEPS)),
             _ => {
-                let (a, p) = self.run_pipeline(pipelines).await?;
-                (a, only_steps(p, IMAGE_STEPS))
+                let a = self.run_pipeline(pipelines).await?;
+                let p = only_steps(&a, IMAGE_STEPS);
+                (a, p)
             }
         };
-        let labels = analysis
-            .get("labels")
-            .and_then(Value::as_array)
-            .map(|ls| {
-                ls.iter()
-                    .filter_map(|l| l.get("name").and_then(Value::as_str))
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default();
-        let text_of = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or_default().to_owned();
         Ok(ImageFound {
-            description: text_of(analysis.get("description")),
-            ocr_text: text_of(analysis.get("ocr").and_then(|o| o.get("text"))),
-            labels,
+            description: analysis.description().unwrap_or_default().to_owned(),
+            ocr_text: analysis.ocr().map(|o| o.text.clone()).unwrap_or_default(),
+            labels: analysis.labels().iter().map(|l| l.name.clone()).collect(),
             provenance,
         })
     }
@@ -284,11 +255,10 @@ impl Source {
         let sha = &self.item.sha256;
         match self.item.modality {
             Modality::Text => {
-                if let (true, Some(Value::String(s))) = (default_length, self.found("summary")) {
-                    let analysis = self.analysis.as_ref().unwrap_or(&Value::Null);
+                if let Some((analysis, s)) = self.analysed_summary(default_length) {
                     return Ok(SummaryFound {
-                        text: s.clone(),
-                        provenance: provenance_of(analysis, &["text.summary"]),
+                        text: s.to_owned(),
+                        provenance: provenance_of(analysis, &[step::TEXT_SUMMARY]),
                         audio_seconds_computed: 0.0,
                     });
                 }
@@ -311,13 +281,12 @@ impl Source {
                     return Err(GenerateError::NoSpeech);
                 }
                 let mut provenance = found.provenance;
-                let summary = match (default_length, self.found("summary")) {
-                    (true, Some(Value::String(s))) => {
-                        let analysis = self.analysis.as_ref().unwrap_or(&Value::Null);
-                        provenance.extend(provenance_of(analysis, &["transcript.summary"]));
-                        s.clone()
+                let summary = match self.analysed_summary(default_length) {
+                    Some((analysis, s)) => {
+                        provenance.extend(provenance_of(analysis, &[step::TRANSCRIPT_SUMMARY]));
+                        s.to_owned()
                     }
-                    _ => {
+                    None => {
                         let (s, p) = pipelines.summarise(sha, said, "transcript", words).await?;
                         provenance.push(p);
                         s
@@ -343,21 +312,17 @@ impl Source {
             }
             Modality::Video => {
                 let (analysis, provenance, computed) = match &self.analysis {
-                    Some(a) if a.get("summary").is_some_and(Value::is_string) => {
+                    Some(a) if a.summary().is_some() => {
                         (a.clone(), provenance_of(a, VIDEO_STEPS), false)
                     }
                     _ => {
-                        let (a, p) = self.run_pipeline(pipelines).await?;
-                        let computed = p.iter().any(|p| p.step == "audio.transcript" && !p.cached);
-                        (a, only_steps(p, VIDEO_STEPS), computed)
+                        let a = self.run_pipeline(pipelines).await?;
+                        let computed = transcribed_now(a.provenance());
+                        let p = only_steps(&a, VIDEO_STEPS);
+                        (a, p, computed)
                     }
                 };
-                let text = analysis
-                    .get("summary")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .trim()
-                    .to_owned();
+                let text = analysis.summary().unwrap_or_default().trim().to_owned();
                 if text.is_empty() {
                     return Err(GenerateError::NothingToSummarise);
                 }

@@ -2,7 +2,7 @@
 //! parameters): the same bytes analysed twice, by anyone, run the model once.
 
 use std::future::Future;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -20,20 +20,45 @@ pub struct ModelInfo {
     pub sha256: String,
 }
 
+impl ModelInfo {
+    /// The provenance of `step` run now with `parameters` for `took`.
+    pub fn provenance(
+        &self,
+        step: &str,
+        parameters: &impl Serialize,
+        took: Duration,
+    ) -> Result<Provenance, StepError> {
+        Ok(Provenance {
+            step: step.to_owned(),
+            model_id: self.id.clone(),
+            model_version: self.version.clone(),
+            model_sha256: self.sha256.clone(),
+            parameters: serde_json::to_value(parameters)
+                .map_err(|e| StepError::internal(e.to_string()))?,
+            run_ms: took.as_millis() as u64,
+            cached: false,
+        })
+    }
+}
+
 /// Returns the cached output of `step` for these inputs, or computes, records and returns it.
-pub async fn cached<T, F>(
+/// The `parameters` are part of the key: serialised, they must not change for the same work.
+pub async fn cached<T, P, F>(
     store: &dyn EventStore,
     input_sha256: &str,
     step: &str,
     model: &ModelInfo,
-    parameters: serde_json::Value,
+    parameters: &P,
     compute: F,
 ) -> Result<(T, Provenance), StepError>
 where
     T: Serialize + DeserializeOwned,
+    P: Serialize,
     F: Future<Output = Result<T, StepError>>,
 {
-    let params = parameters.to_string();
+    let params = serde_json::to_value(parameters)
+        .map_err(|e| StepError::internal(e.to_string()))?
+        .to_string();
     let key = result_key(
         input_sha256,
         &model.id,
@@ -46,15 +71,7 @@ where
     }
     let started = Instant::now();
     let output = compute.await?;
-    let provenance = Provenance {
-        step: step.to_owned(),
-        model_id: model.id.clone(),
-        model_version: model.version.clone(),
-        model_sha256: model.sha256.clone(),
-        parameters,
-        run_ms: started.elapsed().as_millis() as u64,
-        cached: false,
-    };
+    let provenance = model.provenance(step, parameters, started.elapsed())?;
     let event = ResultEvent::Computed {
         key,
         provenance: provenance.clone(),

@@ -10,7 +10,8 @@ use chrono::Utc;
 use sqlx::PgPool;
 use tessera_events::aggregate::{self, Aggregate};
 use tessera_events::content::{
-    content_stream, usage_stream, Content, ContentCommand, ContentError, Ledger, LedgerCommand,
+    content_stream, usage_stream, Analysis, Content, ContentCommand, ContentError, Ledger,
+    LedgerCommand,
 };
 use tessera_events::jobs::{job_stream, Job, JobCommand, JobEvent, JobRequested};
 use tessera_events::{AppendRequest, CommandContext, EventStore, ExpectedVersion, StreamId};
@@ -20,8 +21,8 @@ use super::pipelines::ProgressSink;
 use super::worker::{JobOutput, ModalityWorker, RunJob};
 use super::StepError;
 use crate::Shutdown;
-
 use tessera_events::ErrorCode;
+
 /// How the dispatcher leases, retries and gives up.
 #[derive(Debug, Clone)]
 pub struct DispatcherOptions {
@@ -292,7 +293,8 @@ async fn attempt(
         .await
         .map_err(|e| e.to_string())?;
     match outcome {
-        Ok((analysis, provenance)) => {
+        Ok(analysis) => {
+            let provenance = analysis.provenance().to_vec();
             let metered: u64 = provenance
                 .iter()
                 .filter(|p| !p.cached)
@@ -416,7 +418,7 @@ async fn append_outcome(
     version: u64,
     events: Vec<JobEvent>,
     request: &JobRequested,
-    on_item: Option<Result<(uuid::Uuid, serde_json::Value), (uuid::Uuid, StepError)>>,
+    on_item: Option<Result<(uuid::Uuid, Analysis), (uuid::Uuid, StepError)>>,
     metered_ms: u64,
 ) -> Result<(), String> {
     for _ in 0..5 {
@@ -435,7 +437,7 @@ async fn append_outcome(
             let command = match item {
                 Ok((job_id, analysis)) => ContentCommand::RecordAnalysis {
                     job_id: *job_id,
-                    analysis: analysis.clone(),
+                    analysis: Box::new(analysis.clone()),
                 },
                 Err((job_id, f)) => ContentCommand::RecordAnalysisFailure {
                     job_id: *job_id,

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use actix::prelude::*;
-use tessera_events::jobs::{JobRequested, Provenance};
+use tessera_events::content::Analysis;
+use tessera_events::jobs::JobRequested;
 use tokio::sync::Semaphore;
 
 use super::pipelines::{Pipelines, ProgressSink};
@@ -16,8 +17,8 @@ pub struct RunJob {
     pub progress: ProgressSink,
 }
 
-/// The analysis (as the item will show it) and the provenance of every step.
-pub type JobOutput = Result<(serde_json::Value, Vec<Provenance>), StepError>;
+/// The analysis, with the provenance of every step.
+pub type JobOutput = Result<Analysis, StepError>;
 
 impl Message for RunJob {
     type Result = JobOutput;

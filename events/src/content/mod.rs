@@ -6,6 +6,7 @@
 //! and `audit-<admin uuid>` (what an admin looked at). An upload appends to the item's stream and
 //! the owner's ledger in one `append_many`, so two parallel uploads cannot both pass a limit.
 
+pub mod analysis;
 mod audit;
 mod error;
 mod item;
@@ -13,6 +14,7 @@ mod ledger;
 mod modality;
 mod upload;
 
+pub use analysis::Analysis;
 pub use audit::{AuditEvent, ContentAccess};
 pub use error::ContentError;
 pub use item::{validate_tag, validate_title};

@@ -42,7 +42,7 @@ pub struct JobRequested {
 }
 
 /// Which model produced a result, exactly.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Provenance {
     /// What the model did (`image.labels`, `audio.transcript`, ...).
     pub step: String,
@@ -50,6 +50,8 @@ pub struct Provenance {
     pub model_version: String,
     /// sha256 of the model's main file.
     pub model_sha256: String,
+    /// The step's settings (thresholds, prompt version, ...), part of the result cache's key.
+    #[schema(value_type = Object)]
     pub parameters: serde_json::Value,
     /// Time spent running the model (0 when the result came from the cache).
     pub run_ms: u64,

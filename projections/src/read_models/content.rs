@@ -198,7 +198,7 @@ impl Projection for ContentProjection {
                      version = $3 WHERE id = $1",
             )
             .bind(id)
-            .bind(analysis)
+            .bind(to_json(&analysis)?)
             .bind(version),
             ContentEvent::Generated(g) => {
                 sqlx::query("UPDATE items SET generation = $2, version = $3 WHERE id = $1")

@@ -15,7 +15,7 @@ import { LibraryIcon, TrashIcon } from '../../ui/icons';
 import { Skeleton } from '../../ui/Skeleton';
 import { useToast } from '../../ui/toast';
 import { DescriptionPanel, GeneratedPanel } from './AboutPanel';
-import { parseAnalysis } from './analysis';
+import { readAnalysis } from './analysis';
 import { ContentHeader } from './ContentHeader';
 import { DetailsPanel, TagsPanel } from './DetailsPanel';
 import { ImageViewer, LabelsPanel } from './ImageViewer';
@@ -74,7 +74,7 @@ export function ContentDetail({ id }: { id: string }) {
 }
 
 function Loaded({ item }: { item: Item }) {
-  const analysis = useMemo(() => parseAnalysis(item.analysis.result), [item.analysis.result]);
+  const analysis = useMemo(() => readAnalysis(item.analysis.result), [item.analysis.result]);
   const pending = item.analysis.state === 'pending';
   const failed = item.analysis.state === 'failed';
   const fileSrc = `${item.file_url}?inline=true`;

@@ -1,32 +1,74 @@
 import { describe, expect, it } from 'vitest';
 
-import { formatClock, parseAnalysis, segmentAt } from './analysis';
+import { formatClock, readAnalysis, segmentAt } from './analysis';
 
-describe('parseAnalysis', () => {
-  it('keeps what fits and drops what does not', () => {
-    const a = parseAnalysis({
-      labels: [{ name: 'cat', score: 0.2 }, { name: 'dog', score: 0.9 }, { name: 3 }],
-      ocr: { text: ' Hi ', lines: [{ text: 'Hi', score: 0.9, box: [[0, 0], [1, 0], [1, 1], [0, 1]] }, { text: 'bad', box: [[0, 0]] }] },
-      transcript: { text: 'x', segments: [{ start: 5, end: 6, text: 'later' }, { start: 1, end: 2, text: ' first ' }, { start: 'x', text: 'no' }] },
-      summary: '  short  ',
-      provenance: [
-        { step: 'image.labels', model_id: 'm', model_version: '1', run_ms: 10, cached: false },
-        { step: 'image.labels', model_id: 'm', model_version: '1', run_ms: 5, cached: true },
-        { nope: true },
+describe('readAnalysis', () => {
+  const step = (run_ms: number, cached: boolean) => ({
+    step: 'image.labels',
+    model_id: 'm',
+    model_version: '1',
+    model_sha256: 'ab',
+    parameters: {},
+    run_ms,
+    cached,
+  });
+
+  it('orders and trims the findings as the page shows them', () => {
+    const a = readAnalysis({
+      modality: 'image',
+      labels: [
+        { index: 1, name: 'cat', score: 0.2 },
+        { index: 2, name: 'dog', score: 0.9 },
       ],
+      ocr: {
+        text: ' Hi ',
+        lines: [
+          { text: 'Hi', score: 0.9, box: [[0, 0], [1, 0], [1, 1], [0, 1]] },
+          { text: ' ', score: 0.1, box: [[0, 0], [1, 0], [1, 1], [0, 1]] },
+        ],
+      },
+      exif: { captured_at: null, camera_make: 'Pentax', camera_model: null, orientation: 1, gps: null },
+      description: '  a dog  ',
+      embeddings: { chunks: 1, dimensions: 384 },
+      provenance: [step(10, false), step(5, true)],
     });
     expect(a.labels.map((l) => l.name)).toEqual(['dog', 'cat']);
     expect(a.ocrText).toBe('Hi');
     expect(a.ocrLines).toHaveLength(1);
-    expect(a.segments.map((s) => s.text)).toEqual(['first', 'later']);
-    expect(a.summary).toBe('short');
+    expect(a.description).toBe('a dog');
+    expect(a.exif).toEqual({ camera: 'Pentax' });
     // One step per model, run times added, cached only if every run was.
     expect(a.provenance).toEqual([expect.objectContaining({ step: 'image.labels', runMs: 15, cached: false })]);
   });
 
-  it('reads nothing from nothing', () => {
-    for (const v of [undefined, null, 'x', 3, []]) {
-      expect(parseAnalysis(v)).toMatchObject({ labels: [], ocrLines: [], segments: [], keyframes: [], provenance: [] });
+  it('puts segments and keyframes in time order', () => {
+    const a = readAnalysis({
+      modality: 'video',
+      keyframes: [
+        { index: 1, time: 3, labels: [], ocr_text: ' sign ', url: '/k/1' },
+        { index: 0, time: 0, labels: [{ index: 5, name: 'poster', score: 0.5 }], ocr_text: '', url: '/k/0' },
+      ],
+      has_audio: true,
+      transcript: {
+        text: 'first later',
+        segments: [
+          { start: 5, end: 6, text: 'later' },
+          { start: 1, end: 2, text: ' first ' },
+        ],
+      },
+      summary: '  short  ',
+      embeddings: { chunks: 2, dimensions: 384 },
+      provenance: [],
+    });
+    expect(a.segments.map((s) => s.text)).toEqual(['first', 'later']);
+    expect(a.keyframes.map((k) => k.url)).toEqual(['/k/0', '/k/1']);
+    expect(a.keyframes[1]?.ocrText).toBe('sign');
+    expect(a.summary).toBe('short');
+  });
+
+  it('reads nothing from no analysis', () => {
+    for (const v of [undefined, null]) {
+      expect(readAnalysis(v)).toMatchObject({ labels: [], ocrLines: [], segments: [], keyframes: [], provenance: [] });
     }
   });
 });

@@ -1,8 +1,14 @@
 /**
- * Reading an item's analysis. The API types `analysis.result` as a free-form object (each
- * modality's pipeline writes its own findings: actors/src/jobs/pipelines.rs), so this module
- * checks every field at run time and drops what does not fit, instead of trusting a cast.
+ * Reading an item's analysis for the page. The findings come typed from the API schema
+ * (`Analysis`, one shape per modality, generated from the server's types); this module puts
+ * them in the form the page shows: labels by score, segments and keyframes by time, text
+ * trimmed, one entry per model step.
  */
+import type { Schema } from '../../api/client';
+
+/** What the models found in an item, as the API sends it. */
+export type AnalysisResult = Schema<'Analysis_KeyframeView_EmbeddingsSummary'>;
+type KeyframeFound = Schema<'VideoAnalysis_KeyframeView_EmbeddingsSummary'>['keyframes'][number];
 
 export interface Label {
   name: string;
@@ -66,86 +72,47 @@ export interface Analysis {
   characters?: number;
 }
 
-type Obj = Record<string, unknown>;
+type Found = {
+  labels?: Schema<'Label'>[];
+  ocr?: Schema<'OcrText'>;
+  exif?: Schema<'Exif'>;
+  description?: string;
+  summary?: string | null;
+  transcript?: Schema<'Transcript'> | null;
+  keyframes?: KeyframeFound[];
+  words?: number;
+  characters?: number;
+  provenance: Schema<'Provenance'>[];
+};
 
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
-const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
-const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
-
-function label(v: unknown): Label | null {
-  if (!isObj(v)) return null;
-  const name = str(v.name);
-  const score = num(v.score);
-  return name && score !== undefined ? { name, score } : null;
+/** A box's four corners, when the server sent four points. */
+function corners(box: number[][]): OcrLine['box'] | null {
+  const points = box.map((p): Point | null => (p.length === 2 ? [p[0] ?? 0, p[1] ?? 0] : null));
+  const [a, b, c, d] = points;
+  return points.length === 4 && a && b && c && d ? [a, b, c, d] : null;
 }
 
-function point(v: unknown): Point | null {
-  const p = arr(v);
-  const x = num(p[0]);
-  const y = num(p[1]);
-  return x !== undefined && y !== undefined ? [x, y] : null;
+function ocrLines(lines: Schema<'OcrLine'>[]): OcrLine[] {
+  return lines.flatMap((l) => {
+    const box = corners(l.box);
+    return l.text.trim() && box ? [{ text: l.text, score: l.score, box }] : [];
+  });
 }
 
-function ocrLine(v: unknown): OcrLine | null {
-  if (!isObj(v)) return null;
-  const text = str(v.text);
-  const corners = arr(v.box).map(point);
-  const [a, b, c, d] = corners;
-  if (!text?.trim() || corners.length !== 4 || !a || !b || !c || !d) return null;
-  return { text, score: num(v.score) ?? 0, box: [a, b, c, d] };
+const byScore = (a: Label, b: Label) => b.score - a.score;
+
+function keyframe(k: KeyframeFound): Keyframe {
+  const labels = k.labels.map(({ name, score }) => ({ name, score }));
+  return { index: k.index, time: k.time, labels, ocrText: k.ocr_text.trim(), url: k.url };
 }
 
-function segment(v: unknown): Segment | null {
-  if (!isObj(v)) return null;
-  const text = str(v.text)?.trim();
-  const start = num(v.start);
-  const end = num(v.end);
-  if (!text || start === undefined) return null;
-  return { text, start, end: end ?? start };
-}
-
-function keyframe(v: unknown, i: number): Keyframe | null {
-  if (!isObj(v)) return null;
-  const url = str(v.url);
-  const time = num(v.time);
-  if (!url || time === undefined) return null;
-  return {
-    index: num(v.index) ?? i,
-    time,
-    labels: arr(v.labels).map(label).filter((l): l is Label => l !== null),
-    ocrText: str(v.ocr_text)?.trim() ?? '',
-    url,
-  };
-}
-
-function provenance(v: unknown): Provenance | null {
-  if (!isObj(v)) return null;
-  const step = str(v.step);
-  const modelId = str(v.model_id);
-  if (!step || !modelId) return null;
-  return {
-    step,
-    modelId,
-    modelVersion: str(v.model_version) ?? '',
-    modelSha256: str(v.model_sha256) ?? '',
-    runMs: num(v.run_ms) ?? 0,
-    cached: v.cached === true,
-  };
-}
-
-function exif(v: unknown): Exif | undefined {
-  if (!isObj(v)) return undefined;
+function exif(e: Schema<'Exif'> | undefined): Exif | undefined {
+  if (!e) return undefined;
   const out: Exif = {};
-  const at = str(v.captured_at);
-  if (at) out.capturedAt = at;
-  const camera = [str(v.camera_make), str(v.camera_model)].filter(Boolean).join(' ').trim();
+  if (e.captured_at) out.capturedAt = e.captured_at;
+  const camera = [e.camera_make, e.camera_model].filter(Boolean).join(' ').trim();
   if (camera) out.camera = camera;
-  if (isObj(v.gps)) {
-    const latitude = num(v.gps.latitude);
-    const longitude = num(v.gps.longitude);
-    if (latitude !== undefined && longitude !== undefined) out.gps = { latitude, longitude };
-  }
+  if (e.gps) out.gps = { latitude: e.gps.latitude, longitude: e.gps.longitude };
   return Object.keys(out).length > 0 ? out : undefined;
 }
 
@@ -153,53 +120,50 @@ function exif(v: unknown): Exif | undefined {
  * One entry per model step: a video runs the classifier and OCR on every keyframe, which is one
  * model as far as a person is concerned (their run times add up; cached only if all were).
  */
-function mergeSteps(list: Provenance[]): Provenance[] {
+function mergeSteps(list: Schema<'Provenance'>[]): Provenance[] {
   const byKey = new Map<string, Provenance>();
   for (const p of list) {
-    const key = `${p.step}\u0000${p.modelId}\u0000${p.modelVersion}`;
+    const step: Provenance = {
+      step: p.step,
+      modelId: p.model_id,
+      modelVersion: p.model_version,
+      modelSha256: p.model_sha256,
+      runMs: p.run_ms,
+      cached: p.cached,
+    };
+    const key = `${p.step}\u0000${p.model_id}\u0000${p.model_version}`;
     const seen = byKey.get(key);
-    if (seen) byKey.set(key, { ...seen, runMs: seen.runMs + p.runMs, cached: seen.cached && p.cached });
-    else byKey.set(key, p);
+    if (seen) byKey.set(key, { ...seen, runMs: seen.runMs + step.runMs, cached: seen.cached && step.cached });
+    else byKey.set(key, step);
   }
   return [...byKey.values()];
 }
 
 /** The findings of `analysis.result`, whatever its modality; missing parts are empty. */
-export function parseAnalysis(result: unknown): Analysis {
-  const r = isObj(result) ? result : {};
-  const ocr = isObj(r.ocr) ? r.ocr : {};
-  const transcript = isObj(r.transcript) ? r.transcript : {};
+export function readAnalysis(result: AnalysisResult | null | undefined): Analysis {
+  const r: Found = result ?? { provenance: [] };
   const out: Analysis = {
-    labels: arr(r.labels)
-      .map(label)
-      .filter((l): l is Label => l !== null)
-      .sort((a, b) => b.score - a.score),
-    ocrText: str(ocr.text)?.trim() ?? '',
-    ocrLines: arr(ocr.lines).map(ocrLine).filter((l): l is OcrLine => l !== null),
-    segments: arr(transcript.segments)
-      .map(segment)
-      .filter((s): s is Segment => s !== null)
+    labels: (r.labels ?? []).map(({ name, score }) => ({ name, score })).sort(byScore),
+    ocrText: r.ocr?.text.trim() ?? '',
+    ocrLines: ocrLines(r.ocr?.lines ?? []),
+    segments: (r.transcript?.segments ?? [])
+      .map((s) => ({ start: s.start, end: s.end, text: s.text.trim() }))
+      .filter((s) => s.text)
       .sort((a, b) => a.start - b.start),
-    transcriptText: str(transcript.text)?.trim() ?? '',
-    keyframes: arr(r.keyframes)
-      .map(keyframe)
-      .filter((k): k is Keyframe => k !== null)
-      .sort((a, b) => a.time - b.time),
-    provenance: mergeSteps(arr(r.provenance).map(provenance).filter((p): p is Provenance => p !== null)),
+    transcriptText: r.transcript?.text.trim() ?? '',
+    keyframes: (r.keyframes ?? []).map(keyframe).sort((a, b) => a.time - b.time),
+    provenance: mergeSteps(r.provenance),
   };
-  const description = str(r.description)?.trim();
+  const description = r.description?.trim();
   if (description) out.description = description;
-  const summary = str(r.summary)?.trim();
+  const summary = r.summary?.trim();
   if (summary) out.summary = summary;
   const e = exif(r.exif);
   if (e) out.exif = e;
-  const words = num(r.words);
-  if (words !== undefined) out.words = words;
-  const characters = num(r.characters);
-  if (characters !== undefined) out.characters = characters;
+  if (r.words !== undefined) out.words = r.words;
+  if (r.characters !== undefined) out.characters = r.characters;
   return out;
 }
-
 /** What each model step did, in words. */
 const STEP_NAMES: Record<string, string> = {
   'image.labels': 'Labels',

@@ -52,7 +52,9 @@ export function imageItem(over: Partial<Item> = {}): Item {
             { text: 'FROM NINE', score: 0.91, box: [[420, 70], [680, 70], [680, 120], [420, 120]] },
           ],
         },
+        exif: { captured_at: null, camera_make: null, camera_model: null, orientation: null, gps: null },
         description: 'A white sign that reads open daily from nine.',
+        embeddings: { chunks: 1, dimensions: 384 },
         provenance: [provenance('image.labels', 'mobilenet'), provenance('image.ocr', 'paddle-ocr', true), provenance('image.description', 'qwen')],
       },
     },
@@ -71,7 +73,7 @@ export function mediaItem(kind: 'audio' | 'video', over: Partial<Item> = {}): It
     analysis: {
       state: 'ready',
       result: {
-        modality: kind,
+        ...(kind === 'audio' ? { modality: kind, duration_secs: 6.5, speech: [{ start: 0.2, end: 6.1 }], summary: null } : { modality: kind, has_audio: true, summary: '' }),
         transcript: {
           text: 'The library opens at nine in the morning. Please return your books on time.',
           segments: [
@@ -82,10 +84,11 @@ export function mediaItem(kind: 'audio' | 'video', over: Partial<Item> = {}): It
         keyframes:
           kind === 'video'
             ? [
-                { index: 0, time: 0, labels: [{ name: 'poster', score: 0.5 }], ocr_text: 'GARDEN TOUR', url: `/api/content/${ID}/keyframes/0` },
+                { index: 0, time: 0, labels: [{ index: 917, name: 'poster', score: 0.5 }], ocr_text: 'GARDEN TOUR', url: `/api/content/${ID}/keyframes/0` },
                 { index: 1, time: 3, labels: [], ocr_text: '', url: `/api/content/${ID}/keyframes/1` },
               ]
             : undefined,
+        embeddings: { chunks: 1, dimensions: 384 },
         provenance: [provenance('audio.transcript', 'whisper-tiny')],
       },
     },
@@ -104,7 +107,10 @@ export function textItem(over: Partial<Item> = {}): Item {
     source: 'note',
     media: { has_audio: false, has_video: false },
     previews: { state: 'none', images: [] },
-    analysis: { state: 'ready', result: { modality: 'text', words: 9, characters: 50, provenance: [] } },
+    analysis: {
+      state: 'ready',
+      result: { modality: 'text', words: 9, characters: 50, summary: null, embeddings: { chunks: 1, dimensions: 384 }, provenance: [] },
+    },
     ...over,
   } as Item;
 }

@@ -12,7 +12,8 @@ import { Waveform } from './Waveform';
 /** A text item's first lines: its summary once analysed, else the start of its text (fetched when seen). */
 function TextSnippet({ item, compact }: { item: Item; compact: boolean }) {
   const ref = useRef<HTMLDivElement>(null);
-  const summary = typeof item.analysis.result?.summary === 'string' ? item.analysis.result.summary : null;
+  const result = item.analysis.result;
+  const summary = result && 'summary' in result && result.summary ? result.summary : null;
   const seen = useSeen(ref, !summary && !compact);
   // The first screen's snippets were prefetched with the list (listQuery.ts): cached data shows
   // even while the query is not enabled yet.

@@ -30,7 +30,8 @@ export function snippetQuery(item: Pick<Item, 'id' | 'sha256'>) {
 
 /** Whether a card shows the start of the item's text (no summary yet). */
 export function needsSnippet(item: Item): boolean {
-  return item.modality === 'text' && typeof item.analysis.result?.summary !== 'string';
+  const result = item.analysis.result;
+  return item.modality === 'text' && !(result && 'summary' in result && typeof result.summary === 'string');
 }
 
 /**

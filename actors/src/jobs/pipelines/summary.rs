@@ -1,0 +1,128 @@
+//! Summaries by the language model: a long text is summarised piece by piece, then the
+//! pieces' summaries together.
+
+use tessera_events::content::analysis::step;
+use tessera_events::jobs::Provenance;
+use tessera_models::runtime::llama::{ChatMessage, GenerateOptions};
+use tessera_models::text::chat::ChatRequest;
+
+use super::params::SummaryParams;
+use super::progress::note_tokens;
+use super::Pipelines;
+use crate::jobs::cache::cached;
+use crate::jobs::StepError;
+
+/// Pieces of text the LLM summarises at once, in characters (about 1,000 tokens).
+const SUMMARY_PIECE_CHARS: usize = 4000;
+/// The most pieces summarised per round; the rest of a very long text is left out.
+const MAX_SUMMARY_PIECES: usize = 16;
+
+impl Pipelines {
+    /// A summary of a long text (none for a short one), for an analysis.
+    pub(super) async fn summary(
+        &self,
+        sha256: &str,
+        text: &str,
+        what: &str,
+        provenance: &mut Vec<Provenance>,
+    ) -> Result<Option<String>, StepError> {
+        if text.split_whitespace().count() < self.options.summary_min_words {
+            return Ok(None);
+        }
+        let (summary, p) = self
+            .summarise(sha256, text, what, self.options.summary_words)
+            .await?;
+        provenance.push(p);
+        Ok(Some(summary))
+    }
+
+    /// A summary of `text` in at most `words` words, however short the text, cached by
+    /// (`sha256`, `what`, `words`) like an analysis' summary, so either reuses the other.
+    pub async fn summarise(
+        &self,
+        sha256: &str,
+        text: &str,
+        what: &str,
+        words: usize,
+    ) -> Result<(String, Provenance), StepError> {
+        let owned = text.to_owned();
+        let what_owned = what.to_owned();
+        let (summary, p) = cached(
+            self.store.as_ref(),
+            sha256,
+            &step::summary_of(what),
+            &self.chat.info,
+            &SummaryParams {
+                prompt: "summary-v1",
+                max_words: words,
+                piece_chars: SUMMARY_PIECE_CHARS,
+                temperature: 0.0,
+            },
+            async move {
+                let mut pieces: Vec<String> = split_pieces(&owned, SUMMARY_PIECE_CHARS);
+                for _round in 0..3 {
+                    let mut next = Vec::new();
+                    for piece in pieces.iter().take(MAX_SUMMARY_PIECES) {
+                        next.push(self.summarise_once(piece, &what_owned, words).await?);
+                    }
+                    if next.len() == 1 {
+                        return Ok(next.remove(0));
+                    }
+                    pieces = split_pieces(&next.join("\n"), SUMMARY_PIECE_CHARS);
+                }
+                Ok(pieces.join(" "))
+            },
+        )
+        .await?;
+        Ok((summary, p))
+    }
+
+    async fn summarise_once(
+        &self,
+        text: &str,
+        what: &str,
+        words: usize,
+    ) -> Result<String, StepError> {
+        let messages = vec![
+            ChatMessage::system(
+                "You write short, faithful summaries. Use only what the text says.",
+            ),
+            ChatMessage::user(format!(
+                "Summarise this {what} in at most {words} words.\n\n{text}"
+            )),
+        ];
+        let g = self
+            .chat
+            .infer(ChatRequest::new(
+                messages,
+                GenerateOptions::greedy(words * 2 + 16),
+            ))
+            .await?;
+        note_tokens(&g);
+        Ok(cut_words(g.text.trim(), words))
+    }
+}
+
+/// Splits text into pieces of at most `max` characters, at paragraph, sentence or word ends.
+fn split_pieces(text: &str, max: usize) -> Vec<String> {
+    let mut pieces = Vec::new();
+    let mut current = String::new();
+    for word in text.split_inclusive(char::is_whitespace) {
+        if current.chars().count() + word.chars().count() > max && !current.trim().is_empty() {
+            pieces.push(std::mem::take(&mut current).trim().to_owned());
+        }
+        current.push_str(word);
+    }
+    if !current.trim().is_empty() {
+        pieces.push(current.trim().to_owned());
+    }
+    pieces
+}
+
+fn cut_words(text: &str, max: usize) -> String {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    if words.len() <= max {
+        return words.join(" ");
+    }
+    words[..max].join(" ")
+}
