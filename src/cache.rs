@@ -4,19 +4,26 @@
 //!
 //! [`HotCache`] is what handlers use: in process, or in Redis when one is configured. The older
 //! [`ReadThrough`] is a typed, in-process map for callers that hold their own cache.
+//!
+//! The listeners that keep the caches fresh ([`EpochListener`], [`RedisWatcher`]) are hosted by
+//! the node's supervisor, which restarts them when they fail; made without one (tools, tests),
+//! each cache runs its own in a task it owns.
 
 use std::any::Any;
 use std::collections::HashMap;
 use std::future::Future;
 use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 use std::time::Duration;
 
 use dashmap::DashMap;
+use futures_util::future::BoxFuture;
+use futures_util::FutureExt;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sqlx::postgres::{PgListener, PgPool};
+use tessera_actors::{stop_requested, HostedJob, JobResult};
 use tessera_projections::PROJECTED_CHANNEL;
 use tokio::sync::watch;
 
@@ -32,7 +39,7 @@ pub struct ProjectionEpochs {
     changes: watch::Sender<u64>,
 }
 
-/// Stops the listener when the counters go away.
+/// A listener run by its cache itself; stops it when the cache goes away.
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
@@ -41,31 +48,106 @@ impl Drop for AbortOnDrop {
     }
 }
 
-impl ProjectionEpochs {
-    /// Starts listening for the named projections' announcements.
-    pub async fn start(pool: &PgPool, names: &[&'static str]) -> Result<Arc<Self>, sqlx::Error> {
-        let mut listener = PgListener::connect_with(pool).await?;
-        listener.listen(PROJECTED_CHANNEL).await?;
-        let epochs = Arc::new(Self::detached(names));
-        let weak = Arc::downgrade(&epochs);
-        let task = tokio::spawn(async move {
+/// Runs `job` in a task of its own, again after a pause whenever it fails: for caches made with
+/// no supervisor to host their listener.
+fn run_alone(job: Arc<dyn HostedJob>) -> AbortOnDrop {
+    AbortOnDrop(tokio::spawn(async move {
+        let (_never, stop) = watch::channel(false);
+        while let Err(error) = job.run(stop.clone()).await {
+            tracing::warn!(job = job.name(), %error, "cache listener failed; retrying");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }))
+}
+
+/// Waits until the job is asked to stop: what a listener does once its cache is gone.
+async fn idle(mut shutdown: watch::Receiver<bool>) -> JobResult {
+    stop_requested(&mut shutdown).await;
+    Ok(())
+}
+
+/// Follows the projections' announcements and bumps the counters they name. A run that loses
+/// its connection fails (its supervisor starts another); every run starts by bumping all
+/// counters, since announcements may have been missed while none listened.
+pub struct EpochListener {
+    pool: PgPool,
+    /// Weak, so that a listener run by the counters themselves does not keep them alive.
+    epochs: Weak<ProjectionEpochs>,
+    /// The connection made when the counters were, for the first run.
+    connected: Mutex<Option<PgListener>>,
+}
+
+impl HostedJob for EpochListener {
+    fn name(&self) -> &str {
+        "cache-announcements"
+    }
+
+    fn run(&self, mut shutdown: watch::Receiver<bool>) -> BoxFuture<'static, JobResult> {
+        let (pool, weak) = (self.pool.clone(), self.epochs.clone());
+        let connected = self
+            .connected
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        async move {
+            let mut listener = match connected {
+                Some(listener) => listener,
+                None => listen(&pool).await.map_err(|e| e.to_string())?,
+            };
+            match weak.upgrade() {
+                Some(epochs) => epochs.bump_all(),
+                None => return idle(shutdown).await,
+            }
             loop {
-                let received = listener.try_recv().await;
-                let Some(epochs) = weak.upgrade() else { return };
+                let received = tokio::select! {
+                    _ = stop_requested(&mut shutdown) => return Ok(()),
+                    received = listener.try_recv() => received,
+                };
+                let Some(epochs) = weak.upgrade() else {
+                    return idle(shutdown).await;
+                };
                 match received {
                     Ok(Some(n)) => epochs.bump(n.payload()),
+                    // The connection dropped; the listener reconnects on the next call.
                     Ok(None) => epochs.bump_all(),
                     Err(e) => {
-                        tracing::warn!(error = %e, "projection announcements lost; retrying");
                         epochs.bump_all();
-                        drop(epochs);
-                        tokio::time::sleep(Duration::from_millis(500)).await;
+                        return Err(format!("projection announcements lost: {e}"));
                     }
                 }
             }
-        });
-        // The task holds only a weak reference, so dropping the counters stops it.
-        let _ = epochs.listener.set(AbortOnDrop(task));
+        }
+        .boxed()
+    }
+}
+
+async fn listen(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.listen(PROJECTED_CHANNEL).await?;
+    Ok(listener)
+}
+
+impl ProjectionEpochs {
+    /// Counters for the named projections and the listener that feeds them, already connected
+    /// (so a database that refuses it fails here); host the listener under a supervisor.
+    pub async fn listen(
+        pool: &PgPool,
+        names: &[&'static str],
+    ) -> Result<(Arc<Self>, EpochListener), sqlx::Error> {
+        let connected = listen(pool).await?;
+        let epochs = Arc::new(Self::detached(names));
+        let listener = EpochListener {
+            pool: pool.clone(),
+            epochs: Arc::downgrade(&epochs),
+            connected: Mutex::new(Some(connected)),
+        };
+        Ok((epochs, listener))
+    }
+
+    /// Counters whose listener runs in a task of their own (where no supervisor hosts it).
+    pub async fn start(pool: &PgPool, names: &[&'static str]) -> Result<Arc<Self>, sqlx::Error> {
+        let (epochs, listener) = Self::listen(pool, names).await?;
+        let _ = epochs.listener.set(run_alone(Arc::new(listener)));
         Ok(epochs)
     }
 
@@ -194,21 +276,27 @@ impl HotCache {
     }
 
     /// In Redis, entries living at most `ttl`. Every bump of `epochs` moves the projection's
-    /// generation in Redis, which invalidates it for every node. Spawns a task, so it must be
-    /// called within a Tokio runtime.
+    /// generation in Redis, which invalidates it for every node. Runs its [`RedisWatcher`] in a
+    /// task of its own, so it must be called within a Tokio runtime.
     pub fn redis(conn: RedisConn, epochs: Arc<ProjectionEpochs>, ttl: Duration) -> Self {
-        Self::Redis(RedisHotCache::start(conn, epochs, ttl))
+        let (cache, watcher) = RedisHotCache::new(conn, epochs, ttl);
+        let _ = cache.watcher.set(run_alone(Arc::new(watcher)));
+        Self::Redis(cache)
     }
 
-    /// Redis when one is configured, else in process.
+    /// Redis when one is configured (with the watcher to host under a supervisor), else in
+    /// process.
     pub fn from_connection(
         conn: Option<RedisConn>,
         epochs: Arc<ProjectionEpochs>,
         ttl: Duration,
-    ) -> Self {
+    ) -> (Self, Option<RedisWatcher>) {
         match conn {
-            Some(conn) => Self::redis(conn, epochs, ttl),
-            None => Self::memory(epochs),
+            Some(conn) => {
+                let (cache, watcher) = RedisHotCache::new(conn, epochs, ttl);
+                (Self::Redis(cache), Some(watcher))
+            }
+            None => (Self::memory(epochs), None),
         }
     }
 
@@ -316,13 +404,60 @@ pub struct RedisHotCache {
     watcher: OnceLock<AbortOnDrop>,
 }
 
+/// Pushes every change this node hears of to Redis, so that other nodes stop serving what it
+/// invalidated even if this node never reads that projection again.
+pub struct RedisWatcher {
+    cache: Weak<RedisHotCache>,
+}
+
+impl HostedJob for RedisWatcher {
+    fn name(&self) -> &str {
+        "cache-redis"
+    }
+
+    fn run(&self, mut shutdown: watch::Receiver<bool>) -> BoxFuture<'static, JobResult> {
+        let weak = self.cache.clone();
+        async move {
+            let Some(mut changes) = weak.upgrade().map(|c| c.epochs.subscribe()) else {
+                return idle(shutdown).await;
+            };
+            loop {
+                // First what changed while no watcher ran, then each change as it comes.
+                let Some(cache) = weak.upgrade() else {
+                    return idle(shutdown).await;
+                };
+                for name in cache.epochs.names() {
+                    if let Err(e) = cache.propagate(name).await {
+                        // The next read of the projection on this node tries again.
+                        cache.conn.log_unavailable("invalidating the cache", &e);
+                        break;
+                    }
+                }
+                drop(cache);
+                tokio::select! {
+                    _ = stop_requested(&mut shutdown) => return Ok(()),
+                    changed = changes.changed() => {
+                        if changed.is_err() {
+                            return idle(shutdown).await;
+                        }
+                    }
+                }
+            }
+        }
+        .boxed()
+    }
+}
+
 impl RedisHotCache {
-    fn start(conn: RedisConn, epochs: Arc<ProjectionEpochs>, ttl: Duration) -> Arc<Self> {
+    fn new(
+        conn: RedisConn,
+        epochs: Arc<ProjectionEpochs>,
+        ttl: Duration,
+    ) -> (Arc<Self>, RedisWatcher) {
         let propagated = epochs
             .names()
             .map(|n| (n, AtomicU64::new(epochs.epoch(&[n]))))
             .collect();
-        let mut changes = epochs.subscribe();
         let cache = Arc::new(Self {
             conn,
             epochs,
@@ -331,21 +466,10 @@ impl RedisHotCache {
             lookup: redis::Script::new(LOOKUP),
             watcher: OnceLock::new(),
         });
-        let weak = Arc::downgrade(&cache);
-        let task = tokio::spawn(async move {
-            while changes.changed().await.is_ok() {
-                let Some(cache) = weak.upgrade() else { return };
-                for name in cache.epochs.names() {
-                    if let Err(e) = cache.propagate(name).await {
-                        // The next read of the projection on this node tries again.
-                        cache.conn.log_unavailable("invalidating the cache", &e);
-                        break;
-                    }
-                }
-            }
-        });
-        let _ = cache.watcher.set(AbortOnDrop(task));
-        cache
+        let watcher = RedisWatcher {
+            cache: Arc::downgrade(&cache),
+        };
+        (cache, watcher)
     }
 
     /// Moves the projection's generation if this node saw it change since it last did.

@@ -160,10 +160,21 @@ pub struct RedisSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogSettings {
-    /// `json` (default) or `pretty`.
-    pub format: String,
+    pub format: LogFormat,
     /// An `EnvFilter` directive, e.g. `info,tessera=debug`; `RUST_LOG` wins when set.
     pub level: String,
+}
+
+/// How log lines are written (`log.format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable when the log goes to a terminal, JSON lines otherwise (the default).
+    Auto,
+    /// One JSON object per line, for log collectors.
+    Json,
+    /// Human-readable lines.
+    Pretty,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -294,7 +305,7 @@ impl Settings {
             .set_default("redis.key_prefix", "tessera")?
             .set_default("redis.cache_ttl_secs", 300)?
             .set_default("redis.timeout_ms", 500)?
-            .set_default("log.format", "json")?
+            .set_default("log.format", "auto")?
             .set_default("log.level", "info,sqlx::postgres::notice=warn")?)
     }
 
@@ -405,6 +416,26 @@ mod tests {
         let s = Settings::load_unchecked(None).unwrap();
         assert!(s.redis.url.is_none());
         assert!(s.rate_limits.enabled, "rate limits are on by default");
+    }
+
+    #[test]
+    fn log_format_is_auto_json_or_pretty() {
+        let format = |overrides: &[(&str, &str)]| {
+            let mut all = vec![("mode", "dev")];
+            all.extend_from_slice(overrides);
+            Settings::with_overrides(&all).map(|s| s.log.format)
+        };
+        assert_eq!(format(&[]).unwrap(), LogFormat::Auto);
+        assert_eq!(format(&[("log.format", "json")]).unwrap(), LogFormat::Json);
+        assert_eq!(
+            format(&[("log.format", "pretty")]).unwrap(),
+            LogFormat::Pretty
+        );
+        assert_eq!(format(&[("log.format", "auto")]).unwrap(), LogFormat::Auto);
+        assert!(matches!(
+            format(&[("log.format", "fancy")]),
+            Err(ConfigError::Load(_))
+        ));
     }
 
     #[test]

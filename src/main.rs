@@ -25,7 +25,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve => Settings::load(cli.config.clone())?,
         _ => Settings::load_unchecked(cli.config.clone())?,
     };
-    telemetry::init(&settings.log.format, &settings.log.level);
+    telemetry::init(settings.log.format, &settings.log.level);
     match cli.command {
         Command::Serve => {
             let app = Application::build(settings).await?;

@@ -11,7 +11,7 @@ use anyhow::Context;
 use secrecy::ExposeSecret;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
-use tessera_actors::{start_tree, Shutdown, TokenVerifier, Tree, TreeConfig};
+use tessera_actors::{start_tree, HostJob, HostedJob, Shutdown, TokenVerifier, Tree, TreeConfig};
 use tessera_events::migrations::MIGRATOR;
 use tessera_events::{EventNotifier, EventStore, PgEventStore};
 use tracing_actix_web::TracingLogger;
@@ -31,8 +31,6 @@ pub struct Application {
     pool: PgPool,
     tree: Tree,
     auth: AuthService,
-    /// The preview worker and the sweeper; stopped with the application.
-    background: crate::content::Background,
     /// The job dispatcher and the model instances, when this node processes.
     processing: crate::processing::Processing,
     chat: crate::conversations::ChatService,
@@ -152,16 +150,17 @@ impl Application {
             settings.auth.clone(),
             settings.quotas.clone(),
         );
-        let epochs = ProjectionEpochs::start(&pool, &projection_names(&projections))
-            .await
-            .context("listening for projection announcements")?;
+        let (epochs, announcements) =
+            ProjectionEpochs::listen(&pool, &projection_names(&projections))
+                .await
+                .context("listening for projection announcements")?;
         auth.enable_profile_cache(epochs.clone());
         let redis = RedisConn::from_settings(&settings.redis)?;
         if redis.is_some() {
             tracing::info!("rate limits and the hot cache are kept in Redis");
         }
         let limiter = RateLimiter::from_connection(redis.clone());
-        let cache = HotCache::from_connection(
+        let (cache, cache_watcher) = HotCache::from_connection(
             redis,
             epochs,
             Duration::from_secs(settings.redis.cache_ttl_secs),
@@ -211,7 +210,15 @@ impl Application {
             content.clone(),
             processing.pipelines.clone(),
         ));
-        let background = crate::content::start_background(&content);
+        // Long-lived work built after the tree joins it, so it is restarted when it fails.
+        let mut background: Vec<Arc<dyn HostedJob>> = vec![Arc::new(announcements)];
+        background.extend(cache_watcher.map(|w| Arc::new(w) as Arc<dyn HostedJob>));
+        background.extend(crate::content::background_jobs(&content));
+        for job in background {
+            if !tree.root.send(HostJob(job)).await.unwrap_or(false) {
+                anyhow::bail!("the actor tree stopped while the node was starting");
+            }
+        }
         let content_data = web::Data::new(content);
         let settings = Arc::new(settings);
         let state = web::Data::new(AppState {
@@ -269,7 +276,6 @@ impl Application {
             pool,
             tree,
             auth,
-            background,
             processing,
             chat,
         })
@@ -307,7 +313,6 @@ impl Application {
     /// closes sessions and releases projection leases.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
-        drop(self.background);
         // Answers being written stop at their next token and record what they have.
         self.chat.stop_all();
         if let Some(dispatcher) = &self.processing.dispatcher {

@@ -1,4 +1,6 @@
-//! Structured logs and request ids.
+//! Logs (human-readable on a terminal, JSON lines otherwise) and request ids.
+
+use std::io::IsTerminal;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -7,6 +9,8 @@ use actix_web::middleware::Next;
 use actix_web::HttpMessage;
 use tracing_actix_web::{DefaultRootSpanBuilder, RootSpanBuilder};
 use tracing_subscriber::{fmt, EnvFilter};
+
+use crate::config::LogFormat;
 
 /// The header carrying the request id in both directions.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -20,12 +24,12 @@ tokio::task_local! {
 #[derive(Clone)]
 struct RequestId(String);
 
-/// Installs the global subscriber: JSON lines (or human-readable with `format = "pretty"`).
+/// Installs the global subscriber, writing to stderr in `format` (see [`LogFormat`]).
 /// `RUST_LOG` overrides the configured level. Safe to call more than once.
-pub fn init(format: &str, level: &str) {
+pub fn init(format: LogFormat, level: &str) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
     let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let _ = if format == "pretty" {
+    let _ = if human_readable(format, std::io::stderr().is_terminal()) {
         builder.try_init()
     } else {
         builder
@@ -34,6 +38,17 @@ pub fn init(format: &str, level: &str) {
             .with_current_span(true)
             .try_init()
     };
+}
+
+/// Whether lines are written for a person: asked for, or `auto` and the log goes to a terminal.
+/// The terminal checked is stderr, where the lines go: `tessera serve 2>log` writes JSON even
+/// when stdout is a terminal.
+fn human_readable(format: LogFormat, to_terminal: bool) -> bool {
+    match format {
+        LogFormat::Auto => to_terminal,
+        LogFormat::Json => false,
+        LogFormat::Pretty => true,
+    }
 }
 
 /// The id of the request being served on this task, if any.
@@ -89,5 +104,18 @@ impl RootSpanBuilder for TesseraRootSpan {
         outcome: &Result<ServiceResponse<B>, actix_web::Error>,
     ) {
         DefaultRootSpanBuilder::on_request_end(span, outcome);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_is_human_readable_only_on_a_terminal() {
+        assert!(human_readable(LogFormat::Auto, true));
+        assert!(!human_readable(LogFormat::Auto, false));
+        assert!(human_readable(LogFormat::Pretty, false));
+        assert!(!human_readable(LogFormat::Json, true));
     }
 }

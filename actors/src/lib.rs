@@ -25,8 +25,8 @@ pub use backoff::RestartPolicy;
 pub use error_codes::HasErrorCode;
 pub use projection_job::ProjectionJob;
 pub use projector_host::{
-    panic_message, GetHostStatus, HostStatus, HostedJob, JobFn, JobKind, JobResult, ProjectorHost,
-    TASK_RUNS,
+    panic_message, stop_requested, GetHostStatus, HostStatus, HostedJob, JobFn, JobKind, JobResult,
+    ProjectorHost, TASK_RUNS,
 };
 pub use rebuild_job::{OnRebuildEnd, RebuildJob, RebuildOutcome};
 pub use session::{

@@ -68,6 +68,11 @@ pub trait HostedJob: Send + Sync + 'static {
     fn gave_up(&self, _error: &str) {}
 }
 
+/// Resolves once a run is asked to stop (or its host is gone): for a job's `select!` loop.
+pub async fn stop_requested(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
 /// A [`HostedJob`] made of a name and a closure; handy for tests and small jobs.
 pub struct JobFn<F> {
     name: String,

@@ -1,12 +1,18 @@
 //! The sweeper: purges deleted items whose restore period ended, and collects blobs no event
 //! refers to (bytes written before a crash that lost their event, chunks of abandoned uploads,
-//! previews of purged bytes) once they are older than the grace period.
+//! previews of purged bytes) once they are older than the grace period. The node's supervisor
+//! hosts it ([`Sweeper`]) and restarts it when it fails.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::time::Duration;
 
-use chrono::{Duration as ChronoDuration, Utc};
-use tessera_events::content::Actor;
+use chrono::{DateTime, Duration as ChronoDuration, Utc};
+use futures_util::future::BoxFuture;
+use futures_util::FutureExt;
+use tessera_actors::{stop_requested, HostedJob, JobResult};
+use tessera_events::content::{Actor, UploadSession};
+use tokio::sync::watch;
+use uuid::Uuid;
 
 use tessera_projections::read_models::content as rm;
 
@@ -57,20 +63,23 @@ pub async fn sweep(service: &ContentService) -> anyhow::Result<SweepReport> {
         }
     }
 
-    // Chunks of sessions that did not complete: kept while the session may still resume.
-    let open: HashSet<String> = sqlx::query_scalar::<_, String>(
-        "SELECT DISTINCT substr(stream_id, 8) FROM events
-         WHERE event_type = 'upload.started'
-           AND (payload->>'expires_at')::timestamptz > now() - make_interval(secs => $1)",
-    )
-    .bind(service.settings().gc_grace_secs as f64)
-    .fetch_all(service.pool())
-    .await?
-    .into_iter()
-    .collect();
+    // Chunks of sessions that did not complete: kept while the session may still resume (it
+    // expired less than the grace period ago).
+    let mut resumable: HashMap<String, bool> = HashMap::new();
     for meta in blobs.list("uploads/").await? {
+        if !old(&meta) {
+            continue;
+        }
         let session = meta.key.as_str().split('/').nth(1).unwrap_or_default();
-        if !open.contains(session) && old(&meta) && blobs.delete(&meta.key).await.is_ok() {
+        let keep = match resumable.get(session) {
+            Some(keep) => *keep,
+            None => {
+                let keep = may_resume(service, session, now - grace).await?;
+                resumable.insert(session.to_owned(), keep);
+                keep
+            }
+        };
+        if !keep && blobs.delete(&meta.key).await.is_ok() {
             report.chunks_deleted += 1;
         }
     }
@@ -93,6 +102,19 @@ pub async fn sweep(service: &ContentService) -> anyhow::Result<SweepReport> {
     Ok(report)
 }
 
+/// Whether upload session `session` (a chunk folder's name) expires after `after`.
+async fn may_resume(
+    service: &ContentService,
+    session: &str,
+    after: DateTime<Utc>,
+) -> anyhow::Result<bool> {
+    let Ok(id) = Uuid::parse_str(session) else {
+        return Ok(false);
+    };
+    let started = UploadSession::load_start(service.store(), id).await?;
+    Ok(started.is_some_and(|s| s.expires_at > after))
+}
+
 /// Whether an item refers to these bytes: in the read model, or in an upload event the read
 /// model may not have caught up with.
 async fn referenced(service: &ContentService, sha: &str) -> anyhow::Result<bool> {
@@ -103,18 +125,40 @@ async fn referenced(service: &ContentService, sha: &str) -> anyhow::Result<bool>
     Ok(!pending.is_empty())
 }
 
-/// Sweeps every `interval` until the service is dropped.
-pub fn start(service: ContentService, interval: Duration) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            match sweep(&service).await {
-                Ok(r) if r != SweepReport::default() => tracing::info!(?r, "content sweep"),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "content sweep failed"),
+/// The sweeper, for the node's supervisor to host: sweeps every `interval` (the first at once).
+pub struct Sweeper {
+    service: ContentService,
+    interval: Duration,
+}
+
+impl Sweeper {
+    pub fn new(service: ContentService, interval: Duration) -> Self {
+        Self { service, interval }
+    }
+}
+
+impl HostedJob for Sweeper {
+    fn name(&self) -> &str {
+        "sweeper"
+    }
+
+    fn run(&self, mut shutdown: watch::Receiver<bool>) -> BoxFuture<'static, JobResult> {
+        let (service, interval) = (self.service.clone(), self.interval);
+        async move {
+            let mut tick = tokio::time::interval(interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = stop_requested(&mut shutdown) => return Ok(()),
+                    _ = tick.tick() => {}
+                }
+                match sweep(&service).await {
+                    Ok(r) if r != SweepReport::default() => tracing::info!(?r, "content sweep"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "content sweep failed"),
+                }
             }
         }
-    })
+        .boxed()
+    }
 }

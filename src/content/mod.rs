@@ -17,40 +17,31 @@ pub mod settings;
 pub mod uploads;
 pub mod view;
 
+pub use crate::inference::Metered;
 pub use error::ContentFailure;
 pub use generated::{GeneratedBody, GeneratedOutput};
-pub use crate::inference::Metered;
 pub use lifecycle::Changes;
 pub use reads::Viewer;
 pub use resumable::UploadView;
 pub use service::ContentService;
-pub use uploads::{id_for_key, Outcome, UploadMeta};
 pub use settings::ContentSettings;
+pub use uploads::{id_for_key, Outcome, UploadMeta};
 pub use view::{GenerationView, ItemView};
 
-/// Background work of the library, aborted when dropped.
-pub struct Background(Vec<tokio::task::JoinHandle<()>>);
-
-impl Drop for Background {
-    fn drop(&mut self) {
-        for h in &self.0 {
-            h.abort();
-        }
-    }
-}
-
-/// Starts the preview worker and, unless turned off, the sweeper.
-pub fn start_background(service: &ContentService) -> Background {
+/// The library's long-lived work, for the node's supervisor to host: the preview worker and,
+/// unless turned off, the sweeper.
+pub fn background_jobs(
+    service: &ContentService,
+) -> Vec<std::sync::Arc<dyn tessera_actors::HostedJob>> {
     let s = service.settings();
-    let mut tasks = vec![previews::start(
-        service.clone(),
-        std::time::Duration::from_secs(30),
+    let mut jobs: Vec<std::sync::Arc<dyn tessera_actors::HostedJob>> = vec![std::sync::Arc::new(
+        previews::PreviewWorker::new(service.clone(), std::time::Duration::from_secs(30)),
     )];
     if s.sweep_interval_secs > 0 {
-        tasks.push(gc::start(
+        jobs.push(std::sync::Arc::new(gc::Sweeper::new(
             service.clone(),
             std::time::Duration::from_secs(s.sweep_interval_secs),
-        ));
+        )));
     }
-    Background(tasks)
+    jobs
 }

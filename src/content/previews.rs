@@ -1,13 +1,17 @@
 //! The preview worker: thumbnails for images, a waveform for audio, a poster frame for video.
 //! Runs after the upload is acknowledged; results (or the reason there are none) are events, so
 //! a rebuild of the read model recomputes nothing. A periodic pass picks up items a crashed or
-//! busy node left pending; the item's stream version makes a second result a no-op.
+//! busy node left pending; the item's stream version makes a second result a no-op. The node's
+//! supervisor hosts the worker ([`PreviewWorker`]) and restarts it when it fails.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use chrono::Utc;
+use futures_util::future::BoxFuture;
+use futures_util::FutureExt;
+use tessera_actors::{panic_message, stop_requested, HostedJob, JobResult};
 use tessera_events::content::{
     content_stream, usage_stream, ContentCommand, ContentError, Ledger, LedgerCommand, Modality,
     PreviewImage, Previews,
@@ -16,50 +20,98 @@ use tessera_events::{
     aggregate::Aggregate, AppendRequest, CommandContext, EventStore, ExpectedVersion,
 };
 use tessera_models::media;
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, watch, Mutex, Semaphore};
 use uuid::Uuid;
 
 use super::error::ContentFailure;
 use super::service::ContentService;
 use crate::blob::BlobKey;
+use tessera_actors::HasErrorCode;
+use tessera_events::ErrorCode;
 
 /// Previews made at once per node: one, so that on a small machine decoding images and running
 /// ffmpeg leaves a core to the requests (previews are not on any request's path).
 const PARALLEL: usize = 1;
-use tessera_actors::HasErrorCode;
-use tessera_events::ErrorCode;
 
-/// Starts the worker; new uploads are sent to it through the service, and every `rescan` it
-/// looks for items left pending.
-pub fn start(service: ContentService, rescan: Duration) -> tokio::task::JoinHandle<()> {
-    let (tx, mut rx) = mpsc::unbounded_channel::<Uuid>();
-    service.set_preview_queue(tx);
-    let limit = Arc::new(Semaphore::new(PARALLEL));
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(rescan);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut in_flight = tokio::task::JoinSet::new();
-        loop {
-            let ids = tokio::select! {
-                Some(id) = rx.recv() => vec![id],
-                _ = tick.tick() => pending(&service, rescan).await,
-                Some(_) = in_flight.join_next(), if !in_flight.is_empty() => continue,
-            };
-            for id in ids {
-                let Ok(permit) = limit.clone().acquire_owned().await else {
-                    return;
-                };
-                let service = service.clone();
-                in_flight.spawn(async move {
-                    wait_for_quiet(&service).await;
-                    if let Err(e) = make(&service, id).await {
-                        tracing::warn!(error = %e, %id, "previews failed");
-                    }
-                    drop(permit);
-                });
-            }
+/// The preview worker, for the node's supervisor to host. New uploads reach it through the
+/// service's queue, which outlives a run, so a restart loses none; every `rescan` it looks for
+/// items left pending.
+pub struct PreviewWorker {
+    service: ContentService,
+    rescan: Duration,
+    queue: Arc<Mutex<mpsc::UnboundedReceiver<Uuid>>>,
+}
+
+impl PreviewWorker {
+    /// A worker for `service`; new uploads are queued for it from now on.
+    pub fn new(service: ContentService, rescan: Duration) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel::<Uuid>();
+        service.set_preview_queue(tx);
+        Self {
+            service,
+            rescan,
+            queue: Arc::new(Mutex::new(rx)),
         }
-    })
+    }
+}
+
+impl HostedJob for PreviewWorker {
+    fn name(&self) -> &str {
+        "previews"
+    }
+
+    fn run(&self, shutdown: watch::Receiver<bool>) -> BoxFuture<'static, JobResult> {
+        let (service, queue) = (self.service.clone(), self.queue.clone());
+        work(service, self.rescan, queue, shutdown).boxed()
+    }
+}
+
+/// One run of the worker: until asked to stop.
+async fn work(
+    service: ContentService,
+    rescan: Duration,
+    queue: Arc<Mutex<mpsc::UnboundedReceiver<Uuid>>>,
+    mut shutdown: watch::Receiver<bool>,
+) -> JobResult {
+    // A run that ended (a panic) gave the queue back as it unwound.
+    let mut rx = queue.lock().await;
+    let limit = Arc::new(Semaphore::new(PARALLEL));
+    let mut tick = tokio::time::interval(rescan);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut in_flight = tokio::task::JoinSet::new();
+    loop {
+        let ids = tokio::select! {
+            _ = stop_requested(&mut shutdown) => return Ok(()),
+            Some(id) = rx.recv() => vec![id],
+            _ = tick.tick() => pending(&service, rescan).await,
+            Some(_) = in_flight.join_next(), if !in_flight.is_empty() => continue,
+        };
+        for id in ids {
+            let permit = limit
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|e| e.to_string())?;
+            let service = service.clone();
+            in_flight.spawn(async move {
+                wait_for_quiet(&service).await;
+                // One item's panic is that item's failure, not the worker's: the others go on.
+                match std::panic::AssertUnwindSafe(make(&service, id))
+                    .catch_unwind()
+                    .await
+                {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => tracing::warn!(error = %e, %id, "previews failed"),
+                    Err(panic) => tracing::error!(
+                        error = %panic_message(panic),
+                        %id,
+                        "making previews panicked"
+                    ),
+                }
+                drop(permit);
+            });
+        }
+    }
 }
 
 /// Waits (a bounded time) until no upload has started or finished for a moment: previews are
@@ -105,7 +157,13 @@ pub async fn make(service: &ContentService, id: Uuid) -> Result<(), ContentFailu
         .state
         .check_processing(Utc::now().date_naive(), limits)
     {
-        return record_failure(service, id, ErrorCode::ProcessingQuotaExceeded, &e.to_string()).await;
+        return record_failure(
+            service,
+            id,
+            ErrorCode::ProcessingQuotaExceeded,
+            &e.to_string(),
+        )
+        .await;
     }
     // The probe and the tools read files: the original as a local file (a link to it, from
     // the filesystem store).

@@ -1,20 +1,24 @@
 //! `/api/admin/projections`: where each read model stands, and rebuilding one.
 
+use std::sync::Arc;
+
 use actix::Addr;
 use actix_web::{get, post, web, HttpResponse};
 use serde::Serialize;
-use tessera_actors::{GetTreeStatus, RootSupervisor};
-use tessera_projections::{rebuild, ProjectionError, RebuildOptions};
+use tessera_actors::{HostJob, RebuildJob, RebuildOutcome, RootSupervisor};
+use tessera_events::EventStore;
+use tessera_projections::RebuildOptions;
 use utoipa::{OpenApi, ToSchema};
 
 use crate::auth::AdminUser;
 use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::routes::health::{tree_status, WorkerView};
 use crate::state::AppState;
+use tessera_events::ErrorCode;
 
 /// A projection's position against the log, and its host on this node.
 #[derive(Serialize, ToSchema)]
 pub struct ProjectionView {
-use tessera_events::ErrorCode;
     pub name: String,
     /// Last global position applied to the read model.
     pub position: u64,
@@ -32,10 +36,14 @@ use tessera_events::ErrorCode;
     /// Restarts of this node's projector host for it (absent when it does not run here).
     pub restarts_here: Option<u64>,
     pub last_error_here: Option<String>,
+    /// Whether this node's projector for it runs now (false while it waits for a restart).
+    pub running_here: Option<bool>,
     /// A rebuild started from this node is running now.
     pub rebuilding_here: bool,
     /// How the last rebuild started from this node ended (absent when there was none).
     pub last_rebuild_here: Option<LastRebuild>,
+    /// The supervised task of the rebuild running here (its restarts after failures).
+    pub rebuild_task_here: Option<WorkerView>,
 }
 
 /// The outcome of a finished rebuild.
@@ -79,13 +87,16 @@ pub async fn list(
     let statuses = tessera_projections::status(&state.pool, &state.projections)
         .await
         .map_err(ApiError::internal)?;
-    let tree = root.send(GetTreeStatus).await.ok();
+    let tree = tree_status(&root).await;
     let projections = statuses
         .into_iter()
         .map(|s| {
-            let host = tree
-                .as_ref()
-                .and_then(|t| t.hosts.iter().find(|h| h.name == s.name));
+            let host_named = |name: &str| {
+                tree.as_ref()
+                    .and_then(|t| t.hosts.iter().find(|h| h.name == name))
+            };
+            let host = host_named(&s.name);
+            let rebuild_task = host_named(&RebuildJob::name_for(&s.name));
             let key = state
                 .projections
                 .iter()
@@ -96,6 +107,8 @@ pub async fn list(
                 last_rebuild_here: key.and_then(|k| state.last_rebuilds.get(k).map(|r| r.clone())),
                 restarts_here: host.map(|h| h.restarts),
                 last_error_here: host.and_then(|h| h.last_error.clone()),
+                running_here: host.map(|h| h.running),
+                rebuild_task_here: rebuild_task.map(WorkerView::from),
                 name: s.name,
                 position: s.position,
                 head: s.head,
@@ -115,7 +128,8 @@ pub async fn list(
 }
 
 /// Rebuilds a projection from the log beside its live tables and swaps it in when caught up.
-/// Runs in the background; follow it with `GET /api/admin/projections`.
+/// Runs in the background as a supervised task (a failed or panicked run is tried again);
+/// follow it with `GET /api/admin/projections`.
 #[utoipa::path(
     tag = "admin",
     params(("name" = String, Path, description = "projection name, e.g. `users`")),
@@ -131,6 +145,7 @@ pub async fn list(
 pub async fn start_rebuild(
     admin: AdminUser,
     state: web::Data<AppState>,
+    root: web::Data<Addr<RootSupervisor>>,
     name: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let projection = state
@@ -139,72 +154,63 @@ pub async fn start_rebuild(
         .find(|p| p.name() == name.as_str())
         .cloned()
         .ok_or_else(|| ApiError::not_found("projection"))?;
-    if !state.rebuilds.insert(projection.name()) {
+    let key = projection.name();
+    if !state.rebuilds.insert(key) {
         return Err(ApiError::conflict(
-            "rebuild_in_progress",
-            format!("a rebuild of {} is already running", projection.name()),
+            ErrorCode::RebuildInProgress,
+            format!("a rebuild of {key} is already running"),
         ));
     }
-    let running = Running {
-        state: state.into_inner(),
-        name: projection.name(),
-    };
-    let actor = admin.user_id;
-    tokio::spawn(async move {
-        let state = &running.state;
-        let (pool, store, node) = (&state.pool, &state.store, state.node_id.clone());
-        let name = projection.name();
-        tracing::info!(projection = name, %actor, "rebuild requested");
-        let result = rebuild(pool, store, projection.as_ref(), &RebuildOptions::new(node)).await;
-        let outcome = match result {
-            Ok(r) => {
-                tracing::info!(
-                    projection = name,
-                    events = r.events,
-                    position = r.position,
-                    "rebuild swapped in"
-                );
-                LastRebuild {
-                    finished_at: chrono::Utc::now(),
-                    succeeded: true,
-                    events: Some(r.events),
-                    error: None,
-                }
-            }
-            Err(e) => {
-                if matches!(e, ProjectionError::RebuildInProgress { .. }) {
-                    tracing::warn!(projection = name, "a rebuild is already running");
-                } else {
-                    tracing::error!(projection = name, error = %e, "rebuild failed");
-                }
-                LastRebuild {
-                    finished_at: chrono::Utc::now(),
-                    succeeded: false,
-                    events: None,
-                    error: Some(e.to_string()),
-                }
-            }
-        };
-        // Recorded before the running mark goes, so a reader never sees neither.
-        state.last_rebuilds.insert(name, outcome);
-        drop(running);
-    });
+    tracing::info!(projection = key, actor = %admin.user_id, "rebuild requested");
+    let recorder = state.clone().into_inner();
+    let job = RebuildJob::new(
+        state.pool.clone(),
+        Arc::new(state.store.clone()) as Arc<dyn EventStore>,
+        projection,
+        RebuildOptions::new(state.node_id.clone()),
+        Box::new(move |outcome| record_rebuild(&recorder, key, outcome)),
+    );
+    let hosted = root.send(HostJob(Arc::new(job))).await.unwrap_or(false);
+    if !hosted {
+        state.rebuilds.remove(key);
+        return Err(ApiError::internal("the node is shutting down"));
+    }
     Ok(HttpResponse::Accepted().json(RebuildAccepted {
         name: name.into_inner(),
         status: "started",
     }))
 }
 
-/// Marks a rebuild as running on this node until dropped, even if the task panics.
-struct Running {
-    state: std::sync::Arc<AppState>,
-    name: &'static str,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.state.rebuilds.remove(self.name);
-    }
+/// Records how a rebuild ended, then drops its running mark (in that order, so a reader never
+/// sees neither).
+fn record_rebuild(state: &AppState, name: &'static str, outcome: RebuildOutcome) {
+    let outcome = match outcome {
+        Ok(r) => {
+            tracing::info!(
+                projection = name,
+                events = r.events,
+                position = r.position,
+                "rebuild swapped in"
+            );
+            LastRebuild {
+                finished_at: chrono::Utc::now(),
+                succeeded: true,
+                events: Some(r.events),
+                error: None,
+            }
+        }
+        Err(error) => {
+            tracing::error!(projection = name, %error, "rebuild failed");
+            LastRebuild {
+                finished_at: chrono::Utc::now(),
+                succeeded: false,
+                events: None,
+                error: Some(error),
+            }
+        }
+    };
+    state.last_rebuilds.insert(name, outcome);
+    state.rebuilds.remove(name);
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -1,7 +1,9 @@
 //! Liveness and readiness.
 
+use actix::Addr;
 use actix_web::{get, web, HttpResponse};
 use serde::Serialize;
+use tessera_actors::{GetTreeStatus, HostStatus, JobKind, RootSupervisor, TreeStatus};
 use utoipa::{OpenApi, ToSchema};
 
 use crate::state::AppState;
@@ -18,6 +20,66 @@ pub struct Readiness {
     pub ready: bool,
     pub database: bool,
     pub migrations: bool,
+    /// Some long-lived work of this node is down (restarting after a failure), the live
+    /// sessions' registry died, or the actor tree does not answer. The node still serves.
+    pub degraded: bool,
+    /// The supervised work of this node and its state.
+    pub workers: Vec<WorkerView>,
+}
+
+/// One piece of supervised work of this node: a projector, a worker or a running task.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WorkerView {
+    /// e.g. `users` (a projector), `previews`, `sweeper`, `rebuild:users`.
+    pub name: String,
+    pub kind: WorkerKind,
+    /// A run is in progress.
+    pub running: bool,
+    /// It should be running and is not: it failed and waits for its restart.
+    pub down: bool,
+    /// Restarts after failures since this node started it.
+    pub restarts: u64,
+    /// Why its last failed run ended.
+    pub last_error: Option<String>,
+}
+
+/// What a supervised piece of work is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkerKind {
+    /// Keeps a read model up to date.
+    Projector,
+    /// Lives with the node: the preview worker, the sweeper, the cache listeners.
+    Worker,
+    /// Ends when done: a rebuild.
+    Task,
+}
+
+impl From<&HostStatus> for WorkerView {
+    fn from(h: &HostStatus) -> Self {
+        WorkerView {
+            name: h.name.clone(),
+            kind: match h.kind {
+                JobKind::Projector => WorkerKind::Projector,
+                JobKind::Worker => WorkerKind::Worker,
+                JobKind::Task => WorkerKind::Task,
+            },
+            running: h.running,
+            down: h.is_down(),
+            restarts: h.restarts,
+            last_error: h.last_error.clone(),
+        }
+    }
+}
+
+/// The actor tree's state, if its root answers.
+pub async fn tree_status(root: &Addr<RootSupervisor>) -> Option<TreeStatus> {
+    root.send(GetTreeStatus).await.ok()
+}
+
+/// Whether some supervised work is not as it should be (see [`Readiness::degraded`]).
+pub fn degraded(tree: Option<&TreeStatus>) -> bool {
+    tree.is_none_or(|t| t.down().next().is_some() || t.sessions.as_ref().is_none_or(|s| s.stopped))
 }
 
 /// The process is up.
@@ -31,13 +93,19 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
     })
 }
 
-/// Ready to serve: the database answers and every migration this build knows has run.
+/// Ready to serve: the database answers and every migration this build knows has run. The body
+/// also lists the node's supervised work; a worker that is down (restarting after a failure)
+/// marks the node `degraded` but not unready, since the node still serves requests and taking it
+/// out of rotation would turn a background fault into an outage.
 #[utoipa::path(tag = "health", responses(
     (status = 200, body = Readiness),
     (status = 503, body = Readiness, description = "database down or migrations pending")
 ))]
 #[get("/ready")]
-pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
+pub async fn ready(
+    state: web::Data<AppState>,
+    root: web::Data<Addr<RootSupervisor>>,
+) -> HttpResponse {
     let applied: Result<Vec<i64>, sqlx::Error> =
         sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
             .fetch_all(&state.pool)
@@ -52,10 +120,16 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
         Err(sqlx::Error::Database(_)) => (true, false),
         Err(_) => (false, false),
     };
+    let tree = tree_status(&root).await;
     let body = Readiness {
         ready: database && migrations,
         database,
         migrations,
+        degraded: degraded(tree.as_ref()),
+        workers: tree
+            .iter()
+            .flat_map(|t| t.hosts.iter().map(WorkerView::from))
+            .collect(),
     };
     if body.ready {
         HttpResponse::Ok().json(body)
@@ -69,7 +143,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 #[derive(OpenApi)]
-#[openapi(paths(health, ready), components(schemas(Health, Readiness)))]
+#[openapi(
+    paths(health, ready),
+    components(schemas(Health, Readiness, WorkerView, WorkerKind))
+)]
 struct HealthApi;
 
 pub fn openapi() -> utoipa::openapi::OpenApi {

@@ -1,7 +1,9 @@
 //! Processing jobs: `GET /api/content/{id}/jobs` (the item's owner, or an admin),
-//! `GET /api/admin/jobs` (admins: by status, e.g. the dead-lettered ones) and
-//! `POST /api/admin/content/{id}/reprocess` (admins: analyse again with the current models).
+//! `GET /api/admin/jobs` (admins: by status, e.g. the dead-lettered ones),
+//! `POST /api/admin/content/{id}/reprocess` (admins: analyse again with the current models) and
+//! `GET /api/admin/workers` (admins: this node's supervised background work).
 
+use actix::Addr;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -15,7 +17,10 @@ use super::json::{path_config, query_config};
 use crate::auth::{AdminUser, AuthUser};
 use crate::content::ContentService;
 use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::routes::health::{degraded, tree_status, WorkerView};
 use crate::state::AppState;
+use tessera_actors::RootSupervisor;
+use tessera_events::ErrorCode;
 
 /// One processing job.
 #[derive(Debug, Serialize, ToSchema)]
@@ -70,6 +75,17 @@ impl From<JobRow> for JobView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct JobList {
     pub jobs: Vec<JobView>,
+}
+
+/// This node's supervised background work.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkersView {
+    /// The node that answered.
+    pub node: String,
+    /// Some of it is down (restarting after a failure), or the actor tree does not answer.
+    pub degraded: bool,
+    /// Projectors, workers (previews, sweeper, cache listeners) and running tasks (rebuilds).
+    pub workers: Vec<WorkerView>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -174,6 +190,30 @@ pub async fn reprocess(
     Ok(HttpResponse::Accepted().json(ReprocessAccepted { job_id }))
 }
 
+#[utoipa::path(
+    get, path = "/api/admin/workers", tag = "admin",
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, body = WorkersView),
+        (status = 403, body = ErrorBody, description = "`forbidden`: not an admin"),
+    )
+)]
+pub async fn admin_workers(
+    _admin: AdminUser,
+    state: web::Data<AppState>,
+    root: web::Data<Addr<RootSupervisor>>,
+) -> HttpResponse {
+    let tree = tree_status(&root).await;
+    HttpResponse::Ok().json(WorkersView {
+        node: state.node_id.clone(),
+        degraded: degraded(tree.as_ref()),
+        workers: tree
+            .iter()
+            .flat_map(|t| t.hosts.iter().map(WorkerView::from))
+            .collect(),
+    })
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/api/content/{id}/jobs")
@@ -189,13 +229,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::resource("/api/admin/content/{id}/reprocess")
             .app_data(path_config())
             .route(web::post().to(reprocess)),
-    );
+    )
+    .service(web::resource("/api/admin/workers").route(web::get().to(admin_workers)));
 }
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(item_jobs, admin_jobs, reprocess),
-    components(schemas(JobView, JobList, ReprocessAccepted, ErrorBody))
+    paths(item_jobs, admin_jobs, reprocess, admin_workers),
+    components(schemas(JobView, JobList, ReprocessAccepted, WorkersView, ErrorBody))
 )]
 struct JobsApi;
 

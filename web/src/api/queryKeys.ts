@@ -39,5 +39,7 @@ export const queryKeys = {
     models: ['admin', 'models'] as const,
     jobs: (filters: Record<string, unknown> = {}) => ['admin', 'jobs', filters] as const,
     projections: ['admin', 'projections'] as const,
+    /** This node's supervised background work (`GET /api/admin/workers`). */
+    workers: ['admin', 'workers'] as const,
   },
 } as const;

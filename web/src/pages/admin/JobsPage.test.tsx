@@ -25,6 +25,15 @@ const FAILED = {
   requested_at: '2026-03-10T09:00:00Z',
   updated_at: '2026-03-10T10:00:00Z',
 };
+const WORKERS = {
+  node: 'node-a',
+  degraded: false,
+  workers: [
+    { name: 'users', kind: 'projector', running: true, down: false, restarts: 0, last_error: null },
+    { name: 'previews', kind: 'worker', running: true, down: false, restarts: 0, last_error: null },
+    { name: 'sweeper', kind: 'worker', running: true, down: false, restarts: 0, last_error: null },
+  ],
+};
 const RUNNING = { ...FAILED, id: '0190a000-0000-7000-8000-00000000j002', status: 'running', stage: 'transcribe', percent: 40, error_code: null, error: null, attempts: 1 };
 
 beforeEach(() => resetSessionForTests());
@@ -32,6 +41,7 @@ beforeEach(() => resetSessionForTests());
 describe('Admin jobs page', () => {
   it('lists failures with their error, and retries one', async () => {
     const api = mockApi({
+      'GET /api/admin/workers': () => WORKERS,
       'GET /api/admin/jobs': ({ request }) => ({ jobs: new URL(request.url).searchParams.get('status') === 'dead_lettered' ? [FAILED] : [] }),
       'POST /api/admin/content/{id}/reprocess': () => jsonResponse(202, { job_id: 'new' }),
     });
@@ -51,6 +61,7 @@ describe('Admin jobs page', () => {
 
   it('filters by status and shows progress of running jobs', async () => {
     const api = mockApi({
+      'GET /api/admin/workers': () => WORKERS,
       'GET /api/admin/jobs': ({ request }) => ({ jobs: new URL(request.url).searchParams.get('status') === 'running' ? [RUNNING] : [] }),
     });
     const user = userEvent.setup();
@@ -65,8 +76,25 @@ describe('Admin jobs page', () => {
   });
 
   it('shows a failed load with a retry', async () => {
-    mockApi({ 'GET /api/admin/jobs': () => apiError(403, 'forbidden') });
+    mockApi({ 'GET /api/admin/jobs': () => apiError(403, 'forbidden'), 'GET /api/admin/workers': () => apiError(403, 'forbidden') });
     renderWithProviders(<JobsPage />, { path: '/admin/jobs' });
     expect(await screen.findByRole('alert')).toHaveTextContent('You do not have access to this.');
+  });
+
+  it('shows the background workers, one of them restarting after a failure', async () => {
+    const previews = { name: 'previews', kind: 'worker', running: false, down: true, restarts: 3, last_error: 'panicked: decoder bug' };
+    mockApi({
+      'GET /api/admin/jobs': () => ({ jobs: [] }),
+      'GET /api/admin/workers': () => ({ ...WORKERS, degraded: true, workers: [WORKERS.workers[0], previews, WORKERS.workers[2]] }),
+    });
+    renderWithProviders(<JobsPage />, { path: '/admin/jobs' });
+    const panel = await screen.findByRole('region', { name: /Background workers/ });
+    const row = within(panel).getByText('Previews').closest('li') as HTMLElement;
+    expect(within(row).getByText('Restarting')).toBeInTheDocument();
+    expect(within(row).getByText('3 restarts')).toBeInTheDocument();
+    expect(within(row).getByText('Last failure: panicked: decoder bug')).toBeInTheDocument();
+    expect(within(panel).getByText('Sweeper').closest('li')).toHaveTextContent('Running');
+    expect(within(panel).queryByText('users')).not.toBeInTheDocument();
+    expect(within(panel).getByText(/Some of this node's work is down/)).toBeInTheDocument();
   });
 });

@@ -18,6 +18,7 @@ import { useToast } from '../../ui/toast';
 import { formatSeconds } from '../usage/usageData';
 import { AdminNav } from './AdminNav';
 import { adminErrorMessage } from './errors';
+import { WorkersPanel } from './WorkersPanel';
 
 type Job = Schema<'JobView'>;
 type JobList = Schema<'JobList'>;
@@ -185,6 +186,7 @@ export default function JobsPage() {
     <>
       <AdminNav />
       <PageHeader title="Jobs" description="Processing jobs across all users. Failed jobs keep their last error until you retry them." />
+      <WorkersPanel />
       <div role="group" aria-label="Status" className="-mx-1 mb-4 flex gap-1 overflow-x-auto px-1 pb-1">
         {STATUSES.map((s) => (
           <button

@@ -19,8 +19,10 @@ const USERS = {
   updated_at: '2026-03-10T10:00:00Z',
   restarts_here: 0,
   last_error_here: null,
+  running_here: true,
   rebuilding_here: false,
   last_rebuild_here: null,
+  rebuild_task_here: null,
 };
 const USAGE = { ...USERS, name: 'usage', position: 20, lag: 100, version: 1 };
 
@@ -63,6 +65,26 @@ describe('Admin projections page', () => {
     await waitFor(() => expect(within(row).getByText('Up to date')).toBeInTheDocument());
     expect(within(row).getByRole('button', { name: 'Rebuild users' })).toBeEnabled();
     expect(screen.getByText('users rebuilt')).toBeInTheDocument();
+  });
+
+  it('shows a projector that is down here, and a rebuild that was retried', async () => {
+    const retried = { name: 'rebuild:usage', kind: 'task', running: true, down: false, restarts: 1, last_error: 'connection reset' };
+    mockApi({
+      'GET /api/admin/projections': () => ({
+        node: 'node-a',
+        projections: [
+          { ...USERS, running_here: false, restarts_here: 2, last_error_here: 'panicked: bug in apply' },
+          { ...USAGE, version: 2, rebuilding_here: true, rebuild_task_here: retried },
+        ],
+      }),
+    });
+    renderWithProviders(<ProjectionsPage />);
+    const users = (await screen.findByText('users', { selector: 'span' })).closest('tr') as HTMLElement;
+    expect(within(users).getByText('Restarting')).toBeInTheDocument();
+    expect(within(users).getByText('panicked: bug in apply')).toBeInTheDocument();
+    expect(within(users).getByText(/2 restarts here/)).toBeInTheDocument();
+    const usage = screen.getByText('usage', { selector: 'span' }).closest('tr') as HTMLElement;
+    expect(within(usage).getByText(/Rebuild retried 1 time/)).toHaveTextContent('connection reset');
   });
 
   it('shows a rebuild this node is running when the page opens', async () => {

@@ -45,6 +45,7 @@ type State = { label: string; tone: 'success' | 'warning' | 'danger' | 'brand' |
 
 export function projectionState(p: Projection, rebuilding: boolean): State {
   if (rebuilding) return { label: 'Rebuilding', tone: 'brand', detail: 'Replaying the log beside the live tables' };
+  if (p.running_here === false) return { label: 'Restarting', tone: 'danger', detail: p.last_error_here ?? undefined };
   if (p.last_error_here) return { label: 'Failing', tone: 'danger', detail: p.last_error_here };
   if (p.version !== p.target_version) return { label: 'Needs rebuild', tone: 'warning', detail: `Schema v${p.version}, this build expects v${p.target_version}` };
   if (p.lag === 0) return { label: 'Up to date', tone: 'success' };
@@ -177,6 +178,12 @@ export default function ProjectionsPage() {
                         Schema v{p.version}
                         {p.restarts_here ? ` · ${p.restarts_here} restart${p.restarts_here === 1 ? '' : 's'} here` : ''}
                       </span>
+                      {p.rebuild_task_here && p.rebuild_task_here.restarts > 0 && (
+                        <span className="block text-xs text-amber-700 dark:text-amber-400">
+                          Rebuild retried {p.rebuild_task_here.restarts} time{p.rebuild_task_here.restarts === 1 ? '' : 's'}
+                          {p.rebuild_task_here.last_error ? ` · ${p.rebuild_task_here.last_error}` : ''}
+                        </span>
+                      )}
                       {last && (
                         <span className={`block text-xs ${last.succeeded ? 'text-zinc-500 dark:text-zinc-400' : 'text-red-700 dark:text-red-400'}`}>
                           {last.succeeded ? 'Rebuilt' : 'Rebuild failed'} <RelativeTime iso={last.finished_at} />

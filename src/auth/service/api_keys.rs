@@ -1,0 +1,141 @@
+//! API keys: created, listed, revoked by their owner; verified on every request that uses one.
+
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use subtle::ConstantTimeEq;
+use tessera_events::aggregate::execute;
+use tessera_events::users::{api_key_stream, ApiKey, ApiKeyCommand, ApiKeyEvent};
+use tessera_events::ExpectedVersion;
+use tessera_projections::read_models::api_keys;
+use uuid::Uuid;
+
+use super::{AuthMethod, AuthService, CreatedApiKey, Principal, LAST_USED_EVERY, STATUS_MAX_AGE};
+use crate::auth::error::AuthError;
+use crate::auth::{names, tokens};
+
+impl AuthService {
+    /// Creates an API key for `user_id`. The returned key is the only copy there will ever be.
+    #[tracing::instrument(name = "auth.api_key.create", skip_all, fields(%user_id))]
+    pub async fn create_api_key(
+        &self,
+        user_id: Uuid,
+        name: &str,
+    ) -> Result<CreatedApiKey, AuthError> {
+        let name = names::api_key_name(name)?;
+        let key = tokens::new_api_key();
+        let ctx = self.context(Some(user_id));
+        execute::<ApiKey>(
+            self.store(),
+            &api_key_stream(key.id),
+            &ctx,
+            Some(user_id),
+            || ApiKeyCommand::Create {
+                user_id,
+                name: name.clone(),
+                key_hash: key.hash.clone(),
+                prefix: key.prefix.clone(),
+            },
+        )
+        .await?;
+        tracing::info!(key_id = %key.id, "api key created");
+        Ok(CreatedApiKey {
+            id: key.id,
+            name,
+            prefix: key.prefix,
+            key: key.key,
+            created_at: Utc::now(),
+        })
+    }
+
+    /// The user's API keys (from the read model; revoked ones included).
+    pub async fn list_api_keys(
+        &self,
+        user_id: Uuid,
+    ) -> Result<Vec<api_keys::ApiKeyRow>, AuthError> {
+        Ok(api_keys::list_for_user(&self.inner.pool, user_id).await?)
+    }
+
+    /// Revokes one of the user's keys; someone else's key is "not found".
+    #[tracing::instrument(name = "auth.api_key.revoke", skip_all, fields(%user_id, %key_id))]
+    pub async fn revoke_api_key(&self, user_id: Uuid, key_id: Uuid) -> Result<(), AuthError> {
+        execute::<ApiKey>(
+            self.store(),
+            &api_key_stream(key_id),
+            &self.context(Some(user_id)),
+            Some(user_id),
+            || ApiKeyCommand::Revoke { owner: user_id },
+        )
+        .await?;
+        self.inner.api_keys.invalidate(key_id);
+        Ok(())
+    }
+
+    /// Verifies an API key against its stream (consistent: a revoked key stops at once).
+    pub async fn verify_api_key(&self, key: &str) -> Result<Principal, AuthError> {
+        let key_id = tokens::api_key_id(key).ok_or(AuthError::InvalidToken)?;
+        let presented = tokens::sha256_hex(key);
+        let state = self
+            .inner
+            .api_keys
+            .read(
+                self.store(),
+                key_id,
+                &api_key_stream(key_id),
+                Duration::ZERO,
+                |k: &ApiKey| k.user_id.map(|u| (u, k.revoked, k.key_hash.clone())),
+            )
+            .await?;
+        let Some((user_id, revoked, stored)) = state else {
+            return Err(AuthError::InvalidToken);
+        };
+        if !bool::from(presented.as_bytes().ct_eq(stored.as_bytes())) || revoked {
+            return Err(AuthError::InvalidToken);
+        }
+        let role = self.user_access(user_id, STATUS_MAX_AGE).await?;
+        self.touch_api_key(key_id, user_id);
+        Ok(Principal {
+            user_id,
+            role,
+            method: AuthMethod::ApiKey { key_id },
+        })
+    }
+
+    /// Records the key's use, at most once a minute per key, without delaying the request.
+    fn touch_api_key(&self, key_id: Uuid, user_id: Uuid) {
+        let now = Instant::now();
+        let due = match self.inner.key_last_used.entry(key_id) {
+            dashmap::mapref::entry::Entry::Occupied(mut o)
+                if now.duration_since(*o.get()) >= LAST_USED_EVERY =>
+            {
+                o.insert(now);
+                true
+            }
+            dashmap::mapref::entry::Entry::Occupied(_) => false,
+            dashmap::mapref::entry::Entry::Vacant(v) => {
+                v.insert(now);
+                true
+            }
+        };
+        if !due {
+            return;
+        }
+        let this = self.clone();
+        let ctx = self.context(Some(user_id));
+        tokio::spawn(async move {
+            let stream = api_key_stream(key_id);
+            let events = [ApiKeyEvent::Used { at: Utc::now() }];
+            let result = match ctx.to_event_data(&stream, &events, Some(user_id)) {
+                Ok(data) => this
+                    .store()
+                    .append(&stream, ExpectedVersion::StreamExists, data)
+                    .await
+                    .map(|_| ()),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = result {
+                tracing::warn!(%key_id, error = %e, "recording api key use failed");
+            }
+        });
+    }
+}
