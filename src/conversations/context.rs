@@ -274,16 +274,9 @@ async fn nearest_items(
         .into_iter()
         .filter_map(|(id, chunks)| {
             let best = chunks
-                .as_array()?
                 .iter()
-                .filter_map(|c| {
-                    let v: Vec<f32> = c["vector"]
-                        .as_array()?
-                        .iter()
-                        .filter_map(|x| x.as_f64().map(|x| x as f32))
-                        .collect();
-                    (v.len() == qv.len()).then(|| cosine(&qv, &v))
-                })
+                .filter(|c| c.vector.len() == qv.len())
+                .map(|c| cosine(&qv, &c.vector))
                 .fold(f32::MIN, f32::max);
             (best > f32::MIN).then_some((best, id))
         })

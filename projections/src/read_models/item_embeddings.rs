@@ -1,8 +1,9 @@
 //! Retrieval reads on read model `content`: the embeddings a user's analysed items carry in
 //! their analysis, for answers that look through the user's library.
 
-use serde_json::Value;
+use sqlx::types::Json;
 use sqlx::PgPool;
+use tessera_events::content::analysis::Embeddings;
 use uuid::Uuid;
 
 /// The `analysis.embeddings` of `owner`'s live, analysed items that have any, newest first, at
@@ -11,8 +12,8 @@ pub async fn recent(
     pool: &PgPool,
     owner: Uuid,
     limit: i64,
-) -> Result<Vec<(Uuid, Value)>, sqlx::Error> {
-    sqlx::query_as(
+) -> Result<Vec<(Uuid, Embeddings)>, sqlx::Error> {
+    let rows: Vec<(Uuid, Json<Embeddings>)> = sqlx::query_as(
         "SELECT id, analysis->'embeddings' FROM rm_content.items
          WHERE owner = $1 AND deleted_at IS NULL AND analysis_state = 'ready'
            AND jsonb_typeof(analysis->'embeddings') = 'array'
@@ -21,5 +22,6 @@ pub async fn recent(
     .bind(owner)
     .bind(limit)
     .fetch_all(pool)
-    .await
+    .await?;
+    Ok(rows.into_iter().map(|(id, Json(e))| (id, e)).collect())
 }
