@@ -6,12 +6,13 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use tessera_events::ErrorCode;
 use utoipa::OpenApi;
+use uuid::Uuid;
 
 use super::form::{FormError, FormField};
 use super::json::{json_config, path_config};
 use super::multipart::{self, FormRejection};
 use crate::auth::AuthUser;
-use crate::content::{ItemView, Outcome, Viewer};
+use crate::content::{id_for_key, ContentService, ItemView, Outcome, Viewer};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 
 mod files;
@@ -51,6 +52,30 @@ fn idempotency_key(req: &HttpRequest) -> ApiResult<Option<String>> {
         ));
     }
     Ok(Some(s.to_owned()))
+}
+
+/// What a create request's `Idempotency-Key` says: the item a request with the same key made,
+/// or the id the new item takes (fixed by the key, when one is sent).
+enum Idempotency {
+    Replay(Box<ItemView>),
+    New { key: Option<String>, id: Uuid },
+}
+
+async fn idempotency(
+    req: &HttpRequest,
+    service: &ContentService,
+    user: Uuid,
+) -> ApiResult<Idempotency> {
+    let key = idempotency_key(req)?;
+    if let Some(k) = &key {
+        if let Some(item) = service.existing_for_key(user, k).await? {
+            return Ok(Idempotency::Replay(Box::new(item)));
+        }
+    }
+    let id = key
+        .as_deref()
+        .map_or_else(Uuid::now_v7, |k| id_for_key(user, k));
+    Ok(Idempotency::New { key, id })
 }
 
 fn created(item: ItemView) -> HttpResponse {

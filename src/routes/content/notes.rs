@@ -3,11 +3,10 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use utoipa::ToSchema;
-use uuid::Uuid;
 
-use super::{existing, idempotency_key, outcome_response};
+use super::{existing, idempotency, outcome_response, Idempotency};
 use crate::auth::AuthUser;
-use crate::content::{id_for_key, ContentService, ItemView};
+use crate::content::{ContentService, ItemView};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -43,15 +42,10 @@ pub async fn create_note(
     service: web::Data<ContentService>,
     body: web::Json<NoteRequest>,
 ) -> ApiResult<HttpResponse> {
-    let key = idempotency_key(&req)?;
-    if let Some(k) = &key {
-        if let Some(item) = service.existing_for_key(user.user_id, k).await? {
-            return Ok(existing(item, true));
-        }
-    }
-    let id = key
-        .as_deref()
-        .map_or_else(Uuid::now_v7, |k| id_for_key(user.user_id, k));
+    let id = match idempotency(&req, &service, user.user_id).await? {
+        Idempotency::Replay(item) => return Ok(existing(*item, true)),
+        Idempotency::New { id, .. } => id,
+    };
     let b = body.into_inner();
     if b.text.trim().is_empty() {
         return Err(ApiError::validation("text", "a note needs some text"));

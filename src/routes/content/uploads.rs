@@ -8,10 +8,10 @@ use tessera_events::content::{ContentError, Source};
 use tessera_events::ErrorCode;
 use uuid::Uuid;
 
-use super::{existing, idempotency_key, outcome_response, FIELD_LIMIT};
+use super::{existing, idempotency, outcome_response, Idempotency, FIELD_LIMIT};
 use crate::auth::AuthUser;
 use crate::content::receive::{receive, ReceiveError, Received, TempFile};
-use crate::content::{id_for_key, ContentFailure, ContentService, ItemView, UploadMeta};
+use crate::content::{ContentFailure, ContentService, ItemView, UploadMeta};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::routes::form::FormField;
 use crate::routes::multipart::{read_form, MultipartForm, Part};
@@ -169,15 +169,10 @@ pub async fn upload(
     service: web::Data<ContentService>,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    let key = idempotency_key(&req)?;
-    if let Some(k) = &key {
-        if let Some(item) = service.existing_for_key(user.user_id, k).await? {
-            return Ok(existing(item, true));
-        }
-    }
-    let content_id = key
-        .as_deref()
-        .map_or_else(Uuid::now_v7, |k| id_for_key(user.user_id, k));
+    let (key, content_id) = match idempotency(&req, &service, user.user_id).await? {
+        Idempotency::Replay(item) => return Ok(existing(*item, true)),
+        Idempotency::New { key, id } => (key, id),
+    };
     let is_multipart = req
         .headers()
         .get(header::CONTENT_TYPE)
