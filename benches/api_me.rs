@@ -16,14 +16,14 @@ mod support;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use secrecy::SecretString;
 use serde_json::json;
 use support::{env_or, load};
-use tessera::config::Settings;
-use tessera::startup::Application;
-use tessera_events::testing::TestDb;
+use tessera_testkit::app::serve_on_thread;
+use tessera_testkit::signin::login;
 
+const PASSWORD: &str = "bench passphrase 12345";
 const GOAL_RPS: f64 = 5_000.0;
 const GOAL_P99_MS: f64 = 20.0;
 
@@ -34,39 +34,15 @@ fn main() -> Result<()> {
     let seconds: u64 = env_or("TESSERA_BENCH_SECONDS", 10);
     let connections: usize = env_or("TESSERA_BENCH_CONNECTIONS", 64);
 
-    // The server: its own actix system on its own thread, as `tessera serve` runs it.
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        actix_web::rt::System::new().block_on(async move {
-            let db = TestDb::with_pool_size(32).await;
-            let settings = Settings::with_overrides(&[
-                ("mode", "dev"),
-                ("server.port", "0"),
-                ("log.level", "warn"),
-                // The benchmark measures the API, not the limiter's refusals.
-                ("rate_limits.enabled", "false"),
-            ])
-            .expect("settings");
-            let app = Application::build_with_pool(settings, db.pool.clone())
+    let served = serve_on_thread(32, &[], |app, _| {
+        let auth = app.auth().clone();
+        async move {
+            auth.create_admin("bench@example.com", SecretString::from(PASSWORD), "Bench")
                 .await
-                .expect("build app");
-            let auth = app.auth().clone();
-            auth.create_admin(
-                "bench@example.com",
-                SecretString::from("bench passphrase 12345"),
-                "Bench",
-            )
-            .await
-            .expect("create user");
-            tx.send(app.port()).expect("send port");
-            let _keep = db;
-            app.run_until_stopped().await.expect("server");
-        });
-    });
-    let port = rx
-        .recv_timeout(Duration::from_secs(120))
-        .context("server start")?;
-    let base = format!("http://127.0.0.1:{port}");
+                .expect("create user");
+        }
+    })?;
+    let base = served.base;
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -76,17 +52,9 @@ fn main() -> Result<()> {
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(connections)
             .build()?;
-        let login = support::login(
-            &client,
-            &base,
-            "bench@example.com",
-            "bench passphrase 12345",
-        )
-        .await?;
-        let token = login["access_token"]
-            .as_str()
-            .context("no access token")?
-            .to_owned();
+        let token = login(&client, &base, "bench@example.com", PASSWORD)
+            .await?
+            .access;
         // Wait until the users read model has the account (the profile reads it).
         for _ in 0..100 {
             let r = client

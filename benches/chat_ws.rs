@@ -28,19 +28,15 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use futures_util::StreamExt;
 use secrecy::SecretString;
 use serde_json::{json, Value};
 use support::env_or;
-use tessera::config::Settings;
 use tessera::conversations::context::SYSTEM_PROMPT;
-use tessera::startup::Application;
-use tessera_events::testing::TestDb;
 use tessera_models::catalog::Catalog;
 use tessera_models::runtime::llama::{ChatMessage, LlamaModel, LlamaOptions};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::tungstenite::Message;
+use tessera_testkit::app::serve_on_thread;
+use tessera_testkit::signin::login;
+use tessera_testkit::WsClient;
 
 const PASSWORD: &str = "bench passphrase 12345";
 const QUESTION: &str = "Write a short story about a lighthouse keeper and a storm.";
@@ -86,45 +82,32 @@ fn main() -> Result<()> {
         tokens_per_s: Vec::new(),
     };
 
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        actix_web::rt::System::new().block_on(async move {
-            let db = TestDb::new().await;
-            let settings = Settings::with_overrides(&[
-                ("mode", "dev"),
-                ("server.port", "0"),
-                ("log.level", "warn"),
-                ("data_dir", data_dir.as_str()),
-                ("rate_limits.enabled", "false"),
-                ("processing.enabled", "false"),
-                ("quotas.processing_seconds_per_day", "1000000"),
-                ("chat.temperature", "0"),
-                ("chat.max_answer_tokens", "128"),
-            ])
-            .expect("settings");
-            let app = Application::build_with_pool(settings, db.pool.clone())
-                .await
-                .expect("build app");
-            // One user for the rounds that share a prompt cache, one more per cold round.
-            for i in 0..=rounds {
-                app.auth()
-                    .create_admin(
+    let served = serve_on_thread(
+        10,
+        &[
+            ("data_dir", data_dir.as_str()),
+            ("processing.enabled", "false"),
+            ("quotas.processing_seconds_per_day", "1000000"),
+            ("chat.temperature", "0"),
+            ("chat.max_answer_tokens", "128"),
+        ],
+        move |app, _| {
+            let auth = app.auth().clone();
+            async move {
+                // One user for the rounds that share a prompt cache, one more per cold round.
+                for i in 0..=rounds {
+                    auth.create_admin(
                         &format!("bench{i}@example.com"),
                         SecretString::from(PASSWORD),
                         "Bench",
                     )
                     .await
                     .expect("create user");
+                }
             }
-            tx.send(app.port()).expect("send port");
-            let _keep = db;
-            app.run_until_stopped().await.expect("server");
-        });
-    });
-    let port = rx
-        .recv_timeout(Duration::from_secs(120))
-        .context("server start")?;
-    let base = format!("http://127.0.0.1:{port}");
+        },
+    )?;
+    let (base, port) = (served.base, served.port);
 
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -194,9 +177,7 @@ fn main() -> Result<()> {
 /// A signed-in bench user with a live socket.
 struct Session {
     token: String,
-    ws: tokio_tungstenite::WebSocketStream<
-        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-    >,
+    ws: WsClient,
 }
 
 /// One measured answer.
@@ -211,15 +192,11 @@ struct Round {
 
 impl Session {
     async fn open(client: &reqwest::Client, base: &str, port: u16, i: usize) -> Result<Self> {
-        let login =
-            support::login(client, base, &format!("bench{i}@example.com"), PASSWORD).await?;
-        let token = login["access_token"].as_str().context("token")?.to_owned();
-        let mut request = format!("ws://127.0.0.1:{port}/api/ws").into_client_request()?;
-        request.headers_mut().insert(
-            "authorization",
-            HeaderValue::from_str(&format!("Bearer {token}"))?,
-        );
-        let (ws, _) = tokio_tungstenite::connect_async(request).await?;
+        let token = login(client, base, &format!("bench{i}@example.com"), PASSWORD)
+            .await?
+            .access;
+        let ws = WsClient::connect_bearer(&format!("ws://127.0.0.1:{port}/api/ws"), Some(&token))
+            .await?;
         Ok(Session { token, ws })
     }
 
@@ -247,11 +224,12 @@ impl Session {
             .error_for_status()?;
         let mut first: Option<Instant> = None;
         let done = loop {
-            let msg = tokio::time::timeout(Duration::from_secs(120), self.ws.next())
+            let text = self
+                .ws
+                .next_frame(Duration::from_secs(120))
                 .await
                 .context("no frame in 120 s")?
-                .context("socket ended")??;
-            let Message::Text(text) = msg else { continue };
+                .map_err(|_| anyhow::anyhow!("socket ended"))?;
             let f: Value = serde_json::from_str(&text)?;
             if f["stream"] != stream.as_str() {
                 continue;

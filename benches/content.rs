@@ -31,13 +31,12 @@ use anyhow::{Context, Result};
 use secrecy::SecretString;
 use serde_json::json;
 use support::{env_or, load};
-use tessera::config::Settings;
-use tessera::startup::Application;
 use tessera_events::content::{
     content_stream, ContentEvent, MediaFacts, Modality, Source, Uploaded,
 };
-use tessera_events::testing::TestDb;
 use tessera_events::{AppendRequest, CommandContext, EventStore, ExpectedVersion, PgEventStore};
+use tessera_testkit::app::serve_on_thread;
+use tessera_testkit::signin::login;
 use uuid::Uuid;
 
 const PASSWORD: &str = "bench passphrase 12345";
@@ -54,39 +53,27 @@ fn main() -> Result<()> {
     std::fs::create_dir_all(&work)?;
     let data_dir = work.join("data");
 
-    let (tx, rx) = std::sync::mpsc::channel();
     let dd = data_dir.display().to_string();
-    std::thread::spawn(move || {
-        actix_web::rt::System::new().block_on(async move {
-            let db = TestDb::with_pool_size(32).await;
-            let settings = Settings::with_overrides(&[
-                ("mode", "dev"),
-                ("server.port", "0"),
-                ("log.level", "warn"),
-                ("data_dir", dd.as_str()),
-                ("rate_limits.enabled", "false"),
-                ("quotas.storage_bytes", "1000000000000"),
-                ("quotas.uploads_per_day", "1000000"),
-                ("content.max_audio_bytes", "4000000000"),
-                ("processing.enabled", "false"),
-            ])
-            .expect("settings");
-            let app = Application::build_with_pool(settings, db.pool.clone())
-                .await
-                .expect("build app");
-            app.auth()
-                .create_admin("bench@example.com", SecretString::from(PASSWORD), "Bench")
-                .await
-                .expect("create user");
-            tx.send((app.port(), db.pool.clone())).expect("send port");
-            let _keep = db;
-            app.run_until_stopped().await.expect("server");
-        });
-    });
-    let (port, pool) = rx
-        .recv_timeout(Duration::from_secs(120))
-        .context("server start")?;
-    let base = format!("http://127.0.0.1:{port}");
+    let served = serve_on_thread(
+        32,
+        &[
+            ("data_dir", dd.as_str()),
+            ("quotas.storage_bytes", "1000000000000"),
+            ("quotas.uploads_per_day", "1000000"),
+            ("content.max_audio_bytes", "4000000000"),
+            ("processing.enabled", "false"),
+        ],
+        |app, pool| {
+            let auth = app.auth().clone();
+            async move {
+                auth.create_admin("bench@example.com", SecretString::from(PASSWORD), "Bench")
+                    .await
+                    .expect("create user");
+                pool
+            }
+        },
+    )?;
+    let (base, pool) = (served.base, served.value);
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -96,9 +83,8 @@ fn main() -> Result<()> {
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(64)
             .build()?;
-        let login = support::login(&client, &base, "bench@example.com", PASSWORD).await?;
-        let token = login["access_token"].as_str().context("token")?.to_owned();
-        let user: Uuid = login["user_id"].as_str().context("user")?.parse()?;
+        let signed_in = login(&client, &base, "bench@example.com", PASSWORD).await?;
+        let (token, user) = (signed_in.access, signed_in.user_id);
 
         let parts: String = env_or("TESSERA_BENCH_PARTS", "small,upload,list".to_owned());
         let part = |p: &str| parts.split(',').any(|x| x.trim() == p);

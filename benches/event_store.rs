@@ -42,13 +42,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use sqlx::{Executor, PgConnection, PgPool};
-use tessera_events::testing::{TestDb, TEST_DATABASE_URL};
 use tessera_events::{
     EventData, EventStore, ExpectedVersion, Metadata, PgEventStore, RecordedEvent, StreamId,
     Subscription,
 };
 use tessera_projections::read_models::UsersProjection;
 use tessera_projections::{rebuild, Projection, ProjectionError, RebuildOptions};
+use tessera_testkit::{TestDb, TEST_DATABASE_URL};
 use uuid::Uuid;
 
 /// The server the benchmarks create their databases on.
@@ -94,7 +94,7 @@ fn main() {
         );
         std::process::exit(2);
     };
-    // The per-test databases of tessera-events' testing support read this variable; no other
+    // The test kit's per-test databases read this variable; no other
     // thread exists yet.
     std::env::set_var(TEST_DATABASE_URL, url);
 

@@ -16,19 +16,16 @@
 mod support;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use futures_util::future::join_all;
 use serde_json::{json, Value};
 use support::env_or;
-use tessera::config::Settings;
-use tessera::startup::Application;
-use tessera_actors::jobs::Pipelines;
 use tessera_actors::models::Infer;
-use tessera_events::testing::TestDb;
 use tessera_models::text::Embedder;
+use tessera_testkit::app::serve_on_thread;
+use tessera_testkit::signin::register;
 
 const GOAL_RATIO: f64 = 0.8;
 const SENTENCES: usize = 32;
@@ -77,33 +74,18 @@ fn main() -> Result<()> {
     }
     let seconds = Duration::from_secs_f64(env_or("TESSERA_BENCH_SECONDS", 6.0));
 
-    // The server: its own actix system on its own thread, as `tessera serve` runs it.
-    let (tx, rx) = std::sync::mpsc::channel::<(u16, Arc<Pipelines>)>();
-    std::thread::spawn(move || {
-        actix_web::rt::System::new().block_on(async move {
-            let db = TestDb::new().await;
-            let settings = Settings::with_overrides(&[
-                ("mode", "dev"),
-                ("server.port", "0"),
-                ("log.level", "warn"),
-                ("rate_limits.enabled", "false"),
-                ("quotas.processing_seconds_per_day", "10000000"),
-                ("processing.enabled", "false"),
-            ])
-            .expect("settings");
-            let app = Application::build_with_pool(settings, db.pool.clone())
-                .await
-                .expect("build app");
-            tx.send((app.port(), app.processing().pipelines.clone()))
-                .expect("send port");
-            let _keep = db;
-            app.run_until_stopped().await.expect("server");
-        });
-    });
-    let (port, pipelines) = rx
-        .recv_timeout(Duration::from_secs(120))
-        .context("server start")?;
-    let base = format!("http://127.0.0.1:{port}");
+    let served = serve_on_thread(
+        10,
+        &[
+            ("quotas.processing_seconds_per_day", "10000000"),
+            ("processing.enabled", "false"),
+        ],
+        |app, _| {
+            let pipelines = app.processing().pipelines.clone();
+            async move { pipelines }
+        },
+    )?;
+    let (base, pipelines) = (served.base, served.value);
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -111,21 +93,14 @@ fn main() -> Result<()> {
         .build()?;
     rt.block_on(async move {
         let client = reqwest::Client::new();
-        let registered: Value = client
-            .post(format!("{base}/api/auth/register"))
-            .json(
-                &json!({"email": "bench-v1@example.com", "password": "bench passphrase 12345",
-                          "display_name": "Bench"}),
-            )
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
-        let access = registered["access_token"]
-            .as_str()
-            .context("no access token")?
-            .to_owned();
+        let access = register(
+            &client,
+            &base,
+            "bench-v1@example.com",
+            "bench passphrase 12345",
+        )
+        .await?
+        .access;
         let created: Value = client
             .post(format!("{base}/api/me/api-keys"))
             .bearer_auth(&access)

@@ -22,7 +22,6 @@
 mod support;
 
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -30,20 +29,14 @@ use anyhow::{bail, Context, Result};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 use support::env_or;
-use tessera_events::testing::{TestDb, TEST_DATABASE_URL};
 use tessera_events::{EventData, EventStore, ExpectedVersion, Metadata, PgEventStore, StreamId};
-use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-use uuid::Uuid;
+use tessera_testkit::app::ServerProcess;
+use tessera_testkit::signin::{register, Tokens};
+use tessera_testkit::{TestDb, WsClient};
 
 const GOAL_P99_MS: f64 = 50.0;
 const GOAL_BYTES_PER_SESSION: f64 = 64.0 * 1024.0;
 const EVENTS_PER_SECOND: u64 = 50;
-
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 fn main() -> Result<()> {
     if !support::use_bench_database()? {
@@ -89,78 +82,32 @@ fn rss_bytes(pid: u32) -> Result<u64> {
     Ok(kb * 1024)
 }
 
-fn database_url(db: &TestDb) -> Result<String> {
-    let base = std::env::var(TEST_DATABASE_URL).context("no bench database URL")?;
-    let base = base.split('?').next().unwrap_or(&base);
-    let (server, _) = base
-        .rsplit_once('/')
-        .context("database URL without a path")?;
-    Ok(format!("{server}/{}", db.name))
-}
-
-struct User {
-    id: Uuid,
-    token: String,
-}
-
-async fn register(client: &reqwest::Client, base: &str, i: usize) -> Result<User> {
-    let reply: Value = client
-        .post(format!("{base}/api/auth/register"))
-        .json(&json!({
-            "email": format!("ws-bench-{i}@example.com"),
-            "password": "bench passphrase 12345",
-            "display_name": "Bench",
-        }))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    Ok(User {
-        id: reply["user_id"]
-            .as_str()
-            .and_then(|s| s.parse().ok())
-            .context("no user_id")?,
-        token: reply["access_token"]
-            .as_str()
-            .context("no access_token")?
-            .to_owned(),
-    })
-}
-
-async fn open(port: u16, token: &str) -> Result<Socket> {
-    let mut request = format!("ws://127.0.0.1:{port}/api/ws").into_client_request()?;
-    request.headers_mut().insert(
-        "authorization",
-        HeaderValue::from_str(&format!("Bearer {token}"))?,
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await?;
-    loop {
-        match tokio::time::timeout(Duration::from_secs(30), socket.next()).await {
-            Ok(Some(Ok(Message::Text(text)))) => {
-                let frame: Value = serde_json::from_str(&text)?;
-                if frame["type"] == "ready" {
-                    return Ok(socket);
-                }
-                bail!("expected ready, got {frame}");
+/// A session of `token`'s user, its `ready` frame read.
+async fn open(url: &str, token: &str) -> Result<WsClient> {
+    let mut socket = WsClient::connect_bearer(url, Some(token)).await?;
+    match socket.next_frame(Duration::from_secs(30)).await {
+        Some(Ok(text)) => {
+            let frame: Value = serde_json::from_str(&text)?;
+            if frame["type"] == "ready" {
+                return Ok(socket);
             }
-            Ok(Some(Ok(_))) => continue,
-            other => bail!("no ready frame: {other:?}"),
+            bail!("expected ready, got {frame}");
         }
+        other => bail!("no ready frame: {other:?}"),
     }
 }
 
 /// Opens `count` sessions, `parallel` at a time, for users in turn.
 async fn open_many(
-    port: u16,
-    users: &[Arc<User>],
+    url: &str,
+    users: &[Arc<Tokens>],
     count: usize,
     parallel: usize,
-) -> Result<Vec<(usize, Socket)>> {
+) -> Result<Vec<(usize, WsClient)>> {
     let mut out = Vec::with_capacity(count);
     let mut pending = futures_util::stream::iter((0..count).map(|i| {
         let user = users[i % users.len()].clone();
-        async move { open(port, &user.token).await.map(|s| (i % users.len(), s)) }
+        async move { open(url, &user.access).await.map(|s| (i % users.len(), s)) }
     }))
     .buffer_unordered(parallel);
     while let Some(socket) = pending.next().await {
@@ -171,55 +118,37 @@ async fn open_many(
 
 async fn run(sessions: usize, user_count: usize, events: usize) -> Result<()> {
     let db = TestDb::with_pool_size(8).await;
-    let url = database_url(&db)?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let data = tempfile::tempdir()?;
-    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .arg("serve")
-        .env("DATABASE_URL", &url)
-        .env("TESSERA_MODE", "dev")
-        .env("TESSERA_SERVER__PORT", port.to_string())
-        .env("TESSERA_DATA_DIR", data.path())
-        .env("TESSERA_LOG__LEVEL", "warn")
-        .env("TESSERA_RATE_LIMITS__ENABLED", "false")
-        .env("TESSERA_AUTH__REGISTRATIONS_PER_ADDRESS", "1000000")
-        .env("TESSERA_PROCESSING__ENABLED", "false")
-        .env_remove("REDIS_URL")
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .context("start tessera serve")?;
-    let pid = server.id().context("server pid")?;
-    let base = format!("http://127.0.0.1:{port}");
+    let mut server = ServerProcess::start(
+        env!("CARGO_BIN_EXE_tessera"),
+        &db.url(),
+        &[
+            ("TESSERA_RATE_LIMITS__ENABLED", "false"),
+            ("TESSERA_AUTH__REGISTRATIONS_PER_ADDRESS", "1000000"),
+        ],
+    )
+    .await
+    .context("start tessera serve")?;
+    let pid = server.child.id().context("server pid")?;
+    let (base, url) = (server.base.clone(), server.ws_url("/api/ws"));
     let client = reqwest::Client::new();
-    let started = Instant::now();
-    while !matches!(client.get(format!("{base}/health")).send().await, Ok(r) if r.status().is_success())
-    {
-        if started.elapsed() > Duration::from_secs(120) {
-            bail!("the server did not start");
-        }
-        if let Some(status) = server.try_wait()? {
-            bail!("the server exited: {status}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 
     let mut users = Vec::with_capacity(user_count);
-    let mut registering =
-        futures_util::stream::iter((0..user_count).map(|i| register(&client, &base, i)))
-            .buffer_unordered(4);
+    let mut registering = futures_util::stream::iter((0..user_count).map(|i| {
+        let email = format!("ws-bench-{i}@example.com");
+        let (client, base) = (&client, &base);
+        async move { register(client, base, &email, "bench passphrase 12345").await }
+    }))
+    .buffer_unordered(4);
     while let Some(user) = registering.next().await {
         users.push(Arc::new(user?));
     }
 
     // Warm the server's pools and allocator with a few sessions, then measure.
-    drop(open_many(port, &users, 50.min(sessions), 25).await?);
+    drop(open_many(&url, &users, 50.min(sessions), 25).await?);
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rss_before = rss_bytes(pid)?;
     let opening = Instant::now();
-    let sockets = open_many(port, &users, sessions, 50).await?;
+    let sockets = open_many(&url, &users, sessions, 50).await?;
     let open_s = opening.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_secs(3)).await;
     let rss_after = rss_bytes(pid)?;
@@ -237,8 +166,9 @@ async fn run(sessions: usize, user_count: usize, events: usize) -> Result<()> {
         readers.push(tokio::spawn(async move {
             let mut got: Vec<(u64, Instant)> = Vec::with_capacity(expected);
             while got.len() < expected {
-                match tokio::time::timeout_at(deadline, socket.next()).await {
-                    Ok(Some(Ok(Message::Text(text)))) => {
+                let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                match socket.next_frame(left).await {
+                    Some(Ok(text)) => {
                         let at = Instant::now();
                         let frame: Value = match serde_json::from_str(&text) {
                             Ok(frame) => frame,
@@ -248,7 +178,6 @@ async fn run(sessions: usize, user_count: usize, events: usize) -> Result<()> {
                             got.push((seq, at));
                         }
                     }
-                    Ok(Some(Ok(_))) => continue,
                     _ => break,
                 }
             }
@@ -261,7 +190,7 @@ async fn run(sessions: usize, user_count: usize, events: usize) -> Result<()> {
     let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / EVENTS_PER_SECOND));
     for seq in 0..events {
         tick.tick().await;
-        let owner = users[seq % user_count].id;
+        let owner = users[seq % user_count].user_id;
         let data = EventData::new(
             "job.progress",
             json!({"bench_seq": seq, "attempt": 1, "stage": "bench", "percent": 50}),
@@ -324,7 +253,7 @@ async fn run(sessions: usize, user_count: usize, events: usize) -> Result<()> {
         dir.join("ws_sessions.json"),
         serde_json::to_string_pretty(&report)?,
     )?;
-    server.kill().await.ok();
+    server.child.kill().await.ok();
     drop(db);
     Ok(())
 }

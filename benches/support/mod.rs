@@ -1,5 +1,5 @@
-//! What the HTTP benchmarks share: settings from the environment and a closed-loop load
-//! generator.
+//! What the HTTP benchmarks share beyond the test kit: settings from the environment and a
+//! closed-loop load generator.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,7 +15,7 @@ pub fn use_bench_database() -> Result<bool> {
     if args.iter().any(|a| a == "--list") || !args.iter().any(|a| a == "--bench") {
         return Ok(false);
     }
-    let test = tessera_events::testing::TEST_DATABASE_URL;
+    let test = tessera_testkit::TEST_DATABASE_URL;
     let url = std::env::var("TESSERA_BENCH_DATABASE_URL")
         .or_else(|_| std::env::var(test))
         .context("set TESSERA_BENCH_DATABASE_URL (make bench does)")?;
@@ -110,21 +110,4 @@ pub async fn load(
         p99_ms: pct(0.99),
         max_ms: all.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
     })
-}
-
-/// Signs in; the body of the answer (`access_token`, `user_id`, …).
-pub async fn login(
-    client: &reqwest::Client,
-    base: &str,
-    email: &str,
-    password: &str,
-) -> Result<serde_json::Value> {
-    Ok(client
-        .post(format!("{base}/api/auth/login"))
-        .json(&json!({ "email": email, "password": password }))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?)
 }

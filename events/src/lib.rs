@@ -14,8 +14,6 @@ pub mod migrations;
 pub mod postgres;
 pub mod store;
 pub mod subscription;
-#[cfg(feature = "testing")]
-pub mod testing;
 pub mod upcast;
 pub mod users;
 

@@ -6,7 +6,7 @@ use std::str::FromStr;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, Executor, PgConnection};
 
-use crate::migrations::MIGRATOR;
+use tessera_events::migrations::MIGRATOR;
 
 /// The variable that points the tests at a PostgreSQL server (with pgvector).
 pub const TEST_DATABASE_URL: &str = "TESSERA_TEST_DATABASE_URL";
@@ -94,6 +94,7 @@ impl TestDb {
         Self::with_pool_size(10).await
     }
 
+    /// A new database whose pool holds up to `max_connections`.
     pub async fn with_pool_size(max_connections: u32) -> Self {
         let admin = admin_options();
         let template = ensure_template(&admin).await;

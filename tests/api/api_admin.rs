@@ -1,11 +1,9 @@
 //! The admin API against the real application over real HTTP: who may use it, what each action
 //! does to the target's access, the last-admin rule, and the projections endpoint.
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::{eventually, spawn_app, Reply, TestApp, Tokens, PASSWORD};
+use crate::helpers::{eventually, spawn_app, Reply, TestApp, Tokens, PASSWORD};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -301,7 +299,7 @@ async fn quotas_show_in_the_profile_with_defaults_for_unset_limits() {
     let before = app.get_as("/api/me", &user.access).await;
     assert_eq!(
         before.body["quota"]["uploads_per_day"],
-        json!(common::DEFAULT_UPLOADS_PER_DAY)
+        json!(crate::helpers::DEFAULT_UPLOADS_PER_DAY)
     );
 
     let reply = app
@@ -316,7 +314,7 @@ async fn quotas_show_in_the_profile_with_defaults_for_unset_limits() {
     let want = json!({
         "storage_bytes": 5_000,
         "uploads_per_day": 3,
-        "processing_seconds_per_day": common::DEFAULT_PROCESSING_SECONDS,
+        "processing_seconds_per_day": crate::helpers::DEFAULT_PROCESSING_SECONDS,
     });
     eventually("the profile shows the new quota", || async {
         let me = app.get_as("/api/me", &user.access).await;
@@ -335,8 +333,8 @@ async fn quotas_show_in_the_profile_with_defaults_for_unset_limits() {
         .await;
     assert_eq!(reply.status, StatusCode::NO_CONTENT, "{reply:?}");
     let want = json!({
-        "storage_bytes": common::DEFAULT_STORAGE_BYTES,
-        "uploads_per_day": common::DEFAULT_UPLOADS_PER_DAY,
+        "storage_bytes": crate::helpers::DEFAULT_STORAGE_BYTES,
+        "uploads_per_day": crate::helpers::DEFAULT_UPLOADS_PER_DAY,
         "processing_seconds_per_day": 60,
     });
     eventually("the profile shows the replaced quota", || async {
@@ -348,7 +346,7 @@ async fn quotas_show_in_the_profile_with_defaults_for_unset_limits() {
     let me = app.get_as("/api/me", &admin.access).await;
     assert_eq!(
         me.body["quota"]["processing_seconds_per_day"],
-        common::DEFAULT_PROCESSING_SECONDS
+        crate::helpers::DEFAULT_PROCESSING_SECONDS
     );
 
     for (body, status, code) in [

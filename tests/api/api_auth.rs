@@ -1,20 +1,18 @@
 //! Signing up, signing in, tokens and API keys against the real application over real HTTP,
 //! with the bad input of issue 2: each case answers its stable error code.
 
-mod common;
-
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
-use common::{
+use crate::helpers::{
     eventually, registration, spawn_app, spawn_app_with, Reply, TestApp, PASSWORD, SECRET,
 };
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 /// A throwaway RSA key that protects nothing (the one the unit tests use).
-const TEST_RSA_KEY: &str = include_str!("../src/auth/testdata/rsa_test_key.pem");
+const TEST_RSA_KEY: &str = include_str!("../../src/auth/testdata/rsa_test_key.pem");
 
 fn assert_error(reply: &Reply, status: StatusCode, code: &str) {
     assert_eq!(
@@ -29,7 +27,10 @@ fn assert_error(reply: &Reply, status: StatusCode, code: &str) {
 async fn register_login_and_me_by_header_and_by_cookie() {
     let app = spawn_app().await;
     let reply = app
-        .send(app.post_json("/api/auth/register", &registration("Ada@Example.com")))
+        .send(app.post_json(
+            "/api/auth/register",
+            &registration("Ada@Example.com", PASSWORD),
+        ))
         .await;
     assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
     assert_eq!(reply.header("cache-control"), Some("no-store"));
@@ -38,7 +39,7 @@ async fn register_login_and_me_by_header_and_by_cookie() {
     assert!(reply.body["expires_in"]
         .as_i64()
         .is_some_and(|s| s > 0 && s <= 900));
-    let registered = common::tokens_of(&reply.body);
+    let registered = crate::helpers::tokens_of(&reply.body).expect("tokens");
 
     let reply = app.try_login("ada@example.com", PASSWORD).await;
     assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
@@ -60,7 +61,7 @@ async fn register_login_and_me_by_header_and_by_cookie() {
             .any(|c| c.starts_with("refresh_token=") && c.contains("Path=/api/auth")),
         "{cookies:?}"
     );
-    let login = common::tokens_of(&reply.body);
+    let login = crate::helpers::tokens_of(&reply.body).expect("tokens");
     assert_eq!(login.user_id, registered.user_id);
     assert_ne!(login.refresh, registered.refresh, "a new session");
 
@@ -74,9 +75,9 @@ async fn register_login_and_me_by_header_and_by_cookie() {
         assert_eq!(
             me.body["quota"],
             json!({
-                "storage_bytes": common::DEFAULT_STORAGE_BYTES,
-                "uploads_per_day": common::DEFAULT_UPLOADS_PER_DAY,
-                "processing_seconds_per_day": common::DEFAULT_PROCESSING_SECONDS,
+                "storage_bytes": crate::helpers::DEFAULT_STORAGE_BYTES,
+                "uploads_per_day": crate::helpers::DEFAULT_UPLOADS_PER_DAY,
+                "processing_seconds_per_day": crate::helpers::DEFAULT_PROCESSING_SECONDS,
             })
         );
     }
@@ -112,7 +113,7 @@ async fn refresh_rotates_and_reuse_revokes_the_whole_family() {
 
     let reply = app.try_refresh(&first.refresh).await;
     assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
-    let second = common::tokens_of(&reply.body);
+    let second = crate::helpers::tokens_of(&reply.body).expect("tokens");
     assert_eq!(second.user_id, first.user_id);
     assert_ne!(second.refresh, first.refresh);
     assert_eq!(
@@ -128,7 +129,7 @@ async fn refresh_rotates_and_reuse_revokes_the_whole_family() {
         )
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
-    let third = common::tokens_of(&reply.body);
+    let third = crate::helpers::tokens_of(&reply.body).expect("tokens");
 
     // Presenting a used-up token is theft or a bug: the family is revoked, newest token too.
     let reused = app.try_refresh(&first.refresh).await;
@@ -307,7 +308,7 @@ async fn bad_input_gets_stable_codes() {
     let reply = post_raw(&app, register, "application/json", "[1, 2]".into()).await;
     assert_error(&reply, StatusCode::BAD_REQUEST, "invalid_json");
 
-    let mut unknown = registration("x@example.com");
+    let mut unknown = registration("x@example.com", PASSWORD);
     unknown["role"] = json!("admin");
     let reply = app.send(app.post_json(register, &unknown)).await;
     assert_error(&reply, StatusCode::BAD_REQUEST, "invalid_json");
@@ -329,7 +330,7 @@ async fn bad_input_gets_stable_codes() {
     assert_error(&reply, StatusCode::BAD_REQUEST, "invalid_json");
     assert!(!reply.body.to_string().contains("12345678901"));
 
-    let mut long_name = registration("x@example.com");
+    let mut long_name = registration("x@example.com", PASSWORD);
     long_name["display_name"] = json!("n".repeat(101));
     let reply = app.send(app.post_json(register, &long_name)).await;
     assert_error(
@@ -346,14 +347,14 @@ async fn bad_input_gets_stable_codes() {
         ("a@b", "no dot in the domain"),
     ] {
         let reply = app
-            .send(app.post_json(register, &registration(email)))
+            .send(app.post_json(register, &registration(email, PASSWORD)))
             .await;
         assert_error(&reply, StatusCode::UNPROCESSABLE_ENTITY, "invalid_email");
         assert_eq!(reply.body["error"]["field"], "email", "{why}");
     }
 
     for weak in ["short1A", "alllowercaseletters", "X@Example.com"] {
-        let mut body = registration("x@example.com");
+        let mut body = registration("x@example.com", PASSWORD);
         body["password"] = json!(weak);
         let reply = app.send(app.post_json(register, &body)).await;
         assert_error(&reply, StatusCode::UNPROCESSABLE_ENTITY, "weak_password");
@@ -366,7 +367,7 @@ async fn bad_input_gets_stable_codes() {
     // Nothing above created an account.
     let first = app.register("dup@example.com").await;
     let reply = app
-        .send(app.post_json(register, &registration(" DUP@Example.COM ")))
+        .send(app.post_json(register, &registration(" DUP@Example.COM ", PASSWORD)))
         .await;
     assert_error(&reply, StatusCode::CONFLICT, "email_taken");
     assert_eq!(app.login("dup@example.com").await.user_id, first.user_id);
@@ -375,7 +376,7 @@ async fn bad_input_gets_stable_codes() {
         &app,
         register,
         "text/plain",
-        registration("y@example.com").to_string(),
+        registration("y@example.com", PASSWORD).to_string(),
     )
     .await;
     assert_error(
@@ -384,7 +385,7 @@ async fn bad_input_gets_stable_codes() {
         "unsupported_media_type",
     );
 
-    let mut huge = registration("y@example.com");
+    let mut huge = registration("y@example.com", PASSWORD);
     huge["display_name"] = json!("h".repeat(64 * 1024));
     let reply = app.send(app.post_json(register, &huge)).await;
     assert_error(&reply, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
@@ -584,7 +585,7 @@ async fn sign_ups_are_throttled_per_address() {
     let reply = app
         .send(app.post_json(
             "/api/auth/register",
-            &common::registration("third@example.com"),
+            &crate::helpers::registration("third@example.com", PASSWORD),
         ))
         .await;
     assert_error(
@@ -600,7 +601,7 @@ async fn sign_ups_are_throttled_per_address() {
     assert!(retry > 0 && retry <= 300, "{retry}");
     // Nothing was written for the refused sign-up.
     assert_eq!(
-        app.try_login("third@example.com", common::PASSWORD)
+        app.try_login("third@example.com", crate::helpers::PASSWORD)
             .await
             .status,
         StatusCode::UNAUTHORIZED

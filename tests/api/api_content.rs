@@ -1,10 +1,8 @@
 //! `/api/content` against the real server: uploads decided by their bytes, deduplication,
 //! idempotency, downloads with ranges, ownership, and bad input that leaves nothing behind.
 
-mod common;
-
-use common::media::{ffmpeg_audio, form, jpeg, mp4, png, png_header_only, sha256, wav};
-use common::{eventually, spawn_app, spawn_app_with, TestApp};
+use crate::helpers::media::{ffmpeg_audio, form, jpeg, mp4, png, png_header_only, sha256, wav};
+use crate::helpers::{eventually, spawn_app, spawn_app_with, TestApp};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 

@@ -1,10 +1,8 @@
 //! The life of library items: edits, listing filters and pages, the trash, purging, notes,
 //! quotas under concurrency, and the usage read model.
 
-mod common;
-
-use common::media::{form, png, wav};
-use common::{eventually, spawn_app, spawn_app_with, TestApp};
+use crate::helpers::media::{form, png, wav};
+use crate::helpers::{eventually, spawn_app, spawn_app_with, TestApp};
 use reqwest::Method;
 use serde_json::{json, Value};
 

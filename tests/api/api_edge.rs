@@ -1,13 +1,15 @@
 //! The edge of the real application over real HTTP: liveness and readiness, request ids, the JSON
 //! error of an unknown route, and an OpenAPI document that matches the routes actually served.
 
-mod common;
-
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
 
-use common::{spawn_app, TestApp};
+use crate::helpers::{eventually, spawn_app, TestApp};
+use futures_util::FutureExt;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use tessera_actors::{stop_requested, HostJob, JobFn};
 use uuid::Uuid;
 
 #[actix_web::test]
@@ -26,7 +28,7 @@ async fn ready_only_while_every_migration_is_recorded() {
     let reply = app.send(app.get("/ready")).await;
     assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
     assert_eq!(
-        reply.body,
+        readiness(&reply.body),
         json!({ "ready": true, "database": true, "migrations": true })
     );
 
@@ -40,7 +42,7 @@ async fn ready_only_while_every_migration_is_recorded() {
     let reply = app.send(app.get("/ready")).await;
     assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE, "{reply:?}");
     assert_eq!(
-        reply.body,
+        readiness(&reply.body),
         json!({ "ready": false, "database": true, "migrations": false })
     );
     // Liveness does not depend on readiness.
@@ -58,6 +60,100 @@ async fn ready_is_false_when_the_migrations_table_is_missing() {
     assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE, "{reply:?}");
     assert_eq!(reply.body["ready"], false);
     assert_eq!(reply.body["migrations"], false);
+}
+
+/// The readiness verdict of a `/ready` body, without the list of workers.
+fn readiness(body: &Value) -> Value {
+    json!({
+        "ready": body["ready"],
+        "database": body["database"],
+        "migrations": body["migrations"],
+    })
+}
+
+/// The entry of `/ready`'s workers named `name`.
+fn worker<'a>(body: &'a Value, name: &str) -> Option<&'a Value> {
+    body["workers"]
+        .as_array()?
+        .iter()
+        .find(|w| w["name"] == name)
+}
+
+#[actix_web::test]
+async fn ready_lists_the_supervised_workers() {
+    let app = spawn_app().await;
+    let reply = app.send(app.get("/ready")).await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    assert_eq!(reply.body["degraded"], false, "{reply:?}");
+    for (name, kind) in [
+        ("users", "projector"),
+        ("previews", "worker"),
+        ("sweeper", "worker"),
+        ("cache-announcements", "worker"),
+    ] {
+        let w = worker(&reply.body, name).unwrap_or_else(|| panic!("{name} in {reply:?}"));
+        assert_eq!(
+            (w["kind"].as_str(), w["running"].as_bool()),
+            (Some(kind), Some(true)),
+            "{w}"
+        );
+        assert_eq!(
+            (w["down"].as_bool(), w["restarts"].as_u64()),
+            (Some(false), Some(0)),
+            "{w}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn a_worker_that_panics_is_reported_down_by_ready_and_restarted() {
+    let app = spawn_app().await;
+    // Panics on every run until it is fixed, the way a bug in a worker's loop would.
+    let fixed = Arc::new(AtomicBool::new(false));
+    let runs = Arc::new(AtomicU32::new(0));
+    let job = {
+        let (fixed, runs) = (fixed.clone(), runs.clone());
+        JobFn::new("flaky-worker", move |mut shutdown| {
+            let run = runs.fetch_add(1, Ordering::SeqCst) + 1;
+            let fixed = fixed.load(Ordering::SeqCst);
+            async move {
+                assert!(fixed, "worker bug in run {run}");
+                stop_requested(&mut shutdown).await;
+                Ok(())
+            }
+            .boxed()
+        })
+    };
+    assert!(app
+        .tree
+        .root
+        .send(HostJob(Arc::new(job)))
+        .await
+        .expect("the root answers"));
+
+    // Between a panic and its restart the worker is down: the node still serves, degraded.
+    let down = eventually("/ready to report the worker down", || async {
+        let reply = app.send(app.get("/ready")).await;
+        let w = worker(&reply.body, "flaky-worker")?.clone();
+        (reply.status == StatusCode::OK && reply.body["degraded"] == true && w["down"] == true)
+            .then_some(w)
+    })
+    .await;
+    assert_eq!(down["running"], false);
+    let error = down["last_error"].as_str().unwrap_or_default();
+    assert!(error.contains("worker bug in run"), "{error}");
+
+    fixed.store(true, Ordering::SeqCst);
+    let up = eventually("the restarted worker to run", || async {
+        let reply = app.send(app.get("/ready")).await;
+        let w = worker(&reply.body, "flaky-worker")?.clone();
+        (reply.body["degraded"] == false && w["running"] == true).then_some(w)
+    })
+    .await;
+    assert_eq!(up["down"], false);
+    let restarts = up["restarts"].as_u64().unwrap_or_default();
+    assert!(restarts >= 1, "{up}");
+    assert_eq!(u64::from(runs.load(Ordering::SeqCst)), restarts + 1);
 }
 
 fn is_generated_id(id: &str) -> bool {

@@ -1,10 +1,8 @@
 //! Resumable uploads: chunks at the acknowledged offset, resuming after an interrupted chunk,
 //! and the item the last chunk makes.
 
-mod common;
-
-use common::media::{sha256, wav};
-use common::{spawn_app, spawn_app_with, TestApp};
+use crate::helpers::media::{sha256, wav};
+use crate::helpers::{spawn_app, spawn_app_with, TestApp};
 
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -29,7 +27,7 @@ async fn chunk(
     id: &str,
     offset: usize,
     bytes: &[u8],
-) -> common::Reply {
+) -> crate::helpers::Reply {
     app.send(
         app.request(Method::PATCH, &format!("/api/uploads/{id}"))
             .bearer_auth(access)

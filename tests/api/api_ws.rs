@@ -1,71 +1,12 @@
 //! `/api/ws` on the real application: real sign-in, real tokens, events produced by real HTTP
 //! calls, delivered only to their owner.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{spawn_app, TestApp, Tokens};
-use futures_util::{SinkExt, StreamExt};
+use crate::helpers::{spawn_app, Tokens, WsClient};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::tungstenite::{Error as WsError, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-const WAIT: Duration = Duration::from_secs(5);
-
-async fn connect(app: &TestApp, path: &str, bearer: Option<&str>) -> Result<Socket, WsError> {
-    let mut request = app
-        .ws_url(path)
-        .into_client_request()
-        .expect("a WebSocket request");
-    if let Some(token) = bearer {
-        request.headers_mut().insert(
-            "authorization",
-            HeaderValue::from_str(&format!("Bearer {token}")).expect("header"),
-        );
-    }
-    tokio_tungstenite::connect_async(request)
-        .await
-        .map(|(socket, _)| socket)
-}
-
-/// The next JSON frame within `wait`, `None` when nothing came; panics when the socket closes.
-async fn next_frame(socket: &mut Socket, wait: Duration) -> Option<Value> {
-    let deadline = tokio::time::Instant::now() + wait;
-    loop {
-        match tokio::time::timeout_at(deadline, socket.next())
-            .await
-            .ok()?
-        {
-            Some(Ok(Message::Text(text))) => {
-                return Some(serde_json::from_str(&text).expect("a JSON frame"))
-            }
-            Some(Ok(Message::Close(frame))) => panic!("closed: {frame:?}"),
-            Some(Ok(_)) => continue,
-            Some(Err(e)) => panic!("socket error: {e}"),
-            None => panic!("socket ended"),
-        }
-    }
-}
-
-async fn frame(socket: &mut Socket) -> Value {
-    next_frame(socket, WAIT)
-        .await
-        .unwrap_or_else(|| panic!("no frame within {WAIT:?}"))
-}
-
-async fn send(socket: &mut Socket, value: Value) {
-    socket
-        .send(Message::Text(value.to_string()))
-        .await
-        .expect("send");
-}
+use tokio_tungstenite::tungstenite::Error as WsError;
 
 fn assert_ready(frame: &Value, user: &Tokens) {
     assert_eq!(frame["v"], 1, "{frame}");
@@ -76,9 +17,9 @@ fn assert_ready(frame: &Value, user: &Tokens) {
 
 /// The `event` frame of `stream`'s first event, skipping the user's other events (ones the
 /// router had not reached when the session became ready may come first).
-async fn first_event_of(socket: &mut Socket, stream: &str) -> Value {
+async fn first_event_of(socket: &mut WsClient, stream: &str) -> Value {
     loop {
-        let f = frame(socket).await;
+        let f = socket.next_json().await;
         assert_eq!(
             (f["v"].as_u64(), f["type"].as_str()),
             (Some(1), Some("event")),
@@ -96,14 +37,14 @@ async fn a_signed_in_user_gets_their_own_events_and_nobody_elses() {
     let alice = app.register("alice@example.com").await;
     let bob = app.register("bob@example.com").await;
 
-    let mut alice_ws = connect(&app, "/api/ws", Some(&alice.access))
+    let mut alice_ws = WsClient::connect_bearer(&app.ws_url("/api/ws"), Some(&alice.access))
         .await
         .expect("alice connects");
-    assert_ready(&frame(&mut alice_ws).await, &alice);
-    let mut bob_ws = connect(&app, "/api/ws", Some(&bob.access))
+    assert_ready(&alice_ws.next_json().await, &alice);
+    let mut bob_ws = WsClient::connect_bearer(&app.ws_url("/api/ws"), Some(&bob.access))
         .await
         .expect("bob connects");
-    assert_ready(&frame(&mut bob_ws).await, &bob);
+    assert_ready(&bob_ws.next_json().await, &bob);
 
     let (alice_key, _) = app.create_api_key(&alice.access, "alice's key").await;
     let f = first_event_of(&mut alice_ws, &format!("apikey-{alice_key}")).await;
@@ -117,7 +58,7 @@ async fn a_signed_in_user_gets_their_own_events_and_nobody_elses() {
     // router stood, so Bob may first get his own sign-up events that it had not routed yet.)
     let (bob_key, _) = app.create_api_key(&bob.access, "bob's key").await;
     loop {
-        let f = frame(&mut bob_ws).await;
+        let f = bob_ws.next_json().await;
         assert_eq!(f["type"], "event", "{f}");
         assert_ne!(f["stream"], format!("apikey-{alice_key}"), "bob got {f}");
         assert_ne!(
@@ -131,7 +72,7 @@ async fn a_signed_in_user_gets_their_own_events_and_nobody_elses() {
         }
     }
     // ...and Alice hears nothing of Bob's.
-    while let Some(f) = next_frame(&mut alice_ws, Duration::from_millis(300)).await {
+    while let Some(f) = alice_ws.try_next_json(Duration::from_millis(300)).await {
         assert_ne!(f["stream"], format!("apikey-{bob_key}"), "alice got {f}");
         assert_ne!(
             f["payload"]["user_id"],
@@ -141,9 +82,11 @@ async fn a_signed_in_user_gets_their_own_events_and_nobody_elses() {
     }
 
     // The protocol's ping works on an authenticated session.
-    send(&mut alice_ws, json!({ "v": 1, "type": "ping", "id": 7 })).await;
+    alice_ws
+        .send_json(json!({ "v": 1, "type": "ping", "id": 7 }))
+        .await;
     assert_eq!(
-        frame(&mut alice_ws).await,
+        alice_ws.next_json().await,
         json!({ "v": 1, "type": "pong", "id": 7 })
     );
 }
@@ -158,35 +101,33 @@ async fn the_first_message_can_authenticate_but_the_url_never_does() {
         "/api/ws?access_token={0}&token={0}&authorization=Bearer%20{0}",
         carol.access
     );
-    let mut socket = connect(&app, &path, None).await.expect("connects");
+    let mut socket = WsClient::connect_bearer(&app.ws_url(&path), None)
+        .await
+        .expect("connects");
     app.create_api_key(&carol.access, "while unauthenticated")
         .await;
     assert_eq!(
-        next_frame(&mut socket, Duration::from_millis(500)).await,
+        socket.try_next_json(Duration::from_millis(500)).await,
         None,
         "an unauthenticated socket got a frame"
     );
 
     // It can still authenticate by its first message, which would be refused as
     // `already_authenticated` had the URL's token counted.
-    send(
-        &mut socket,
-        json!({ "v": 1, "type": "auth", "token": carol.access }),
-    )
-    .await;
-    assert_ready(&frame(&mut socket).await, &carol);
+    socket
+        .send_json(json!({ "v": 1, "type": "auth", "token": carol.access }))
+        .await;
+    assert_ready(&socket.next_json().await, &carol);
     let (key_id, key) = app.create_api_key(&carol.access, "after auth").await;
     let f = first_event_of(&mut socket, &format!("apikey-{key_id}")).await;
     assert_eq!(f["event_type"], "apikey.created", "{f}");
     assert_eq!(f["payload"]["user_id"], carol.user_id.to_string(), "{f}");
 
     // A second `auth` is refused, and the session stays open.
-    send(
-        &mut socket,
-        json!({ "v": 1, "type": "auth", "token": carol.access }),
-    )
-    .await;
-    let f = frame(&mut socket).await;
+    socket
+        .send_json(json!({ "v": 1, "type": "auth", "token": carol.access }))
+        .await;
+    let f = socket.next_json().await;
     assert_eq!(
         (f["type"].as_str(), f["code"].as_str()),
         (Some("error"), Some("already_authenticated")),
@@ -194,10 +135,10 @@ async fn the_first_message_can_authenticate_but_the_url_never_does() {
     );
 
     // An API key authenticates a socket too.
-    let mut by_key = connect(&app, "/api/ws", Some(&key))
+    let mut by_key = WsClient::connect_bearer(&app.ws_url("/api/ws"), Some(&key))
         .await
         .expect("connects");
-    assert_ready(&frame(&mut by_key).await, &carol);
+    assert_ready(&by_key.next_json().await, &carol);
 }
 
 #[actix_web::test]
@@ -207,7 +148,7 @@ async fn invalid_credentials_are_refused_before_the_upgrade_or_by_a_close() {
 
     // A bad header: the API's JSON 401 before any upgrade.
     let forged = format!("{}x", dave.access);
-    match connect(&app, "/api/ws", Some(&forged)).await {
+    match WsClient::connect_bearer(&app.ws_url("/api/ws"), Some(&forged)).await {
         Err(WsError::Http(response)) => {
             assert_eq!(
                 response.status().as_u16(),
@@ -223,24 +164,15 @@ async fn invalid_credentials_are_refused_before_the_upgrade_or_by_a_close() {
     }
 
     // A bad token in the first message: an error frame, then the close with its reason.
-    let mut socket = connect(&app, "/api/ws", None).await.expect("connects");
-    send(
-        &mut socket,
-        json!({ "v": 1, "type": "auth", "token": forged }),
-    )
-    .await;
-    let f = frame(&mut socket).await;
+    let mut socket = WsClient::connect_bearer(&app.ws_url("/api/ws"), None)
+        .await
+        .expect("connects");
+    socket
+        .send_json(json!({ "v": 1, "type": "auth", "token": forged }))
+        .await;
+    let f = socket.next_json().await;
     assert_eq!(f["code"], "invalid_token", "{f}");
-    let reason = loop {
-        match tokio::time::timeout(WAIT, socket.next()).await {
-            Ok(Some(Ok(Message::Close(frame)))) => {
-                break frame.map(|f| f.reason.into_owned()).unwrap_or_default()
-            }
-            Ok(Some(Ok(_))) => continue,
-            other => panic!("expected a close, got {other:?}"),
-        }
-    };
-    assert_eq!(reason, "invalid_token");
+    assert_eq!(socket.closed().await, "invalid_token");
 
     // A disabled user's token stops opening sockets.
     let admin = app.make_admin("root@example.com").await;
@@ -250,7 +182,7 @@ async fn invalid_credentials_are_refused_before_the_upgrade_or_by_a_close() {
         .await;
     assert_eq!(reply.status, StatusCode::NO_CONTENT, "{reply:?}");
     assert!(matches!(
-        connect(&app, "/api/ws", Some(&dave.access)).await,
+        WsClient::connect_bearer(&app.ws_url("/api/ws"), Some(&dave.access)).await,
         Err(WsError::Http(r)) if r.status().as_u16() == 401
     ));
 }
@@ -261,10 +193,10 @@ async fn disabling_a_user_closes_their_open_sockets() {
     let app = spawn_app().await;
     let admin = app.make_admin("boss@example.com").await;
     let user = app.register("leaving@example.com").await;
-    let mut socket = connect(&app, "/api/ws", Some(&user.access))
+    let mut socket = WsClient::connect_bearer(&app.ws_url("/api/ws"), Some(&user.access))
         .await
         .expect("upgrade");
-    assert_ready(&frame(&mut socket).await, &user);
+    assert_ready(&socket.next_json().await, &user);
 
     let reply = app
         .call_as(
@@ -276,13 +208,5 @@ async fn disabling_a_user_closes_their_open_sockets() {
         .await;
     assert_eq!(reply.status, StatusCode::NO_CONTENT, "{reply:?}");
 
-    let deadline = tokio::time::Instant::now() + WAIT;
-    let reason = loop {
-        match tokio::time::timeout_at(deadline, socket.next()).await {
-            Ok(Some(Ok(Message::Close(Some(frame))))) => break frame.reason.to_string(),
-            Ok(Some(Ok(_))) => continue,
-            other => panic!("expected a close frame, got {other:?}"),
-        }
-    };
-    assert_eq!(reason, "account_disabled");
+    assert_eq!(socket.closed().await, "account_disabled");
 }

@@ -11,43 +11,15 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use secrecy::SecretString;
 use serde_json::{json, Value};
 use tessera::auth::AuthService;
-use tessera::config::{AuthSettings, QuotaDefaults};
+use tessera::config::AuthSettings;
 use tessera::routes;
-use tessera_events::testing::TestDb;
-use tessera_events::PgEventStore;
-use tessera_projections::{live_schema, read_models, replay_into};
+use tessera_testkit::auth::{
+    project, quotas, service, service_with, settings, AUTH_SECRET as SECRET,
+};
+use tessera_testkit::TestDb;
 use uuid::Uuid;
 
-const SECRET: &str = "test-secret-test-secret-test-secret-0123";
 const PASSWORD: &str = "correct horse battery";
-
-fn settings() -> AuthSettings {
-    AuthSettings {
-        jwt_secret: SecretString::from(SECRET),
-        jwt_issuer: "tessera".into(),
-        access_token_ttl_secs: 900,
-        refresh_token_ttl_secs: 3600,
-        session_max_lifetime_secs: 90 * 24 * 3600,
-        registrations_per_address: 0,
-        login_attempts_per_account: 3,
-        login_attempts_per_address: 100,
-        login_window_secs: 300,
-        open_registration: true,
-    }
-}
-
-fn auth_service(db: &TestDb, settings: AuthSettings) -> AuthService {
-    AuthService::new(
-        PgEventStore::new(db.pool.clone()),
-        db.pool.clone(),
-        settings,
-        QuotaDefaults {
-            storage_bytes: 1_000,
-            uploads_per_day: 10,
-            processing_seconds_per_day: 60,
-        },
-    )
-}
 
 async fn app(
     auth: AuthService,
@@ -64,20 +36,6 @@ async fn app(
             .configure(routes::admin_users::configure),
     )
     .await
-}
-
-async fn project(db: &TestDb) {
-    let store = PgEventStore::new(db.pool.clone());
-    for p in read_models::all() {
-        let schema = live_schema(p.name()).expect("schema");
-        sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-            .execute(&db.pool)
-            .await
-            .expect("drop");
-        replay_into(&db.pool, &store, p.as_ref(), &schema, None, 500)
-            .await
-            .expect("replay");
-    }
 }
 
 /// Sends a request; returns status, headers and the JSON body (Null when empty).
@@ -152,7 +110,7 @@ fn hs_signed(header: Value, claims: &Value, secret: &str) -> String {
 #[actix_web::test]
 async fn malformed_bodies_get_stable_codes() {
     let db = TestDb::new().await;
-    let app = app(auth_service(&db, settings())).await;
+    let app = app(service(&db)).await;
 
     let malformed = test::TestRequest::post()
         .uri("/api/auth/register")
@@ -221,7 +179,7 @@ async fn malformed_bodies_get_stable_codes() {
 #[actix_web::test]
 async fn registration_input_is_validated_with_stable_codes() {
     let db = TestDb::new().await;
-    let app = app(auth_service(&db, settings())).await;
+    let app = app(service(&db)).await;
     let cases = [
         (
             register_body("not-an-email"),
@@ -278,12 +236,13 @@ async fn registration_input_is_validated_with_stable_codes() {
 #[actix_web::test]
 async fn closed_registration_is_forbidden() {
     let db = TestDb::new().await;
-    let app = app(auth_service(
+    let app = app(service_with(
         &db,
         AuthSettings {
             open_registration: false,
             ..settings()
         },
+        quotas(),
     ))
     .await;
     let (status, _, body) = send(
@@ -300,7 +259,7 @@ async fn closed_registration_is_forbidden() {
 #[actix_web::test]
 async fn tokens_sign_in_by_header_and_cookie_and_bad_tokens_are_refused() {
     let db = TestDb::new().await;
-    let app = app(auth_service(&db, settings())).await;
+    let app = app(service(&db)).await;
     // The read-model schemas exist once the projector runtime has started.
     project(&db).await;
     let reg = register(&app, "me@example.com").await;
@@ -460,7 +419,7 @@ async fn tokens_sign_in_by_header_and_cookie_and_bad_tokens_are_refused() {
 #[actix_web::test]
 async fn a_reused_refresh_token_revokes_the_family() {
     let db = TestDb::new().await;
-    let app = app(auth_service(&db, settings())).await;
+    let app = app(service(&db)).await;
     let reg = register(&app, "r@example.com").await;
     let t1 = reg["refresh_token"].as_str().expect("t1").to_owned();
 
@@ -557,7 +516,7 @@ async fn a_reused_refresh_token_revokes_the_family() {
 #[actix_web::test]
 async fn login_failures_are_throttled_with_retry_after() {
     let db = TestDb::new().await;
-    let app = app(auth_service(&db, settings())).await;
+    let app = app(service(&db)).await;
     register(&app, "t@example.com").await;
     for _ in 0..3 {
         let (status, _, body) = send(
@@ -596,7 +555,7 @@ async fn login_failures_are_throttled_with_retry_after() {
 #[actix_web::test]
 async fn api_keys_belong_to_their_owner_and_others_get_not_found() {
     let db = TestDb::new().await;
-    let app = app(auth_service(&db, settings())).await;
+    let app = app(service(&db)).await;
     // The read-model schemas exist once the projector runtime has started.
     project(&db).await;
     let alice = register(&app, "alice@example.com").await;
@@ -714,7 +673,7 @@ async fn api_keys_belong_to_their_owner_and_others_get_not_found() {
 #[actix_web::test]
 async fn admin_routes_need_the_admin_role_and_apply_their_rules() {
     let db = TestDb::new().await;
-    let auth = auth_service(&db, settings());
+    let auth = service(&db);
     let admin_id = auth
         .create_admin("root@example.com", SecretString::from(PASSWORD), "Root")
         .await

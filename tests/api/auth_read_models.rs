@@ -5,28 +5,22 @@ use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use tessera::auth::{AuthService, NewUser};
 use tessera::config::{AuthSettings, QuotaDefaults};
-use tessera_events::testing::TestDb;
 use tessera_events::users::{user_stream, PasswordHash, QuotaLimits, Role, UserEvent};
 use tessera_events::{CommandContext, EventStore, ExpectedVersion, PgEventStore};
 use tessera_projections::read_models::{self, api_keys, quotas, users};
 use tessera_projections::{replay_into, snapshot_schema, Projection};
+use tessera_testkit::auth::{service_with, settings};
+use tessera_testkit::TestDb;
 use uuid::Uuid;
 
+/// Settings whose numbers differ from the defaults, so the read models show which they saw.
 fn service(db: &TestDb) -> AuthService {
-    AuthService::new(
-        PgEventStore::new(db.pool.clone()),
-        db.pool.clone(),
+    service_with(
+        db,
         AuthSettings {
-            jwt_secret: SecretString::from("test-secret-test-secret-test-secret-0123"),
-            jwt_issuer: "tessera".into(),
-            access_token_ttl_secs: 900,
-            refresh_token_ttl_secs: 3600,
-            session_max_lifetime_secs: 90 * 24 * 3600,
-            registrations_per_address: 0,
             login_attempts_per_account: 5,
             login_attempts_per_address: 30,
-            login_window_secs: 300,
-            open_registration: true,
+            ..settings()
         },
         QuotaDefaults {
             storage_bytes: 1,

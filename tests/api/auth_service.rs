@@ -6,52 +6,15 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 use tessera::auth::{AuthError, AuthMethod, AuthService, NewUser, SignedIn};
-use tessera::config::{AuthSettings, QuotaDefaults};
-use tessera_events::testing::TestDb;
+use tessera::config::AuthSettings;
 use tessera_events::users::{session_stream, user_stream, QuotaLimits, Role};
 use tessera_events::{EventStore, PgEventStore};
-use tessera_projections::read_models;
-use tessera_projections::{live_schema, replay_into};
+use tessera_testkit::auth::{project, quotas, service, service_with, settings};
+use tessera_testkit::TestDb;
 use uuid::Uuid;
 
 const PASSWORD: &str = "correct horse battery";
 const CLIENT: Option<IpAddr> = Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)));
-
-fn settings() -> AuthSettings {
-    AuthSettings {
-        jwt_secret: SecretString::from("test-secret-test-secret-test-secret-0123"),
-        jwt_issuer: "tessera".into(),
-        access_token_ttl_secs: 900,
-        refresh_token_ttl_secs: 3600,
-        session_max_lifetime_secs: 90 * 24 * 3600,
-        registrations_per_address: 0,
-        login_attempts_per_account: 3,
-        login_attempts_per_address: 100,
-        login_window_secs: 300,
-        open_registration: true,
-    }
-}
-
-fn quotas() -> QuotaDefaults {
-    QuotaDefaults {
-        storage_bytes: 1_000,
-        uploads_per_day: 10,
-        processing_seconds_per_day: 60,
-    }
-}
-
-fn service_with(db: &TestDb, settings: AuthSettings) -> AuthService {
-    AuthService::new(
-        PgEventStore::new(db.pool.clone()),
-        db.pool.clone(),
-        settings,
-        quotas(),
-    )
-}
-
-fn service(db: &TestDb) -> AuthService {
-    service_with(db, settings())
-}
 
 fn new_user(email: &str) -> NewUser {
     NewUser {
@@ -63,22 +26,6 @@ fn new_user(email: &str) -> NewUser {
 
 fn secret(s: &str) -> SecretString {
     SecretString::from(s)
-}
-
-/// Brings the read models up to date by replaying the log into fresh live schemas (what the
-/// projector runtime does continuously in the server).
-async fn project(db: &TestDb) {
-    let store = PgEventStore::new(db.pool.clone());
-    for p in read_models::all() {
-        let schema = live_schema(p.name()).expect("schema name");
-        sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-            .execute(&db.pool)
-            .await
-            .expect("drop schema");
-        replay_into(&db.pool, &store, p.as_ref(), &schema, None, 500)
-            .await
-            .expect("replay");
-    }
 }
 
 async fn event_types(db: &TestDb, stream: &tessera_events::StreamId) -> Vec<String> {
@@ -247,6 +194,7 @@ async fn closed_registration_refuses_sign_ups_but_not_create_admin() {
             open_registration: false,
             ..settings()
         },
+        quotas(),
     );
     assert!(matches!(
         auth.register(new_user("a@example.com")).await,
@@ -370,6 +318,7 @@ async fn malformed_unknown_and_expired_refresh_tokens_are_refused() {
             refresh_token_ttl_secs: 0,
             ..settings()
         },
+        quotas(),
     );
     for bad in [
         "",
@@ -648,6 +597,7 @@ async fn failed_logins_are_throttled_per_address() {
             login_attempts_per_address: 3,
             ..settings()
         },
+        quotas(),
     );
     auth.register(new_user("v@example.com"))
         .await
@@ -855,6 +805,7 @@ async fn a_sign_in_ends_at_its_absolute_lifetime_however_often_it_is_refreshed()
             session_max_lifetime_secs: 2,
             ..settings()
         },
+        quotas(),
     );
     let signed = auth
         .register(new_user("brief@example.com"))

@@ -2,14 +2,12 @@
 //! real S3 server (s3s-fs, started by `deploy/local/s3.sh` unless `TESSERA_TEST_S3_ENDPOINT`
 //! names one).
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use crate::helpers::s3::{s3_credentials, s3_endpoint};
 use bytes::Bytes;
-use common::s3::{s3_credentials, s3_endpoint};
 use futures_util::stream::{self, StreamExt};
 use secrecy::SecretString;
 use sha2::{Digest, Sha256};
@@ -452,7 +450,7 @@ fn the_filesystem_store_streams_a_large_body_in_little_memory() {
     }
     let out = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
-            "the_filesystem_store_streams_a_large_body_in_little_memory",
+            "blob_store::the_filesystem_store_streams_a_large_body_in_little_memory",
             "--exact",
             "--nocapture",
             "--test-threads=1",

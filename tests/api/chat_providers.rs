@@ -2,48 +2,23 @@
 //! `/v1` answers a conversation; providers that send garbage or nothing end the answer with a
 //! clear error; a provider configured off is refused until an admin enables it.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{email, eventually, spawn_app_with, TestApp};
-use futures_util::StreamExt;
+use crate::helpers::{email, eventually, spawn_app_with, TestApp, WsClient};
 use reqwest::Method;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio::net::TcpListener;
 use uuid::Uuid;
-
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 const WAIT: Duration = Duration::from_secs(120);
 
-async fn socket(app: &TestApp, access: &str) -> Socket {
-    let mut request = app.ws_url("/api/ws").into_client_request().unwrap();
-    request.headers_mut().insert(
-        "authorization",
-        HeaderValue::from_str(&format!("Bearer {access}")).unwrap(),
-    );
-    let (s, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-    s
-}
-
 /// The payload of the event that ended the conversation's answer.
-async fn answer_end(socket: &mut Socket, conversation: Uuid) -> (String, Value, String) {
+async fn answer_end(socket: &mut WsClient, conversation: Uuid) -> (String, Value, String) {
     let stream = format!("conversation-{conversation}");
     let mut streamed = String::new();
     loop {
-        let msg = tokio::time::timeout(WAIT, socket.next())
-            .await
-            .expect("a frame in time")
-            .expect("the socket is open")
-            .expect("a frame");
-        let Message::Text(text) = msg else { continue };
-        let f: Value = serde_json::from_str(&text).unwrap();
+        let f = socket.next_json_within(WAIT).await;
         if f["stream"] != stream.as_str() {
             continue;
         }
@@ -141,7 +116,7 @@ async fn another_tessera_answers_through_its_openai_compatible_api() {
     assert!(listed.contains(&peer_url), "{listed}");
     assert!(!listed.contains(&key), "the key is never shown");
 
-    let mut ws = socket(&app, &alice).await;
+    let mut ws = app.socket(&alice).await;
     let id = ask(&app, &alice, "peer", "Name three colours.").await;
     let (end, done, streamed) = answer_end(&mut ws, id).await;
     assert_eq!(end, "conversation.answer_completed", "{done}");
@@ -175,7 +150,7 @@ async fn another_tessera_answers_through_its_openai_compatible_api() {
     ])
     .await;
     let bob = app2.register(&email("bob")).await.access;
-    let mut ws = socket(&app2, &bob).await;
+    let mut ws = app2.socket(&bob).await;
     let id = ask(&app2, &bob, "peer", "Hello?").await;
     let (end, failed, _) = answer_end(&mut ws, id).await;
     assert_eq!(end, "conversation.answer_failed", "{failed}");
@@ -204,7 +179,7 @@ async fn providers_that_send_garbage_or_nothing_end_the_answer_with_a_clear_erro
     ])
     .await;
     let alice = app.register(&email("alice")).await.access;
-    let mut ws = socket(&app, &alice).await;
+    let mut ws = app.socket(&alice).await;
 
     let id = ask(&app, &alice, "garbage", "Hello?").await;
     let (end, failed, streamed) = answer_end(&mut ws, id).await;

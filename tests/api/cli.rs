@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use tessera_events::testing::TestDb;
+use tessera_testkit::TestDb;
 
 fn tessera(db: &TestDb) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera"));

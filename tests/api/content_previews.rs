@@ -1,10 +1,8 @@
 //! Previews are made after the upload is acknowledged and recorded as events; the sweeper
 //! collects blobs that no event refers to.
 
-mod common;
-
-use common::media::{mp4, png, wav};
-use common::{eventually, eventually_within, spawn_app, spawn_app_with, TestApp};
+use crate::helpers::media::{mp4, png, wav};
+use crate::helpers::{eventually, eventually_within, spawn_app, spawn_app_with, TestApp};
 use serde_json::Value;
 use std::time::Duration;
 

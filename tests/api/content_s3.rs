@@ -1,11 +1,9 @@
 //! The content library on the S3 store: the same uploads, downloads, previews and purges as on
 //! the filesystem, against a real S3-compatible server.
 
-mod common;
-
-use common::media::{png, sha256, wav};
-use common::s3::{s3_credentials, s3_endpoint};
-use common::{eventually_within, spawn_app_with};
+use crate::helpers::media::{png, sha256, wav};
+use crate::helpers::s3::{s3_credentials, s3_endpoint};
+use crate::helpers::{eventually_within, spawn_app_with};
 use reqwest::Method;
 use serde_json::json;
 

@@ -3,57 +3,22 @@
 //! context; a stop keeps what was written; providers are listed and switched off by admins;
 //! quotas hold; nobody reaches another user's conversation.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{email, eventually, spawn_app_with, spawn_node_of, TestApp};
-use futures_util::StreamExt;
+use crate::helpers::{email, eventually, spawn_app_with, spawn_node_of, TestApp, WsClient};
 use reqwest::Method;
 use serde_json::{json, Value};
-use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use uuid::Uuid;
-
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Answers of the small model on a busy machine take seconds, not minutes.
 const ANSWER_WAIT: Duration = Duration::from_secs(120);
 
-async fn socket(app: &TestApp, access: &str) -> Socket {
-    let mut request = app.ws_url("/api/ws").into_client_request().unwrap();
-    request.headers_mut().insert(
-        "authorization",
-        HeaderValue::from_str(&format!("Bearer {access}")).unwrap(),
-    );
-    let (mut s, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-    let ready = frame(&mut s, Duration::from_secs(10)).await;
-    assert_eq!(ready["type"], "ready", "{ready}");
-    s
-}
-
-async fn frame(socket: &mut Socket, wait: Duration) -> Value {
-    let deadline = tokio::time::Instant::now() + wait;
-    loop {
-        match tokio::time::timeout_at(deadline, socket.next()).await {
-            Err(_) => panic!("no frame within {wait:?}"),
-            Ok(Some(Ok(Message::Text(t)))) => return serde_json::from_str(&t).unwrap(),
-            Ok(Some(Ok(Message::Close(c)))) => panic!("closed: {c:?}"),
-            Ok(Some(Ok(_))) => continue,
-            Ok(other) => panic!("socket ended: {other:?}"),
-        }
-    }
-}
-
 /// The conversation's events as they arrive, until `last` (an event type) for `answer`.
-async fn events_until(socket: &mut Socket, conversation: Uuid, last: &str) -> Vec<Value> {
+async fn events_until(socket: &mut WsClient, conversation: Uuid, last: &str) -> Vec<Value> {
     let stream = format!("conversation-{conversation}");
     let mut seen = Vec::new();
     loop {
-        let f = frame(socket, ANSWER_WAIT).await;
+        let f = socket.next_json_within(ANSWER_WAIT).await;
         if f["type"] != "event" || f["stream"] != stream.as_str() {
             continue;
         }
@@ -74,7 +39,7 @@ fn of_type<'a>(events: &'a [Value], t: &str) -> Vec<&'a Value> {
 async fn stop_and_check(
     app: &TestApp,
     access: &str,
-    ws: &mut Socket,
+    ws: &mut WsClient,
     id: Uuid,
     answer: &str,
     mut streamed: String,
@@ -102,7 +67,7 @@ async fn stop_and_check(
     let stream = format!("conversation-{id}");
     let quiet = tokio::time::timeout(Duration::from_secs(2), async {
         loop {
-            let f = frame(ws, Duration::from_secs(5)).await;
+            let f = ws.next_json_within(Duration::from_secs(5)).await;
             if f["stream"] == stream.as_str() {
                 return f;
             }
@@ -121,7 +86,7 @@ async fn start(app: &TestApp, access: &str, body: Value) -> Uuid {
     r.body["id"].as_str().unwrap().parse().unwrap()
 }
 
-async fn post(app: &TestApp, access: &str, id: Uuid, body: Value) -> common::Reply {
+async fn post(app: &TestApp, access: &str, id: Uuid, body: Value) -> crate::helpers::Reply {
     app.call_as(
         Method::POST,
         &format!("/api/conversations/{id}/messages"),
@@ -155,7 +120,7 @@ async fn settled(app: &TestApp, access: &str, id: Uuid, items: usize) -> Value {
 async fn a_message_is_answered_token_by_token_and_recorded_with_its_usage() {
     let app = spawn_app_with(&[("chat.max_answer_tokens", "40")]).await;
     let alice = app.register(&email("alice")).await.access;
-    let mut ws = socket(&app, &alice).await;
+    let mut ws = app.socket(&alice).await;
 
     let r = app.get_as("/api/providers", &alice).await;
     assert_eq!(r.status, 200);
@@ -265,7 +230,7 @@ async fn a_message_is_answered_token_by_token_and_recorded_with_its_usage() {
     let r = app.get_as("/api/conversations", &bob).await;
     assert_eq!(r.body["conversations"], json!([]));
     // Bob asking alice's first question gets nothing of her cached state.
-    let mut bob_ws = socket(&app, &bob).await;
+    let mut bob_ws = app.socket(&bob).await;
     let bobs = start(&app, &bob, json!({})).await;
     answer_id(
         &app,
@@ -308,7 +273,7 @@ async fn attachments_are_context_and_a_stop_keeps_the_partial_answer() {
     let app = spawn_app_with(&[("chat.max_answer_tokens", "300")]).await;
     let alice = app.register(&email("alice")).await.access;
     let bob = app.register(&email("bob")).await.access;
-    let mut ws = socket(&app, &alice).await;
+    let mut ws = app.socket(&alice).await;
     let note = app
         .call_as(
             Method::POST,
@@ -447,7 +412,7 @@ async fn attachments_are_context_and_a_stop_keeps_the_partial_answer() {
     let stream = format!("conversation-{id}");
     let mut streamed = String::new();
     loop {
-        let f = frame(&mut ws, ANSWER_WAIT).await;
+        let f = ws.next_json_within(ANSWER_WAIT).await;
         if f["stream"] == stream.as_str() && f["event_type"] == "conversation.answer_streamed" {
             streamed.push_str(f["payload"]["delta"].as_str().unwrap());
             break;
@@ -575,7 +540,7 @@ async fn an_answer_written_on_one_node_is_seen_and_stopped_from_another() {
     let b = spawn_node_of(&a, &[("chat.max_answer_tokens", "300")]).await;
     let alice = a.register(&email("alice")).await.access;
     // Node B's socket sees what node A writes.
-    let mut ws = socket(&b, &alice).await;
+    let mut ws = b.socket(&alice).await;
     let id = start(&a, &alice, json!({})).await;
     let answer = answer_id(
         &a,
@@ -587,7 +552,7 @@ async fn an_answer_written_on_one_node_is_seen_and_stopped_from_another() {
     let stream = format!("conversation-{id}");
     let mut streamed = String::new();
     let started = loop {
-        let f = frame(&mut ws, ANSWER_WAIT).await;
+        let f = ws.next_json_within(ANSWER_WAIT).await;
         if f["stream"] != stream.as_str() {
             continue;
         }
@@ -666,11 +631,9 @@ async fn an_answer_left_by_a_stopped_node_gives_way_to_the_next_message() {
 
 #[actix_web::test]
 async fn a_reloaded_page_replays_the_answer_so_far_and_follows_the_rest() {
-    use futures_util::SinkExt;
-
     let app = spawn_app_with(&[("chat.max_answer_tokens", "120")]).await;
     let alice = app.register(&email("alice")).await.access;
-    let mut first = socket(&app, &alice).await;
+    let mut first = app.socket(&alice).await;
     let id = start(&app, &alice, json!({})).await;
     answer_id(
         &app,
@@ -682,28 +645,23 @@ async fn a_reloaded_page_replays_the_answer_so_far_and_follows_the_rest() {
     let stream = format!("conversation-{id}");
     // The page sees the message and the first pieces, then reloads.
     let before = loop {
-        let f = frame(&mut first, ANSWER_WAIT).await;
+        let f = first.next_json_within(ANSWER_WAIT).await;
         if f["stream"] == stream.as_str() && f["event_type"] == "conversation.message_posted" {
             break f["position"].as_u64().unwrap() - 1;
         }
     };
     loop {
-        let f = frame(&mut first, ANSWER_WAIT).await;
+        let f = first.next_json_within(ANSWER_WAIT).await;
         if f["stream"] == stream.as_str() && f["event_type"] == "conversation.answer_streamed" {
             break;
         }
     }
     drop(first);
     // The reloaded page authenticates with the last position it kept.
-    let (mut again, _) = tokio_tungstenite::connect_async(app.ws_url("/api/ws"))
-        .await
-        .unwrap();
+    let mut again = WsClient::connect(&app.ws_url("/api/ws")).await;
     again
-        .send(Message::Text(
-            json!({ "v": 1, "type": "auth", "token": alice, "resume_from": before }).to_string(),
-        ))
-        .await
-        .unwrap();
+        .send_json(json!({ "v": 1, "type": "auth", "token": alice, "resume_from": before }))
+        .await;
     let events = events_until(&mut again, id, "conversation.answer_completed").await;
     let types: Vec<&str> = events
         .iter()

@@ -4,12 +4,10 @@
 //! the requester with its sources and provenance; bad input, other users' items and used-up
 //! quotas are refused before any work.
 
-mod common;
-
 use std::process::Command;
 use std::time::Duration;
 
-use common::{email, eventually, spawn_app, spawn_app_with, TestApp};
+use crate::helpers::{email, eventually, spawn_app, spawn_app_with, TestApp};
 use reqwest::Method;
 use serde_json::{json, Value};
 use tessera_models::catalog::Catalog;
@@ -20,7 +18,7 @@ use tessera_models::speech::{encode, AudioFormat, PiperVoice, SynthOptions};
 const GENERATION: Duration = Duration::from_secs(300);
 const FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
 
-async fn generate(app: &TestApp, access: &str, what: &str, body: Value) -> common::Reply {
+async fn generate(app: &TestApp, access: &str, what: &str, body: Value) -> crate::helpers::Reply {
     app.send(
         app.request(Method::POST, &format!("/api/generate/{what}"))
             .bearer_auth(access)
@@ -152,7 +150,7 @@ async fn speech_from_text_is_heard_back_and_a_note_is_narrated() {
         .await;
     assert_eq!(status, 200);
     assert_eq!(&bytes[..4], b"RIFF");
-    assert_eq!(common::media::sha256(&bytes), speech["sha256"]);
+    assert_eq!(crate::helpers::media::sha256(&bytes), speech["sha256"]);
 
     // The speech recogniser hears the words in the new item: speech → text.
     let speech_id = speech["id"].as_str().unwrap();
@@ -426,7 +424,11 @@ async fn bad_input_other_users_items_and_used_up_quotas_are_refused_before_any_w
     let bob = app.register(&email("bob")).await;
     let note_id = note(&app, &alice.access, "Plan", "Plant beans in May.").await;
     let image = app
-        .upload(&alice.access, common::media::png(32, 32, 1), "dot.png")
+        .upload(
+            &alice.access,
+            crate::helpers::media::png(32, 32, 1),
+            "dot.png",
+        )
         .await;
     let image_id = image["id"].as_str().unwrap();
 

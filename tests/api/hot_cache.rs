@@ -3,20 +3,18 @@
 //! see each other's invalidations, a read racing an invalidation never serves its stale value,
 //! and an unreachable Redis only costs the loader a call.
 
-mod common;
-
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{eventually, redis_url};
+use crate::helpers::{eventually, redis_url};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use tessera::cache::{HotCache, ProjectionEpochs};
 use tessera::redis_conn::RedisConn;
-use tessera_events::testing::TestDb;
 use tessera_projections::PROJECTED_CHANNEL;
+use tessera_testkit::TestDb;
 use uuid::Uuid;
 
 const PROJECTIONS: &[&str] = &["users", "content"];

@@ -3,12 +3,10 @@
 //! leaves mid-stream, quotas and rate limits, and the usage each request leaves in
 //! `GET /api/usage`.
 
-mod common;
-
 use std::path::PathBuf;
 use std::time::Duration;
 
-use common::{email, eventually_within, spawn_app, spawn_app_with, TestApp};
+use crate::helpers::{email, eventually_within, spawn_app, spawn_app_with, TestApp};
 use futures_util::StreamExt;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -138,7 +136,7 @@ async fn the_official_openai_client_drives_every_endpoint() {
 }
 
 /// A `/v1` error: the status and OpenAI's body shape, returning `error.code`.
-fn openai_error(status: u16, reply: &common::Reply) -> String {
+fn openai_error(status: u16, reply: &crate::helpers::Reply) -> String {
     assert_eq!(reply.status.as_u16(), status, "{:?}", reply.body);
     let e = &reply.body["error"];
     assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()), "{e}");

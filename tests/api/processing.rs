@@ -2,12 +2,10 @@
 //! the item shows the findings with their provenance, results are cached across users, a dead
 //! worker's job is taken over, and a job that keeps failing is dead-lettered for admins.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{email, eventually_within, spawn_app_with, TestApp};
+use crate::helpers::{email, eventually_within, spawn_app_with, TestApp};
 use reqwest::Method;
 use serde_json::{json, Value};
 use tessera_events::jobs::{job_stream, upload_job_id, JobEvent};

@@ -2,13 +2,11 @@
 //! rendered text is read with its boxes, speech is transcribed with times, a video gets
 //! keyframes, a transcript and a time-coded summary; odd media end well.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{email, eventually_within, spawn_app_with, TestApp};
+use crate::helpers::{email, eventually_within, spawn_app_with, TestApp};
 use serde_json::Value;
 use tessera_models::catalog::Catalog;
 use tessera_models::runtime::SessionOptions;
@@ -162,7 +160,7 @@ async fn a_photo_keeps_where_it_was_taken_only_when_its_owner_says_so() {
     let r = app
         .upload_form(
             &bob,
-            common::media::form(photo.clone(), "walk.jpg", &[("keep_location", "true")]),
+            crate::helpers::media::form(photo.clone(), "walk.jpg", &[("keep_location", "true")]),
             None,
         )
         .await;
@@ -171,7 +169,7 @@ async fn a_photo_keeps_where_it_was_taken_only_when_its_owner_says_so() {
     let r = app
         .upload_form(
             &bob,
-            common::media::form(photo, "again.jpg", &[("keep_location", "sometimes")]),
+            crate::helpers::media::form(photo, "again.jpg", &[("keep_location", "sometimes")]),
             None,
         )
         .await;

@@ -2,11 +2,9 @@
 //! per user, per address, uploads, windows that pass, nodes that share (or do not share) a
 //! budget, and requests that still pass while Redis is down.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{email, redis_url, spawn_app_with, Reply, TestApp};
+use crate::helpers::{email, redis_url, spawn_app_with, Reply, TestApp};
 use reqwest::{Method, StatusCode};
 use uuid::Uuid;
 

@@ -1,9 +1,7 @@
 //! The web UI is served from `server.web_dir`, and the committed OpenAPI document the UI's
 //! types are generated from is the server's own.
 
-mod common;
-
-use common::{spawn_app_with, DataDir};
+use crate::helpers::{spawn_app_with, DataDir};
 use reqwest::StatusCode;
 
 /// A stand-in for Vite's output: an `index.html` and one hashed asset.

@@ -2,8 +2,6 @@
 //! every node. Sessions here are plain actors collecting what they get; the WebSocket side is
 //! tested in `ws_protocol.rs`.
 
-mod common;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -11,11 +9,11 @@ use actix::prelude::*;
 use serde_json::Value;
 use tessera_actors::session::{Register, ToSession, Unregister};
 use tessera_actors::{GetRegistryStatus, SessionRegistry, Shutdown};
-use tessera_events::testing::TestDb;
 use tessera_events::{EventNotifier, EventStore, PgEventStore};
+use tessera_testkit::TestDb;
 use uuid::Uuid;
 
-use common::{append_owned, eventually, WAIT};
+use crate::helpers::{append_owned, eventually_within, WAIT};
 
 #[derive(Default, Clone)]
 struct Received {
@@ -113,7 +111,7 @@ async fn events_reach_only_their_owners_sessions_in_order() {
     append_owned(store.as_ref(), None, 2, "nobody").await;
     let head = append_owned(store.as_ref(), Some(alice), 2, "a2-").await;
 
-    eventually(WAIT, "the registry to route the head", || {
+    eventually_within(WAIT, "the registry to route the head", || {
         let registry = registry.clone();
         async move {
             registry
@@ -125,7 +123,7 @@ async fn events_reach_only_their_owners_sessions_in_order() {
         }
     })
     .await;
-    eventually(WAIT, "alice's sessions to get their events", || {
+    eventually_within(WAIT, "alice's sessions to get their events", || {
         let (a1, a2) = (alice_1.clone(), alice_2.clone());
         async move { a1.tags().len() == 5 && a2.tags().len() == 5 }
     })
@@ -151,7 +149,7 @@ async fn events_reach_only_their_owners_sessions_in_order() {
         .await
         .expect("unregister");
     let head = append_owned(store.as_ref(), Some(bob), 1, "late").await;
-    eventually(WAIT, "the registry to route the late event", || {
+    eventually_within(WAIT, "the registry to route the late event", || {
         let registry = registry.clone();
         async move {
             registry
@@ -170,7 +168,7 @@ async fn events_reach_only_their_owners_sessions_in_order() {
     assert_eq!((status.users, status.sessions), (1, 2));
 
     registry.send(Shutdown).await.expect("shutdown");
-    eventually(WAIT, "sessions to be told to close", || {
+    eventually_within(WAIT, "sessions to be told to close", || {
         let a = alice_1.clone();
         async move { *a.shutdown.lock().expect("lock") }
     })
@@ -202,7 +200,7 @@ async fn every_node_delivers_events_appended_on_any_node() {
     append_owned(store_b.as_ref(), Some(carol), 2, "from-b").await;
 
     for received in [&on_a, &on_b] {
-        eventually(WAIT, "both nodes to deliver all four events", || {
+        eventually_within(WAIT, "both nodes to deliver all four events", || {
             let r = received.clone();
             async move { r.tags().len() == 4 }
         })

@@ -1,8 +1,6 @@
 //! Projector hosts keep their jobs alive: a panicking or failing job is restarted with backoff,
 //! and a graceful shutdown stops it for good. Runs against a real PostgreSQL.
 
-mod common;
-
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,16 +9,16 @@ use actix::Addr;
 use async_trait::async_trait;
 use futures_util::FutureExt;
 use tessera_actors::{
-    start_tree, GetHostStatus, GetTreeStatus, HostedJob, JobFn, ProjectorHost, RestartPolicy,
-    Shutdown, TreeConfig,
+    start_tree, GetHostStatus, GetTreeStatus, HostJob, HostStatus, HostedJob, JobFn, JobKind,
+    ProjectorHost, RestartPolicy, RootSupervisor, Shutdown, TreeConfig, TASK_RUNS,
 };
-use tessera_events::testing::TestDb;
 use tessera_events::{EventNotifier, EventStore, PgEventStore, RecordedEvent, Subscription};
 use tessera_projections::{Projection, ProjectionError, ProjectorOptions};
+use tessera_testkit::TestDb;
 use tokio::sync::watch;
 use uuid::Uuid;
 
-use common::{append_owned, eventually, WAIT};
+use crate::helpers::{append_owned, eventually_within, WAIT};
 
 fn fast_policy() -> RestartPolicy {
     RestartPolicy {
@@ -99,14 +97,14 @@ async fn a_panicking_projector_is_restarted_and_reaches_the_head() {
         .with_restart_policy(fast_policy());
     let tree = start_tree(config).await.expect("tree");
 
-    eventually(WAIT, "the restarted projector to reach the head", || {
+    eventually_within(WAIT, "the restarted projector to reach the head", || {
         let position = position.clone();
         async move { position.load(Ordering::SeqCst) >= head }
     })
     .await;
     // It keeps following after the restart: new events are projected too.
     let head = append_owned(store.as_ref(), Some(Uuid::now_v7()), 3, "after").await;
-    eventually(WAIT, "the projector to follow new events", || {
+    eventually_within(WAIT, "the projector to follow new events", || {
         let position = position.clone();
         async move { position.load(Ordering::SeqCst) >= head }
     })
@@ -196,7 +194,7 @@ async fn a_projection_that_panics_is_restarted_by_its_host_and_catches_up() {
     let tree = start_tree(config).await.expect("tree");
 
     let head = append_owned(store.as_ref(), None, 3, "after").await;
-    eventually(WAIT, "the read model to reach the head", || {
+    eventually_within(WAIT, "the read model to reach the head", || {
         let pool = db.pool.clone();
         async move { seen(&pool).await == (8, i64::try_from(head).ok()) }
     })
@@ -209,7 +207,7 @@ async fn a_projection_that_panics_is_restarted_by_its_host_and_catches_up() {
         .last_error
         .as_deref()
         .is_some_and(|e| e.contains("bug in apply")));
-    eventually(WAIT, "the host to report the projector's progress", || {
+    eventually_within(WAIT, "the host to report the projector's progress", || {
         let root = tree.root.clone();
         async move {
             let status = root.send(GetTreeStatus).await.expect("status");
@@ -221,7 +219,7 @@ async fn a_projection_that_panics_is_restarted_by_its_host_and_catches_up() {
 
     // A graceful shutdown ends the projector and frees its lease.
     tree.root.send(Shutdown).await.expect("shutdown");
-    eventually(WAIT, "the lease's advisory lock to be released", || {
+    eventually_within(WAIT, "the lease's advisory lock to be released", || {
         let pool = db.pool.clone();
         async move {
             let held: i64 = sqlx::query_scalar(
@@ -268,7 +266,7 @@ async fn errors_are_restarted_with_growing_backoff() {
     let job = failing_job(4, runs.clone());
     let host: Addr<ProjectorHost> =
         actix::Supervisor::start(move |_| ProjectorHost::new(job, policy));
-    eventually(WAIT, "the fifth run", || {
+    eventually_within(WAIT, "the fifth run", || {
         let runs = runs.clone();
         async move { runs.load(Ordering::SeqCst) >= 5 }
     })
@@ -304,7 +302,7 @@ async fn a_job_that_ignores_shutdown_is_aborted_after_the_grace_period() {
     let started = tokio::time::Instant::now();
     host.send(Shutdown).await.expect("shutdown");
     assert!(started.elapsed() < Duration::from_secs(2));
-    eventually(WAIT, "the aborted run to be noticed", || {
+    eventually_within(WAIT, "the aborted run to be noticed", || {
         let host = host.clone();
         async move {
             let status = host.send(GetHostStatus).await.expect("status");
@@ -315,4 +313,147 @@ async fn a_job_that_ignores_shutdown_is_aborted_after_the_grace_period() {
     let status = host.send(GetHostStatus).await.expect("status");
     assert_eq!(status.restarts, 0);
     assert!(status.stopped);
+}
+
+/// A job that panics on each of its first `panics` runs, then runs until asked to stop.
+fn panicking_job(
+    name: &str,
+    kind: JobKind,
+    panics: u32,
+    runs: Arc<AtomicU32>,
+) -> Arc<dyn HostedJob> {
+    Arc::new(
+        JobFn::new(name, move |mut shutdown: watch::Receiver<bool>| {
+            let run = runs.fetch_add(1, Ordering::SeqCst) + 1;
+            async move {
+                if run <= panics {
+                    panic!("worker bug in run {run}");
+                }
+                if kind == JobKind::Task {
+                    return Ok(());
+                }
+                let _ = shutdown.wait_for(|stop| *stop).await;
+                Ok(())
+            }
+            .boxed()
+        })
+        .of_kind(kind),
+    )
+}
+
+async fn host_named(root: &Addr<RootSupervisor>, name: &str) -> Option<HostStatus> {
+    let status = root.send(GetTreeStatus).await.expect("status");
+    status.hosts.into_iter().find(|h| h.name == name)
+}
+
+#[actix_web::test]
+async fn a_worker_hosted_later_is_restarted_and_reported_down_meanwhile() {
+    let db = TestDb::new().await;
+    let store: Arc<dyn EventStore> = Arc::new(PgEventStore::new(db.pool.clone()));
+    let notifier = EventNotifier::start(&db.pool).await.expect("notifier");
+    let policy = RestartPolicy {
+        // Long enough to see the worker down between its failure and its restart.
+        initial_backoff: Duration::from_millis(400),
+        ..fast_policy()
+    };
+    let config =
+        TreeConfig::new(db.pool.clone(), store, notifier, "node-a").with_restart_policy(policy);
+    let tree = start_tree(config).await.expect("tree");
+    let runs = Arc::new(AtomicU32::new(0));
+    let job = panicking_job("worker", JobKind::Worker, 1, runs.clone());
+    assert!(tree.root.send(HostJob(job)).await.expect("hosted"));
+
+    let down = eventually_within(WAIT, "the worker to be down after its panic", || {
+        let root = tree.root.clone();
+        async move {
+            host_named(&root, "worker")
+                .await
+                .filter(HostStatus::is_down)
+        }
+    })
+    .await;
+    assert_eq!(down.kind, JobKind::Worker);
+    let error = down.last_error.as_deref().unwrap_or_default();
+    assert!(error.contains("worker bug in run 1"), "{error}");
+    let status = tree.root.send(GetTreeStatus).await.expect("status");
+    assert_eq!(status.down().count(), 1);
+
+    let up = eventually_within(WAIT, "the worker to run again", || {
+        let root = tree.root.clone();
+        async move { host_named(&root, "worker").await.filter(|h| h.running) }
+    })
+    .await;
+    assert_eq!((up.restarts, runs.load(Ordering::SeqCst)), (1, 2));
+    assert!(!up.is_down());
+
+    tree.root.send(Shutdown).await.expect("shutdown");
+    let job = panicking_job("late", JobKind::Worker, 0, Arc::new(AtomicU32::new(0)));
+    assert!(
+        !tree.root.send(HostJob(job)).await.expect("answered"),
+        "nothing new is hosted once the tree stops"
+    );
+}
+
+#[actix_web::test]
+async fn a_task_is_retried_after_a_panic_and_leaves_the_tree_when_done() {
+    let db = TestDb::new().await;
+    let store: Arc<dyn EventStore> = Arc::new(PgEventStore::new(db.pool.clone()));
+    let notifier = EventNotifier::start(&db.pool).await.expect("notifier");
+    let config = TreeConfig::new(db.pool.clone(), store, notifier, "node-a")
+        .with_restart_policy(fast_policy());
+    let tree = start_tree(config).await.expect("tree");
+
+    let runs = Arc::new(AtomicU32::new(0));
+    let job = panicking_job("task", JobKind::Task, 1, runs.clone());
+    assert!(tree.root.send(HostJob(job)).await.expect("hosted"));
+    eventually_within(WAIT, "the task to end and leave the tree", || {
+        let root = tree.root.clone();
+        async move { host_named(&root, "task").await.is_none() }
+    })
+    .await;
+    assert_eq!(
+        runs.load(Ordering::SeqCst),
+        2,
+        "one panic, one run that finished"
+    );
+
+    // A task that always fails is given up after its last run, and says why.
+    let gave_up = Arc::new(std::sync::Mutex::new(None::<String>));
+    struct Doomed(Arc<std::sync::Mutex<Option<String>>>, Arc<AtomicU32>);
+    impl HostedJob for Doomed {
+        fn name(&self) -> &str {
+            "doomed"
+        }
+        fn kind(&self) -> JobKind {
+            JobKind::Task
+        }
+        fn run(
+            &self,
+            _shutdown: watch::Receiver<bool>,
+        ) -> futures_util::future::BoxFuture<'static, Result<(), String>> {
+            let run = self.1.fetch_add(1, Ordering::SeqCst) + 1;
+            async move { Err(format!("failure {run}")) }.boxed()
+        }
+        fn gave_up(&self, error: &str) {
+            *self.0.lock().expect("not poisoned") = Some(error.to_owned());
+        }
+    }
+    let runs = Arc::new(AtomicU32::new(0));
+    let job = Arc::new(Doomed(gave_up.clone(), runs.clone()));
+    assert!(tree.root.send(HostJob(job)).await.expect("hosted"));
+    eventually_within(WAIT, "the doomed task to be given up", || {
+        let gave_up = gave_up.clone();
+        async move { gave_up.lock().expect("not poisoned").clone() }
+    })
+    .await;
+    assert_eq!(runs.load(Ordering::SeqCst) as u64, TASK_RUNS);
+    assert_eq!(
+        gave_up.lock().expect("not poisoned").as_deref(),
+        Some(format!("failure {TASK_RUNS}").as_str())
+    );
+    eventually_within(WAIT, "the doomed task to leave the tree", || {
+        let root = tree.root.clone();
+        async move { host_named(&root, "doomed").await.is_none() }
+    })
+    .await;
 }

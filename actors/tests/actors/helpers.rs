@@ -1,56 +1,16 @@
-//! Helpers shared by the actor tests: a token verifier, a WebSocket server around
-//! `start_session`, a WebSocket client, and event appends.
+//! What the actor tests share: a WebSocket server around `start_session` (the verifier, the
+//! client, appends and waiting come from the test kit).
 
-#![allow(dead_code)]
+pub use tessera_testkit::ws::WAIT;
+pub use tessera_testkit::{append_owned, eventually_within, TestVerifier, WsClient};
 
-use std::collections::HashMap;
-use std::future::Future;
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix::Addr;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
-use futures_util::future::BoxFuture;
-use futures_util::{SinkExt, StreamExt};
-use serde_json::{json, Value};
 use tessera_actors::session::{SessionOptions, Topics};
-use tessera_actors::{start_session, SessionRegistry, SessionSettings, SessionUser, TokenVerifier};
-use tessera_events::{EventData, EventStore, ExpectedVersion, Metadata, StreamId};
-use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-use uuid::Uuid;
-
-/// Tokens are user names: `alice` → user A, `bob` → user B.
-pub struct TestVerifier(pub HashMap<String, SessionUser>);
-
-impl TestVerifier {
-    pub fn shared(users: &[(&str, Uuid)]) -> Arc<dyn TokenVerifier> {
-        Arc::new(Self(
-            users
-                .iter()
-                .map(|(token, id)| {
-                    (
-                        (*token).to_owned(),
-                        SessionUser {
-                            user_id: *id,
-                            role: "user".into(),
-                        },
-                    )
-                })
-                .collect(),
-        ))
-    }
-}
-
-impl TokenVerifier for TestVerifier {
-    fn verify(&self, token: &str) -> BoxFuture<'static, Option<SessionUser>> {
-        let user = self.0.get(token).cloned();
-        Box::pin(async move { user })
-    }
-}
+use tessera_actors::{start_session, SessionRegistry, SessionSettings, TokenVerifier};
 
 async fn ws_route(
     req: HttpRequest,
@@ -109,127 +69,4 @@ pub fn serve(
     .run();
     actix_web::rt::spawn(server);
     port
-}
-
-/// A WebSocket client speaking the JSON protocol.
-pub struct Client {
-    pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
-}
-
-pub const WAIT: Duration = Duration::from_secs(10);
-
-impl Client {
-    pub async fn connect(url: &str) -> Self {
-        let (ws, _) = tokio_tungstenite::connect_async(url)
-            .await
-            .expect("websocket connect");
-        Self { ws }
-    }
-
-    pub async fn send_json(&mut self, value: Value) {
-        self.ws
-            .send(Message::Text(value.to_string()))
-            .await
-            .expect("send");
-    }
-
-    pub async fn send_text(&mut self, text: impl Into<String>) {
-        self.ws
-            .send(Message::Text(text.into()))
-            .await
-            .expect("send");
-    }
-
-    /// Authenticates by message and returns the `ready` frame.
-    pub async fn auth(&mut self, token: &str) -> Value {
-        self.send_json(json!({"v":1,"type":"auth","token":token}))
-            .await;
-        let ready = self.next_json().await;
-        assert_eq!(ready["type"], "ready", "expected ready, got {ready}");
-        ready
-    }
-
-    /// The next JSON frame (pings and pongs skipped); panics on close or timeout.
-    pub async fn next_json(&mut self) -> Value {
-        match self.next_frame(WAIT).await {
-            Some(Ok(text)) => serde_json::from_str(&text).expect("server frames are JSON"),
-            Some(Err(close)) => panic!("closed while waiting for a frame: {close:?}"),
-            None => panic!("no frame within {WAIT:?}"),
-        }
-    }
-
-    /// `Ok(text)` for a text frame, `Err(close frame)` when closed, `None` on timeout.
-    pub async fn next_frame(
-        &mut self,
-        wait: Duration,
-    ) -> Option<Result<String, Option<CloseFrame<'static>>>> {
-        let deadline = tokio::time::Instant::now() + wait;
-        loop {
-            let next = tokio::time::timeout_at(deadline, self.ws.next())
-                .await
-                .ok()?;
-            match next {
-                Some(Ok(Message::Text(text))) => return Some(Ok(text)),
-                Some(Ok(Message::Close(frame))) => return Some(Err(frame)),
-                Some(Ok(_)) => continue,
-                Some(Err(_)) | None => return Some(Err(None)),
-            }
-        }
-    }
-
-    /// Reads until the close frame; returns its reason text (frames before it are skipped).
-    pub async fn expect_close(&mut self, wait: Duration) -> (u16, String) {
-        let deadline = tokio::time::Instant::now() + wait;
-        loop {
-            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            match self.next_frame(left).await {
-                Some(Ok(_)) => continue,
-                Some(Err(Some(frame))) => return (frame.code.into(), frame.reason.into_owned()),
-                Some(Err(None)) => return (0, String::new()),
-                None => panic!("not closed within {wait:?}"),
-            }
-        }
-    }
-
-    /// Asserts nothing but pings arrive for `wait`.
-    pub async fn expect_silence(&mut self, wait: Duration) {
-        if let Some(frame) = self.next_frame(wait).await {
-            panic!("expected no frame, got {frame:?}");
-        }
-    }
-}
-
-/// Appends `n` events owned by `owner` (payload `{"tag", "i"}`) to its own stream; returns the
-/// position of the last one.
-pub async fn append_owned(store: &dyn EventStore, owner: Option<Uuid>, n: usize, tag: &str) -> u64 {
-    let stream = StreamId::for_entity("test", owner.unwrap_or_else(Uuid::nil));
-    let events = (0..n)
-        .map(|i| {
-            EventData::new("test.happened", json!({ "tag": tag, "i": i })).with_metadata(Metadata {
-                owner,
-                ..Default::default()
-            })
-        })
-        .collect();
-    store
-        .append(&stream, ExpectedVersion::Any, events)
-        .await
-        .expect("append")
-        .last_position
-}
-
-/// Polls `check` until it holds, or panics after `wait`.
-pub async fn eventually<F, Fut>(wait: Duration, what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + wait;
-    while tokio::time::Instant::now() < deadline {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("timed out waiting for {what}");
 }

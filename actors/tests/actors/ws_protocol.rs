@@ -1,8 +1,6 @@
 //! The WebSocket session protocol end to end: a real actix-web server around `start_session`,
 //! real sockets, a real PostgreSQL event log.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,14 +8,14 @@ use actix::Addr;
 use futures_util::SinkExt;
 use serde_json::json;
 use tessera_actors::{GetRegistryStatus, SessionRegistry, SessionSettings, Shutdown};
-use tessera_events::testing::TestDb;
 use tessera_events::{EventNotifier, EventStore, PgEventStore};
+use tessera_testkit::TestDb;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::Message;
 use uuid::Uuid;
 
-use common::{append_owned, eventually, serve, Client, TestVerifier, WAIT};
+use crate::helpers::{append_owned, eventually_within, serve, TestVerifier, WsClient, WAIT};
 
 struct Node {
     _db: TestDb,
@@ -52,8 +50,8 @@ async fn node(settings: SessionSettings) -> Node {
 #[actix_web::test]
 async fn authenticated_clients_get_their_own_events() {
     let n = node(SessionSettings::default()).await;
-    let mut alice = Client::connect(&n.url).await;
-    let mut bob = Client::connect(&n.url).await;
+    let mut alice = WsClient::connect(&n.url).await;
+    let mut bob = WsClient::connect(&n.url).await;
     let ready = alice.auth("alice").await;
     assert_eq!(ready["v"], 1);
     assert_eq!(ready["user_id"], n.alice.to_string());
@@ -84,7 +82,7 @@ async fn authenticated_clients_get_their_own_events() {
 #[actix_web::test]
 async fn bad_frames_get_error_frames_and_the_session_stays_open() {
     let n = node(SessionSettings::default()).await;
-    let mut c = Client::connect(&n.url).await;
+    let mut c = WsClient::connect(&n.url).await;
 
     // Before authentication: protocol errors are answered, pings too.
     c.send_text("{oops").await;
@@ -136,7 +134,7 @@ async fn unauthenticated_sockets_are_refused_and_closed() {
     })
     .await;
 
-    let mut wrong = Client::connect(&n.url).await;
+    let mut wrong = WsClient::connect(&n.url).await;
     wrong
         .send_json(json!({"v":1,"type":"auth","token":"mallory"}))
         .await;
@@ -146,7 +144,7 @@ async fn unauthenticated_sockets_are_refused_and_closed() {
         (1008, "invalid_token".into())
     );
 
-    let mut silent = Client::connect(&n.url).await;
+    let mut silent = WsClient::connect(&n.url).await;
     // Events of others never reach a socket that is not authenticated.
     append_owned(n.store.as_ref(), Some(n.alice), 1, "secret").await;
     let e = silent.next_json().await;
@@ -156,7 +154,7 @@ async fn unauthenticated_sockets_are_refused_and_closed() {
         (1008, "auth_timeout".into())
     );
 
-    eventually(WAIT, "no session to stay registered", || {
+    eventually_within(WAIT, "no session to stay registered", || {
         let registry = n.registry.clone();
         async move {
             registry
@@ -173,7 +171,7 @@ async fn unauthenticated_sockets_are_refused_and_closed() {
 #[actix_web::test]
 async fn oversized_frames_close_the_session() {
     let n = node(SessionSettings::default()).await;
-    let mut c = Client::connect(&n.url).await;
+    let mut c = WsClient::connect(&n.url).await;
     c.auth("alice").await;
     let big = format!(
         r#"{{"v":1,"type":"ping","id":"{}"}}"#,
@@ -183,7 +181,7 @@ async fn oversized_frames_close_the_session() {
     assert_eq!(c.expect_close(WAIT).await, (1009, "frame_too_large".into()));
 
     // Fragments that add up to too much are refused the same way.
-    let mut c = Client::connect(&n.url).await;
+    let mut c = WsClient::connect(&n.url).await;
     c.auth("alice").await;
     let chunk = vec![b'x'; 40 * 1024];
     c.ws.send(Message::Frame(Frame::message(
@@ -211,7 +209,7 @@ async fn idle_clients_are_pinged_then_closed() {
         ..SessionSettings::default()
     })
     .await;
-    let mut c = Client::connect(&n.url).await;
+    let mut c = WsClient::connect(&n.url).await;
     c.auth("alice").await;
     // Not reading means not answering pings either.
     tokio::time::sleep(Duration::from_millis(800)).await;
@@ -243,7 +241,7 @@ async fn a_client_that_answers_pings_stays_connected() {
         ..SessionSettings::default()
     })
     .await;
-    let mut c = Client::connect(&n.url).await;
+    let mut c = WsClient::connect(&n.url).await;
     c.auth("alice").await;
     // Reading lets the client answer the server's pings.
     c.expect_silence(Duration::from_millis(1200)).await;
@@ -259,9 +257,9 @@ async fn a_slow_consumer_is_disconnected_with_a_reason() {
         ..SessionSettings::default()
     })
     .await;
-    let mut slow = Client::connect(&n.url).await;
+    let mut slow = WsClient::connect(&n.url).await;
     slow.auth("alice").await;
-    let mut fast = Client::connect(&n.url).await;
+    let mut fast = WsClient::connect(&n.url).await;
     fast.auth("bob").await;
 
     // Far more than socket buffers hold, while `slow` reads nothing.
@@ -312,12 +310,12 @@ async fn a_slow_consumer_is_disconnected_with_a_reason() {
 #[actix_web::test]
 async fn shutdown_closes_sessions_with_a_reason() {
     let n = node(SessionSettings::default()).await;
-    let mut c = Client::connect(&n.url).await;
+    let mut c = WsClient::connect(&n.url).await;
     c.auth("alice").await;
     n.registry.send(Shutdown).await.expect("shutdown");
     assert_eq!(c.expect_close(WAIT).await, (1001, "server_shutdown".into()));
     // A node that shut down takes no new sessions.
-    let mut late = Client::connect(&n.url).await;
+    let mut late = WsClient::connect(&n.url).await;
     late.send_json(json!({"v":1,"type":"auth","token":"alice"}))
         .await;
     assert_eq!(late.next_json().await["code"], "unavailable");

@@ -1,8 +1,6 @@
 //! Resume, topics, flood control and backpressure of WebSocket sessions, end to end: a real
 //! actix-web server around `start_session`, real sockets, a real PostgreSQL event log.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,14 +8,14 @@ use actix::Addr;
 use serde_json::{json, Value};
 use tessera_actors::jobs::ProgressSink;
 use tessera_actors::{GetRegistryStatus, SessionRegistry, SessionSettings};
-use tessera_events::testing::TestDb;
 use tessera_events::{
     EventData, EventNotifier, EventStore, ExpectedVersion, Metadata, PgEventStore, StreamId,
 };
+use tessera_testkit::TestDb;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use uuid::Uuid;
 
-use common::{append_owned, eventually, serve, Client, TestVerifier, WAIT};
+use crate::helpers::{append_owned, eventually_within, serve, TestVerifier, WsClient, WAIT};
 
 struct Node {
     _db: TestDb,
@@ -53,7 +51,7 @@ async fn node(settings: SessionSettings) -> Node {
 
 /// Waits until the registry has routed the log up to `position`.
 async fn routed(n: &Node, position: u64) {
-    eventually(WAIT, "the registry to route the log", || {
+    eventually_within(WAIT, "the registry to route the log", || {
         let registry = n.registry.clone();
         async move {
             registry
@@ -85,7 +83,7 @@ async fn append_typed(store: &dyn EventStore, owner: Uuid, event_type: &str, tag
 }
 
 /// Reads frames until `caught_up`, returning the event frames before it.
-async fn until_caught_up(c: &mut Client) -> (Vec<Value>, u64) {
+async fn until_caught_up(c: &mut WsClient) -> (Vec<Value>, u64) {
     let mut events = Vec::new();
     loop {
         let f = c.next_json().await;
@@ -128,7 +126,7 @@ async fn a_resumed_session_gets_every_missed_event_once_in_order_then_live_ones(
         positions
     });
 
-    let mut c = Client::connect(&n.url).await;
+    let mut c = WsClient::connect(&n.url).await;
     c.send_json(json!({"v":1,"type":"auth","token":"alice","resume_from":before}))
         .await;
     let ready = c.next_json().await;
@@ -176,7 +174,7 @@ async fn a_resumed_session_gets_every_missed_event_once_in_order_then_live_ones(
 #[actix_web::test]
 async fn a_resume_message_replays_from_its_position() {
     let n = node(SessionSettings::default()).await;
-    let mut c = Client::connect(&n.url).await;
+    let mut c = WsClient::connect(&n.url).await;
     c.auth("alice").await;
     let p1 = append_owned(n.store.as_ref(), Some(n.alice), 1, "one").await;
     let p2 = append_owned(n.store.as_ref(), Some(n.alice), 1, "two").await;
@@ -202,7 +200,7 @@ async fn a_resume_position_from_the_future_is_refused_and_the_session_goes_on_li
     let n = node(SessionSettings::default()).await;
     let head = append_owned(n.store.as_ref(), Some(n.alice), 2, "old").await;
     routed(&n, head).await;
-    let mut c = Client::connect(&n.url).await;
+    let mut c = WsClient::connect(&n.url).await;
     c.send_json(json!({"v":1,"type":"auth","token":"alice","resume_from":head + 1000}))
         .await;
     assert_eq!(c.next_json().await["type"], "ready");
@@ -232,7 +230,7 @@ async fn a_resume_position_from_the_future_is_refused_and_the_session_goes_on_li
 #[actix_web::test]
 async fn topics_choose_the_events_and_job_progress_arrives_as_frames() {
     let n = node(SessionSettings::default()).await;
-    let mut c = Client::connect(&n.url).await;
+    let mut c = WsClient::connect(&n.url).await;
     c.send_json(json!({"v":1,"type":"auth","token":"alice","topics":["jobs"]}))
         .await;
     let ready = c.next_json().await;
@@ -311,7 +309,7 @@ async fn the_query_string_can_ask_for_resume_and_topics() {
     append_typed(n.store.as_ref(), n.alice, "content.uploaded", "c").await;
     let last = append_typed(n.store.as_ref(), n.alice, "job.progress", "j2").await;
     routed(&n, last).await;
-    let mut c = Client::connect(&format!("{}?resume_from={}&topics=jobs", n.url, p - 1)).await;
+    let mut c = WsClient::connect(&format!("{}?resume_from={}&topics=jobs", n.url, p - 1)).await;
     let ready = c.auth("alice").await;
     assert_eq!(ready["resume_from"], p - 1);
     let (events, _) = until_caught_up(&mut c).await;
@@ -328,7 +326,7 @@ async fn a_flooding_client_is_rate_limited_then_closed() {
         ..SessionSettings::default()
     })
     .await;
-    let mut c = Client::connect(&n.url).await;
+    let mut c = WsClient::connect(&n.url).await;
     c.auth("alice").await; // one message of the burst
     for i in 0..30 {
         c.send_json(json!({"v":1,"type":"ping","id":i})).await;
@@ -369,7 +367,7 @@ async fn a_client_within_the_rate_is_never_refused() {
         ..SessionSettings::default()
     })
     .await;
-    let mut c = Client::connect(&n.url).await;
+    let mut c = WsClient::connect(&n.url).await;
     c.auth("alice").await;
     for i in 0..20 {
         c.send_json(json!({"v":1,"type":"ping","id":i})).await;
@@ -412,7 +410,7 @@ async fn a_socket_that_never_reads_is_disconnected() {
     tcp.write_all(&masked_text(r#"{"v":1,"type":"auth","token":"alice"}"#))
         .await
         .expect("auth");
-    eventually(WAIT, "the session to register", || {
+    eventually_within(WAIT, "the session to register", || {
         let registry = n.registry.clone();
         async move {
             registry
@@ -450,7 +448,7 @@ async fn a_socket_that_never_reads_is_disconnected() {
             .await
             .expect("append");
     }
-    eventually(WAIT, "the session to be closed", || {
+    eventually_within(WAIT, "the session to be closed", || {
         let registry = n.registry.clone();
         async move {
             registry
@@ -483,7 +481,7 @@ async fn a_socket_that_never_reads_is_disconnected() {
     );
 
     // Another session of the same node still works.
-    let mut c = Client::connect(&n.url).await;
+    let mut c = WsClient::connect(&n.url).await;
     c.auth("bob").await;
     append_owned(n.store.as_ref(), Some(n.bob), 1, "fine").await;
     assert_eq!(c.next_json().await["payload"]["tag"], "fine");

@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use serde_json::json;
 use sqlx::{Connection, PgConnection};
-use tessera_events::testing::TestDb;
 use tessera_events::{
     AppendRequest, EventData, EventNotifier, EventStore, ExpectedVersion, PgEventStore, StoreError,
     StreamId, Subscription, Upcasters,
 };
+use tessera_testkit::TestDb;
 use uuid::Uuid;
 
 fn ev(n: usize) -> EventData {

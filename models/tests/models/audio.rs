@@ -1,8 +1,6 @@
 //! Audio pipelines against the installed models and audio made here: synthesised tones encoded
 //! by the `ffmpeg` program, and speech from the `espeak-ng` program.
 
-mod support;
-
 use std::f32::consts::PI;
 use std::path::Path;
 use std::process::Command;
@@ -106,7 +104,7 @@ fn silence(seconds: f32) -> Vec<f32> {
 
 fn vad() -> SileroVad {
     SileroVad::load(
-        &support::model_dir("silero-vad"),
+        &crate::support::model_dir("silero-vad"),
         &SessionOptions::default(),
     )
     .expect("load silero vad")
@@ -119,7 +117,7 @@ fn whisper() -> std::sync::MutexGuard<'static, Whisper> {
         .get_or_init(|| {
             Mutex::new(
                 Whisper::load(
-                    &support::model_dir("whisper-tiny-en"),
+                    &crate::support::model_dir("whisper-tiny-en"),
                     &SessionOptions::default(),
                 )
                 .expect("load whisper"),
@@ -450,7 +448,7 @@ fn transcribes_a_sentence() {
     };
     let transcript = transcribe_file(&path, &mut vad(), &mut whisper(), &AudioLimits::default())
         .expect("transcribe");
-    let error = support::wer(sentence, &transcript.text);
+    let error = crate::support::wer(sentence, &transcript.text);
     eprintln!("sentence WER {error:.3}: {:?}", transcript.text);
     assert!(error <= 0.25, "WER {error} for {:?}", transcript.text);
     assert!(!transcript.segments.is_empty());
@@ -511,14 +509,14 @@ fn long_audio_is_transcribed_across_windows() {
         starts[7]
     );
     let reference = sentences.join(" ");
-    let error = support::wer(&reference, &transcript.text);
+    let error = crate::support::wer(&reference, &transcript.text);
     eprintln!("70 s WER {error:.3}");
     assert!(error <= 0.35, "WER {error}: {:?}", transcript.text);
     // Each sentence's words land near where it was spoken.
     let found = transcript
         .segments
         .iter()
-        .find(|s| support::words(&s.text).contains(&"budget".to_string()))
+        .find(|s| crate::support::words(&s.text).contains(&"budget".to_string()))
         .expect("the budget sentence is transcribed");
     assert!(
         (found.start - starts[6]).abs() < 3.0,
@@ -532,13 +530,13 @@ fn long_audio_is_transcribed_across_windows() {
     let via_vad = transcribe_file(&path, &mut vad(), &mut whisper(), &AudioLimits::default())
         .expect("transcribe file");
     assert_ordered(&via_vad, duration);
-    let error = support::wer(&reference, &via_vad.text);
+    let error = crate::support::wer(&reference, &via_vad.text);
     eprintln!("70 s with VAD WER {error:.3}");
     assert!(error <= 0.35, "WER {error}: {:?}", via_vad.text);
     let found = via_vad
         .segments
         .iter()
-        .find(|s| support::words(&s.text).contains(&"budget".to_string()))
+        .find(|s| crate::support::words(&s.text).contains(&"budget".to_string()))
         .expect("the budget sentence is transcribed");
     assert!(
         (found.start - starts[6]).abs() < 3.0,
@@ -557,7 +555,7 @@ fn real_time_factor_of_ten_seconds() {
          computer, with one thread and with two threads.",
     );
     pcm.resize(10 * 16_000, 0.0);
-    let model_dir = support::model_dir("whisper-tiny-en");
+    let model_dir = crate::support::model_dir("whisper-tiny-en");
     let mut text = Vec::new();
     for threads in [1usize, 2] {
         let mut model = Whisper::load(&model_dir, &SessionOptions::threads(threads)).expect("load");

@@ -1,7 +1,5 @@
 //! Chat generation and summarisation on the real SmolLM2-135M-Instruct GGUF.
 
-mod support;
-
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -20,7 +18,7 @@ const FRANCE: &str = "What is the capital of France? Answer in one sentence.";
 const SMOLLM_SYSTEM: &str = "You are a helpful AI assistant named SmolLM, trained by Hugging Face";
 
 fn model_path() -> std::path::PathBuf {
-    support::model_dir("smollm2-135m-instruct").join("SmolLM2-135M-Instruct.Q4_1.gguf")
+    crate::support::model_dir("smollm2-135m-instruct").join("SmolLM2-135M-Instruct.Q4_1.gguf")
 }
 
 /// The model with default options, shared by the tests as the product shares it.

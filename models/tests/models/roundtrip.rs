@@ -1,8 +1,6 @@
 //! Text to speech to text: Piper speaks a few sentences, Silero and Whisper write them down
 //! again, and the words come back.
 
-mod support;
-
 use tessera_models::audio::{to_16k, transcribe_pcm, SileroVad, Whisper};
 use tessera_models::runtime::SessionOptions;
 use tessera_models::speech::{PiperVoice, SynthOptions};
@@ -17,18 +15,21 @@ const SENTENCES: &str = "The weather is warm and sunny today. \
 #[test]
 fn speech_synthesised_by_piper_is_transcribed_with_few_word_errors() {
     let options = SessionOptions::default();
-    let mut voice = PiperVoice::load(&support::model_dir("piper-en-us-joe-medium"), &options)
-        .expect("the voice loads");
+    let mut voice = PiperVoice::load(
+        &crate::support::model_dir("piper-en-us-joe-medium"),
+        &options,
+    )
+    .expect("the voice loads");
     let speech = voice
         .synthesize(SENTENCES, &SynthOptions::default())
         .expect("synthesis");
     assert!(speech.duration_secs() > 4.0, "{} s", speech.duration_secs());
     let pcm = to_16k(&speech.samples, speech.sample_rate).expect("resample");
-    let mut vad = SileroVad::load(&support::model_dir("silero-vad"), &options).expect("vad");
+    let mut vad = SileroVad::load(&crate::support::model_dir("silero-vad"), &options).expect("vad");
     let mut whisper =
-        Whisper::load(&support::model_dir("whisper-tiny-en"), &options).expect("whisper");
+        Whisper::load(&crate::support::model_dir("whisper-tiny-en"), &options).expect("whisper");
     let transcript = transcribe_pcm(&pcm, &mut vad, &mut whisper).expect("transcription");
-    let error = support::wer(SENTENCES, &transcript.text);
+    let error = crate::support::wer(SENTENCES, &transcript.text);
     println!("round trip: {:?} (WER {error:.3})", transcript.text);
     assert!(error <= 0.10, "WER {error} for {:?}", transcript.text);
     let end = pcm.len() as f32 / 16_000.0;

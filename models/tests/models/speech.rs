@@ -1,7 +1,5 @@
 //! Speech synthesis on the real Piper voice, with phonemes from the real espeak-ng program.
 
-mod support;
-
 use std::io::Cursor;
 use std::process::Command;
 use std::sync::{Mutex, MutexGuard, OnceLock};
@@ -33,8 +31,11 @@ fn voice() -> MutexGuard<'static, PiperVoice> {
     VOICE_CELL
         .get_or_init(|| {
             require_program("espeak-ng");
-            let v = PiperVoice::load(&support::model_dir(VOICE), &SessionOptions::default())
-                .expect("the Piper voice loads");
+            let v = PiperVoice::load(
+                &crate::support::model_dir(VOICE),
+                &SessionOptions::default(),
+            )
+            .expect("the Piper voice loads");
             Mutex::new(v)
         })
         .lock()
@@ -413,7 +414,7 @@ fn real_time_factor_of_a_paragraph() {
     let paragraph = "Tessera keeps your notes, pictures and recordings in one place. \
         It can read a document aloud, describe a photo, or find a meeting. \
         Everything runs on your own machine.";
-    let dir = support::model_dir(VOICE);
+    let dir = crate::support::model_dir(VOICE);
     let mut report = Vec::new();
     for threads in [1, 2] {
         let mut v = PiperVoice::load(&dir, &SessionOptions::threads(threads)).expect("load");

@@ -1,7 +1,5 @@
 //! Shared by the model tests: where the installed models are.
 
-#![allow(dead_code)]
-
 use std::path::PathBuf;
 
 use tessera_models::catalog::Catalog;

@@ -1,13 +1,11 @@
 //! Sentence embeddings on the real MiniLM model.
 
-mod support;
-
 use tessera_models::runtime::SessionOptions;
 use tessera_models::text::{cosine, Embedder};
 
 fn embedder() -> Embedder {
     Embedder::load(
-        &support::model_dir("minilm-l6-v2-int8"),
+        &crate::support::model_dir("minilm-l6-v2-int8"),
         &SessionOptions::default(),
     )
     .expect("MiniLM loads")

@@ -1,8 +1,6 @@
 //! Image pipelines on the real models: OCR of rendered text, ImageNet classification of shipped
 //! photos (licences in tests/data/LICENCE.md), EXIF facts and decoding limits.
 
-mod support;
-
 use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
@@ -25,8 +23,11 @@ fn ocr() -> &'static Mutex<Ocr> {
     static OCR: OnceLock<Mutex<Ocr>> = OnceLock::new();
     OCR.get_or_init(|| {
         Mutex::new(
-            Ocr::load(&support::model_dir("ppocr-v4"), &SessionOptions::default())
-                .expect("PP-OCR loads"),
+            Ocr::load(
+                &crate::support::model_dir("ppocr-v4"),
+                &SessionOptions::default(),
+            )
+            .expect("PP-OCR loads"),
         )
     })
 }
@@ -36,7 +37,7 @@ fn classifier() -> &'static Mutex<Classifier> {
     CLS.get_or_init(|| {
         Mutex::new(
             Classifier::load(
-                &support::model_dir("efficientnet-lite0"),
+                &crate::support::model_dir("efficientnet-lite0"),
                 &SessionOptions::default(),
             )
             .expect("EfficientNet-Lite0 loads"),
@@ -228,9 +229,12 @@ fn ocr_turns_an_upside_down_line_around() {
     assert!(acc >= 0.95, "upside-down line read as {:?}", flipped.text);
     assert!(accuracy(line, &upright.text) >= 0.95, "{:?}", upright.text);
     // Without the classifier the same line is misread: the classifier is what turns it.
-    let mut plain = Ocr::load(&support::model_dir("ppocr-v4"), &SessionOptions::default())
-        .expect("PP-OCR loads")
-        .with_angle_classifier(false);
+    let mut plain = Ocr::load(
+        &crate::support::model_dir("ppocr-v4"),
+        &SessionOptions::default(),
+    )
+    .expect("PP-OCR loads")
+    .with_angle_classifier(false);
     let unturned = plain
         .read(&DynamicImage::ImageRgb8(image::imageops::rotate180(&image)))
         .expect("OCR runs");
@@ -386,7 +390,7 @@ fn other_images_do_not_come_first_as_cats() {
 
 fn classify_with(preprocess: Preprocess, image: &DynamicImage) -> Vec<Label> {
     Classifier::load(
-        &support::model_dir("efficientnet-lite0"),
+        &crate::support::model_dir("efficientnet-lite0"),
         &SessionOptions::default(),
     )
     .expect("loads")

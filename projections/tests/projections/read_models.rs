@@ -3,11 +3,11 @@
 
 use async_trait::async_trait;
 use sqlx::PgConnection;
-use tessera_events::testing::TestDb;
 use tessera_events::users::{user_stream, PasswordHash, QuotaLimits, Role, UserEvent};
 use tessera_events::{CommandContext, EventStore, ExpectedVersion, PgEventStore, RecordedEvent};
 use tessera_projections::read_models::UsersProjection;
 use tessera_projections::{replay_into, snapshot_schema, Projection, ProjectionError};
+use tessera_testkit::TestDb;
 use uuid::Uuid;
 
 /// The users read model through the trait's default, one-event-at-a-time `apply_batch`.

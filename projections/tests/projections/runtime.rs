@@ -1,21 +1,19 @@
 //! The projection runtime against a real PostgreSQL: guarantees 5, 6 and 7 of the event log,
 //! fencing, version bumps and status. Needs `TESSERA_TEST_DATABASE_URL`.
 
-mod support;
-
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{ensure, Context};
-use tessera_events::testing::TestDb;
 use tessera_events::{EventStore, PgEventStore};
 use tessera_projections::{
     rebuild, replay_into, snapshot_schema, status, Projection, ProjectionError, ProjectorOptions,
     ProjectorState, RebuildOptions,
 };
+use tessera_testkit::TestDb;
 
-use support::*;
+use crate::support::*;
 
 /// Guarantee 5: an `apply` that fails half way through a batch leaves nothing of that batch
 /// and does not move the checkpoint; after the fault is gone, a restart counts every event

@@ -1,7 +1,5 @@
 //! Shared pieces of the projection runtime tests: a small projection, appends, assertions.
 
-#![allow(dead_code)] // Each test uses a different subset.
-
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,0 +1,7 @@
+//! The projection crate's integration tests in one binary: each module was a test file of its
+//! own. `cargo nextest` still runs every test in its own process.
+
+mod support;
+
+mod read_models;
+mod runtime;
