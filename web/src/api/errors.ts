@@ -7,6 +7,11 @@ export type ErrorCode = components['schemas']['ErrorCode'];
 /** A code the UI may meet: the server's, or `network_error` when the server could not be reached. */
 export type ClientErrorCode = ErrorCode | 'network_error';
 
+/** Whether `code` is one of `codes` (type-checked: a code that does not exist fails `tsc`). */
+export function codeIs(code: string | null | undefined, ...codes: ClientErrorCode[]): boolean {
+  return codes.some((c) => c === code);
+}
+
 /** The words `map` has for `code`, if any (none for a code newer than this UI). */
 export function wordsFor(
   map: Partial<Record<ClientErrorCode, string>>,
@@ -91,6 +96,11 @@ export class ApiError extends Error {
     });
   }
 
+  /** Whether the error's code is one of `codes`. */
+  is(...codes: ClientErrorCode[]): boolean {
+    return codeIs(this.code, ...codes);
+  }
+
   /** Reads the body of a failed response (for plain `fetch` calls: uploads, downloads). */
   static async fromResponse(response: Response): Promise<ApiError> {
     const text = await response.text().catch(() => '');
@@ -147,7 +157,7 @@ function waitHint(err: ApiError): string {
 /** A sentence to show a person for any thrown value. */
 export function errorMessage(err: unknown): string {
   if (err instanceof ApiError) {
-    if (err.code === 'login_throttled' || err.code === 'registration_throttled' || err.code === 'rate_limited') {
+    if (err.is('login_throttled', 'registration_throttled', 'rate_limited')) {
       return `Too many attempts.${waitHint(err) || ' Try again later.'}`;
     }
     const words = wordsFor(FRIENDLY, err.code) ?? (err.message || wordsFor(ERROR_MESSAGES, err.code) || '');

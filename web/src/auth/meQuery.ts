@@ -9,7 +9,7 @@ async function fetchMe(): Promise<Me | null> {
     return await call(api.GET('/api/me'));
   } catch (err) {
     // authFetch already tried a refresh: a 401 now means signed out.
-    if (err instanceof ApiError && (err.status === 401 || err.code === 'account_disabled')) return null;
+    if (err instanceof ApiError && (err.status === 401 || err.is('account_disabled'))) return null;
     throw err;
   }
 }

@@ -4,6 +4,7 @@
  * resumes from it, so no event is missed or delivered twice. Subscribers filter by topic, event
  * type or predicate on the client; the socket itself receives all of the user's events.
  */
+import { codeIs } from '../api/errors';
 import {
   AUTH_CLOSE_REASONS,
   FINAL_CLOSE_REASONS,
@@ -272,11 +273,11 @@ export class LiveSocket {
         clearTimeout(this.timers.pong);
         return;
       case 'error':
-        if (msg.code === 'resume_position_ahead') {
+        if (codeIs(msg.code, 'resume_position_ahead')) {
           // The log does not reach our position (a restored database, say): start afresh.
           this.position = null;
           this.opts.onGap?.();
-        } else if (msg.code !== 'invalid_token' && msg.code !== 'auth_timeout' && msg.code !== 'unavailable') {
+        } else if (!codeIs(msg.code, 'invalid_token', 'auth_timeout', 'unavailable')) {
           // The ones above are followed by a close, which handles them.
           console.warn(`live socket: ${msg.code}: ${msg.message}`);
         }

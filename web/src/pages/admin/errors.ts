@@ -13,9 +13,9 @@ const ADMIN_MESSAGES: Partial<Record<ErrorCode, string>> = {
 export function adminErrorMessage(err: unknown): string {
   if (err instanceof ApiError) {
     const friendly = wordsFor(ADMIN_MESSAGES, err.code);
-    if (err.code === 'model_unavailable') return `The model could not be loaded: ${err.message}`;
-    if (friendly && err.code !== 'validation_failed') return friendly;
-    if (err.code === 'not_found') return 'Not found. It may have been removed; refresh the page.';
+    if (err.is('model_unavailable')) return `The model could not be loaded: ${err.message}`;
+    if (friendly && !err.is('validation_failed')) return friendly;
+    if (err.is('not_found')) return 'Not found. It may have been removed; refresh the page.';
   }
   return errorMessage(err);
 }

@@ -21,7 +21,7 @@ function fieldErrorsOf(err: ApiError): Record<string, string> {
   const field = err.field ?? FIELD_OF_CODE[err.code];
   if (!field) return {};
   // The server's own words say which rule failed (e.g. "it must not be your email address").
-  return { [field]: err.code === 'email_taken' ? errorMessage(err) : err.message };
+  return { [field]: err.is('email_taken') ? errorMessage(err) : err.message };
 }
 
 function Rule({ ok, children }: { ok: boolean; children: string }) {

@@ -1,4 +1,4 @@
-import { errorMessage, isApiError, wordsFor, type ClientErrorCode } from '../../api/errors';
+import { codeIs, errorMessage, isApiError, wordsFor, type ClientErrorCode } from '../../api/errors';
 
 const LIMITS: Record<string, string> = {
   uploads_per_day: 'You have reached your daily upload limit (uploads per day). Try again tomorrow or ask an administrator for a higher quota.',
@@ -33,8 +33,8 @@ export function uploadErrorMessage(err: unknown): string {
 /** Why processing failed, in plain words, by the job's stable code. */
 export function processingErrorMessage(code: string | null | undefined): string {
   if (!code) return 'Processing failed.';
-  if (code.startsWith('corrupt_') || code.endsWith('_decode') || code === 'decode_failed') return 'The file could not be decoded.';
-  if (code === 'media_unavailable') return 'The file was not available to the processor.';
+  if (code.startsWith('corrupt_') || code.endsWith('_decode') || codeIs(code, 'decode_failed')) return 'The file could not be decoded.';
+  if (codeIs(code, 'media_unavailable')) return 'The file was not available to the processor.';
   if (code.includes('timeout')) return 'Processing took too long.';
   return `Processing failed (${code.replace(/_/g, ' ')}).`;
 }

@@ -131,11 +131,11 @@ async function resumable(file: File, cb: UploadCallbacks): Promise<UploadOutcome
         continue;
       }
       const err = xhrError(r);
-      if (err.code !== 'offset_mismatch' && r.status < 500) throw err;
+      if (!err.is('offset_mismatch') && r.status < 500) throw err;
       throw Object.assign(err, { transient: true });
     } catch (e) {
       if (e instanceof DOMException && e.name === 'AbortError') throw e;
-      const transient = e instanceof ApiError && (e.code === 'network_error' || (e as { transient?: boolean }).transient);
+      const transient = e instanceof ApiError && (e.is('network_error') || (e as { transient?: boolean }).transient);
       if (!transient || ++failures > 6) {
         if (!transient) remember(file, null);
         throw e;
