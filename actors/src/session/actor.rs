@@ -10,29 +10,26 @@
 //! catch-up reached are dropped. Everything happens on the actor, so no live event can slip
 //! between the last read and the switch.
 
+mod catch_up;
+mod inbound;
+
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use actix::prelude::*;
-use actix_ws::{Item, Message as WsMessage, MessageStream, ProtocolError, Session};
+use actix_ws::{Message as WsMessage, MessageStream, ProtocolError, Session};
 use tessera_events::EventStore;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 use uuid::Uuid;
 
 use super::auth::{SessionUser, TokenVerifier};
-use super::protocol::{
-    parse_client_message, ClientMessage, CloseCause, ErrorCode, EventFrame, ServerMessage, Topic,
-    Topics,
-};
+use super::protocol::{CloseCause, ErrorCode, ServerMessage, Topics};
 use super::registry::{Register, Registered, SessionRegistry, ToSession, Unregister};
 use super::settings::SessionSettings;
 use super::writer::{write_frames, Outbound};
-
-/// Events read from the log per catch-up batch.
-const CATCH_UP_BATCH: usize = 128;
-/// Catch-up frames that may wait in the outbound queue at once.
-const CATCH_UP_WINDOW: usize = 32;
+use catch_up::CATCH_UP_WINDOW;
+use inbound::{Bucket, Fragments};
 
 /// What the client asked for before the session was ready (in the upgrade request's query or
 /// its `auth` message).
@@ -55,45 +52,6 @@ enum Flow {
     Live,
 }
 
-/// Why catch-up stopped.
-enum CatchUpError {
-    /// The log could not be read.
-    Store,
-    /// The client did not read its frames in time.
-    Slow,
-    /// The socket is gone.
-    Gone,
-}
-
-/// A token bucket over the client's messages.
-struct Bucket {
-    tokens: f64,
-    refilled: Instant,
-}
-
-impl Bucket {
-    fn full(settings: &SessionSettings) -> Self {
-        Self {
-            tokens: f64::from(settings.message_burst.max(1)),
-            refilled: Instant::now(),
-        }
-    }
-
-    fn take(&mut self, settings: &SessionSettings) -> bool {
-        let now = Instant::now();
-        let elapsed = now.duration_since(self.refilled).as_secs_f64();
-        self.refilled = now;
-        self.tokens = (self.tokens + elapsed * f64::from(settings.messages_per_second))
-            .min(f64::from(settings.message_burst.max(1)));
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-}
-
 /// Where a session stands with authentication.
 enum AuthState {
     /// Waiting for an `auth` message.
@@ -102,12 +60,6 @@ enum AuthState {
     Verifying,
     /// Authenticated and registered: events flow.
     Ready(SessionUser),
-}
-
-/// A fragmented message being reassembled.
-struct Fragments {
-    text: bool,
-    bytes: Vec<u8>,
 }
 
 /// The actor behind one WebSocket. Start it with [`start_session`].
@@ -270,198 +222,6 @@ impl SessionActor {
         ctx.stop();
     }
 
-    fn on_text(&mut self, text: &str, ctx: &mut Context<Self>) {
-        match parse_client_message(text) {
-            Err(violation) => self.send_error(violation.code, &violation.message, ctx),
-            Ok(ClientMessage::Ping { id }) => {
-                self.send_message(&ServerMessage::Pong { id: id.as_ref() }, ctx)
-            }
-            Ok(ClientMessage::Auth {
-                token,
-                resume_from,
-                topics,
-            }) => match self.auth {
-                AuthState::Waiting => {
-                    if resume_from.is_some() {
-                        self.options.resume_from = resume_from;
-                    }
-                    if let Some(topics) = topics {
-                        self.options.topics = topics;
-                    }
-                    self.verify(token, ctx)
-                }
-                AuthState::Verifying | AuthState::Ready(_) => self.send_error(
-                    ErrorCode::AlreadyAuthenticated,
-                    "this session is already authenticated",
-                    ctx,
-                ),
-            },
-            Ok(ClientMessage::Subscribe { topics }) => {
-                self.options.topics = topics;
-                self.send_message(
-                    &ServerMessage::Subscribed {
-                        topics: topics.names(),
-                    },
-                    ctx,
-                );
-            }
-            Ok(ClientMessage::Resume { position }) => match self.auth {
-                AuthState::Ready(_) => {
-                    self.send_message(&ServerMessage::Resumed { position }, ctx);
-                    self.start_catch_up(position, ctx);
-                }
-                // Applies when the session becomes ready.
-                AuthState::Waiting | AuthState::Verifying => {
-                    self.options.resume_from = Some(position)
-                }
-            },
-        }
-    }
-
-    /// Whether the client may send another message now; refuses it otherwise, and closes a
-    /// client that keeps flooding.
-    fn admit(&mut self, ctx: &mut Context<Self>) -> bool {
-        if self.bucket.take(&self.settings) {
-            self.refused_in_row = 0;
-            return true;
-        }
-        self.refused_in_row += 1;
-        if self.refused_in_row >= self.settings.flood_close_after.max(1) {
-            tracing::info!(
-                session_id = %self.id,
-                user_id = ?self.user_id(),
-                "client keeps exceeding the message rate; closing"
-            );
-            self.send_error(
-                ErrorCode::RateLimited,
-                "too many messages; closing the session",
-                ctx,
-            );
-            self.close(CloseCause::RateLimited, ctx);
-        } else {
-            let message = format!(
-                "too many messages: at most {} per second (bursts of {}); this one was dropped",
-                self.settings.messages_per_second, self.settings.message_burst
-            );
-            self.send_error(ErrorCode::RateLimited, &message, ctx);
-        }
-        false
-    }
-
-    /// Sends the user's events after `from` from the log, then switches to live events.
-    fn start_catch_up(&mut self, from: u64, ctx: &mut Context<Self>) {
-        let Some(history) = self.history.clone() else {
-            return;
-        };
-        if let Some(handle) = self.catch_up.take() {
-            ctx.cancel_future(handle);
-        }
-        self.generation += 1;
-        let generation = self.generation;
-        // What the client would have got without the resume, should the position be refused.
-        let fallback = match self.flow {
-            Flow::CatchingUp => self.cursor,
-            Flow::Off | Flow::Live => self.last_position,
-        };
-        self.flow = Flow::CatchingUp;
-        if from <= self.seen_live {
-            self.cursor = from;
-            return self.catch_up_step(ctx);
-        }
-        // Beyond what this node has routed: fine if another node is ahead, refused if it is
-        // beyond the log itself.
-        let check = async move { history.head_position().await };
-        let handle = ctx.spawn(check.into_actor(self).map(move |head, act, ctx| {
-            if act.generation != generation || act.closing {
-                return;
-            }
-            act.catch_up = None;
-            match head {
-                Ok(head) if from <= head => act.cursor = from,
-                Ok(head) => {
-                    tracing::info!(session_id = %act.id, from, head, "resume position beyond the log");
-                    let message = format!(
-                        "resume position {from} is beyond the end of the event log ({head}); \
-                         continuing with live events"
-                    );
-                    act.send_error(ErrorCode::ResumePositionAhead, &message, ctx);
-                    act.cursor = fallback;
-                }
-                Err(error) => {
-                    tracing::warn!(session_id = %act.id, %error, "cannot read the log head");
-                    return act.close(CloseCause::Unavailable, ctx);
-                }
-            }
-            act.catch_up_step(ctx);
-        }));
-        self.catch_up = Some(handle);
-    }
-
-    /// Reads and sends the next batch of missed events, or switches to live when there is none.
-    fn catch_up_step(&mut self, ctx: &mut Context<Self>) {
-        if self.closing {
-            return;
-        }
-        let (Some(history), Some(user_id), Some(outbound)) =
-            (self.history.clone(), self.user_id(), self.outbound.clone())
-        else {
-            return;
-        };
-        let target = self.seen_live;
-        if self.cursor >= target {
-            self.flow = Flow::Live;
-            self.last_position = self.cursor;
-            self.catch_up = None;
-            tracing::debug!(session_id = %self.id, position = self.cursor, "caught up");
-            return self.send_message(
-                &ServerMessage::CaughtUp {
-                    position: self.cursor,
-                },
-                ctx,
-            );
-        }
-        let generation = self.generation;
-        let read = send_missed(
-            history,
-            user_id,
-            self.cursor,
-            target,
-            self.options.topics,
-            outbound,
-            self.window.clone(),
-            self.settings.write_timeout,
-        );
-        let handle = ctx.spawn(read.into_actor(self).map(move |result, act, ctx| {
-            if act.generation != generation || act.closing {
-                return;
-            }
-            match result {
-                Ok(cursor) => {
-                    act.cursor = cursor;
-                    act.catch_up_step(ctx);
-                }
-                Err(CatchUpError::Store) => {
-                    act.send_error(
-                        ErrorCode::Unavailable,
-                        "the event log cannot be read right now; reconnect and resume",
-                        ctx,
-                    );
-                    act.close(CloseCause::Unavailable, ctx);
-                }
-                Err(CatchUpError::Slow) => {
-                    tracing::warn!(session_id = %act.id, "client does not read its catch-up; closing");
-                    act.close(CloseCause::SlowConsumer, ctx);
-                }
-                Err(CatchUpError::Gone) => {
-                    act.closing = true;
-                    act.outbound = None;
-                    ctx.stop();
-                }
-            }
-        }));
-        self.catch_up = Some(handle);
-    }
-
     fn verify(&mut self, token: String, ctx: &mut Context<Self>) {
         self.auth = AuthState::Verifying;
         let verification = self.verifier.verify(&token);
@@ -548,51 +308,6 @@ impl SessionActor {
         } else {
             self.enqueue(Outbound::Ping, ctx);
         }
-    }
-
-    fn on_fragment(&mut self, item: Item, ctx: &mut Context<Self>) {
-        let (first, text, chunk, last) = match item {
-            Item::FirstText(b) => (true, true, b, false),
-            Item::FirstBinary(b) => (true, false, b, false),
-            Item::Continue(b) => (false, false, b, false),
-            Item::Last(b) => (false, false, b, true),
-        };
-        if first == self.fragments.is_some() {
-            // A new message inside another, or a continuation of nothing.
-            return self.close(CloseCause::ProtocolError, ctx);
-        }
-        let fragments = self.fragments.get_or_insert_with(|| Fragments {
-            text,
-            bytes: Vec::new(),
-        });
-        if fragments.bytes.len() + chunk.len() > self.settings.max_frame_bytes {
-            return self.close(CloseCause::FrameTooLarge, ctx);
-        }
-        fragments.bytes.extend_from_slice(&chunk);
-        if !last {
-            return;
-        }
-        let Some(Fragments { text, bytes }) = self.fragments.take() else {
-            return;
-        };
-        if !self.admit(ctx) {
-            return;
-        }
-        if !text {
-            return self.on_binary(ctx);
-        }
-        match String::from_utf8(bytes) {
-            Ok(text) => self.on_text(&text, ctx),
-            Err(_) => self.close(CloseCause::ProtocolError, ctx),
-        }
-    }
-
-    fn on_binary(&mut self, ctx: &mut Context<Self>) {
-        self.send_error(
-            ErrorCode::UnsupportedFrame,
-            "binary frames are not supported; send JSON text frames",
-            ctx,
-        );
     }
 }
 
@@ -693,46 +408,4 @@ impl Handler<ToSession> for SessionActor {
             ToSession::Revoked => self.close(CloseCause::AccountDisabled, ctx),
         }
     }
-}
-
-/// Reads the user's events in `(after, up_to]` (one batch) and queues those of the chosen
-/// topics, each waiting for room in the catch-up window. Returns the position it covered.
-#[allow(clippy::too_many_arguments)]
-async fn send_missed(
-    history: Arc<dyn EventStore>,
-    owner: Uuid,
-    after: u64,
-    up_to: u64,
-    topics: Topics,
-    outbound: mpsc::Sender<Outbound>,
-    window: Arc<Semaphore>,
-    write_timeout: Duration,
-) -> Result<u64, CatchUpError> {
-    let batch = history
-        .read_owned(owner, after, up_to, CATCH_UP_BATCH)
-        .await
-        .map_err(|error| {
-            tracing::warn!(%error, %owner, after, up_to, "catch-up read failed");
-            CatchUpError::Store
-        })?;
-    let covered = match batch.last() {
-        Some(last) if batch.len() >= CATCH_UP_BATCH => last.global_position,
-        _ => up_to,
-    };
-    for event in &batch {
-        if !topics.admits(Topic::of(&event.event_type)) {
-            continue;
-        }
-        let permit = tokio::time::timeout(write_timeout, window.clone().acquire_owned())
-            .await
-            .map_err(|_| CatchUpError::Slow)?
-            .map_err(|_| CatchUpError::Gone)?;
-        let frame = ServerMessage::Event(EventFrame::from(event)).encode();
-        match outbound.try_send(Outbound::Paced(frame, permit)) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => return Err(CatchUpError::Slow),
-            Err(TrySendError::Closed(_)) => return Err(CatchUpError::Gone),
-        }
-    }
-    Ok(covered)
 }
