@@ -8,9 +8,7 @@ use tessera_events::ErrorCode;
 use utoipa::OpenApi;
 use uuid::Uuid;
 
-use super::form::{FormError, FormField};
 use super::json::{json_config, path_config};
-use super::multipart::{self, FormRejection};
 use crate::auth::AuthUser;
 use crate::content::{id_for_key, ContentService, ItemView, Outcome, Viewer};
 use crate::error::{ApiError, ApiResult, ErrorBody};
@@ -99,17 +97,6 @@ fn outcome_response(o: Outcome) -> HttpResponse {
         Outcome::Created(item) => created(item),
         Outcome::Existing(item) => existing(item, false),
     }
-}
-
-/// A text part of a hand-read form, refused past [`FIELD_LIMIT`] bytes.
-pub async fn read_text_field(field: &mut FormField, name: &'static str) -> ApiResult<String> {
-    Ok(multipart::read_text(field, name, FIELD_LIMIT).await?)
-}
-
-/// A body that stopped early is `incomplete_body`; one that is not valid multipart (bad part
-/// headers, a NUL in a file name, no boundary) is `invalid_multipart`.
-pub fn form_error(e: FormError) -> ApiError {
-    FormRejection::Form(e).into()
 }
 
 /// Registers the `/api/content` routes.
