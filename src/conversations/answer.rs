@@ -20,6 +20,7 @@ use super::{context, ChatFailure, ChatService};
 use crate::inference::metering::kind;
 use crate::inference::Metered;
 use pieces::Streamed;
+
 /// One answer being generated.
 pub(super) struct Generation {
     pub service: ChatService,
@@ -36,6 +37,7 @@ pub(super) struct Generation {
 }
 
 impl Generation {
+    /// Writes the answer to its end; the answer's cancel flag stops it early.
     pub async fn run(self, cancel: Arc<AtomicBool>) {
         let inner = self.service.inner.clone();
         let answer_id = self.answer_id;

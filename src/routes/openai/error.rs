@@ -360,4 +360,59 @@ mod tests {
         ));
         assert_eq!(other.status, StatusCode::INTERNAL_SERVER_ERROR);
     }
+
+    #[test]
+    fn form_refusals_and_refused_work_keep_the_v1_codes() {
+        let unknown: OpenAiError = FormRejection::Unknown {
+            field: "fiel".into(),
+            expected: "file, model".into(),
+        }
+        .into();
+        assert_eq!(
+            (unknown.code, unknown.param.as_deref()),
+            (ErrorCode::UnknownParameter, Some("fiel"))
+        );
+        let long: OpenAiError = FormRejection::TooLong {
+            field: "model",
+            limit: 16,
+        }
+        .into();
+        assert_eq!(
+            (long.code, long.param.as_deref()),
+            (ErrorCode::InvalidValue, Some("model"))
+        );
+        let cut: OpenAiError =
+            FormRejection::Form(crate::routes::form::FormError::Incomplete("cut".into())).into();
+        assert_eq!(cut.code, ErrorCode::InvalidMultipart);
+
+        let too_long: OpenAiError = InferenceError::InputTooLong {
+            index: 2,
+            tokens: 300,
+            max: 256,
+        }
+        .into();
+        assert_eq!(
+            (too_long.status, too_long.code, too_long.param.as_deref()),
+            (
+                StatusCode::BAD_REQUEST,
+                ErrorCode::ContextLengthExceeded,
+                Some("input")
+            )
+        );
+        assert!(too_long.message.starts_with("input 2 is 300 tokens"));
+        let image: OpenAiError = InferenceError::NotAudio {
+            modality: tessera_models::media::Modality::Image,
+            mime: "image/png".into(),
+        }
+        .into();
+        assert_eq!(
+            (image.code, image.param.as_deref()),
+            (ErrorCode::UnsupportedFileType, Some("file"))
+        );
+        let gone: OpenAiError = InferenceError::Unavailable("stopped".into()).into();
+        assert_eq!(
+            (gone.status, gone.code),
+            (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::ModelUnavailable)
+        );
+    }
 }

@@ -23,6 +23,7 @@ use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
+use tessera_events::ErrorCode;
 use utoipa::OpenApi;
 
 pub use error::{OpenAiError, OpenAiErrorBody};
@@ -31,7 +32,6 @@ use crate::auth::service::AuthMethod;
 use crate::auth::AuthUser;
 use crate::ratelimit::{retry_after_secs, Decision, RateLimitPolicy};
 use crate::state::AppState;
-use tessera_events::ErrorCode;
 
 /// A caller of `/v1`: signed in (API key or access token) and within the per-user request
 /// rate. The rate-limit middleware counts every request per address and access-token
