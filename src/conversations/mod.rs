@@ -304,6 +304,16 @@ impl ChatService {
         Ok(())
     }
 
+    /// Refuses a message to conversation `id` that would be refused anyway (not the user's, or
+    /// an answer is being written): checked before a message's files are stored.
+    pub async fn check_open(&self, user: Uuid, id: Uuid) -> Result<(), ChatFailure> {
+        let loaded = self.load(user, id).await?;
+        if loaded.state.answering.is_some() {
+            return Err(ConversationError::AnswerInProgress.into());
+        }
+        Ok(())
+    }
+
     /// Posts a message and starts its answer in the background.
     pub async fn post(
         &self,

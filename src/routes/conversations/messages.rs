@@ -4,14 +4,14 @@
 use actix_web::http::header;
 use actix_web::{guard, web, HttpRequest, HttpResponse};
 use tessera_events::content::Source;
-use tessera_events::conversations::{ConversationError, MAX_ATTACHMENTS};
+use tessera_events::conversations::MAX_ATTACHMENTS;
 use tessera_events::ErrorCode;
 use uuid::Uuid;
 
 use super::views::{MessageAccepted, MessageForm, PostMessage};
 use crate::auth::AuthUser;
 use crate::content::{ContentService, Outcome, UploadMeta};
-use crate::conversations::{ChatFailure, ChatService};
+use crate::conversations::ChatService;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::routes::content::{receive_file_part, UploadBudget, FIELD_LIMIT};
 use crate::routes::form::FormField;
@@ -140,10 +140,7 @@ pub async fn post_message_form(
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     // Refuse what would fail anyway before storing any file.
-    let loaded = chat.load(user.user_id, id).await?;
-    if loaded.state.answering.is_some() {
-        return Err(ChatFailure::from(ConversationError::AnswerInProgress).into());
-    }
+    chat.check_open(user.user_id, id).await?;
     let parts = MessageParts {
         content: &content,
         user: user.user_id,
