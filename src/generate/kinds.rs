@@ -52,6 +52,7 @@ pub(super) struct Made {
 }
 
 impl Planned {
+    /// What kind of item is made.
     pub fn kind(&self) -> GenerationKind {
         match self {
             Planned::Speech { .. } => GenerationKind::Speech,

@@ -54,6 +54,7 @@ pub enum InferenceError {
 }
 
 impl InferenceError {
+    /// A failure of ours, with its cause for the log.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         Self::Internal(cause.to_string())
     }

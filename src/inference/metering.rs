@@ -14,9 +14,13 @@ use crate::content::{ContentFailure, ContentService};
 
 /// What the ledger calls each kind of interactive work.
 pub mod kind {
+    /// A chat answer (`/v1` or a conversation).
     pub const CHAT: &str = "chat";
+    /// Texts embedded for `/v1`.
     pub const EMBEDDINGS: &str = "embeddings";
+    /// A file transcribed for `/v1`.
     pub const TRANSCRIPTION: &str = "transcription";
+    /// Text spoken for `/v1`.
     pub const SPEECH: &str = "speech";
 }
 
@@ -48,6 +52,7 @@ impl Metered {
         }
     }
 
+    /// Tokens the model read and wrote.
     pub fn tokens(mut self, tokens_in: u64, tokens_out: u64) -> Self {
         self.tokens_in = tokens_in;
         self.tokens_out = tokens_out;
@@ -68,6 +73,7 @@ pub struct Metering {
 }
 
 impl Metering {
+    /// The gate and ledger of the library's users.
     pub fn new(content: ContentService) -> Self {
         Metering { content }
     }

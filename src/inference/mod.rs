@@ -35,6 +35,7 @@ pub struct Inference {
 }
 
 impl Inference {
+    /// Model work on `pipelines`, gated and metered through `content`'s ledgers.
     pub fn new(content: ContentService, pipelines: Arc<Pipelines>) -> Self {
         Inference {
             metering: Metering::new(content.clone()),
@@ -48,6 +49,7 @@ impl Inference {
         &self.metering
     }
 
+    /// The node's models.
     pub fn pipelines(&self) -> &Arc<Pipelines> {
         &self.pipelines
     }

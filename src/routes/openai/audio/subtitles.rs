@@ -14,6 +14,7 @@ fn timestamp(seconds: f32, separator: char) -> String {
     )
 }
 
+/// SubRip: numbered cues with `hh:mm:ss,mmm` times.
 pub(super) fn srt(segments: &[Segment]) -> String {
     let mut out = String::new();
     for (i, s) in segments.iter().enumerate() {
@@ -28,6 +29,7 @@ pub(super) fn srt(segments: &[Segment]) -> String {
     out
 }
 
+/// WebVTT: a header, then cues with `hh:mm:ss.mmm` times.
 pub(super) fn vtt(segments: &[Segment]) -> String {
     let mut out = String::from("WEBVTT\n\n");
     for s in segments {
