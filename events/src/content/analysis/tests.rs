@@ -78,8 +78,7 @@ fn analyses_written_today_read_into_the_typed_form_and_write_back_unchanged() {
             .unwrap();
         assert_eq!((version, &payload), (1, &event));
         let decoded: ContentEvent =
-            serde_json::from_value(json!({ "type": "content.analysed", "data": payload }))
-                .unwrap();
+            serde_json::from_value(json!({ "type": "content.analysed", "data": payload })).unwrap();
         let ContentEvent::Analysed { analysis, .. } = decoded else {
             panic!("not an analysis");
         };
