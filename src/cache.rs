@@ -67,8 +67,8 @@ async fn idle(mut shutdown: watch::Receiver<bool>) -> JobResult {
 }
 
 /// Follows the projections' announcements and bumps the counters they name. A run that loses
-/// its connection fails (its supervisor starts another); every run starts by bumping all
-/// counters, since announcements may have been missed while none listened.
+/// its connection fails (its supervisor starts another); a run on a new connection starts by
+/// bumping all counters, since announcements may have been missed while none listened.
 pub struct EpochListener {
     pool: PgPool,
     /// Weak, so that a listener run by the counters themselves does not keep them alive.
@@ -90,14 +90,19 @@ impl HostedJob for EpochListener {
             .unwrap_or_else(PoisonError::into_inner)
             .take();
         async move {
+            // The first run's connection has listened since the counters were made; a new one
+            // may have missed announcements, so everything cached so far is suspect.
             let mut listener = match connected {
                 Some(listener) => listener,
-                None => listen(&pool).await.map_err(|e| e.to_string())?,
+                None => {
+                    let listener = listen(&pool).await.map_err(|e| e.to_string())?;
+                    match weak.upgrade() {
+                        Some(epochs) => epochs.bump_all(),
+                        None => return idle(shutdown).await,
+                    }
+                    listener
+                }
             };
-            match weak.upgrade() {
-                Some(epochs) => epochs.bump_all(),
-                None => return idle(shutdown).await,
-            }
             loop {
                 let received = tokio::select! {
                     _ = stop_requested(&mut shutdown) => return Ok(()),

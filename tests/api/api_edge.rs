@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 
-use crate::helpers::{eventually, spawn_app, TestApp};
+use crate::helpers::{email, eventually, spawn_app, TestApp};
 use futures_util::FutureExt;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -156,6 +156,23 @@ async fn a_worker_that_panics_is_reported_down_by_ready_and_restarted() {
     assert_eq!(u64::from(runs.load(Ordering::SeqCst)), restarts + 1);
 }
 
+#[actix_web::test]
+async fn admins_see_the_workers_of_the_node() {
+    let app = spawn_app().await;
+    let admin = app.make_admin(&email("workers-admin")).await;
+    let user = app.register(&email("workers-user")).await;
+    let reply = app.get_as("/api/admin/workers", &admin.access).await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    assert_eq!(reply.body["node"], app.node_id.as_str());
+    assert_eq!(reply.body["degraded"], false, "{reply:?}");
+    for name in ["users", "previews", "sweeper", "cache-announcements"] {
+        let w = worker(&reply.body, name).unwrap_or_else(|| panic!("{name} in {reply:?}"));
+        assert_eq!(w["running"], true, "{w}");
+    }
+    let reply = app.get_as("/api/admin/workers", &user.access).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{reply:?}");
+}
+
 fn is_generated_id(id: &str) -> bool {
     id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())
 }
@@ -281,6 +298,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/content/{id}/jobs"),
     ("get", "/api/admin/jobs"),
     ("post", "/api/admin/content/{id}/reprocess"),
+    ("get", "/api/admin/workers"),
     ("get", "/api/admin/models"),
     ("post", "/api/admin/models/{id}/{action}"),
     ("post", "/api/uploads"),
