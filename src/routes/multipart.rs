@@ -116,7 +116,7 @@ where
 }
 
 /// A text part whole, refused past `limit` bytes or when it is not UTF-8.
-pub async fn read_text(
+async fn read_text(
     field: &mut FormField,
     name: &'static str,
     limit: usize,
