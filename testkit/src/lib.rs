@@ -5,6 +5,10 @@
 //! ([`app`]), sign-in over HTTP ([`signin`]) and the authentication service on its own
 //! ([`auth`]).
 
+// Nothing here is tested on its own; an empty unit-test binary spares `--all-targets` linking
+// the whole application once more.
+#![cfg(not(test))]
+
 pub mod append;
 pub mod db;
 pub mod wait;

@@ -11,6 +11,9 @@ use actix::Addr;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use tessera_actors::session::{SessionOptions, Topics};
 use tessera_actors::{start_session, SessionRegistry, SessionSettings, TokenVerifier};
+use tessera_events::{EventNotifier, EventStore, PgEventStore};
+use tessera_testkit::TestDb;
+use uuid::Uuid;
 
 async fn ws_route(
     req: HttpRequest,
@@ -69,4 +72,40 @@ pub fn serve(
     .run();
     actix_web::rt::spawn(server);
     port
+}
+
+/// A session registry serving `/ws` on its own database, for users `alice` and `bob`.
+pub struct Node {
+    /// Kept for the node's lifetime.
+    _db: TestDb,
+    pub store: Arc<dyn EventStore>,
+    pub registry: Addr<SessionRegistry>,
+    pub port: u16,
+    /// `ws://127.0.0.1:<port>/ws`.
+    pub url: String,
+    pub alice: Uuid,
+    pub bob: Uuid,
+}
+
+/// Starts a [`Node`] with `settings`.
+pub async fn node(settings: SessionSettings) -> Node {
+    let db = TestDb::new().await;
+    let store: Arc<dyn EventStore> = Arc::new(PgEventStore::new(db.pool.clone()));
+    let notifier = EventNotifier::start(&db.pool).await.expect("notifier");
+    let head = store.head_position().await.expect("head");
+    let registry = SessionRegistry::new(store.clone(), Some(notifier), "node-a", head);
+    let registry = actix::Supervisor::start(move |_| registry);
+    let alice = Uuid::now_v7();
+    let bob = Uuid::now_v7();
+    let verifier = TestVerifier::shared(&[("alice", alice), ("bob", bob)]);
+    let port = serve(registry.clone(), verifier, settings);
+    Node {
+        _db: db,
+        store,
+        registry,
+        port,
+        url: format!("ws://127.0.0.1:{port}/ws"),
+        alice,
+        bob,
+    }
 }

@@ -1,51 +1,16 @@
 //! The WebSocket session protocol end to end: a real actix-web server around `start_session`,
 //! real sockets, a real PostgreSQL event log.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use actix::Addr;
 use futures_util::SinkExt;
 use serde_json::json;
-use tessera_actors::{GetRegistryStatus, SessionRegistry, SessionSettings, Shutdown};
-use tessera_events::{EventNotifier, EventStore, PgEventStore};
-use tessera_testkit::TestDb;
+use tessera_actors::{GetRegistryStatus, SessionSettings, Shutdown};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::Message;
-use uuid::Uuid;
 
-use crate::helpers::{append_owned, eventually_within, serve, TestVerifier, WsClient, WAIT};
-
-struct Node {
-    _db: TestDb,
-    store: Arc<dyn EventStore>,
-    registry: Addr<SessionRegistry>,
-    url: String,
-    alice: Uuid,
-    bob: Uuid,
-}
-
-async fn node(settings: SessionSettings) -> Node {
-    let db = TestDb::new().await;
-    let store: Arc<dyn EventStore> = Arc::new(PgEventStore::new(db.pool.clone()));
-    let notifier = EventNotifier::start(&db.pool).await.expect("notifier");
-    let head = store.head_position().await.expect("head");
-    let registry = SessionRegistry::new(store.clone(), Some(notifier), "node-a", head);
-    let registry = actix::Supervisor::start(move |_| registry);
-    let alice = Uuid::now_v7();
-    let bob = Uuid::now_v7();
-    let verifier = TestVerifier::shared(&[("alice", alice), ("bob", bob)]);
-    let port = serve(registry.clone(), verifier, settings);
-    Node {
-        _db: db,
-        store,
-        registry,
-        url: format!("ws://127.0.0.1:{port}/ws"),
-        alice,
-        bob,
-    }
-}
+use crate::helpers::{append_owned, eventually_within, node, WsClient, WAIT};
 
 #[actix_web::test]
 async fn authenticated_clients_get_their_own_events() {

@@ -1,53 +1,16 @@
 //! Resume, topics, flood control and backpressure of WebSocket sessions, end to end: a real
 //! actix-web server around `start_session`, real sockets, a real PostgreSQL event log.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use actix::Addr;
 use serde_json::{json, Value};
 use tessera_actors::jobs::ProgressSink;
-use tessera_actors::{GetRegistryStatus, SessionRegistry, SessionSettings};
-use tessera_events::{
-    EventData, EventNotifier, EventStore, ExpectedVersion, Metadata, PgEventStore, StreamId,
-};
-use tessera_testkit::TestDb;
+use tessera_actors::{GetRegistryStatus, SessionSettings};
+use tessera_events::{EventData, EventStore, ExpectedVersion, Metadata, StreamId};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use uuid::Uuid;
 
-use crate::helpers::{append_owned, eventually_within, serve, TestVerifier, WsClient, WAIT};
-
-struct Node {
-    _db: TestDb,
-    store: Arc<dyn EventStore>,
-    registry: Addr<SessionRegistry>,
-    port: u16,
-    url: String,
-    alice: Uuid,
-    bob: Uuid,
-}
-
-async fn node(settings: SessionSettings) -> Node {
-    let db = TestDb::new().await;
-    let store: Arc<dyn EventStore> = Arc::new(PgEventStore::new(db.pool.clone()));
-    let notifier = EventNotifier::start(&db.pool).await.expect("notifier");
-    let head = store.head_position().await.expect("head");
-    let registry = SessionRegistry::new(store.clone(), Some(notifier), "node-a", head);
-    let registry = actix::Supervisor::start(move |_| registry);
-    let alice = Uuid::now_v7();
-    let bob = Uuid::now_v7();
-    let verifier = TestVerifier::shared(&[("alice", alice), ("bob", bob)]);
-    let port = serve(registry.clone(), verifier, settings);
-    Node {
-        _db: db,
-        store,
-        registry,
-        port,
-        url: format!("ws://127.0.0.1:{port}/ws"),
-        alice,
-        bob,
-    }
-}
+use crate::helpers::{append_owned, eventually_within, node, Node, WsClient, WAIT};
 
 /// Waits until the registry has routed the log up to `position`.
 async fn routed(n: &Node, position: u64) {
