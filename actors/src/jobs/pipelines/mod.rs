@@ -26,7 +26,7 @@ use actix::Addr;
 use async_trait::async_trait;
 use tessera_events::content::{Analysis, Modality};
 use tessera_events::jobs::JobRequested;
-use tessera_events::EventStore;
+use tessera_events::{ErrorCode, EventStore};
 use tessera_models::audio::{AudioLimits, SileroVad, Whisper};
 use tessera_models::runtime::Model;
 use tessera_models::speech::PiperVoice;
@@ -37,7 +37,6 @@ use tessera_models::vision::{Classifier, ImageLimits, Ocr};
 use super::cache::ModelInfo;
 use super::StepError;
 use crate::models::{Infer, ModelInstance};
-use tessera_events::ErrorCode;
 
 pub use embeddings::{EmbeddingModel, LazyChunker};
 pub use progress::{count_tokens, ProgressSink};
