@@ -5,7 +5,9 @@
 
 use std::time::Duration;
 
-use crate::helpers::{email, eventually, spawn_app_with, spawn_node_of, TestApp, WsClient};
+use crate::helpers::{
+    email, eventually, eventually_within, spawn_app_with, spawn_node_of, TestApp, WsClient,
+};
 use reqwest::Method;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -693,4 +695,62 @@ async fn a_reloaded_page_replays_the_answer_so_far_and_follows_the_rest() {
         text.as_str(),
         "the whole answer, nothing twice"
     );
+}
+
+/// A question about the user's own files looks through their analysed items: the closest one
+/// goes into the answer's context as a passage; another user's items never do.
+#[actix_web::test]
+async fn a_question_about_my_notes_brings_the_closest_note_into_the_context() {
+    let app = spawn_app_with(&[
+        ("chat.max_answer_tokens", "4"),
+        ("processing.enabled", "true"),
+    ])
+    .await;
+    let alice = app.register(&email("alice")).await.access;
+    let bob = app.register(&email("bob")).await.access;
+    let mut ws = app.socket(&alice).await;
+    let mut notes = Vec::new();
+    for (access, text) in [
+        (
+            &alice,
+            "Our boat is called the Blue Heron. It is moored at pier seven.",
+        ),
+        (&bob, "Bob's boat is called the Red Kestrel."),
+    ] {
+        let r = app
+            .call_as(
+                Method::POST,
+                "/api/content/notes",
+                access,
+                Some(&json!({ "title": "Boat", "text": text })),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        notes.push(r.body["id"].as_str().unwrap().to_owned());
+    }
+    for (access, id) in [(&alice, &notes[0]), (&bob, &notes[1])] {
+        eventually_within(ANSWER_WAIT, "the note's analysis", || async {
+            let r = app.get_as(&format!("/api/content/{id}"), access).await;
+            let state = r.body["analysis"]["state"].clone();
+            assert_ne!(state, "failed", "{:?}", r.body);
+            (state == "ready").then_some(())
+        })
+        .await;
+    }
+
+    let id = start(&app, &alice, json!({})).await;
+    let answer = answer_id(
+        &app,
+        &alice,
+        id,
+        json!({ "text": "What is the boat called in my notes?" }),
+    )
+    .await;
+    let events = events_until(&mut ws, id, "conversation.answer_completed").await;
+    let done = &of_type(&events, "conversation.answer_completed")[0]["payload"];
+    assert_eq!(done["answer_id"], answer.as_str());
+    let context = done["context"].as_array().unwrap();
+    assert_eq!(context.len(), 1, "only Alice's note: {done}");
+    assert_eq!(context[0]["content_id"], notes[0].as_str(), "{done}");
+    assert_eq!(context[0]["parts"], json!(["passage"]), "{done}");
 }
