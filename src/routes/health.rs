@@ -77,6 +77,13 @@ pub async fn tree_status(root: &Addr<RootSupervisor>) -> Option<TreeStatus> {
     root.send(GetTreeStatus).await.ok()
 }
 
+/// Every host of the tree as a [`WorkerView`] (none when the tree does not answer).
+pub fn workers(tree: Option<&TreeStatus>) -> Vec<WorkerView> {
+    tree.iter()
+        .flat_map(|t| t.hosts.iter().map(WorkerView::from))
+        .collect()
+}
+
 /// Whether some supervised work is not as it should be (see [`Readiness::degraded`]).
 pub fn degraded(tree: Option<&TreeStatus>) -> bool {
     tree.is_none_or(|t| t.down().next().is_some() || t.sessions.as_ref().is_none_or(|s| s.stopped))
@@ -126,10 +133,7 @@ pub async fn ready(
         database,
         migrations,
         degraded: degraded(tree.as_ref()),
-        workers: tree
-            .iter()
-            .flat_map(|t| t.hosts.iter().map(WorkerView::from))
-            .collect(),
+        workers: workers(tree.as_ref()),
     };
     if body.ready {
         HttpResponse::Ok().json(body)

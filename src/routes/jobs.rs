@@ -17,7 +17,7 @@ use super::json::{path_config, query_config};
 use crate::auth::{AdminUser, AuthUser};
 use crate::content::ContentService;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::routes::health::{degraded, tree_status, WorkerView};
+use crate::routes::health::{degraded, tree_status, workers, WorkerView};
 use crate::state::AppState;
 use tessera_actors::RootSupervisor;
 use tessera_events::ErrorCode;
@@ -207,10 +207,7 @@ pub async fn admin_workers(
     HttpResponse::Ok().json(WorkersView {
         node: state.node_id.clone(),
         degraded: degraded(tree.as_ref()),
-        workers: tree
-            .iter()
-            .flat_map(|t| t.hosts.iter().map(WorkerView::from))
-            .collect(),
+        workers: workers(tree.as_ref()),
     })
 }
 

@@ -119,15 +119,7 @@ impl AuthService {
             },
         )
         .await?;
-        let (access_token, access_expires_at) = self.inner.jwt.issue(user_id, role, now)?;
-        Ok(SignedIn {
-            user_id,
-            role,
-            access_token: SecretString::from(access_token),
-            access_expires_at,
-            refresh_token,
-            refresh_expires_at,
-        })
+        self.signed_in(user_id, role, now, refresh_token, refresh_expires_at)
     }
 
     fn refresh_expiry(&self, now: DateTime<Utc>) -> DateTime<Utc> {
@@ -170,20 +162,34 @@ impl AuthService {
             tracing::warn!(%user_id, %family, "refresh token reuse detected; family revoked");
             return Err(AuthError::RefreshTokenReused);
         };
+        let refresh_expires_at = events
+            .iter()
+            .find_map(|e| match e {
+                SessionEvent::Refreshed { expires_at, .. } => Some(*expires_at),
+                _ => None,
+            })
+            .unwrap_or_else(|| self.refresh_expiry(now));
+        self.signed_in(user_id, role, now, new_token, refresh_expires_at)
+    }
+
+    /// What the client gets for a sign-in or refresh: a fresh access token with the refresh
+    /// token.
+    fn signed_in(
+        &self,
+        user_id: Uuid,
+        role: Role,
+        now: DateTime<Utc>,
+        refresh_token: SecretString,
+        refresh_expires_at: DateTime<Utc>,
+    ) -> Result<SignedIn, AuthError> {
         let (access_token, access_expires_at) = self.inner.jwt.issue(user_id, role, now)?;
         Ok(SignedIn {
             user_id,
             role,
             access_token: SecretString::from(access_token),
             access_expires_at,
-            refresh_token: new_token,
-            refresh_expires_at: events
-                .iter()
-                .find_map(|e| match e {
-                    SessionEvent::Refreshed { expires_at, .. } => Some(*expires_at),
-                    _ => None,
-                })
-                .unwrap_or_else(|| self.refresh_expiry(now)),
+            refresh_token,
+            refresh_expires_at,
         })
     }
 
