@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::viewer;
 use crate::auth::AuthUser;
-use crate::blob::BlobKey;
+use crate::blob::{BlobKey, BlobRead};
 use crate::content::{filename, ContentFailure, ContentService};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 
@@ -66,6 +66,35 @@ fn etag_matches(req: &HttpRequest, name: header::HeaderName, etag: &str) -> Opti
     )
 }
 
+/// `304 Not Modified` when the client's `If-None-Match` names `etag`.
+fn not_modified(req: &HttpRequest, etag: &str) -> Option<HttpResponse> {
+    (etag_matches(req, header::IF_NONE_MATCH, etag) == Some(true)).then(|| {
+        HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag.to_owned()))
+            .finish()
+    })
+}
+
+/// A stored picture (a preview or a keyframe), cached privately for `max_age` seconds.
+fn picture(
+    req: &HttpRequest,
+    etag: String,
+    mime: &str,
+    max_age: u32,
+    read: BlobRead,
+) -> HttpResponse {
+    if let Some(r) = not_modified(req, &etag) {
+        return r;
+    }
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, mime.to_owned()))
+        .insert_header((header::ETAG, etag))
+        .insert_header((header::CACHE_CONTROL, format!("private, max-age={max_age}")))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header(header::ContentEncoding::Identity)
+        .body(SizedStream::new(read.total_size, read.stream))
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct FileParams {
@@ -101,10 +130,8 @@ pub async fn download(
         .get(viewer(&user), id, ContentAccess::Download)
         .await?;
     let etag = format!("\"{}\"", item.sha256);
-    if etag_matches(&req, header::IF_NONE_MATCH, &etag) == Some(true) {
-        return Ok(HttpResponse::NotModified()
-            .insert_header((header::ETAG, etag))
-            .finish());
+    if let Some(r) = not_modified(&req, &etag) {
+        return Ok(r);
     }
     let range_allowed = etag_matches(&req, header::IF_RANGE, &etag) != Some(false);
     let range = match req
@@ -199,18 +226,7 @@ pub async fn preview(
     let (id, name) = path.into_inner();
     let (item, mime, read) = service.open_preview(viewer(&user), id, &name).await?;
     let etag = format!("\"{}-{name}\"", item.sha256);
-    if etag_matches(&req, header::IF_NONE_MATCH, &etag) == Some(true) {
-        return Ok(HttpResponse::NotModified()
-            .insert_header((header::ETAG, etag))
-            .finish());
-    }
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, mime))
-        .insert_header((header::ETAG, etag))
-        .insert_header((header::CACHE_CONTROL, "private, max-age=86400"))
-        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .insert_header(header::ContentEncoding::Identity)
-        .body(SizedStream::new(read.total_size, read.stream)))
+    Ok(picture(&req, etag, &mime, 86400, read))
 }
 
 #[utoipa::path(
@@ -228,18 +244,7 @@ pub async fn keyframe(
     let (id, index) = path.into_inner();
     let (item, read) = service.open_keyframe(viewer(&user), id, index).await?;
     let etag = format!("\"{}-keyframe-{index}-{}\"", item.sha256, item.version);
-    if etag_matches(&req, header::IF_NONE_MATCH, &etag) == Some(true) {
-        return Ok(HttpResponse::NotModified()
-            .insert_header((header::ETAG, etag))
-            .finish());
-    }
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, "image/jpeg"))
-        .insert_header((header::ETAG, etag))
-        .insert_header((header::CACHE_CONTROL, "private, max-age=3600"))
-        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .insert_header(header::ContentEncoding::Identity)
-        .body(SizedStream::new(read.total_size, read.stream)))
+    Ok(picture(&req, etag, "image/jpeg", 3600, read))
 }
 
 #[cfg(test)]
