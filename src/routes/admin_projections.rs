@@ -137,7 +137,8 @@ pub async fn list(
         (status = 202, body = RebuildAccepted),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody, description = "no such projection (`not_found`)"),
-        (status = 409, body = ErrorBody, description = "a rebuild of it is already running (`rebuild_in_progress`)")
+        (status = 409, body = ErrorBody, description = "a rebuild of it is already running (`rebuild_in_progress`)"),
+        (status = 503, body = ErrorBody, description = "the node is shutting down (`unavailable`)")
     ),
     security(("bearer" = []), ("cookie" = []))
 )]
@@ -173,7 +174,10 @@ pub async fn start_rebuild(
     let hosted = root.send(HostJob(Arc::new(job))).await.unwrap_or(false);
     if !hosted {
         state.rebuilds.remove(key);
-        return Err(ApiError::internal("the node is shutting down"));
+        return Err(ApiError::unavailable(
+            ErrorCode::Unavailable,
+            "the node is shutting down",
+        ));
     }
     Ok(HttpResponse::Accepted().json(RebuildAccepted {
         name: name.into_inner(),
