@@ -1,5 +1,7 @@
 //! Liveness and readiness.
 
+use std::time::Duration;
+
 use actix::Addr;
 use actix_web::{get, web, HttpResponse};
 use serde::Serialize;
@@ -39,7 +41,9 @@ pub struct WorkerView {
     pub down: bool,
     /// Restarts after failures since this node started it.
     pub restarts: u64,
-    /// Why its last failed run ended.
+    /// Why its last failed run ended. Only the admin listing carries it: the text can name
+    /// hosts and database errors, and `/ready` answers anyone.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
 }
 
@@ -72,9 +76,15 @@ impl From<&HostStatus> for WorkerView {
     }
 }
 
-/// The actor tree's state, if its root answers.
+/// How long a status question to the actor tree may take before the tree counts as not answering.
+const TREE_STATUS_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The actor tree's state, if its root answers in time.
 pub async fn tree_status(root: &Addr<RootSupervisor>) -> Option<TreeStatus> {
-    root.send(GetTreeStatus).await.ok()
+    tokio::time::timeout(TREE_STATUS_TIMEOUT, root.send(GetTreeStatus))
+        .await
+        .ok()?
+        .ok()
 }
 
 /// Every host of the tree as a [`WorkerView`] (none when the tree does not answer).
@@ -133,7 +143,13 @@ pub async fn ready(
         database,
         migrations,
         degraded: degraded(tree.as_ref()),
-        workers: workers(tree.as_ref()),
+        workers: workers(tree.as_ref())
+            .into_iter()
+            .map(|w| WorkerView {
+                last_error: None,
+                ..w
+            })
+            .collect(),
     };
     if body.ready {
         HttpResponse::Ok().json(body)
