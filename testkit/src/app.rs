@@ -47,10 +47,17 @@ pub struct TestApp {
 pub struct DataDir(pub std::path::PathBuf);
 
 impl DataDir {
+    /// Creates the folder.
     pub fn new() -> Self {
         let p = std::env::temp_dir().join(format!("tessera-test-{}", Uuid::new_v4().simple()));
         std::fs::create_dir_all(&p).expect("creating a test data folder");
         Self(p)
+    }
+}
+
+impl Default for DataDir {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -75,6 +82,7 @@ impl Reply {
         self.body["error"]["code"].as_str().unwrap_or("<none>")
     }
 
+    /// A response header as text.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
@@ -177,6 +185,7 @@ async fn spawn_node_on(
 }
 
 impl TestApp {
+    /// `http://127.0.0.1:<port><path>`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }
@@ -191,14 +200,17 @@ impl TestApp {
         WsClient::signed_in(&self.ws_url("/api/ws"), token).await.0
     }
 
+    /// A request to `path` on this app.
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
         self.client.request(method, self.url(path))
     }
 
+    /// `GET path`.
     pub fn get(&self, path: &str) -> RequestBuilder {
         self.request(Method::GET, path)
     }
 
+    /// `POST path` with a JSON body.
     pub fn post_json(&self, path: &str, body: &Value) -> RequestBuilder {
         self.request(Method::POST, path).json(body)
     }
@@ -258,6 +270,7 @@ impl TestApp {
         tokens_of(&reply.body).expect("tokens")
     }
 
+    /// Tries to log in over HTTP; the reply, whatever it is.
     pub async fn try_login(&self, email: &str, password: &str) -> Reply {
         self.send(self.post_json(
             "/api/auth/login",
@@ -266,6 +279,7 @@ impl TestApp {
         .await
     }
 
+    /// Tries to refresh a sign-in over HTTP; the reply, whatever it is.
     pub async fn try_refresh(&self, refresh_token: &str) -> Reply {
         self.send(self.post_json(
             "/api/auth/refresh",
