@@ -20,7 +20,7 @@ use anyhow::Result;
 use secrecy::SecretString;
 use serde_json::json;
 use support::{env_or, load};
-use tessera_testkit::app::serve_on_thread;
+use tessera_testkit::server::serve_on_thread;
 use tessera_testkit::signin::login;
 
 const PASSWORD: &str = "bench passphrase 12345";

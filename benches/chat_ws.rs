@@ -34,7 +34,7 @@ use support::env_or;
 use tessera::conversations::context::SYSTEM_PROMPT;
 use tessera_models::catalog::Catalog;
 use tessera_models::runtime::llama::{ChatMessage, LlamaModel, LlamaOptions};
-use tessera_testkit::app::serve_on_thread;
+use tessera_testkit::server::serve_on_thread;
 use tessera_testkit::signin::login;
 use tessera_testkit::WsClient;
 

@@ -35,7 +35,7 @@ use tessera_events::content::{
     content_stream, ContentEvent, MediaFacts, Modality, Source, Uploaded,
 };
 use tessera_events::{AppendRequest, CommandContext, EventStore, ExpectedVersion, PgEventStore};
-use tessera_testkit::app::serve_on_thread;
+use tessera_testkit::server::serve_on_thread;
 use tessera_testkit::signin::login;
 use uuid::Uuid;
 

@@ -24,7 +24,7 @@ use serde_json::{json, Value};
 use support::env_or;
 use tessera_actors::models::Infer;
 use tessera_models::text::Embedder;
-use tessera_testkit::app::serve_on_thread;
+use tessera_testkit::server::serve_on_thread;
 use tessera_testkit::signin::register;
 
 const GOAL_RATIO: f64 = 0.8;

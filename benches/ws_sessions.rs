@@ -30,7 +30,7 @@ use futures_util::StreamExt;
 use serde_json::{json, Value};
 use support::env_or;
 use tessera_events::{EventData, EventStore, ExpectedVersion, Metadata, PgEventStore, StreamId};
-use tessera_testkit::app::ServerProcess;
+use tessera_testkit::server::ServerProcess;
 use tessera_testkit::signin::{register, Tokens};
 use tessera_testkit::{TestDb, WsClient};
 

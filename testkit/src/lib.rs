@@ -1,9 +1,9 @@
 //! What Tessera's tests and benchmarks share: a fresh database per test cloned from a migrated
 //! template ([`db`]), waiting for background work ([`wait`]), appends to the log ([`append`]);
 //! with `ws`, the WebSocket client ([`ws`]) and a token verifier for the session actors
-//! ([`verifier`]); with `app`, the application itself, in-process or as a child process
-//! ([`app`]), sign-in over HTTP ([`signin`]) and the authentication service on its own
-//! ([`auth`]).
+//! ([`verifier`]); with `app`, the application itself, in the test ([`app`]) or on a thread or
+//! as a child process ([`server`]), sign-in over HTTP ([`signin`]), content calls ([`content`])
+//! and the authentication service on its own ([`auth`]).
 
 // Nothing here is tested on its own; an empty unit-test binary spares `--all-targets` linking
 // the whole application once more.
@@ -24,6 +24,8 @@ pub mod app;
 pub mod auth;
 #[cfg(feature = "app")]
 pub mod content;
+#[cfg(feature = "app")]
+pub mod server;
 #[cfg(feature = "app")]
 pub mod signin;
 

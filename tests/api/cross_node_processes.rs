@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use tessera_testkit::app::ServerProcess;
+use tessera_testkit::server::ServerProcess;
 use tessera_testkit::signin::register;
 use tessera_testkit::{TestDb, WsClient};
 
