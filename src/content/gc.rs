@@ -121,7 +121,7 @@ async fn referenced(service: &ContentService, sha: &str) -> anyhow::Result<bool>
     if rm::sha_referenced(service.pool(), sha).await? {
         return Ok(true);
     }
-    let pending = rm::unprojected_uploads(service.pool(), sha, None).await?;
+    let pending = service.unprojected_uploads(sha, None).await?;
     Ok(!pending.is_empty())
 }
 

@@ -18,6 +18,8 @@ use tessera_events::{CommandContext, DomainEvent, EventStore, ExpectedVersion, P
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
+use tessera_projections::read_models::content as rm;
+
 use super::commit::PendingUpload;
 use super::error::ContentFailure;
 use super::receive::TempFile;
@@ -133,6 +135,21 @@ impl ContentService {
 
     pub fn store(&self) -> &PgEventStore {
         &self.inner.store
+    }
+
+    /// Items whose upload of these bytes (of `owner`, or of anyone) the content read model has
+    /// not applied yet, oldest first. Read the log before the read model: an upload the projector
+    /// applies between the two reads is then in the second.
+    pub async fn unprojected_uploads(
+        &self,
+        sha256: &str,
+        owner: Option<Uuid>,
+    ) -> Result<Vec<Uuid>, ContentFailure> {
+        let applied = rm::applied_position(&self.inner.pool).await?;
+        Ok(
+            tessera_events::content::uploads_after(&self.inner.store, applied, sha256, owner)
+                .await?,
+        )
     }
 
     pub fn node(&self) -> &str {

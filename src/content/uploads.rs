@@ -147,7 +147,7 @@ impl ContentService {
         // The log past the projection's checkpoint first, then the read model: an upload the
         // projector applies between the two reads is then in the second. (The other order
         // missed it when the projector committed in between.)
-        for id in rm::unprojected_uploads(&self.inner.pool, sha256, Some(owner)).await? {
+        for id in self.unprojected_uploads(sha256, Some(owner)).await? {
             let f = self.fold(id).await?;
             if f.state.exists() && f.state.deleted.is_none() {
                 return Ok(ItemView::from_stream(id, &f));

@@ -12,6 +12,7 @@ mod error;
 mod item;
 mod ledger;
 mod modality;
+mod pending;
 mod upload;
 
 pub use analysis::Analysis;
@@ -25,6 +26,7 @@ pub use item::{
 };
 pub use ledger::{Ledger, LedgerCommand, QuotaLimitsNow, UsageEvent, UsageTotals};
 pub use modality::Modality;
+pub use pending::uploads_after;
 pub use upload::{UploadCommand, UploadEvent, UploadSession, UploadStarted};
 
 use uuid::Uuid;

@@ -17,6 +17,7 @@
 //! would serialise every append's commit.
 
 mod append;
+mod find;
 mod notify;
 mod read;
 mod rows;

@@ -288,35 +288,16 @@ pub async fn find_by_sha(
     .await
 }
 
-/// Items uploaded with these bytes (of `owner`, or of anyone) whose `content.uploaded` event
-/// the read model has not applied yet, oldest first: what a check of the read model alone
-/// would miss right after an upload.
-pub async fn unprojected_uploads(
-    pool: &PgPool,
-    sha256: &str,
-    owner: Option<Uuid>,
-) -> Result<Vec<Uuid>, sqlx::Error> {
-    let streams: Vec<String> = sqlx::query_scalar(
-        "SELECT stream_id FROM events
-         WHERE global_position > (
-             SELECT coalesce(min(position), 0) FROM projection_checkpoints WHERE name = $1)
-           AND event_type = 'content.uploaded'
-           AND payload->>'sha256' = $2
-           AND ($3::text IS NULL OR payload->>'owner' = $3)
-         ORDER BY global_position",
+/// How far the content read model has applied the log: events after this position may not be
+/// in it yet.
+pub async fn applied_position(pool: &PgPool) -> Result<u64, sqlx::Error> {
+    let position: i64 = sqlx::query_scalar(
+        "SELECT coalesce(min(position), 0) FROM projection_checkpoints WHERE name = $1",
     )
     .bind(NAME)
-    .bind(sha256)
-    .bind(owner.map(|o| o.to_string()))
-    .fetch_all(pool)
+    .fetch_one(pool)
     .await?;
-    Ok(streams
-        .iter()
-        .filter_map(|s| {
-            s.strip_prefix("content-")
-                .and_then(|id| Uuid::parse_str(id).ok())
-        })
-        .collect())
+    Ok(u64::try_from(position).unwrap_or(0))
 }
 
 /// Whether any item (of anyone, deleted or not) still refers to these bytes.
