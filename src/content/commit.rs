@@ -10,7 +10,7 @@ use tessera_events::content::{
     Ledger, LedgerCommand, QuotaLimitsNow, Uploaded,
 };
 use tessera_events::jobs::{job_stream, upload_job_id, JobEvent, JobReason, JobRequested};
-use tessera_events::{AppendRequest, CommandContext, EventStore, ExpectedVersion};
+use tessera_events::{AppendRequest, CommandContext, EventStore, ExpectedVersion, JobId};
 use uuid::Uuid;
 
 use super::error::ContentFailure;
@@ -245,7 +245,7 @@ fn analysis_request(
 /// A new job `job_id` that analyses the bytes of item `content_id`, for `reason`.
 pub(super) fn analysis_job(
     ctx: &CommandContext,
-    job_id: Uuid,
+    job_id: JobId,
     content_id: Uuid,
     u: &Uploaded,
     reason: JobReason,

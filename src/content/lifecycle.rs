@@ -8,7 +8,7 @@ use tessera_events::content::{
     Uploaded,
 };
 use tessera_events::jobs::JobReason;
-use tessera_events::{AppendRequest, EventStore};
+use tessera_events::{AppendRequest, EventStore, JobId};
 use tessera_projections::read_models::content as rm;
 use uuid::Uuid;
 
@@ -219,12 +219,12 @@ impl ContentService {
 
     /// An admin's command to analyse an item again with the current models: a new job.
     /// Results of models whose version did not change come from the result cache.
-    pub async fn reprocess(&self, admin: Uuid, id: Uuid) -> Result<Uuid, ContentFailure> {
+    pub async fn reprocess(&self, admin: Uuid, id: Uuid) -> Result<JobId, ContentFailure> {
         let f = self.fold(id).await?;
         let Some(u) = f.state.uploaded.clone().filter(|_| f.state.exists()) else {
             return Err(ContentError::NotFound.into());
         };
-        let job_id = Uuid::new_v4();
+        let job_id = JobId(Uuid::new_v4());
         let c = ctx(Some(admin), &self.inner.node);
         let job = analysis_job(&c, job_id, id, &u, JobReason::Reprocess { by: admin })?;
         self.inner

@@ -187,7 +187,9 @@ pub async fn reprocess(
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let job_id = service.reprocess(admin.user_id, id.into_inner()).await?;
-    Ok(HttpResponse::Accepted().json(ReprocessAccepted { job_id }))
+    Ok(HttpResponse::Accepted().json(ReprocessAccepted {
+        job_id: job_id.into_inner(),
+    }))
 }
 
 #[utoipa::path(

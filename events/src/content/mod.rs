@@ -29,26 +29,25 @@ pub use modality::Modality;
 pub use pending::uploads_after;
 pub use upload::{UploadCommand, UploadEvent, UploadSession, UploadStarted};
 
-use uuid::Uuid;
-
 use crate::event::StreamId;
+use crate::ids::{ContentId, UploadId, UserId};
 
 /// `content-<uuid>`: one item of a user's library.
-pub fn content_stream(content_id: Uuid) -> StreamId {
-    StreamId::for_entity("content", content_id)
+pub fn content_stream(content_id: impl Into<ContentId>) -> StreamId {
+    StreamId::for_entity("content", content_id.into())
 }
 
 /// `usage-<user uuid>`: the owner's storage and daily-usage ledger.
-pub fn usage_stream(user_id: Uuid) -> StreamId {
-    StreamId::for_entity("usage", user_id)
+pub fn usage_stream(user_id: impl Into<UserId>) -> StreamId {
+    StreamId::for_entity("usage", user_id.into())
 }
 
 /// `upload-<uuid>`: one resumable upload session.
-pub fn upload_stream(upload_id: Uuid) -> StreamId {
-    StreamId::for_entity("upload", upload_id)
+pub fn upload_stream(upload_id: impl Into<UploadId>) -> StreamId {
+    StreamId::for_entity("upload", upload_id.into())
 }
 
 /// `audit-<admin uuid>`: reads of other users' content by one admin.
-pub fn audit_stream(admin_id: Uuid) -> StreamId {
-    StreamId::for_entity("audit", admin_id)
+pub fn audit_stream(admin_id: impl Into<UserId>) -> StreamId {
+    StreamId::for_entity("audit", admin_id.into())
 }

@@ -13,9 +13,8 @@ mod provider;
 #[cfg(test)]
 mod tests;
 
-use uuid::Uuid;
-
 use crate::event::StreamId;
+use crate::ids::ConversationId;
 
 pub use conversation::{clean_title, ActiveAnswer, Conversation, ConversationCommand, Turn};
 pub use error::ConversationError;
@@ -23,8 +22,8 @@ pub use events::{AnswerTimings, ContextSource, ConversationEvent};
 pub use provider::{provider_stream, ProviderEvent};
 
 /// The stream of conversation `id`.
-pub fn conversation_stream(id: Uuid) -> StreamId {
-    StreamId::for_entity("conversation", id)
+pub fn conversation_stream(id: impl Into<ConversationId>) -> StreamId {
+    StreamId::for_entity("conversation", id.into())
 }
 
 /// The longest title, in characters.

@@ -1,4 +1,5 @@
 use chrono::Utc;
+use uuid::Uuid;
 
 use super::*;
 use crate::aggregate::Aggregate;

@@ -14,6 +14,7 @@ use uuid::Uuid;
 use crate::aggregate::{Aggregate, DomainEvent};
 use crate::content::Modality;
 use crate::event::StreamId;
+use crate::ids::{ContentId, JobId};
 
 /// Why a job exists.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -316,13 +317,13 @@ pub enum ResultEvent {
 impl DomainEvent for ResultEvent {}
 
 /// The stream of a job.
-pub fn job_stream(id: Uuid) -> StreamId {
-    StreamId::for_entity("job", id)
+pub fn job_stream(id: impl Into<JobId>) -> StreamId {
+    StreamId::for_entity("job", id.into())
 }
 
 /// The job an upload requests: derived from the item, so a retried upload requests it once.
-pub fn upload_job_id(content_id: Uuid) -> Uuid {
-    Uuid::new_v5(&content_id, b"analyse")
+pub fn upload_job_id(content_id: impl Into<ContentId>) -> JobId {
+    JobId(Uuid::new_v5(&content_id.into().0, b"analyse"))
 }
 
 /// The cache key of a model output and its stream.

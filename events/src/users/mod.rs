@@ -22,11 +22,12 @@ use uuid::Uuid;
 use crate::aggregate::{Aggregate, CommandContext};
 use crate::error::StoreError;
 use crate::event::StreamId;
+use crate::ids::{ApiKeyId, UserId};
 use crate::store::{AppendRequest, ExpectedVersion};
 
 /// `user-<uuid>`: the account itself.
-pub fn user_stream(user_id: Uuid) -> StreamId {
-    StreamId::for_entity("user", user_id)
+pub fn user_stream(user_id: impl Into<UserId>) -> StreamId {
+    StreamId::for_entity("user", user_id.into())
 }
 
 /// `email-<hex sha256 of the normalised email>`: who owns an address. The edge computes the
@@ -51,8 +52,8 @@ pub fn session_stream(family_id: Uuid) -> StreamId {
 }
 
 /// `apikey-<uuid>`.
-pub fn api_key_stream(key_id: Uuid) -> StreamId {
-    StreamId::for_entity("apikey", key_id)
+pub fn api_key_stream(key_id: impl Into<ApiKeyId>) -> StreamId {
+    StreamId::for_entity("apikey", key_id.into())
 }
 
 /// A new account: the user's first event and the claim of its email, to be appended together
