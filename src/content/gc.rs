@@ -47,7 +47,7 @@ pub async fn sweep(service: &ContentService) -> anyhow::Result<SweepReport> {
     let mut report = SweepReport::default();
     let now = Utc::now();
     for (id, _owner) in rm::due_for_purge(service.pool(), now, 500).await? {
-        match service.purge(Actor::System, id).await {
+        match service.purge(Actor::System, id.into()).await {
             Ok(true) => report.purged += 1,
             Ok(false) => {}
             Err(e) => tracing::warn!(error = %e, %id, "purging an item failed"),

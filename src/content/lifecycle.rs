@@ -8,7 +8,7 @@ use tessera_events::content::{
     Uploaded,
 };
 use tessera_events::jobs::JobReason;
-use tessera_events::{AppendRequest, EventStore, JobId};
+use tessera_events::{AppendRequest, ContentId, EventStore, JobId, UserId};
 use tessera_projections::read_models::content as rm;
 use uuid::Uuid;
 
@@ -32,12 +32,13 @@ impl ContentService {
     /// Runs commands against one item together (one append), retrying on concurrent changes.
     pub async fn execute(
         &self,
-        id: Uuid,
-        actor: Uuid,
+        id: ContentId,
+        actor: UserId,
         commands: impl Fn() -> Vec<ContentCommand>,
     ) -> Result<Folded, ContentFailure> {
         let stream = content_stream(id);
-        let c = ctx(Some(actor), &self.inner.node);
+        let c = ctx(Some(actor.0), &self.inner.node);
+        let id = id.0;
         for _ in 0..ATTEMPTS {
             let f = self.fold(id).await?;
             let Some(owner) = f.state.owner() else {
@@ -74,11 +75,11 @@ impl ContentService {
     /// Applies metadata changes of the owner.
     pub async fn update(
         &self,
-        owner: Uuid,
-        id: Uuid,
+        owner: UserId,
+        id: ContentId,
         changes: Changes,
     ) -> Result<ItemView, ContentFailure> {
-        let by = Actor::User(owner);
+        let by = Actor::User(owner.0);
         let f = self
             .execute(id, owner, || {
                 let mut cs = Vec::new();
@@ -110,15 +111,15 @@ impl ContentService {
                 cs
             })
             .await?;
-        ItemView::from_stream(id, &f).ok_or_else(|| ContentError::NotFound.into())
+        ItemView::from_stream(id.0, &f).ok_or_else(|| ContentError::NotFound.into())
     }
 
     /// Soft-deletes an item (restorable for the configured period).
-    pub async fn delete(&self, owner: Uuid, id: Uuid) -> Result<(), ContentFailure> {
+    pub async fn delete(&self, owner: UserId, id: ContentId) -> Result<(), ContentFailure> {
         let retention = ChronoDuration::days(i64::from(self.inner.settings.restore_days));
         self.execute(id, owner, || {
             vec![ContentCommand::Delete {
-                by: Actor::User(owner),
+                by: Actor::User(owner.0),
                 now: Utc::now(),
                 retention,
             }]
@@ -127,22 +128,23 @@ impl ContentService {
         Ok(())
     }
 
-    pub async fn restore(&self, owner: Uuid, id: Uuid) -> Result<ItemView, ContentFailure> {
+    pub async fn restore(&self, owner: UserId, id: ContentId) -> Result<ItemView, ContentFailure> {
         let f = self
             .execute(id, owner, || {
                 vec![ContentCommand::Restore {
-                    by: Actor::User(owner),
+                    by: Actor::User(owner.0),
                     now: Utc::now(),
                 }]
             })
             .await?;
-        ItemView::from_stream(id, &f).ok_or_else(|| ContentError::NotFound.into())
+        ItemView::from_stream(id.0, &f).ok_or_else(|| ContentError::NotFound.into())
     }
 
     /// Removes an item for good, releases its storage in the ledger (one atomic append), then
     /// removes its bytes unless another item still holds them.
-    pub async fn purge(&self, by: Actor, id: Uuid) -> Result<bool, ContentFailure> {
+    pub async fn purge(&self, by: Actor, id: ContentId) -> Result<bool, ContentFailure> {
         let stream = content_stream(id);
+        let id = id.0;
         for _ in 0..ATTEMPTS {
             let f = self.fold(id).await?;
             let Some(u) = f.state.uploaded.clone() else {
@@ -219,7 +221,8 @@ impl ContentService {
 
     /// An admin's command to analyse an item again with the current models: a new job.
     /// Results of models whose version did not change come from the result cache.
-    pub async fn reprocess(&self, admin: Uuid, id: Uuid) -> Result<JobId, ContentFailure> {
+    pub async fn reprocess(&self, admin: UserId, id: ContentId) -> Result<JobId, ContentFailure> {
+        let (admin, id) = (admin.0, id.0);
         let f = self.fold(id).await?;
         let Some(u) = f.state.uploaded.clone().filter(|_| f.state.exists()) else {
             return Err(ContentError::NotFound.into());

@@ -1,7 +1,7 @@
 //! Notes: text written in Tessera rather than uploaded, stored like an uploaded text file.
 
 use tessera_events::content::{ContentError, MediaFacts, Modality, Source, Uploaded};
-use uuid::Uuid;
+use tessera_events::{ContentId, UserId};
 
 use super::error::ContentFailure;
 use super::service::ContentService;
@@ -13,8 +13,8 @@ impl ContentService {
     /// A note: text written in Tessera rather than uploaded.
     pub async fn create_note(
         &self,
-        owner: Uuid,
-        content_id: Uuid,
+        owner: UserId,
+        content_id: ContentId,
         title: String,
         text: String,
         description: Option<String>,
@@ -36,7 +36,7 @@ impl ContentService {
         let key = BlobKey::content(&staged.sha256)?;
         self.inner.blobs.promote(&staged, &key).await?;
         let uploaded = Uploaded {
-            owner,
+            owner: owner.0,
             title,
             filename: None,
             modality: Modality::Text,
@@ -51,6 +51,7 @@ impl ContentService {
             source: Source::Note,
             keep_location: false,
         };
+        let content_id = content_id.0;
         self.append_upload(content_id, uploaded).await?;
         let f = self.fold(content_id).await?;
         ItemView::from_stream(content_id, &f)

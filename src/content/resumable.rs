@@ -5,6 +5,7 @@ use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use tessera_events::content::{
     upload_stream, ContentError, Source, UploadCommand, UploadSession, UploadStarted,
 };
+use tessera_events::{UploadId, UserId};
 use uuid::Uuid;
 
 use super::error::ContentFailure;
@@ -117,7 +118,12 @@ impl ContentService {
             .ok_or_else(|| ContentError::NotFound.into())
     }
 
-    pub async fn upload_status(&self, owner: Uuid, id: Uuid) -> Result<UploadView, ContentFailure> {
+    pub async fn upload_status(
+        &self,
+        owner: UserId,
+        id: UploadId,
+    ) -> Result<UploadView, ContentFailure> {
+        let (owner, id) = (owner.0, id.0);
         let (s, _) = self.load_upload(id).await?;
         s.owned_by(owner)?;
         self.upload_view(id, &s)
@@ -128,8 +134,8 @@ impl ContentService {
     /// assembles, probes and accepts the file.
     pub async fn put_chunk<S, E>(
         &self,
-        owner: Uuid,
-        id: Uuid,
+        owner: UserId,
+        id: UploadId,
         offset: u64,
         body: S,
     ) -> Result<(UploadView, Option<Outcome>), ContentFailure>
@@ -137,6 +143,7 @@ impl ContentService {
         S: futures_util::Stream<Item = Result<bytes::Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
+        let (owner, id) = (owner.0, id.0);
         let (s, _) = self.load_upload(id).await?;
         let started = s.owned_by(owner)?.clone();
         if s.completed.is_some() || s.aborted {
@@ -268,8 +275,8 @@ impl ContentService {
         Ok(outcome)
     }
 
-    pub async fn abort_upload(&self, owner: Uuid, id: Uuid) -> Result<(), ContentFailure> {
-        self.abort_upload_as(Some(owner), id, "cancelled by the client")
+    pub async fn abort_upload(&self, owner: UserId, id: UploadId) -> Result<(), ContentFailure> {
+        self.abort_upload_as(Some(owner.0), id.0, "cancelled by the client")
             .await
     }
 

@@ -186,7 +186,9 @@ pub async fn reprocess(
     service: web::Data<ContentService>,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    let job_id = service.reprocess(admin.user_id, id.into_inner()).await?;
+    let job_id = service
+        .reprocess(admin.user_id.into(), id.into_inner().into())
+        .await?;
     Ok(HttpResponse::Accepted().json(ReprocessAccepted {
         job_id: job_id.into_inner(),
     }))

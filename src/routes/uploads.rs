@@ -12,7 +12,7 @@ use super::json::{json_config, path_config};
 use crate::auth::AuthUser;
 use crate::content::{ContentService, ItemView, Outcome, UploadView};
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use tessera_events::ErrorCode;
+use tessera_events::{ErrorCode, UploadId};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -85,7 +85,9 @@ pub async fn status(
     service: web::Data<ContentService>,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    let view = service.upload_status(user.user_id, id.into_inner()).await?;
+    let view = service
+        .upload_status(user.user_id.into(), id.into_inner().into())
+        .await?;
     let mut r = with_offset(HttpResponse::Ok(), &view);
     if req.method() == Method::HEAD {
         return Ok(r.finish());
@@ -118,7 +120,7 @@ pub async fn chunk(
     id: web::Path<Uuid>,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    let id = id.into_inner();
+    let id = UploadId::from(id.into_inner());
     let offset: u64 = req
         .headers()
         .get("Upload-Offset")
@@ -130,7 +132,10 @@ pub async fn chunk(
                 "send the chunk's offset in Upload-Offset",
             )
         })?;
-    match service.put_chunk(user.user_id, id, offset, payload).await {
+    match service
+        .put_chunk(user.user_id.into(), id, offset, payload)
+        .await
+    {
         Ok((view, outcome)) => {
             let (status, content, duplicate) = match outcome {
                 None => (StatusCode::OK, None, false),
@@ -149,7 +154,7 @@ pub async fn chunk(
             let mut err = ApiError::from(e);
             if err.code == ErrorCode::OffsetMismatch {
                 // Tell the client where to resume.
-                if let Ok(v) = service.upload_status(user.user_id, id).await {
+                if let Ok(v) = service.upload_status(user.user_id.into(), id).await {
                     err.message = format!("resume at byte {}", v.offset);
                     err.field = Some(v.offset.to_string());
                 }
@@ -171,7 +176,9 @@ pub async fn cancel(
     service: web::Data<ContentService>,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    service.abort_upload(user.user_id, id.into_inner()).await?;
+    service
+        .abort_upload(user.user_id.into(), id.into_inner().into())
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

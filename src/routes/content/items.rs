@@ -243,8 +243,8 @@ pub async fn update(
     let b = body.into_inner();
     let item = service
         .update(
-            user.user_id,
-            id.into_inner(),
+            user.user_id.into(),
+            id.into_inner().into(),
             Changes {
                 title: b.title,
                 description: b.description,
@@ -279,11 +279,11 @@ pub async fn delete(
     id: web::Path<Uuid>,
     params: web::Query<DeleteParams>,
 ) -> ApiResult<HttpResponse> {
-    let id = id.into_inner();
+    let id = id.into_inner().into();
     if params.purge.unwrap_or(false) {
         service.purge(Actor::User(user.user_id), id).await?;
     } else {
-        service.delete(user.user_id, id).await?;
+        service.delete(user.user_id.into(), id).await?;
     }
     Ok(HttpResponse::NoContent().finish())
 }
@@ -304,6 +304,8 @@ pub async fn restore(
     service: web::Data<ContentService>,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    let item = service.restore(user.user_id, id.into_inner()).await?;
+    let item = service
+        .restore(user.user_id.into(), id.into_inner().into())
+        .await?;
     Ok(HttpResponse::Ok().json(item))
 }

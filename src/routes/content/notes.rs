@@ -52,8 +52,8 @@ pub async fn create_note(
     }
     let o = service
         .create_note(
-            user.user_id,
-            id,
+            user.user_id.into(),
+            id.into(),
             b.title.trim().to_owned(),
             b.text,
             b.description,
