@@ -29,6 +29,7 @@ use tessera_events::conversations::{
     ConversationEvent, ProviderEvent, MAX_ATTACHMENTS,
 };
 use tessera_events::ErrorCode;
+use tessera_events::{AnswerId, ConversationId, UserId};
 use tessera_events::{CommandContext, EventStore, ExpectedVersion, PgEventStore};
 use tessera_projections::read_models::providers as rm_providers;
 use uuid::Uuid;
@@ -194,7 +195,11 @@ impl ChatService {
     }
 
     /// Folds conversation `id` for `user`: another user's conversation is not found.
-    pub async fn load(&self, user: Uuid, id: Uuid) -> Result<Loaded<Conversation>, ChatFailure> {
+    pub async fn load(
+        &self,
+        user: UserId,
+        id: ConversationId,
+    ) -> Result<Loaded<Conversation>, ChatFailure> {
         let loaded =
             aggregate::load::<Conversation>(&self.inner.store, &conversation_stream(id)).await?;
         if !loaded.state.exists || loaded.state.deleted || loaded.state.owner != user {
@@ -223,10 +228,11 @@ impl ChatService {
     /// Starts a conversation; answers its id, recorded title and provider.
     pub async fn start(
         &self,
-        owner: Uuid,
+        owner: UserId,
         title: Option<String>,
         provider: Option<String>,
     ) -> Result<(Uuid, String, String), ChatFailure> {
+        let owner = owner.0;
         let provider = provider.unwrap_or_else(|| self.inner.settings.default_provider.clone());
         self.usable_provider(&provider).await?;
         let id = Uuid::now_v7();
@@ -249,12 +255,13 @@ impl ChatService {
     /// Renames a conversation and/or changes its provider.
     pub async fn update(
         &self,
-        user: Uuid,
-        id: Uuid,
+        user: UserId,
+        id: ConversationId,
         title: Option<String>,
         provider: Option<String>,
     ) -> Result<(), ChatFailure> {
         self.load(user, id).await?;
+        let (user, id) = (user.0, id.0);
         if let Some(p) = &provider {
             self.usable_provider(p).await?;
         }
@@ -274,8 +281,9 @@ impl ChatService {
     }
 
     /// Deletes a conversation (an answer being written stops).
-    pub async fn delete(&self, user: Uuid, id: Uuid) -> Result<(), ChatFailure> {
+    pub async fn delete(&self, user: UserId, id: ConversationId) -> Result<(), ChatFailure> {
         self.load(user, id).await?;
+        let (user, id) = (user.0, id.0);
         let at = Utc::now();
         self.execute(user, id, || ConversationCommand::Delete { at })
             .await?;
@@ -290,8 +298,14 @@ impl ChatService {
     }
 
     /// Stops the answer being written.
-    pub async fn cancel(&self, user: Uuid, id: Uuid, answer_id: Uuid) -> Result<(), ChatFailure> {
+    pub async fn cancel(
+        &self,
+        user: UserId,
+        id: ConversationId,
+        answer_id: AnswerId,
+    ) -> Result<(), ChatFailure> {
         self.load(user, id).await?;
+        let (user, id, answer_id) = (user.0, id.0, answer_id.0);
         if let Some(flag) = self.inner.running.get(&answer_id) {
             flag.store(true, Ordering::SeqCst);
         }
@@ -306,7 +320,7 @@ impl ChatService {
 
     /// Refuses a message to conversation `id` that would be refused anyway (not the user's, or
     /// an answer is being written): checked before a message's files are stored.
-    pub async fn check_open(&self, user: Uuid, id: Uuid) -> Result<(), ChatFailure> {
+    pub async fn check_open(&self, user: UserId, id: ConversationId) -> Result<(), ChatFailure> {
         let loaded = self.load(user, id).await?;
         if loaded.state.answering.is_some() {
             return Err(ConversationError::AnswerInProgress.into());
@@ -317,12 +331,14 @@ impl ChatService {
     /// Posts a message and starts its answer in the background.
     pub async fn post(
         &self,
-        user: Uuid,
-        id: Uuid,
+        user: UserId,
+        id: ConversationId,
         text: String,
         attachments: Vec<Uuid>,
     ) -> Result<Posted, ChatFailure> {
         let mut loaded = self.load(user, id).await?;
+        let (typed_user, typed_id) = (user, id);
+        let (user, id) = (user.0, id.0);
         if let Some(active) = loaded.state.answering.clone() {
             if !self.abandoned(id, active.answer_id).await? {
                 return Err(ConversationError::AnswerInProgress.into());
@@ -339,7 +355,7 @@ impl ChatService {
                 Ok(_) | Err(ChatFailure::Conversation(ConversationError::AnswerNotActive)) => {}
                 Err(e) => return Err(e),
             }
-            loaded = self.load(user, id).await?;
+            loaded = self.load(typed_user, typed_id).await?;
         }
         let mut attachments_unique = Vec::with_capacity(attachments.len());
         for a in attachments {

@@ -117,7 +117,9 @@ pub async fn post_message(
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     let b = body.into_inner();
-    let posted = chat.post(user.user_id, id, b.text, b.attachments).await?;
+    let posted = chat
+        .post(user.user_id.into(), id.into(), b.text, b.attachments)
+        .await?;
     Ok(HttpResponse::Accepted().json(MessageAccepted {
         conversation_id: id,
         message_id: posted.message_id,
@@ -140,7 +142,7 @@ pub async fn post_message_form(
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     // Refuse what would fail anyway before storing any file.
-    chat.check_open(user.user_id, id).await?;
+    chat.check_open(user.user_id.into(), id.into()).await?;
     let parts = MessageParts {
         content: &content,
         user: user.user_id,
@@ -152,7 +154,9 @@ pub async fn post_message_form(
     let MessageParts {
         text, attachments, ..
     } = read_form(&req, payload, parts).await?;
-    let posted = chat.post(user.user_id, id, text, attachments).await?;
+    let posted = chat
+        .post(user.user_id.into(), id.into(), text, attachments)
+        .await?;
     Ok(HttpResponse::Accepted().json(MessageAccepted {
         conversation_id: id,
         message_id: posted.message_id,
