@@ -121,7 +121,8 @@ pub async fn disable_user(
     admin: AdminUser,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    auth.disable_user(admin.user_id, id.into_inner()).await?;
+    auth.disable_user(admin.user_id.into(), id.into_inner().into())
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -141,7 +142,8 @@ pub async fn enable_user(
     admin: AdminUser,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    auth.enable_user(admin.user_id, id.into_inner()).await?;
+    auth.enable_user(admin.user_id.into(), id.into_inner().into())
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -165,8 +167,12 @@ pub async fn set_role(
     id: web::Path<Uuid>,
     body: web::Json<SetRoleRequest>,
 ) -> ApiResult<HttpResponse> {
-    auth.set_role(admin.user_id, id.into_inner(), body.role.into())
-        .await?;
+    auth.set_role(
+        admin.user_id.into(),
+        id.into_inner().into(),
+        body.role.into(),
+    )
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -196,7 +202,7 @@ pub async fn set_quota(
         uploads_per_day: b.uploads_per_day,
         processing_seconds_per_day: b.processing_seconds_per_day,
     };
-    auth.set_quota(admin.user_id, id.into_inner(), quota)
+    auth.set_quota(admin.user_id.into(), id.into_inner().into(), quota)
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -179,7 +179,8 @@ pub async fn revoke_api_key(
     user: AuthUser,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    auth.revoke_api_key(user.user_id, id.into_inner()).await?;
+    auth.revoke_api_key(user.user_id.into(), id.into_inner().into())
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -62,10 +62,18 @@ async fn every_user_and_key_event_lands_in_the_read_models_deterministically() {
         .await
         .expect("register")
         .user_id;
-    auth.set_role(admin, user, Role::Admin).await.expect("role");
-    auth.disable_user(admin, user).await.expect("disable");
-    auth.enable_user(admin, user).await.expect("enable");
-    auth.disable_user(admin, user).await.expect("disable again");
+    auth.set_role(admin.into(), user.into(), Role::Admin)
+        .await
+        .expect("role");
+    auth.disable_user(admin.into(), user.into())
+        .await
+        .expect("disable");
+    auth.enable_user(admin.into(), user.into())
+        .await
+        .expect("enable");
+    auth.disable_user(admin.into(), user.into())
+        .await
+        .expect("disable again");
     // Password changes have no endpoint yet; append the event as a command would.
     let ctx = CommandContext::new(Some(user));
     let stream = user_stream(user);
@@ -83,8 +91,8 @@ async fn every_user_and_key_event_lands_in_the_read_models_deterministically() {
         .await
         .expect("append");
     auth.set_quota(
-        admin,
-        user,
+        admin.into(),
+        user.into(),
         QuotaLimits {
             storage_bytes: Some(u64::from(u32::MAX) * 4),
             uploads_per_day: Some(7),
@@ -94,8 +102,8 @@ async fn every_user_and_key_event_lands_in_the_read_models_deterministically() {
     .await
     .expect("quota");
     auth.set_quota(
-        admin,
-        user,
+        admin.into(),
+        user.into(),
         QuotaLimits {
             storage_bytes: None,
             uploads_per_day: Some(9),
@@ -106,7 +114,7 @@ async fn every_user_and_key_event_lands_in_the_read_models_deterministically() {
     .expect("quota again");
     let key = auth.create_api_key(admin, "deploy").await.expect("key");
     let revoked = auth.create_api_key(admin, "old").await.expect("key");
-    auth.revoke_api_key(admin, revoked.id)
+    auth.revoke_api_key(admin.into(), revoked.id.into())
         .await
         .expect("revoke");
     let used_at: DateTime<Utc> = "2030-01-02T03:04:05Z".parse().expect("time");

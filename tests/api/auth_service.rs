@@ -440,21 +440,23 @@ async fn api_keys_create_verify_track_use_and_revoke() {
 
     // Someone else's key is "not found", never "forbidden".
     assert!(matches!(
-        auth.revoke_api_key(other.user_id, created.id).await,
+        auth.revoke_api_key(other.user_id.into(), created.id.into())
+            .await,
         Err(AuthError::NotFound(_))
     ));
     assert!(matches!(
-        auth.revoke_api_key(owner.user_id, Uuid::new_v4()).await,
+        auth.revoke_api_key(owner.user_id.into(), Uuid::new_v4().into())
+            .await,
         Err(AuthError::NotFound(_))
     ));
-    auth.revoke_api_key(owner.user_id, created.id)
+    auth.revoke_api_key(owner.user_id.into(), created.id.into())
         .await
         .expect("revoke");
     assert!(matches!(
         auth.verify_api_key(&key).await,
         Err(AuthError::InvalidToken)
     ));
-    auth.revoke_api_key(owner.user_id, created.id)
+    auth.revoke_api_key(owner.user_id.into(), created.id.into())
         .await
         .expect("revoking twice is fine");
 
@@ -493,7 +495,7 @@ async fn a_disabled_user_cannot_log_in_refresh_or_use_tokens_and_keys() {
         .await
         .expect("works before");
 
-    auth.disable_user(admin, user.user_id)
+    auth.disable_user(admin.into(), user.user_id.into())
         .await
         .expect("disable");
     assert!(matches!(
@@ -530,7 +532,9 @@ async fn a_disabled_user_cannot_log_in_refresh_or_use_tokens_and_keys() {
         Err(AuthError::AccountDisabled)
     ));
 
-    auth.enable_user(admin, user.user_id).await.expect("enable");
+    auth.enable_user(admin.into(), user.user_id.into())
+        .await
+        .expect("enable");
     auth.authenticate_access_token(user.access_token.expose_secret())
         .await
         .expect("works again");
@@ -629,22 +633,24 @@ async fn the_last_admin_cannot_disable_or_demote_themselves() {
         .expect("admin");
     project(&db).await;
     assert!(matches!(
-        auth.disable_user(root, root).await,
+        auth.disable_user(root.into(), root.into()).await,
         Err(AuthError::LastAdmin)
     ));
     assert!(matches!(
-        auth.set_role(root, root, Role::User).await,
+        auth.set_role(root.into(), root.into(), Role::User).await,
         Err(AuthError::LastAdmin)
     ));
     // Setting one's own role to admin again is harmless.
-    auth.set_role(root, root, Role::Admin).await.expect("no-op");
+    auth.set_role(root.into(), root.into(), Role::Admin)
+        .await
+        .expect("no-op");
 
     let second = auth
         .create_admin("second@example.com", secret(PASSWORD), "Second")
         .await
         .expect("second admin");
     project(&db).await;
-    auth.set_role(root, root, Role::User)
+    auth.set_role(root.into(), root.into(), Role::User)
         .await
         .expect("demote self");
     let p = auth
@@ -660,7 +666,7 @@ async fn the_last_admin_cannot_disable_or_demote_themselves() {
     assert_eq!(p.role, Role::User, "the current role wins over the old one");
     project(&db).await;
     assert!(matches!(
-        auth.disable_user(second, second).await,
+        auth.disable_user(second.into(), second.into()).await,
         Err(AuthError::LastAdmin)
     ));
 }
@@ -677,7 +683,7 @@ async fn a_role_change_applies_to_existing_access_tokens_at_once() {
         .register(new_user("b@example.com"))
         .await
         .expect("register");
-    auth.set_role(admin, user.user_id, Role::Admin)
+    auth.set_role(admin.into(), user.user_id.into(), Role::Admin)
         .await
         .expect("promote");
     let p = auth
@@ -697,25 +703,26 @@ async fn admin_commands_on_unknown_users_are_not_found() {
         .expect("admin");
     let ghost = Uuid::now_v7();
     assert!(matches!(
-        auth.disable_user(admin, ghost).await,
+        auth.disable_user(admin.into(), ghost.into()).await,
         Err(AuthError::NotFound(_))
     ));
     assert!(matches!(
-        auth.enable_user(admin, ghost).await,
+        auth.enable_user(admin.into(), ghost.into()).await,
         Err(AuthError::NotFound(_))
     ));
     assert!(matches!(
-        auth.set_role(admin, ghost, Role::Admin).await,
+        auth.set_role(admin.into(), ghost.into(), Role::Admin).await,
         Err(AuthError::NotFound(_))
     ));
     assert!(matches!(
-        auth.set_quota(admin, ghost, QuotaLimits::default()).await,
+        auth.set_quota(admin.into(), ghost.into(), QuotaLimits::default())
+            .await,
         Err(AuthError::NotFound(_))
     ));
     assert!(matches!(
         auth.set_quota(
-            admin,
-            admin,
+            admin.into(),
+            admin.into(),
             QuotaLimits {
                 storage_bytes: Some(u64::MAX),
                 ..QuotaLimits::default()
@@ -746,8 +753,8 @@ async fn profile_and_user_list_come_from_the_read_models_with_default_quotas() {
     assert_eq!(p.quota.storage_bytes, 1_000);
 
     auth.set_quota(
-        admin,
-        user.user_id,
+        admin.into(),
+        user.user_id.into(),
         QuotaLimits {
             storage_bytes: Some(5_000),
             ..QuotaLimits::default()

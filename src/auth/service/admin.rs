@@ -5,7 +5,7 @@ use tessera_events::users::{
     roster_stream, user_stream, AdminRoster, AdminRosterCommand, QuotaLimits, Role, User,
     UserCommand,
 };
-use tessera_events::{Aggregate, AppendRequest, ExpectedVersion};
+use tessera_events::{Aggregate, AppendRequest, ExpectedVersion, UserId};
 use tessera_projections::read_models::users;
 use uuid::Uuid;
 
@@ -26,19 +26,24 @@ impl AuthService {
     }
 
     #[tracing::instrument(name = "auth.admin.disable", skip_all, fields(%actor, %target))]
-    pub async fn disable_user(&self, actor: Uuid, target: Uuid) -> Result<(), AuthError> {
+    pub async fn disable_user(&self, actor: UserId, target: UserId) -> Result<(), AuthError> {
         self.admin_command(actor, target, || UserCommand::Disable)
             .await
     }
 
     #[tracing::instrument(name = "auth.admin.enable", skip_all, fields(%actor, %target))]
-    pub async fn enable_user(&self, actor: Uuid, target: Uuid) -> Result<(), AuthError> {
+    pub async fn enable_user(&self, actor: UserId, target: UserId) -> Result<(), AuthError> {
         self.admin_command(actor, target, || UserCommand::Enable)
             .await
     }
 
     #[tracing::instrument(name = "auth.admin.set_role", skip_all, fields(%actor, %target, role = role.as_str()))]
-    pub async fn set_role(&self, actor: Uuid, target: Uuid, role: Role) -> Result<(), AuthError> {
+    pub async fn set_role(
+        &self,
+        actor: UserId,
+        target: UserId,
+        role: Role,
+    ) -> Result<(), AuthError> {
         self.admin_command(actor, target, || UserCommand::ChangeRole(role))
             .await
     }
@@ -46,8 +51,8 @@ impl AuthService {
     #[tracing::instrument(name = "auth.admin.set_quota", skip_all, fields(%actor, %target))]
     pub async fn set_quota(
         &self,
-        actor: Uuid,
-        target: Uuid,
+        actor: UserId,
+        target: UserId,
         quota: QuotaLimits,
     ) -> Result<(), AuthError> {
         // Read models store limits as bigint.
@@ -73,13 +78,13 @@ impl AuthService {
     /// last active admin can never be removed, not even by two admins acting at once.
     async fn admin_command(
         &self,
-        actor: Uuid,
-        target: Uuid,
+        actor: UserId,
+        target: UserId,
         command: impl Fn() -> UserCommand,
     ) -> Result<(), AuthError> {
-        let result = self.admin_command_once(actor, target, &command).await;
+        let result = self.admin_command_once(actor.0, target.0, &command).await;
         // Whatever happened, the next check of this user reads their stream.
-        self.inner.users.invalidate(target);
+        self.inner.users.invalidate(target.0);
         result
     }
 

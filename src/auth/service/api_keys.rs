@@ -6,7 +6,7 @@ use chrono::Utc;
 use subtle::ConstantTimeEq;
 use tessera_events::aggregate::execute;
 use tessera_events::users::{api_key_stream, ApiKey, ApiKeyCommand, ApiKeyEvent};
-use tessera_events::ExpectedVersion;
+use tessera_events::{ApiKeyId, ExpectedVersion, UserId};
 use tessera_projections::read_models::api_keys;
 use uuid::Uuid;
 
@@ -58,7 +58,8 @@ impl AuthService {
 
     /// Revokes one of the user's keys; someone else's key is "not found".
     #[tracing::instrument(name = "auth.api_key.revoke", skip_all, fields(%user_id, %key_id))]
-    pub async fn revoke_api_key(&self, user_id: Uuid, key_id: Uuid) -> Result<(), AuthError> {
+    pub async fn revoke_api_key(&self, user_id: UserId, key_id: ApiKeyId) -> Result<(), AuthError> {
+        let (user_id, key_id) = (user_id.0, key_id.0);
         execute::<ApiKey>(
             self.store(),
             &api_key_stream(key_id),
