@@ -4,9 +4,8 @@
 use tessera_events::content::{
     audit_stream, content_stream, AuditEvent, ContentAccess, ContentError,
 };
-use tessera_events::{EventStore, ExpectedVersion};
+use tessera_events::{ContentId, EventStore, ExpectedVersion, UserId};
 use tessera_projections::read_models::content as rm;
-use uuid::Uuid;
 
 use super::error::ContentFailure;
 use super::service::{ctx, ContentService};
@@ -16,7 +15,7 @@ use crate::blob::{BlobKey, BlobRead};
 /// Who is reading: the owner, or an admin reading someone else's content (which is recorded).
 #[derive(Debug, Clone, Copy)]
 pub struct Viewer {
-    pub user_id: Uuid,
+    pub user_id: UserId,
     pub admin: bool,
 }
 
@@ -25,18 +24,18 @@ impl ContentService {
     async fn audit(
         &self,
         viewer: Viewer,
-        owner: Uuid,
-        content_id: Option<Uuid>,
+        owner: UserId,
+        content_id: Option<ContentId>,
         access: ContentAccess,
     ) -> Result<(), ContentFailure> {
         let stream = audit_stream(viewer.user_id);
-        let c = ctx(Some(viewer.user_id), &self.inner.node);
+        let c = ctx(Some(viewer.user_id.0), &self.inner.node);
         let events = [AuditEvent::ContentAccessed {
-            content_id,
-            owner,
+            content_id: content_id.map(ContentId::into_inner),
+            owner: owner.0,
             access,
         }];
-        let data = c.to_event_data(&stream, &events, Some(viewer.user_id))?;
+        let data = c.to_event_data(&stream, &events, Some(viewer.user_id.0))?;
         self.inner
             .store
             .append(&stream, ExpectedVersion::Any, data)
@@ -49,8 +48,8 @@ impl ContentService {
     pub async fn authorize_read(
         &self,
         viewer: Viewer,
-        owner: Uuid,
-        content_id: Option<Uuid>,
+        owner: UserId,
+        content_id: Option<ContentId>,
         access: ContentAccess,
     ) -> Result<(), ContentFailure> {
         if viewer.user_id == owner {
@@ -66,9 +65,11 @@ impl ContentService {
     pub async fn get(
         &self,
         viewer: Viewer,
-        id: Uuid,
+        id: ContentId,
         access: ContentAccess,
     ) -> Result<ItemView, ContentFailure> {
+        let typed_id = id;
+        let id = id.0;
         let pool = self.inner.pool.clone();
         let cached: Option<ItemView> = self
             .inner
@@ -95,7 +96,7 @@ impl ContentService {
                 ItemView::from_stream(id, &f).ok_or(ContentError::NotFound)?
             }
         };
-        self.authorize_read(viewer, view.owner, Some(id), access)
+        self.authorize_read(viewer, view.owner.into(), Some(typed_id), access)
             .await?;
         Ok(view)
     }
@@ -119,7 +120,8 @@ impl ContentService {
     }
 
     /// The owner's tags, most used first (cached like the lists, so invalidated with them).
-    pub async fn tags(&self, owner: Uuid) -> Result<Vec<(String, i64)>, ContentFailure> {
+    pub async fn tags(&self, owner: UserId) -> Result<Vec<(String, i64)>, ContentFailure> {
+        let owner = owner.0;
         let pool = self.inner.pool.clone();
         Ok(self
             .inner
@@ -134,11 +136,11 @@ impl ContentService {
     pub async fn open_preview(
         &self,
         viewer: Viewer,
-        id: Uuid,
+        id: ContentId,
         name: &str,
     ) -> Result<(ItemView, String, BlobRead), ContentFailure> {
         let f_item = self.get(viewer, id, ContentAccess::Preview).await?;
-        let f = self.fold(id).await?;
+        let f = self.fold(id.0).await?;
         let image = f
             .state
             .previews
@@ -155,11 +157,11 @@ impl ContentService {
     pub async fn open_keyframe(
         &self,
         viewer: Viewer,
-        id: Uuid,
+        id: ContentId,
         index: usize,
     ) -> Result<(ItemView, BlobRead), ContentFailure> {
         let item = self.get(viewer, id, ContentAccess::Preview).await?;
-        let f = self.fold(id).await?;
+        let f = self.fold(id.0).await?;
         let key = f
             .state
             .analysis

@@ -129,7 +129,7 @@ pub async fn item_jobs(
     let id = id.into_inner();
     // Ownership (or an admin's audited read) first: another user's item does not exist.
     service
-        .get(viewer(&user), id, ContentAccess::Metadata)
+        .get(viewer(&user), id.into(), ContentAccess::Metadata)
         .await?;
     let jobs = rm_jobs::for_content(&state.pool, id)
         .await

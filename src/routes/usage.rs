@@ -126,7 +126,7 @@ pub async fn usage(
     let p = params.into_inner();
     let target = p.user_id.unwrap_or(user.user_id);
     service
-        .authorize_read(viewer(&user), target, None, ContentAccess::Usage)
+        .authorize_read(viewer(&user), target.into(), None, ContentAccess::Usage)
         .await?;
     let (from, to) = range(p.from, p.to)?;
     let limits = service.limits(target).await?;

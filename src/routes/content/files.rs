@@ -127,7 +127,7 @@ pub async fn download(
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     let item = service
-        .get(viewer(&user), id, ContentAccess::Download)
+        .get(viewer(&user), id.into(), ContentAccess::Download)
         .await?;
     let etag = format!("\"{}\"", item.sha256);
     if let Some(r) = not_modified(&req, &etag) {
@@ -224,7 +224,9 @@ pub async fn preview(
     path: web::Path<(Uuid, String)>,
 ) -> ApiResult<HttpResponse> {
     let (id, name) = path.into_inner();
-    let (item, mime, read) = service.open_preview(viewer(&user), id, &name).await?;
+    let (item, mime, read) = service
+        .open_preview(viewer(&user), id.into(), &name)
+        .await?;
     let etag = format!("\"{}-{name}\"", item.sha256);
     Ok(picture(&req, etag, &mime, 86400, read))
 }
@@ -242,7 +244,9 @@ pub async fn keyframe(
     path: web::Path<(Uuid, usize)>,
 ) -> ApiResult<HttpResponse> {
     let (id, index) = path.into_inner();
-    let (item, read) = service.open_keyframe(viewer(&user), id, index).await?;
+    let (item, read) = service
+        .open_keyframe(viewer(&user), id.into(), index)
+        .await?;
     let etag = format!("\"{}-keyframe-{index}-{}\"", item.sha256, item.version);
     Ok(picture(&req, etag, "image/jpeg", 3600, read))
 }

@@ -98,7 +98,7 @@ pub async fn list(
     let owner = p.owner.unwrap_or(user.user_id);
     if owner != user.user_id {
         service
-            .authorize_read(viewer(&user), owner, None, ContentAccess::List)
+            .authorize_read(viewer(&user), owner.into(), None, ContentAccess::List)
             .await?;
     }
     if let Some(m) = &p.modality {
@@ -172,7 +172,7 @@ pub async fn list_tags(
     service: web::Data<ContentService>,
 ) -> ApiResult<HttpResponse> {
     let tags = service
-        .tags(user.user_id)
+        .tags(user.user_id.into())
         .await?
         .into_iter()
         .map(|(tag, items)| TagCount { tag, items })
@@ -195,7 +195,11 @@ pub async fn get(
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let item = service
-        .get(viewer(&user), id.into_inner(), ContentAccess::Metadata)
+        .get(
+            viewer(&user),
+            id.into_inner().into(),
+            ContentAccess::Metadata,
+        )
         .await?;
     Ok(HttpResponse::Ok()
         .insert_header(header::CacheControl(vec![header::CacheDirective::NoStore]))
