@@ -5,6 +5,7 @@ use serde_json::{json, Value};
 use tessera_actors::jobs::count_tokens;
 use tessera_events::content::{GenerationKind, Modality};
 use tessera_events::jobs::Provenance;
+use tessera_events::{ContentId, UserId};
 use uuid::Uuid;
 
 use super::sources::Source;
@@ -94,7 +95,7 @@ impl Planned {
 
 impl Generator {
     /// Checks a request and loads its source; refuses a source its kind does not take.
-    pub(super) async fn plan(&self, user: Uuid, work: Work) -> Result<Planned, GenerateError> {
+    pub(super) async fn plan(&self, user: UserId, work: Work) -> Result<Planned, GenerateError> {
         Ok(match work {
             Work::Speech { text, voice } => {
                 let choice = SpeechChoice::of(&voice, &self.voices())?;
@@ -240,7 +241,7 @@ impl Generator {
         })
     }
 
-    async fn source(&self, user: Uuid, id: Uuid) -> Result<Source, GenerateError> {
+    async fn source(&self, user: UserId, id: ContentId) -> Result<Source, GenerateError> {
         Source::load(&self.content, user, id).await
     }
 }

@@ -24,6 +24,7 @@ use std::time::Instant;
 
 use tessera_actors::jobs::Pipelines;
 use tessera_events::content::Generation;
+use tessera_events::{ContentId, UserId};
 use tessera_models::speech::MAX_TEXT_CHARS;
 use uuid::Uuid;
 
@@ -47,15 +48,18 @@ pub enum Work {
     /// Text read aloud: a new audio item.
     Speech { text: String, voice: Voice },
     /// A text item read aloud: a new audio item.
-    Narration { content_id: Uuid, voice: Voice },
+    Narration { content_id: ContentId, voice: Voice },
     /// Speech (an audio item, or a video's sound) written down: a new text item.
-    Transcript { content_id: Uuid, timestamps: bool },
+    Transcript {
+        content_id: ContentId,
+        timestamps: bool,
+    },
     /// An image described, with the text read in it: a new text item.
-    Description { content_id: Uuid },
+    Description { content_id: ContentId },
     /// Any item summarised: a text's or a recording's words in at most `words` words, an
     /// image's description, a video's time-coded summary. A new text item.
     Summary {
-        content_id: Uuid,
+        content_id: ContentId,
         words: Option<usize>,
     },
 }
@@ -85,11 +89,12 @@ impl Generator {
     /// Makes `work` into a new item of `user`, titled `title` or after the work.
     pub async fn generate(
         &self,
-        user: Uuid,
+        user: UserId,
         work: Work,
         title: Option<String>,
     ) -> Result<ItemView, GenerateError> {
         let planned = self.plan(user, work).await?;
+        let user = user.0;
         let title = text::title_or(title, || planned.default_title())?;
         self.gate(user).await?;
         let started = Instant::now();

@@ -6,6 +6,7 @@ use tessera_actors::jobs::{Pipelines, ProgressSink};
 use tessera_events::content::analysis::{step, Transcript};
 use tessera_events::content::{Analysis, ContentError, GenerationKind, Modality, Uploaded};
 use tessera_events::jobs::{JobReason, JobRequested, Provenance};
+use tessera_events::{ContentId, UserId};
 use uuid::Uuid;
 
 use super::{GenerateError, MAX_MEDIA_SECONDS_IN_REQUEST};
@@ -78,9 +79,10 @@ impl Source {
     /// the same `not_found`.
     pub async fn load(
         content: &ContentService,
-        user: Uuid,
-        id: Uuid,
+        user: UserId,
+        id: ContentId,
     ) -> Result<Self, GenerateError> {
+        let id = id.0;
         let f = content.fold(id).await?;
         let s = f.state;
         let Some(item) = s.uploaded.clone() else {

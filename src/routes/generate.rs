@@ -36,7 +36,7 @@ async fn generate(
     title: Option<String>,
 ) -> ApiResult<HttpResponse> {
     let item = generator(content, pipelines)
-        .generate(user.user_id, work, title)
+        .generate(user.user_id.into(), work, title)
         .await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/content/{}", item.id)))
@@ -161,7 +161,7 @@ pub async fn narration(
         format: b.format,
     };
     let work = Work::Narration {
-        content_id: b.content_id,
+        content_id: b.content_id.into(),
         voice,
     };
     generate(&content, &pipelines, &user, work, b.title).await
@@ -191,7 +191,7 @@ pub async fn transcript(
 ) -> ApiResult<HttpResponse> {
     let b = body.into_inner();
     let work = Work::Transcript {
-        content_id: b.content_id,
+        content_id: b.content_id.into(),
         timestamps: b.timestamps,
     };
     generate(&content, &pipelines, &user, work, b.title).await
@@ -221,7 +221,7 @@ pub async fn description(
 ) -> ApiResult<HttpResponse> {
     let b = body.into_inner();
     let work = Work::Description {
-        content_id: b.content_id,
+        content_id: b.content_id.into(),
     };
     generate(&content, &pipelines, &user, work, b.title).await
 }
@@ -251,7 +251,7 @@ pub async fn summary(
 ) -> ApiResult<HttpResponse> {
     let b = body.into_inner();
     let work = Work::Summary {
-        content_id: b.content_id,
+        content_id: b.content_id.into(),
         words: b.words,
     };
     generate(&content, &pipelines, &user, work, b.title).await
