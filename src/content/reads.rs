@@ -75,7 +75,9 @@ impl ContentService {
             .inner
             .cache
             .get_or_load(rm::NAME, &format!("item:{id}"), || async move {
-                rm::get(&pool, id).await.map(|r| r.map(ItemView::from_row))
+                rm::get(&pool, typed_id)
+                    .await
+                    .map(|r| r.map(ItemView::from_row))
             })
             .await?;
         // The read model may lag the item's own stream (a client reads right after a change):

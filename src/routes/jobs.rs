@@ -131,7 +131,7 @@ pub async fn item_jobs(
     service
         .get(viewer(&user), id.into(), ContentAccess::Metadata)
         .await?;
-    let jobs = rm_jobs::for_content(&state.pool, id)
+    let jobs = rm_jobs::for_content(&state.pool, id.into())
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?;
     Ok(HttpResponse::Ok().json(JobList {

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
 use tessera_events::content::{ContentEvent, Modality, Source};
-use tessera_events::RecordedEvent;
+use tessera_events::{ContentId, RecordedEvent};
 use uuid::Uuid;
 
 use super::{decode, entity_id};
@@ -262,7 +262,7 @@ const COLUMNS: &str =
     version";
 
 /// One item by id, whoever owns it (callers check ownership).
-pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<ItemRow>, sqlx::Error> {
+pub async fn get(pool: &PgPool, id: ContentId) -> Result<Option<ItemRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM rm_content.items WHERE id = $1"
     ))

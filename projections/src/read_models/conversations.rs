@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use tessera_events::conversations::ConversationEvent;
-use tessera_events::RecordedEvent;
+use tessera_events::{ConversationId, RecordedEvent, UserId};
 use uuid::Uuid;
 
 use super::{decode, entity_id};
@@ -388,7 +388,10 @@ const CONVERSATION_COLUMNS: &str = "id, owner, title, provider, created_at, upda
                                     answering, deleted_at, last_position";
 
 /// One conversation (deleted ones too; callers decide).
-pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<ConversationRow>, sqlx::Error> {
+pub async fn get(
+    pool: &PgPool,
+    id: ConversationId,
+) -> Result<Option<ConversationRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT {CONVERSATION_COLUMNS} FROM rm_conversations.conversations WHERE id = $1"
     ))
@@ -401,7 +404,7 @@ pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<ConversationRow>, sql
 /// `(updated_at, id)` of the last one seen.
 pub async fn list(
     pool: &PgPool,
-    owner: Uuid,
+    owner: UserId,
     after: Option<(DateTime<Utc>, Uuid)>,
     limit: i64,
 ) -> Result<Vec<ConversationRow>, sqlx::Error> {
@@ -421,7 +424,10 @@ pub async fn list(
 }
 
 /// The messages and answers of a conversation, in order.
-pub async fn messages(pool: &PgPool, conversation: Uuid) -> Result<Vec<MessageRow>, sqlx::Error> {
+pub async fn messages(
+    pool: &PgPool,
+    conversation: ConversationId,
+) -> Result<Vec<MessageRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT id, conversation_id, seq, role, text, attachments, in_reply_to, status, provider,
                 model, finish_reason, tokens_in, tokens_out, timings, context, error_code, error,

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use tessera_events::jobs::{JobEvent, JobReason};
-use tessera_events::RecordedEvent;
+use tessera_events::{ContentId, JobId, RecordedEvent};
 use uuid::Uuid;
 
 use super::{decode, entity_id};
@@ -170,7 +170,7 @@ const COLUMNS: &str = "job_id, content_id, owner, modality, reason, status, atte
     stage, percent, node, last_code, last_error, processing_ms, requested_at, updated_at, version";
 
 /// One job.
-pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<JobRow>, sqlx::Error> {
+pub async fn get(pool: &PgPool, id: JobId) -> Result<Option<JobRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM rm_jobs.jobs WHERE job_id = $1"
     ))
@@ -180,7 +180,7 @@ pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<JobRow>, sqlx::Error>
 }
 
 /// The jobs of one item, newest first.
-pub async fn for_content(pool: &PgPool, content_id: Uuid) -> Result<Vec<JobRow>, sqlx::Error> {
+pub async fn for_content(pool: &PgPool, content_id: ContentId) -> Result<Vec<JobRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM rm_jobs.jobs WHERE content_id = $1 ORDER BY requested_at DESC"
     ))

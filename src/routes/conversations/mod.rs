@@ -94,7 +94,7 @@ pub async fn list(
         ));
     }
     let after = q.after.as_deref().map(parse_cursor).transpose()?;
-    let mut rows = rm::list(chat.pool(), user.user_id, after, limit + 1).await?;
+    let mut rows = rm::list(chat.pool(), user.user_id.into(), after, limit + 1).await?;
     let next = if rows.len() as i64 > limit {
         rows.truncate(limit as usize);
         rows.last().map(cursor)
@@ -125,14 +125,14 @@ pub async fn get(
     // The stream decides existence and ownership; the read model gives the view (it may be a
     // moment behind the stream).
     chat.load(user.user_id.into(), id.into()).await?;
-    let row = rm::get(chat.pool(), id).await?.ok_or_else(|| {
+    let row = rm::get(chat.pool(), id.into()).await?.ok_or_else(|| {
         ApiError::unavailable(
             ErrorCode::NotReady,
             "the conversation is being recorded; try again in a moment",
         )
         .with_retry_after(1)
     })?;
-    let items = rm::messages(chat.pool(), id).await?;
+    let items = rm::messages(chat.pool(), id.into()).await?;
     Ok(HttpResponse::Ok().json(ConversationDetail {
         conversation: row.into(),
         items: items.into_iter().map(MessageView::from).collect(),
