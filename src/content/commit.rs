@@ -49,7 +49,7 @@ impl ContentService {
         generation: Option<Generation>,
     ) -> Result<(), ContentFailure> {
         let owner = uploaded.owner;
-        let limits = self.limits(owner).await?;
+        let limits = self.limits(owner.into()).await?;
         // Validates the item before it joins a group.
         let item = Box::new(uploaded.clone());
         let events = Content::default().decide(match generation {
@@ -79,7 +79,7 @@ impl ContentService {
                 reply,
             });
         {
-            let _writer = self.lock_ledger(owner).await;
+            let _writer = self.lock_ledger(owner.into()).await;
             let group = std::mem::take(
                 &mut *queue
                     .lock()

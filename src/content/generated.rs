@@ -7,6 +7,7 @@ use sha2::{Digest, Sha256};
 use tessera_events::content::{
     usage_stream, ContentError, Generation, Ledger, MediaFacts, Modality, Source, Uploaded,
 };
+use tessera_events::UserId;
 use tessera_models::media;
 use uuid::Uuid;
 
@@ -40,7 +41,7 @@ pub enum GeneratedBody {
 impl ContentService {
     /// Refuses to start work whose result could not be stored: the day's uploads or the
     /// storage are used up (`quota_exceeded` naming `uploads_per_day` or `storage_bytes`).
-    pub async fn check_new_item_quota(&self, user: Uuid) -> Result<(), ContentFailure> {
+    pub async fn check_new_item_quota(&self, user: UserId) -> Result<(), ContentFailure> {
         let limits = self.limits(user).await?;
         let ledger = Ledger::load(self.store(), &usage_stream(user)).await?;
         let t = ledger.state.totals.on(Utc::now().date_naive());
@@ -68,9 +69,10 @@ impl ContentService {
     /// Stores a generated output as a new item of `owner` and appends it with its origin.
     pub async fn create_generated(
         &self,
-        owner: Uuid,
+        owner: UserId,
         output: GeneratedOutput,
     ) -> Result<ItemView, ContentFailure> {
+        let owner = owner.0;
         let id = Uuid::now_v7();
         let (bytes, extension) = match &output.body {
             GeneratedBody::Text(t) => (t.as_bytes().to_vec(), "txt".to_owned()),

@@ -163,7 +163,7 @@ impl ContentService {
             };
             let c = ctx(actor, &self.inner.node);
             let us = usage_stream(u.owner);
-            let _ledger = self.lock_ledger(u.owner).await;
+            let _ledger = self.lock_ledger(u.owner.into()).await;
             let ledger = Ledger::load(&self.inner.store, &us).await?;
             let usage = ledger.state.decide(LedgerCommand::ReleaseStorage {
                 content_id: id,

@@ -151,7 +151,7 @@ pub async fn make(service: &ContentService, id: Uuid) -> Result<(), ContentFailu
     if u.modality == Modality::Text {
         return Ok(());
     }
-    let limits = service.limits(u.owner).await?;
+    let limits = service.limits(u.owner.into()).await?;
     let ledger = Ledger::load(service.store(), &usage_stream(u.owner)).await?;
     if let Err(e) = ledger
         .state
@@ -319,7 +319,7 @@ async fn record(
             Err(ContentError::NotFound) => return Ok(()),
             Err(e) => return Err(e.into()),
         };
-        let _ledger = service.lock_ledger(owner).await;
+        let _ledger = service.lock_ledger(owner.into()).await;
         let ledger = Ledger::load(service.store(), &us).await?;
         let usage = ledger.state.decide(LedgerCommand::RecordProcessing {
             content_id: Some(id),

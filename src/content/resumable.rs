@@ -83,9 +83,9 @@ impl ContentService {
                 "an upload has at least one byte".into(),
             ));
         }
-        let remaining = self.remaining_storage(owner).await?;
+        let remaining = self.remaining_storage(owner.into()).await?;
         if length > remaining {
-            let limits = self.limits(owner).await?;
+            let limits = self.limits(owner.into()).await?;
             return Err(ContentError::QuotaExceeded {
                 limit: "storage_bytes",
                 allowed: limits.storage_bytes,

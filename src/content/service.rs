@@ -14,7 +14,9 @@ use tessera_events::aggregate::Aggregate;
 use tessera_events::content::{
     content_stream, usage_stream, Content, ContentEvent, Ledger, QuotaLimitsNow,
 };
-use tessera_events::{CommandContext, DomainEvent, EventStore, ExpectedVersion, PgEventStore};
+use tessera_events::{
+    CommandContext, DomainEvent, EventStore, ExpectedVersion, PgEventStore, UserId,
+};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
@@ -191,7 +193,8 @@ impl ContentService {
     }
 
     /// Holds the right to write `user`'s ledger on this node.
-    pub async fn lock_ledger(&self, user: Uuid) -> tokio::sync::OwnedMutexGuard<()> {
+    pub async fn lock_ledger(&self, user: UserId) -> tokio::sync::OwnedMutexGuard<()> {
+        let user = user.0;
         let locks = &self.inner.ledger_locks;
         if locks.len() > 1024 {
             // Forget the locks nobody holds or waits for, so the map stays small.
@@ -202,7 +205,8 @@ impl ContentService {
     }
 
     /// The limits in force for `user` now.
-    pub async fn limits(&self, user: Uuid) -> Result<QuotaLimitsNow, ContentFailure> {
+    pub async fn limits(&self, user: UserId) -> Result<QuotaLimitsNow, ContentFailure> {
+        let user = user.0;
         let profile = self
             .inner
             .auth
@@ -217,7 +221,7 @@ impl ContentService {
     }
 
     /// Bytes the user may still store, for cutting an upload off early.
-    pub async fn remaining_storage(&self, user: Uuid) -> Result<u64, ContentFailure> {
+    pub async fn remaining_storage(&self, user: UserId) -> Result<u64, ContentFailure> {
         let limits = self.limits(user).await?;
         let ledger = Ledger::load(&self.inner.store, &usage_stream(user)).await?;
         Ok(limits

@@ -183,7 +183,7 @@ impl Generation {
 
     async fn record(&self, metered: Metered) {
         let metering = self.service.inner.inference.metering();
-        if let Err(e) = metering.record(self.owner, metered).await {
+        if let Err(e) = metering.record(self.owner.into(), metered).await {
             tracing::error!(answer = %self.answer_id, error = %e, "chat usage not recorded");
         }
     }

@@ -374,7 +374,7 @@ impl ChatService {
         }
         let provider_id = loaded.state.provider.clone();
         let provider = self.usable_provider(&provider_id).await?;
-        self.inner.inference.metering().gate(user).await?;
+        self.inner.inference.metering().gate(typed_user).await?;
         let message_id = Uuid::now_v7();
         let answer_id = Uuid::now_v7();
         let model = provider.info().model;

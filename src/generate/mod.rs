@@ -26,7 +26,6 @@ use tessera_actors::jobs::Pipelines;
 use tessera_events::content::Generation;
 use tessera_events::{ContentId, UserId};
 use tessera_models::speech::MAX_TEXT_CHARS;
-use uuid::Uuid;
 
 pub use error::GenerateError;
 pub use text::timecode;
@@ -94,7 +93,6 @@ impl Generator {
         title: Option<String>,
     ) -> Result<ItemView, GenerateError> {
         let planned = self.plan(user, work).await?;
-        let user = user.0;
         let title = text::title_or(title, || planned.default_title())?;
         self.gate(user).await?;
         let started = Instant::now();
@@ -117,7 +115,7 @@ impl Generator {
 
     /// The gates every generation passes before any work: processing time left today, and
     /// room for one more item.
-    async fn gate(&self, user: Uuid) -> Result<(), GenerateError> {
+    async fn gate(&self, user: UserId) -> Result<(), GenerateError> {
         self.metering.gate(user).await?;
         self.content.check_new_item_quota(user).await?;
         Ok(())
@@ -126,7 +124,7 @@ impl Generator {
     /// Meters the work, then stores its output as an item.
     async fn finish(
         &self,
-        user: Uuid,
+        user: UserId,
         modality: tessera_events::content::Modality,
         (tokens_in, tokens_out): (u64, u64),
         audio_seconds: f64,

@@ -91,7 +91,7 @@ impl Inference {
         stream: bool,
         cancel: Arc<AtomicBool>,
     ) -> Result<mpsc::UnboundedReceiver<ChatEvent>, InferenceError> {
-        self.metering.gate(user).await?;
+        self.metering.gate(user.into()).await?;
         let (tx, rx) = mpsc::unbounded_channel();
         let pieces: Option<Pieces> = stream.then(|| {
             let tx = tx.clone();
@@ -104,7 +104,7 @@ impl Inference {
             if let Ok(g) = &outcome {
                 let metered = Metered::since(kind::CHAT, Modality::Text, model, started)
                     .tokens(g.prompt_tokens as u64, g.completion_tokens as u64);
-                this.metering.record_done(user, metered).await;
+                this.metering.record_done(user.into(), metered).await;
                 if g.finish == Finish::Cancelled {
                     tracing::info!(%user, tokens = g.completion_tokens, "chat completion cancelled");
                 }

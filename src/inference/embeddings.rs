@@ -33,7 +33,7 @@ impl Inference {
         model: String,
         texts: Vec<String>,
     ) -> Result<Embedded, InferenceError> {
-        self.metering.gate(user).await?;
+        self.metering.gate(user.into()).await?;
         let started = Instant::now();
 
         // Counting runs beside the async loop.
@@ -73,7 +73,7 @@ impl Inference {
         let tokens: u64 = counts.iter().sum();
         let metered =
             Metered::since(kind::EMBEDDINGS, Modality::Text, model, started).tokens(tokens, 0);
-        self.metering.record_done(user, metered).await;
+        self.metering.record_done(user.into(), metered).await;
         Ok(Embedded { vectors, tokens })
     }
 }

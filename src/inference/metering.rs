@@ -7,8 +7,7 @@ use std::time::Instant;
 
 use chrono::Utc;
 use tessera_events::content::{usage_stream, Ledger, LedgerCommand, Modality};
-use tessera_events::{Aggregate, CommandContext, ExpectedVersion};
-use uuid::Uuid;
+use tessera_events::{Aggregate, CommandContext, ExpectedVersion, UserId};
 
 use crate::content::{ContentFailure, ContentService};
 
@@ -80,7 +79,7 @@ impl Metering {
 
     /// Refuses work for `user` when today's processing time is used up (`quota_exceeded`,
     /// naming `processing_seconds_per_day`).
-    pub async fn gate(&self, user: Uuid) -> Result<(), ContentFailure> {
+    pub async fn gate(&self, user: UserId) -> Result<(), ContentFailure> {
         let limits = self.content.limits(user).await?;
         let ledger = Ledger::load(self.content.store(), &usage_stream(user)).await?;
         ledger
@@ -91,7 +90,7 @@ impl Metering {
 
     /// Records finished work in `user`'s ledger. Work already done is recorded even when it
     /// took the user past a limit; the next request is the one refused.
-    pub async fn record(&self, user: Uuid, metered: Metered) -> Result<(), ContentFailure> {
+    pub async fn record(&self, user: UserId, metered: Metered) -> Result<(), ContentFailure> {
         let stream = usage_stream(user);
         let mut ctx = CommandContext::new(None);
         ctx.metadata.node = Some(self.content.node().to_owned());
@@ -114,7 +113,7 @@ impl Metering {
             } else {
                 ExpectedVersion::Exact(ledger.version)
             };
-            let data = ctx.to_event_data(&stream, &events, Some(user))?;
+            let data = ctx.to_event_data(&stream, &events, Some(user.0))?;
             match tessera_events::EventStore::append(store, &stream, expected, data).await {
                 Ok(_) => return Ok(()),
                 Err(e) if e.is_concurrency_conflict() => continue,
@@ -128,7 +127,7 @@ impl Metering {
 
     /// Records work whose answer goes out whatever happens here: a failure to record is
     /// logged, not returned.
-    pub async fn record_done(&self, user: Uuid, metered: Metered) {
+    pub async fn record_done(&self, user: UserId, metered: Metered) {
         let kind = metered.kind.clone();
         if let Err(e) = self.record(user, metered).await {
             tracing::error!(%user, kind, error = %e, "usage was not recorded");

@@ -66,12 +66,12 @@ impl Inference {
                 format: format.extension(),
                 reason: e.to_string(),
             })?;
-        self.metering.gate(user).await?;
+        self.metering.gate(user.into()).await?;
         let started = Instant::now();
         let spoken = synthesize(&self.pipelines, text, speed, format).await?;
         let metered = Metered::since(kind::SPEECH, Modality::Audio, model, started)
             .audio_seconds(spoken.seconds);
-        self.metering.record_done(user, metered).await;
+        self.metering.record_done(user.into(), metered).await;
         Ok(spoken)
     }
 }

@@ -34,7 +34,7 @@ impl Inference {
         file: TempFile,
         sha256: &str,
     ) -> Result<Transcribed, InferenceError> {
-        self.metering.gate(user).await?;
+        self.metering.gate(user.into()).await?;
         let started = Instant::now();
         let limits = self.content.settings().media_limits();
         let path = file.path().to_owned();
@@ -52,7 +52,7 @@ impl Inference {
         drop(file);
         let metered = Metered::since(kind::TRANSCRIPTION, Modality::Audio, model, started)
             .audio_seconds(duration);
-        self.metering.record_done(user, metered).await;
+        self.metering.record_done(user.into(), metered).await;
         Ok(Transcribed {
             duration,
             transcript,

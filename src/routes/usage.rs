@@ -129,7 +129,7 @@ pub async fn usage(
         .authorize_read(viewer(&user), target.into(), None, ContentAccess::Usage)
         .await?;
     let (from, to) = range(p.from, p.to)?;
-    let limits = service.limits(target).await?;
+    let limits = service.limits(target.into()).await?;
     let ledger = Ledger::load(service.store(), &usage_stream(target)).await?;
     let today = Utc::now().date_naive();
     let t = ledger.state.totals.on(today);

@@ -27,7 +27,7 @@ impl UploadBudget {
     pub async fn of(service: &ContentService, user: Uuid) -> ApiResult<Self> {
         Ok(UploadBudget {
             max: service.settings().max_any_bytes(),
-            remaining: service.remaining_storage(user).await?,
+            remaining: service.remaining_storage(user.into()).await?,
         })
     }
 
@@ -59,7 +59,7 @@ pub async fn receive_file_part(
     let tmp = service.temp_file()?;
     let received = match receive(&mut *field, &tmp, limit).await {
         Err(ReceiveError::TooLarge { .. }) if remaining < max => {
-            let limits = service.limits(user).await?;
+            let limits = service.limits(user.into()).await?;
             return Err(ApiError::from(ContentFailure::Domain(
                 ContentError::QuotaExceeded {
                     limit: "storage_bytes",
