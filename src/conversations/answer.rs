@@ -97,7 +97,7 @@ impl Generation {
         let generate = tokio::time::timeout(
             Duration::from_secs(settings.answer_timeout_secs.max(1)),
             self.provider
-                .answer(self.owner, messages, options, cancel.clone(), tx),
+                .answer(self.owner.into(), messages, options, cancel.clone(), tx),
         );
         let stream = self.stream_pieces(rx, cancel.clone());
         let (result, streamed) = tokio::join!(generate, stream);

@@ -13,10 +13,9 @@ use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::json;
 use tessera_actors::jobs::Pipelines;
-use tessera_events::ErrorCode;
+use tessera_events::{ErrorCode, UserId};
 use tessera_models::runtime::llama::{ChatMessage, Finish, GenerateOptions};
 use tokio::sync::mpsc::UnboundedSender;
-use uuid::Uuid;
 
 use super::settings::ProviderSettings;
 use crate::inference::chat::{self, ChatWork, Pieces};
@@ -149,7 +148,7 @@ impl Provider {
     /// comes.
     pub async fn answer(
         &self,
-        user: Uuid,
+        user: UserId,
         messages: Vec<ChatMessage>,
         options: GenerateOptions,
         cancel: Arc<AtomicBool>,
@@ -168,7 +167,7 @@ impl Provider {
 
 async fn local(
     pipelines: &Pipelines,
-    user: Uuid,
+    user: UserId,
     messages: Vec<ChatMessage>,
     options: GenerateOptions,
     cancel: Arc<AtomicBool>,

@@ -10,10 +10,10 @@ use std::time::Instant;
 use tessera_actors::jobs::Pipelines;
 use tessera_actors::models::{Infer, InferError};
 use tessera_events::content::Modality;
+use tessera_events::UserId;
 use tessera_models::runtime::llama::{ChatMessage, Finish, GenerateOptions, Generation};
 use tessera_models::text::chat::{ChatModel, ChatRequest, TokenSink};
 use tokio::sync::mpsc;
-use uuid::Uuid;
 
 use super::metering::{kind, Metered};
 use super::{Inference, InferenceError};
@@ -41,7 +41,7 @@ pub enum ChatEvent {
 /// One generation on the node's chat model for `user`.
 pub async fn generate(
     pipelines: &Pipelines,
-    user: Uuid,
+    user: UserId,
     work: ChatWork,
     cancel: Arc<AtomicBool>,
     pieces: Option<Pieces>,
@@ -85,13 +85,13 @@ impl Inference {
     /// (when `stream`) and the outcome arrive on the returned channel.
     pub async fn start_chat(
         &self,
-        user: Uuid,
+        user: UserId,
         model: String,
         work: ChatWork,
         stream: bool,
         cancel: Arc<AtomicBool>,
     ) -> Result<mpsc::UnboundedReceiver<ChatEvent>, InferenceError> {
-        self.metering.gate(user.into()).await?;
+        self.metering.gate(user).await?;
         let (tx, rx) = mpsc::unbounded_channel();
         let pieces: Option<Pieces> = stream.then(|| {
             let tx = tx.clone();
@@ -104,7 +104,7 @@ impl Inference {
             if let Ok(g) = &outcome {
                 let metered = Metered::since(kind::CHAT, Modality::Text, model, started)
                     .tokens(g.prompt_tokens as u64, g.completion_tokens as u64);
-                this.metering.record_done(user.into(), metered).await;
+                this.metering.record_done(user, metered).await;
                 if g.finish == Finish::Cancelled {
                     tracing::info!(%user, tokens = g.completion_tokens, "chat completion cancelled");
                 }

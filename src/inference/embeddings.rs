@@ -6,9 +6,9 @@ use std::time::Instant;
 use futures_util::future::join_all;
 use tessera_actors::models::Infer;
 use tessera_events::content::Modality;
+use tessera_events::UserId;
 use tessera_models::text::embed::MAX_TOKENS;
 use tessera_models::text::Embedder;
-use uuid::Uuid;
 
 use super::metering::{kind, Metered};
 use super::{Inference, InferenceError};
@@ -29,11 +29,11 @@ impl Inference {
     /// the model's window; none is cut.
     pub async fn embed(
         &self,
-        user: Uuid,
+        user: UserId,
         model: String,
         texts: Vec<String>,
     ) -> Result<Embedded, InferenceError> {
-        self.metering.gate(user.into()).await?;
+        self.metering.gate(user).await?;
         let started = Instant::now();
 
         // Counting runs beside the async loop.
@@ -73,7 +73,7 @@ impl Inference {
         let tokens: u64 = counts.iter().sum();
         let metered =
             Metered::since(kind::EMBEDDINGS, Modality::Text, model, started).tokens(tokens, 0);
-        self.metering.record_done(user.into(), metered).await;
+        self.metering.record_done(user, metered).await;
         Ok(Embedded { vectors, tokens })
     }
 }

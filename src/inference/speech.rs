@@ -5,9 +5,9 @@ use std::time::Instant;
 use tessera_actors::jobs::Pipelines;
 use tessera_events::content::Modality;
 use tessera_events::jobs::Provenance;
+use tessera_events::UserId;
 use tessera_models::speech::encode::check_encoder;
 use tessera_models::speech::{encode, AudioFormat, SynthOptions};
-use uuid::Uuid;
 
 use super::metering::{kind, Metered};
 use super::{Inference, InferenceError};
@@ -53,7 +53,7 @@ impl Inference {
     /// work when this server cannot write `format`.
     pub async fn speak(
         &self,
-        user: Uuid,
+        user: UserId,
         model: String,
         text: &str,
         speed: f32,
@@ -66,12 +66,12 @@ impl Inference {
                 format: format.extension(),
                 reason: e.to_string(),
             })?;
-        self.metering.gate(user.into()).await?;
+        self.metering.gate(user).await?;
         let started = Instant::now();
         let spoken = synthesize(&self.pipelines, text, speed, format).await?;
         let metered = Metered::since(kind::SPEECH, Modality::Audio, model, started)
             .audio_seconds(spoken.seconds);
-        self.metering.record_done(user.into(), metered).await;
+        self.metering.record_done(user, metered).await;
         Ok(spoken)
     }
 }

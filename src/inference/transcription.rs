@@ -3,6 +3,7 @@
 use std::time::Instant;
 
 use tessera_events::content::Modality;
+use tessera_events::UserId;
 use tessera_models::audio::Transcript;
 use tessera_models::media::{self, Modality as MediaModality};
 
@@ -29,12 +30,12 @@ impl Inference {
     /// apply. The file is removed once read.
     pub async fn transcribe(
         &self,
-        user: uuid::Uuid,
+        user: UserId,
         model: String,
         file: TempFile,
         sha256: &str,
     ) -> Result<Transcribed, InferenceError> {
-        self.metering.gate(user.into()).await?;
+        self.metering.gate(user).await?;
         let started = Instant::now();
         let limits = self.content.settings().media_limits();
         let path = file.path().to_owned();
@@ -52,7 +53,7 @@ impl Inference {
         drop(file);
         let metered = Metered::since(kind::TRANSCRIPTION, Modality::Audio, model, started)
             .audio_seconds(duration);
-        self.metering.record_done(user.into(), metered).await;
+        self.metering.record_done(user, metered).await;
         Ok(Transcribed {
             duration,
             transcript,
