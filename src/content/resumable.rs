@@ -64,11 +64,12 @@ impl ContentService {
     /// Starts a resumable upload of `length` bytes.
     pub async fn start_upload(
         &self,
-        owner: Uuid,
+        owner: UserId,
         length: u64,
         filename: Option<String>,
         title: Option<String>,
     ) -> Result<UploadView, ContentFailure> {
+        let owner = owner.0;
         let max = self.inner.settings.max_any_bytes();
         if length > max {
             return Err(ContentFailure::FileTooLarge {
@@ -236,7 +237,14 @@ impl ContentService {
             ..UploadMeta::default()
         };
         let outcome = match self
-            .accept_file(owner, content_id, file, received, meta, Source::Resumable)
+            .accept_file(
+                owner.into(),
+                content_id.into(),
+                file,
+                received,
+                meta,
+                Source::Resumable,
+            )
             .await
         {
             Ok(o) => o,

@@ -2,6 +2,7 @@
 //! appended as an item (or found to be one the owner already has).
 
 use tessera_events::content::{ContentError, MediaFacts, Modality, Source, Uploaded};
+use tessera_events::{ContentId, UserId};
 use tessera_models::media::{self, Probed};
 use tessera_projections::read_models::content as rm;
 use uuid::Uuid;
@@ -56,21 +57,21 @@ pub(super) fn facts_of(p: &Probed) -> MediaFacts {
 }
 
 /// The id an idempotency key stands for: the same key of the same user is the same item.
-pub fn id_for_key(owner: Uuid, key: &str) -> Uuid {
-    Uuid::new_v5(
+pub fn id_for_key(owner: UserId, key: &str) -> ContentId {
+    ContentId(Uuid::new_v5(
         &Uuid::NAMESPACE_OID,
         format!("tessera/content/{owner}/{key}").as_bytes(),
-    )
+    ))
 }
 
 impl ContentService {
     /// The item an idempotency key already made, if any.
     pub async fn existing_for_key(
         &self,
-        owner: Uuid,
+        owner: UserId,
         key: &str,
     ) -> Result<Option<ItemView>, ContentFailure> {
-        let id = id_for_key(owner, key);
+        let id = id_for_key(owner, key).0;
         let f = self.fold(id).await?;
         Ok(ItemView::from_stream(id, &f))
     }
@@ -79,13 +80,14 @@ impl ContentService {
     /// its usage. Returns the owner's existing live item when they uploaded these bytes before.
     pub async fn accept_file(
         &self,
-        owner: Uuid,
-        content_id: Uuid,
+        owner: UserId,
+        content_id: ContentId,
         file: TempFile,
         received: Received,
         meta: UploadMeta,
         source: Source,
     ) -> Result<Outcome, ContentFailure> {
+        let (owner, content_id) = (owner.0, content_id.0);
         let limits = self.inner.settings.media_limits();
         let path = file.path().to_owned();
         let probed = tokio::task::spawn_blocking(move || media::probe(&path, &limits))

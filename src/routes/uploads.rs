@@ -63,7 +63,7 @@ pub async fn start(
 ) -> ApiResult<HttpResponse> {
     let b = body.into_inner();
     let view = service
-        .start_upload(user.user_id, b.length, b.filename, b.title)
+        .start_upload(user.user_id.into(), b.length, b.filename, b.title)
         .await?;
     Ok(with_offset(HttpResponse::Created(), &view)
         .insert_header((header::LOCATION, format!("/api/uploads/{}", view.id)))

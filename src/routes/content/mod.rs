@@ -4,7 +4,7 @@
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use tessera_events::ErrorCode;
+use tessera_events::{ContentId, ErrorCode, UserId};
 use utoipa::OpenApi;
 use uuid::Uuid;
 
@@ -56,13 +56,13 @@ fn idempotency_key(req: &HttpRequest) -> ApiResult<Option<String>> {
 /// or the id the new item takes (fixed by the key, when one is sent).
 enum Idempotency {
     Replay(Box<ItemView>),
-    New { key: Option<String>, id: Uuid },
+    New { key: Option<String>, id: ContentId },
 }
 
 async fn idempotency(
     req: &HttpRequest,
     service: &ContentService,
-    user: Uuid,
+    user: UserId,
 ) -> ApiResult<Idempotency> {
     let key = idempotency_key(req)?;
     if let Some(k) = &key {
@@ -72,7 +72,7 @@ async fn idempotency(
     }
     let id = key
         .as_deref()
-        .map_or_else(Uuid::now_v7, |k| id_for_key(user, k));
+        .map_or_else(|| ContentId(Uuid::now_v7()), |k| id_for_key(user, k));
     Ok(Idempotency::New { key, id })
 }
 

@@ -42,7 +42,7 @@ pub async fn create_note(
     service: web::Data<ContentService>,
     body: web::Json<NoteRequest>,
 ) -> ApiResult<HttpResponse> {
-    let id = match idempotency(&req, &service, user.user_id).await? {
+    let id = match idempotency(&req, &service, user.user_id.into()).await? {
         Idempotency::Replay(item) => return Ok(existing(*item, true)),
         Idempotency::New { id, .. } => id,
     };
@@ -53,7 +53,7 @@ pub async fn create_note(
     let o = service
         .create_note(
             user.user_id.into(),
-            id.into(),
+            id,
             b.title.trim().to_owned(),
             b.text,
             b.description,

@@ -169,7 +169,7 @@ pub async fn upload(
     service: web::Data<ContentService>,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    let (key, content_id) = match idempotency(&req, &service, user.user_id).await? {
+    let (key, content_id) = match idempotency(&req, &service, user.user_id.into()).await? {
         Idempotency::Replay(item) => return Ok(existing(*item, true)),
         Idempotency::New { key, id } => (key, id),
     };
@@ -207,7 +207,7 @@ pub async fn upload(
     }
     let outcome = service
         .accept_file(
-            user.user_id,
+            user.user_id.into(),
             content_id,
             tmp,
             received,
@@ -220,7 +220,7 @@ pub async fn upload(
         // A concurrent request with the same idempotency key won.
         Err(ContentFailure::Domain(ContentError::Exists)) => {
             let item = service
-                .existing_for_key(user.user_id, key.as_deref().unwrap_or_default())
+                .existing_for_key(user.user_id.into(), key.as_deref().unwrap_or_default())
                 .await?
                 .ok_or_else(|| ApiError::internal("an item that exists could not be read"))?;
             Ok(existing(item, true))

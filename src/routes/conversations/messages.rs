@@ -5,7 +5,7 @@ use actix_web::http::header;
 use actix_web::{guard, web, HttpRequest, HttpResponse};
 use tessera_events::content::Source;
 use tessera_events::conversations::MAX_ATTACHMENTS;
-use tessera_events::ErrorCode;
+use tessera_events::{ContentId, ErrorCode};
 use uuid::Uuid;
 
 use super::views::{MessageAccepted, MessageForm, PostMessage};
@@ -76,8 +76,8 @@ impl MultipartForm for MessageParts<'_> {
         let stored = self
             .content
             .accept_file(
-                self.user,
-                Uuid::now_v7(),
+                self.user.into(),
+                ContentId(Uuid::now_v7()),
                 part.tmp,
                 part.received,
                 meta,
