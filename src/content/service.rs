@@ -206,7 +206,6 @@ impl ContentService {
 
     /// The limits in force for `user` now.
     pub async fn limits(&self, user: UserId) -> Result<QuotaLimitsNow, ContentFailure> {
-        let user = user.0;
         let profile = self
             .inner
             .auth

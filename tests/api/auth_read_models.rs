@@ -112,8 +112,11 @@ async fn every_user_and_key_event_lands_in_the_read_models_deterministically() {
     )
     .await
     .expect("quota again");
-    let key = auth.create_api_key(admin, "deploy").await.expect("key");
-    let revoked = auth.create_api_key(admin, "old").await.expect("key");
+    let key = auth
+        .create_api_key(admin.into(), "deploy")
+        .await
+        .expect("key");
+    let revoked = auth.create_api_key(admin.into(), "old").await.expect("key");
     auth.revoke_api_key(admin.into(), revoked.id.into())
         .await
         .expect("revoke");

@@ -393,7 +393,7 @@ async fn api_keys_create_verify_track_use_and_revoke() {
         .await
         .expect("register");
     let created = auth
-        .create_api_key(owner.user_id, "  CI uploader ")
+        .create_api_key(owner.user_id.into(), "  CI uploader ")
         .await
         .expect("create");
     assert_eq!(created.name, "CI uploader");
@@ -461,14 +461,17 @@ async fn api_keys_create_verify_track_use_and_revoke() {
         .expect("revoking twice is fine");
 
     project(&db).await;
-    let listed = auth.list_api_keys(owner.user_id).await.expect("list");
+    let listed = auth
+        .list_api_keys(owner.user_id.into())
+        .await
+        .expect("list");
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].id, created.id);
     assert_eq!(listed[0].prefix, created.prefix);
     assert!(listed[0].last_used_at.is_some());
     assert!(listed[0].revoked_at.is_some());
     assert!(auth
-        .list_api_keys(other.user_id)
+        .list_api_keys(other.user_id.into())
         .await
         .expect("list")
         .is_empty());
@@ -487,7 +490,7 @@ async fn a_disabled_user_cannot_log_in_refresh_or_use_tokens_and_keys() {
         .await
         .expect("register");
     let key = auth
-        .create_api_key(user.user_id, "k")
+        .create_api_key(user.user_id.into(), "k")
         .await
         .expect("key")
         .key;
@@ -748,7 +751,7 @@ async fn profile_and_user_list_come_from_the_read_models_with_default_quotas() {
         .expect("register");
 
     // Before the projection catches up, the profile comes from the stream.
-    let p = auth.profile(user.user_id).await.expect("profile");
+    let p = auth.profile(user.user_id.into()).await.expect("profile");
     assert_eq!(p.email, "me@example.com");
     assert_eq!(p.quota.storage_bytes, 1_000);
 
@@ -763,7 +766,7 @@ async fn profile_and_user_list_come_from_the_read_models_with_default_quotas() {
     .await
     .expect("set quota");
     project(&db).await;
-    let p = auth.profile(user.user_id).await.expect("profile");
+    let p = auth.profile(user.user_id.into()).await.expect("profile");
     assert_eq!(
         (
             p.quota.storage_bytes,
@@ -774,7 +777,7 @@ async fn profile_and_user_list_come_from_the_read_models_with_default_quotas() {
     );
     assert_eq!(p.display_name, "Test User");
     assert!(matches!(
-        auth.profile(Uuid::now_v7()).await,
+        auth.profile(Uuid::now_v7().into()).await,
         Err(AuthError::NotFound(_))
     ));
 

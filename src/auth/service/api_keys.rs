@@ -19,9 +19,10 @@ impl AuthService {
     #[tracing::instrument(name = "auth.api_key.create", skip_all, fields(%user_id))]
     pub async fn create_api_key(
         &self,
-        user_id: Uuid,
+        user_id: UserId,
         name: &str,
     ) -> Result<CreatedApiKey, AuthError> {
+        let user_id = user_id.0;
         let name = names::api_key_name(name)?;
         let key = tokens::new_api_key();
         let ctx = self.context(Some(user_id));
@@ -51,9 +52,9 @@ impl AuthService {
     /// The user's API keys (from the read model; revoked ones included).
     pub async fn list_api_keys(
         &self,
-        user_id: Uuid,
+        user_id: UserId,
     ) -> Result<Vec<api_keys::ApiKeyRow>, AuthError> {
-        Ok(api_keys::list_for_user(&self.inner.pool, user_id).await?)
+        Ok(api_keys::list_for_user(&self.inner.pool, user_id.0).await?)
     }
 
     /// Revokes one of the user's keys; someone else's key is "not found".

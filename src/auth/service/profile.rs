@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use tessera_events::users::{user_stream, QuotaLimits, Role, User};
-use tessera_events::Aggregate;
+use tessera_events::{Aggregate, UserId};
 use tessera_projections::read_models::{profile, quotas, users};
 use uuid::Uuid;
 
@@ -23,7 +23,8 @@ impl AuthService {
     }
 
     /// The user's profile with the quota in force.
-    pub async fn profile(&self, user_id: Uuid) -> Result<Profile, AuthError> {
+    pub async fn profile(&self, user_id: UserId) -> Result<Profile, AuthError> {
+        let user_id = user_id.0;
         let Some(cache) = self.inner.profiles.get() else {
             return self.read_profile(user_id).await;
         };
