@@ -55,7 +55,7 @@ impl ContentService {
             if events.is_empty() {
                 return Ok(f);
             }
-            let data = c.to_event_data(&stream, &events, Some(owner))?;
+            let data = c.to_event_data(&stream, &events, Some(owner.0))?;
             match self
                 .inner
                 .store
@@ -79,7 +79,7 @@ impl ContentService {
         id: ContentId,
         changes: Changes,
     ) -> Result<ItemView, ContentFailure> {
-        let by = Actor::User(owner.0);
+        let by = Actor::User(owner);
         let f = self
             .execute(id, owner, || {
                 let mut cs = Vec::new();
@@ -119,7 +119,7 @@ impl ContentService {
         let retention = ChronoDuration::days(i64::from(self.inner.settings.restore_days));
         self.execute(id, owner, || {
             vec![ContentCommand::Delete {
-                by: Actor::User(owner.0),
+                by: Actor::User(owner),
                 now: Utc::now(),
                 retention,
             }]
@@ -132,7 +132,7 @@ impl ContentService {
         let f = self
             .execute(id, owner, || {
                 vec![ContentCommand::Restore {
-                    by: Actor::User(owner.0),
+                    by: Actor::User(owner),
                     now: Utc::now(),
                 }]
             })
@@ -158,7 +158,7 @@ impl ContentService {
                 return Ok(false);
             }
             let actor = match by {
-                Actor::User(u) => Some(u),
+                Actor::User(u) => Some(u.0),
                 Actor::System => None,
             };
             let c = ctx(actor, &self.inner.node);

@@ -17,7 +17,7 @@ use tessera_events::content::{
     PreviewImage, Previews,
 };
 use tessera_events::{
-    aggregate::Aggregate, AppendRequest, CommandContext, EventStore, ExpectedVersion,
+    aggregate::Aggregate, AppendRequest, CommandContext, EventStore, ExpectedVersion, UserId,
 };
 use tessera_models::media;
 use tokio::sync::{mpsc, watch, Mutex, Semaphore};
@@ -364,7 +364,7 @@ async fn record_failure(
     c.metadata.node = Some(service.node().to_owned());
     let stream = content_stream(id);
     let f = service.fold(id).await?;
-    let owner = f.state.owner();
+    let owner = f.state.owner().map(UserId::into_inner);
     let events = match f.state.decide(ContentCommand::RecordPreviewFailure {
         code: code.as_str().to_owned(),
         message: message.to_owned(),

@@ -285,7 +285,7 @@ pub async fn delete(
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner().into();
     if params.purge.unwrap_or(false) {
-        service.purge(Actor::User(user.user_id), id).await?;
+        service.purge(Actor::User(user.user_id.into()), id).await?;
     } else {
         service.delete(user.user_id.into(), id).await?;
     }

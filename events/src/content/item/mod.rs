@@ -18,6 +18,7 @@ use uuid::Uuid;
 use super::analysis::Analysis;
 use super::error::ContentError;
 use crate::aggregate::Aggregate;
+use crate::ids::UserId;
 
 pub use events::{
     ContentEvent, Generation, GenerationKind, MediaFacts, PreviewImage, Previews, Source, Uploaded,
@@ -31,7 +32,7 @@ pub const MAX_TAGS: usize = 64;
 /// Who issues a command. Only the owner changes an item; to anyone else it does not exist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Actor {
-    User(Uuid),
+    User(UserId),
     /// Background work of the system itself (previews, the purge sweeper).
     System,
 }
@@ -112,8 +113,8 @@ pub struct Content {
 }
 
 impl Content {
-    pub fn owner(&self) -> Option<Uuid> {
-        self.uploaded.as_ref().map(|u| u.owner)
+    pub fn owner(&self) -> Option<UserId> {
+        self.uploaded.as_ref().map(|u| UserId(u.owner))
     }
 
     /// Present and not purged.

@@ -32,7 +32,7 @@ fn with(events: &[ContentEvent]) -> Content {
 fn only_the_owner_changes_an_item() {
     let owner = Uuid::new_v4();
     let c = with(&[ContentEvent::Uploaded(Box::new(uploaded(owner)))]);
-    let other = Actor::User(Uuid::new_v4());
+    let other = Actor::User(UserId::from(Uuid::new_v4()));
     let r = c.decide(ContentCommand::Rename {
         by: other,
         title: "x".into(),
@@ -40,7 +40,7 @@ fn only_the_owner_changes_an_item() {
     assert!(matches!(r, Err(ContentError::NotFound)));
     let r = c
         .decide(ContentCommand::Rename {
-            by: Actor::User(owner),
+            by: Actor::User(owner.into()),
             title: "dog".into(),
         })
         .unwrap();
@@ -56,7 +56,7 @@ fn only_the_owner_changes_an_item() {
 fn delete_is_idempotent_and_restore_ends_with_its_period() {
     let owner = Uuid::new_v4();
     let now = Utc::now();
-    let by = Actor::User(owner);
+    let by = Actor::User(owner.into());
     let c = with(&[
         ContentEvent::Uploaded(Box::new(uploaded(owner))),
         ContentEvent::Deleted {
