@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use tessera_events::content::Modality;
 use tessera_events::conversations::{AnswerTimings, ConversationCommand, ConversationError};
-use tessera_events::ErrorCode;
+use tessera_events::{ConversationId, ErrorCode, UserId};
 use tessera_models::runtime::llama::{ChatMessage, GenerateOptions};
 use tokio::sync::mpsc;
 use uuid::Uuid;
@@ -24,8 +24,8 @@ use pieces::Streamed;
 /// One answer being generated.
 pub(super) struct Generation {
     pub service: ChatService,
-    pub owner: Uuid,
-    pub conversation: Uuid,
+    pub owner: UserId,
+    pub conversation: ConversationId,
     pub answer_id: Uuid,
     pub text: String,
     pub attachments: Vec<Uuid>,
@@ -97,7 +97,7 @@ impl Generation {
         let generate = tokio::time::timeout(
             Duration::from_secs(settings.answer_timeout_secs.max(1)),
             self.provider
-                .answer(self.owner.into(), messages, options, cancel.clone(), tx),
+                .answer(self.owner, messages, options, cancel.clone(), tx),
         );
         let stream = self.stream_pieces(rx, cancel.clone());
         let (result, streamed) = tokio::join!(generate, stream);
@@ -183,7 +183,7 @@ impl Generation {
 
     async fn record(&self, metered: Metered) {
         let metering = self.service.inner.inference.metering();
-        if let Err(e) = metering.record(self.owner.into(), metered).await {
+        if let Err(e) = metering.record(self.owner, metered).await {
             tracing::error!(answer = %self.answer_id, error = %e, "chat usage not recorded");
         }
     }

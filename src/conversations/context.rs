@@ -9,6 +9,7 @@ use tessera_actors::jobs::Pipelines;
 use tessera_actors::models::Infer;
 use tessera_events::content::{Analysis, Modality};
 use tessera_events::conversations::ContextSource;
+use tessera_events::UserId;
 use tessera_models::text::{cosine, Embedder};
 use tessera_projections::read_models::item_embeddings;
 use uuid::Uuid;
@@ -212,11 +213,12 @@ pub async fn build(
     content: &ContentService,
     pipelines: &Pipelines,
     pool: &PgPool,
-    owner: Uuid,
+    owner: UserId,
     question: &str,
     attachments: &[Uuid],
     settings: &ChatSettings,
 ) -> Result<Built, ContentFailure> {
+    let owner = owner.0;
     let mut items = Vec::new();
     for id in attachments {
         if let Some(t) = item_text(content, owner, *id).await? {

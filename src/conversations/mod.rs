@@ -165,7 +165,7 @@ impl ChatService {
     /// An admin enables or disables a provider.
     pub async fn set_provider_enabled(
         &self,
-        admin: Uuid,
+        admin: UserId,
         id: &str,
         enabled: bool,
     ) -> Result<(), ChatFailure> {
@@ -174,11 +174,11 @@ impl ChatService {
         }
         let stream = provider_stream(id);
         let event = if enabled {
-            ProviderEvent::Enabled { by: admin }
+            ProviderEvent::Enabled { by: admin.0 }
         } else {
-            ProviderEvent::Disabled { by: admin }
+            ProviderEvent::Disabled { by: admin.0 }
         };
-        let ctx = self.ctx(admin);
+        let ctx = self.ctx(admin.0);
         let data = ctx.to_event_data(&stream, &[event], None)?;
         self.inner
             .store
@@ -210,16 +210,16 @@ impl ChatService {
 
     async fn execute(
         &self,
-        user: Uuid,
-        id: Uuid,
+        user: UserId,
+        id: ConversationId,
         command: impl Fn() -> ConversationCommand,
     ) -> Result<(Vec<ConversationEvent>, u64), ChatFailure> {
-        let ctx = self.ctx(user);
+        let ctx = self.ctx(user.0);
         Ok(aggregate::execute::<Conversation>(
             &self.inner.store,
             &conversation_stream(id),
             &ctx,
-            Some(user),
+            Some(user.0),
             command,
         )
         .await?)
@@ -232,14 +232,13 @@ impl ChatService {
         title: Option<String>,
         provider: Option<String>,
     ) -> Result<(Uuid, String, String), ChatFailure> {
-        let owner = owner.0;
         let provider = provider.unwrap_or_else(|| self.inner.settings.default_provider.clone());
         self.usable_provider(&provider).await?;
-        let id = Uuid::now_v7();
+        let id = ConversationId::new();
         let title = title.unwrap_or_else(|| DEFAULT_TITLE.to_owned());
         let (events, _) = self
             .execute(owner, id, || ConversationCommand::Start {
-                owner,
+                owner: owner.0,
                 title: title.clone(),
                 provider: provider.clone(),
             })
@@ -249,7 +248,7 @@ impl ChatService {
             Some(ConversationEvent::Started { title, .. }) => title,
             _ => title,
         };
-        Ok((id, title, provider))
+        Ok((id.0, title, provider))
     }
 
     /// Renames a conversation and/or changes its provider.
@@ -261,7 +260,6 @@ impl ChatService {
         provider: Option<String>,
     ) -> Result<(), ChatFailure> {
         self.load(user, id).await?;
-        let (user, id) = (user.0, id.0);
         if let Some(p) = &provider {
             self.usable_provider(p).await?;
         }
@@ -283,7 +281,6 @@ impl ChatService {
     /// Deletes a conversation (an answer being written stops).
     pub async fn delete(&self, user: UserId, id: ConversationId) -> Result<(), ChatFailure> {
         self.load(user, id).await?;
-        let (user, id) = (user.0, id.0);
         let at = Utc::now();
         self.execute(user, id, || ConversationCommand::Delete { at })
             .await?;
@@ -305,13 +302,12 @@ impl ChatService {
         answer_id: AnswerId,
     ) -> Result<(), ChatFailure> {
         self.load(user, id).await?;
-        let (user, id, answer_id) = (user.0, id.0, answer_id.0);
-        if let Some(flag) = self.inner.running.get(&answer_id) {
+        if let Some(flag) = self.inner.running.get(&answer_id.0) {
             flag.store(true, Ordering::SeqCst);
         }
         self.execute(user, id, || ConversationCommand::Cancel {
-            answer_id,
-            by: Some(user),
+            answer_id: answer_id.0,
+            by: Some(user.0),
         })
         .await?;
         tracing::info!(conversation = %id, answer = %answer_id, "answer stopped by its owner");
@@ -337,8 +333,6 @@ impl ChatService {
         attachments: Vec<Uuid>,
     ) -> Result<Posted, ChatFailure> {
         let mut loaded = self.load(user, id).await?;
-        let (typed_user, typed_id) = (user, id);
-        let (user, id) = (user.0, id.0);
         if let Some(active) = loaded.state.answering.clone() {
             if !self.abandoned(id, active.answer_id).await? {
                 return Err(ConversationError::AnswerInProgress.into());
@@ -355,7 +349,7 @@ impl ChatService {
                 Ok(_) | Err(ChatFailure::Conversation(ConversationError::AnswerNotActive)) => {}
                 Err(e) => return Err(e),
             }
-            loaded = self.load(typed_user, typed_id).await?;
+            loaded = self.load(user, id).await?;
         }
         let mut attachments_unique = Vec::with_capacity(attachments.len());
         for a in attachments {
@@ -374,7 +368,7 @@ impl ChatService {
         }
         let provider_id = loaded.state.provider.clone();
         let provider = self.usable_provider(&provider_id).await?;
-        self.inner.inference.metering().gate(typed_user).await?;
+        self.inner.inference.metering().gate(user).await?;
         let message_id = Uuid::now_v7();
         let answer_id = Uuid::now_v7();
         let model = provider.info().model;
@@ -420,7 +414,7 @@ impl ChatService {
     /// Whether the answer in progress was left behind by a node that stopped: no node of this
     /// process writes it, and nothing was appended for longer than any answer may take (its
     /// generator would have timed out by then).
-    async fn abandoned(&self, id: Uuid, answer_id: Uuid) -> Result<bool, ChatFailure> {
+    async fn abandoned(&self, id: ConversationId, answer_id: Uuid) -> Result<bool, ChatFailure> {
         if self.inner.running.contains_key(&answer_id) {
             return Ok(false);
         }
@@ -435,7 +429,7 @@ impl ChatService {
     }
 
     /// An attachment must be the user's own item, not deleted.
-    async fn check_attachment(&self, user: Uuid, id: Uuid) -> Result<(), ChatFailure> {
+    async fn check_attachment(&self, user: UserId, id: Uuid) -> Result<(), ChatFailure> {
         let f = self.inner.content.fold(id).await?;
         let ok = f.state.uploaded.as_ref().is_some_and(|u| u.owner == user)
             && f.state.deleted.is_none()

@@ -54,8 +54,8 @@ impl Generation {
                     seq: seq + 1,
                     delta: delta.clone(),
                 };
-                let ctx = self.service.ctx(self.owner);
-                let data = ctx.to_event_data(&stream, &[event], Some(self.owner))?;
+                let ctx = self.service.ctx(self.owner.0);
+                let data = ctx.to_event_data(&stream, &[event], Some(self.owner.0))?;
                 match inner
                     .store
                     .append(&stream, ExpectedVersion::Exact(version), data)
