@@ -14,7 +14,7 @@ use tessera_events::content::{
     LedgerCommand,
 };
 use tessera_events::jobs::{job_stream, Job, JobCommand, JobEvent, JobRequested};
-use tessera_events::{AppendRequest, CommandContext, EventStore, ExpectedVersion, StreamId};
+use tessera_events::{AppendRequest, CommandContext, EventStore, ExpectedVersion, JobId, StreamId};
 use tessera_projections::read_models::jobs::{self as rm_jobs, Lease};
 
 use super::pipelines::ProgressSink;
@@ -375,7 +375,12 @@ async fn run_with_lease(
             "this node has no worker for the modality",
         )));
     };
-    let progress = ProgressSink::new(store.clone(), lease.job_id, attempt_no, request.owner);
+    let progress = ProgressSink::new(
+        store.clone(),
+        lease.job_id,
+        attempt_no,
+        request.owner.into(),
+    );
     let work = worker.send(RunJob {
         request: request.clone(),
         progress,
@@ -418,7 +423,7 @@ async fn append_outcome(
     version: u64,
     events: Vec<JobEvent>,
     request: &JobRequested,
-    on_item: Option<Result<(uuid::Uuid, Analysis), (uuid::Uuid, StepError)>>,
+    on_item: Option<Result<(JobId, Analysis), (JobId, StepError)>>,
     metered_ms: u64,
 ) -> Result<(), String> {
     for _ in 0..5 {
@@ -436,11 +441,11 @@ async fn append_outcome(
                 .map_err(|e| e.to_string())?;
             let command = match item {
                 Ok((job_id, analysis)) => ContentCommand::RecordAnalysis {
-                    job_id: *job_id,
+                    job_id: job_id.0,
                     analysis: Box::new(analysis.clone()),
                 },
                 Err((job_id, f)) => ContentCommand::RecordAnalysisFailure {
-                    job_id: *job_id,
+                    job_id: job_id.0,
                     code: f.code.as_str().to_owned(),
                     message: f.message.clone(),
                 },

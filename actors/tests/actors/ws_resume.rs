@@ -202,10 +202,10 @@ async fn topics_choose_the_events_and_job_progress_arrives_as_frames() {
     append_typed(n.store.as_ref(), n.alice, "content.uploaded", "upload").await;
     // Progress as a running job reports it.
     let job = Uuid::now_v7();
-    ProgressSink::new(n.store.clone(), job, 1, n.alice)
+    ProgressSink::new(n.store.clone(), job.into(), 1, n.alice.into())
         .report("transcribe", 40)
         .await;
-    ProgressSink::new(n.store.clone(), Uuid::now_v7(), 1, n.bob)
+    ProgressSink::new(n.store.clone(), Uuid::now_v7().into(), 1, n.bob.into())
         .report("not-alice", 10)
         .await;
     let f = c.next_json().await;

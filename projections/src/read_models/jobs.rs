@@ -207,7 +207,7 @@ pub async fn by_status(
 /// A job this node now holds.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Lease {
-    pub job_id: Uuid,
+    pub job_id: JobId,
     pub lease_id: Uuid,
     /// Attempts already started (the read model may lag by the last `job.started`).
     pub attempts: i32,

@@ -4,31 +4,26 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
 use tessera_events::jobs::{job_stream, JobEvent};
-use tessera_events::{CommandContext, EventStore, ExpectedVersion};
+use tessera_events::{CommandContext, EventStore, ExpectedVersion, JobId, UserId};
 
 /// Where a running job reports its progress (`job.progress` events, throttled by the caller's
 /// stage changes).
 #[derive(Clone)]
 pub struct ProgressSink {
     store: Option<Arc<dyn EventStore>>,
-    job_id: uuid::Uuid,
+    job_id: JobId,
     attempt: u32,
     /// The content's owner: their live sessions receive the progress.
     owner: Option<uuid::Uuid>,
 }
 
 impl ProgressSink {
-    pub fn new(
-        store: Arc<dyn EventStore>,
-        job_id: uuid::Uuid,
-        attempt: u32,
-        owner: uuid::Uuid,
-    ) -> Self {
+    pub fn new(store: Arc<dyn EventStore>, job_id: JobId, attempt: u32, owner: UserId) -> Self {
         ProgressSink {
             store: Some(store),
             job_id,
             attempt,
-            owner: Some(owner),
+            owner: Some(owner.0),
         }
     }
 
@@ -36,7 +31,7 @@ impl ProgressSink {
     pub fn silent() -> Self {
         ProgressSink {
             store: None,
-            job_id: uuid::Uuid::nil(),
+            job_id: JobId(uuid::Uuid::nil()),
             attempt: 0,
             owner: None,
         }
