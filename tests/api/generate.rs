@@ -4,19 +4,15 @@
 //! the requester with its sources and provenance; bad input, other users' items and used-up
 //! quotas are refused before any work.
 
-use std::process::Command;
 use std::time::Duration;
 
+use crate::helpers::media::{garden_tour, sign_png, speak};
 use crate::helpers::{email, eventually, spawn_app, spawn_app_with, TestApp};
 use reqwest::Method;
 use serde_json::{json, Value};
-use tessera_models::catalog::Catalog;
-use tessera_models::runtime::SessionOptions;
-use tessera_models::speech::{encode, AudioFormat, PiperVoice, SynthOptions};
 
 /// Model work in a request (a first request also loads the model) on a slow machine.
 const GENERATION: Duration = Duration::from_secs(300);
-const FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
 
 async fn generate(app: &TestApp, access: &str, what: &str, body: Value) -> crate::helpers::Reply {
     app.send(
@@ -100,27 +96,6 @@ fn origin(item: &Value, owner: &str, kind: &str, sources: &[&str]) -> Vec<String
             p["step"].as_str().unwrap().to_owned()
         })
         .collect()
-}
-
-fn ffmpeg(args: &[&str]) {
-    let status = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-y"])
-        .args(args)
-        .status()
-        .expect("ffmpeg runs (install it with `apt-get install ffmpeg`)");
-    assert!(status.success(), "ffmpeg {args:?}");
-}
-
-/// Speech by the Piper voice, as WAV bytes (for making test media).
-fn speak(text: &str) -> Vec<u8> {
-    let dir = Catalog::shipped()
-        .require("piper-en-us-joe-medium")
-        .unwrap_or_else(|e| panic!("{e}"));
-    let mut voice = PiperVoice::load(&dir, &SessionOptions::default()).expect("voice");
-    let speech = voice
-        .synthesize(text, &SynthOptions::default())
-        .expect("speech");
-    encode(&speech, AudioFormat::Wav).expect("wav")
 }
 
 #[actix_web::test]
@@ -282,12 +257,7 @@ async fn an_image_is_described_with_its_text_and_a_note_is_summarised() {
     let alice = app.register(&email("alice")).await;
     let owner = alice.user_id.to_string();
     let dir = tempfile::tempdir().unwrap();
-    let sign = dir.path().join("sign.png");
-    ffmpeg(&[
-        "-f", "lavfi", "-i", "color=c=white:s=720x200",
-        "-vf", &format!("drawtext=fontfile={FONT}:text='OPEN DAILY FROM NINE':fontsize=48:fontcolor=black:x=40:y=75"),
-        "-frames:v", "1", sign.to_str().unwrap(),
-    ]);
+    let sign = sign_png(dir.path());
     let image = app
         .upload(&alice.access, std::fs::read(&sign).unwrap(), "sign.png")
         .await;
@@ -367,36 +337,7 @@ async fn a_video_gets_a_time_coded_summary() {
     let dir = tempfile::tempdir().unwrap();
     let voice = dir.path().join("voice.wav");
     std::fs::write(&voice, speak("Welcome to the garden tour.")).unwrap();
-    let video = dir.path().join("tour.mp4");
-    let title = format!(
-        "drawtext=fontfile={FONT}:text='GARDEN TOUR':fontsize=56:fontcolor=black:x=60:y=100"
-    );
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "color=c=white:s=640x360:d=2:r=10",
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc=s=640x360:d=2:r=10",
-        "-i",
-        voice.to_str().unwrap(),
-        "-filter_complex",
-        &format!("[0:v]{title}[a];[a][1:v]concat=n=2:v=1:a=0[v]"),
-        "-map",
-        "[v]",
-        "-map",
-        "2:a",
-        "-c:v",
-        "libx264",
-        "-pix_fmt",
-        "yuv420p",
-        "-c:a",
-        "aac",
-        "-shortest",
-        video.to_str().unwrap(),
-    ]);
+    let video = garden_tour(dir.path(), &voice, "testsrc=s=640x360:d=2:r=10", 2);
     let item = app
         .upload(&alice.access, std::fs::read(&video).unwrap(), "tour.mp4")
         .await;

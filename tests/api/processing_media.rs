@@ -3,17 +3,14 @@
 //! keyframes, a transcript and a time-coded summary; odd media end well.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
+use crate::helpers::media::{ffmpeg, garden_tour, sign_png, speak};
 use crate::helpers::{email, eventually_within, spawn_app_with, TestApp};
 use serde_json::Value;
-use tessera_models::catalog::Catalog;
-use tessera_models::runtime::SessionOptions;
-use tessera_models::speech::{encode, AudioFormat, PiperVoice, Speech, SynthOptions};
+use tessera_models::speech::{encode, AudioFormat, Speech};
 
 const PATIENCE: Duration = Duration::from_secs(240);
-const FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
 
 async fn processing_app() -> TestApp {
     // The tests poll items for minutes on a busy machine: more than the default request limit.
@@ -46,27 +43,6 @@ fn steps(item: &Value) -> Vec<String> {
         .collect()
 }
 
-/// Speech by the Piper voice, as WAV bytes.
-fn speak(text: &str) -> Vec<u8> {
-    let dir = Catalog::shipped()
-        .require("piper-en-us-joe-medium")
-        .unwrap_or_else(|e| panic!("{e}"));
-    let mut voice = PiperVoice::load(&dir, &SessionOptions::default()).expect("voice");
-    let speech = voice
-        .synthesize(text, &SynthOptions::default())
-        .expect("speech");
-    encode(&speech, AudioFormat::Wav).expect("wav")
-}
-
-fn ffmpeg(args: &[&str]) {
-    let status = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-y"])
-        .args(args)
-        .status()
-        .expect("ffmpeg runs (install it with `apt-get install ffmpeg`)");
-    assert!(status.success(), "ffmpeg {args:?}");
-}
-
 fn words(text: &str) -> Vec<String> {
     text.to_lowercase()
         .split(|c: char| !c.is_alphanumeric())
@@ -86,12 +62,7 @@ async fn a_photo_gets_labels_and_a_description_and_rendered_text_is_read() {
     let id = item["id"].as_str().unwrap().to_owned();
 
     let dir = tempfile::tempdir().unwrap();
-    let sign = dir.path().join("sign.png");
-    ffmpeg(&[
-        "-f", "lavfi", "-i", "color=c=white:s=720x200",
-        "-vf", &format!("drawtext=fontfile={FONT}:text='OPEN DAILY FROM NINE':fontsize=48:fontcolor=black:x=40:y=75"),
-        "-frames:v", "1", sign.to_str().unwrap(),
-    ]);
+    let sign = sign_png(dir.path());
     let sign_item = app
         .upload(&alice, std::fs::read(&sign).unwrap(), "sign.png")
         .await;
@@ -262,36 +233,12 @@ async fn a_video_gets_keyframes_a_transcript_and_a_time_coded_summary() {
         speak("Welcome to the garden tour. Today we plant tomatoes and water the roses."),
     )
     .unwrap();
-    let video = dir.path().join("tour.mp4");
-    let title = format!(
-        "drawtext=fontfile={FONT}:text='GARDEN TOUR':fontsize=56:fontcolor=black:x=60:y=100"
-    );
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "color=c=white:s=640x360:d=3:r=10",
-        "-f",
-        "lavfi",
-        "-i",
+    let video = garden_tour(
+        dir.path(),
+        &voice,
         "color=c=darkgreen:s=640x360:d=3:r=10",
-        "-i",
-        voice.to_str().unwrap(),
-        "-filter_complex",
-        &format!("[0:v]{title}[a];[a][1:v]concat=n=2:v=1:a=0[v]"),
-        "-map",
-        "[v]",
-        "-map",
-        "2:a",
-        "-c:v",
-        "libx264",
-        "-pix_fmt",
-        "yuv420p",
-        "-c:a",
-        "aac",
-        "-shortest",
-        video.to_str().unwrap(),
-    ]);
+        3,
+    );
     let mute = dir.path().join("mute.mp4");
     ffmpeg(&[
         "-f",

@@ -1,6 +1,12 @@
 //! Media made at test time (nothing binary is committed); the test kit uploads it.
 
 use std::io::Cursor;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use tessera_models::catalog::Catalog;
+use tessera_models::runtime::SessionOptions;
+use tessera_models::speech::{encode, AudioFormat, PiperVoice, SynthOptions};
 
 pub use tessera_testkit::content::form;
 
@@ -138,4 +144,86 @@ pub fn jpeg(w: u32, h: u32) -> Vec<u8> {
 pub fn sha256(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// The font the test media draw their text with (Debian's `fonts-dejavu-core`).
+pub const FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
+
+/// Runs ffmpeg quietly with `args`; fails the test when it is missing or fails.
+pub fn ffmpeg(args: &[&str]) {
+    let status = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y"])
+        .args(args)
+        .status()
+        .expect("ffmpeg runs (install it with `apt-get install ffmpeg`)");
+    assert!(status.success(), "ffmpeg {args:?}");
+}
+
+/// Speech by the Piper voice, as WAV bytes.
+pub fn speak(text: &str) -> Vec<u8> {
+    let dir = Catalog::shipped()
+        .require("piper-en-us-joe-medium")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut voice = PiperVoice::load(&dir, &SessionOptions::default()).expect("voice");
+    let speech = voice
+        .synthesize(text, &SynthOptions::default())
+        .expect("speech");
+    encode(&speech, AudioFormat::Wav).expect("wav")
+}
+
+/// A sign reading "OPEN DAILY FROM NINE", black on white, as `dir/sign.png`.
+pub fn sign_png(dir: &Path) -> PathBuf {
+    let sign = dir.join("sign.png");
+    let text = format!(
+        "drawtext=fontfile={FONT}:text='OPEN DAILY FROM NINE':fontsize=48:fontcolor=black:x=40:y=75"
+    );
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "color=c=white:s=720x200",
+        "-vf",
+        &text,
+        "-frames:v",
+        "1",
+        sign.to_str().unwrap(),
+    ]);
+    sign
+}
+
+/// A video as `dir/tour.mp4`: a white card titled "GARDEN TOUR" for `seconds`, then the lavfi
+/// `scene` (640×360, 10 fps), with the WAV `voice` as its sound (cut to the pictures).
+pub fn garden_tour(dir: &Path, voice: &Path, scene: &str, seconds: u32) -> PathBuf {
+    let video = dir.join("tour.mp4");
+    let card = format!("color=c=white:s=640x360:d={seconds}:r=10");
+    let title = format!(
+        "drawtext=fontfile={FONT}:text='GARDEN TOUR':fontsize=56:fontcolor=black:x=60:y=100"
+    );
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        &card,
+        "-f",
+        "lavfi",
+        "-i",
+        scene,
+        "-i",
+        voice.to_str().unwrap(),
+        "-filter_complex",
+        &format!("[0:v]{title}[a];[a][1:v]concat=n=2:v=1:a=0[v]"),
+        "-map",
+        "[v]",
+        "-map",
+        "2:a",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-shortest",
+        video.to_str().unwrap(),
+    ]);
+    video
 }
