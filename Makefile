@@ -108,6 +108,8 @@ lint: deps
 	@deploy/local/web.sh lint
 
 # test-db comes before lint so that a database problem shows in seconds, not after clippy.
+# The benchmarks are not built for the suite: under a test harness they do nothing, and clippy
+# (--all-targets) has already checked that they compile; `make bench` builds and runs them.
 test: deps-test test-db models pyclient lint
 	@deploy/local/web.sh unit
 	@url="$$($(TEST_DB_URL))"; \
@@ -116,7 +118,7 @@ test: deps-test test-db models pyclient lint
 	if [ -z "$$s3" ]; then s3="$$($(S3) ensure "$(TEST_S3_DIR)" "$(TEST_S3_PORT)")"; fi; \
 	echo "TESSERA_TEST_DATABASE_URL=$$url TESSERA_TEST_REDIS_URL=$$redis TESSERA_TEST_S3_ENDPOINT=$$s3" >&2; \
 	TESSERA_TEST_DATABASE_URL="$$url" TESSERA_TEST_REDIS_URL="$$redis" TESSERA_TEST_S3_ENDPOINT="$$s3" \
-	  cargo nextest run --workspace --all-targets --no-fail-fast
+	  cargo nextest run --workspace --lib --bins --tests --no-fail-fast
 	@$(MAKE) -s e2e
 
 # The UI in Chromium against a debug build of the server on its own database in the test cluster.

@@ -5,6 +5,7 @@ use tessera_events::ErrorCode;
 use tessera_models::audio::AudioError;
 use tessera_models::media::MediaError;
 use tessera_models::runtime::llama::LlamaError;
+use tessera_models::runtime::InputFault;
 use tessera_models::speech::SpeechError;
 use tessera_models::vision::VisionError;
 
@@ -95,45 +96,62 @@ impl HasErrorCode for LlamaError {
     }
 }
 
+impl HasErrorCode for InputFault {
+    fn error_code(&self) -> ErrorCode {
+        match self {
+            InputFault::ContextExceeded => ErrorCode::ContextExceeded,
+            InputFault::InputTooLarge => ErrorCode::InputTooLarge,
+            InputFault::InvalidMessages => ErrorCode::InvalidMessages,
+            InputFault::InvalidOptions => ErrorCode::InvalidOptions,
+            InputFault::EmptyPrompt => ErrorCode::EmptyPrompt,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The codes are the ones the model crate names its failures by, so stored codes keep meaning.
+    /// Failed jobs in the log carry these codes as text; they must keep reading the same.
     #[test]
-    fn codes_match_the_model_crates_names() {
-        let media = [
-            MediaError::EmptyFile,
-            MediaError::UnsupportedType("x".into()),
-            MediaError::CorruptImage("x".into()),
-            MediaError::InvalidText("x".into()),
+    fn stored_codes_keep_their_names() {
+        let cases: [(&dyn HasErrorCode, &str); 8] = [
+            (&MediaError::EmptyFile, "empty_file"),
+            (&MediaError::CorruptImage("x".into()), "corrupt_image"),
+            (&SpeechError::NothingToSay, "nothing_to_say"),
+            (&VisionError::Corrupt("x".into()), "image_corrupt"),
+            (
+                &AudioError::Corrupt {
+                    message: "x".into(),
+                },
+                "audio_corrupt",
+            ),
+            (&LlamaError::EmptyPrompt, "empty_prompt"),
+            (
+                &LlamaError::InputTooLarge { bytes: 2, limit: 1 },
+                "input_too_large",
+            ),
+            (&LlamaError::Decode("x".into()), "decode_failed"),
         ];
-        for e in media {
-            assert_eq!(e.error_code().as_str(), e.code(), "{e}");
+        for (e, stored) in cases {
+            assert_eq!(e.error_code().as_str(), stored);
         }
-        let speech = [
-            SpeechError::NothingToSay,
-            SpeechError::InvalidVoice("x".into()),
-        ];
-        for e in speech {
-            assert_eq!(e.error_code().as_str(), e.code(), "{e}");
-        }
-        let vision = [
-            VisionError::TooLarge("x".into()),
-            VisionError::Corrupt("x".into()),
-            VisionError::Unsupported("x".into()),
-        ];
-        for e in vision {
-            assert_eq!(e.error_code().as_str(), e.code(), "{e}");
-        }
-        let llama = [
-            LlamaError::EmptyPrompt,
-            LlamaError::InvalidMessages("x".into()),
-            LlamaError::InputTooLarge { bytes: 2, limit: 1 },
-            LlamaError::Decode("x".into()),
-        ];
-        for e in llama {
-            assert_eq!(e.error_code().as_str(), e.code(), "{e}");
+    }
+
+    /// A llama input error keeps its code when it travels as a runtime error.
+    #[test]
+    fn input_faults_keep_the_llama_code() {
+        let e = LlamaError::ContextExceeded {
+            prompt_tokens: 9,
+            max_tokens: 1,
+            n_ctx: 8,
+        };
+        let code = e.error_code();
+        match tessera_models::runtime::RuntimeError::from(e) {
+            tessera_models::runtime::RuntimeError::Rejected { fault, .. } => {
+                assert_eq!(fault.error_code(), code)
+            }
+            other => panic!("not a rejection: {other}"),
         }
     }
 }

@@ -8,7 +8,7 @@ use actix_web::http::header::AUTHORIZATION;
 use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 use tessera_events::users::Role;
-use uuid::Uuid;
+use tessera_events::UserId;
 
 use super::error::AuthError;
 use super::service::{AuthMethod, AuthService, Principal};
@@ -21,7 +21,7 @@ pub const ACCESS_COOKIE: &str = "access_token";
 /// cookie. The role is the user's current one, not the one in an older token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AuthUser {
-    pub user_id: Uuid,
+    pub user_id: UserId,
     pub role: Role,
     pub method: AuthMethod,
 }

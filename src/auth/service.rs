@@ -16,7 +16,7 @@ use dashmap::DashMap;
 use secrecy::SecretString;
 use sqlx::PgPool;
 use tessera_events::users::{ApiKey, Role, User};
-use tessera_events::{CommandContext, EventStore, PgEventStore};
+use tessera_events::{CommandContext, EventStore, PgEventStore, UserId};
 use tessera_projections::read_models::users;
 use tokio::sync::OnceCell;
 use uuid::Uuid;
@@ -57,7 +57,7 @@ pub enum AuthMethod {
 /// A verified caller, with their current role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Principal {
-    pub user_id: Uuid,
+    pub user_id: UserId,
     pub role: Role,
     pub method: AuthMethod,
 }

@@ -15,7 +15,7 @@ impl TokenVerifier for SessionVerifier {
         Box::pin(async move {
             let principal = auth.authenticate_bearer(&token).await.ok()?;
             Some(SessionUser {
-                user_id: principal.user_id,
+                user_id: principal.user_id.into(),
                 role: principal.role.as_str().to_owned(),
             })
         })

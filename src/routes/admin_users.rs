@@ -121,7 +121,7 @@ pub async fn disable_user(
     admin: AdminUser,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    auth.disable_user(admin.user_id.into(), id.into_inner().into())
+    auth.disable_user(admin.user_id, id.into_inner().into())
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -142,7 +142,7 @@ pub async fn enable_user(
     admin: AdminUser,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    auth.enable_user(admin.user_id.into(), id.into_inner().into())
+    auth.enable_user(admin.user_id, id.into_inner().into())
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -167,12 +167,8 @@ pub async fn set_role(
     id: web::Path<Uuid>,
     body: web::Json<SetRoleRequest>,
 ) -> ApiResult<HttpResponse> {
-    auth.set_role(
-        admin.user_id.into(),
-        id.into_inner().into(),
-        body.role.into(),
-    )
-    .await?;
+    auth.set_role(admin.user_id, id.into_inner().into(), body.role.into())
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -202,7 +198,7 @@ pub async fn set_quota(
         uploads_per_day: b.uploads_per_day,
         processing_seconds_per_day: b.processing_seconds_per_day,
     };
-    auth.set_quota(admin.user_id.into(), id.into_inner().into(), quota)
+    auth.set_quota(admin.user_id, id.into_inner().into(), quota)
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -36,7 +36,7 @@ async fn generate(
     title: Option<String>,
 ) -> ApiResult<HttpResponse> {
     let item = generator(content, pipelines)
-        .generate(user.user_id.into(), work, title)
+        .generate(user.user_id, work, title)
         .await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/content/{}", item.id)))

@@ -187,7 +187,7 @@ pub async fn reprocess(
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let job_id = service
-        .reprocess(admin.user_id.into(), id.into_inner().into())
+        .reprocess(admin.user_id, id.into_inner().into())
         .await?;
     Ok(HttpResponse::Accepted().json(ReprocessAccepted {
         job_id: job_id.into_inner(),

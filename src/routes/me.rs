@@ -90,7 +90,7 @@ pub struct ApiKeyList {
     )
 )]
 pub async fn get_me(auth: web::Data<AuthService>, user: AuthUser) -> ApiResult<HttpResponse> {
-    let p = auth.profile(user.user_id.into()).await?;
+    let p = auth.profile(user.user_id).await?;
     Ok(HttpResponse::Ok()
         .insert_header(CacheControl(vec![
             CacheDirective::Private,
@@ -118,7 +118,7 @@ pub async fn list_api_keys(
     auth: web::Data<AuthService>,
     user: AuthUser,
 ) -> ApiResult<HttpResponse> {
-    let rows = auth.list_api_keys(user.user_id.into()).await?;
+    let rows = auth.list_api_keys(user.user_id).await?;
     Ok(HttpResponse::Ok().json(ApiKeyList {
         api_keys: rows
             .into_iter()
@@ -151,7 +151,7 @@ pub async fn create_api_key(
     user: AuthUser,
     body: web::Json<CreateApiKeyRequest>,
 ) -> ApiResult<HttpResponse> {
-    let k = auth.create_api_key(user.user_id.into(), &body.name).await?;
+    let k = auth.create_api_key(user.user_id, &body.name).await?;
     Ok(HttpResponse::Created()
         .insert_header(CacheControl(vec![CacheDirective::NoStore]))
         .json(CreatedApiKeyResponse {
@@ -179,7 +179,7 @@ pub async fn revoke_api_key(
     user: AuthUser,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    auth.revoke_api_key(user.user_id.into(), id.into_inner().into())
+    auth.revoke_api_key(user.user_id, id.into_inner().into())
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -63,7 +63,7 @@ pub async fn start(
 ) -> ApiResult<HttpResponse> {
     let b = body.into_inner();
     let view = service
-        .start_upload(user.user_id.into(), b.length, b.filename, b.title)
+        .start_upload(user.user_id, b.length, b.filename, b.title)
         .await?;
     Ok(with_offset(HttpResponse::Created(), &view)
         .insert_header((header::LOCATION, format!("/api/uploads/{}", view.id)))
@@ -86,7 +86,7 @@ pub async fn status(
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let view = service
-        .upload_status(user.user_id.into(), id.into_inner().into())
+        .upload_status(user.user_id, id.into_inner().into())
         .await?;
     let mut r = with_offset(HttpResponse::Ok(), &view);
     if req.method() == Method::HEAD {
@@ -132,10 +132,7 @@ pub async fn chunk(
                 "send the chunk's offset in Upload-Offset",
             )
         })?;
-    match service
-        .put_chunk(user.user_id.into(), id, offset, payload)
-        .await
-    {
+    match service.put_chunk(user.user_id, id, offset, payload).await {
         Ok((view, outcome)) => {
             let (status, content, duplicate) = match outcome {
                 None => (StatusCode::OK, None, false),
@@ -154,7 +151,7 @@ pub async fn chunk(
             let mut err = ApiError::from(e);
             if err.code == ErrorCode::OffsetMismatch {
                 // Tell the client where to resume.
-                if let Ok(v) = service.upload_status(user.user_id.into(), id).await {
+                if let Ok(v) = service.upload_status(user.user_id, id).await {
                     err.message = format!("resume at byte {}", v.offset);
                     err.field = Some(v.offset.to_string());
                 }
@@ -177,7 +174,7 @@ pub async fn cancel(
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     service
-        .abort_upload(user.user_id.into(), id.into_inner().into())
+        .abort_upload(user.user_id, id.into_inner().into())
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -13,7 +13,7 @@ use super::content::viewer;
 use crate::auth::{AdminUser, AuthUser};
 use crate::content::ContentService;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use tessera_events::ErrorCode;
+use tessera_events::{ErrorCode, UserId};
 
 /// The longest range of days one request returns.
 const MAX_DAYS: i64 = 366;
@@ -124,18 +124,18 @@ pub async fn usage(
     params: web::Query<UsageParams>,
 ) -> ApiResult<HttpResponse> {
     let p = params.into_inner();
-    let target = p.user_id.unwrap_or(user.user_id);
+    let target = p.user_id.map(UserId::from).unwrap_or(user.user_id);
     service
-        .authorize_read(viewer(&user), target.into(), None, ContentAccess::Usage)
+        .authorize_read(viewer(&user), target, None, ContentAccess::Usage)
         .await?;
     let (from, to) = range(p.from, p.to)?;
-    let limits = service.limits(target.into()).await?;
+    let limits = service.limits(target).await?;
     let ledger = Ledger::load(service.store(), &usage_stream(target)).await?;
     let today = Utc::now().date_naive();
     let t = ledger.state.totals.on(today);
     let days = rm::daily(service.pool(), Some(target), from, to).await?;
     Ok(HttpResponse::Ok().json(UsageView {
-        user_id: target,
+        user_id: target.into(),
         stored_bytes: t.stored_bytes,
         items: t.items,
         limits: Limits {

@@ -55,7 +55,7 @@ async fn register_then_login_issues_working_tokens() {
         .authenticate_access_token(signed.access_token.expose_secret())
         .await
         .expect("access token works");
-    assert_eq!((p.user_id, p.role), (signed.user_id, Role::User));
+    assert_eq!((p.user_id, p.role), (signed.user_id.into(), Role::User));
     assert!(matches!(p.method, AuthMethod::AccessToken { .. }));
     // Bearer dispatch sends JWTs to the JWT check.
     let p2 = auth

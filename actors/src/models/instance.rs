@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use tessera_events::ErrorCode;
-use tessera_models::runtime::{Model, RuntimeError};
+use tessera_models::runtime::{InputFault, Model, RuntimeError};
+
+use crate::error_codes::HasErrorCode;
 use tokio::sync::{oneshot, Semaphore};
 
 /// Builds the model; called on the inference thread at first use and after every unload.
@@ -29,8 +31,22 @@ pub enum InferError {
     Crashed { model: String, message: String },
     #[error("{0}")]
     Runtime(String),
+    /// The model refused the request's input; the caller can fix it.
+    #[error("{message}")]
+    Rejected { fault: InputFault, message: String },
     #[error("model {0} is stopped")]
     Stopped(String),
+}
+
+impl From<RuntimeError> for InferError {
+    fn from(e: RuntimeError) -> Self {
+        match e {
+            RuntimeError::Rejected { fault, message, .. } => {
+                InferError::Rejected { fault, message }
+            }
+            other => InferError::Runtime(other.to_string()),
+        }
+    }
 }
 
 impl InferError {
@@ -41,13 +57,14 @@ impl InferError {
             InferError::Load { .. } => ErrorCode::ModelUnavailable,
             InferError::Crashed { .. } => ErrorCode::ModelCrashed,
             InferError::Runtime(_) => ErrorCode::InferenceFailed,
+            InferError::Rejected { fault, .. } => fault.error_code(),
             InferError::Stopped(_) => ErrorCode::ModelStopped,
         }
     }
 
     /// Whether trying again later can help.
     pub fn is_transient(&self) -> bool {
-        !matches!(self, InferError::Runtime(_))
+        !matches!(self, InferError::Runtime(_) | InferError::Rejected { .. })
     }
 }
 
@@ -384,7 +401,7 @@ impl<M: Model> ModelInstance<M> {
                                 message: "the batch returned too few results".into(),
                             })
                         });
-                        let _ = reply.send(r.map_err(|e| InferError::Runtime(e.to_string())));
+                        let _ = reply.send(r.map_err(InferError::from));
                     }
                 }
                 Err(e) => {

@@ -42,21 +42,6 @@ pub enum AudioError {
     Runtime(#[from] RuntimeError),
 }
 
-impl AudioError {
-    /// A stable code for clients; input errors have their own, model failures share one.
-    pub fn code(&self) -> &'static str {
-        match self {
-            AudioError::Unreadable { .. } => "audio_unreadable",
-            AudioError::Unsupported { .. } => "audio_unsupported",
-            AudioError::Corrupt { .. } => "audio_corrupt",
-            AudioError::TooLong { .. } => "audio_too_long",
-            AudioError::SampleRate { .. } => "audio_bad_sample_rate",
-            AudioError::Resample { .. } => "audio_resample_failed",
-            AudioError::Runtime(_) => "model_failed",
-        }
-    }
-}
-
 /// Windows Whisper reads at once: VAD spans are grouped into chunks no longer than this.
 const CHUNK_SECONDS: f32 = 30.0;
 

@@ -230,25 +230,6 @@ impl From<ProcessError> for MediaError {
 }
 
 impl MediaError {
-    /// A stable snake_case code that clients can branch on.
-    pub fn code(&self) -> &'static str {
-        match self {
-            MediaError::EmptyFile => "empty_file",
-            MediaError::UnsupportedType(_) => "unsupported_type",
-            MediaError::CorruptImage(_) => "corrupt_image",
-            MediaError::ImageTooLarge(_) => "image_too_large",
-            MediaError::CorruptAudio(_) => "corrupt_audio",
-            MediaError::AudioTooLong { .. } => "audio_too_long",
-            MediaError::CorruptVideo(_) => "corrupt_video",
-            MediaError::VideoTooLong { .. } => "video_too_long",
-            MediaError::InvalidText(_) => "invalid_text",
-            MediaError::TextTooLarge { .. } => "text_too_large",
-            MediaError::ToolMissing { .. } => "tool_missing",
-            MediaError::ToolTimeout { .. } => "tool_timeout",
-            MediaError::Io(_) => "io",
-        }
-    }
-
     /// True when the upload itself is at fault (a 4xx), false when the server is.
     pub fn is_client_error(&self) -> bool {
         !matches!(

@@ -24,6 +24,29 @@ pub enum RuntimeError {
     Inference { model: String, message: String },
     #[error("model {model} produced an unexpected output: {message}")]
     Output { model: String, message: String },
+    /// The caller's input cannot be run as it is (too long for the context, badly formed); the
+    /// model itself is fine.
+    #[error("{model} refused the input: {message}")]
+    Rejected {
+        model: String,
+        fault: InputFault,
+        message: String,
+    },
+}
+
+/// Why a model refused its input: each is the caller's to fix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputFault {
+    /// The prompt plus the tokens asked for do not fit the context window.
+    ContextExceeded,
+    /// The input is larger than the context window can ever hold.
+    InputTooLarge,
+    /// The chat messages cannot be rendered by the model's template.
+    InvalidMessages,
+    /// A generation option is out of range.
+    InvalidOptions,
+    /// There is nothing to run.
+    EmptyPrompt,
 }
 
 /// A model the registry can hold: loaded once, then fed batches of requests on an inference

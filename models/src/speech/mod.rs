@@ -101,23 +101,6 @@ impl From<ProcessError> for SpeechError {
 }
 
 impl SpeechError {
-    /// A stable snake_case code that clients can branch on.
-    pub fn code(&self) -> &'static str {
-        match self {
-            SpeechError::TextTooLong { .. } => "text_too_long",
-            SpeechError::NothingToSay => "nothing_to_say",
-            SpeechError::InvalidVoice(_) => "invalid_voice",
-            SpeechError::Config { .. } => "voice_config",
-            SpeechError::ToolMissing { .. } => "tool_missing",
-            SpeechError::EncoderMissing { .. } => "encoder_missing",
-            SpeechError::ToolTimeout { .. } => "tool_timeout",
-            SpeechError::ToolFailed { .. } => "tool_failed",
-            SpeechError::Encode(_) => "encode_failed",
-            SpeechError::Runtime(_) => "runtime",
-            SpeechError::Io(_) => "io",
-        }
-    }
-
     /// True when the request itself is at fault (a 4xx), false when the server is.
     pub fn is_client_error(&self) -> bool {
         matches!(

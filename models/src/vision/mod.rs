@@ -36,17 +36,6 @@ pub enum VisionError {
 }
 
 impl VisionError {
-    /// A stable code for clients; the input errors are the ones a caller can fix.
-    pub fn code(&self) -> &'static str {
-        match self {
-            VisionError::TooLarge(_) => "image_too_large",
-            VisionError::Corrupt(_) => "image_corrupt",
-            VisionError::Unsupported(_) => "image_unsupported",
-            VisionError::Io(_) => "image_unreadable",
-            VisionError::Runtime(_) => "inference_failed",
-        }
-    }
-
     /// True when the input, not the server, is at fault.
     pub fn is_input_error(&self) -> bool {
         matches!(

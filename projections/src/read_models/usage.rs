@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{PgConnection, PgPool};
 use tessera_events::content::UsageEvent;
-use tessera_events::RecordedEvent;
+use tessera_events::{RecordedEvent, UserId};
 use uuid::Uuid;
 
 use super::{decode, entity_id};
@@ -189,7 +189,7 @@ pub struct TotalsRow {
 /// Daily rows of one user (or everyone, with `None`) between two days inclusive.
 pub async fn daily(
     pool: &PgPool,
-    user: Option<Uuid>,
+    user: Option<UserId>,
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<Vec<DailyRow>, sqlx::Error> {

@@ -97,7 +97,7 @@ impl AuthService {
         let role = self.user_access(user_id, STATUS_MAX_AGE).await?;
         self.touch_api_key(key_id, user_id);
         Ok(Principal {
-            user_id,
+            user_id: user_id.into(),
             role,
             method: AuthMethod::ApiKey { key_id },
         })

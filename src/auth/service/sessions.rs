@@ -225,7 +225,7 @@ impl AuthService {
         let claims: Claims = self.inner.jwt.verify(token)?;
         let role = self.user_access(claims.sub, STATUS_MAX_AGE).await?;
         Ok(Principal {
-            user_id: claims.sub,
+            user_id: claims.sub.into(),
             role,
             method: AuthMethod::AccessToken {
                 token_id: claims.jti,

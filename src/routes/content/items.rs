@@ -7,7 +7,7 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use tessera_events::content::{Actor, ContentAccess, Modality};
-use tessera_events::ErrorCode;
+use tessera_events::{ErrorCode, UserId};
 use tessera_projections::read_models::content::{self as rm, Cursor, SortKey};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -95,10 +95,10 @@ pub async fn list(
     params: web::Query<ListParams>,
 ) -> ApiResult<HttpResponse> {
     let p = params.into_inner();
-    let owner = p.owner.unwrap_or(user.user_id);
+    let owner = p.owner.map(UserId::from).unwrap_or(user.user_id);
     if owner != user.user_id {
         service
-            .authorize_read(viewer(&user), owner.into(), None, ContentAccess::List)
+            .authorize_read(viewer(&user), owner, None, ContentAccess::List)
             .await?;
     }
     if let Some(m) = &p.modality {
@@ -123,7 +123,7 @@ pub async fn list(
         .map(|c| decode_cursor(c, sort))
         .transpose()?;
     let q = rm::ListQuery {
-        owner,
+        owner: owner.into(),
         modality: p.modality,
         tag: p.tag,
         created_from: p.from,
@@ -172,7 +172,7 @@ pub async fn list_tags(
     service: web::Data<ContentService>,
 ) -> ApiResult<HttpResponse> {
     let tags = service
-        .tags(user.user_id.into())
+        .tags(user.user_id)
         .await?
         .into_iter()
         .map(|(tag, items)| TagCount { tag, items })
@@ -247,7 +247,7 @@ pub async fn update(
     let b = body.into_inner();
     let item = service
         .update(
-            user.user_id.into(),
+            user.user_id,
             id.into_inner().into(),
             Changes {
                 title: b.title,
@@ -285,9 +285,9 @@ pub async fn delete(
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner().into();
     if params.purge.unwrap_or(false) {
-        service.purge(Actor::User(user.user_id.into()), id).await?;
+        service.purge(Actor::User(user.user_id), id).await?;
     } else {
-        service.delete(user.user_id.into(), id).await?;
+        service.delete(user.user_id, id).await?;
     }
     Ok(HttpResponse::NoContent().finish())
 }
@@ -309,7 +309,7 @@ pub async fn restore(
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let item = service
-        .restore(user.user_id.into(), id.into_inner().into())
+        .restore(user.user_id, id.into_inner().into())
         .await?;
     Ok(HttpResponse::Ok().json(item))
 }

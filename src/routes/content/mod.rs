@@ -32,7 +32,7 @@ const NOTE_LIMIT: usize = 16 * 1024 * 1024 + 64 * 1024;
 /// The caller as a reader of the library.
 pub fn viewer(user: &AuthUser) -> Viewer {
     Viewer {
-        user_id: user.user_id.into(),
+        user_id: user.user_id,
         admin: user.is_admin(),
     }
 }

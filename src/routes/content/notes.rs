@@ -42,7 +42,7 @@ pub async fn create_note(
     service: web::Data<ContentService>,
     body: web::Json<NoteRequest>,
 ) -> ApiResult<HttpResponse> {
-    let id = match idempotency(&req, &service, user.user_id.into()).await? {
+    let id = match idempotency(&req, &service, user.user_id).await? {
         Idempotency::Replay(item) => return Ok(existing(*item, true)),
         Idempotency::New { id, .. } => id,
     };
@@ -52,7 +52,7 @@ pub async fn create_note(
     }
     let o = service
         .create_note(
-            user.user_id.into(),
+            user.user_id,
             id,
             b.title.trim().to_owned(),
             b.text,

@@ -5,8 +5,7 @@ use actix_web::http::header;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use tessera_events::content::{ContentError, Source};
-use tessera_events::ErrorCode;
-use uuid::Uuid;
+use tessera_events::{ErrorCode, UserId};
 
 use super::{existing, idempotency, outcome_response, Idempotency, FIELD_LIMIT};
 use crate::auth::AuthUser;
@@ -24,10 +23,10 @@ pub struct UploadBudget {
 }
 
 impl UploadBudget {
-    pub async fn of(service: &ContentService, user: Uuid) -> ApiResult<Self> {
+    pub async fn of(service: &ContentService, user: UserId) -> ApiResult<Self> {
         Ok(UploadBudget {
             max: service.settings().max_any_bytes(),
-            remaining: service.remaining_storage(user.into()).await?,
+            remaining: service.remaining_storage(user).await?,
         })
     }
 
@@ -50,7 +49,7 @@ pub struct FilePart {
 pub async fn receive_file_part(
     field: &mut FormField,
     service: &ContentService,
-    user: Uuid,
+    user: UserId,
     budget: UploadBudget,
 ) -> ApiResult<FilePart> {
     let UploadBudget { max, remaining } = budget;
@@ -59,7 +58,7 @@ pub async fn receive_file_part(
     let tmp = service.temp_file()?;
     let received = match receive(&mut *field, &tmp, limit).await {
         Err(ReceiveError::TooLarge { .. }) if remaining < max => {
-            let limits = service.limits(user.into()).await?;
+            let limits = service.limits(user).await?;
             return Err(ApiError::from(ContentFailure::Domain(
                 ContentError::QuotaExceeded {
                     limit: "storage_bytes",
@@ -89,7 +88,7 @@ fn split_tags(s: &str) -> Vec<String> {
 /// The parts of an upload's form, read into the item's metadata and one received file.
 struct UploadForm<'a> {
     service: &'a ContentService,
-    user: Uuid,
+    user: UserId,
     budget: UploadBudget,
     meta: UploadMeta,
     file: Option<(TempFile, Received)>,
@@ -169,7 +168,7 @@ pub async fn upload(
     service: web::Data<ContentService>,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    let (key, content_id) = match idempotency(&req, &service, user.user_id.into()).await? {
+    let (key, content_id) = match idempotency(&req, &service, user.user_id).await? {
         Idempotency::Replay(item) => return Ok(existing(*item, true)),
         Idempotency::New { key, id } => (key, id),
     };
@@ -207,7 +206,7 @@ pub async fn upload(
     }
     let outcome = service
         .accept_file(
-            user.user_id.into(),
+            user.user_id,
             content_id,
             tmp,
             received,
@@ -220,7 +219,7 @@ pub async fn upload(
         // A concurrent request with the same idempotency key won.
         Err(ContentFailure::Domain(ContentError::Exists)) => {
             let item = service
-                .existing_for_key(user.user_id.into(), key.as_deref().unwrap_or_default())
+                .existing_for_key(user.user_id, key.as_deref().unwrap_or_default())
                 .await?
                 .ok_or_else(|| ApiError::internal("an item that exists could not be read"))?;
             Ok(existing(item, true))

@@ -5,7 +5,7 @@ use actix_web::http::header;
 use actix_web::{guard, web, HttpRequest, HttpResponse};
 use tessera_events::content::Source;
 use tessera_events::conversations::MAX_ATTACHMENTS;
-use tessera_events::{ContentId, ErrorCode};
+use tessera_events::{ContentId, ErrorCode, UserId};
 use uuid::Uuid;
 
 use super::views::{MessageAccepted, MessageForm, PostMessage};
@@ -22,7 +22,7 @@ use crate::routes::multipart::{read_form, MultipartForm, Part};
 /// deduplication) and attached.
 struct MessageParts<'a> {
     content: &'a ContentService,
-    user: Uuid,
+    user: UserId,
     budget: UploadBudget,
     text: String,
     attachments: Vec<Uuid>,
@@ -76,7 +76,7 @@ impl MultipartForm for MessageParts<'_> {
         let stored = self
             .content
             .accept_file(
-                self.user.into(),
+                self.user,
                 ContentId(Uuid::now_v7()),
                 part.tmp,
                 part.received,
@@ -118,7 +118,7 @@ pub async fn post_message(
     let id = id.into_inner();
     let b = body.into_inner();
     let posted = chat
-        .post(user.user_id.into(), id.into(), b.text, b.attachments)
+        .post(user.user_id, id.into(), b.text, b.attachments)
         .await?;
     Ok(HttpResponse::Accepted().json(MessageAccepted {
         conversation_id: id,
@@ -142,7 +142,7 @@ pub async fn post_message_form(
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     // Refuse what would fail anyway before storing any file.
-    chat.check_open(user.user_id.into(), id.into()).await?;
+    chat.check_open(user.user_id, id.into()).await?;
     let parts = MessageParts {
         content: &content,
         user: user.user_id,
@@ -155,7 +155,7 @@ pub async fn post_message_form(
         text, attachments, ..
     } = read_form(&req, payload, parts).await?;
     let posted = chat
-        .post(user.user_id.into(), id.into(), text, attachments)
+        .post(user.user_id, id.into(), text, attachments)
         .await?;
     Ok(HttpResponse::Accepted().json(MessageAccepted {
         conversation_id: id,

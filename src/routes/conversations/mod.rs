@@ -55,7 +55,7 @@ pub async fn start(
     body: web::Json<StartConversation>,
 ) -> ApiResult<HttpResponse> {
     let b = body.into_inner();
-    let (id, title, provider) = chat.start(user.user_id.into(), b.title, b.provider).await?;
+    let (id, title, provider) = chat.start(user.user_id, b.title, b.provider).await?;
     let now = Utc::now();
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/api/conversations/{id}")))
@@ -94,7 +94,7 @@ pub async fn list(
         ));
     }
     let after = q.after.as_deref().map(parse_cursor).transpose()?;
-    let mut rows = rm::list(chat.pool(), user.user_id.into(), after, limit + 1).await?;
+    let mut rows = rm::list(chat.pool(), user.user_id, after, limit + 1).await?;
     let next = if rows.len() as i64 > limit {
         rows.truncate(limit as usize);
         rows.last().map(cursor)
@@ -124,7 +124,7 @@ pub async fn get(
     let id = id.into_inner();
     // The stream decides existence and ownership; the read model gives the view (it may be a
     // moment behind the stream).
-    chat.load(user.user_id.into(), id.into()).await?;
+    chat.load(user.user_id, id.into()).await?;
     let row = rm::get(chat.pool(), id.into()).await?.ok_or_else(|| {
         ApiError::unavailable(
             ErrorCode::NotReady,
@@ -158,13 +158,8 @@ pub async fn update(
     body: web::Json<UpdateConversation>,
 ) -> ApiResult<HttpResponse> {
     let b = body.into_inner();
-    chat.update(
-        user.user_id.into(),
-        id.into_inner().into(),
-        b.title,
-        b.provider,
-    )
-    .await?;
+    chat.update(user.user_id, id.into_inner().into(), b.title, b.provider)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -179,8 +174,7 @@ pub async fn delete(
     chat: web::Data<ChatService>,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    chat.delete(user.user_id.into(), id.into_inner().into())
-        .await?;
+    chat.delete(user.user_id, id.into_inner().into()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -200,8 +194,7 @@ pub async fn cancel(
     path: web::Path<(Uuid, Uuid)>,
 ) -> ApiResult<HttpResponse> {
     let (id, answer) = path.into_inner();
-    chat.cancel(user.user_id.into(), id.into(), answer.into())
-        .await?;
+    chat.cancel(user.user_id, id.into(), answer.into()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -67,7 +67,7 @@ pub async fn admin_set_provider(
         "disable" => false,
         _ => return Err(ApiError::not_found("route")),
     };
-    chat.set_provider_enabled(admin.user_id.into(), &id, enabled)
+    chat.set_provider_enabled(admin.user_id, &id, enabled)
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -170,7 +170,7 @@ pub async fn embeddings(
     }
     let texts = texts(r.input)?;
     let Embedded { vectors, tokens } = inference
-        .embed(user.0.user_id.into(), model.clone(), texts)
+        .embed(user.0.user_id, model.clone(), texts)
         .await?;
     let data = vectors
         .into_iter()

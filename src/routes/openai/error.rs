@@ -11,6 +11,7 @@ use tessera_actors::jobs::StepError;
 use tessera_actors::models::InferError;
 use tessera_actors::HasErrorCode;
 use tessera_models::media::MediaError;
+use tessera_models::runtime::InputFault;
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ErrorCode};
@@ -162,15 +163,14 @@ impl From<crate::content::ContentFailure> for OpenAiError {
     }
 }
 
-/// Codes llama.cpp's chat runtime puts in front of its messages (`code: message`), and what
-/// each means for the caller.
-const LLAMA_INPUT_CODES: &[(ErrorCode, ErrorCode)] = &[
-    (ErrorCode::ContextExceeded, ErrorCode::ContextLengthExceeded),
-    (ErrorCode::InputTooLarge, ErrorCode::ContextLengthExceeded),
-    (ErrorCode::InvalidMessages, ErrorCode::InvalidMessages),
-    (ErrorCode::InvalidOptions, ErrorCode::InvalidValue),
-    (ErrorCode::EmptyPrompt, ErrorCode::InvalidMessages),
-];
+/// What a model's refusal of its input means for an OpenAI client.
+fn input_fault_code(fault: InputFault) -> ErrorCode {
+    match fault {
+        InputFault::ContextExceeded | InputFault::InputTooLarge => ErrorCode::ContextLengthExceeded,
+        InputFault::InvalidMessages | InputFault::EmptyPrompt => ErrorCode::InvalidMessages,
+        InputFault::InvalidOptions => ErrorCode::InvalidValue,
+    }
+}
 
 /// A model instance's refusal or failure.
 pub fn infer_error(e: InferError) -> OpenAiError {
@@ -187,24 +187,19 @@ pub fn infer_error(e: InferError) -> OpenAiError {
             e.to_string(),
         ),
         InferError::Crashed { .. } => OpenAiError::internal(&e),
-        InferError::Runtime(message) => {
-            for &(found, code) in LLAMA_INPUT_CODES {
-                let marker = format!("{found}: ");
-                if let Some(at) = message.find(&marker) {
-                    let text = &message[at + marker.len()..];
-                    let err = OpenAiError::invalid(code, text.to_owned());
-                    return if matches!(
-                        code,
-                        ErrorCode::ContextLengthExceeded | ErrorCode::InvalidMessages
-                    ) {
-                        err.with_param("messages")
-                    } else {
-                        err
-                    };
-                }
+        InferError::Rejected { fault, message } => {
+            let code = input_fault_code(*fault);
+            let err = OpenAiError::invalid(code, message.clone());
+            if matches!(
+                code,
+                ErrorCode::ContextLengthExceeded | ErrorCode::InvalidMessages
+            ) {
+                err.with_param("messages")
+            } else {
+                err
             }
-            OpenAiError::internal(&e)
         }
+        InferError::Runtime(_) => OpenAiError::internal(&e),
     }
 }
 
@@ -335,13 +330,16 @@ mod tests {
 
     #[test]
     fn llama_input_errors_are_bad_requests_with_openais_codes() {
-        let e = infer_error(InferError::Runtime(
-            "inference failed in llama: context_exceeded: the prompt (9000 tokens) plus \
-             max_tokens (16) exceeds the context window of 8192 tokens"
-                .into(),
-        ));
+        use tessera_models::runtime::llama::LlamaError;
+        let refused = tessera_models::runtime::RuntimeError::from(LlamaError::ContextExceeded {
+            prompt_tokens: 9000,
+            max_tokens: 16,
+            n_ctx: 8192,
+        });
+        let e = infer_error(InferError::from(refused));
         assert_eq!(e.status, StatusCode::BAD_REQUEST);
-        assert_eq!(e.code, "context_length_exceeded");
+        assert_eq!(e.code, ErrorCode::ContextLengthExceeded);
+        assert_eq!(e.param.as_deref(), Some("messages"));
         assert!(
             e.message.starts_with("the prompt (9000 tokens)"),
             "{}",

@@ -1,6 +1,6 @@
 //! What can go wrong while loading a GGUF model or generating with it.
 
-use crate::runtime::RuntimeError;
+use crate::runtime::{InputFault, RuntimeError};
 
 /// What can go wrong while loading a GGUF model or generating with it.
 #[derive(Debug, thiserror::Error)]
@@ -35,31 +35,34 @@ pub enum LlamaError {
 }
 
 impl LlamaError {
-    /// A stable, machine-readable code for this error.
-    pub fn code(&self) -> &'static str {
-        match self {
-            LlamaError::Backend(_) => "llama_backend",
-            LlamaError::ModelMissing { .. } => "model_missing",
-            LlamaError::Load { .. } => "model_load",
-            LlamaError::InvalidMessages(_) => "invalid_messages",
-            LlamaError::InvalidOptions(_) => "invalid_options",
-            LlamaError::EmptyPrompt => "empty_prompt",
-            LlamaError::ContextExceeded { .. } => "context_exceeded",
-            LlamaError::InputTooLarge { .. } => "input_too_large",
-            LlamaError::Context { .. } => "context_create",
-            LlamaError::Decode(_) => "decode_failed",
-        }
+    /// The caller's part in this failure, when the input rather than the runtime is at fault.
+    pub fn input_fault(&self) -> Option<InputFault> {
+        Some(match self {
+            LlamaError::InvalidMessages(_) => InputFault::InvalidMessages,
+            LlamaError::InvalidOptions(_) => InputFault::InvalidOptions,
+            LlamaError::EmptyPrompt => InputFault::EmptyPrompt,
+            LlamaError::ContextExceeded { .. } => InputFault::ContextExceeded,
+            LlamaError::InputTooLarge { .. } => InputFault::InputTooLarge,
+            _ => return None,
+        })
     }
 }
 
 impl From<LlamaError> for RuntimeError {
     fn from(e: LlamaError) -> Self {
+        if let Some(fault) = e.input_fault() {
+            return RuntimeError::Rejected {
+                model: "llama".into(),
+                fault,
+                message: e.to_string(),
+            };
+        }
         match e {
             LlamaError::ModelMissing { path } => RuntimeError::ModelMissing { path },
             LlamaError::Load { path, message } => RuntimeError::Load { path, message },
             other => RuntimeError::Inference {
                 model: "llama".into(),
-                message: format!("{}: {other}", other.code()),
+                message: other.to_string(),
             },
         }
     }

@@ -123,7 +123,7 @@ pub async fn speech(
         .with_param("stream_format"));
     }
     let spoken = inference
-        .speak(user.0.user_id.into(), model, &r.input, speed, format)
+        .speak(user.0.user_id, model, &r.input, speed, format)
         .await?;
     Ok(HttpResponse::Ok()
         .content_type(format.mime_type())

@@ -265,7 +265,7 @@ pub async fn transcriptions(
         duration,
         transcript,
     } = inference
-        .transcribe(user.0.user_id.into(), model, file, &sha256)
+        .transcribe(user.0.user_id, model, file, &sha256)
         .await?;
     let usage = TranscriptionUsage {
         kind: "duration",

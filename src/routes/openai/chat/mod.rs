@@ -70,13 +70,7 @@ pub async fn completions(
         fit: false,
     };
     let mut rx = inference
-        .start_chat(
-            user.0.user_id.into(),
-            p.model.clone(),
-            work,
-            p.stream,
-            cancel,
-        )
+        .start_chat(user.0.user_id, p.model.clone(), work, p.stream, cancel)
         .await?;
     let id = format!("chatcmpl-{}", uuid::Uuid::new_v4().simple());
     let created = unix_now();
