@@ -188,6 +188,7 @@ async fn local(
             Finish::Stop | Finish::StopSequence => "stop",
             Finish::Length => "length",
             Finish::Cancelled => "cancelled",
+            Finish::Loop => "loop",
         }
         .into(),
         model: pipelines.chat.info.id.clone(),

@@ -71,7 +71,6 @@ const VIDEO_STEPS: &[&str] = &[
     step::IMAGE_OCR,
     step::AUDIO_SPEECH,
     step::AUDIO_TRANSCRIPT,
-    step::VIDEO_SUMMARY,
 ];
 
 impl Source {

@@ -79,11 +79,25 @@ async fn a_photo_gets_labels_and_a_description_and_rendered_text_is_read() {
             .any(|l| (281..=285).contains(&l["index"].as_u64().unwrap())),
         "a cat class in the top 5: {labels:?}"
     );
+    // The description states the cat from its label, as sure as the label is, and nothing the
+    // findings do not support: every statement names its source.
     let description = result["description"].as_str().expect("a description");
+    let statements = result["statements"].as_array().expect("statements");
+    let first = &statements[0];
+    assert_eq!(first["source"]["kind"], "label", "{statements:?}");
     assert!(
-        description.split_whitespace().count() >= 3,
-        "{description:?}"
+        words(first["text"].as_str().unwrap()).contains(&"cat".to_owned()),
+        "{statements:?}"
     );
+    assert!(first["confidence"].as_f64().unwrap() > 0.0);
+    for s in statements {
+        let kind = s["source"]["kind"].as_str().unwrap();
+        assert!(["label", "ocr", "model"].contains(&kind), "{s}");
+        assert!(
+            description.contains(s["text"].as_str().unwrap()),
+            "{s} in {description:?}"
+        );
+    }
     assert_eq!(
         result["ocr"]["lines"].as_array().map(Vec::len),
         Some(0),
@@ -104,6 +118,17 @@ async fn a_photo_gets_labels_and_a_description_and_rendered_text_is_read() {
     let ocr = &sign_item["analysis"]["result"]["ocr"];
     let read = ocr["text"].as_str().unwrap();
     assert_eq!(words(read), words("OPEN DAILY FROM NINE"), "{ocr}");
+    let sign_result = &sign_item["analysis"]["result"];
+    let quoted = sign_result["statements"]
+        .as_array()
+        .expect("statements")
+        .iter()
+        .find(|s| s["source"]["kind"] == "ocr")
+        .expect("the sign's text is stated");
+    assert!(
+        quoted["text"].as_str().unwrap().contains("OPEN DAILY"),
+        "{quoted}"
+    );
     let line = &ocr["lines"][0];
     let bbox = line["box"].as_array().expect("a box");
     assert_eq!(bbox.len(), 4);
@@ -288,12 +313,35 @@ async fn a_video_gets_keyframes_a_transcript_and_a_time_coded_summary() {
     );
     let summary = result["summary"].as_str().expect("a summary");
     assert!(summary.contains(":0"), "time codes in {summary:?}");
+    // The timeline and the description are built from the findings, each line with its source:
+    // what was said is quoted with its time, the text on screen with its keyframe's.
+    let timeline = result["timeline"].as_array().expect("a timeline");
+    let said = timeline
+        .iter()
+        .find(|l| l["source"]["kind"] == "transcript")
+        .expect("a line of speech in the timeline");
+    assert!(
+        words(said["text"].as_str().unwrap()).contains(&"garden".to_owned()),
+        "{said}"
+    );
+    assert!(said["source"]["start"].as_f64().is_some(), "{said}");
+    assert!(
+        timeline.iter().any(|l| l["source"]["kind"] == "ocr"
+            && words(l["text"].as_str().unwrap()).contains(&"garden".to_owned())),
+        "the title on screen in {timeline:?}"
+    );
+    let description = result["description"].as_str().expect("a description");
+    assert!(description.contains("Speech from 0:0"), "{description:?}");
+    let statements = result["statements"].as_array().expect("statements");
+    assert!(
+        statements.iter().all(|s| s["source"]["kind"].is_string()),
+        "{statements:?}"
+    );
     let s = steps(&item);
     for step in [
         "image.labels",
         "image.ocr",
         "audio.transcript",
-        "video.summary",
         "text.embeddings",
     ] {
         assert!(s.contains(&step.to_owned()), "{step} in {s:?}");

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use tessera_models::runtime::llama::{
     ChatMessage, Finish, GenerateOptions, Generation, LlamaError, LlamaModel, LlamaOptions,
 };
-use tessera_models::runtime::Model;
+use tessera_models::runtime::{InputFault, Model, RuntimeError};
 use tessera_models::text::chat::{summarise, ChatModel, ChatRequest};
 
 /// SmolLM2-135M at Q4_1 answers the bare question greedily with French word salad (llama.cpp
@@ -93,10 +93,10 @@ fn template_from_the_file_adds_the_default_system_prompt() {
     assert!(!own_system.contains(SMOLLM_SYSTEM), "{own_system:?}");
     assert!(own_system.starts_with("<|im_start|>system\nBe brief.<|im_end|>\n"));
 
-    assert_eq!(
-        m.render_chat(&[]).expect_err("no messages").code(),
-        "invalid_messages"
-    );
+    assert!(matches!(
+        m.render_chat(&[]).expect_err("no messages"),
+        LlamaError::InvalidMessages(_)
+    ));
 }
 
 #[test]
@@ -217,7 +217,7 @@ fn a_prompt_larger_than_the_context_is_refused() {
             |_| ControlFlow::Continue(()),
         )
         .expect_err("does not fit");
-    assert_eq!(err.code(), "context_exceeded");
+    assert!(matches!(err, LlamaError::ContextExceeded { .. }), "{err}");
     match &err {
         LlamaError::ContextExceeded {
             prompt_tokens,
@@ -299,7 +299,16 @@ fn the_registry_model_streams_and_reports_errors_per_request() {
     assert_eq!((g.finish, g.completion_tokens), (Finish::Length, 3));
     assert_eq!(*streamed.lock().expect("lock"), g.text);
     let err = results[1].as_ref().expect_err("max_tokens 0 is refused");
-    assert!(err.to_string().contains("invalid_options"), "{err}");
+    assert!(
+        matches!(
+            err,
+            RuntimeError::Rejected {
+                fault: InputFault::InvalidOptions,
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
 #[test]
@@ -432,4 +441,66 @@ fn the_prompt_cache_stays_within_its_budget_and_can_be_off() {
     assert!(newest.cached_prompt_tokens > 0, "the newest state is kept");
     let oldest = chat(&m, &messages, &scoped("a", 8));
     assert_eq!(oldest.cached_prompt_tokens, 0, "the oldest went first");
+}
+
+/// With the repetition controls off, greedy decoding of a repetitive request loops; the loop
+/// guard cuts it where the repetition began, and nothing of the repeated run is streamed.
+#[test]
+fn a_loop_is_cut_before_it_is_streamed() {
+    let m = model();
+    let mut streamed = String::new();
+    let g = m
+        .chat(
+            &[ChatMessage::user(
+                "Write the word 'cat' fifty times, separated by spaces.",
+            )],
+            &GenerateOptions {
+                repeat_penalty: 1.0,
+                dry_multiplier: 0.0,
+                ..GenerateOptions::greedy(200)
+            },
+            &AtomicBool::new(false),
+            |p| {
+                streamed.push_str(p);
+                ControlFlow::Continue(())
+            },
+        )
+        .expect("generates");
+    assert_eq!(g.finish, Finish::Loop, "{g:?}");
+    assert_eq!(streamed, g.text);
+    let cats = g.text.to_lowercase().matches("cat").count();
+    assert!(
+        (1..16).contains(&cats), // a loop is a repeated run of 16 tokens
+        "the repeated run is never shown: {:?}",
+        g.text
+    );
+}
+
+#[test]
+fn repetition_options_out_of_range_are_refused() {
+    let m = model();
+    for options in [
+        GenerateOptions {
+            repeat_penalty: 0.0,
+            ..GenerateOptions::greedy(4)
+        },
+        GenerateOptions {
+            frequency_penalty: 3.0,
+            ..GenerateOptions::greedy(4)
+        },
+        GenerateOptions {
+            dry_multiplier: f32::NAN,
+            ..GenerateOptions::greedy(4)
+        },
+    ] {
+        let err = m
+            .chat(
+                &[ChatMessage::user("Hi")],
+                &options,
+                &AtomicBool::new(false),
+                |_| ControlFlow::Continue(()),
+            )
+            .expect_err("refused");
+        assert!(matches!(err, LlamaError::InvalidOptions(_)), "{err}");
+    }
 }

@@ -1,13 +1,15 @@
-//! Text the language model composes from findings: an image's description, a video's
-//! time-coded summary.
+//! Text the language model composes from findings: an image's description, kept only where the
+//! grounding check finds it supported.
 
-use tessera_events::content::analysis::{step, Label};
+use tessera_events::content::analysis::{step, Label, Statement, StatementSource};
 use tessera_events::jobs::Provenance;
 use tessera_models::runtime::llama::{ChatMessage, GenerateOptions};
 use tessera_models::text::chat::ChatRequest;
 
+use super::grounding::Sources;
 use super::params::ComposeParams;
 use super::progress::note_tokens;
+use super::statements::LABEL_SURE;
 use super::support::sha256_hex;
 use super::Pipelines;
 use crate::jobs::cache::cached;
@@ -62,16 +64,19 @@ impl Pipelines {
         Ok(text)
     }
 
-    /// A short description of an image composed by the LLM from its labels and text.
+    /// The language model's description of an image from its labels and text, checked against
+    /// them: only the sentences every word of which the findings support come back, as
+    /// statements of the model; the others are logged and dropped.
     pub(super) async fn describe(
         &self,
         labels: &[Label],
         text: &str,
         provenance: &mut Vec<Provenance>,
-    ) -> Result<String, StepError> {
-        let listed: Vec<String> = labels
+    ) -> Result<Vec<Statement>, StepError> {
+        // The model is told, and checked against, only what is sure enough to state.
+        let sure: Vec<&Label> = labels.iter().filter(|l| l.score >= LABEL_SURE).collect();
+        let listed: Vec<String> = sure
             .iter()
-            .filter(|l| l.score >= 0.05)
             .map(|l| format!("{} ({:.0}%)", l.name, l.score * 100.0))
             .collect();
         let text: String = text.chars().take(1500).collect();
@@ -80,17 +85,39 @@ impl Pipelines {
             if listed.is_empty() { "nothing certain".to_owned() } else { listed.join(", ") },
             if text.trim().is_empty() { "none".to_owned() } else { format!("\"{}\"", text.trim()) },
         );
-        self.composed(
-            Composition {
-                step: step::IMAGE_DESCRIPTION,
-                prompt: "describe-v1",
-                system: "You describe pictures for a photo library. Use only the facts given. Answer with one or two plain sentences.",
-                user: format!("{facts}\nDescribe the picture."),
-                max_tokens: 80,
-            },
-            &facts,
-            provenance,
-        )
-        .await
+        let prose = self
+            .composed(
+                Composition {
+                    step: step::IMAGE_DESCRIPTION,
+                    prompt: "describe-v2",
+                    system: "You describe pictures for a photo library. Use only the facts given. Answer with one or two plain sentences.",
+                    user: format!("{facts}\nDescribe the picture."),
+                    max_tokens: 80,
+                },
+                &facts,
+                provenance,
+            )
+            .await?;
+        let sources = Sources::new(sure.iter().map(|l| l.name.as_str()).chain([text.as_str()]));
+        let checked = sources.check(&prose);
+        for r in &checked.rejected {
+            tracing::debug!(
+                sentence = %r.sentence,
+                unsupported = ?r.unsupported,
+                "a description sentence the findings do not support was left out"
+            );
+        }
+        Ok(checked
+            .kept
+            .into_iter()
+            .map(|text| Statement {
+                text,
+                source: StatementSource::Model {
+                    model: self.chat.info.id.clone(),
+                },
+                confidence: None,
+                uncertain: false,
+            })
+            .collect())
     }
 }

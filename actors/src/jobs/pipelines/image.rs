@@ -8,6 +8,7 @@ use tessera_events::content::Analysis;
 use tessera_events::jobs::JobRequested;
 use tessera_models::vision::{decode_image, read_exif, ExifFacts};
 
+use super::statements::{image_statements, joined};
 use super::support::{blocking, vision_error};
 use super::{Pipelines, ProgressSink};
 use crate::jobs::StepError;
@@ -30,6 +31,7 @@ impl Pipelines {
             Ok((image, exif))
         })
         .await?;
+        let size = (image.width(), image.height());
         let mut provenance = Vec::new();
         progress.report("classifying", 20).await;
         let labels = self
@@ -40,7 +42,12 @@ impl Pipelines {
             .read_image_text(&request.sha256, image, &mut provenance)
             .await?;
         progress.report("describing", 70).await;
-        let description = self.describe(&labels, &ocr.text, &mut provenance).await?;
+        let mut statements = image_statements(&labels, &ocr, size);
+        let prose = self.describe(&labels, &ocr.text, &mut provenance).await?;
+        // Model sentences that only repeat the findings' words add nothing to them.
+        let said = joined(&statements).to_lowercase();
+        statements.extend(prose.into_iter().filter(|s| !repeats(&said, &s.text)));
+        let description = joined(&statements);
         progress.report("embedding", 90).await;
         let derived = derived_text(&labels, &ocr.text, &description);
         let embeddings = self
@@ -51,6 +58,7 @@ impl Pipelines {
             ocr,
             exif: exif_finding(exif),
             description,
+            statements,
             embeddings,
             provenance,
         }))
@@ -68,6 +76,14 @@ fn exif_finding(e: ExifFacts) -> Exif {
             longitude: g.longitude,
         }),
     }
+}
+
+/// Whether every word of `sentence` already appears in `said` (lower case).
+fn repeats(said: &str, sentence: &str) -> bool {
+    sentence
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.len() > 3)
+        .all(|w| said.contains(&w.to_lowercase()))
 }
 
 /// The text derived from an image, for its embeddings.

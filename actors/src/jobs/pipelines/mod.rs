@@ -1,18 +1,22 @@
 //! The pipelines a job runs, one module per modality (`text`, `image`, `audio`, `video`), over
 //! the model instances of the node, and the steps they share (`labels`, `ocr`, `transcription`,
-//! `summary`, `compose` for description and time-coded summaries, `embeddings`, `speech`). Each
+//! `summary`, `compose` for the language model's prose, `embeddings`, `speech`). What is stated
+//! about a picture or a video is built from the findings (`statements`); the model's prose is
+//! added only where `grounding` finds it supported. Each
 //! step's output is cached by (input, model version, parameters: `params`) and carries its
 //! provenance; a pipeline's findings are a typed [`Analysis`].
 
 mod audio;
 mod compose;
 mod embeddings;
+pub mod grounding;
 mod image;
 mod labels;
 mod ocr;
 mod params;
 mod progress;
 mod speech;
+pub mod statements;
 mod summary;
 mod support;
 mod text;

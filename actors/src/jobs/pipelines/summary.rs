@@ -53,7 +53,7 @@ impl Pipelines {
             &step::summary_of(what),
             &self.chat.info,
             &SummaryParams {
-                prompt: "summary-v1",
+                prompt: "summary-v2",
                 max_words: words,
                 piece_chars: SUMMARY_PIECE_CHARS,
                 temperature: 0.0,
@@ -99,7 +99,7 @@ impl Pipelines {
             ))
             .await?;
         note_tokens(&g);
-        Ok(cut_words(g.text.trim(), words))
+        Ok(end_at_sentence(&cut_words(g.text.trim(), words)))
     }
 }
 
@@ -119,10 +119,42 @@ fn split_pieces(text: &str, max: usize) -> Vec<String> {
     pieces
 }
 
+/// The text up to its last full sentence, so that a summary cut by the word or token limit never
+/// ends mid-sentence; a text with no sentence end at all is kept whole.
+fn end_at_sentence(text: &str) -> String {
+    let mut ends = text.char_indices().filter(|&(i, c)| {
+        matches!(c, '.' | '!' | '?')
+            && text[i + c.len_utf8()..]
+                .chars()
+                .next()
+                .is_none_or(char::is_whitespace)
+    });
+    match ends.next_back() {
+        Some((i, c)) => text[..i + c.len_utf8()].to_owned(),
+        None => text.to_owned(),
+    }
+}
+
 fn cut_words(text: &str, max: usize) -> String {
     let words: Vec<&str> = text.split_whitespace().collect();
     if words.len() <= max {
         return words.join(" ");
     }
     words[..max].join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_summary_cut_by_its_limit_ends_at_its_last_sentence() {
+        let cut = cut_words(
+            "The cat sat. It read a page of text about segmentation and",
+            9,
+        );
+        assert_eq!(end_at_sentence(&cut), "The cat sat.");
+        assert_eq!(end_at_sentence("No full stop here"), "No full stop here");
+        assert_eq!(end_at_sentence("Costs 3.5 euros. Then"), "Costs 3.5 euros.");
+    }
 }

@@ -1,9 +1,10 @@
 //! The video pipeline: keyframes (labels and text of each, stored beside the previews), the
-//! sound's transcript, a time-coded summary of both, and embeddings of all that.
+//! sound's transcript, a description and a time-coded summary built from both (no model prose,
+//! so nothing in them is invented), and embeddings of all that.
 
 use std::path::Path;
 
-use tessera_events::content::analysis::{step, Keyframe, Transcript, VideoAnalysis};
+use tessera_events::content::analysis::{Keyframe, Transcript, VideoAnalysis};
 use tessera_events::content::Analysis;
 use tessera_events::jobs::{JobRequested, Provenance};
 use tessera_events::ErrorCode;
@@ -11,7 +12,7 @@ use tessera_models::audio::{decode_file, AudioLimits};
 use tessera_models::video::{extract_audio, keyframes};
 use tessera_models::vision::decode_image;
 
-use super::compose::Composition;
+use super::statements::{joined, lines, video_statements, video_timeline};
 use super::support::{audio_error, blocking, media_error, sha256_hex, vision_error};
 use super::transcription::transcript_finding;
 use super::{Pipelines, ProgressSink};
@@ -59,9 +60,10 @@ impl Pipelines {
             None => None,
         };
         progress.report("summarising", 85).await;
-        let summary = self
-            .video_summary(&keyframes, transcript.as_ref(), &mut provenance)
-            .await?;
+        let timeline = video_timeline(&keyframes, transcript.as_ref());
+        let statements = video_statements(&keyframes, transcript.as_ref());
+        let summary = lines(&timeline);
+        let description = joined(&statements);
         let derived = derived_text(&keyframes, transcript.as_ref(), &summary);
         progress.report("embedding", 95).await;
         let embeddings = self
@@ -72,6 +74,9 @@ impl Pipelines {
             has_audio: transcript.is_some(),
             transcript,
             summary,
+            timeline,
+            description,
+            statements,
             embeddings,
             provenance,
         }))
@@ -122,54 +127,6 @@ impl Pipelines {
         }
         Ok(out)
     }
-
-    /// A time-coded summary of a video from its keyframes and transcript.
-    async fn video_summary(
-        &self,
-        keyframes: &[Keyframe],
-        transcript: Option<&Transcript>,
-        provenance: &mut Vec<Provenance>,
-    ) -> Result<String, StepError> {
-        let mut facts = String::new();
-        for k in keyframes {
-            let labels: Vec<&str> = k.labels.iter().map(|l| l.name.as_str()).collect();
-            facts.push_str(&format!(
-                "[{}] scene: {}",
-                timecode(k.time),
-                labels.join(", ")
-            ));
-            let ocr = k.ocr_text.trim();
-            if !ocr.is_empty() {
-                facts.push_str(&format!(
-                    "; on screen: \"{}\"",
-                    ocr.chars().take(200).collect::<String>()
-                ));
-            }
-            facts.push('\n');
-        }
-        if let Some(t) = transcript {
-            for s in t.segments.iter().take(60) {
-                facts.push_str(&format!(
-                    "[{}] said: {}\n",
-                    timecode(s.start as f64),
-                    s.text.trim()
-                ));
-            }
-        }
-        let facts: String = facts.chars().take(6000).collect();
-        self.composed(
-            Composition {
-                step: step::VIDEO_SUMMARY,
-                prompt: "video-summary-v1",
-                system: "You summarise videos from notes about them. Write a few lines, each starting with a time code like [0:05], using only the notes.",
-                user: format!("Notes:\n{facts}\nWrite the time-coded summary."),
-                max_tokens: 200,
-            },
-            &facts,
-            provenance,
-        )
-        .await
-    }
 }
 
 /// The text derived from a video, for its embeddings: each keyframe's labels and text, what
@@ -190,14 +147,4 @@ fn derived_text(keyframes: &[Keyframe], transcript: Option<&Transcript>, summary
     }
     derived.push_str(summary);
     derived
-}
-
-/// `m:ss` (or `h:mm:ss`).
-fn timecode(seconds: f64) -> String {
-    let s = seconds.max(0.0).round() as u64;
-    if s >= 3600 {
-        format!("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
-    } else {
-        format!("{}:{:02}", s / 60, s % 60)
-    }
 }

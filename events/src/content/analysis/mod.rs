@@ -39,7 +39,8 @@ pub mod step {
     pub const TEXT_SUMMARY: &str = "text.summary";
     /// The summary of a recording's transcript.
     pub const TRANSCRIPT_SUMMARY: &str = "transcript.summary";
-    /// A video's time-coded summary from its keyframes and transcript.
+    /// A video's time-coded summary written by the language model, in analyses made before
+    /// the summary was built from the findings.
     pub const VIDEO_SUMMARY: &str = "video.summary";
     /// Text embedded for search.
     pub const TEXT_EMBEDDINGS: &str = "text.embeddings";
@@ -164,6 +165,45 @@ pub struct EmbeddedChunk {
 /// The embeddings as the log keeps them: every window with its vector.
 pub type Embeddings = Vec<EmbeddedChunk>;
 
+/// One statement Tessera shows about an item, with where it comes from: every sentence of a
+/// description or a time-coded summary is one, so the UI can say what each rests on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Statement {
+    /// The sentence as shown.
+    pub text: String,
+    /// What it rests on.
+    pub source: StatementSource,
+    /// How sure the finding behind it is, 0–1, where the source gives a measure (a label's
+    /// probability, OCR's mean character confidence).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f32>,
+    /// Below the level at which the finding is shown as fact: the UI marks it as uncertain.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub uncertain: bool,
+}
+
+/// What a [`Statement`] rests on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum StatementSource {
+    /// The image classifier's label of that name.
+    Label { name: String },
+    /// Text read in the picture (or in the keyframe at `at` seconds of a video).
+    Ocr {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at: Option<f64>,
+    },
+    /// Words said between `start` and `end` seconds.
+    Transcript { start: f64, end: f64 },
+    /// What the classifier saw in the keyframe at `at` seconds.
+    Keyframe { at: f64 },
+    /// The file's own facts (its length, whether it has sound, its pages).
+    File,
+    /// Prose the language model wrote that the grounding check found supported by the other
+    /// findings.
+    Model { model: String },
+}
+
 /// What the models found in a text item.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct TextAnalysis<E> {
@@ -184,8 +224,12 @@ pub struct ImageAnalysis<E> {
     pub labels: Vec<Label>,
     pub ocr: OcrText,
     pub exif: Exif,
-    /// One or two sentences composed from the labels and the text.
+    /// One or two sentences from the labels and the text: the statements, joined.
     pub description: String,
+    /// The description sentence by sentence, each with its source. Analyses made before
+    /// descriptions were grounded have none (their description is the model's prose).
+    #[serde(default)]
+    pub statements: Vec<Statement>,
     pub embeddings: E,
     /// Each model step, in the order it ran.
     pub provenance: Vec<Provenance>,
@@ -216,6 +260,16 @@ pub struct VideoAnalysis<K, E> {
     pub transcript: Option<Transcript>,
     /// Lines starting with a time code (`[0:05] ...`).
     pub summary: String,
+    /// The time-coded summary line by line, each with its source; none in analyses made
+    /// before summaries were built from the findings.
+    #[serde(default)]
+    pub timeline: Vec<Statement>,
+    /// What the video shows and says, in a sentence or two (empty in older analyses).
+    #[serde(default)]
+    pub description: String,
+    /// The description sentence by sentence, each with its source.
+    #[serde(default)]
+    pub statements: Vec<Statement>,
     pub embeddings: E,
     /// Each model step, in the order it ran.
     pub provenance: Vec<Provenance>,
@@ -272,11 +326,21 @@ impl<K, E> Analysis<K, E> {
         }
     }
 
-    /// An image's description.
+    /// An image's or a video's description.
     pub fn description(&self) -> Option<&str> {
         match self {
             Self::Image(a) => Some(&a.description),
+            Self::Video(a) if !a.description.is_empty() => Some(&a.description),
             _ => None,
+        }
+    }
+
+    /// The description sentence by sentence, with sources (empty for older analyses).
+    pub fn statements(&self) -> &[Statement] {
+        match self {
+            Self::Image(a) => &a.statements,
+            Self::Video(a) => &a.statements,
+            _ => &[],
         }
     }
 
@@ -342,6 +406,7 @@ impl<K, E> Analysis<K, E> {
                 ocr: a.ocr,
                 exif: a.exif,
                 description: a.description,
+                statements: a.statements,
                 embeddings: embeddings(a.embeddings),
                 provenance: a.provenance,
             }),
@@ -363,6 +428,9 @@ impl<K, E> Analysis<K, E> {
                 has_audio: a.has_audio,
                 transcript: a.transcript,
                 summary: a.summary,
+                timeline: a.timeline,
+                description: a.description,
+                statements: a.statements,
                 embeddings: embeddings(a.embeddings),
                 provenance: a.provenance,
             }),

@@ -9,6 +9,7 @@ use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 use serde::{Deserialize, Serialize};
 
+use super::loop_guard::{Guarded, LoopGuard};
 use super::prompt_cache::restore;
 use super::text_stream::{Pushed, TextStream};
 use super::{ChatMessage, LlamaError, LlamaModel};
@@ -29,6 +30,22 @@ pub struct GenerateOptions {
     pub stop: Vec<String>,
     /// Seed of the sampler; `None` seeds from the clock.
     pub seed: Option<u32>,
+    /// Divides the logits of tokens seen in the last [`REPEAT_LAST_N`] generated tokens
+    /// (llama.cpp's repeat penalty); 1 turns it off.
+    #[serde(default = "default_repeat_penalty")]
+    pub repeat_penalty: f32,
+    /// Subtracted from a token's logit once per time it was generated (OpenAI's
+    /// `frequency_penalty`); 0 turns it off.
+    #[serde(default)]
+    pub frequency_penalty: f32,
+    /// Subtracted from a token's logit once it was generated at all (OpenAI's
+    /// `presence_penalty`); 0 turns it off.
+    #[serde(default)]
+    pub presence_penalty: f32,
+    /// Strength of DRY ("don't repeat yourself"), which penalises the token that would extend a
+    /// sequence already generated; 0 turns it off.
+    #[serde(default = "default_dry_multiplier")]
+    pub dry_multiplier: f32,
     /// Who may share cached prompt state with this generation (a user's id): a generation
     /// reuses, and leaves behind, saved state only within its scope, so nobody can time
     /// another user's prompts. `None` neither reuses nor saves.
@@ -44,10 +61,33 @@ impl Default for GenerateOptions {
             top_p: 0.9,
             stop: Vec::new(),
             seed: None,
+            repeat_penalty: default_repeat_penalty(),
+            frequency_penalty: 0.0,
+            presence_penalty: 0.0,
+            dry_multiplier: default_dry_multiplier(),
             cache_scope: None,
         }
     }
 }
+
+/// The repetition controls every generation gets unless it asks otherwise: small models loop
+/// without them, greedy ones above all.
+fn default_repeat_penalty() -> f32 {
+    1.1
+}
+
+fn default_dry_multiplier() -> f32 {
+    0.8
+}
+
+/// Generated tokens the repeat, frequency and presence penalties look back over.
+const REPEAT_LAST_N: i32 = 64;
+/// DRY's settings, llama.cpp's defaults: the base of its exponential penalty, the repeated length
+/// it allows unpunished, how far back it looks, and the texts that break a sequence.
+const DRY_BASE: f32 = 1.75;
+const DRY_ALLOWED_LENGTH: i32 = 2;
+const DRY_LAST_N: i32 = 512;
+const DRY_BREAKERS: [&str; 4] = ["\n", ":", "\"", "*"];
 
 impl GenerateOptions {
     /// Greedy decoding of at most `max_tokens` tokens.
@@ -69,6 +109,28 @@ impl GenerateOptions {
             return Err(LlamaError::InvalidOptions(format!(
                 "temperature must be a number >= 0, not {}",
                 self.temperature
+            )));
+        }
+        if !(self.repeat_penalty.is_finite() && self.repeat_penalty > 0.0) {
+            return Err(LlamaError::InvalidOptions(format!(
+                "repeat_penalty must be a number > 0, not {}",
+                self.repeat_penalty
+            )));
+        }
+        for (name, value) in [
+            ("frequency_penalty", self.frequency_penalty),
+            ("presence_penalty", self.presence_penalty),
+        ] {
+            if !(-2.0..=2.0).contains(&value) {
+                return Err(LlamaError::InvalidOptions(format!(
+                    "{name} must be between -2 and 2, not {value}"
+                )));
+            }
+        }
+        if !(self.dry_multiplier.is_finite() && self.dry_multiplier >= 0.0) {
+            return Err(LlamaError::InvalidOptions(format!(
+                "dry_multiplier must be a number >= 0, not {}",
+                self.dry_multiplier
             )));
         }
         if !(self.top_p > 0.0 && self.top_p <= 1.0) {
@@ -93,6 +155,8 @@ pub enum Finish {
     StopSequence,
     /// The caller cancelled (the flag, or the token callback returned `Break`).
     Cancelled,
+    /// The model began repeating itself; the text ends where the repetition began.
+    Loop,
 }
 
 /// A finished completion and how it went.
@@ -200,7 +264,8 @@ impl LlamaModel {
                 .map_err(|e| LlamaError::Decode(e.to_string()))?;
         }
 
-        let mut sampler = sampler(options);
+        let mut sampler = self.sampler(options);
+        let mut guard = LoopGuard::new();
         let mut stream = TextStream::new(&options.stop);
         let mut piece = Vec::with_capacity(32);
         let mut position = tokens.len();
@@ -221,10 +286,18 @@ impl LlamaModel {
             generation.completion_tokens += 1;
             piece.clear();
             vocab.token_to_piece_into(token, &mut piece, false, None);
-            match stream.push(&piece, &mut on_token) {
-                Pushed::Open => {}
-                Pushed::Stopped => break Finish::StopSequence,
-                Pushed::Refused => break Finish::Cancelled,
+            let due = match guard.push(token.0, &piece) {
+                Guarded::Loop(kept) => {
+                    break release(kept, &mut stream, &mut on_token).unwrap_or(Finish::Loop)
+                }
+                Guarded::Release(due) => due,
+            };
+            if let Some(due) = due {
+                match stream.push(&due, &mut on_token) {
+                    Pushed::Open => {}
+                    Pushed::Stopped => break Finish::StopSequence,
+                    Pushed::Refused => break Finish::Cancelled,
+                }
             }
             if generation.completion_tokens >= options.max_tokens {
                 break Finish::Length;
@@ -237,7 +310,13 @@ impl LlamaModel {
             evaluated.push(token);
             decode_steps += 1;
         };
-        if matches!(finish, Finish::Stop | Finish::Length) {
+        let finish = match finish {
+            Finish::Stop | Finish::Length => {
+                release(guard.drain(), &mut stream, &mut on_token).unwrap_or(finish)
+            }
+            other => other,
+        };
+        if matches!(finish, Finish::Stop | Finish::Length | Finish::Loop) {
             stream.flush(&mut on_token);
         }
         generation.finish = finish;
@@ -269,19 +348,64 @@ fn add(
         .map_err(|e| LlamaError::Decode(e.to_string()))
 }
 
-fn sampler(options: &GenerateOptions) -> LlamaSampler {
-    if options.temperature <= 0.0 {
-        return LlamaSampler::greedy();
+/// Streams pieces the loop guard held back (at the end, or those before a loop); a stop text or a refusal
+/// among it ends the generation there, as it would have mid-way.
+fn release(
+    pieces: impl IntoIterator<Item = Vec<u8>>,
+    stream: &mut TextStream<'_>,
+    on_token: &mut impl FnMut(&str) -> ControlFlow<()>,
+) -> Option<Finish> {
+    for due in pieces {
+        match stream.push(&due, on_token) {
+            Pushed::Open => {}
+            Pushed::Stopped => return Some(Finish::StopSequence),
+            Pushed::Refused => return Some(Finish::Cancelled),
+        }
     }
-    let seed = options.seed.unwrap_or_else(|| {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.subsec_nanos() ^ (d.as_secs() as u32))
-            .unwrap_or(0)
-    });
-    LlamaSampler::chain_simple([
-        LlamaSampler::top_p(options.top_p, 1),
-        LlamaSampler::temp(options.temperature),
-        LlamaSampler::dist(seed),
-    ])
+    None
+}
+
+impl LlamaModel {
+    /// The sampler chain: the repetition controls, then greedy choice or nucleus sampling.
+    fn sampler(&self, options: &GenerateOptions) -> LlamaSampler {
+        let mut chain = Vec::with_capacity(5);
+        if options.repeat_penalty != 1.0
+            || options.frequency_penalty != 0.0
+            || options.presence_penalty != 0.0
+        {
+            chain.push(LlamaSampler::penalties(
+                self.model.n_vocab(),
+                REPEAT_LAST_N,
+                options.repeat_penalty,
+                options.frequency_penalty,
+                options.presence_penalty,
+            ));
+        }
+        if options.dry_multiplier > 0.0 {
+            chain.push(LlamaSampler::dry(
+                &self.model,
+                options.dry_multiplier,
+                DRY_BASE,
+                DRY_ALLOWED_LENGTH,
+                DRY_LAST_N,
+                DRY_BREAKERS,
+            ));
+        }
+        if options.temperature <= 0.0 {
+            chain.push(LlamaSampler::greedy());
+            return LlamaSampler::chain_simple(chain);
+        }
+        let seed = options.seed.unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.subsec_nanos() ^ (d.as_secs() as u32))
+                .unwrap_or(0)
+        });
+        chain.extend([
+            LlamaSampler::top_p(options.top_p, 1),
+            LlamaSampler::temp(options.temperature),
+            LlamaSampler::dist(seed),
+        ]);
+        LlamaSampler::chain_simple(chain)
+    }
 }

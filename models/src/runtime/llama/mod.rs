@@ -7,11 +7,13 @@
 //! built-in ChatML template for files that carry none.
 //!
 //! The seams: [`model`] loads a file and builds contexts, [`template`] renders conversations,
-//! [`generate`] runs the decode loop and sampling, [`prompt_cache`] keeps KV state between
-//! generations, and [`text_stream`] turns token bytes into streamed text.
+//! [`generate`] runs the decode loop and sampling, [`loop_guard`] cuts a generation that repeats
+//! itself, [`prompt_cache`] keeps KV state between generations, and [`text_stream`] turns token
+//! bytes into streamed text.
 
 mod error;
 mod generate;
+mod loop_guard;
 mod model;
 mod prompt_cache;
 mod template;

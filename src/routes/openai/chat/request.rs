@@ -44,9 +44,10 @@ pub struct ChatCompletionRequest {
     pub seed: Option<i64>,
     /// Accepted.
     pub user: Option<String>,
-    /// Accepted, -2 to 2; not applied.
+    /// -2 to 2: subtracted from a token's logit once per time it was generated. Every
+    /// completion also gets a repeat penalty and DRY against loops.
     pub frequency_penalty: Option<f32>,
-    /// Accepted, -2 to 2; not applied.
+    /// -2 to 2: subtracted from a token's logit once it was generated at all.
     pub presence_penalty: Option<f32>,
     /// Only `false`.
     pub logprobs: Option<bool>,
@@ -273,7 +274,9 @@ pub(super) fn prepare(state: &AppState, r: ChatCompletionRequest) -> Result<Prep
             stop,
             // Any 64-bit seed is accepted; the sampler takes 32 bits of it.
             seed: r.seed.map(|s| s as u32),
-            cache_scope: None,
+            frequency_penalty: r.frequency_penalty.unwrap_or(0.0),
+            presence_penalty: r.presence_penalty.unwrap_or(0.0),
+            ..GenerateOptions::default()
         },
         stream,
         include_usage: stream && r.stream_options.is_some_and(|o| o.include_usage),

@@ -90,6 +90,6 @@ impl ChatCompletion {
 pub(super) fn finish_reason(f: Finish) -> &'static str {
     match f {
         Finish::Length => "length",
-        Finish::Stop | Finish::StopSequence | Finish::Cancelled => "stop",
+        Finish::Stop | Finish::StopSequence | Finish::Cancelled | Finish::Loop => "stop",
     }
 }

@@ -27,6 +27,7 @@ function AnswerFacts({ m }: { m: Message }) {
     m.tokens_in != null && m.tokens_out != null ? `${m.tokens_in.toLocaleString()} in · ${m.tokens_out.toLocaleString()} out tokens` : null,
     typeof timings.total_ms === 'number' ? `${(timings.total_ms / 1000).toFixed(1)} s` : null,
     m.finish_reason === 'length' ? 'cut off at the length limit' : null,
+    m.finish_reason === 'loop' ? 'cut where the model began repeating itself' : null,
   ].filter(Boolean);
   if (parts.length === 0) return null;
   return <p className="mt-2 text-xs text-zinc-500 dark:text-zinc-400">{parts.join(' · ')}</p>;

@@ -6,6 +6,7 @@ import { FormError } from '../../ui/Field';
 import { SparklesIcon } from '../../ui/icons';
 import { SkeletonText } from '../../ui/Skeleton';
 import { useToast } from '../../ui/toast';
+import type { Statement } from './analysis';
 import { contentError } from './messages';
 import { Muted, Panel } from './Panel';
 import { useItemText, type Item } from './useContentItem';
@@ -97,12 +98,15 @@ export function GeneratedPanel({
   item,
   kind,
   fromAnalysis,
+  statements = [],
   model,
   analysisPending,
 }: {
   item: Item;
   kind: GenerateKind;
   fromAnalysis: string | undefined;
+  /** The analysis' text sentence by sentence with sources; shown instead of `fromAnalysis`. */
+  statements?: Statement[];
   model: string | undefined;
   analysisPending: boolean;
 }) {
@@ -112,7 +116,7 @@ export function GeneratedPanel({
   const generate = useGenerate(item.id, kind);
   const toast = useToast();
   const [error, setError] = useState<string>();
-  const title = kind === 'summary' ? 'Summary' : 'What the model sees';
+  const title = kind === 'summary' ? 'Summary' : statements.length > 0 ? 'What Tessera found' : 'What the model sees';
   const noun = kind === 'summary' ? 'summary' : 'description';
 
   const run = () => {
@@ -124,7 +128,9 @@ export function GeneratedPanel({
   };
 
   let body;
-  if (fromAnalysis) {
+  if (statements.length > 0) {
+    body = <Statements statements={statements} />;
+  } else if (fromAnalysis) {
     body = <Prose text={fromAnalysis} />;
   } else if (output) {
     body = outputText.isPending ? (
@@ -162,7 +168,7 @@ export function GeneratedPanel({
         {body}
       </div>
       <FormError>{error}</FormError>
-      {(fromAnalysis || output) && (
+      {(fromAnalysis || output || statements.length > 0) && (
         <p className="mt-3 text-xs text-zinc-500 dark:text-zinc-400">
           {output ? (
             <>
@@ -171,12 +177,31 @@ export function GeneratedPanel({
                 Open “{output.title}”
               </Link>
             </>
+          ) : statements.length > 0 ? (
+            <>Built from the findings during analysis; each sentence names its source.</>
           ) : (
             <>Written during analysis{model ? ` by ${model}` : ''}</>
           )}
         </p>
       )}
     </Panel>
+  );
+}
+
+/** Each statement with its source; an uncertain one says so. */
+function Statements({ statements }: { statements: Statement[] }) {
+  return (
+    <ul className="space-y-1.5 text-sm leading-6 text-zinc-800 dark:text-zinc-200">
+      {statements.map((s, i) => (
+        <li key={i} className="break-words">
+          <span className={s.uncertain ? 'italic text-zinc-600 dark:text-zinc-400' : undefined}>{s.text}</span>{' '}
+          <span className="text-xs text-zinc-500 dark:text-zinc-400">
+            ({s.uncertain ? 'uncertain · ' : ''}
+            {s.source})
+          </span>
+        </li>
+      ))}
+    </ul>
   );
 }
 

@@ -141,11 +141,12 @@ function Loaded({ item }: { item: Item }) {
         <div className="min-w-0 space-y-6">
           {viewer}
           <DescriptionPanel item={item} />
-          {item.modality === 'image' && (
+          {(item.modality === 'image' || (item.modality === 'video' && analysis.statements.length > 0)) && (
             <GeneratedPanel
               item={item}
               kind="description"
               fromAnalysis={analysis.description}
+              statements={analysis.statements}
               model={modelOf((s) => s === 'image.description')}
               analysisPending={pending}
             />
@@ -155,6 +156,7 @@ function Loaded({ item }: { item: Item }) {
               item={item}
               kind="summary"
               fromAnalysis={analysis.summary}
+              statements={analysis.timeline}
               model={modelOf((s) => s.endsWith('.summary'))}
               analysisPending={pending}
             />

@@ -84,6 +84,32 @@ describe('segmentAt', () => {
   });
 });
 
+describe('statements', () => {
+  it('name the source of every sentence and keep the uncertain mark', () => {
+    const a = readAnalysis({
+      modality: 'video',
+      keyframes: [],
+      has_audio: true,
+      transcript: null,
+      summary: '[0:04] Said: “Hello.”',
+      description: 'Possibly a tabby cat (20%). Speech from 0:04: “Hello.”',
+      statements: [
+        { text: 'Possibly a tabby cat (20%).', source: { kind: 'keyframe', at: 0 }, confidence: 0.2, uncertain: true },
+        { text: 'Speech from 0:04: “Hello.”', source: { kind: 'transcript', start: 4.2, end: 5 } },
+      ],
+      timeline: [{ text: '[0:04] Said: “Hello.”', source: { kind: 'transcript', start: 4.2, end: 5 } }],
+      embeddings: { chunks: 1, dimensions: 384 },
+      provenance: [],
+    });
+    expect(a.statements).toEqual([
+      { text: 'Possibly a tabby cat (20%).', source: 'keyframe at 0:00', confidence: 0.2, uncertain: true },
+      { text: 'Speech from 0:04: “Hello.”', source: 'transcript at 0:04', uncertain: false },
+    ]);
+    expect(a.timeline.map((s) => s.source)).toEqual(['transcript at 0:04']);
+    expect(readAnalysis(null).statements).toEqual([]);
+  });
+});
+
 describe('formatClock', () => {
   it('writes minutes and hours', () => {
     expect(formatClock(0)).toBe('0:00');

@@ -57,12 +57,26 @@ export interface Exif {
   gps?: { latitude: number; longitude: number };
 }
 
+/** One sentence Tessera states about the item, with what it rests on, in words. */
+export interface Statement {
+  text: string;
+  /** "label", "text in the image", "transcript at 0:04", "keyframe at 0:03", "model prose (…)"… */
+  source: string;
+  /** 0..1, where the finding has a measure. */
+  confidence?: number;
+  uncertain: boolean;
+}
+
 export interface Analysis {
   labels: Label[];
   ocrText: string;
   ocrLines: OcrLine[];
   description?: string;
+  /** The description sentence by sentence with sources (empty for older analyses). */
+  statements: Statement[];
   summary?: string;
+  /** A video's time-coded summary line by line with sources (empty for older analyses). */
+  timeline: Statement[];
   segments: Segment[];
   transcriptText: string;
   keyframes: Keyframe[];
@@ -73,6 +87,8 @@ export interface Analysis {
 }
 
 type Found = {
+  statements?: Schema<'Statement'>[];
+  timeline?: Schema<'Statement'>[];
   labels?: Schema<'Label'>[];
   ocr?: Schema<'OcrText'>;
   exif?: Schema<'Exif'>;
@@ -139,6 +155,30 @@ function mergeSteps(list: Schema<'Provenance'>[]): Provenance[] {
   return [...byKey.values()];
 }
 
+/** What a statement rests on, in words. */
+export function sourceName(source: Schema<'StatementSource'>): string {
+  switch (source.kind) {
+    case 'label':
+      return `label “${source.name}”`;
+    case 'ocr':
+      return source.at != null ? `text on screen at ${formatClock(source.at)}` : 'text in the image';
+    case 'transcript':
+      return `transcript at ${formatClock(source.start)}`;
+    case 'keyframe':
+      return `keyframe at ${formatClock(source.at)}`;
+    case 'file':
+      return 'the file';
+    case 'model':
+      return `model prose (${source.model}), checked against the findings`;
+  }
+}
+
+function statement(s: Schema<'Statement'>): Statement {
+  const out: Statement = { text: s.text.trim(), source: sourceName(s.source), uncertain: s.uncertain ?? false };
+  if (s.confidence != null) out.confidence = s.confidence;
+  return out;
+}
+
 /** The findings of `analysis.result`, whatever its modality; missing parts are empty. */
 export function readAnalysis(result: AnalysisResult | null | undefined): Analysis {
   const r: Found = result ?? { provenance: [] };
@@ -153,6 +193,8 @@ export function readAnalysis(result: AnalysisResult | null | undefined): Analysi
     transcriptText: r.transcript?.text.trim() ?? '',
     keyframes: (r.keyframes ?? []).map(keyframe).sort((a, b) => a.time - b.time),
     provenance: mergeSteps(r.provenance),
+    statements: (r.statements ?? []).map(statement).filter((s) => s.text),
+    timeline: (r.timeline ?? []).map(statement).filter((s) => s.text),
   };
   const description = r.description?.trim();
   if (description) out.description = description;
