@@ -49,7 +49,7 @@ TEST_REDIS_URL = if [ -n "$${TESSERA_TEST_REDIS_URL:-}" ]; then \
 remove_dir = case "$(1)" in ""|/|.|./|..|../) echo "refusing to delete '$(1)'" >&2; exit 1;; esac; \
 	rm -rf -- "$(1)"
 
-.PHONY: help deps deps-test db test-db build web openapi run lint test e2e bench models pyclient stop clean-data
+.PHONY: help deps deps-test db test-db build web openapi run lint test e2e bench eval models pyclient stop clean-data
 
 help:
 	@echo "make deps        install missing build and test dependencies"
@@ -62,6 +62,7 @@ help:
 	@echo "make test        lint, then all tests against the test PostgreSQL (port $(TEST_PG_PORT)), then the UI's"
 	@echo "make e2e         the UI's end-to-end tests in Chromium (after a debug build)"
 	@echo "make bench       benchmarks against the test PostgreSQL"
+	@echo "make eval        how right the findings are, beside RapidOCR and faster-whisper"
 	@echo "make models      download, verify and convert the models (~/.cache/tessera)"
 	@echo "make stop        stop both local PostgreSQL clusters, the test Redis and the test S3"
 	@echo "make clean-data  stop them and delete $(DATA_DIR) and $(TEST_DATA_DIR)"
@@ -119,11 +120,13 @@ test: deps-test test-db models pyclient lint
 	echo "TESSERA_TEST_DATABASE_URL=$$url TESSERA_TEST_REDIS_URL=$$redis TESSERA_TEST_S3_ENDPOINT=$$s3" >&2; \
 	TESSERA_TEST_DATABASE_URL="$$url" TESSERA_TEST_REDIS_URL="$$redis" TESSERA_TEST_S3_ENDPOINT="$$s3" \
 	  cargo nextest run --workspace --lib --bins --tests --no-fail-fast
-	@$(MAKE) -s e2e
+	@$(MAKE) -s e2e E2E_PREBUILT=1
 
 # The UI in Chromium against a debug build of the server on its own database in the test cluster.
+# E2E_PREBUILT=1 (as `make test` passes) takes the server the suite's build just left in
+# target/debug: building it alone would compile the workspace again, with other features.
 e2e: deps-test test-db models
-	@cargo build -q --bin tessera
+	@if [ -z "$${E2E_PREBUILT:-}" ] || [ ! -x target/debug/tessera ]; then cargo build -q --bin tessera; fi
 	@deploy/local/web.sh build
 	@url="$$($(TEST_DB_URL))"; \
 	TESSERA_E2E_DATABASE_URL="$$url" TESSERA_E2E_BIN="$(abspath target/debug/tessera)" \
@@ -137,6 +140,14 @@ bench: deps-test models
 	@cargo build -q --release --bin tessera
 	@url="$$($(TEST_DB_URL))"; \
 	TESSERA_E2E_DATABASE_URL="$$url" TESSERA_E2E_BIN="$(abspath target/release/tessera)" benches/web_ui.sh
+
+# How right the findings are, on an evaluation set the eval builds itself (target/eval-set),
+# through a Tessera started on the test PostgreSQL, with RapidOCR and faster-whisper (installed
+# from PyPI by deploy/local/eval-peers.sh) side by side: target/bench-results/eval.json.
+eval: deps-test models
+	@url="$${TESSERA_BENCH_DATABASE_URL:-}"; \
+	if [ -z "$$url" ]; then url="$$($(TEST_DB_URL))"; fi; \
+	TESSERA_BENCH_DATABASE_URL="$$url" cargo bench --bench eval
 
 # The official `openai` Python package (pinned in tests/openai/requirements.txt) in a private
 # virtualenv under ~/.cache/tessera: the client of the OpenAI-compatible API tests.

@@ -9,17 +9,22 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tessera_events::content::Modality;
-use tessera_events::conversations::{AnswerTimings, ConversationCommand, ConversationError};
+use tessera_events::conversations::{
+    AnswerTimings, ContextSource, ConversationCommand, ConversationError,
+};
 use tessera_events::{ConversationId, ErrorCode, UserId};
 use tessera_models::runtime::llama::{ChatMessage, GenerateOptions};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::providers::Provider;
-use super::{context, ChatFailure, ChatService};
+use super::{context, findings, ChatFailure, ChatService};
 use crate::inference::metering::kind;
 use crate::inference::Metered;
 use pieces::Streamed;
+
+/// The `model` of an answer read from the findings.
+pub const FINDINGS_MODEL: &str = "findings";
 
 /// One answer being generated.
 pub(super) struct Generation {
@@ -75,6 +80,23 @@ impl Generation {
             }
         };
         let context_ms = started.elapsed().as_millis() as u64;
+        // The local model improvises where it should quote: questions the findings answer by
+        // themselves are answered from them.
+        if matches!(self.provider, Provider::Local { .. }) {
+            let attachments = &self.attachments;
+            match findings::answer(&inner.content, self.owner, &self.text, attachments).await {
+                Ok(Some(text)) => {
+                    let timing = (context_ms, started);
+                    return self
+                        .answer_with_findings(text, built.sources, timing, cancel)
+                        .await;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(answer = %self.answer_id, error = %e, "findings could not be read")
+                }
+            }
+        }
         let mut messages = vec![ChatMessage::system(built.system)];
         for (role, text) in &self.history {
             if !text.trim().is_empty() {
@@ -179,6 +201,45 @@ impl Generation {
                 self.fail(e.code, e.message).await
             }
         }
+    }
+
+    /// Streams an answer read from the findings and completes it: no model ran, so nothing is
+    /// metered.
+    async fn answer_with_findings(
+        &self,
+        text: String,
+        sources: Vec<ContextSource>,
+        (context_ms, started): (u64, Instant),
+        cancel: Arc<AtomicBool>,
+    ) -> Result<(), ChatFailure> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let _ = tx.send(text);
+        drop(tx);
+        if matches!(self.stream_pieces(rx, cancel).await?, Streamed::Stopped) {
+            return self.ensure_cancelled().await;
+        }
+        let timings = AnswerTimings {
+            context_ms,
+            first_token_ms: 0,
+            total_ms: started.elapsed().as_millis() as u64,
+            decode_tokens_per_s: 0.0,
+            cached_prompt_tokens: 0,
+        };
+        let completed = self
+            .service
+            .execute(self.owner, self.conversation, || {
+                ConversationCommand::Complete {
+                    answer_id: self.answer_id,
+                    finish_reason: "stop".into(),
+                    model: FINDINGS_MODEL.into(),
+                    tokens_in: 0,
+                    tokens_out: 0,
+                    timings,
+                    context: sources.clone(),
+                }
+            })
+            .await;
+        settled(completed)
     }
 
     async fn record(&self, metered: Metered) {

@@ -11,6 +11,7 @@
 mod answer;
 pub mod context;
 mod error;
+pub mod findings;
 pub mod providers;
 pub mod settings;
 

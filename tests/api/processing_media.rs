@@ -424,3 +424,95 @@ async fn unknown_scripts_long_text_and_a_video_file_with_only_sound_end_well() {
     );
     assert!(heard.contains(&"recording".to_owned()), "{heard:?}");
 }
+
+/// Asked what an attached page says, what a recording says or what a picture shows, the chat
+/// quotes the findings: the text read, the transcript with its times, the statements with
+/// their sources, and no model improvises.
+#[actix_web::test]
+async fn chat_answers_what_a_page_a_recording_and_a_photo_hold_from_their_findings() {
+    let app = processing_app().await;
+    let alice = app.register(&email("alice")).await.access;
+    let dir = tempfile::tempdir().unwrap();
+    let sign = app
+        .upload(
+            &alice,
+            std::fs::read(sign_png(dir.path())).unwrap(),
+            "sign.png",
+        )
+        .await;
+    let voice = app
+        .upload(
+            &alice,
+            speak("The library opens at nine and closes at five."),
+            "hours.wav",
+        )
+        .await;
+    let cat =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("models/tests/data/chelsea.jpg"))
+            .expect("the cat photo");
+    let cat = app.upload(&alice, cat, "chelsea.jpg").await;
+    let ids: Vec<String> = [&sign, &voice, &cat]
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_owned())
+        .collect();
+    for id in &ids {
+        assert_eq!(
+            analysed(&app, &alice, id).await["analysis"]["state"],
+            "ready"
+        );
+    }
+    let r = app
+        .call_as(
+            reqwest::Method::POST,
+            "/api/conversations",
+            &alice,
+            Some(&serde_json::json!({})),
+        )
+        .await;
+    let conversation = r.body["id"].as_str().unwrap().to_owned();
+    let mut answered = 0;
+    let mut ask = |question: &'static str, id: String| {
+        answered += 2;
+        let (app, alice, conversation, items) = (&app, &alice, &conversation, answered);
+        async move {
+            let r = app
+                .call_as(
+                    reqwest::Method::POST,
+                    &format!("/api/conversations/{conversation}/messages"),
+                    alice,
+                    Some(&serde_json::json!({ "text": question, "attachments": [id] })),
+                )
+                .await;
+            assert_eq!(r.status, 202, "{:?}", r.body);
+            let view = eventually_within(PATIENCE, "the answer", || async {
+                let r = app
+                    .get_as(&format!("/api/conversations/{conversation}"), alice)
+                    .await;
+                let last = &r.body["items"][items - 1];
+                (r.body["items"].as_array().map(Vec::len) == Some(items)
+                    && last["status"] != "streaming")
+                    .then_some(r.body)
+            })
+            .await;
+            let answer = view["items"][items - 1].clone();
+            assert_eq!(answer["status"], "completed", "{answer}");
+            assert_eq!(answer["model"], "findings", "{answer}");
+            answer["text"].as_str().unwrap().to_owned()
+        }
+    };
+    let page = ask("What is written on this page?", ids[0].clone()).await;
+    assert!(page.contains("> OPEN DAILY FROM NINE"), "{page}");
+    let said = ask("What is said in this recording?", ids[1].clone()).await;
+    assert!(said.contains("[0:0"), "a time code in {said}");
+    let heard = words(&said);
+    assert!(
+        heard.contains(&"library".to_owned()) && heard.contains(&"closes".to_owned()),
+        "{said}"
+    );
+    let shown = ask("What is in this picture?", ids[2].clone()).await;
+    assert!(words(&shown).contains(&"cat".to_owned()), "{shown}");
+    assert!(
+        !shown.contains("OPEN DAILY"),
+        "only the photo's findings: {shown}"
+    );
+}

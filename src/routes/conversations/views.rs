@@ -59,7 +59,7 @@ pub struct MessageView {
     pub status: String,
     pub provider: Option<String>,
     pub model: Option<String>,
-    /// `stop` or `length`.
+    /// `stop`, `length`, or `loop` (cut where the model began repeating itself).
     pub finish_reason: Option<String>,
     pub tokens_in: Option<i64>,
     pub tokens_out: Option<i64>,

@@ -26,6 +26,46 @@ pub(super) struct Composition {
     pub max_tokens: usize,
 }
 
+/// The system prompt of an image's description.
+pub const DESCRIBE_SYSTEM: &str = "You describe pictures for a photo library. Use only the facts \
+given. Answer with one or two plain sentences.";
+/// The longest description, in tokens.
+pub const DESCRIBE_MAX_TOKENS: usize = 80;
+
+/// What the language model is asked for an image's description, and what its answer is checked
+/// against: the labels sure enough to state, and the text read in the picture.
+pub struct DescriptionPrompt {
+    /// The findings as told to the model (also the cache key of its answer).
+    pub facts: String,
+    /// The user message.
+    pub user: String,
+    /// The words an answer may use.
+    pub sources: Sources,
+}
+
+impl DescriptionPrompt {
+    pub fn new(labels: &[Label], text: &str) -> Self {
+        // The model is told, and checked against, only what is sure enough to state.
+        let sure: Vec<&Label> = labels.iter().filter(|l| l.score >= LABEL_SURE).collect();
+        let listed: Vec<String> = sure
+            .iter()
+            .map(|l| format!("{} ({:.0}%)", l.name, l.score * 100.0))
+            .collect();
+        let text: String = text.chars().take(1500).collect();
+        let facts = format!(
+            "Objects a classifier saw in the picture, most likely first: {}.\nText read in the picture: {}",
+            if listed.is_empty() { "nothing certain".to_owned() } else { listed.join(", ") },
+            if text.trim().is_empty() { "none".to_owned() } else { format!("\"{}\"", text.trim()) },
+        );
+        let sources = Sources::new(sure.iter().map(|l| l.name.as_str()).chain([text.as_str()]));
+        DescriptionPrompt {
+            user: format!("{facts}\nDescribe the picture."),
+            facts,
+            sources,
+        }
+    }
+}
+
 impl Pipelines {
     /// Text the LLM composes (greedy), cached by the `facts` it is composed from: the same
     /// findings give the same text without running the model again.
@@ -73,33 +113,21 @@ impl Pipelines {
         text: &str,
         provenance: &mut Vec<Provenance>,
     ) -> Result<Vec<Statement>, StepError> {
-        // The model is told, and checked against, only what is sure enough to state.
-        let sure: Vec<&Label> = labels.iter().filter(|l| l.score >= LABEL_SURE).collect();
-        let listed: Vec<String> = sure
-            .iter()
-            .map(|l| format!("{} ({:.0}%)", l.name, l.score * 100.0))
-            .collect();
-        let text: String = text.chars().take(1500).collect();
-        let facts = format!(
-            "Objects a classifier saw in the picture, most likely first: {}.\nText read in the picture: {}",
-            if listed.is_empty() { "nothing certain".to_owned() } else { listed.join(", ") },
-            if text.trim().is_empty() { "none".to_owned() } else { format!("\"{}\"", text.trim()) },
-        );
+        let prompt = DescriptionPrompt::new(labels, text);
         let prose = self
             .composed(
                 Composition {
                     step: step::IMAGE_DESCRIPTION,
                     prompt: "describe-v2",
-                    system: "You describe pictures for a photo library. Use only the facts given. Answer with one or two plain sentences.",
-                    user: format!("{facts}\nDescribe the picture."),
-                    max_tokens: 80,
+                    system: DESCRIBE_SYSTEM,
+                    user: prompt.user.clone(),
+                    max_tokens: DESCRIBE_MAX_TOKENS,
                 },
-                &facts,
+                &prompt.facts,
                 provenance,
             )
             .await?;
-        let sources = Sources::new(sure.iter().map(|l| l.name.as_str()).chain([text.as_str()]));
-        let checked = sources.check(&prose);
+        let checked = prompt.sources.check(&prose);
         for r in &checked.rejected {
             tracing::debug!(
                 sentence = %r.sentence,

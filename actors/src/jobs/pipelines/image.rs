@@ -8,6 +8,7 @@ use tessera_events::content::Analysis;
 use tessera_events::jobs::JobRequested;
 use tessera_models::vision::{decode_image, read_exif, ExifFacts};
 
+use super::grounding::content_words;
 use super::statements::{image_statements, joined};
 use super::support::{blocking, vision_error};
 use super::{Pipelines, ProgressSink};
@@ -78,12 +79,9 @@ fn exif_finding(e: ExifFacts) -> Exif {
     }
 }
 
-/// Whether every word of `sentence` already appears in `said` (lower case).
+/// Whether every content word of `sentence` already appears in `said` (lower case).
 fn repeats(said: &str, sentence: &str) -> bool {
-    sentence
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| w.len() > 3)
-        .all(|w| said.contains(&w.to_lowercase()))
+    content_words(sentence).all(|w| said.contains(&w))
 }
 
 /// The text derived from an image, for its embeddings.

@@ -7,7 +7,7 @@
 //! provenance; a pipeline's findings are a typed [`Analysis`].
 
 mod audio;
-mod compose;
+pub mod compose;
 mod embeddings;
 pub mod grounding;
 mod image;

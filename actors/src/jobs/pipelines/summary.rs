@@ -6,6 +6,7 @@ use tessera_events::jobs::Provenance;
 use tessera_models::runtime::llama::{ChatMessage, GenerateOptions};
 use tessera_models::text::chat::ChatRequest;
 
+use super::grounding::{sentences, Sources};
 use super::params::SummaryParams;
 use super::progress::note_tokens;
 use super::Pipelines;
@@ -53,28 +54,34 @@ impl Pipelines {
             &step::summary_of(what),
             &self.chat.info,
             &SummaryParams {
-                prompt: "summary-v2",
+                prompt: "summary-v3",
                 max_words: words,
                 piece_chars: SUMMARY_PIECE_CHARS,
                 temperature: 0.0,
             },
             async move {
-                let mut pieces: Vec<String> = split_pieces(&owned, SUMMARY_PIECE_CHARS);
-                for _round in 0..3 {
-                    let mut next = Vec::new();
-                    for piece in pieces.iter().take(MAX_SUMMARY_PIECES) {
-                        next.push(self.summarise_once(piece, &what_owned, words).await?);
-                    }
-                    if next.len() == 1 {
-                        return Ok(next.remove(0));
-                    }
-                    pieces = split_pieces(&next.join("\n"), SUMMARY_PIECE_CHARS);
-                }
-                Ok(pieces.join(" "))
+                let summary = self.rounds(&owned, &what_owned, words).await?;
+                Ok(grounded(&owned, &summary, words))
             },
         )
         .await?;
         Ok((summary, p))
+    }
+
+    /// Summarises the pieces of `text`, then the pieces' summaries, up to three rounds.
+    async fn rounds(&self, text: &str, what: &str, words: usize) -> Result<String, StepError> {
+        let mut pieces: Vec<String> = split_pieces(text, SUMMARY_PIECE_CHARS);
+        for _round in 0..3 {
+            let mut next = Vec::new();
+            for piece in pieces.iter().take(MAX_SUMMARY_PIECES) {
+                next.push(self.summarise_once(piece, what, words).await?);
+            }
+            if next.len() == 1 {
+                return Ok(next.remove(0));
+            }
+            pieces = split_pieces(&next.join("\n"), SUMMARY_PIECE_CHARS);
+        }
+        Ok(pieces.join(" "))
     }
 
     async fn summarise_once(
@@ -101,6 +108,33 @@ impl Pipelines {
         note_tokens(&g);
         Ok(end_at_sentence(&cut_words(g.text.trim(), words)))
     }
+}
+
+/// The summary's sentences that the source supports (see [`super::grounding`]); when it
+/// supports none, the source's own first sentences, up to `words` words: an extractive summary
+/// says less, but nothing the source does not.
+fn grounded(source: &str, summary: &str, words: usize) -> String {
+    let checked = Sources::new([source]).check(summary);
+    for r in &checked.rejected {
+        tracing::debug!(
+            sentence = %r.sentence,
+            unsupported = ?r.unsupported,
+            "a summary sentence the source does not support was left out"
+        );
+    }
+    if !checked.kept.is_empty() {
+        return checked.kept.join(" ");
+    }
+    let mut lead = String::new();
+    for sentence in sentences(source) {
+        let count = lead.split_whitespace().count() + sentence.split_whitespace().count();
+        if count > words && !lead.is_empty() {
+            break;
+        }
+        lead.push_str(&sentence);
+        lead.push(' ');
+    }
+    end_at_sentence(&cut_words(lead.trim(), words))
 }
 
 /// Splits text into pieces of at most `max` characters, at paragraph, sentence or word ends.
@@ -146,6 +180,23 @@ fn cut_words(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn invented_summary_sentences_are_dropped_and_nothing_left_gives_the_lead() {
+        let source = "The museum's new exhibition follows the history of maps. The first room \
+                      shows a map of a city scratched into clay.";
+        let summary = "The museum's new exhibition, \"Sailing the Seas,\" is a fascinating blend \
+                       of history and technology. The first room shows a map scratched into clay.";
+        assert_eq!(
+            grounded(source, summary, 60),
+            "The first room shows a map scratched into clay."
+        );
+        let invented = "A fascinating blend of technology.";
+        assert_eq!(
+            grounded(source, invented, 9),
+            "The museum's new exhibition follows the history of maps."
+        );
+    }
 
     #[test]
     fn a_summary_cut_by_its_limit_ends_at_its_last_sentence() {

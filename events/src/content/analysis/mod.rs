@@ -228,7 +228,7 @@ pub struct ImageAnalysis<E> {
     pub description: String,
     /// The description sentence by sentence, each with its source. Analyses made before
     /// descriptions were grounded have none (their description is the model's prose).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub statements: Vec<Statement>,
     pub embeddings: E,
     /// Each model step, in the order it ran.
@@ -262,13 +262,13 @@ pub struct VideoAnalysis<K, E> {
     pub summary: String,
     /// The time-coded summary line by line, each with its source; none in analyses made
     /// before summaries were built from the findings.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub timeline: Vec<Statement>,
     /// What the video shows and says, in a sentence or two (empty in older analyses).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
     /// The description sentence by sentence, each with its source.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub statements: Vec<Statement>,
     pub embeddings: E,
     /// Each model step, in the order it ran.

@@ -22,9 +22,11 @@ function Typing() {
 /** Model, tokens and speed of a finished answer, quietly. */
 function AnswerFacts({ m }: { m: Message }) {
   const timings = (m.timings ?? {}) as { total_ms?: number; decode_tokens_per_s?: number };
+  // An answer read from the findings ran no model and counted no tokens.
+  const fromFindings = m.model === 'findings';
   const parts = [
-    m.model,
-    m.tokens_in != null && m.tokens_out != null ? `${m.tokens_in.toLocaleString()} in · ${m.tokens_out.toLocaleString()} out tokens` : null,
+    fromFindings ? 'quoted from the findings, no language model' : m.model,
+    !fromFindings && m.tokens_in != null && m.tokens_out != null ? `${m.tokens_in.toLocaleString()} in · ${m.tokens_out.toLocaleString()} out tokens` : null,
     typeof timings.total_ms === 'number' ? `${(timings.total_ms / 1000).toFixed(1)} s` : null,
     m.finish_reason === 'length' ? 'cut off at the length limit' : null,
     m.finish_reason === 'loop' ? 'cut where the model began repeating itself' : null,
