@@ -9,9 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tessera_events::content::Modality;
-use tessera_events::conversations::{
-    AnswerTimings, ContextSource, ConversationCommand, ConversationError,
-};
+use tessera_events::conversations::{AnswerTimings, ConversationCommand, ConversationError};
 use tessera_events::{ConversationId, ErrorCode, UserId};
 use tessera_models::runtime::llama::{ChatMessage, GenerateOptions};
 use tokio::sync::mpsc;
@@ -57,6 +55,21 @@ impl Generation {
     async fn answer(self, cancel: Arc<AtomicBool>, started: Instant) -> Result<(), ChatFailure> {
         let inner = &self.service.inner;
         let settings = &inner.settings;
+        // The local model improvises where it should quote: questions the findings answer by
+        // themselves are answered from them, before any context is built for a model.
+        if matches!(self.provider, Provider::Local { .. }) {
+            let attachments = &self.attachments;
+            match findings::answer(&inner.content, self.owner, &self.text, attachments).await {
+                Ok(Some(quoted)) => {
+                    let timing = (started.elapsed().as_millis() as u64, started);
+                    return self.answer_with_findings(quoted, timing, cancel).await;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(answer = %self.answer_id, error = %e, "findings could not be read")
+                }
+            }
+        }
         let built = context::build(
             &inner.content,
             inner.inference.pipelines(),
@@ -80,23 +93,6 @@ impl Generation {
             }
         };
         let context_ms = started.elapsed().as_millis() as u64;
-        // The local model improvises where it should quote: questions the findings answer by
-        // themselves are answered from them.
-        if matches!(self.provider, Provider::Local { .. }) {
-            let attachments = &self.attachments;
-            match findings::answer(&inner.content, self.owner, &self.text, attachments).await {
-                Ok(Some(text)) => {
-                    let timing = (context_ms, started);
-                    return self
-                        .answer_with_findings(text, built.sources, timing, cancel)
-                        .await;
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    tracing::warn!(answer = %self.answer_id, error = %e, "findings could not be read")
-                }
-            }
-        }
         let mut messages = vec![ChatMessage::system(built.system)];
         for (role, text) in &self.history {
             if !text.trim().is_empty() {
@@ -207,8 +203,7 @@ impl Generation {
     /// metered.
     async fn answer_with_findings(
         &self,
-        text: String,
-        sources: Vec<ContextSource>,
+        findings::Quoted { text, sources }: findings::Quoted,
         (context_ms, started): (u64, Instant),
         cancel: Arc<AtomicBool>,
     ) -> Result<(), ChatFailure> {

@@ -77,8 +77,7 @@ fn cut(text: &str, max: usize) -> (String, bool) {
     (out, true)
 }
 
-/// `m:ss`.
-pub(super) fn clock(secs: f64) -> String {
+fn clock(secs: f64) -> String {
     let s = secs.max(0.0).round() as u64;
     format!("{}:{:02}", s / 60, s % 60)
 }

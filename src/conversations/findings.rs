@@ -5,11 +5,12 @@
 //! asked at all; a configured remote provider still answers them with the same findings as
 //! context.
 
+use tessera_actors::jobs::pipelines::statements::timecode;
 use tessera_events::content::{Analysis, Modality};
+use tessera_events::conversations::ContextSource;
 use tessera_events::UserId;
 use uuid::Uuid;
 
-use super::context::clock;
 use crate::content::{ContentFailure, ContentService};
 
 /// What a question asks of its attachments.
@@ -104,6 +105,12 @@ pub fn ask_of(question: &str) -> Option<Ask> {
 const NOTE: &str = "(Quoted from what Tessera's models found in the item; no language model wrote \
 this answer.)";
 
+/// An answer quoted from the findings, and what of each item it quotes.
+pub struct Quoted {
+    pub text: String,
+    pub sources: Vec<ContextSource>,
+}
+
 /// The answer to `question` from the findings of the `owner`'s attachments, when the question
 /// is one the findings answer and there is at least one attachment to read.
 pub async fn answer(
@@ -111,11 +118,12 @@ pub async fn answer(
     owner: UserId,
     question: &str,
     attachments: &[Uuid],
-) -> Result<Option<String>, ContentFailure> {
+) -> Result<Option<Quoted>, ContentFailure> {
     let Some(ask) = ask_of(question) else {
         return Ok(None);
     };
     let mut parts = Vec::new();
+    let mut sources = Vec::new();
     for &id in attachments {
         let f = content.fold(id).await?;
         let Some(u) = f.state.uploaded.as_ref() else {
@@ -126,7 +134,14 @@ pub async fn answer(
         }
         let title = &f.state.title;
         let part = match &f.state.analysis {
-            Some((_, analysis)) => from_analysis(ask, title, analysis),
+            Some((_, analysis)) => {
+                sources.push(ContextSource {
+                    content_id: id,
+                    parts: vec![quoted_part(ask, analysis).to_owned()],
+                    truncated: false,
+                });
+                from_analysis(ask, title, analysis)
+            }
             None if u.modality == Modality::Text => {
                 format!("“{title}” is a text item that has not been read yet.")
             }
@@ -138,7 +153,23 @@ pub async fn answer(
         return Ok(None);
     }
     parts.push(NOTE.to_owned());
-    Ok(Some(parts.join("\n\n")))
+    Ok(Some(Quoted {
+        text: parts.join("\n\n"),
+        sources,
+    }))
+}
+
+/// The part of an item's findings [`from_analysis`] quotes.
+fn quoted_part(ask: Ask, a: &Analysis) -> &'static str {
+    match (ask, a) {
+        (Ask::Read | Ask::Said, Analysis::Audio(_)) | (Ask::Said, Analysis::Video(_)) => {
+            "transcript"
+        }
+        (Ask::Read | Ask::Said, Analysis::Image(_)) => "ocr",
+        (Ask::Read, Analysis::Video(_)) => "keyframes",
+        (Ask::Read | Ask::Said, Analysis::Text(_)) => "summary",
+        (Ask::Shows, _) => "description",
+    }
 }
 
 /// One item's answer.
@@ -182,7 +213,7 @@ fn on_screen(title: &str, a: &Analysis) -> String {
         .keyframes()
         .iter()
         .filter(|k| !k.ocr_text.trim().is_empty())
-        .map(|k| format!("> [{}] {}", clock(k.time), flat(&k.ocr_text)))
+        .map(|k| format!("> [{}] {}", timecode(k.time), flat(&k.ocr_text)))
         .collect();
     if lines.is_empty() {
         return format!("No text was found on screen in “{title}”.");
@@ -198,7 +229,7 @@ fn said(title: &str, a: &Analysis) -> String {
         .unwrap_or_default()
         .iter()
         .filter(|s| !s.text.trim().is_empty())
-        .map(|s| format!("> [{}] {}", clock(f64::from(s.start)), s.text.trim()))
+        .map(|s| format!("> [{}] {}", timecode(f64::from(s.start)), s.text.trim()))
         .collect();
     if segments.is_empty() {
         return match a {

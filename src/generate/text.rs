@@ -36,15 +36,8 @@ pub(super) fn excerpt(text: &str, max: usize) -> String {
     format!("{}…", cut.trim_end())
 }
 
-/// `m:ss` (or `h:mm:ss`).
-pub fn timecode(seconds: f64) -> String {
-    let s = seconds.max(0.0).round() as u64;
-    if s >= 3600 {
-        format!("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
-    } else {
-        format!("{}:{:02}", s / 60, s % 60)
-    }
-}
+/// `m:ss` (or `h:mm:ss`): the time codes the analysis' own timeline uses.
+pub use tessera_actors::jobs::pipelines::statements::timecode;
 
 #[cfg(test)]
 mod tests {
