@@ -286,17 +286,14 @@ impl LlamaModel {
             generation.completion_tokens += 1;
             piece.clear();
             vocab.token_to_piece_into(token, &mut piece, false, None);
-            let due = match guard.push(token.0, &piece) {
+            match guard.push(token.0, &piece) {
                 Guarded::Loop(kept) => {
                     break release(kept, &mut stream, &mut on_token).unwrap_or(Finish::Loop)
                 }
-                Guarded::Release(due) => due,
-            };
-            if let Some(due) = due {
-                match stream.push(&due, &mut on_token) {
-                    Pushed::Open => {}
-                    Pushed::Stopped => break Finish::StopSequence,
-                    Pushed::Refused => break Finish::Cancelled,
+                Guarded::Release(free) => {
+                    if let Some(end) = release(free, &mut stream, &mut on_token) {
+                        break end;
+                    }
                 }
             }
             if generation.completion_tokens >= options.max_tokens {

@@ -2,14 +2,15 @@
 //! repetition from ever being streamed.
 //!
 //! The sampler's repetition controls (penalties and DRY) make loops rare; this is the net under
-//! them. Every token's text waits here for [`HOLD`] tokens before it reaches the text stream. A
-//! loop is a run of at least [`HOLD`] tokens that repeats, token for token, the run that began at
-//! most [`MAX_PERIOD`] tokens earlier: by the time one is found, the repeated tokens are all still
-//! held, so they are dropped and the reader sees the text up to where the repetition began.
+//! them. A token that continues a repetition of earlier tokens waits here; any other token
+//! streams at once, with whatever was held before it. A loop is a run of at least [`HOLD`]
+//! tokens that repeats, token for token, the run that began at most [`MAX_PERIOD`] tokens
+//! earlier: by the time one is found, the repeated tokens are all still held, so they are
+//! dropped and the reader sees the text up to where the repetition began.
 
 use std::collections::VecDeque;
 
-/// Tokens held back before they are streamed, and the shortest repeated run that is a loop.
+/// The shortest repeated run that is a loop.
 pub(super) const HOLD: usize = 16;
 /// The longest repeated block (in tokens) the guard looks for.
 const MAX_PERIOD: usize = 192;
@@ -23,8 +24,8 @@ pub(super) struct LoopGuard {
 /// What the guard decided about a new token.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Guarded {
-    /// The oldest held piece may now be streamed (none while fewer than [`HOLD`] are held).
-    Release(Option<Vec<u8>>),
+    /// These held pieces may now be streamed, oldest first.
+    Release(Vec<Vec<u8>>),
     /// The generation is repeating itself: stream these held pieces (those before the
     /// repetition), drop the rest, and stop.
     Loop(Vec<Vec<u8>>),
@@ -34,7 +35,7 @@ impl LoopGuard {
     pub(super) fn new() -> Self {
         LoopGuard {
             tokens: Vec::new(),
-            held: VecDeque::with_capacity(HOLD + 1),
+            held: VecDeque::with_capacity(HOLD),
         }
     }
 
@@ -43,17 +44,14 @@ impl LoopGuard {
         self.tokens.push(token);
         self.held.push_back(piece.to_vec());
         let run = repeating_run(&self.tokens);
+        // Only the tokens of a repetition in progress are held; the rest stream at once.
+        let before = self.held.len().saturating_sub(run);
+        let free = self.held.drain(..before).collect();
         if run >= HOLD {
-            let before = self.held.len().saturating_sub(run);
-            let kept = self.held.drain(..before).collect();
             self.held.clear();
-            return Guarded::Loop(kept);
+            return Guarded::Loop(free);
         }
-        if self.held.len() > HOLD {
-            Guarded::Release(self.held.pop_front())
-        } else {
-            Guarded::Release(None)
-        }
+        Guarded::Release(free)
     }
 
     /// Everything still held, oldest first, for the end of a generation that did not loop.
@@ -67,8 +65,7 @@ impl LoopGuard {
 fn repeating_run(tokens: &[i32]) -> usize {
     let n = tokens.len();
     let mut longest = 0;
-    // A run of HOLD tokens needs its copy before it, so periods up to n - HOLD can hold one.
-    for period in 1..=MAX_PERIOD.min(n.saturating_sub(HOLD)) {
+    for period in 1..=MAX_PERIOD.min(n.saturating_sub(1)) {
         // How far back from the end tokens[i] == tokens[i - period] holds without a break.
         let run = (0..n - period)
             .rev()
@@ -91,10 +88,11 @@ mod tests {
         let mut out = Vec::new();
         for &t in tokens {
             match guard.push(t, &t.to_le_bytes()) {
-                Guarded::Release(Some(p)) => {
-                    out.push(i32::from_le_bytes(p.try_into().expect("4 bytes")))
+                Guarded::Release(free) => {
+                    for p in free {
+                        out.push(i32::from_le_bytes(p.try_into().expect("4 bytes")));
+                    }
                 }
-                Guarded::Release(None) => {}
                 Guarded::Loop(kept) => {
                     for p in kept {
                         out.push(i32::from_le_bytes(p.try_into().expect("4 bytes")));
