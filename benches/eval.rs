@@ -7,7 +7,8 @@
 //! It measures OCR character accuracy, line recall and kept word spaces; word error rate per
 //! condition; label top-5 accuracy; the grounded share of descriptions (and every model sentence
 //! the grounding check rejects); summaries' loop-free share, sentence endings and key-term
-//! coverage; QA exact match; and the time per item. The table is printed and written to
+//! coverage; QA exact match; search recall@10, MRR and whether hits point to the right place, by
+//! meaning, by words and fused; and the time per item. The table is printed and written to
 //! `target/bench-results/eval.json`.
 //!
 //! Under a test harness (`--list`, or without `--bench`) this binary does nothing.
@@ -16,6 +17,10 @@
 mod items;
 #[path = "eval/score.rs"]
 mod score;
+#[path = "eval/search.rs"]
+mod search;
+#[path = "eval/search_set.rs"]
+mod search_set;
 #[path = "eval/set.rs"]
 mod set;
 // Only its database setting is used here.
@@ -56,11 +61,27 @@ fn main() -> Result<()> {
             "cpus".into(),
             json!(std::thread::available_parallelism().map_or(0, |n| n.get())),
         );
-        report.insert("ocr".into(), eval.ocr(&pages, &python, &root).await?);
-        report.insert("speech".into(), eval.speech(&clips, &python, &root).await?);
-        report.insert("images".into(), eval.images(&photos, &pages).await?);
-        report.insert("summaries".into(), eval.summaries().await?);
-        report.insert("qa".into(), eval.qa().await?);
+        // `TESSERA_EVAL_ONLY=search` (or ocr, speech, images, summaries, qa) runs one part.
+        let only = std::env::var("TESSERA_EVAL_ONLY").ok();
+        let runs = |part: &str| only.as_deref().is_none_or(|o| o == part);
+        if runs("ocr") {
+            report.insert("ocr".into(), eval.ocr(&pages, &python, &root).await?);
+        }
+        if runs("speech") {
+            report.insert("speech".into(), eval.speech(&clips, &python, &root).await?);
+        }
+        if runs("images") {
+            report.insert("images".into(), eval.images(&photos, &pages).await?);
+        }
+        if runs("summaries") {
+            report.insert("summaries".into(), eval.summaries().await?);
+        }
+        if runs("qa") {
+            report.insert("qa".into(), eval.qa().await?);
+        }
+        if runs("search") {
+            report.insert("search".into(), eval.search(&pages, &clips, &photos).await?);
+        }
         anyhow::Ok(Value::Object(report))
     })?;
     let out = root.join("target/bench-results");

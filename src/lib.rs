@@ -15,6 +15,7 @@ pub mod processing;
 pub mod ratelimit;
 pub mod redis_conn;
 pub mod routes;
+pub mod search;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

@@ -127,7 +127,7 @@ impl Application {
             n => n,
         };
         let json_limit = settings.server.json_limit;
-        let projections = tessera_projections::read_models::all();
+        let mut projections = tessera_projections::read_models::all();
         let notifier = EventNotifier::start(&pool)
             .await
             .context("listening for event notifications")?;
@@ -136,7 +136,7 @@ impl Application {
             TreeConfig::new(
                 pool.clone(),
                 Arc::new(store.clone()) as Arc<dyn EventStore>,
-                notifier,
+                notifier.clone(),
                 node_id.clone(),
             )
             .with_projections(projections.clone()),
@@ -214,11 +214,26 @@ impl Application {
         let mut background: Vec<Arc<dyn HostedJob>> = vec![Arc::new(announcements)];
         background.extend(cache_watcher.map(|w| Arc::new(w) as Arc<dyn HostedJob>));
         background.extend(crate::content::background_jobs(&content));
+        // The search index embeds as it indexes, so it is hosted once the models are.
+        let search = crate::search::projection(&processing);
+        background.push(Arc::new(tessera_actors::ProjectionJob::new(
+            pool.clone(),
+            Arc::new(store.clone()) as Arc<dyn EventStore>,
+            Some(notifier),
+            search.clone(),
+            tessera_projections::ProjectorOptions::new(node_id.clone()),
+        )));
+        projections.push(search);
         for job in background {
             if !tree.root.send(HostJob(job)).await.unwrap_or(false) {
                 anyhow::bail!("the actor tree stopped while the node was starting");
             }
         }
+        let search_data = web::Data::new(crate::search::SearchService::new(
+            pool.clone(),
+            processing.pipelines.clone(),
+            content.clone(),
+        ));
         let content_data = web::Data::new(content);
         let settings = Arc::new(settings);
         let state = web::Data::new(AppState {
@@ -250,6 +265,7 @@ impl Application {
                 .app_data(rate_limits.clone())
                 .app_data(auth_data.clone())
                 .app_data(content_data.clone())
+                .app_data(search_data.clone())
                 .app_data(models_data.clone())
                 .app_data(pipelines.clone())
                 .app_data(chat_data.clone())

@@ -18,6 +18,7 @@ pub mod models;
 pub mod projection_job;
 pub mod projector_host;
 pub mod rebuild_job;
+pub mod search;
 pub mod session;
 pub mod supervisor;
 

@@ -23,7 +23,7 @@ use crate::set::{self, Clip, Page};
 const PATIENCE: Duration = Duration::from_secs(600);
 
 pub struct Eval {
-    app: TestApp,
+    pub(crate) app: TestApp,
     access: String,
     key: String,
 }

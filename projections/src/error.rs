@@ -12,6 +12,11 @@ pub enum ProjectionError {
     #[error("cannot decode event: {0}")]
     Decode(String),
     /// Reading the event log failed.
+    /// Something a projection needs from outside the log failed (the embedding model, a
+    /// blob); the projector stops and its host retries with backoff.
+    #[error("projection input unavailable: {0}")]
+    Input(String),
+
     #[error("event store error: {0}")]
     Store(#[from] StoreError),
     /// A runtime statement (checkpoint, lease, schema) failed.

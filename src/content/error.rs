@@ -36,6 +36,13 @@ pub enum ContentFailure {
     Internal(String),
 }
 
+impl ContentFailure {
+    /// The item does not exist, or is not the caller's to see.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Self::Domain(ContentError::NotFound))
+    }
+}
+
 impl From<ContentFailure> for ApiError {
     fn from(e: ContentFailure) -> Self {
         use ContentFailure as F;

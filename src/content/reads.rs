@@ -44,6 +44,28 @@ impl ContentService {
         Ok(())
     }
 
+    /// Records that an admin searched everyone's content (`owner` absent) or one user's.
+    pub async fn audit_search(
+        &self,
+        viewer: Viewer,
+        owner: Option<UserId>,
+        query: &str,
+    ) -> Result<(), ContentFailure> {
+        let stream = audit_stream(viewer.user_id);
+        let c = ctx(Some(viewer.user_id.0), &self.inner.node);
+        let events = [AuditEvent::Searched {
+            owner: owner.map(|o| o.0),
+            query: query.to_owned(),
+        }];
+        let data = c.to_event_data(&stream, &events, Some(viewer.user_id.0))?;
+        self.inner
+            .store
+            .append(&stream, ExpectedVersion::Any, data)
+            .await?;
+        tracing::info!(admin = %viewer.user_id, ?owner, "admin searched others' content");
+        Ok(())
+    }
+
     /// Checks that `viewer` may read an item of `owner`, recording an admin's read.
     pub async fn authorize_read(
         &self,

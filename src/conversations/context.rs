@@ -10,8 +10,8 @@ use tessera_actors::models::Infer;
 use tessera_events::content::{Analysis, Modality};
 use tessera_events::conversations::ContextSource;
 use tessera_events::UserId;
-use tessera_models::text::{cosine, Embedder};
-use tessera_projections::read_models::item_embeddings;
+use tessera_models::text::Embedder;
+use tessera_projections::read_models::search::query::{self as search, SearchQuery};
 use uuid::Uuid;
 
 use crate::blob::BlobKey;
@@ -252,7 +252,8 @@ pub async fn build(
     Ok(Built { system, sources })
 }
 
-/// The user's analysed items whose embeddings are closest to the question, best first.
+/// The user's items the search index ranks best for the question (by meaning and by words,
+/// as `/api/search` does), best first.
 async fn nearest_items(
     pipelines: &Pipelines,
     pool: &PgPool,
@@ -269,22 +270,24 @@ async fn nearest_items(
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
-    let rows = item_embeddings::recent(pool, owner, scan as i64)
+    let query = SearchQuery {
+        owner: Some(owner),
+        vector: Some(pgvector::Vector::from(qv)),
+        words: search::or_query(question),
+        candidates: scan as i64,
+        ..SearchQuery::default()
+    };
+    let hits = search::hybrid(pool, &query)
         .await
         .map_err(|e| e.to_string())?;
-    let mut scored: Vec<(f32, Uuid)> = rows
-        .into_iter()
-        .filter_map(|(id, chunks)| {
-            let best = chunks
-                .iter()
-                .filter(|c| c.vector.len() == qv.len())
-                .map(|c| cosine(&qv, &c.vector))
-                .fold(f32::MIN, f32::max);
-            (best > f32::MIN).then_some((best, id))
-        })
-        .collect();
-    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
-    Ok(scored.into_iter().take(keep).map(|(_, id)| id).collect())
+    let mut items: Vec<Uuid> = Vec::new();
+    for hit in hits {
+        if !items.contains(&hit.item_id) {
+            items.push(hit.item_id);
+        }
+    }
+    items.truncate(keep);
+    Ok(items)
 }
 
 #[cfg(test)]

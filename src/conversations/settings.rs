@@ -16,7 +16,8 @@ pub struct ChatSettings {
     pub temperature: f32,
     /// Characters of attachment and library context given to the model at most.
     pub context_chars: usize,
-    /// Library items searched when a question is about the user's files.
+    /// Passages each ranking of the search index contributes when a question is about the
+    /// user's files.
     pub retrieval_items: usize,
     /// Passages from the library added to such a question.
     pub retrieval_passages: usize,
@@ -62,7 +63,7 @@ pub fn defaults(
         .set_default("chat.max_answer_tokens", 512)?
         .set_default("chat.temperature", 0.7)?
         .set_default("chat.context_chars", 12_000)?
-        .set_default("chat.retrieval_items", 500)?
+        .set_default("chat.retrieval_items", 100)?
         .set_default("chat.retrieval_passages", 4)?
         .set_default("chat.answer_timeout_secs", 600)?
         .set_default("chat.stream_interval_ms", 50)

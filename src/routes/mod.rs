@@ -16,6 +16,7 @@ pub mod json;
 pub mod me;
 pub mod multipart;
 pub mod openai;
+pub mod search;
 pub mod ui;
 pub mod uploads;
 pub mod usage;
@@ -30,6 +31,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(admin_projections::configure)
         .configure(admin_models::configure)
         .configure(jobs::configure)
+        .configure(search::configure)
         .configure(content::configure)
         .configure(generate::configure)
         .configure(uploads::configure)
@@ -49,6 +51,7 @@ pub fn openapi_parts() -> Vec<utoipa::openapi::OpenApi> {
         admin_projections::openapi(),
         admin_models::openapi(),
         content::openapi(),
+        search::openapi(),
         generate::openapi(),
         jobs::openapi(),
         uploads::openapi(),

@@ -438,6 +438,7 @@ async fn projections_report_their_lag_and_rebuild_without_losing_users() {
             "jobs",
             "providers",
             "quotas",
+            "search",
             "usage",
             "users"
         ])

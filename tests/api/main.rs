@@ -27,5 +27,6 @@ mod openai_v1;
 mod processing;
 mod processing_media;
 mod rate_limits;
+mod search;
 mod web_ui;
 mod ws_sessions;

@@ -1,5 +1,5 @@
 import { QueryClient } from '@tanstack/react-query';
-import { render, screen, waitFor } from '@testing-library/react';
+import { act, render, screen, waitFor } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { createMemoryRouter, RouterProvider } from 'react-router';
@@ -117,5 +117,33 @@ describe('routing and sign-in', () => {
     const router = renderApp('/');
     await waitFor(() => expect(router.state.location.pathname).toBe('/library'));
     expect(await screen.findByRole('heading', { level: 1, name: 'Library' })).toBeInTheDocument();
+  });
+});
+
+describe('search shortcut', () => {
+  it('opens the search page with the cursor in its box, or focuses the box that is there', async () => {
+    mockApi({ 'GET /api/me': () => ME, 'GET /api/me/api-keys': () => ({ api_keys: [] }) });
+    const user = userEvent.setup();
+    const router = renderApp('/settings/api-keys');
+    await screen.findByRole('heading', { level: 1, name: 'API keys' });
+    expect(screen.getAllByRole('link', { name: 'Search' })[0]).toHaveAttribute('href', '/search');
+
+    await user.keyboard('/');
+    const box = await screen.findByRole('searchbox', { name: 'Search your library' });
+    expect(router.state.location.pathname).toBe('/search');
+    await waitFor(() => expect(box).toHaveFocus());
+
+    // Typing in a field types, shortcut keys included.
+    await user.keyboard('a/b');
+    expect(box).toHaveValue('a/b');
+    expect(router.state.location.pathname).toBe('/search');
+
+    // Elsewhere, Ctrl-K (Cmd-K on a Mac) comes back to the box.
+    act(() => box.blur());
+    await user.keyboard('{Control>}k{/Control}');
+    expect(box).toHaveFocus();
+    act(() => box.blur());
+    await user.keyboard('{Meta>}k{/Meta}');
+    expect(box).toHaveFocus();
   });
 });

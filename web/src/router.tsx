@@ -35,6 +35,7 @@ export const routes: RouteObject[] = [
         children: [
           { index: true, element: <Navigate to="/library" replace /> },
           { path: 'library', lazy: page(() => import('./pages/library/LibraryPage')) },
+          { path: 'search', lazy: page(() => import('./pages/search/SearchPage')) },
           { path: 'content/:id', lazy: page(() => import('./pages/content/ContentPage')) },
           { path: 'chat', lazy: page(() => import('./pages/chat/ChatPage')) },
           { path: 'chat/:id', lazy: page(() => import('./pages/chat/ChatPage')) },

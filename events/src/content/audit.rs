@@ -1,5 +1,6 @@
 //! Reads of another user's content by an admin, stream `audit-<admin uuid>`: each one is on
-//! record, with whose content it was and what was read.
+//! record, with whose content it was and what was read, and each search over others' content
+//! with its query.
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -26,6 +27,13 @@ pub enum AuditEvent {
         content_id: Option<Uuid>,
         owner: Uuid,
         access: ContentAccess,
+    },
+    /// An admin searched everyone's content (`owner` absent) or one user's.
+    #[serde(rename = "admin.searched")]
+    Searched {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        owner: Option<Uuid>,
+        query: String,
     },
 }
 

@@ -1,5 +1,5 @@
 //! The read models: `users`, `api_keys`, `quotas`, `content`, `usage`, `jobs`,
-//! `conversations`, `providers`.
+//! `conversations`, `providers`, and `search` (hosted apart: it needs the embedding model).
 //!
 //! Each projection's tables live in schema `rm_<name>`; `setup_sql` and `apply` use unqualified
 //! names (the runtime sets `search_path`, so a rebuild can fill fresh tables beside the live
@@ -8,11 +8,11 @@
 pub mod api_keys;
 pub mod content;
 pub mod conversations;
-pub mod item_embeddings;
 pub mod jobs;
 pub mod profile;
 pub mod providers;
 pub mod quotas;
+pub mod search;
 pub mod usage;
 pub mod users;
 

@@ -15,6 +15,16 @@ export const queryKeys = {
     /** The first lines of a text item, by its bytes' hash (never stale: the bytes never change). */
     snippet: (sha256: string) => ['content-snippet', sha256] as const,
   },
+  /**
+   * Search results (`GET /api/search`) and "more like this" (`GET /api/content/{id}/similar`).
+   * Their own area: content events refresh them, job events (frequent while items are processed,
+   * and each search embeds its words again) do not.
+   */
+  search: {
+    all: ['search'] as const,
+    results: (query: Record<string, unknown>) => ['search', 'results', query] as const,
+    similar: (id: string) => ['search', 'similar', id] as const,
+  },
   jobs: {
     all: ['jobs'] as const,
     list: (filters: Record<string, unknown> = {}) => ['jobs', 'list', filters] as const,

@@ -12,7 +12,8 @@ afterEach(() => vi.useRealTimers());
 
 describe('live invalidation', () => {
   it('maps events to the queries they make stale', () => {
-    expect(staleKeysFor(ev('content.uploaded'))).toEqual([['content']]);
+    expect(staleKeysFor(ev('content.uploaded'))).toEqual([['content'], ['search']]);
+    expect(staleKeysFor(ev('job.succeeded'))).not.toContainEqual(['search']);
     expect(staleKeysFor(ev('conversation.message_posted'))).toEqual([['conversations']]);
     expect(staleKeysFor(ev('apikey.created'))).toEqual([['me', 'api-keys']]);
     expect(staleKeysFor(ev('job.progress'))).toEqual([]);
@@ -30,6 +31,6 @@ describe('live invalidation', () => {
     inv.push(ev('usage.recorded'));
     expect(spy).not.toHaveBeenCalled();
     await vi.advanceTimersByTimeAsync(100);
-    expect(spy.mock.calls.map(([f]) => f?.queryKey)).toEqual([['content'], ['usage']]);
+    expect(spy.mock.calls.map(([f]) => f?.queryKey)).toEqual([['content'], ['search'], ['usage']]);
   });
 });

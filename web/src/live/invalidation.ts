@@ -5,13 +5,14 @@ import type { LiveEvent } from './protocol';
 
 /**
  * Which cached queries an event makes stale. Prefix keys: `['content']` covers every list and
- * item of the library. High-rate events (`job.progress`, `conversation.answer_streamed`) are left
+ * item of the library, `['search']` every search (refreshed by content events only). High-rate events (`job.progress`, `conversation.answer_streamed`) are left
  * out on purpose: a page that shows them subscribes with `useLiveEvents` and updates itself.
  */
 export function staleKeysFor(event: LiveEvent): QueryKey[] {
   const t = event.event_type;
   if (t === 'job.progress' || t === 'conversation.answer_streamed' || t.startsWith('upload.chunk')) return [];
-  if (t.startsWith('content.') || t.startsWith('upload.')) return [queryKeys.content.all];
+  if (t.startsWith('content.')) return [queryKeys.content.all, queryKeys.search.all];
+  if (t.startsWith('upload.')) return [queryKeys.content.all];
   if (t.startsWith('job.')) return [queryKeys.jobs.all, queryKeys.content.all, ['admin', 'jobs']];
   if (t.startsWith('conversation.')) return [queryKeys.conversations.all];
   if (t.startsWith('usage.')) return [queryKeys.usage];

@@ -9,6 +9,7 @@ import { MenuIcon, XIcon } from '../ui/icons';
 import { LiveIndicator } from './LiveIndicator';
 import { Logo } from './Logo';
 import { NavList } from './NavList';
+import { useSearchShortcut } from './searchShortcut';
 import { ThemeToggle } from './ThemeToggle';
 import { UserMenu } from './UserMenu';
 
@@ -77,16 +78,19 @@ export function AppShell() {
   const [drawer, setDrawer] = useState(false);
   const location = useLocation();
   const main = useRef<HTMLElement>(null);
+  useSearchShortcut();
 
   // After a client-side navigation, move focus to the page (as a full load would) so that
-  // keyboard and screen-reader users start at the new content.
+  // keyboard and screen-reader users start at the new content. A page that placed the focus
+  // itself (the search page's box) keeps it.
   const first = useRef(true);
   useEffect(() => {
     if (first.current) {
       first.current = false;
       return;
     }
-    main.current?.focus({ preventScroll: true });
+    const active = document.activeElement;
+    if (!(active && active !== main.current && main.current?.contains(active))) main.current?.focus({ preventScroll: true });
     window.scrollTo({ top: 0 });
   }, [location.pathname]);
 

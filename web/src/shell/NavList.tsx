@@ -21,6 +21,11 @@ function Item({ item, onNavigate }: { item: NavItem; onNavigate?: (() => void) |
       >
         <item.Icon className="size-[18px] shrink-0" />
         {item.label}
+        {item.shortcut && (
+          <kbd aria-hidden="true" className="ml-auto hidden rounded border border-zinc-300 px-1.5 font-sans text-[11px] leading-4 text-zinc-500 lg:inline dark:border-zinc-700 dark:text-zinc-400">
+            {item.shortcut}
+          </kbd>
+        )}
       </NavLink>
     </li>
   );

@@ -15,7 +15,7 @@ export function ShellSkeleton() {
         <div className={`mb-4 px-1 ${logo}`} aria-hidden="true">
           <LogoMark />
         </div>
-        {Array.from({ length: 5 }, (_, i) => (
+        {Array.from({ length: 6 }, (_, i) => (
           <Skeleton key={i} className="h-9 w-full rounded-lg" />
         ))}
       </div>

@@ -4,17 +4,33 @@ import { errorMessage } from '../api/errors';
 import { Button } from './Button';
 import { AlertIcon } from './icons';
 
-/** What a failed part of the page shows; `retry` re-renders it. */
-export function ErrorPanel({ error, retry, title = 'Something went wrong' }: { error: unknown; retry?: () => void; title?: string }) {
+/**
+ * What a failed part of the page shows; `retry` re-renders it. `message` replaces the error's
+ * usual words (a page's own, by code); `action` goes beside the retry button.
+ */
+export function ErrorPanel({
+  error,
+  retry,
+  title = 'Something went wrong',
+  message,
+  action,
+}: {
+  error: unknown;
+  retry?: () => void;
+  title?: string;
+  message?: string;
+  action?: ReactNode;
+}) {
   return (
     <div role="alert" className="flex flex-col items-center rounded-2xl border border-red-200 bg-red-50/60 px-6 py-10 text-center dark:border-red-900/50 dark:bg-red-950/20">
       <AlertIcon className="size-6 text-red-500" />
       <h2 className="mt-3 text-base font-semibold text-zinc-900 dark:text-zinc-100">{title}</h2>
-      <p className="mt-1 max-w-md text-sm text-zinc-600 dark:text-zinc-400">{errorMessage(error)}</p>
-      {retry && (
-        <Button className="mt-5" onClick={retry}>
-          Try again
-        </Button>
+      <p className="mt-1 max-w-md text-sm text-zinc-600 dark:text-zinc-400">{message ?? errorMessage(error)}</p>
+      {(retry || action) && (
+        <div className="mt-5 flex flex-wrap justify-center gap-2">
+          {action}
+          {retry && <Button onClick={retry}>Try again</Button>}
+        </div>
       )}
     </div>
   );

@@ -31,6 +31,7 @@ function serve(item: Item, extra: Parameters<typeof mockApi>[0] = {}) {
     'GET /api/content/tags': () => ({ tags: [{ tag: 'street', items: 3 }, { tag: 'shop', items: 1 }] }),
     'GET /api/content/{id}/jobs': () => ({ jobs: [job()] }),
     'GET /api/content': () => ({ items: [] }),
+    'GET /api/content/{id}/similar': () => ({ items: [] }),
     ...extra,
   });
 }
@@ -146,6 +147,65 @@ describe('content detail: text', () => {
     await waitFor(() => expect(article.querySelectorAll('p')).toHaveLength(2));
     // The single line break inside a paragraph is kept.
     expect(article.querySelectorAll('p')[1]?.textContent).toBe('Second one,\nwith a break.');
+  });
+});
+
+describe('content detail: opened at a search hit', () => {
+  it('seeks the player to `t` once it is loaded', async () => {
+    serve(mediaItem('audio'));
+    const { container } = renderWithProviders(<ContentDetail id={ID} />, { path: `/content/${ID}?t=4.5` });
+    const transcript = await screen.findByRole('region', { name: 'Transcript' });
+    const audio = must(container.querySelector('audio'));
+    fireEvent.loadedMetadata(audio);
+    expect(audio.currentTime).toBe(4.5);
+    // The line being spoken there is marked.
+    expect(within(transcript).getAllByRole('button')[1]).toHaveAttribute('aria-current', 'true');
+  });
+
+  it('draws the box over the picture, scaled from its pixels', async () => {
+    serve(imageItem());
+    renderWithProviders(<ContentDetail id={ID} />, { path: `/content/${ID}?box=40,70,360,50` });
+    const box = await screen.findByRole('img', { name: 'Where the search found it' });
+    // The image is 720×200: percent of it, so the box follows the displayed size.
+    expect(box).toHaveStyle({ left: `${(40 / 720) * 100}%`, top: '35%', width: '50%', height: '25%' });
+  });
+
+  it('highlights the paragraph of a byte range and scrolls it into view', async () => {
+    // Multi-byte characters before the range: byte offsets are not string indices.
+    const first = 'Crème brûlée, 日本 🌍.';
+    const second = 'Wir trafen uns am Fluss.';
+    const text = `${first}\n\n${second}\n\nThe end.`;
+    const start = new TextEncoder().encode(`${first}\n\n`).length;
+    const end = start + new TextEncoder().encode(second).length;
+    serve(textItem(), { 'GET /api/content/{id}/file': () => new Response(text, { status: 200 }) });
+    const scroll = vi.fn();
+    Element.prototype.scrollIntoView = scroll;
+    try {
+      renderWithProviders(<ContentDetail id={ID} />, { path: `/content/${ID}?para=${start}-${end}` });
+      const article = await screen.findByRole('article', { name: 'Text' });
+      await waitFor(() => expect(article.querySelectorAll('mark')).toHaveLength(1));
+      expect(article.querySelector('mark')?.textContent).toBe(second);
+      expect(scroll).toHaveBeenCalledTimes(1);
+      expect(scroll.mock.contexts[0]).toBe(article.querySelector('[data-found]'));
+    } finally {
+      delete (Element.prototype as Partial<Element>).scrollIntoView;
+    }
+  });
+
+  it('lists similar items, and nothing when there are none', async () => {
+    const other = textItem({ id: '0190a000-0000-7000-8000-0000000000c2', title: 'Bakery hours' });
+    serve(imageItem(), { 'GET /api/content/{id}/similar': () => ({ items: [{ item: other, score: 0.7, hits: [] }] }) });
+    const { unmount } = renderWithProviders(<ContentDetail id={ID} />);
+    const panel = await screen.findByRole('region', { name: 'More like this' });
+    expect(within(panel).getByRole('link', { name: /Bakery hours/ })).toHaveAttribute('href', `/content/${other.id}`);
+    unmount();
+
+    const api = serve(imageItem());
+    renderWithProviders(<ContentDetail id={ID} />);
+    await screen.findByRole('heading', { level: 1, name: 'Shop sign' });
+    await waitFor(() => expect(api.calls('GET /api/content/{id}/similar')).toHaveLength(1));
+    expect(new URL(must(api.calls('GET /api/content/{id}/similar')[0]).request.url).searchParams.get('limit')).toBe('6');
+    expect(screen.queryByRole('region', { name: 'More like this' })).not.toBeInTheDocument();
   });
 });
 

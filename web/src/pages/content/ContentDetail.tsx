@@ -1,6 +1,6 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useMemo, useState } from 'react';
-import { Link } from 'react-router';
+import { Link, useSearchParams } from 'react-router';
 
 import { api, call } from '../../api/client';
 import { isApiError } from '../../api/errors';
@@ -24,6 +24,8 @@ import { MediaViewer } from './MediaViewer';
 import { contentError } from './messages';
 import { ModelsPanel } from './ModelsPanel';
 import { OutputsPanel } from './OutputsPanel';
+import { readPlace } from './place';
+import { SimilarPanel } from './SimilarPanel';
 import { TextViewer } from './TextViewer';
 import { useContentItem, useItemJobs, type Item } from './useContentItem';
 
@@ -81,6 +83,9 @@ function Loaded({ item }: { item: Item }) {
   const poster = item.previews.images.find((p) => p.name === 'poster')?.url;
   const modelOf = (step: (s: string) => boolean) => analysis.provenance.find((p) => step(p.step))?.modelId;
   const analysedAt = useAnalysedAt(item.id);
+  // A search hit's place (`?t=`, `?box=`, `?para=`: place.ts), shown by the viewer.
+  const [params] = useSearchParams();
+  const place = useMemo(() => readPlace(params), [params]);
 
   const subtitle = (
     <span className="flex flex-wrap items-center gap-x-2 gap-y-1">
@@ -97,7 +102,7 @@ function Loaded({ item }: { item: Item }) {
   let stage = null;
   let companion = null;
   if (item.modality === 'image') {
-    viewer = <ImageViewer src={fileSrc} alt={item.description || analysis.description || item.title} width={item.media.width ?? undefined} height={item.media.height ?? undefined} lines={analysis.ocrLines} pending={pending} />;
+    viewer = <ImageViewer src={fileSrc} alt={item.description || analysis.description || item.title} width={item.media.width ?? undefined} height={item.media.height ?? undefined} lines={analysis.ocrLines} pending={pending} highlight={place.box} />;
     companion = <LabelsPanel labels={analysis.labels} pending={pending} />;
   } else if (item.modality === 'audio' || item.modality === 'video') {
     stage = (
@@ -113,6 +118,7 @@ function Loaded({ item }: { item: Item }) {
         segments={analysis.segments}
         keyframes={analysis.keyframes}
         pending={pending}
+        start={place.t}
         noTranscriptReason={
           failed
             ? 'The analysis failed, so there is no transcript.'
@@ -123,7 +129,7 @@ function Loaded({ item }: { item: Item }) {
       />
     );
   } else {
-    viewer = <TextViewer item={item} />;
+    viewer = <TextViewer item={item} highlight={place.para} />;
   }
 
   return (
@@ -166,6 +172,7 @@ function Loaded({ item }: { item: Item }) {
           {companion}
           <DetailsPanel item={item} analysis={analysis} />
           <TagsPanel item={item} />
+          {!item.deleted_at && <SimilarPanel id={item.id} />}
           <JobsPanel contentId={item.id} />
           <ModelsPanel item={item} steps={analysis.provenance} analysedAt={analysedAt} />
           <OutputsPanel contentId={item.id} />

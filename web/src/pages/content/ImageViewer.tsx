@@ -4,6 +4,7 @@ import { cx } from '../../ui/cx';
 import { Skeleton } from '../../ui/Skeleton';
 import type { Label, OcrLine } from './analysis';
 import { Muted, Panel } from './Panel';
+import type { Box } from './place';
 
 /** A box's placement over the image, in percent of the image (so it follows the displayed size). */
 function boxStyle(line: OcrLine, width: number, height: number): React.CSSProperties {
@@ -23,10 +24,20 @@ function boxStyle(line: OcrLine, width: number, height: number): React.CSSProper
   };
 }
 
+/** A search hit's box over the image, in percent of the image (it follows the displayed size). */
+function highlightStyle(box: Box, width: number, height: number): React.CSSProperties {
+  return {
+    left: `${(box.x / width) * 100}%`,
+    top: `${(box.y / height) * 100}%`,
+    width: `${(box.width / width) * 100}%`,
+    height: `${(box.height / height) * 100}%`,
+  };
+}
+
 /**
  * The picture fitted to the viewport, the text the OCR model read in it drawn as boxes over it,
  * and that text as a list beside it: pointing at (or focusing) a box highlights its line, and the
- * other way round.
+ * other way round. `highlight` (a search hit's `?box=`, in the image's pixels) is drawn over it.
  */
 export function ImageViewer({
   src,
@@ -35,6 +46,7 @@ export function ImageViewer({
   height,
   lines,
   pending,
+  highlight,
 }: {
   src: string;
   alt: string;
@@ -42,6 +54,7 @@ export function ImageViewer({
   height: number | undefined;
   lines: OcrLine[];
   pending: boolean;
+  highlight?: Box | undefined;
 }) {
   const [natural, setNatural] = useState<{ w: number; h: number }>();
   const [loaded, setLoaded] = useState(false);
@@ -97,6 +110,14 @@ export function ImageViewer({
                   />
                 ))}
               </div>
+            )}
+            {w && h && highlight && !failed && (
+              <div
+                role="img"
+                aria-label="Where the search found it"
+                style={highlightStyle(highlight, w, h)}
+                className="pointer-events-none absolute rounded-sm border-[3px] border-brand-500 bg-brand-500/15 ring-2 ring-white/80 dark:ring-black/60"
+              />
             )}
           </div>
         </div>

@@ -24,6 +24,8 @@ export interface MediaViewerProps {
   pending: boolean;
   /** Why there is no transcript, when the analysis found none (a video without sound). */
   noTranscriptReason?: string | undefined;
+  /** Seconds to start at (a search hit's `?t=`): the player seeks there once it is loaded. */
+  start?: number | undefined;
 }
 
 /**
@@ -32,8 +34,18 @@ export interface MediaViewerProps {
  * Videos also get a strip of keyframes that seek to their moment.
  */
 export function MediaViewer(props: MediaViewerProps) {
-  const { kind, src, title, poster, width, height, segments, keyframes, pending } = props;
+  const { kind, src, title, poster, width, height, segments, keyframes, pending, start } = props;
   const media = useRef<HTMLMediaElement | null>(null);
+  // Where to start, until the player knows enough to seek (its metadata).
+  const wanted = useRef(start);
+  useEffect(() => {
+    wanted.current = start;
+    const m = media.current;
+    if (start === undefined || !m || m.readyState < HTMLMediaElement.HAVE_METADATA) return;
+    // Already loaded (another hit in the same item): seek now; `seeked` moves the transcript.
+    m.currentTime = start;
+    wanted.current = undefined;
+  }, [start]);
   const [time, setTime] = useState(0);
   const [duration, setDuration] = useState<number | undefined>(props.duration);
   const [failed, setFailed] = useState(false);
@@ -57,6 +69,11 @@ export function MediaViewer(props: MediaViewerProps) {
     onSeeked: (e: React.SyntheticEvent<HTMLMediaElement>) => setTime(e.currentTarget.currentTime),
     onLoadedMetadata: (e: React.SyntheticEvent<HTMLMediaElement>) => {
       if (Number.isFinite(e.currentTarget.duration)) setDuration(e.currentTarget.duration);
+      if (wanted.current !== undefined) {
+        e.currentTarget.currentTime = wanted.current;
+        setTime(wanted.current);
+        wanted.current = undefined;
+      }
     },
     onError: () => setFailed(true),
   };

@@ -122,7 +122,7 @@ describe('Library page', () => {
     expect(within(noteCard).getByText('#garden')).toBeInTheDocument();
   });
 
-  it('filters, searches and sorts through the list query', async () => {
+  it('filters and sorts through the list query, and searches on the search page', async () => {
     const api = mockApi({ 'GET /api/content': () => page([makeItem({ title: 'One' })]) });
     const user = userEvent.setup();
     const { router } = renderWithProviders(<LibraryPage />, { path: '/library' });
@@ -132,14 +132,24 @@ describe('Library page', () => {
     await waitFor(() => expect(new URL(lastList(api)).searchParams.get('modality')).toBe('image'));
     expect(router.state.location.search).toContain('modality=image');
 
-    await user.type(screen.getByRole('searchbox', { name: 'Search the library' }), 'roses');
-    await waitFor(() => expect(new URL(lastList(api)).searchParams.get('q')).toBe('roses'));
-
     await user.selectOptions(screen.getByRole('combobox', { name: 'Sort' }), 'Title A–Z');
     await waitFor(() => {
       const q = new URL(lastList(api)).searchParams;
       expect([q.get('sort'), q.get('order')]).toEqual(['title', 'asc']);
     });
+
+    // Words are searched by words and by meaning: the search page, with the type chosen here.
+    await user.type(screen.getByRole('searchbox', { name: 'Search the library' }), 'roses{Enter}');
+    await waitFor(() => expect(router.state.location.pathname).toBe('/search'));
+    expect(Object.fromEntries(new URLSearchParams(router.state.location.search))).toEqual({ q: 'roses', modality: 'image' });
+    expect(api.calls('GET /api/content').some((c) => new URL(c.request.url).searchParams.has('q'))).toBe(false);
+  });
+
+  it('sends an old address with words to the search page', async () => {
+    mockApi({ 'GET /api/content': () => page([]) });
+    const { router } = renderWithProviders(<LibraryPage />, { path: '/library?q=roses&tag=garden&view=list' });
+    await waitFor(() => expect(router.state.location.pathname).toBe('/search'));
+    expect(router.state.location.search).toBe('?q=roses&tag=garden');
   });
 
   it('loads the next page with the cursor', async () => {

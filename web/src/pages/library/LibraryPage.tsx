@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import { useSearchParams } from 'react-router';
+import { Navigate, useSearchParams } from 'react-router';
 
 import { api, call } from '../../api/client';
 import { useTags } from '../../api/useTags';
@@ -13,6 +13,7 @@ import { Skeleton } from '../../ui/Skeleton';
 import { useToast } from '../../ui/toast';
 import { useLiveEvents } from '../../live/useLive';
 import { cx } from '../../ui/cx';
+import { searchHref } from '../search/params';
 import { EditDialog } from './EditDialog';
 import { isFiltered, readFilters, writeFilters, type Filters } from './filters';
 import { NoteIcon } from './icons';
@@ -66,8 +67,21 @@ function isTyping(target: EventTarget | null): boolean {
   return Boolean(el && (el.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(el.tagName)));
 }
 
-/** `/library`: everything the user uploaded or wrote, with live processing. */
+/**
+ * `/library`: everything the user uploaded or wrote, with live processing. An older address with
+ * words (`/library?q=roses`) opens the search page, where words are looked for now.
+ */
 export default function LibraryPage() {
+  const [params] = useSearchParams();
+  const q = params.get('q')?.trim();
+  if (q) {
+    const f = readFilters(params);
+    return <Navigate replace to={searchHref({ q, modality: f.modality, tag: f.tag, from: f.from, to: f.to })} />;
+  }
+  return <Library />;
+}
+
+function Library() {
   const [params, setParams] = useSearchParams();
   const filters = useMemo(() => readFilters(params), [params]);
   const setFilters = useCallback(
@@ -265,8 +279,8 @@ export default function LibraryPage() {
       <EmptyState
         icon={<SearchIcon />}
         title="No items match"
-        description="Try other words or fewer filters."
-        action={<Button onClick={() => setFilters({ q: '', modality: '', tag: '', from: '', to: '' })}>Clear filters</Button>}
+        description="Try fewer filters."
+        action={<Button onClick={() => setFilters({ modality: '', tag: '', from: '', to: '' })}>Clear filters</Button>}
       />
     ) : (
       <EmptyState

@@ -1,8 +1,11 @@
 import { startTransition, useEffect, useId, useState } from 'react';
+import { useNavigate } from 'react-router';
 
 import { cx } from '../../ui/cx';
 import { inputClass } from '../../ui/Field';
 import { LibraryIcon, SearchIcon, XIcon } from '../../ui/icons';
+import { SEARCH_SHORTCUTS } from '../../shell/searchShortcut';
+import { MAX_QUERY_CHARS, searchHref } from '../search/params';
 import { MODALITIES, SORTS, isFiltered, type Filters } from './filters';
 import { ListIcon } from './icons';
 
@@ -30,22 +33,16 @@ function useIdle(): boolean {
   return idle;
 }
 
-/** Search, filters, sort and the grid/list switch; every change goes to the address. */
+/**
+ * Search, filters, sort and the grid/list switch; every change goes to the address. The search box
+ * opens the search page (`/search?q=…`, by words and by meaning) with the type, tag and days
+ * chosen here.
+ */
 export function Toolbar({ filters, onChange, knownTags }: { filters: Filters; onChange: (f: Partial<Filters>) => void; knownTags: string[] }) {
-  const [q, setQ] = useState(filters.q);
+  const [q, setQ] = useState('');
   const ids = useId();
   const idle = useIdle();
-  // Typing waits a moment before searching; the address (and back/forward) wins over the box.
-  const [shownQ, setShownQ] = useState(filters.q);
-  if (shownQ !== filters.q) {
-    setShownQ(filters.q);
-    setQ(filters.q);
-  }
-  useEffect(() => {
-    if (q === filters.q) return;
-    const t = setTimeout(() => onChange({ q }), 250);
-    return () => clearTimeout(t);
-  }, [q, filters.q, onChange]);
+  const navigate = useNavigate();
 
   const label = 'mb-1 block text-xs font-medium text-zinc-600 dark:text-zinc-400';
   return (
@@ -59,7 +56,15 @@ export function Toolbar({ filters, onChange, knownTags }: { filters: Filters; on
             Trash
           </button>
         </div>
-        <div className="relative order-last w-full sm:order-none sm:w-auto sm:min-w-56 sm:flex-1">
+        <form
+          role="search"
+          className="relative order-last w-full sm:order-none sm:w-auto sm:min-w-56 sm:flex-1"
+          onSubmit={(e) => {
+            e.preventDefault();
+            if (!q.trim()) return;
+            void navigate(searchHref({ q, modality: filters.modality, tag: filters.tag, from: filters.from, to: filters.to }));
+          }}
+        >
           <label htmlFor={`${ids}-q`} className="sr-only">
             Search the library
           </label>
@@ -67,12 +72,16 @@ export function Toolbar({ filters, onChange, knownTags }: { filters: Filters; on
           <input
             id={`${ids}-q`}
             type="search"
+            data-search-box=""
+            aria-keyshortcuts={SEARCH_SHORTCUTS}
             value={q}
             onChange={(e) => setQ(e.target.value)}
-            placeholder="Search titles and descriptions"
+            maxLength={MAX_QUERY_CHARS}
+            enterKeyHint="search"
+            placeholder="Search by words or meaning"
             className={cx(inputClass, 'pl-9')}
           />
-        </div>
+        </form>
         <div className="ml-auto flex items-center gap-2 sm:ml-0">
           <label htmlFor={`${ids}-sort`} className="sr-only">
             Sort
@@ -149,10 +158,7 @@ export function Toolbar({ filters, onChange, knownTags }: { filters: Filters; on
           {isFiltered(filters) && (
             <button
               type="button"
-              onClick={() => {
-                setQ('');
-                onChange({ q: '', modality: '', tag: '', from: '', to: '' });
-              }}
+              onClick={() => onChange({ modality: '', tag: '', from: '', to: '' })}
               className="inline-flex h-8 items-center gap-1 rounded-md px-2 text-sm font-medium text-zinc-600 hover:bg-zinc-100 dark:text-zinc-400 dark:hover:bg-zinc-800"
             >
               <XIcon />

@@ -1,6 +1,7 @@
 /**
- * The library's filters live in the address (`/library?q=roses&modality=image&view=list`), so a
- * filtered view can be reloaded, shared and navigated back to.
+ * The library's filters live in the address (`/library?modality=image&tag=garden&view=list`), so a
+ * filtered view can be reloaded, shared and navigated back to. Words go to the search page
+ * (`/search?q=…`, src/pages/search), which takes the same modality, tag and days.
  */
 import type { Modality } from './types';
 
@@ -8,7 +9,6 @@ export type SortChoice = 'newest' | 'oldest' | 'updated' | 'title' | 'largest';
 export type ViewMode = 'grid' | 'list';
 
 export interface Filters {
-  q: string;
   modality: Modality | '';
   tag: string;
   /** `YYYY-MM-DD` (local day), inclusive. */
@@ -54,7 +54,6 @@ export function readFilters(params: URLSearchParams): Filters {
   const from = params.get('from') ?? '';
   const to = params.get('to') ?? '';
   return {
-    q: params.get('q') ?? '',
     modality: MODALITY_VALUES.has(modality) ? (modality as Modality) : '',
     tag: params.get('tag') ?? '',
     from: DAY.test(from) ? from : '',
@@ -69,7 +68,6 @@ export function readFilters(params: URLSearchParams): Filters {
 export function writeFilters(filters: Filters): URLSearchParams {
   const p = new URLSearchParams();
   if (filters.trash) p.set('trash', '1');
-  if (filters.q.trim()) p.set('q', filters.q);
   if (filters.modality) p.set('modality', filters.modality);
   if (filters.tag.trim()) p.set('tag', filters.tag.trim());
   if (filters.from) p.set('from', filters.from);
@@ -80,7 +78,7 @@ export function writeFilters(filters: Filters): URLSearchParams {
 }
 
 /** Local midnight of a `YYYY-MM-DD` day, `days` later, as RFC 3339. */
-function dayStart(day: string, days = 0): string {
+export function dayStart(day: string, days = 0): string {
   const [y, m, d] = day.split('-').map(Number) as [number, number, number];
   return new Date(y, m - 1, d + days).toISOString();
 }
@@ -89,7 +87,6 @@ function dayStart(day: string, days = 0): string {
 export function listQuery(filters: Filters) {
   const sort = SORTS.find((s) => s.value === filters.sort) ?? NEWEST;
   return {
-    ...(filters.q.trim() ? { q: filters.q.trim() } : {}),
     ...(filters.modality ? { modality: filters.modality } : {}),
     ...(filters.tag.trim() ? { tag: filters.tag.trim() } : {}),
     ...(filters.from ? { from: dayStart(filters.from) } : {}),
@@ -103,5 +100,5 @@ export function listQuery(filters: Filters) {
 
 /** Whether any filter narrows the list (the empty state then says "no matches"). */
 export function isFiltered(f: Filters): boolean {
-  return Boolean(f.q.trim() || f.modality || f.tag.trim() || f.from || f.to);
+  return Boolean(f.modality || f.tag.trim() || f.from || f.to);
 }

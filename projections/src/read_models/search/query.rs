@@ -1,0 +1,219 @@
+//! Queries on read model `search`: hybrid ranking (nearest vectors and full-text matches, each
+//! taken with its own limit, fused by reciprocal rank in SQL), the vector of an item for "more
+//! like this", and highlighted snippets of the hits a page shows.
+//!
+//! Every filter applies before ranking. pgvector's iterative index scan keeps reading the HNSW
+//! index until enough rows pass them, so one user's items among many still fill the list.
+
+use chrono::{DateTime, Utc};
+use pgvector::Vector;
+use sqlx::{Connection, PgPool};
+use uuid::Uuid;
+
+/// Reciprocal rank fusion's constant: a hit's score is the sum of `1 / (K + rank)` over the
+/// rankings it is in.
+pub const RRF_K: i64 = 60;
+
+/// The private-use characters `ts_headline` marks a match with in [`snippets`].
+pub const MARK_START: char = '\u{E000}';
+pub const MARK_END: char = '\u{E001}';
+
+/// What to look for, and where.
+#[derive(Debug, Clone, Default)]
+pub struct SearchQuery {
+    /// Whose chunks; `None` searches everyone's (an admin's search).
+    pub owner: Option<Uuid>,
+    /// The query's embedding; `None` leaves out the vector ranking.
+    pub vector: Option<Vector>,
+    /// A `tsquery` in `to_tsquery` syntax built from plain words (see [`or_query`]); `None`
+    /// leaves out the full-text ranking.
+    pub words: Option<String>,
+    pub modality: Option<String>,
+    pub tag: Option<String>,
+    pub created_from: Option<DateTime<Utc>>,
+    pub created_to: Option<DateTime<Utc>>,
+    /// Only this item's chunks.
+    pub item: Option<Uuid>,
+    /// Not this item's chunks ("more like this").
+    pub exclude_item: Option<Uuid>,
+    /// How many chunks each ranking contributes.
+    pub candidates: i64,
+}
+
+/// One chunk that ranked, with its place in the item.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct ChunkHit {
+    pub item_id: Uuid,
+    pub ord: i32,
+    pub owner: Uuid,
+    pub kind: String,
+    pub modality: String,
+    pub text: String,
+    pub start_ms: Option<i32>,
+    pub end_ms: Option<i32>,
+    pub bbox: Option<Vec<f32>>,
+    pub keyframe: Option<i32>,
+    pub byte_start: Option<i32>,
+    pub byte_end: Option<i32>,
+    /// Its place in the vector ranking, from 1.
+    pub vector_rank: Option<i64>,
+    /// Its place in the full-text ranking, from 1.
+    pub text_rank: Option<i64>,
+    /// The fused score.
+    pub score: f64,
+}
+
+/// The filters both rankings apply (parameters 3–10).
+const FILTERS: &str = "($3::uuid IS NULL OR c.owner = $3)
+    AND NOT i.deleted
+    AND ($4::text IS NULL OR c.modality = $4)
+    AND ($5::text IS NULL OR $5 = ANY (i.tags))
+    AND ($6::timestamptz IS NULL OR i.created_at >= $6)
+    AND ($7::timestamptz IS NULL OR i.created_at < $7)
+    AND ($8::uuid IS NULL OR c.item_id = $8)
+    AND ($9::uuid IS NULL OR c.item_id <> $9)";
+
+fn hybrid_sql() -> String {
+    format!(
+        "WITH v AS (
+            SELECT item_id, ord, row_number() OVER (ORDER BY d, item_id, ord) AS r FROM (
+                SELECT c.item_id, c.ord, c.embedding <=> $1 AS d
+                FROM rm_search.chunks c JOIN rm_search.items i ON i.id = c.item_id
+                WHERE $1::vector IS NOT NULL AND {FILTERS}
+                ORDER BY c.embedding <=> $1
+                LIMIT $10) x
+        ),
+        t AS (
+            SELECT item_id, ord, row_number() OVER (ORDER BY rank DESC, item_id, ord) AS r FROM (
+                SELECT c.item_id, c.ord, ts_rank_cd(c.tsv, q) AS rank
+                FROM rm_search.chunks c JOIN rm_search.items i ON i.id = c.item_id,
+                     to_tsquery('english', $2) q
+                WHERE $2::text IS NOT NULL AND c.tsv @@ q AND {FILTERS}
+                ORDER BY rank DESC
+                LIMIT $10) y
+        )
+        SELECT c.item_id, c.ord, c.owner, c.kind, c.modality, c.text, c.start_ms, c.end_ms,
+               c.bbox, c.keyframe, c.byte_start, c.byte_end,
+               v.r AS vector_rank, t.r AS text_rank,
+               (COALESCE(1.0 / ({RRF_K} + v.r), 0) + COALESCE(1.0 / ({RRF_K} + t.r), 0))::float8
+                   AS score
+        FROM (SELECT item_id, ord FROM v UNION SELECT item_id, ord FROM t) k
+        JOIN rm_search.chunks c USING (item_id, ord)
+        LEFT JOIN v USING (item_id, ord)
+        LEFT JOIN t USING (item_id, ord)
+        ORDER BY score DESC, c.item_id, c.ord"
+    )
+}
+
+/// The chunks that rank, best first.
+pub async fn hybrid(pool: &PgPool, q: &SearchQuery) -> Result<Vec<ChunkHit>, sqlx::Error> {
+    if q.vector.is_none() && q.words.is_none() {
+        return Ok(Vec::new());
+    }
+    let mut conn = pool.acquire().await?;
+    let mut tx = conn.begin().await?;
+    // Enough of the graph for the candidates, and the index read on until the filters are
+    // satisfied; the fusion orders by distance again, so relaxed order is enough.
+    sqlx::query("SELECT set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)")
+        .bind(q.candidates.clamp(40, 1_000).to_string())
+        .execute(&mut *tx)
+        .await?;
+    let hits = sqlx::query_as::<_, ChunkHit>(&hybrid_sql())
+        .bind(q.vector.clone())
+        .bind(q.words.as_deref())
+        .bind(q.owner)
+        .bind(q.modality.as_deref())
+        .bind(q.tag.as_deref())
+        .bind(q.created_from)
+        .bind(q.created_to)
+        .bind(q.item)
+        .bind(q.exclude_item)
+        .bind(q.candidates)
+        .fetch_all(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(hits)
+}
+
+/// The mean of an item's chunk vectors (what "more like this" looks near); `None` when the
+/// item has no chunks (or is not `owner`'s).
+pub async fn item_vector(
+    pool: &PgPool,
+    owner: Option<Uuid>,
+    item: Uuid,
+) -> Result<Option<Vector>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT avg(embedding) FROM rm_search.chunks
+         WHERE item_id = $1 AND ($2::uuid IS NULL OR owner = $2)",
+    )
+    .bind(item)
+    .bind(owner)
+    .fetch_one(pool)
+    .await
+}
+
+/// Snippets of the chunks `(item, ord)` with the words of `words` marked by [`MARK_START`] and
+/// [`MARK_END`], in the order asked.
+pub async fn snippets(
+    pool: &PgPool,
+    words: Option<&str>,
+    chunks: &[(Uuid, i32)],
+) -> Result<Vec<String>, sqlx::Error> {
+    let items: Vec<Uuid> = chunks.iter().map(|c| c.0).collect();
+    let ords: Vec<i32> = chunks.iter().map(|c| c.1).collect();
+    let rows: Vec<(Uuid, i32, String)> = sqlx::query_as(
+        "SELECT c.item_id, c.ord,
+                CASE WHEN $3::text IS NULL THEN c.text
+                ELSE ts_headline('english', c.text, to_tsquery('english', $3),
+                     'StartSel=\u{E000}, StopSel=\u{E001}, MaxWords=35, MinWords=15, MaxFragments=2, FragmentDelimiter=\" … \"')
+                END
+         FROM unnest($1::uuid[], $2::int[]) AS k (item_id, ord)
+         JOIN rm_search.chunks c USING (item_id, ord)",
+    )
+    .bind(&items)
+    .bind(&ords)
+    .bind(words)
+    .fetch_all(pool)
+    .await?;
+    Ok(chunks
+        .iter()
+        .map(|k| {
+            rows.iter()
+                .find(|r| (r.0, r.1) == *k)
+                .map(|r| r.2.clone())
+                .unwrap_or_default()
+        })
+        .collect())
+}
+
+/// A `tsquery` matching any of the query's words, or `None` when it has none. Only letters and
+/// digits reach `to_tsquery`, so no input can be read as its operators.
+pub fn or_query(text: &str) -> Option<String> {
+    let mut words: Vec<String> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| w.chars().take(64).collect::<String>().to_lowercase())
+        .collect();
+    words.dedup();
+    words.truncate(32);
+    (!words.is_empty()).then(|| words.join(" | "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::or_query;
+
+    #[test]
+    fn only_words_reach_the_text_search() {
+        assert_eq!(
+            or_query("Cat's   on, the SOFA!").as_deref(),
+            Some("cat | s | on | the | sofa")
+        );
+        assert_eq!(
+            or_query("'); DROP TABLE x; -- & | ! <-> :*"),
+            Some("drop | table | x".into())
+        );
+        assert_eq!(or_query("?!... ---"), None);
+        assert_eq!(or_query("Grüße, 東京").as_deref(), Some("grüße | 東京"));
+    }
+}

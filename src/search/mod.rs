@@ -1,0 +1,298 @@
+//! Finding things by meaning: hybrid search over the `search` read model, "more like this", and
+//! the index's hosting (it embeds as it indexes, so it needs the node's embedding model).
+//!
+//! A query is embedded through the same model instance as the index; the read model fuses the
+//! nearest chunks and the full-text matches by reciprocal rank; hits are grouped by item (an
+//! item ranks by its best chunk) and each names the place it points to. Pages are cut from
+//! that ranking with a cursor bound to the query and its caller.
+
+mod cursor;
+pub mod view;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use tessera_actors::jobs::Pipelines;
+use tessera_actors::models::Infer;
+use tessera_events::content::{ContentAccess, Modality};
+use tessera_events::{ContentId, ErrorCode};
+use tessera_models::text::Embedder;
+use tessera_projections::read_models::search::query::{self as sq, ChunkHit, SearchQuery};
+use tessera_projections::read_models::search::SearchProjection;
+use tessera_projections::Projection;
+use uuid::Uuid;
+
+use crate::content::{ContentFailure, ContentService, Viewer};
+use crate::processing::Processing;
+pub use cursor::Cursor;
+pub use view::{Hit, ItemHits, Place, SearchPage, SnippetPart};
+
+/// The longest query, in characters.
+pub const MAX_QUERY_CHARS: usize = 500;
+/// Hits shown per item.
+pub const HITS_PER_ITEM: usize = 3;
+/// Items per page: the default and the most.
+pub const DEFAULT_LIMIT: usize = 20;
+pub const MAX_LIMIT: usize = 50;
+/// The most chunks either ranking contributes.
+const MAX_CANDIDATES: i64 = 1_000;
+
+/// The search read model, over this node's embedding model and blob store.
+pub fn projection(processing: &Processing) -> Arc<dyn Projection> {
+    Arc::new(SearchProjection::new(Arc::new(
+        tessera_actors::search::IndexInputs::new(processing.pipelines.clone()),
+    )))
+}
+
+/// Which rankings a query uses (the evaluation compares them; users get both).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Ranking {
+    #[default]
+    Hybrid,
+    Vector,
+    Words,
+}
+
+/// A search as asked, checked by the route.
+#[derive(Debug, Clone, Default)]
+pub struct SearchRequest {
+    pub text: String,
+    pub modality: Option<Modality>,
+    pub tag: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub item: Option<ContentId>,
+    /// Everyone's content (admins only; recorded).
+    pub everyone: bool,
+    pub ranking: Ranking,
+    pub limit: usize,
+    pub cursor: Option<String>,
+}
+
+/// Why a search failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SearchFailure {
+    #[error("{1}")]
+    BadRequest(ErrorCode, String),
+    #[error("only administrators may search everyone's content")]
+    Forbidden,
+    #[error("the embedding model is unavailable: {0}")]
+    Model(String),
+    #[error(transparent)]
+    Content(#[from] ContentFailure),
+    #[error(transparent)]
+    Sql(#[from] sqlx::Error),
+}
+
+/// Search and "more like this".
+#[derive(Clone)]
+pub struct SearchService {
+    pool: sqlx::PgPool,
+    pipelines: Arc<Pipelines>,
+    content: ContentService,
+}
+
+impl SearchService {
+    pub fn new(pool: sqlx::PgPool, pipelines: Arc<Pipelines>, content: ContentService) -> Self {
+        Self {
+            pool,
+            pipelines,
+            content,
+        }
+    }
+
+    /// One page of what matches `request`, as `viewer` may see it.
+    pub async fn search(
+        &self,
+        viewer: Viewer,
+        request: SearchRequest,
+    ) -> Result<SearchPage, SearchFailure> {
+        let text = request.text.trim();
+        if text.is_empty() {
+            return Err(SearchFailure::BadRequest(
+                ErrorCode::InvalidQuery,
+                "the query is empty".into(),
+            ));
+        }
+        if text.chars().count() > MAX_QUERY_CHARS {
+            return Err(SearchFailure::BadRequest(
+                ErrorCode::InvalidQuery,
+                format!("the query is longer than {MAX_QUERY_CHARS} characters"),
+            ));
+        }
+        if request.everyone && !viewer.admin {
+            return Err(SearchFailure::Forbidden);
+        }
+        let fingerprint = Cursor::fingerprint(viewer.user_id, &request);
+        let offset = match request.cursor.as_deref() {
+            Some(c) => {
+                Cursor::decode(c, &fingerprint)
+                    .ok_or_else(|| {
+                        SearchFailure::BadRequest(
+                            ErrorCode::InvalidCursor,
+                            "the cursor is not one this search gave".into(),
+                        )
+                    })?
+                    .offset
+            }
+            None => 0,
+        };
+        let words = sq::or_query(text);
+        if words.is_none() {
+            // Nothing but punctuation: nothing to look for.
+            return Ok(SearchPage::default());
+        }
+        if request.everyone {
+            self.content.audit_search(viewer, None, text).await?;
+        }
+        let vector = match request.ranking {
+            Ranking::Words => None,
+            _ => Some(self.embed(text).await?),
+        };
+        let limit = request.limit.clamp(1, MAX_LIMIT);
+        let query = SearchQuery {
+            owner: (!request.everyone).then_some(viewer.user_id.0),
+            vector,
+            words: match request.ranking {
+                Ranking::Vector => None,
+                _ => words.clone(),
+            },
+            modality: request.modality.map(|m| m.as_str().to_owned()),
+            tag: request.tag.clone(),
+            created_from: request.from,
+            created_to: request.to,
+            item: request.item.map(ContentId::into_inner),
+            exclude_item: None,
+            candidates: candidates(offset, limit),
+        };
+        let hits = sq::hybrid(&self.pool, &query).await?;
+        self.page(viewer, hits, words.as_deref(), offset, limit, &fingerprint)
+            .await
+    }
+
+    /// Items like `item`: nearest to the mean of its chunks' vectors, itself left out.
+    pub async fn similar(
+        &self,
+        viewer: Viewer,
+        item: ContentId,
+        limit: usize,
+    ) -> Result<SearchPage, SearchFailure> {
+        let view = self
+            .content
+            .get(viewer, item, ContentAccess::Metadata)
+            .await?;
+        let owner = view.owner;
+        let Some(vector) = sq::item_vector(&self.pool, Some(owner), item.0).await? else {
+            return Ok(SearchPage::default());
+        };
+        let limit = limit.clamp(1, MAX_LIMIT);
+        let query = SearchQuery {
+            owner: Some(owner),
+            vector: Some(vector),
+            exclude_item: Some(item.0),
+            candidates: candidates(0, limit),
+            ..SearchQuery::default()
+        };
+        let hits = sq::hybrid(&self.pool, &query).await?;
+        self.page(viewer, hits, None, 0, limit, "").await
+    }
+
+    async fn embed(&self, text: &str) -> Result<pgvector::Vector, SearchFailure> {
+        let answer = self
+            .pipelines
+            .embeddings
+            .instance
+            .send(Infer::<Embedder>(text.to_owned()))
+            .await
+            .map_err(|e| SearchFailure::Model(e.to_string()))?
+            .map_err(|e| SearchFailure::Model(e.to_string()))?;
+        Ok(pgvector::Vector::from(answer))
+    }
+
+    /// Groups ranked chunks by item (in the order of each item's best chunk) and cuts the page
+    /// `offset..offset + limit`, with each item as the viewer may see it now.
+    async fn page(
+        &self,
+        viewer: Viewer,
+        hits: Vec<ChunkHit>,
+        words: Option<&str>,
+        offset: usize,
+        limit: usize,
+        fingerprint: &str,
+    ) -> Result<SearchPage, SearchFailure> {
+        let mut groups: Vec<(Uuid, f64, Vec<ChunkHit>)> = Vec::new();
+        for hit in hits {
+            match groups.iter_mut().find(|g| g.0 == hit.item_id) {
+                Some(g) if g.2.len() < HITS_PER_ITEM => g.2.push(hit),
+                Some(_) => {}
+                None => groups.push((hit.item_id, hit.score, vec![hit])),
+            }
+        }
+        let more = groups.len() > offset + limit;
+        let page: Vec<_> = groups.into_iter().skip(offset).take(limit).collect();
+        let keys: Vec<(Uuid, i32)> = page
+            .iter()
+            .flat_map(|g| g.2.iter().map(|h| (h.item_id, h.ord)))
+            .collect();
+        let snippets = sq::snippets(&self.pool, words, &keys).await?;
+        let mut snippets = snippets.into_iter();
+        let mut items = Vec::with_capacity(page.len());
+        for (id, score, chunk_hits) in page {
+            let hits: Vec<Hit> = chunk_hits
+                .iter()
+                .map(|h| Hit::new(h, &snippets.next().unwrap_or_default()))
+                .collect();
+            // The item as it is now; one deleted or out of reach since indexing is left out.
+            let access = if viewer.admin && chunk_hits[0].owner != viewer.user_id.0 {
+                ContentAccess::List
+            } else {
+                ContentAccess::Metadata
+            };
+            match self.content.get(viewer, ContentId(id), access).await {
+                Ok(item) if item.deleted_at.is_none() => items.push(ItemHits { item, score, hits }),
+                Ok(_) => {}
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let next_cursor = more.then(|| {
+            Cursor {
+                offset: offset + limit,
+                fingerprint: fingerprint.to_owned(),
+            }
+            .encode()
+        });
+        Ok(SearchPage {
+            items,
+            next_cursor: if fingerprint.is_empty() {
+                None
+            } else {
+                next_cursor
+            },
+        })
+    }
+}
+
+/// How many chunks each ranking contributes for a page ending at `offset + limit` items.
+fn candidates(offset: usize, limit: usize) -> i64 {
+    (((offset + limit) * 8 + 50) as i64).min(MAX_CANDIDATES)
+}
+
+impl From<SearchFailure> for crate::error::ApiError {
+    fn from(e: SearchFailure) -> Self {
+        use crate::error::ApiError;
+        match e {
+            SearchFailure::BadRequest(code, message) => ApiError::bad_request(code, message),
+            SearchFailure::Forbidden => ApiError::forbidden(e.to_string()),
+            SearchFailure::Model(m) => {
+                tracing::warn!(error = %m, "search: the embedding model failed");
+                ApiError::unavailable(
+                    ErrorCode::ModelUnavailable,
+                    "the embedding model is unavailable; try again shortly",
+                )
+            }
+            SearchFailure::Content(c) => c.into(),
+            SearchFailure::Sql(s) => ApiError::internal(format!("search query: {s}")),
+        }
+    }
+}
