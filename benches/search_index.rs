@@ -395,7 +395,7 @@ async fn latency(
                 let query = SearchQuery {
                     owner: Some(users[i % users.len()]),
                     vector: Some(Vector::from(v.clone())),
-                    words: sq::or_query(text),
+                    words: Some(text.clone()),
                     candidates: 210,
                     ..SearchQuery::default()
                 };

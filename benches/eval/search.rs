@@ -113,8 +113,9 @@ impl Eval {
 
         let mut rankings = serde_json::Map::new();
         for ranking in ["vector", "words", "hybrid"] {
-            let (mut found, mut rr, mut placed, mut took) = (0usize, 0.0, 0usize, Vec::new());
-            let mut missed = Vec::new();
+            let (mut found, mut first, mut rr, mut placed, mut took) =
+                (0usize, 0usize, 0.0, 0usize, Vec::new());
+            let (mut missed, mut misplaced) = (Vec::new(), Vec::new());
             for q in &questions {
                 let started = Instant::now();
                 let r = app
@@ -135,8 +136,13 @@ impl Eval {
                 {
                     Some(rank) => {
                         found += 1;
+                        first += usize::from(rank == 0);
                         rr += 1.0 / (rank + 1) as f64;
-                        placed += usize::from(points_right(&items[rank], &q.expect));
+                        if points_right(&items[rank], &q.expect) {
+                            placed += 1;
+                        } else {
+                            misplaced.push(format!("{} → {}", q.text, items[rank]["hits"][0]));
+                        }
                     }
                     None => missed.push(q.text),
                 }
@@ -145,7 +151,8 @@ impl Eval {
             let n = questions.len() as f64;
             let p95 = took[(took.len() * 95 / 100).min(took.len() - 1)];
             println!(
-                "search {ranking:>6}: recall@10 {:.2}  MRR {:.2}  right place {:.2}  p95 {p95:.0} ms  ({} questions; missed: {missed:?})",
+                "search {ranking:>6}: recall@1 {:.2}  recall@10 {:.2}  MRR {:.2}  right place {:.2}  p95 {p95:.0} ms  ({} questions; missed: {missed:?})",
+                first as f64 / n,
                 found as f64 / n,
                 rr / n,
                 placed as f64 / n,
@@ -154,11 +161,13 @@ impl Eval {
             rankings.insert(
                 ranking.into(),
                 json!({
+                    "recall_at_1": first as f64 / n,
                     "recall_at_10": found as f64 / n,
                     "mrr": rr / n,
                     "right_place": placed as f64 / n,
                     "p95_ms_through_the_api": p95,
                     "missed": missed,
+                    "misplaced": misplaced,
                 }),
             );
         }

@@ -7,16 +7,21 @@ use futures_util::StreamExt;
 use sqlx::PgPool;
 use tessera_actors::jobs::Pipelines;
 use tessera_actors::models::Infer;
+use tessera_events::content::Place;
 use tessera_events::content::{Analysis, Modality};
 use tessera_events::conversations::ContextSource;
 use tessera_events::UserId;
 use tessera_models::text::Embedder;
-use tessera_projections::read_models::search::query::{self as search, SearchQuery};
+use tessera_projections::read_models::search::query::{self as search, ChunkHit, SearchQuery};
 use uuid::Uuid;
 
 use crate::blob::BlobKey;
 use crate::content::{ContentFailure, ContentService};
 use crate::conversations::ChatSettings;
+use crate::search::view::place_of;
+
+/// Passages of one found item given to the model.
+const PASSAGES_PER_ITEM: usize = 3;
 
 /// The system prompt before any context.
 pub const SYSTEM_PROMPT: &str = "You are Tessera's assistant. Answer the user's question \
@@ -175,14 +180,29 @@ async fn item_text(
     Ok(Some(ItemText { heading, parts }))
 }
 
+/// An item given to the model: an attachment, or one the search found for the question (then
+/// only its passages, with where each is).
+struct Entry {
+    id: Uuid,
+    text: ItemText,
+    retrieved: bool,
+    places: Vec<Place>,
+}
+
 /// Fits the items into `budget` characters: each part gets an equal share of what is left.
-fn render(items: Vec<(Uuid, ItemText, bool)>, budget: usize) -> (String, Vec<ContextSource>) {
+fn render(items: Vec<Entry>, budget: usize) -> (String, Vec<ContextSource>) {
     let mut out = String::new();
     let mut sources = Vec::new();
-    let total_parts: usize = items.iter().map(|(_, t, _)| t.parts.len().max(1)).sum();
+    let total_parts: usize = items.iter().map(|e| e.text.parts.len().max(1)).sum();
     let mut left = budget;
     let mut parts_left = total_parts;
-    for (id, item, retrieved) in items {
+    for Entry {
+        id,
+        text: item,
+        retrieved,
+        places,
+    } in items
+    {
         out.push_str(&format!("\n\n## {}\n", item.heading));
         let mut used = Vec::new();
         let mut truncated = false;
@@ -203,9 +223,50 @@ fn render(items: Vec<(Uuid, ItemText, bool)>, budget: usize) -> (String, Vec<Con
             content_id: id,
             parts: used,
             truncated,
+            places,
         });
     }
     (out, sources)
+}
+
+/// A found item's context: the passages the search ranked for the question, each with its
+/// place, if `owner` owns the item and it is not deleted.
+async fn passages_text(
+    content: &ContentService,
+    owner: Uuid,
+    id: Uuid,
+    hits: &[ChunkHit],
+) -> Result<Option<(ItemText, Vec<Place>)>, ContentFailure> {
+    let f = content.fold(id).await?;
+    let Some(u) = f.state.uploaded.as_ref() else {
+        return Ok(None);
+    };
+    if u.owner != owner || f.state.deleted.is_some() || f.state.purged {
+        return Ok(None);
+    }
+    let mut places = Vec::new();
+    let lines: Vec<String> = hits
+        .iter()
+        .map(|h| {
+            let place = place_of(h);
+            let at = match &place {
+                Some(Place::Time { start, .. }) => format!("[{}] ", clock(*start)),
+                Some(Place::Keyframe { time, .. }) => format!("[{}] ", clock(*time)),
+                Some(Place::Box { .. }) => "[in the picture] ".to_owned(),
+                Some(Place::Paragraph { .. }) | None => String::new(),
+            };
+            places.extend(place);
+            format!("{at}{}", h.text)
+        })
+        .collect();
+    let heading = format!("{} \"{}\" (id {id})", u.modality.as_str(), f.state.title);
+    Ok(Some((
+        ItemText {
+            heading,
+            parts: vec![("passages", lines.join("\n"))],
+        },
+        places,
+    )))
 }
 
 /// Builds the context of a message.
@@ -221,17 +282,30 @@ pub async fn build(
     let owner = owner.0;
     let mut items = Vec::new();
     for id in attachments {
-        if let Some(t) = item_text(content, owner, *id).await? {
-            items.push((*id, t, false));
+        if let Some(text) = item_text(content, owner, *id).await? {
+            items.push(Entry {
+                id: *id,
+                text,
+                retrieved: false,
+                places: Vec::new(),
+            });
         }
     }
     if asks_about_library(question) {
         let (scan, keep) = (settings.retrieval_items, settings.retrieval_passages);
         match nearest_items(pipelines, pool, owner, question, scan, keep).await {
-            Ok(ids) => {
-                for id in ids.into_iter().filter(|id| !attachments.contains(id)) {
-                    if let Some(t) = item_text(content, owner, id).await? {
-                        items.push((id, t, true));
+            Ok(found) => {
+                for (id, hits) in found
+                    .into_iter()
+                    .filter(|(id, _)| !attachments.contains(id))
+                {
+                    if let Some((text, places)) = passages_text(content, owner, id, &hits).await? {
+                        items.push(Entry {
+                            id,
+                            text,
+                            retrieved: true,
+                            places,
+                        });
                     }
                 }
             }
@@ -253,7 +327,7 @@ pub async fn build(
 }
 
 /// The user's items the search index ranks best for the question (by meaning and by words,
-/// as `/api/search` does), best first.
+/// as `/api/search` does), best first, each with its best passages.
 async fn nearest_items(
     pipelines: &Pipelines,
     pool: &PgPool,
@@ -261,7 +335,7 @@ async fn nearest_items(
     question: &str,
     scan: usize,
     keep: usize,
-) -> Result<Vec<Uuid>, String> {
+) -> Result<Vec<(Uuid, Vec<ChunkHit>)>, String> {
     // The question itself is not worth a cached result in the log: ask the model directly.
     let qv = pipelines
         .embeddings
@@ -273,17 +347,19 @@ async fn nearest_items(
     let query = SearchQuery {
         owner: Some(owner),
         vector: Some(pgvector::Vector::from(qv)),
-        words: search::or_query(question),
+        words: Some(question.to_owned()),
         candidates: scan as i64,
         ..SearchQuery::default()
     };
     let hits = search::hybrid(pool, &query)
         .await
         .map_err(|e| e.to_string())?;
-    let mut items: Vec<Uuid> = Vec::new();
+    let mut items: Vec<(Uuid, Vec<ChunkHit>)> = Vec::new();
     for hit in hits {
-        if !items.contains(&hit.item_id) {
-            items.push(hit.item_id);
+        match items.iter_mut().find(|(id, _)| *id == hit.item_id) {
+            Some((_, passages)) if passages.len() < PASSAGES_PER_ITEM => passages.push(hit),
+            Some(_) => {}
+            None => items.push((hit.item_id, vec![hit])),
         }
     }
     items.truncate(keep);
@@ -306,14 +382,15 @@ mod tests {
     #[test]
     fn long_parts_are_cut_within_the_budget() {
         let long = "word ".repeat(1000);
-        let items = vec![(
-            Uuid::nil(),
-            ItemText {
+        let items = vec![Entry {
+            id: Uuid::nil(),
+            text: ItemText {
                 heading: "text \"a\"".into(),
                 parts: vec![("text", long), ("summary", "short".into())],
             },
-            false,
-        )];
+            retrieved: false,
+            places: Vec::new(),
+        }];
         let (out, sources) = render(items, 600);
         assert!(out.chars().count() < 700, "{}", out.len());
         assert!(out.contains("summary:\nshort"));

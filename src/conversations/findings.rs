@@ -139,6 +139,7 @@ pub async fn answer(
                     content_id: id,
                     parts: vec![quoted_part(ask, analysis).to_owned()],
                     truncated: false,
+                    places: Vec::new(),
                 });
                 from_analysis(ask, title, analysis)
             }

@@ -137,8 +137,7 @@ impl SearchService {
             }
             None => 0,
         };
-        let words = sq::or_query(text);
-        if words.is_none() {
+        if !sq::has_words(text) {
             // Nothing but punctuation: nothing to look for.
             return Ok(SearchPage::default());
         }
@@ -155,7 +154,7 @@ impl SearchService {
             vector,
             words: match request.ranking {
                 Ranking::Vector => None,
-                _ => words.clone(),
+                _ => Some(text.to_owned()),
             },
             modality: request.modality.map(|m| m.as_str().to_owned()),
             tag: request.tag.clone(),
@@ -166,7 +165,7 @@ impl SearchService {
             candidates: candidates(offset, limit),
         };
         let hits = sq::hybrid(&self.pool, &query).await?;
-        self.page(viewer, hits, words.as_deref(), offset, limit, &fingerprint)
+        self.page(viewer, hits, Some(text), offset, limit, &fingerprint)
             .await
     }
 

@@ -5,6 +5,7 @@ use tessera_projections::read_models::search::query::{ChunkHit, MARK_END, MARK_S
 use utoipa::ToSchema;
 
 use crate::content::ItemView;
+pub use tessera_events::content::Place;
 
 /// One page of results.
 #[derive(Debug, Default, Serialize, ToSchema)]
@@ -51,47 +52,33 @@ pub struct SnippetPart {
     pub mark: bool,
 }
 
-/// Where a hit is in its item.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Place {
-    /// Seconds from the start of a recording or video.
-    Time { start: f64, end: f64 },
-    /// A box in an image, in its pixels.
-    Box {
-        x: f32,
-        y: f32,
-        width: f32,
-        height: f32,
-    },
-    /// A video's keyframe, by its index and time in seconds.
-    Keyframe { index: i32, time: f64 },
-    /// A text's paragraph, as a byte range of the text.
-    Paragraph { start: i32, end: i32 },
+/// Where a ranked chunk is in its item.
+pub fn place_of(h: &ChunkHit) -> Option<Place> {
+    match (h.kind.as_str(), h.keyframe, h.start_ms, h.end_ms) {
+        ("keyframe", Some(index), Some(t), _) => Some(Place::Keyframe {
+            index,
+            time: f64::from(t) / 1000.0,
+        }),
+        (_, _, Some(s), Some(e)) => Some(Place::Time {
+            start: f64::from(s) / 1000.0,
+            end: f64::from(e) / 1000.0,
+        }),
+        _ => match (&h.bbox, h.byte_start, h.byte_end) {
+            (Some(b), _, _) if b.len() == 4 => Some(Place::Box {
+                x: b[0],
+                y: b[1],
+                width: b[2],
+                height: b[3],
+            }),
+            (_, Some(start), Some(end)) => Some(Place::Paragraph { start, end }),
+            _ => None,
+        },
+    }
 }
 
 impl Hit {
     pub fn new(h: &ChunkHit, snippet: &str) -> Self {
-        let at = match (h.kind.as_str(), h.keyframe, h.start_ms, h.end_ms) {
-            ("keyframe", Some(index), Some(t), _) => Some(Place::Keyframe {
-                index,
-                time: f64::from(t) / 1000.0,
-            }),
-            (_, _, Some(s), Some(e)) => Some(Place::Time {
-                start: f64::from(s) / 1000.0,
-                end: f64::from(e) / 1000.0,
-            }),
-            _ => match (&h.bbox, h.byte_start, h.byte_end) {
-                (Some(b), _, _) if b.len() == 4 => Some(Place::Box {
-                    x: b[0],
-                    y: b[1],
-                    width: b[2],
-                    height: b[3],
-                }),
-                (_, Some(start), Some(end)) => Some(Place::Paragraph { start, end }),
-                _ => None,
-            },
-        };
+        let at = place_of(h);
         Hit {
             kind: h.kind.clone(),
             snippet: parts(snippet),

@@ -753,4 +753,13 @@ async fn a_question_about_my_notes_brings_the_closest_note_into_the_context() {
     assert_eq!(context.len(), 1, "only Alice's note: {done}");
     assert_eq!(context[0]["content_id"], notes[0].as_str(), "{done}");
     assert_eq!(context[0]["parts"], json!(["passage"]), "{done}");
+    // The answer rests on the note's paragraph, and says where it is.
+    let text = "Our boat is called the Blue Heron. It is moored at pier seven.";
+    assert!(
+        context[0]["places"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({ "type": "paragraph", "start": 0, "end": text.len() })),
+        "{done}"
+    );
 }

@@ -223,6 +223,36 @@ suite('tessera', { concurrency: 1 }, () => {
         await eventually(`the ${kind} to seek to the line`, async () => (await mediaState(page)).currentTime < parked - 0.5);
       }
     });
+    test('search finds what was said, and a click on the hit lands on its second', { timeout: 420_000 }, async () => {
+      const page = await alicePage();
+      const item = await aliceItem('audio');
+      const said = item.analysis.result.transcript.segments.find((s) => /books/i.test(s.text));
+      assert.ok(said, `a transcript line about the books (${JSON.stringify(item.analysis.result.transcript)})`);
+      await page.goto('/library');
+      await pageHeading(page, 'Library').waitFor();
+      // The shortcut puts the cursor in the library's search box; Enter opens the search page.
+      await page.keyboard.press('/');
+      await page.keyboard.type('bring the books back');
+      await page.keyboard.press('Enter');
+      await atPath(page, /^\/search/);
+      const results = page.getByRole('list', { name: `Found in “${item.title}”` });
+      const hit = results.getByRole('link', { name: /books/i }).first();
+      // The index follows the log: reload until the item's findings are in it.
+      await eventually('the spoken line to be found', async () => {
+        if (await hit.isVisible()) return true;
+        await page.reload();
+        return hit.waitFor({ timeout: 3_000 }).then(() => true, () => false);
+      }, { timeout: 60_000, interval: 500 });
+      await checkPage(page, 'search');
+      await hit.click();
+      await atPath(page, new RegExp(`^/content/${item.id}`));
+      const t = Number(new URL(page.url()).searchParams.get('t'));
+      assert.ok(Math.abs(t - said.start) < 0.01, `the link names the line's second (t=${t}, the line starts at ${said.start})`);
+      await eventually('the player to stand at the line', async () => {
+        const m = await mediaState(page);
+        return m?.readyState >= 1 && Math.abs(m.currentTime - said.start) < 0.5;
+      });
+    });
   });
 
   suite('chat', () => {

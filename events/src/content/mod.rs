@@ -13,6 +13,7 @@ mod item;
 mod ledger;
 mod modality;
 mod pending;
+mod place;
 mod upload;
 
 pub use analysis::Analysis;
@@ -27,6 +28,7 @@ pub use item::{
 pub use ledger::{Ledger, LedgerCommand, QuotaLimitsNow, UsageEvent, UsageTotals};
 pub use modality::Modality;
 pub use pending::uploads_after;
+pub use place::Place;
 pub use upload::{UploadCommand, UploadEvent, UploadSession, UploadStarted};
 
 use crate::event::StreamId;

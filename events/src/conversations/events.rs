@@ -7,7 +7,7 @@ use uuid::Uuid;
 use crate::aggregate::DomainEvent;
 
 /// What went into an answer's prompt besides the conversation itself.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ContextSource {
     pub content_id: Uuid,
     /// What of the item was used: `text`, `transcript`, `ocr`, `labels`, `description`,
@@ -16,6 +16,10 @@ pub struct ContextSource {
     /// Whether the item's text had to be shortened to fit the context window.
     #[serde(default)]
     pub truncated: bool,
+    /// Where the passages given to the model are in the item (retrieved from the library by
+    /// search): what the answer rests on, for the client to link to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub places: Vec<crate::content::Place>,
 }
 
 /// How long an answer took.

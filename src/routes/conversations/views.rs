@@ -66,8 +66,9 @@ pub struct MessageView {
     /// `context_ms`, `first_token_ms`, `total_ms`, `decode_tokens_per_s`, `cached_prompt_tokens`.
     #[schema(value_type = Option<Object>)]
     pub timings: Option<serde_json::Value>,
-    /// What went into the answer: items and which of their parts.
-    #[schema(value_type = Option<Object>)]
+    /// What went into the answer: items, which of their parts, and where the passages it rests
+    /// on are in them.
+    #[schema(value_type = Option<Vec<tessera_events::conversations::ContextSource>>)]
     pub context: Option<serde_json::Value>,
     pub error_code: Option<String>,
     pub error: Option<String>,

@@ -25,8 +25,9 @@ pub struct SearchQuery {
     pub owner: Option<Uuid>,
     /// The query's embedding; `None` leaves out the vector ranking.
     pub vector: Option<Vector>,
-    /// A `tsquery` in `to_tsquery` syntax built from plain words (see [`or_query`]); `None`
-    /// leaves out the full-text ranking.
+    /// The query as typed, for the full-text ranking: `plainto_tsquery` parses it as the
+    /// passages were parsed and wants every word (stop words aside), and reads no operators in
+    /// it. `None` leaves out the full-text ranking.
     pub words: Option<String>,
     pub modality: Option<String>,
     pub tag: Option<String>,
@@ -87,7 +88,7 @@ fn hybrid_sql() -> String {
             SELECT item_id, ord, row_number() OVER (ORDER BY rank DESC, item_id, ord) AS r FROM (
                 SELECT c.item_id, c.ord, ts_rank_cd(c.tsv, q) AS rank
                 FROM rm_search.chunks c JOIN rm_search.items i ON i.id = c.item_id,
-                     to_tsquery('english', $2) q
+                     plainto_tsquery('english', $2) q
                 WHERE $2::text IS NOT NULL AND c.tsv @@ q AND {FILTERS}
                 ORDER BY rank DESC
                 LIMIT $10) y
@@ -152,7 +153,7 @@ pub async fn item_vector(
     .await
 }
 
-/// Snippets of the chunks `(item, ord)` with the words of `words` marked by [`MARK_START`] and
+/// Snippets of the chunks `(item, ord)` with the words of the query `words` marked by [`MARK_START`] and
 /// [`MARK_END`], in the order asked.
 pub async fn snippets(
     pool: &PgPool,
@@ -164,7 +165,7 @@ pub async fn snippets(
     let rows: Vec<(Uuid, i32, String)> = sqlx::query_as(
         "SELECT c.item_id, c.ord,
                 CASE WHEN $3::text IS NULL THEN c.text
-                ELSE ts_headline('english', c.text, to_tsquery('english', $3),
+                ELSE ts_headline('english', c.text, plainto_tsquery('english', $3),
                      'StartSel=\u{E000}, StopSel=\u{E001}, MaxWords=35, MinWords=15, MaxFragments=2, FragmentDelimiter=\" … \"')
                 END
          FROM unnest($1::uuid[], $2::int[]) AS k (item_id, ord)
@@ -186,34 +187,19 @@ pub async fn snippets(
         .collect())
 }
 
-/// A `tsquery` matching any of the query's words, or `None` when it has none. Only letters and
-/// digits reach `to_tsquery`, so no input can be read as its operators.
-pub fn or_query(text: &str) -> Option<String> {
-    let mut words: Vec<String> = text
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(|w| w.chars().take(64).collect::<String>().to_lowercase())
-        .collect();
-    words.dedup();
-    words.truncate(32);
-    (!words.is_empty()).then(|| words.join(" | "))
+/// Whether a query has anything to look for: a letter or a digit (punctuation alone has not).
+pub fn has_words(text: &str) -> bool {
+    text.chars().any(char::is_alphanumeric)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::or_query;
+    use super::has_words;
 
     #[test]
-    fn only_words_reach_the_text_search() {
-        assert_eq!(
-            or_query("Cat's   on, the SOFA!").as_deref(),
-            Some("cat | s | on | the | sofa")
-        );
-        assert_eq!(
-            or_query("'); DROP TABLE x; -- & | ! <-> :*"),
-            Some("drop | table | x".into())
-        );
-        assert_eq!(or_query("?!... ---"), None);
-        assert_eq!(or_query("Grüße, 東京").as_deref(), Some("grüße | 東京"));
+    fn punctuation_alone_has_no_words() {
+        assert!(has_words("Cat's on the SOFA!"));
+        assert!(has_words("東京"));
+        assert!(!has_words("?!... --- <-> :*"));
     }
 }

@@ -7,6 +7,7 @@ import { describeAnswerFailure } from './apiErrors';
 import { SentAttachments } from './Attachments';
 import { ArrowDownIcon } from './icons';
 import { Markdown } from './Markdown';
+import { AnswerSources } from './Sources';
 import type { Message } from './thread';
 
 function Typing() {
@@ -57,6 +58,7 @@ function Assistant({ m }: { m: Message }) {
             </span>
           </p>
         )}
+        {m.status === 'completed' && <AnswerSources context={m.context} />}
         {m.status === 'completed' && <AnswerFacts m={m} />}
       </div>
     </article>

@@ -12,6 +12,7 @@
  * A malformed value is ignored (the item opens as usual).
  */
 import type { Schema } from '../../api/client';
+import { formatClock } from './analysis';
 
 /** Where a search hit is in its item (`Place` in the API). */
 export type Place = Schema<'Place'>;
@@ -92,4 +93,20 @@ export function utf8OffsetToIndex(text: string, offset: number): number {
 /** A byte range of `text` as string indices `[start, end)`. */
 export function byteRangeToIndices(text: string, range: ByteRange): { start: number; end: number } {
   return { start: utf8OffsetToIndex(text, range.start), end: utf8OffsetToIndex(text, range.end) };
+}
+
+/** Where a hit is, in words: `0:07` in a recording, "in the picture", "paragraph". */
+export function placeLabel(at: Place | null | undefined): string | undefined {
+  switch (at?.type) {
+    case 'time':
+      return formatClock(at.start);
+    case 'keyframe':
+      return formatClock(at.time);
+    case 'box':
+      return 'in the picture';
+    case 'paragraph':
+      return 'paragraph';
+    default:
+      return undefined;
+  }
 }

@@ -3,8 +3,7 @@ import { Link } from 'react-router';
 
 import { RelativeTime } from '../../ui/RelativeTime';
 import { Skeleton } from '../../ui/Skeleton';
-import { formatClock } from '../content/analysis';
-import { placeHref, type Place } from '../content/place';
+import { placeHref, placeLabel } from '../content/place';
 import { ItemPreview } from '../library/ItemPreview';
 import type { Hit, ItemHits, SnippetPart } from './searchQuery';
 
@@ -22,22 +21,6 @@ const KIND_LABEL: Record<string, string> = {
   keyframe: 'Keyframe',
   paragraph: 'Paragraph',
 };
-
-/** Where a hit is, in words: `0:07` in a recording, "in the picture", "paragraph". */
-export function placeLabel(at: Place | null | undefined): string | undefined {
-  switch (at?.type) {
-    case 'time':
-      return formatClock(at.start);
-    case 'keyframe':
-      return formatClock(at.time);
-    case 'box':
-      return 'in the picture';
-    case 'paragraph':
-      return 'paragraph';
-    default:
-      return undefined;
-  }
-}
 
 /** A snippet with the query's words marked; always text, never markup. */
 export function Snippet({ parts }: { parts: SnippetPart[] }) {
