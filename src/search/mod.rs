@@ -227,6 +227,12 @@ impl SearchService {
                 None => groups.push((hit.item_id, hit.score, vec![hit])),
             }
         }
+        // Within an item, hits that point somewhere (a second, a box, a paragraph) come before
+        // those that only say the item matched (its title, a description): the item's header
+        // already names it, and the first link should open the item at the place.
+        for g in &mut groups {
+            g.2.sort_by_key(|h| view::place_of(h).is_none());
+        }
         let more = groups.len() > offset + limit;
         let page: Vec<_> = groups.into_iter().skip(offset).take(limit).collect();
         let keys: Vec<(Uuid, i32)> = page
