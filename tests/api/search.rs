@@ -302,3 +302,40 @@ async fn hostile_queries_get_a_clear_error_or_nothing() {
     let r = app.get_as("/api/search?q=cat", "forged.token.value").await;
     assert_eq!(r.status, 401);
 }
+
+#[actix_web::test]
+async fn an_admin_may_search_everyone_and_that_search_is_on_record() {
+    let app = spawn_app_with(&[("rate_limits.per_user", "100000")]).await;
+    let alice = app.register(&email("alice")).await.access;
+    let bob = app.register(&email("bob")).await.access;
+    let admin = app.make_admin("root@example.com").await;
+    let note = app
+        .call_as(
+            Method::POST,
+            "/api/content/notes",
+            &alice,
+            Some(&json!({"title": "Lighthouse keeper's log", "text": "Calm sea."})),
+        )
+        .await;
+    let id = note.body["id"].as_str().unwrap().to_owned();
+    // Titles are indexed from the upload itself, before any analysis.
+    let query = format!("q={}", q("lighthouse keeper"));
+    eventually_within(PATIENCE, "Alice finds her note", || async {
+        ids(&search(&app, &alice, &query).await)
+            .contains(&id)
+            .then_some(())
+    })
+    .await;
+    assert!(ids(&search(&app, &bob, &query).await).is_empty());
+    assert!(
+        ids(&search(&app, &admin.access, &query).await).is_empty(),
+        "an admin's own search is their own"
+    );
+    assert!(app.events_of_type("admin.searched").await.is_empty());
+    let everyone = search(&app, &admin.access, &format!("{query}&scope=all")).await;
+    assert_eq!(ids(&everyone), std::slice::from_ref(&id));
+    let audits = app.events_of_type("admin.searched").await;
+    assert_eq!(audits.len(), 1, "{audits:?}");
+    assert_eq!(audits[0].0, format!("audit-{}", admin.user_id));
+    assert_eq!(audits[0].1["query"], "lighthouse keeper");
+}
