@@ -278,9 +278,10 @@ impl SearchService {
     }
 }
 
-/// How many chunks each ranking contributes for a page ending at `offset + limit` items.
+/// How many chunks each ranking contributes for a page ending at `offset + limit` items (three
+/// hits an item, and some to spare; the HNSW search widens with it, so it costs what it finds).
 fn candidates(offset: usize, limit: usize) -> i64 {
-    (((offset + limit) * 8 + 50) as i64).min(MAX_CANDIDATES)
+    (((offset + limit) * 3 + 20) as i64).min(MAX_CANDIDATES)
 }
 
 impl From<SearchFailure> for crate::error::ApiError {
