@@ -17,21 +17,8 @@ die() {
 }
 
 cache="${TESSERA_CACHE_DIR:-$HOME/.cache/tessera}"
-stamp="$(sha256sum "$requirements" | cut -c1-12)"
-venv="$cache/eval-peers-$stamp"
-python="$venv/bin/python"
+python="$("$root/deploy/local/pyenv.sh" eval-peers "$requirements")"
 photos="$cache/eval-photos-skimage-$SKIMAGE_VERSION"
-
-if [[ ! -x $python || ! -f $venv/.installed ]]; then
-  command -v python3 >/dev/null 2>&1 || die "python3 is missing: run \`make deps\`"
-  mkdir -p "$cache"
-  rm -rf -- "$venv"
-  log "creating $venv"
-  python3 -m venv "$venv" || die "python3 -m venv failed: install python3-venv (\`make deps\`)"
-  "$python" -m pip install --quiet --disable-pip-version-check -r "$requirements" >&2 ||
-    die "installing the peers from PyPI failed"
-  touch "$venv/.installed"
-fi
 
 if [[ ! -f $photos/.extracted ]]; then
   rm -rf -- "$photos"
