@@ -62,7 +62,8 @@ error_codes! {
     PayloadTooLarge => "payload_too_large",
     /// The body's `Content-Type` is not one this endpoint takes.
     UnsupportedMediaType => "unsupported_media_type",
-    /// The node cannot take this right now (shutting down); retry, maybe elsewhere.
+    /// The node cannot take this right now (shutting down, or a read model it needs is still
+    /// being set up); retry, maybe elsewhere.
     Unavailable => "unavailable",
     /// No credentials were presented.
     Unauthenticated => "unauthenticated",

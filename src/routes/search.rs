@@ -58,7 +58,7 @@ pub struct SearchParams {
         (status = 200, body = SearchPage),
         (status = 400, body = ErrorBody, description = "`invalid_query` (empty, too long, a bad filter), `invalid_cursor`"),
         (status = 403, body = ErrorBody, description = "`forbidden`: `scope=all` by a non-admin"),
-        (status = 503, body = ErrorBody, description = "`model_unavailable`: the embedding model cannot run"),
+        (status = 503, body = ErrorBody, description = "`model_unavailable`: the embedding model cannot run; `unavailable`: the index is still being set up"),
     )
 )]
 pub async fn search(

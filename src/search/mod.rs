@@ -298,6 +298,16 @@ impl From<SearchFailure> for crate::error::ApiError {
                 )
             }
             SearchFailure::Content(c) => c.into(),
+            // The index's tables are created by its projector once the node is up.
+            SearchFailure::Sql(sqlx::Error::Database(d))
+                if d.code().as_deref() == Some("42P01") =>
+            {
+                ApiError::unavailable(
+                    ErrorCode::Unavailable,
+                    "the search index is being set up; try again shortly",
+                )
+                .with_retry_after(1)
+            }
             SearchFailure::Sql(s) => ApiError::internal(format!("search query: {s}")),
         }
     }
