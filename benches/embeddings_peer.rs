@@ -21,10 +21,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
-use support::env_or;
+use support::{env_or, percentile};
 use tessera_models::catalog::Catalog;
 use tessera_testkit::server::serve_on_thread;
-use tessera_testkit::signin::register;
+use tessera_testkit::signin::api_key;
 
 const MODEL: &str = "minilm-l6-v2-int8";
 const LOADS: [usize; 2] = [8, 32];
@@ -130,8 +130,10 @@ async fn load(
         all.extend(w??);
     }
     all.sort_by(f64::total_cmp);
-    let p95 = all[(all.len() * 95 / 100).min(all.len().saturating_sub(1))];
-    Ok((all.len() as f64 / started.elapsed().as_secs_f64(), p95))
+    Ok((
+        all.len() as f64 / started.elapsed().as_secs_f64(),
+        percentile(&all, 95),
+    ))
 }
 
 fn main() -> Result<()> {
@@ -156,19 +158,7 @@ fn main() -> Result<()> {
         .build()?;
     let report = rt.block_on(async move {
         let client = reqwest::Client::new();
-        let access = register(&client, &base, "bench-peer@example.com", "bench passphrase 12345")
-            .await?
-            .access;
-        let created: Value = client
-            .post(format!("{base}/api/me/api-keys"))
-            .bearer_auth(&access)
-            .json(&json!({"name": "bench"}))
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
-        let key = created["key"].as_str().context("no key")?.to_owned();
+        let key = api_key(&client, &base, "bench-peer@example.com").await?;
         let ours = format!("{base}/v1/embeddings");
         // The peer is up once it answers; both warm up.
         let up = Instant::now();

@@ -18,14 +18,14 @@ mod support;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use futures_util::future::join_all;
 use serde_json::{json, Value};
 use support::env_or;
 use tessera_actors::models::Infer;
 use tessera_models::text::Embedder;
 use tessera_testkit::server::serve_on_thread;
-use tessera_testkit::signin::register;
+use tessera_testkit::signin::api_key;
 
 const GOAL_RATIO: f64 = 0.8;
 const SENTENCES: usize = 32;
@@ -93,24 +93,7 @@ fn main() -> Result<()> {
         .build()?;
     rt.block_on(async move {
         let client = reqwest::Client::new();
-        let access = register(
-            &client,
-            &base,
-            "bench-v1@example.com",
-            "bench passphrase 12345",
-        )
-        .await?
-        .access;
-        let created: Value = client
-            .post(format!("{base}/api/me/api-keys"))
-            .bearer_auth(&access)
-            .json(&json!({"name": "bench"}))
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
-        let key = created["key"].as_str().context("no key")?.to_owned();
+        let key = api_key(&client, &base, "bench-v1@example.com").await?;
         let texts = sentences();
 
         let bare = || {

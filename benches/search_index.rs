@@ -33,7 +33,7 @@ use futures_util::future::join_all;
 use pgvector::Vector;
 use serde_json::json;
 use sqlx::{PgPool, QueryBuilder};
-use support::env_or;
+use support::{env_or, percentile};
 use tessera_actors::jobs::Pipelines;
 use tessera_actors::models::Infer;
 use tessera_events::content::analysis::TextAnalysis;
@@ -416,10 +416,6 @@ async fn latency(
     }
     all.sort_by(f64::total_cmp);
     Ok(all)
-}
-
-fn percentile(sorted: &[f64], p: usize) -> f64 {
-    sorted[(sorted.len() * p / 100).min(sorted.len().saturating_sub(1))]
 }
 
 fn main() -> Result<()> {

@@ -12,6 +12,7 @@ use tessera_models::text::Embedder;
 use tessera_projections::read_models::search::{SearchInputs, MAX_TEXT_BYTES};
 use uuid::Uuid;
 
+use crate::jobs::pipelines::read_text;
 use crate::jobs::Pipelines;
 use crate::models::Infer;
 
@@ -53,17 +54,10 @@ impl SearchInputs for IndexInputs {
 
     async fn text(&self, item: Uuid, blob_key: &str) -> Result<Option<String>, String> {
         match self.pipelines.media.fetch(blob_key).await {
-            Ok(file) => tokio::task::spawn_blocking(move || {
-                use std::io::Read;
-                let f = std::fs::File::open(&file).map_err(|e| e.to_string())?;
-                let mut bytes = Vec::new();
-                f.take(MAX_TEXT_BYTES as u64)
-                    .read_to_end(&mut bytes)
-                    .map_err(|e| e.to_string())?;
-                Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
-            })
-            .await
-            .map_err(|e| e.to_string())?,
+            Ok(file) => read_text(file.to_path_buf(), MAX_TEXT_BYTES as u64)
+                .await
+                .map(Some)
+                .map_err(|e| format!("reading the text of item {item}: {e}")),
             // Gone for good when the item was purged since (a rebuild replays its analysis);
             // otherwise the store failed, and the projector retries.
             Err(e) if purged(self.pipelines.store.as_ref(), item).await? => {

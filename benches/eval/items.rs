@@ -47,23 +47,41 @@ impl Eval {
     async fn analysed(&self, bytes: Vec<u8>, name: &str) -> Result<(Value, f64)> {
         let started = Instant::now();
         // The same bytes again (a page is described after it was read) give the same item.
+        let id = self.upload_as(&self.access, bytes, name).await?;
+        self.wait(&id, started).await
+    }
+
+    /// Uploads a file as the user of `access`; the item's id.
+    pub(crate) async fn upload_as(
+        &self,
+        access: &str,
+        bytes: Vec<u8>,
+        name: &str,
+    ) -> Result<String> {
         let form = tessera_testkit::content::form(bytes, name, &[]);
-        let r = self.app.upload_form(&self.access, form, None).await;
+        let r = self.app.upload_form(access, form, None).await;
         anyhow::ensure!(
             r.status == 201 || r.status == 200,
             "upload of {name}: {:?}",
             r.body
         );
-        let id = r.body["id"].as_str().context("an id")?.to_owned();
-        self.wait(&id, started).await
+        Ok(r.body["id"].as_str().context("an id")?.to_owned())
     }
 
     async fn wait(&self, id: &str, started: Instant) -> Result<(Value, f64)> {
+        self.wait_as(&self.access, id, started).await
+    }
+
+    /// Waits for the analysis of the item `id` of the user of `access`; the result and the
+    /// seconds since `started`.
+    pub(crate) async fn wait_as(
+        &self,
+        access: &str,
+        id: &str,
+        started: Instant,
+    ) -> Result<(Value, f64)> {
         loop {
-            let r = self
-                .app
-                .get_as(&format!("/api/content/{id}"), &self.access)
-                .await;
+            let r = self.app.get_as(&format!("/api/content/{id}"), access).await;
             let state = r.body["analysis"]["state"].as_str().unwrap_or("");
             if state == "ready" {
                 let took = started.elapsed().as_secs_f64();

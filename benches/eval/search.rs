@@ -4,18 +4,18 @@
 //! the item it should find and whether the item's first hit points to the right place.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{ensure, Context, Result};
 use reqwest::Method;
 use serde_json::{json, Value};
 
+use tessera_testkit::app::query_value;
+
 use crate::items::Eval;
 use crate::score::norm_words;
 use crate::search_set::{NOTES, PAGE, PHOTOS, SPOKEN};
 use crate::set::{self, Clip, Page};
-
-const PATIENCE: Duration = Duration::from_secs(600);
 
 /// Where a question's answer is.
 enum Expect {
@@ -69,7 +69,7 @@ impl Eval {
                 .iter()
                 .find(|c| c.condition == "wav" && c.truth == set::SENTENCES[i])
                 .context("a clean clip of every sentence")?;
-            let id = self.upload_as(&access, &clip.path).await?;
+            let id = self.upload_file(&access, &clip.path).await?;
             for (q, s) in SPOKEN.iter().filter(|(_, s)| *s == i) {
                 let _ = s;
                 questions.push(Question {
@@ -81,7 +81,7 @@ impl Eval {
             ids.push(id);
         }
         let page = pages.get(4).context("a page at 30 px, upright")?;
-        let id = self.upload_as(&access, &page.path).await?;
+        let id = self.upload_file(&access, &page.path).await?;
         for (q, line) in PAGE {
             questions.push(Question {
                 text: q,
@@ -96,7 +96,7 @@ impl Eval {
             "rocket.jpg",
             "motorcycle_left.png",
         ] {
-            let id = self.upload_as(&access, &photos.join(name)).await?;
+            let id = self.upload_file(&access, &photos.join(name)).await?;
             for (q, _) in PHOTOS.iter().filter(|(_, n)| *n == name) {
                 questions.push(Question {
                     text: q,
@@ -122,7 +122,7 @@ impl Eval {
                     .get_as(
                         &format!(
                             "/api/search?q={}&ranking={ranking}&limit=10",
-                            encode(q.text)
+                            query_value(q.text)
                         ),
                         &access,
                     )
@@ -174,32 +174,9 @@ impl Eval {
         Ok(json!({ "questions": questions.len(), "items": ids.len(), "rankings": rankings }))
     }
 
-    async fn upload_as(&self, access: &str, path: &Path) -> Result<String> {
+    async fn upload_file(&self, access: &str, path: &Path) -> Result<String> {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-        let form = tessera_testkit::content::form(std::fs::read(path)?, name, &[]);
-        let r = self.app.upload_form(access, form, None).await;
-        ensure!(
-            r.status == 201 || r.status == 200,
-            "upload of {name}: {:?}",
-            r.body
-        );
-        Ok(r.body["id"].as_str().context("an id")?.to_owned())
-    }
-
-    async fn wait_as(&self, access: &str, id: &str, started: Instant) -> Result<()> {
-        loop {
-            let r = self.app.get_as(&format!("/api/content/{id}"), access).await;
-            match r.body["analysis"]["state"].as_str().unwrap_or("") {
-                "ready" => return Ok(()),
-                "failed" => anyhow::bail!("the analysis of {id} failed: {}", r.body["analysis"]),
-                _ => {}
-            }
-            ensure!(
-                started.elapsed() < PATIENCE,
-                "{id} was not analysed in time"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        self.upload_as(access, std::fs::read(path)?, name).await
     }
 }
 
@@ -229,13 +206,4 @@ fn points_right(item: &Value, expect: &Expect) -> bool {
         }
         Expect::Item => true,
     }
-}
-
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

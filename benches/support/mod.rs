@@ -31,6 +31,14 @@ pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
         .unwrap_or(default)
 }
 
+/// The `p`th percentile (0–100) of ascending `sorted` values; 0 when there are none.
+pub fn percentile(sorted: &[f64], p: usize) -> f64 {
+    sorted
+        .get((sorted.len() * p / 100).min(sorted.len().saturating_sub(1)))
+        .copied()
+        .unwrap_or(0.0)
+}
+
 /// What one load run measured.
 pub struct Figures {
     pub requests: usize,
@@ -98,16 +106,13 @@ pub async fn load(
     }
     let elapsed = started.elapsed().as_secs_f64();
     all.sort_unstable();
-    let pct = |p: f64| {
-        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
-            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
-    };
+    let ms: Vec<f64> = all.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
     Ok(Figures {
         requests: all.len(),
         errors,
         rps: all.len() as f64 / elapsed,
-        p50_ms: pct(0.50),
-        p99_ms: pct(0.99),
-        max_ms: all.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
+        p50_ms: percentile(&ms, 50),
+        p99_ms: percentile(&ms, 99),
+        max_ms: ms.last().copied().unwrap_or(0.0),
     })
 }

@@ -5,6 +5,7 @@
 
 use futures_util::StreamExt;
 use sqlx::PgPool;
+use tessera_actors::jobs::pipelines::statements::timecode;
 use tessera_actors::jobs::Pipelines;
 use tessera_actors::models::Infer;
 use tessera_events::content::Place;
@@ -82,11 +83,6 @@ fn cut(text: &str, max: usize) -> (String, bool) {
     (out, true)
 }
 
-fn clock(secs: f64) -> String {
-    let s = secs.max(0.0).round() as u64;
-    format!("{}:{:02}", s / 60, s % 60)
-}
-
 /// The parts of an analysis worth telling the model.
 fn analysis_parts(analysis: &Analysis) -> Vec<(&'static str, String)> {
     let mut parts = Vec::new();
@@ -110,7 +106,7 @@ fn analysis_parts(analysis: &Analysis) -> Vec<(&'static str, String)> {
         .map(|k| {
             let labels: Vec<&str> = k.labels.iter().map(|l| l.name.as_str()).collect();
             let text = k.ocr_text.trim();
-            let mut line = format!("[{}] {}", clock(k.time), labels.join(", "));
+            let mut line = format!("[{}] {}", timecode(k.time), labels.join(", "));
             if !text.is_empty() {
                 line.push_str(&format!("; text: {text}"));
             }
@@ -125,7 +121,7 @@ fn analysis_parts(analysis: &Analysis) -> Vec<(&'static str, String)> {
         .map(|t| t.segments.as_slice())
         .unwrap_or_default()
         .iter()
-        .map(|s| format!("[{}] {}", clock(f64::from(s.start)), s.text))
+        .map(|s| format!("[{}] {}", timecode(f64::from(s.start)), s.text))
         .collect();
     if !said.is_empty() {
         parts.push(("transcript", said.join("\n")));
@@ -250,8 +246,8 @@ async fn passages_text(
         .map(|h| {
             let place = place_of(h);
             let at = match &place {
-                Some(Place::Time { start, .. }) => format!("[{}] ", clock(*start)),
-                Some(Place::Keyframe { time, .. }) => format!("[{}] ", clock(*time)),
+                Some(Place::Time { start, .. }) => format!("[{}] ", timecode(*start)),
+                Some(Place::Keyframe { time, .. }) => format!("[{}] ", timecode(*time)),
                 Some(Place::Box { .. }) => "[in the picture] ".to_owned(),
                 Some(Place::Paragraph { .. }) | None => String::new(),
             };
@@ -354,16 +350,11 @@ async fn nearest_items(
     let hits = search::hybrid(pool, &query)
         .await
         .map_err(|e| e.to_string())?;
-    let mut items: Vec<(Uuid, Vec<ChunkHit>)> = Vec::new();
-    for hit in hits {
-        match items.iter_mut().find(|(id, _)| *id == hit.item_id) {
-            Some((_, passages)) if passages.len() < PASSAGES_PER_ITEM => passages.push(hit),
-            Some(_) => {}
-            None => items.push((hit.item_id, vec![hit])),
-        }
-    }
-    items.truncate(keep);
-    Ok(items)
+    Ok(search::by_item(hits, PASSAGES_PER_ITEM)
+        .into_iter()
+        .take(keep)
+        .map(|g| (g[0].item_id, g))
+        .collect())
 }
 
 #[cfg(test)]

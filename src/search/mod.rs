@@ -219,30 +219,28 @@ impl SearchService {
         limit: usize,
         fingerprint: &str,
     ) -> Result<SearchPage, SearchFailure> {
-        let mut groups: Vec<(Uuid, f64, Vec<ChunkHit>)> = Vec::new();
-        for hit in hits {
-            match groups.iter_mut().find(|g| g.0 == hit.item_id) {
-                Some(g) if g.2.len() < HITS_PER_ITEM => g.2.push(hit),
-                Some(_) => {}
-                None => groups.push((hit.item_id, hit.score, vec![hit])),
-            }
-        }
+        // An item ranks by its best chunk.
+        let mut groups: Vec<(f64, Vec<ChunkHit>)> = sq::by_item(hits, HITS_PER_ITEM)
+            .into_iter()
+            .map(|g| (g[0].score, g))
+            .collect();
         // Within an item, hits that point somewhere (a second, a box, a paragraph) come before
         // those that only say the item matched (its title, a description): the item's header
         // already names it, and the first link should open the item at the place.
-        for g in &mut groups {
-            g.2.sort_by_key(|h| view::place_of(h).is_none());
+        for (_, g) in &mut groups {
+            g.sort_by_key(|h| view::place_of(h).is_none());
         }
         let more = groups.len() > offset + limit;
         let page: Vec<_> = groups.into_iter().skip(offset).take(limit).collect();
         let keys: Vec<(Uuid, i32)> = page
             .iter()
-            .flat_map(|g| g.2.iter().map(|h| (h.item_id, h.ord)))
+            .flat_map(|(_, g)| g.iter().map(|h| (h.item_id, h.ord)))
             .collect();
         let snippets = sq::snippets(&self.pool, words, &keys).await?;
         let mut snippets = snippets.into_iter();
         let mut items = Vec::with_capacity(page.len());
-        for (id, score, chunk_hits) in page {
+        for (score, chunk_hits) in page {
+            let id = chunk_hits[0].item_id;
             let hits: Vec<Hit> = chunk_hits
                 .iter()
                 .map(|h| Hit::new(h, &snippets.next().unwrap_or_default()))

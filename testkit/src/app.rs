@@ -93,6 +93,16 @@ impl Reply {
 }
 
 /// Starts the application on a fresh, migrated database.
+/// `s` percent-encoded as a query-string value (letters and digits stay as they are).
+pub fn query_value(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(&[]).await
 }

@@ -80,6 +80,26 @@ pub async fn login(
     .await
 }
 
+/// A new account on the server at `base` and an API key of its own (`/v1` calls take one).
+pub async fn api_key(client: &reqwest::Client, base: &str, email: &str) -> Result<String> {
+    let access = register(client, base, email, "bench passphrase 12345")
+        .await?
+        .access;
+    let created: serde_json::Value = client
+        .post(format!("{base}/api/me/api-keys"))
+        .bearer_auth(&access)
+        .json(&json!({ "name": "bench" }))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    created["key"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow::anyhow!("no key in {created}"))
+}
+
 /// A unique email address for this test run.
 pub fn email(name: &str) -> String {
     format!(

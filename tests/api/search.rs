@@ -8,7 +8,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::helpers::media::{sign_png, speak};
-use crate::helpers::{email, eventually_within, spawn_app_with, TestApp};
+use crate::helpers::{email, eventually_within, query_value as q, spawn_app_with, TestApp};
 
 const PATIENCE: Duration = Duration::from_secs(300);
 
@@ -58,16 +58,6 @@ fn ids(body: &Value) -> Vec<String> {
         .unwrap()
         .iter()
         .map(|i| i["item"]["id"].as_str().unwrap().to_owned())
-        .collect()
-}
-
-/// `s` percent-encoded for a query string.
-fn q(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
         .collect()
 }
 

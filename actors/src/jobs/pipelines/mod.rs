@@ -45,7 +45,7 @@ use crate::models::{Infer, ModelInstance};
 pub use embeddings::{EmbeddingModel, LazyChunker};
 pub use progress::{count_tokens, ProgressSink};
 pub use tessera_events::content::analysis::EmbeddedChunk;
-pub use text::MAX_TEXT_BYTES;
+pub use text::{read_text, MAX_TEXT_BYTES};
 pub use transcription::transcript_finding;
 
 /// Reads the bytes of an item for a pipeline.

@@ -19,7 +19,7 @@ impl Pipelines {
         file: &Path,
         progress: &ProgressSink,
     ) -> Result<Analysis, StepError> {
-        let text = read_text(file.to_path_buf()).await?;
+        let text = read_text(file.to_path_buf(), MAX_TEXT_BYTES).await?;
         progress.report("embedding", 30).await;
         let mut provenance = Vec::new();
         let embeddings = self
@@ -40,13 +40,13 @@ impl Pipelines {
     }
 }
 
-/// Reads an item's text (UTF-8, invalid sequences replaced), at most [`MAX_TEXT_BYTES`].
-async fn read_text(path: PathBuf) -> Result<String, StepError> {
+/// Reads an item's text (UTF-8, invalid sequences replaced), at most `limit` bytes.
+pub async fn read_text(path: PathBuf, limit: u64) -> Result<String, StepError> {
     tokio::task::spawn_blocking(move || {
         use std::io::Read;
         let f = std::fs::File::open(&path).map_err(|e| StepError::internal(e.to_string()))?;
         let mut bytes = Vec::new();
-        f.take(MAX_TEXT_BYTES)
+        f.take(limit)
             .read_to_end(&mut bytes)
             .map_err(|e| StepError::internal(e.to_string()))?;
         Ok(String::from_utf8_lossy(&bytes).into_owned())

@@ -12,6 +12,7 @@
 mod chunks;
 pub mod query;
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -94,21 +95,29 @@ pub struct SearchProjection {
 struct Pending {
     /// `(item, ord, chunk)`, in order.
     chunks: Vec<(Uuid, i32, Chunk)>,
+    /// The items with chunks pushed since the last flush (a batch asks for each of its events);
+    /// one whose chunks were dropped since stays, which costs at most an early flush.
+    items: HashSet<Uuid>,
 }
 
 impl Pending {
     fn holds(&self, item: Uuid) -> bool {
-        self.chunks.iter().any(|c| c.0 == item)
+        self.items.contains(&item)
     }
 
     fn push(&mut self, item: Uuid, first_ord: i32, chunks: Vec<Chunk>) {
+        if !chunks.is_empty() {
+            self.items.insert(item);
+        }
         self.chunks
             .extend((first_ord..).zip(chunks).map(|(ord, c)| (item, ord, c)));
     }
 
     /// Forgets the item's chunks from `ord` on (they are being replaced).
     fn drop_from(&mut self, item: Uuid, ord: i32) {
-        self.chunks.retain(|c| c.0 != item || c.1 < ord);
+        if self.holds(item) {
+            self.chunks.retain(|c| c.0 != item || c.1 < ord);
+        }
     }
 }
 
@@ -123,6 +132,7 @@ impl SearchProjection {
         conn: &mut PgConnection,
         pending: &mut Pending,
     ) -> Result<(), ProjectionError> {
+        pending.items.clear();
         let chunks = std::mem::take(&mut pending.chunks);
         if chunks.is_empty() {
             return Ok(());

@@ -187,6 +187,24 @@ pub async fn snippets(
         .collect())
 }
 
+/// Ranked chunks grouped by item, in the order of each item's best chunk, at most `per_item`
+/// chunks each (best first); every group has at least one.
+pub fn by_item(hits: Vec<ChunkHit>, per_item: usize) -> Vec<Vec<ChunkHit>> {
+    let mut groups: Vec<Vec<ChunkHit>> = Vec::new();
+    let mut index: std::collections::HashMap<Uuid, usize> = std::collections::HashMap::new();
+    for hit in hits {
+        match index.get(&hit.item_id) {
+            Some(&i) if groups[i].len() < per_item => groups[i].push(hit),
+            Some(_) => {}
+            None => {
+                index.insert(hit.item_id, groups.len());
+                groups.push(vec![hit]);
+            }
+        }
+    }
+    groups
+}
+
 /// Whether a query has anything to look for: a letter or a digit (punctuation alone has not).
 pub fn has_words(text: &str) -> bool {
     text.chars().any(char::is_alphanumeric)
