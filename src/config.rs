@@ -85,6 +85,33 @@ pub struct ServerSettings {
     pub json_limit: usize,
     /// The built web UI (`web/dist`); served at `/` when it holds an `index.html`.
     pub web_dir: PathBuf,
+    /// Where people reach Tessera (`https://tessera.example.com`), when it is known. An
+    /// `https` URL makes cookies `Secure` and sends HSTS; it is also the origin that
+    /// cookie-authenticated requests must come from.
+    pub public_url: Option<String>,
+    /// Reverse proxies whose forwarding headers are believed (addresses or CIDR blocks, a
+    /// list or one comma-separated string); empty: the socket's peer is the client.
+    #[serde(deserialize_with = "list_or_commas")]
+    pub trusted_proxies: Vec<String>,
+}
+
+/// A list, or one comma-separated string (as environment variables and overrides give it).
+fn list_or_commas<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListOrCommas {
+        List(Vec<String>),
+        Commas(String),
+    }
+    Ok(match ListOrCommas::deserialize(d)? {
+        ListOrCommas::List(v) => v,
+        ListOrCommas::Commas(s) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    })
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -108,7 +135,8 @@ pub struct AuthSettings {
     pub refresh_token_ttl_secs: u64,
     /// A sign-in lasts at most this long, however often its refresh token is rotated.
     pub session_max_lifetime_secs: u64,
-    /// Failed logins allowed per account per window before it is throttled.
+    /// Login attempts allowed per account from one address per window before that pair is
+    /// throttled (a stranger's guesses never lock the owner out of their own address).
     pub login_attempts_per_account: u32,
     /// Failed logins allowed per client address per window.
     pub login_attempts_per_address: u32,
@@ -265,6 +293,7 @@ impl Settings {
             .set_default("server.workers", 0)?
             .set_default("server.json_limit", 256 * 1024)?
             .set_default("server.web_dir", "web/dist")?
+            .set_default("server.trusted_proxies", Vec::<String>::new())?
             .set_default("database.max_connections", 32)?
             .set_default("database.min_connections", 4)?
             .set_default("database.migrate", true)?
@@ -311,6 +340,19 @@ impl Settings {
 
     /// Refuses configurations that would be unsafe in production.
     pub fn check(&self) -> Result<(), ConfigError> {
+        crate::client_addr::TrustedProxies::parse(&self.server.trusted_proxies)
+            .map_err(|e| ConfigError::Unsafe(e.to_string()))?;
+        if let Some(url) = &self.server.public_url {
+            let ok = ["https://", "http://"].iter().any(|s| {
+                url.strip_prefix(s)
+                    .is_some_and(|host| !host.is_empty() && !host.contains(['?', '#', ' ']))
+            });
+            if !ok {
+                return Err(ConfigError::Unsafe(format!(
+                    "server.public_url {url:?} is not an http(s) URL such as https://tessera.example.com"
+                )));
+            }
+        }
         for (id, p) in &self.chat.providers {
             crate::conversations::providers::check_provider(id, p).map_err(ConfigError::Unsafe)?;
         }
@@ -330,6 +372,14 @@ impl Settings {
             }
         }
         Ok(())
+    }
+
+    /// Whether people reach this deployment over HTTPS (`server.public_url` says so).
+    pub fn serves_https(&self) -> bool {
+        self.server
+            .public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"))
     }
 
     pub fn node_id(&self) -> String {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
-use actix_web::middleware::{from_fn, Compress};
+use actix_web::middleware::{from_fn, Compress, Condition, DefaultHeaders};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 use secrecy::ExposeSecret;
@@ -156,8 +156,9 @@ impl Application {
                 .context("listening for projection announcements")?;
         auth.enable_profile_cache(epochs.clone());
         let redis = RedisConn::from_settings(&settings.redis)?;
-        if redis.is_some() {
-            tracing::info!("rate limits and the hot cache are kept in Redis");
+        if let Some(conn) = &redis {
+            tracing::info!("rate limits, the login throttle and the hot cache are kept in Redis");
+            auth.share_throttle(conn.clone());
         }
         let limiter = RateLimiter::from_connection(redis.clone());
         let (cache, cache_watcher) = HotCache::from_connection(
@@ -253,11 +254,21 @@ impl Application {
         let sessions = web::Data::new(tree.sessions.clone());
         let session_settings = web::Data::new(settings.ws.session_settings());
         let root = web::Data::new(tree.root.clone());
+        let proxies = web::Data::new(crate::client_addr::TrustedProxies::parse(
+            &settings.server.trusted_proxies,
+        )?);
+        let site = crate::site::Site::from_settings(&settings);
+        let hsts = site.https;
+        let site = web::Data::new(site);
         let web_dir = crate::routes::ui::build_dir(&settings.server.web_dir);
         let server = HttpServer::new(move || {
             App::new()
                 // Innermost: a 429 is logged, compressed and carries the request id.
                 .wrap(from_fn(crate::ratelimit::limit_requests))
+                .wrap(Condition::new(
+                    hsts,
+                    DefaultHeaders::new().add(("Strict-Transport-Security", crate::site::HSTS)),
+                ))
                 .wrap(Compress::default())
                 .wrap(TracingLogger::<TesseraRootSpan>::new())
                 .wrap(from_fn(telemetry::request_id))
@@ -274,6 +285,8 @@ impl Application {
                 .app_data(sessions.clone())
                 .app_data(session_settings.clone())
                 .app_data(root.clone())
+                .app_data(proxies.clone())
+                .app_data(site.clone())
                 .app_data(crate::routes::json::json_config(json_limit))
                 .app_data(crate::routes::json::path_config())
                 .app_data(crate::routes::json::query_config())

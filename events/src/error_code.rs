@@ -65,6 +65,8 @@ error_codes! {
     /// The node cannot take this right now (shutting down, or a read model it needs is still
     /// being set up); retry, maybe elsewhere.
     Unavailable => "unavailable",
+    /// The blob store does not answer; retry after `Retry-After`.
+    StorageUnavailable => "storage_unavailable",
     /// No credentials were presented.
     Unauthenticated => "unauthenticated",
     /// The email or the password is wrong.
@@ -121,6 +123,10 @@ error_codes! {
     InvalidMultipart => "invalid_multipart",
     /// The form carries more than one file.
     TooManyFiles => "too_many_files",
+    /// A form repeats a part more often than it may; `field` names the part.
+    TooManyParts => "too_many_parts",
+    /// The user has as many resumable uploads open as allowed.
+    TooManyOpenUploads => "too_many_open_uploads",
     /// The form carries no file.
     MissingFile => "missing_file",
     /// A form field has a value of the wrong kind.

@@ -163,6 +163,11 @@ impl AuthService {
         }
     }
 
+    /// Keeps the login throttle's windows in Redis, shared with every node using it.
+    pub fn share_throttle(&self, conn: crate::redis_conn::RedisConn) {
+        self.inner.throttle.share_through(conn);
+    }
+
     pub fn settings(&self) -> &AuthSettings {
         &self.inner.settings
     }

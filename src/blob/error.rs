@@ -18,4 +18,7 @@ pub enum BlobError {
     Io(#[from] std::io::Error),
     #[error("the blob storage backend failed: {0}")]
     Backend(String),
+    /// The store did not answer in time, or failed so often that calls pause.
+    #[error("the blob storage is unavailable: {0}")]
+    Unavailable(String),
 }

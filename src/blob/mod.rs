@@ -2,6 +2,7 @@
 //! in (hashed on the way), then promoted to their content address `blobs/<2 hex>/<sha256>`.
 //! Two backends: the local filesystem (the default) and any S3-compatible service.
 
+mod breaker;
 mod error;
 mod fs;
 mod s3;
@@ -347,6 +348,28 @@ pub struct S3Settings {
     /// Create the bucket at start-up when it does not exist.
     #[serde(default = "default_true")]
     pub create_bucket: bool,
+    /// Longest wait for an answer to one call, or for a download's next bytes.
+    #[serde(default = "default_request_timeout_secs")]
+    pub request_timeout_secs: u64,
+    /// The slowest transfer tolerated: a whole download may wait on the store for the request
+    /// time-out plus its size at this rate.
+    #[serde(default = "default_min_bytes_per_sec")]
+    pub min_bytes_per_sec: u64,
+    /// After repeated failures, calls fail at once (`storage_unavailable`) for this long.
+    #[serde(default = "default_breaker_cool_down_secs")]
+    pub breaker_cool_down_secs: u64,
+}
+
+fn default_request_timeout_secs() -> u64 {
+    30
+}
+
+fn default_min_bytes_per_sec() -> u64 {
+    256 * 1024
+}
+
+fn default_breaker_cool_down_secs() -> u64 {
+    15
 }
 
 impl Default for S3Settings {
@@ -359,6 +382,9 @@ impl Default for S3Settings {
             secret_key: SecretString::from(""),
             path_style: true,
             create_bucket: true,
+            request_timeout_secs: default_request_timeout_secs(),
+            min_bytes_per_sec: default_min_bytes_per_sec(),
+            breaker_cool_down_secs: default_breaker_cool_down_secs(),
         }
     }
 }

@@ -1,7 +1,13 @@
 //! The S3 store, for AWS S3 and compatible services (MinIO, ...). Bodies are uploaded as they
 //! arrive: in one PUT when smaller than a part, otherwise as a multipart upload of 8 MiB parts.
+//!
+//! Every call has a time limit and goes through the store's circuit breaker ([`Breaker`]); a
+//! download waits on the store at most the request time-out for its next bytes and the time-out
+//! plus its size at the slowest tolerated rate in all.
 
 use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt, TryStreamExt};
@@ -15,6 +21,7 @@ use s3::{Bucket, BucketConfiguration, Region};
 use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 
+use super::breaker::{guarded, Breaker};
 use super::{
     blocking, concat_parts, resolve_range, validate_prefix, BlobError, BlobKey, BlobMeta, BlobRead,
     BlobStore, ByteStream, S3Settings, Staged,
@@ -32,6 +39,11 @@ pub struct S3Store {
     /// The same bucket without a whole-request timeout, for reads a slow client may drain slowly.
     streaming: Box<Bucket>,
     endpoint: String,
+    breaker: Arc<Breaker>,
+    /// Longest wait for one answer, or for a download's next bytes.
+    request_timeout: Duration,
+    /// The slowest transfer tolerated, in bytes a second.
+    min_rate: u64,
 }
 
 impl fmt::Debug for S3Store {
@@ -107,8 +119,14 @@ impl S3Store {
         if settings.path_style {
             bucket = bucket.with_path_style();
         }
+        let request_timeout = Duration::from_secs(settings.request_timeout_secs.max(1));
+        let min_rate = settings.min_bytes_per_sec.max(1);
         let mut streaming = bucket.clone();
         streaming.set_request_timeout(None);
+        // One call moves at most a part: its time-out allows a part at the slowest rate.
+        bucket.set_request_timeout(Some(
+            request_timeout + Duration::from_secs(PART_SIZE as u64 / min_rate),
+        ));
 
         // One cheap listing proves the endpoint, the credentials and the bucket.
         match bucket
@@ -144,7 +162,34 @@ impl S3Store {
             bucket,
             streaming,
             endpoint: settings.endpoint.clone(),
+            breaker: Arc::new(Breaker::new(Duration::from_secs(
+                settings.breaker_cool_down_secs,
+            ))),
+            request_timeout,
+            min_rate,
         })
+    }
+
+    /// How long a transfer of `size` bytes may wait on the store in all.
+    fn transfer_budget(&self, size: u64) -> Duration {
+        self.request_timeout + Duration::from_secs(size / self.min_rate)
+    }
+
+    /// Streams `body` into the object `key` through the breaker (each call within its bucket's
+    /// time-out).
+    async fn upload_guarded<S>(
+        &self,
+        key: &BlobKey,
+        body: S,
+        limit: u64,
+    ) -> Result<Staged, BlobError>
+    where
+        S: Stream<Item = Result<Bytes, BlobError>> + Send + Unpin,
+    {
+        self.breaker.check()?;
+        let outcome = self.upload(key, body, limit).await;
+        self.breaker.record(&outcome);
+        outcome
     }
 
     /// Streams `body` into the object `key`, hashing it; nothing is left behind on failure.
@@ -289,11 +334,11 @@ impl BlobStore for S3Store {
     }
 
     async fn stage(&self, body: ByteStream, limit: u64) -> Result<Staged, BlobError> {
-        self.upload(&BlobKey::staging(), body, limit).await
+        self.upload_guarded(&BlobKey::staging(), body, limit).await
     }
 
     async fn stage_concat(&self, parts: &[BlobKey], limit: u64) -> Result<Staged, BlobError> {
-        self.upload(&BlobKey::staging(), concat_parts(self, parts), limit)
+        self.upload_guarded(&BlobKey::staging(), concat_parts(self, parts), limit)
             .await
     }
 
@@ -303,10 +348,14 @@ impl BlobStore for S3Store {
             return Ok(false);
         }
         if staged.size <= MAX_COPY_SIZE {
-            self.bucket
-                .copy_object_internal(staged.key.as_str(), path_of(target.as_str()))
-                .await
-                .map_err(|e| not_found_or_backend("copy", staged.key.as_str(), e))?;
+            let copy = async {
+                self.bucket
+                    .copy_object_internal(staged.key.as_str(), path_of(target.as_str()))
+                    .await
+                    .map_err(|e| not_found_or_backend("copy", staged.key.as_str(), e))
+            };
+            let limit = self.transfer_budget(staged.size);
+            self.breaker.call("copy", limit, copy).await?;
         } else {
             // Past the single-copy limit: stream the bytes through instead.
             let read = self.get(&staged.key, None).await?;
@@ -318,10 +367,14 @@ impl BlobStore for S3Store {
     }
 
     async fn put(&self, key: &BlobKey, bytes: Bytes, content_type: &str) -> Result<(), BlobError> {
-        self.bucket
-            .put_object_with_content_type(path_of(key.as_str()), &bytes, content_type)
-            .await
-            .map_err(|e| backend("upload", e))?;
+        let limit = self.transfer_budget(bytes.len() as u64);
+        let put = async {
+            self.bucket
+                .put_object_with_content_type(path_of(key.as_str()), &bytes, content_type)
+                .await
+                .map_err(|e| backend("upload", e))
+        };
+        self.breaker.call("upload", limit, put).await?;
         Ok(())
     }
 
@@ -343,13 +396,25 @@ impl BlobStore for S3Store {
             None => Command::GetObject,
         };
         let path = path_of(key.as_str());
-        let response = ReqwestRequest::new(&self.streaming, &path, command)
-            .await
-            .map_err(|e| backend("download", e))?
-            .response_data_to_stream()
-            .await
-            .map_err(|e| not_found_or_backend("download", key.as_str(), e))?;
-        let stream = response.bytes.map_err(|e| backend("download", e)).boxed();
+        let request = async {
+            ReqwestRequest::new(&self.streaming, &path, command)
+                .await
+                .map_err(|e| backend("download", e))?
+                .response_data_to_stream()
+                .await
+                .map_err(|e| not_found_or_backend("download", key.as_str(), e))
+        };
+        let response = self
+            .breaker
+            .call("download", self.request_timeout, request)
+            .await?;
+        let length = served.map_or(meta.size, |(start, end)| end + 1 - start);
+        let stream = guarded(
+            response.bytes.map_err(|e| backend("download", e)),
+            self.breaker.clone(),
+            self.request_timeout,
+            self.transfer_budget(length),
+        );
         Ok(BlobRead {
             stream,
             total_size: meta.size,
@@ -358,38 +423,61 @@ impl BlobStore for S3Store {
     }
 
     async fn head(&self, key: &BlobKey) -> Result<Option<BlobMeta>, BlobError> {
-        match self.bucket.head_object(path_of(key.as_str())).await {
-            Ok((_, 404)) => Ok(None),
-            Ok((head, _)) => Ok(Some(BlobMeta {
-                key: key.clone(),
-                size: head
-                    .content_length
-                    .and_then(|n| u64::try_from(n).ok())
-                    .unwrap_or(0),
-                modified: parse_time(
-                    head.last_modified.as_deref(),
-                    chrono::DateTime::parse_from_rfc2822,
-                ),
-            })),
-            Err(e) if status_of(&e) == Some(404) => Ok(None),
-            Err(e) => Err(backend("head", e)),
-        }
+        let head = async {
+            self.bucket
+                .head_object(path_of(key.as_str()))
+                .await
+                .map_err(|e| {
+                    if status_of(&e) == Some(404) {
+                        BlobError::NotFound(key.to_string())
+                    } else {
+                        backend("head", e)
+                    }
+                })
+        };
+        let head = match self.breaker.call("head", self.request_timeout, head).await {
+            Err(BlobError::NotFound(_)) | Ok((_, 404)) => return Ok(None),
+            Ok((head, _)) => head,
+            Err(e) => return Err(e),
+        };
+        Ok(Some(BlobMeta {
+            key: key.clone(),
+            size: head
+                .content_length
+                .and_then(|n| u64::try_from(n).ok())
+                .unwrap_or(0),
+            modified: parse_time(
+                head.last_modified.as_deref(),
+                chrono::DateTime::parse_from_rfc2822,
+            ),
+        }))
     }
 
     async fn delete(&self, key: &BlobKey) -> Result<(), BlobError> {
-        match self.bucket.delete_object(path_of(key.as_str())).await {
-            Err(e) if status_of(&e) != Some(404) => Err(backend("delete", e)),
-            _ => Ok(()),
-        }
+        let delete = async {
+            match self.bucket.delete_object(path_of(key.as_str())).await {
+                Err(e) if status_of(&e) != Some(404) => Err(backend("delete", e)),
+                _ => Ok(()),
+            }
+        };
+        self.breaker
+            .call("delete", self.request_timeout, delete)
+            .await
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<BlobMeta>, BlobError> {
         validate_prefix(prefix)?;
+        let list = async {
+            self.bucket
+                .list(prefix.to_owned(), None)
+                .await
+                .map_err(|e| backend("list", e))
+        };
+        // A listing takes a page per thousand objects: the sweeper's long calls get more time.
         let pages = self
-            .bucket
-            .list(prefix.to_owned(), None)
-            .await
-            .map_err(|e| backend("list", e))?;
+            .breaker
+            .call("listing", self.request_timeout * 10, list)
+            .await?;
         let mut out: Vec<BlobMeta> = pages
             .into_iter()
             .flat_map(|page| page.contents)

@@ -25,6 +25,8 @@ pub(super) struct PendingUpload {
     /// The uploading request's context (its request id, its event ids).
     ctx: CommandContext,
     limits: QuotaLimitsNow,
+    /// The resumable upload whose reservation the item takes over.
+    reservation: Option<Uuid>,
     reply: tokio::sync::oneshot::Sender<Result<(), ContentFailure>>,
 }
 
@@ -38,7 +40,7 @@ impl ContentService {
         id: Uuid,
         uploaded: Uploaded,
     ) -> Result<(), ContentFailure> {
-        self.append_item(id, uploaded, None).await
+        self.append_item(id, uploaded, None, None).await
     }
 
     /// Appends a new item (with how a model made it, for a generated item) and its usage.
@@ -47,6 +49,7 @@ impl ContentService {
         id: Uuid,
         uploaded: Uploaded,
         generation: Option<Generation>,
+        reservation: Option<Uuid>,
     ) -> Result<(), ContentFailure> {
         let owner = uploaded.owner;
         let limits = self.limits(owner.into()).await?;
@@ -76,6 +79,7 @@ impl ContentService {
                 events,
                 ctx: ctx(Some(owner), &self.inner.node),
                 limits,
+                reservation,
                 reply,
             });
         {
@@ -108,8 +112,8 @@ impl ContentService {
                 return;
             }
         };
-        let today = Utc::now().date_naive();
-        let mut totals = ledger.state;
+        let now = Utc::now();
+        let mut totals = ledger.state.clone();
         let mut accepted = Vec::new();
         let mut requests = Vec::new();
         let mut usage = Vec::new();
@@ -118,7 +122,8 @@ impl ContentService {
                 content_id: p.id,
                 modality: p.uploaded.modality,
                 bytes: p.uploaded.size,
-                today,
+                reservation: p.reservation,
+                now,
                 limits: p.limits,
             });
             let events = match decided {
@@ -200,7 +205,8 @@ impl ContentService {
                 content_id: p.id,
                 modality: p.uploaded.modality,
                 bytes: p.uploaded.size,
-                today: Utc::now().date_naive(),
+                reservation: p.reservation,
+                now: Utc::now(),
                 limits: p.limits,
             })?;
             let requests = vec![

@@ -66,6 +66,9 @@ impl From<ContentFailure> for ApiError {
                 ContentError::UploadClosed { .. } => {
                     ApiError::conflict(ErrorCode::UploadClosed, msg)
                 }
+                ContentError::TooManyOpenUploads { .. } => {
+                    ApiError::conflict(ErrorCode::TooManyOpenUploads, msg)
+                }
                 ContentError::Incomplete { .. } => {
                     ApiError::conflict(ErrorCode::UploadIncomplete, msg)
                 }
@@ -110,6 +113,9 @@ impl From<ContentFailure> for ApiError {
                     msg,
                 ),
                 BlobError::Body(_) => ApiError::bad_request(ErrorCode::IncompleteBody, msg),
+                BlobError::Unavailable(_) => {
+                    ApiError::unavailable(ErrorCode::StorageUnavailable, msg).with_retry_after(5)
+                }
                 other => ApiError::internal(other),
             },
             F::FileTooLarge { .. } => {

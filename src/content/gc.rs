@@ -91,14 +91,15 @@ pub async fn sweep(service: &ContentService) -> anyhow::Result<SweepReport> {
         let Some(sha) = meta.key.as_str().rsplit('/').next().map(str::to_owned) else {
             continue;
         };
-        if referenced(service, &sha).await? {
-            continue;
-        }
-        if blobs.delete(&meta.key).await.is_ok() {
+        if let Some(previews) = service
+            .delete_bytes_if_unused(&sha, &meta.key, None)
+            .await?
+        {
             report.blobs_deleted += 1;
+            report.previews_deleted += previews;
         }
-        report.previews_deleted += delete_previews(blobs, &sha).await;
     }
+    service.expire_claims().await?;
     Ok(report)
 }
 
@@ -113,16 +114,6 @@ async fn may_resume(
     };
     let started = UploadSession::load_start(service.store(), id).await?;
     Ok(started.is_some_and(|s| s.expires_at > after))
-}
-
-/// Whether an item refers to these bytes: in the read model, or in an upload event the read
-/// model may not have caught up with.
-async fn referenced(service: &ContentService, sha: &str) -> anyhow::Result<bool> {
-    if rm::sha_referenced(service.pool(), sha).await? {
-        return Ok(true);
-    }
-    let pending = service.unprojected_uploads(sha, None).await?;
-    Ok(!pending.is_empty())
 }
 
 /// The sweeper, for the node's supervisor to host: sweeps every `interval` (the first at once).

@@ -44,7 +44,9 @@ impl ContentService {
     pub async fn check_new_item_quota(&self, user: UserId) -> Result<(), ContentFailure> {
         let limits = self.limits(user).await?;
         let ledger = Ledger::load(self.store(), &usage_stream(user)).await?;
-        let t = ledger.state.totals.on(Utc::now().date_naive());
+        let now = Utc::now();
+        let held = ledger.state.totals.held_bytes(now);
+        let t = ledger.state.totals.on(now.date_naive());
         if t.uploads_on_day >= limits.uploads_per_day {
             return Err(ContentError::QuotaExceeded {
                 limit: "uploads_per_day",
@@ -54,11 +56,12 @@ impl ContentService {
             }
             .into());
         }
-        if t.stored_bytes >= limits.storage_bytes {
+        let used = t.stored_bytes.saturating_add(held);
+        if used >= limits.storage_bytes {
             return Err(ContentError::QuotaExceeded {
                 limit: "storage_bytes",
                 allowed: limits.storage_bytes,
-                used: t.stored_bytes,
+                used,
                 requested: 1,
             }
             .into());
@@ -129,7 +132,6 @@ impl ContentService {
             sha256: sha256.clone(),
         };
         let key = BlobKey::content(&sha256)?;
-        self.store_file(file, &received, &key).await?;
         let title = output.title.trim().to_owned();
         let uploaded = Uploaded {
             owner,
@@ -139,7 +141,7 @@ impl ContentService {
             mime,
             extension,
             size,
-            sha256,
+            sha256: sha256.clone(),
             blob_key: key.to_string(),
             media,
             description: None,
@@ -147,8 +149,16 @@ impl ContentService {
             source: Source::Generated,
             keep_location: false,
         };
-        self.append_item(id, uploaded, Some(output.generation))
-            .await?;
+        // The bytes are claimed from before they are written until the event refers to them.
+        let claim = self.claim_bytes(&sha256).await?;
+        let stored = async {
+            self.store_file(file, &received, &key).await?;
+            self.append_item(id, uploaded, Some(output.generation), None)
+                .await
+        }
+        .await;
+        self.release_bytes(claim).await;
+        stored?;
         if modality != Modality::Text {
             self.queue_previews(id);
         }

@@ -9,7 +9,6 @@ use tessera_events::content::{
 };
 use tessera_events::jobs::JobReason;
 use tessera_events::{AppendRequest, ContentId, EventStore, JobId, UserId};
-use tessera_projections::read_models::content as rm;
 use uuid::Uuid;
 
 use super::commit::analysis_job;
@@ -197,26 +196,15 @@ impl ContentService {
         ))
     }
 
-    /// Deletes a purged item's bytes and previews when no other item refers to them. Failures
-    /// are left to the garbage collector.
+    /// Deletes a purged item's bytes and previews when nothing else needs them (see
+    /// [`super::claims`]). Failures are left to the garbage collector.
     async fn remove_bytes_if_unused(&self, id: Uuid, u: &Uploaded) {
-        let others = rm::sha_referenced_except(&self.inner.pool, &u.sha256, Some(id)).await;
-        if !matches!(others, Ok(false)) {
-            return;
-        }
-        // A concurrent upload of the same bytes refreshes the blob (promote); leave young
-        // blobs to the collector, which checks again after its grace period.
         let Ok(key) = BlobKey::new(&u.blob_key) else {
             return;
         };
-        match self.inner.blobs.head(&key).await {
-            Ok(Some(meta)) if Utc::now() - meta.modified > ChronoDuration::minutes(10) => {}
-            _ => return,
-        }
-        if let Err(e) = self.inner.blobs.delete(&key).await {
+        if let Err(e) = self.delete_bytes_if_unused(&u.sha256, &key, Some(id)).await {
             tracing::warn!(error = %e, %key, "could not delete a purged blob; the collector will");
         }
-        super::gc::delete_previews(self.inner.blobs.as_ref(), &u.sha256).await;
     }
 
     /// An admin's command to analyse an item again with the current models: a new job.

@@ -1,6 +1,7 @@
 //! The content library at the edge: receiving uploads, probing them, storing their bytes,
 //! commands on items, downloads, previews and the sweeper.
 
+pub mod claims;
 mod commit;
 pub mod error;
 pub mod filename;

@@ -27,14 +27,26 @@ impl ContentService {
                 limit: self.inner.settings.max_text_bytes,
             });
         }
+        // The storage quota is checked before any byte is written (the ledger decides again,
+        // exactly, when the item is appended).
+        let size = text.len() as u64;
+        let remaining = self.remaining_storage(owner).await?;
+        if size > remaining {
+            let limits = self.limits(owner).await?;
+            return Err(ContentError::QuotaExceeded {
+                limit: "storage_bytes",
+                allowed: limits.storage_bytes,
+                used: limits.storage_bytes.saturating_sub(remaining),
+                requested: size,
+            }
+            .into());
+        }
         let bytes = bytes::Bytes::from(text.into_bytes());
-        let size = bytes.len() as u64;
         let body = Box::pin(futures_util::stream::once(async move {
             Ok::<_, crate::blob::BlobError>(bytes)
         }));
         let staged = self.inner.blobs.stage(body, size).await?;
         let key = BlobKey::content(&staged.sha256)?;
-        self.inner.blobs.promote(&staged, &key).await?;
         let uploaded = Uploaded {
             owner: owner.0,
             title,
@@ -52,7 +64,15 @@ impl ContentService {
             keep_location: false,
         };
         let content_id = content_id.0;
-        self.append_upload(content_id, uploaded).await?;
+        // The bytes are claimed from before they are written until the event refers to them.
+        let claim = self.claim_bytes(&staged.sha256).await?;
+        let stored = async {
+            self.inner.blobs.promote(&staged, &key).await?;
+            self.append_upload(content_id, uploaded).await
+        }
+        .await;
+        self.release_bytes(claim).await;
+        stored?;
         let f = self.fold(content_id).await?;
         ItemView::from_stream(content_id, &f)
             .map(Outcome::Created)

@@ -1,16 +1,24 @@
 //! Resumable uploads: a session of a known length receives chunks at their offsets, each stored
 //! and acknowledged with an event; the last one joins them and accepts the file as an item.
+//!
+//! Starting a session reserves its whole length in the owner's usage ledger, in the same append
+//! as the session's first event, so the chunks it may receive are within the storage quota
+//! before the first arrives, and a user cannot hold more than `max_open_uploads` sessions. The
+//! item made at the end takes the reservation over in the ledger's same decision; a session
+//! cancelled, failed or found to repeat an existing item ends it; an expired one holds nothing.
 
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
+use tessera_events::aggregate::Aggregate;
 use tessera_events::content::{
-    upload_stream, ContentError, Source, UploadCommand, UploadSession, UploadStarted,
+    upload_stream, usage_stream, ContentError, Ledger, LedgerCommand, Source, UploadCommand,
+    UploadSession, UploadStarted,
 };
-use tessera_events::{UploadId, UserId};
+use tessera_events::{AppendRequest, EventStore, ExpectedVersion, UploadId, UserId};
 use uuid::Uuid;
 
 use super::error::ContentFailure;
 use super::filename;
-use super::service::{ctx, ContentService};
+use super::service::{ctx, expected, ContentService, ATTEMPTS};
 use super::uploads::{Outcome, UploadMeta};
 use super::view::ItemView;
 use crate::blob::BlobKey;
@@ -84,35 +92,33 @@ impl ContentService {
                 "an upload has at least one byte".into(),
             ));
         }
-        let remaining = self.remaining_storage(owner.into()).await?;
-        if length > remaining {
-            let limits = self.limits(owner.into()).await?;
-            return Err(ContentError::QuotaExceeded {
-                limit: "storage_bytes",
-                allowed: limits.storage_bytes,
-                used: limits.storage_bytes - remaining,
-                requested: length,
-            }
-            .into());
-        }
         let id = Uuid::now_v7();
+        let now = Utc::now();
         let started = UploadStarted {
             owner,
             length,
             filename: filename.as_deref().and_then(filename::sanitize),
             title,
-            expires_at: Utc::now()
+            expires_at: now
                 + ChronoDuration::hours(i64::from(self.inner.settings.upload_session_hours)),
         };
+        let limits = self.limits(owner.into()).await?;
         let stream = upload_stream(id);
+        let events = UploadSession::default().decide(UploadCommand::Start(started.clone()))?;
         let c = ctx(Some(owner), &self.inner.node);
-        tessera_events::aggregate::execute::<UploadSession>(
-            &self.inner.store,
-            &stream,
-            &c,
-            Some(owner),
-            || UploadCommand::Start(started.clone()),
-        )
+        let session = AppendRequest {
+            stream: stream.clone(),
+            expected: ExpectedVersion::NoStream,
+            events: c.to_event_data(&stream, &events, Some(owner))?,
+        };
+        self.append_to_ledger(owner.into(), Some(session), |now| LedgerCommand::Reserve {
+            upload_id: id,
+            bytes: length,
+            expires_at: started.expires_at,
+            now,
+            limits,
+            max_open: self.inner.settings.max_open_uploads,
+        })
         .await?;
         let (s, _) = self.load_upload(id).await?;
         self.upload_view(id, &s)
@@ -234,6 +240,7 @@ impl ContentService {
         let meta = UploadMeta {
             filename: started.filename.clone(),
             title: started.title.clone(),
+            reservation: Some(id),
             ..UploadMeta::default()
         };
         let outcome = match self
@@ -275,6 +282,8 @@ impl ContentService {
             },
         )
         .await?;
+        // A new item took the reservation over; bytes the owner had already did not.
+        self.end_reservation(owner, id).await?;
         for k in &parts {
             if let Err(e) = self.inner.blobs.delete(k).await {
                 tracing::warn!(error = %e, key = %k, "could not delete an upload chunk; the collector will");
@@ -308,11 +317,59 @@ impl ContentService {
             },
         )
         .await?;
+        if let Some(owner) = owner {
+            self.end_reservation(owner, id).await?;
+        }
         for k in &s.parts {
             if let Ok(k) = BlobKey::new(k) {
                 let _ = self.inner.blobs.delete(&k).await;
             }
         }
         Ok(())
+    }
+
+    /// Ends upload `id`'s reservation, if it still holds one.
+    async fn end_reservation(&self, owner: Uuid, id: Uuid) -> Result<(), ContentFailure> {
+        self.append_to_ledger(owner.into(), None, |now| LedgerCommand::EndReservation {
+            upload_id: id,
+            now,
+        })
+        .await
+    }
+
+    /// Decides `command` on `owner`'s ledger and appends its events, with `with` in the same
+    /// atomic append; retried while the ledger moves.
+    async fn append_to_ledger(
+        &self,
+        owner: UserId,
+        with: Option<AppendRequest>,
+        command: impl Fn(DateTime<Utc>) -> LedgerCommand,
+    ) -> Result<(), ContentFailure> {
+        let us = usage_stream(owner.0);
+        let c = ctx(Some(owner.0), &self.inner.node);
+        let _writer = self.lock_ledger(owner).await;
+        for _ in 0..ATTEMPTS {
+            let ledger = Ledger::load(&self.inner.store, &us).await?;
+            let events = ledger.state.decide(command(Utc::now()))?;
+            if events.is_empty() && with.is_none() {
+                return Ok(());
+            }
+            let mut requests: Vec<AppendRequest> = with.iter().cloned().collect();
+            if !events.is_empty() {
+                requests.push(AppendRequest {
+                    stream: us.clone(),
+                    expected: expected(ledger.version),
+                    events: c.to_event_data(&us, &events, Some(owner.0))?,
+                });
+            }
+            match self.inner.store.append_many(requests).await {
+                Ok(_) => return Ok(()),
+                Err(e) if e.is_concurrency_conflict() => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ContentFailure::Internal(
+            "the usage ledger kept changing; try again".into(),
+        ))
     }
 }

@@ -219,13 +219,16 @@ impl ContentService {
         })
     }
 
-    /// Bytes the user may still store, for cutting an upload off early.
+    /// Bytes the user may still store (past what items and open resumable uploads hold), for
+    /// cutting an upload off early.
     pub async fn remaining_storage(&self, user: UserId) -> Result<u64, ContentFailure> {
         let limits = self.limits(user).await?;
         let ledger = Ledger::load(&self.inner.store, &usage_stream(user)).await?;
+        let t = &ledger.state.totals;
         Ok(limits
             .storage_bytes
-            .saturating_sub(ledger.state.totals.stored_bytes))
+            .saturating_sub(t.stored_bytes)
+            .saturating_sub(t.held_bytes(chrono::Utc::now())))
     }
 
     /// Folds an item's stream, keeping the times of its events.

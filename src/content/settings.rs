@@ -25,6 +25,9 @@ pub struct ContentSettings {
     pub upload_session_hours: u32,
     /// Largest chunk of a resumable upload.
     pub max_chunk_bytes: u64,
+    /// Most resumable uploads one user may have open at once (each holds its length of the
+    /// user's storage until it completes, is cancelled or expires).
+    pub max_open_uploads: usize,
     /// Unreferenced blobs younger than this are left alone by the garbage collector.
     pub gc_grace_secs: u64,
     /// How often the garbage collector and the purge sweeper run; 0 turns them off.
@@ -87,6 +90,7 @@ pub fn defaults(
         .set_default("content.restore_days", 30)?
         .set_default("content.upload_session_hours", 24)?
         .set_default("content.max_chunk_bytes", 64 * MIB)?
+        .set_default("content.max_open_uploads", 8)?
         .set_default("content.gc_grace_secs", 24 * 3600)?
         .set_default("content.sweep_interval_secs", 300)?
         .set_default("content.thumbnail_sizes", vec![256, 1024])?

@@ -23,6 +23,9 @@ pub struct UploadMeta {
     pub tags: Vec<String>,
     /// The owner allows the analysis to keep where a photo was taken (EXIF GPS).
     pub keep_location: bool,
+    /// The resumable upload whose storage reservation the item takes over (never from a
+    /// client's form).
+    pub reservation: Option<Uuid>,
 }
 
 /// An upload's result: a new item, or the one these bytes (or this idempotency key) already made.
@@ -106,7 +109,6 @@ impl ContentService {
             return Ok(Outcome::Existing(item));
         }
         let key = BlobKey::content(&received.sha256)?;
-        self.store_file(file, &received, &key).await?;
         let filename = meta.filename.as_deref().and_then(filename::sanitize);
         let title = meta
             .title
@@ -130,7 +132,16 @@ impl ContentService {
             source,
             keep_location: meta.keep_location,
         };
-        self.append_upload(content_id, uploaded).await?;
+        // The bytes are claimed from before they are written until the event refers to them.
+        let claim = self.claim_bytes(&received.sha256).await?;
+        let stored = async {
+            self.store_file(file, &received, &key).await?;
+            self.append_item(content_id, uploaded, None, meta.reservation)
+                .await
+        }
+        .await;
+        self.release_bytes(claim).await;
+        stored?;
         self.mark_upload_activity();
         self.queue_previews(content_id);
         let f = self.fold(content_id).await?;

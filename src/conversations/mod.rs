@@ -295,14 +295,19 @@ impl ChatService {
         }
     }
 
-    /// Stops the answer being written.
+    /// Stops the answer being written: only the one this conversation of the caller is
+    /// writing, so an answer id of someone else's conversation stops nothing.
     pub async fn cancel(
         &self,
         user: UserId,
         id: ConversationId,
         answer_id: AnswerId,
     ) -> Result<(), ChatFailure> {
-        self.load(user, id).await?;
+        let loaded = self.load(user, id).await?;
+        let active = loaded.state.answering.as_ref().map(|a| a.answer_id);
+        if active != Some(answer_id.0) {
+            return Err(ConversationError::AnswerNotActive.into());
+        }
         if let Some(flag) = self.inner.running.get(&answer_id.0) {
             flag.store(true, Ordering::SeqCst);
         }
@@ -352,12 +357,9 @@ impl ChatService {
             }
             loaded = self.load(user, id).await?;
         }
-        let mut attachments_unique = Vec::with_capacity(attachments.len());
-        for a in attachments {
-            if !attachments_unique.contains(&a) {
-                attachments_unique.push(a);
-            }
-        }
+        let mut seen = std::collections::HashSet::with_capacity(attachments.len());
+        let mut attachments_unique = attachments;
+        attachments_unique.retain(|a| seen.insert(*a));
         if attachments_unique.len() > MAX_ATTACHMENTS {
             return Err(ConversationError::Invalid(format!(
                 "a message carries at most {MAX_ATTACHMENTS} attachments"

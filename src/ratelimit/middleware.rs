@@ -55,7 +55,7 @@ impl RateLimitPolicy {
     /// The buckets a request counts against, each with its limit.
     fn buckets(&self, req: &HttpRequest) -> Vec<(String, u32)> {
         let s = &self.settings;
-        let address = req.peer_addr().map(|a| address_key(a.ip()));
+        let address = crate::client_addr::client_ip(req).map(address_key);
         let user = self.user_of(req);
         let mut buckets = Vec::with_capacity(3);
         if let Some(a) = &address {
@@ -109,17 +109,17 @@ fn is_openai(path: &str) -> bool {
     path == "/v1" || path.starts_with("/v1/")
 }
 
-/// Uploads: `POST /api/content` and anything under `/api/uploads`.
+/// Uploads: `POST /api/content`, notes, and anything under `/api/uploads`.
 fn is_upload(method: &Method, path: &str) -> bool {
     let path = path.strip_suffix('/').unwrap_or(path);
-    (method == Method::POST && path == "/api/content")
+    (method == Method::POST && (path == "/api/content" || path == "/api/content/notes"))
         || path == "/api/uploads"
         || path.starts_with("/api/uploads/")
 }
 
 /// The address a bucket is kept for: IPv4 as is, IPv6 by its /64 (one subscriber usually holds a
 /// whole /64, so counting single addresses would let one client rotate through billions).
-fn address_key(ip: IpAddr) -> String {
+pub(crate) fn address_key(ip: IpAddr) -> String {
     match ip {
         IpAddr::V4(v4) => v4.to_string(),
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
@@ -203,6 +203,8 @@ mod tests {
         assert!(!is_upload(&Method::POST, "/api/content/abc/tags"));
         assert!(is_upload(&Method::PUT, "/api/uploads/abc/parts/1"));
         assert!(is_upload(&Method::POST, "/api/uploads"));
+        assert!(is_upload(&Method::POST, "/api/content/notes"));
+        assert!(!is_upload(&Method::GET, "/api/content/notes"));
         assert!(!is_upload(&Method::POST, "/api/uploadsx"));
     }
 

@@ -2,8 +2,8 @@
 //! atomic, and it reads Redis's clock, so nodes whose clocks disagree still agree on buckets.
 //!
 //! When Redis does not answer, the request is allowed (fail open) and a warning is logged: rate
-//! limiting protects the API, and must not be what takes it down. The login throttle, which
-//! guards passwords, stays in process and is not affected.
+//! limiting protects the API, and must not be what takes it down. (The login throttle, which
+//! guards passwords, falls back to throttling in process instead: see `auth::throttle`.)
 
 use std::time::Duration;
 

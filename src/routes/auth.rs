@@ -121,10 +121,10 @@ fn removal(name: &'static str, path: &'static str, secure: bool) -> Cookie<'stat
     c
 }
 
-/// Cookies are `Secure` when the request came over HTTPS (directly or via a proxy that says so),
-/// so plain-HTTP development on a LAN address still works.
+/// Cookies are `Secure` when the deployment is served over HTTPS (`server.public_url`), so
+/// plain-HTTP development on a LAN address still works, and no request header can turn it off.
 fn is_https(req: &HttpRequest) -> bool {
-    req.connection_info().scheme() == "https"
+    crate::site::Site::of(req).https
 }
 
 fn signed_in_response(req: &HttpRequest, status: StatusCode, s: SignedIn) -> HttpResponse {
@@ -188,7 +188,7 @@ pub async fn register(
     body: web::Json<RegisterRequest>,
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner();
-    let client = req.peer_addr().map(|a| a.ip());
+    let client = crate::client_addr::client_ip(&req);
     let signed = auth
         .register_from(
             NewUser {
@@ -220,8 +220,9 @@ pub async fn login(
     body: web::Json<LoginRequest>,
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner();
-    // The socket's peer, not a forwarded-for header a client could forge to dodge throttling.
-    let client = req.peer_addr().map(|a| a.ip());
+    // The socket's peer, or who a trusted proxy says it forwards; never a header a client
+    // could forge to dodge throttling.
+    let client = crate::client_addr::client_ip(&req);
     let signed = auth.login(&body.email, body.password, client).await?;
     Ok(signed_in_response(&req, StatusCode::OK, signed))
 }

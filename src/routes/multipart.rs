@@ -1,8 +1,10 @@
 //! Typed `multipart/form-data` forms: a form type declares its parts (text parts with their
-//! size limits, file parts) and [`read_form`] fills it from the body as it arrives. An
-//! undeclared part, or a text part past its limit, is refused the moment it is seen, before the
-//! rest of the body is read; a file part streams to the form's own hook, which cuts it off at
-//! the first byte past its limit.
+//! size limits, file parts, and how many times each may come) and [`read_form`] fills it from
+//! the body as it arrives. An undeclared part, a part repeated past its count, or a text part
+//! past its limit is refused the moment it is seen, before the rest of the body is read; a file
+//! part streams to the form's own hook, which cuts it off at the first byte past its limit. So
+//! a form's whole cost is bounded by its declaration: at most the sum of its parts' counts,
+//! each of bounded size (files aside, which their hooks bound).
 
 use actix_web::error::PayloadError;
 use actix_web::http::StatusCode;
@@ -22,28 +24,36 @@ pub enum PartKind {
     File,
 }
 
-/// One part a form accepts (any number of times; the form refuses repeats it does not want).
+/// One part a form accepts, at most `max` times.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Part {
     pub name: &'static str,
     pub kind: PartKind,
+    pub max: usize,
 }
 
 impl Part {
-    /// A text part of at most `limit` bytes.
+    /// A text part of at most `limit` bytes, sent once.
     pub const fn text(name: &'static str, limit: usize) -> Self {
         Part {
             name,
             kind: PartKind::Text { limit },
+            max: 1,
         }
     }
 
-    /// A file part.
+    /// A file part, sent once.
     pub const fn file(name: &'static str) -> Self {
         Part {
             name,
             kind: PartKind::File,
+            max: 1,
         }
+    }
+
+    /// The same part, accepted up to `max` times.
+    pub const fn repeated(self, max: usize) -> Self {
+        Part { max, ..self }
     }
 }
 
@@ -63,6 +73,13 @@ pub enum FormRejection {
     /// A part the form does not declare (its name as sent).
     #[error("unknown form field {field:?}; expected {expected}")]
     Unknown { field: String, expected: String },
+    /// A part sent more times than declared.
+    #[error("the {field} field may be sent at most {max} times")]
+    Repeated {
+        field: &'static str,
+        kind: PartKind,
+        max: usize,
+    },
 }
 
 /// A form read from a `multipart/form-data` body by [`read_form`].
@@ -92,8 +109,9 @@ where
     S: Stream<Item = Result<Bytes, PayloadError>> + Unpin + 'static,
 {
     let mut parts = Form::new(req, payload).map_err(FormRejection::from)?;
+    let mut seen = vec![0usize; F::PARTS.len()];
     while let Some(mut field) = parts.next_field().await.map_err(FormRejection::from)? {
-        let Some(part) = F::PARTS.iter().find(|p| p.name == field.name()) else {
+        let Some(i) = F::PARTS.iter().position(|p| p.name == field.name()) else {
             return Err(FormRejection::Unknown {
                 field: field.name().to_owned(),
                 expected: F::PARTS
@@ -104,6 +122,16 @@ where
             }
             .into());
         };
+        let part = &F::PARTS[i];
+        seen[i] += 1;
+        if seen[i] > part.max {
+            return Err(FormRejection::Repeated {
+                field: part.name,
+                kind: part.kind,
+                max: part.max,
+            }
+            .into());
+        }
         match part.kind {
             PartKind::Text { limit } => {
                 let value = read_text(&mut field, part.name, limit).await?;
@@ -130,7 +158,8 @@ async fn read_text(
 
 /// The codes of `/api` forms: a body that stopped early is `incomplete_body`, one that is not
 /// valid multipart `invalid_multipart`; a text part too long is `field_too_large`, one not
-/// UTF-8 `invalid_field`, an undeclared one `unknown_field`.
+/// UTF-8 `invalid_field`, an undeclared one `unknown_field`; a file part repeated past its
+/// count is `too_many_files`, a text part `too_many_parts`.
 impl From<FormRejection> for ApiError {
     fn from(e: FormRejection) -> Self {
         let message = e.to_string();
@@ -158,6 +187,13 @@ impl From<FormRejection> for ApiError {
                 )
                 .with_field(field)
             }
+            FormRejection::Repeated { field, kind, .. } => {
+                let code = match kind {
+                    PartKind::File => ErrorCode::TooManyFiles,
+                    PartKind::Text { .. } => ErrorCode::TooManyParts,
+                };
+                ApiError::bad_request(code, message).with_field(field)
+            }
         }
     }
 }
@@ -168,7 +204,7 @@ mod tests {
     use actix_web::http::header;
     use actix_web::test::TestRequest;
 
-    /// A title of at most 8 bytes, tags any number of times, and files read whole.
+    /// A title of at most 8 bytes, tags up to twice, and files (up to twice) read whole.
     #[derive(Default)]
     struct Note {
         title: Option<String>,
@@ -180,8 +216,8 @@ mod tests {
         type Error = FormRejection;
         const PARTS: &'static [Part] = &[
             Part::text("title", 8),
-            Part::text("tags", 64),
-            Part::file("file"),
+            Part::text("tags", 64).repeated(2),
+            Part::file("file").repeated(2),
         ];
 
         fn text(&mut self, name: &'static str, value: String) -> Result<(), FormRejection> {
@@ -236,6 +272,63 @@ mod tests {
         assert_eq!(note.title.as_deref(), Some("Hello"));
         assert_eq!(note.tags, ["a,b", "c"]);
         assert_eq!(note.files, [(Some("x.txt".to_owned()), b"bytes".to_vec())]);
+    }
+
+    #[actix_web::test]
+    async fn a_part_past_its_count_is_refused_before_the_rest_is_read() {
+        // A third `tags` part, then a body cut short: the refusal must not need the rest.
+        let err = read(
+            b"--XyZ\r\nContent-Disposition: form-data; name=\"tags\"\r\n\r\na\r\n\
+              --XyZ\r\nContent-Disposition: form-data; name=\"tags\"\r\n\r\nb\r\n\
+              --XyZ\r\nContent-Disposition: form-data; name=\"tags\"\r\n\r\nc\r\n\
+              --XyZ\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nAAAA",
+        )
+        .await
+        .err()
+        .unwrap();
+        assert!(
+            matches!(
+                err,
+                FormRejection::Repeated {
+                    field: "tags",
+                    max: 2,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let api = ApiError::from(err);
+        assert_eq!(
+            (api.code, api.field.as_deref()),
+            (ErrorCode::TooManyParts, Some("tags"))
+        );
+        // A title sent twice, and a third file.
+        let err = read(
+            b"--XyZ\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\na\r\n\
+              --XyZ\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nb\r\n--XyZ--\r\n",
+        )
+        .await
+        .err()
+        .unwrap();
+        assert!(
+            matches!(
+                err,
+                FormRejection::Repeated {
+                    field: "title",
+                    max: 1,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let three_files = b"--XyZ\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\na\r\n\
+              --XyZ\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nb\r\n\
+              --XyZ\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nc\r\n--XyZ--\r\n";
+        let api = ApiError::from(read(three_files).await.err().unwrap());
+        assert_eq!(
+            (api.code, api.field.as_deref()),
+            (ErrorCode::TooManyFiles, Some("file"))
+        );
     }
 
     #[actix_web::test]

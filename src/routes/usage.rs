@@ -68,6 +68,9 @@ pub struct UsageView {
     pub user_id: Uuid,
     /// Bytes stored now (deleted items count until purged).
     pub stored_bytes: u64,
+    /// Bytes held for resumable uploads in progress: they count against the storage quota
+    /// until the upload completes, is cancelled or expires.
+    pub reserved_bytes: u64,
     pub items: u64,
     pub limits: Limits,
     pub today: Today,
@@ -131,12 +134,15 @@ pub async fn usage(
     let (from, to) = range(p.from, p.to)?;
     let limits = service.limits(target).await?;
     let ledger = Ledger::load(service.store(), &usage_stream(target)).await?;
-    let today = Utc::now().date_naive();
+    let now = Utc::now();
+    let today = now.date_naive();
+    let reserved_bytes = ledger.state.totals.held_bytes(now);
     let t = ledger.state.totals.on(today);
     let days = rm::daily(service.pool(), Some(target), from, to).await?;
     Ok(HttpResponse::Ok().json(UsageView {
         user_id: target.into(),
         stored_bytes: t.stored_bytes,
+        reserved_bytes,
         items: t.items,
         limits: Limits {
             storage_bytes: limits.storage_bytes,

@@ -194,3 +194,142 @@ async fn a_bad_file_ends_its_upload_with_the_reason() {
     assert_eq!(s.body["state"], "aborted");
     assert!(app.events_of_type("content.uploaded").await.is_empty());
 }
+
+/// Files the blob store holds under `blobs/` (items' bytes) in `app`'s data folder.
+fn stored_blobs(app: &TestApp) -> usize {
+    fn walk(dir: &std::path::Path, under_blobs: bool, n: &mut usize) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            let blobs = under_blobs || e.file_name() == "blobs";
+            if path.is_dir() {
+                walk(&path, blobs, n);
+            } else if under_blobs {
+                *n += 1;
+            }
+        }
+    }
+    let mut n = 0;
+    walk(&app.data_dir.0, false, &mut n);
+    n
+}
+
+async fn usage(app: &TestApp, access: &str) -> Value {
+    let r = app.get_as("/api/usage", access).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    r.body
+}
+
+#[actix_web::test]
+async fn open_uploads_hold_their_length_of_the_quota() {
+    // The test default storage quota is 1,000,000 bytes.
+    let app = spawn_app_with(&[("content.max_open_uploads", "3")]).await;
+    let a = app.register("ann@example.com").await.access;
+    let big = start(&app, &a, 600_000).await;
+    let big = big["id"].as_str().unwrap().to_owned();
+    assert_eq!(usage(&app, &a).await["reserved_bytes"], 600_000);
+
+    // What the open upload holds counts against every other way of storing bytes, and a note
+    // refused for it writes nothing.
+    let r = app
+        .call_as(
+            Method::POST,
+            "/api/uploads",
+            &a,
+            Some(&json!({"length": 500_000})),
+        )
+        .await;
+    assert_eq!((r.status.as_u16(), r.code()), (403, "quota_exceeded"));
+    let blobs = stored_blobs(&app);
+    let note = json!({"title": "Long", "text": "word ".repeat(100_000)});
+    let r = app
+        .call_as(Method::POST, "/api/content/notes", &a, Some(&note))
+        .await;
+    assert_eq!((r.status.as_u16(), r.code()), (403, "quota_exceeded"));
+    assert_eq!(stored_blobs(&app), blobs, "a refused note stored bytes");
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(wav(15.0, 16_000)).file_name("a.wav"),
+    );
+    let r = app
+        .send(
+            app.request(Method::POST, "/api/content")
+                .bearer_auth(&a)
+                .multipart(form),
+        )
+        .await;
+    assert_eq!((r.status.as_u16(), r.code()), (403, "quota_exceeded"));
+
+    // At most three open at once.
+    let audio = wav(1.0, 16_000);
+    let small = start(&app, &a, audio.len()).await;
+    let small = small["id"].as_str().unwrap().to_owned();
+    start(&app, &a, 1000).await;
+    let r = app
+        .call_as(
+            Method::POST,
+            "/api/uploads",
+            &a,
+            Some(&json!({"length": 1})),
+        )
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.code()),
+        (409, "too_many_open_uploads")
+    );
+
+    // The item a completed upload makes takes its reservation over; a cancelled upload frees
+    // its own.
+    let r = chunk(&app, &a, &small, 0, &audio).await;
+    assert!(r.status.is_success(), "{:?}", r.body);
+    let u = usage(&app, &a).await;
+    assert_eq!(u["stored_bytes"], audio.len());
+    assert_eq!(u["reserved_bytes"], 600_000 + 1000);
+    let r = app
+        .call_as(Method::DELETE, &format!("/api/uploads/{big}"), &a, None)
+        .await;
+    assert_eq!(r.status, 204);
+    assert_eq!(usage(&app, &a).await["reserved_bytes"], 1000);
+    let reserved = app.events_of_type("usage.storage_reserved").await;
+    let ended = app.events_of_type("usage.reservation_ended").await;
+    assert_eq!((reserved.len(), ended.len()), (3, 1));
+
+    // Under pressure: many sessions and notes at once never hold more than the quota.
+    let b = app.register("bob@example.com").await.access;
+    let app = &app;
+    let b = &b;
+    let starts = (0..20).map(|_| async move {
+        app.call_as(
+            Method::POST,
+            "/api/uploads",
+            b,
+            Some(&json!({"length": 300_000})),
+        )
+        .await
+    });
+    let notes = (0..20).map(|i| async move {
+        let note = json!({"title": "n", "text": format!("{i} {}", "x".repeat(200_000))});
+        app.call_as(Method::POST, "/api/content/notes", b, Some(&note))
+            .await
+    });
+    let (starts, notes) = futures_util::future::join(
+        futures_util::future::join_all(starts),
+        futures_util::future::join_all(notes),
+    )
+    .await;
+    for r in starts.iter().chain(&notes) {
+        assert!(
+            r.status.is_success()
+                || r.code() == "quota_exceeded"
+                || r.code() == "too_many_open_uploads",
+            "{:?}",
+            r.body
+        );
+    }
+    let u = usage(app, b).await;
+    let held = u["stored_bytes"].as_u64().unwrap() + u["reserved_bytes"].as_u64().unwrap();
+    assert!(held <= 1_000_000, "{u}");
+    assert!(held >= 600_000, "the quota was used: {u}");
+}

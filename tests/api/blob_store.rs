@@ -507,6 +507,7 @@ fn s3_settings(bucket: &str) -> StorageSettings {
             secret_key: SecretString::from(secret),
             path_style: true,
             create_bucket: true,
+            ..S3Settings::default()
         },
     }
 }

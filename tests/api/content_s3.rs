@@ -2,7 +2,7 @@
 //! the filesystem, against a real S3-compatible server.
 
 use crate::helpers::media::{png, sha256, wav};
-use crate::helpers::s3::{s3_credentials, s3_endpoint};
+use crate::helpers::s3::{s3_credentials, s3_endpoint, StallingRelay};
 use crate::helpers::{eventually_within, spawn_app_with};
 use reqwest::Method;
 use serde_json::json;
@@ -84,4 +84,67 @@ async fn uploads_downloads_previews_and_purges_go_through_s3() {
     assert_eq!(r.status, 204);
     let r = app.get_as(&format!("/api/content/{id}"), &a).await;
     assert_eq!(r.status, 404);
+}
+
+#[actix_web::test]
+async fn a_store_that_stops_answering_is_a_quick_503_until_it_answers_again() {
+    let (access, secret) = s3_credentials();
+    let bucket = format!("stall-{}", uuid::Uuid::new_v4().simple());
+    let relay = StallingRelay::start(s3_endpoint()).await;
+    let app = spawn_app_with(&[
+        ("storage.backend", "s3"),
+        ("storage.s3.endpoint", &relay.endpoint),
+        ("storage.s3.bucket", &bucket),
+        ("storage.s3.access_key", &access),
+        ("storage.s3.secret_key", &secret),
+        ("storage.s3.request_timeout_secs", "1"),
+        ("storage.s3.breaker_cool_down_secs", "2"),
+    ])
+    .await;
+    let a = app.register("ann@example.com").await.access;
+    let note = app
+        .call_as(
+            Method::POST,
+            "/api/content/notes",
+            &a,
+            Some(&json!({"title": "n", "text": "kept in S3"})),
+        )
+        .await;
+    let id = note.body["id"].as_str().unwrap().to_owned();
+    let file = format!("/api/content/{id}/file");
+
+    relay.stall(true);
+    // Each download waits at most the time-out, then says what is wrong.
+    for _ in 0..5 {
+        let started = std::time::Instant::now();
+        let r = app.get_as(&file, &a).await;
+        assert_eq!(
+            (r.status.as_u16(), r.code()),
+            (503, "storage_unavailable"),
+            "{r:?}"
+        );
+        assert!(r.header("retry-after").is_some());
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
+    // Then the breaker is open: no waiting at all.
+    let started = std::time::Instant::now();
+    let r = app.get_as(&file, &a).await;
+    assert_eq!(r.code(), "storage_unavailable");
+    assert!(
+        started.elapsed() < std::time::Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
+
+    relay.stall(false);
+    let body = eventually_within(
+        std::time::Duration::from_secs(20),
+        "the store answers again",
+        || async {
+            let (s, _, body) = app.get_bytes(&file, &a, &[]).await;
+            (s == 200).then_some(body)
+        },
+    )
+    .await;
+    assert_eq!(body, b"kept in S3");
 }

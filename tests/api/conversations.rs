@@ -420,6 +420,25 @@ async fn attachments_are_context_and_a_stop_keeps_the_partial_answer() {
             break;
         }
     }
+    // Bob names Alice's answer in a conversation of his own: refused, and it stops nothing.
+    let bobs = start(&app, &bob, json!({})).await;
+    let r = app
+        .call_as(
+            Method::POST,
+            &format!("/api/conversations/{bobs}/answers/{long}/cancel"),
+            &bob,
+            None,
+        )
+        .await;
+    assert_eq!((r.status.as_u16(), r.code()), (409, "answer_not_active"));
+    loop {
+        let f = ws.next_json_within(ANSWER_WAIT).await;
+        assert_ne!(f["event_type"], "conversation.answer_cancelled", "{f}");
+        if f["stream"] == stream.as_str() && f["event_type"] == "conversation.answer_streamed" {
+            streamed.push_str(f["payload"]["delta"].as_str().unwrap());
+            break;
+        }
+    }
     let streamed = stop_and_check(&app, &alice, &mut ws, id, &long, streamed).await;
     let r = app
         .call_as(

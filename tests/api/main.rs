@@ -14,6 +14,7 @@ mod api_ws;
 mod auth_http;
 mod auth_read_models;
 mod auth_service;
+mod behind_a_proxy;
 mod blob_store;
 mod chat_providers;
 mod cli;

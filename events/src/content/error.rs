@@ -25,6 +25,8 @@ pub enum ContentError {
     PastEnd { length: u64 },
     #[error("the upload is {state}")]
     UploadClosed { state: &'static str },
+    #[error("at most {limit} resumable uploads may be open at once; finish or cancel one first")]
+    TooManyOpenUploads { limit: usize },
     #[error("the upload is not complete: {received} of {length} bytes received")]
     Incomplete { received: u64, length: u64 },
     #[error("the restore period ended")]

@@ -1,8 +1,14 @@
 //! The owner's usage ledger, stream `usage-<user uuid>`. Every event carries the totals after it,
 //! so the current state is the last event alone: a quota decision reads one row however long the
 //! ledger grows, and the expected version of the append makes it exact under concurrency.
+//!
+//! Storage is spent by items and held by open resumable uploads: starting one reserves its whole
+//! length, so the chunks it may still receive are within the quota before the first arrives. The
+//! reservation ends when the upload completes (its item takes the bytes over in the same
+//! decision), is aborted, or expires (an expired reservation holds nothing and is dropped at the
+//! ledger's next event).
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -13,8 +19,16 @@ use crate::error::StoreError;
 use crate::event::StreamId;
 use crate::store::EventStore;
 
+/// Storage held for an open resumable upload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reservation {
+    pub upload_id: Uuid,
+    pub bytes: u64,
+    pub expires_at: DateTime<Utc>,
+}
+
 /// Running totals after an event. Daily counters belong to `day` (UTC).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UsageTotals {
     pub stored_bytes: u64,
     pub items: u64,
@@ -27,9 +41,49 @@ pub struct UsageTotals {
     /// Audio heard or spoken by the models on `day`, in milliseconds.
     #[serde(default)]
     pub audio_ms_on_day: u64,
+    /// Open resumable uploads' reservations (some may have expired since).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reservations: Vec<Reservation>,
 }
 
 impl UsageTotals {
+    /// Bytes held at `now` by reservations that have not expired.
+    pub fn held_bytes(&self, now: DateTime<Utc>) -> u64 {
+        self.live(now).map(|r| r.bytes).sum()
+    }
+
+    /// Reservations in force at `now`.
+    pub fn live(&self, now: DateTime<Utc>) -> impl Iterator<Item = &Reservation> {
+        self.reservations.iter().filter(move |r| r.expires_at > now)
+    }
+
+    /// The totals without expired reservations and without `ending` (a reservation taken over
+    /// or ended now).
+    fn pruned(mut self, now: DateTime<Utc>, ending: Option<Uuid>) -> Self {
+        self.reservations
+            .retain(|r| r.expires_at > now && Some(r.upload_id) != ending);
+        self
+    }
+
+    /// Refuses `bytes` more when stored bytes, live reservations and them pass the quota.
+    fn check_storage(
+        &self,
+        now: DateTime<Utc>,
+        bytes: u64,
+        limits: QuotaLimitsNow,
+    ) -> Result<(), ContentError> {
+        let used = self.stored_bytes.saturating_add(self.held_bytes(now));
+        if used.saturating_add(bytes) > limits.storage_bytes {
+            return Err(ContentError::QuotaExceeded {
+                limit: "storage_bytes",
+                allowed: limits.storage_bytes,
+                used,
+                requested: bytes,
+            });
+        }
+        Ok(())
+    }
+
     /// The totals as of `today`: yesterday's daily counters do not count.
     pub fn on(self, today: NaiveDate) -> Self {
         if self.day == Some(today) {
@@ -64,6 +118,22 @@ pub enum UsageEvent {
         bytes: u64,
         totals: UsageTotals,
     },
+    /// A resumable upload started: its length is held until it completes, ends or expires.
+    #[serde(rename = "usage.storage_reserved")]
+    StorageReserved {
+        upload_id: Uuid,
+        bytes: u64,
+        expires_at: DateTime<Utc>,
+        totals: UsageTotals,
+    },
+    /// A resumable upload's reservation ended without an item (aborted, failed, or its bytes
+    /// were an item already).
+    #[serde(rename = "usage.reservation_ended")]
+    ReservationEnded {
+        upload_id: Uuid,
+        bytes: u64,
+        totals: UsageTotals,
+    },
     #[serde(rename = "usage.processing_recorded")]
     ProcessingRecorded {
         content_id: Option<Uuid>,
@@ -90,12 +160,14 @@ pub enum UsageEvent {
 }
 
 impl UsageEvent {
-    pub fn totals(&self) -> UsageTotals {
+    pub fn totals(&self) -> &UsageTotals {
         match self {
             Self::UploadRecorded { totals, .. }
             | Self::StorageReleased { totals, .. }
+            | Self::StorageReserved { totals, .. }
+            | Self::ReservationEnded { totals, .. }
             | Self::ProcessingRecorded { totals, .. }
-            | Self::GenerationRecorded { totals, .. } => *totals,
+            | Self::GenerationRecorded { totals, .. } => totals,
         }
     }
 }
@@ -116,9 +188,23 @@ pub enum LedgerCommand {
         content_id: Uuid,
         modality: Modality,
         bytes: u64,
-        today: NaiveDate,
+        /// The resumable upload whose reservation the item takes over.
+        reservation: Option<Uuid>,
+        now: DateTime<Utc>,
         limits: QuotaLimitsNow,
     },
+    /// Holds `bytes` for a resumable upload; refused past the storage quota or when
+    /// `max_open` uploads are open already.
+    Reserve {
+        upload_id: Uuid,
+        bytes: u64,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+        limits: QuotaLimitsNow,
+        max_open: usize,
+    },
+    /// Ends a reservation; nothing when it is not held (ended before, or expired).
+    EndReservation { upload_id: Uuid, now: DateTime<Utc> },
     ReleaseStorage {
         content_id: Uuid,
         modality: Modality,
@@ -145,7 +231,7 @@ pub enum LedgerCommand {
     },
 }
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Ledger {
     pub totals: UsageTotals,
 }
@@ -163,7 +249,7 @@ impl Ledger {
             }),
             Some(e) => Ok(Loaded {
                 state: Ledger {
-                    totals: UsageEvent::decode(&e)?.totals(),
+                    totals: UsageEvent::decode(&e)?.totals().clone(),
                 },
                 version: e.stream_version,
             }),
@@ -176,7 +262,7 @@ impl Ledger {
         today: NaiveDate,
         limits: QuotaLimitsNow,
     ) -> Result<(), ContentError> {
-        let t = self.totals.on(today);
+        let t = self.totals.clone().on(today);
         let allowed_ms = limits.processing_seconds_per_day.saturating_mul(1000);
         if t.processing_ms_on_day >= allowed_ms {
             return Err(ContentError::QuotaExceeded {
@@ -196,7 +282,7 @@ impl Aggregate for Ledger {
     type Error = ContentError;
 
     fn evolve(&mut self, event: &UsageEvent) {
-        self.totals = event.totals();
+        self.totals = event.totals().clone();
     }
 
     fn decide(&self, command: LedgerCommand) -> Result<Vec<UsageEvent>, ContentError> {
@@ -205,10 +291,12 @@ impl Aggregate for Ledger {
                 content_id,
                 modality,
                 bytes,
-                today,
+                reservation,
+                now,
                 limits,
             } => {
-                let t = self.totals.on(today);
+                let t = self.totals.clone().on(now.date_naive());
+                let t = t.pruned(now, reservation);
                 if t.uploads_on_day >= limits.uploads_per_day {
                     return Err(ContentError::QuotaExceeded {
                         limit: "uploads_per_day",
@@ -217,14 +305,7 @@ impl Aggregate for Ledger {
                         requested: 1,
                     });
                 }
-                if t.stored_bytes.saturating_add(bytes) > limits.storage_bytes {
-                    return Err(ContentError::QuotaExceeded {
-                        limit: "storage_bytes",
-                        allowed: limits.storage_bytes,
-                        used: t.stored_bytes,
-                        requested: bytes,
-                    });
-                }
+                t.check_storage(now, bytes, limits)?;
                 let totals = UsageTotals {
                     stored_bytes: t.stored_bytes + bytes,
                     items: t.items + 1,
@@ -238,13 +319,49 @@ impl Aggregate for Ledger {
                     totals,
                 }])
             }
+            LedgerCommand::Reserve {
+                upload_id,
+                bytes,
+                expires_at,
+                now,
+                limits,
+                max_open,
+            } => {
+                let mut t = self.totals.clone().pruned(now, None);
+                if t.reservations.len() >= max_open {
+                    return Err(ContentError::TooManyOpenUploads { limit: max_open });
+                }
+                t.check_storage(now, bytes, limits)?;
+                t.reservations.push(Reservation {
+                    upload_id,
+                    bytes,
+                    expires_at,
+                });
+                Ok(vec![UsageEvent::StorageReserved {
+                    upload_id,
+                    bytes,
+                    expires_at,
+                    totals: t,
+                }])
+            }
+            LedgerCommand::EndReservation { upload_id, now } => {
+                let Some(held) = self.totals.live(now).find(|r| r.upload_id == upload_id) else {
+                    return Ok(Vec::new());
+                };
+                let bytes = held.bytes;
+                Ok(vec![UsageEvent::ReservationEnded {
+                    upload_id,
+                    bytes,
+                    totals: self.totals.clone().pruned(now, Some(upload_id)),
+                }])
+            }
             LedgerCommand::ReleaseStorage {
                 content_id,
                 modality,
                 bytes,
                 today,
             } => {
-                let t = self.totals.on(today);
+                let t = self.totals.clone().on(today);
                 let totals = UsageTotals {
                     stored_bytes: t.stored_bytes.saturating_sub(bytes),
                     items: t.items.saturating_sub(1),
@@ -263,7 +380,7 @@ impl Aggregate for Ledger {
                 processing_ms,
                 today,
             } => {
-                let t = self.totals.on(today);
+                let t = self.totals.clone().on(today);
                 let totals = UsageTotals {
                     processing_ms_on_day: t.processing_ms_on_day + processing_ms,
                     ..t
@@ -285,7 +402,7 @@ impl Aggregate for Ledger {
                 processing_ms,
                 today,
             } => {
-                let t = self.totals.on(today);
+                let t = self.totals.clone().on(today);
                 let totals = UsageTotals {
                     processing_ms_on_day: t.processing_ms_on_day + processing_ms,
                     tokens_on_day: t.tokens_on_day + tokens_in + tokens_out,
@@ -321,14 +438,99 @@ mod tests {
         NaiveDate::from_ymd_opt(2026, 1, d).unwrap()
     }
 
+    fn noon(today: NaiveDate) -> DateTime<Utc> {
+        today.and_hms_opt(12, 0, 0).unwrap().and_utc()
+    }
+
     fn upload(l: &Ledger, bytes: u64, today: NaiveDate) -> Result<Vec<UsageEvent>, ContentError> {
         l.decide(LedgerCommand::RecordUpload {
             content_id: Uuid::new_v4(),
             modality: Modality::Image,
             bytes,
-            today,
+            reservation: None,
+            now: noon(today),
             limits: LIMITS,
         })
+    }
+
+    fn apply(l: &mut Ledger, events: Vec<UsageEvent>) {
+        for e in &events {
+            l.evolve(e);
+        }
+    }
+
+    fn reserve(
+        l: &Ledger,
+        id: Uuid,
+        bytes: u64,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<UsageEvent>, ContentError> {
+        l.decide(LedgerCommand::Reserve {
+            upload_id: id,
+            bytes,
+            expires_at: now + chrono::Duration::hours(1),
+            now,
+            limits: LIMITS,
+            max_open: 2,
+        })
+    }
+
+    #[test]
+    fn reservations_hold_storage_until_taken_over_ended_or_expired() {
+        let now = noon(day(1));
+        let mut l = Ledger::default();
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        let e = reserve(&l, a, 60, now).unwrap();
+        apply(&mut l, e);
+        // What is held counts against every other use of storage.
+        assert!(matches!(
+            reserve(&l, b, 41, now).unwrap_err(),
+            ContentError::QuotaExceeded { used: 60, .. }
+        ));
+        assert!(upload(&l, 41, day(1)).is_err());
+        let e = reserve(&l, b, 40, now).unwrap();
+        apply(&mut l, e);
+        assert_eq!(l.totals.held_bytes(now), 100);
+        // At most `max_open` at once.
+        assert!(matches!(
+            reserve(&l, Uuid::new_v4(), 0, now).unwrap_err(),
+            ContentError::TooManyOpenUploads { limit: 2 }
+        ));
+        // The item of upload `a` takes its reservation over: it fits exactly.
+        let taken = l
+            .decide(LedgerCommand::RecordUpload {
+                content_id: Uuid::new_v4(),
+                modality: Modality::Video,
+                bytes: 60,
+                reservation: Some(a),
+                now,
+                limits: LIMITS,
+            })
+            .unwrap();
+        apply(&mut l, taken);
+        assert_eq!((l.totals.stored_bytes, l.totals.held_bytes(now)), (60, 40));
+        // Ending `b` frees its bytes; ending it again (or an unknown one) changes nothing.
+        let e = l
+            .decide(LedgerCommand::EndReservation { upload_id: b, now })
+            .unwrap();
+        apply(&mut l, e);
+        assert_eq!(l.totals.held_bytes(now), 0);
+        assert!(l.totals.reservations.is_empty());
+        assert!(l
+            .decide(LedgerCommand::EndReservation { upload_id: b, now })
+            .unwrap()
+            .is_empty());
+        // An expired reservation holds nothing and is dropped at the next event.
+        let e = reserve(&l, b, 40, now).unwrap();
+        apply(&mut l, e);
+        let later = now + chrono::Duration::hours(2);
+        assert_eq!(l.totals.held_bytes(later), 0);
+        let e = reserve(&l, Uuid::new_v4(), 40, later).unwrap();
+        apply(&mut l, e);
+        assert_eq!(l.totals.reservations.len(), 1);
+        // Ledgers written before reservations existed still read, and none is written out.
+        let json = serde_json::to_value(UsageTotals::default()).unwrap();
+        assert!(json.get("reservations").is_none(), "{json}");
     }
 
     #[test]
@@ -400,7 +602,7 @@ mod tests {
             let events = record(&l, day(1));
             l.evolve(&events[0]);
         }
-        let t = l.totals;
+        let t = l.totals.clone();
         assert_eq!((t.tokens_on_day, t.audio_ms_on_day), (30, 500));
         assert_eq!(t.processing_ms_on_day, 1200);
         assert!(l.check_processing(day(1), LIMITS).is_err(), "1.2 s > 1 s");

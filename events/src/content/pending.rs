@@ -18,12 +18,11 @@ pub async fn uploads_after(
     owner: Option<Uuid>,
 ) -> Result<Vec<Uuid>, StoreError> {
     let mut fields = serde_json::Map::new();
-    fields.insert("sha256".into(), sha256.into());
     if let Some(owner) = owner {
         fields.insert("owner".into(), owner.to_string().into());
     }
     let streams = store
-        .streams_with_event_after(after, UPLOADED, &fields.into())
+        .streams_with_bytes_after(after, UPLOADED, sha256, &fields.into())
         .await?;
     Ok(streams
         .iter()

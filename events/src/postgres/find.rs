@@ -1,27 +1,32 @@
 //! Finding streams by what one of their events says: for the few checks that cannot wait for a
-//! read model to catch up (the same bytes uploaded twice in a row, bytes about to be swept).
+//! read model to catch up (the same bytes uploaded twice in a row, bytes about to be deleted).
 
 use super::PgEventStore;
 use crate::error::StoreError;
 
 impl PgEventStore {
-    /// The streams with an `event_type` event after position `after` whose payload contains
-    /// `fields` (a JSON object; `@>` containment), in global order. Payloads are matched as
-    /// stored, before upcasting: filter only on fields that no upcaster of that type changes.
-    pub async fn streams_with_event_after(
+    /// The streams with an `event_type` event after position `after` whose payload's `sha256`
+    /// is `sha256` and whose payload contains `fields` (a JSON object; `@>` containment), in
+    /// global order. Payloads are matched as stored, before upcasting: filter only on fields
+    /// that no upcaster of that type changes. The index on uploads' `sha256` keeps this short
+    /// however far the read model lags.
+    pub async fn streams_with_bytes_after(
         &self,
         after: u64,
         event_type: &str,
+        sha256: &str,
         fields: &serde_json::Value,
     ) -> Result<Vec<String>, StoreError> {
         let after = i64::try_from(after).unwrap_or(i64::MAX);
         let streams = sqlx::query_scalar(
             "SELECT stream_id FROM events
-             WHERE global_position > $1 AND event_type = $2 AND payload @> $3
+             WHERE event_type = $2 AND payload->>'sha256' = $3 AND global_position > $1
+               AND payload @> $4
              ORDER BY global_position",
         )
         .bind(after)
         .bind(event_type)
+        .bind(sha256)
         .bind(fields)
         .fetch_all(self.pool())
         .await?;

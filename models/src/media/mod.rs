@@ -10,7 +10,7 @@ mod isobmff;
 pub(crate) mod raster;
 mod sniff;
 mod text;
-mod video;
+pub(crate) mod video;
 
 use std::fmt;
 use std::path::Path;

@@ -51,9 +51,25 @@ impl Container {
     }
 }
 
+/// The container of a video file, from its bytes (never its name); anything else is
+/// `UnsupportedType`, an MP4 with no video track included.
+pub(crate) fn container_of(path: &Path) -> Result<Container, MediaError> {
+    let not_video = || MediaError::UnsupportedType("this is not a video".into());
+    Ok(match sniff::sniff(path)? {
+        Sniffed::Empty => return Err(MediaError::EmptyFile),
+        Sniffed::Iso(brand) => match isobmff::inspect(path, brand)? {
+            isobmff::Tracks::Video => Container::Iso(brand),
+            isobmff::Tracks::AudioOnly => return Err(not_video()),
+        },
+        Sniffed::Matroska { webm } => Container::Matroska { webm },
+        Sniffed::Avi => Container::Avi,
+        _ => return Err(not_video()),
+    })
+}
+
 /// Arguments shared by every run: quiet, no stdin, file protocol only, one decoding thread (the
 /// host's cores belong to inference), the named demuxer, then the input.
-fn input_args(path: &Path, container: Container, seek: Option<f64>) -> Vec<OsString> {
+pub(crate) fn input_args(path: &Path, container: Container, seek: Option<f64>) -> Vec<OsString> {
     let mut args: Vec<OsString> = [
         "-v",
         "error",
@@ -296,24 +312,7 @@ pub(crate) fn poster(
     }
     // The container is sniffed again rather than taken from `probed`, which the caller may have
     // stored and reloaded.
-    let container = match sniff::sniff(path)? {
-        Sniffed::Empty => return Err(MediaError::EmptyFile),
-        Sniffed::Iso(brand) => match isobmff::inspect(path, brand)? {
-            isobmff::Tracks::Video => Container::Iso(brand),
-            isobmff::Tracks::AudioOnly => {
-                return Err(MediaError::UnsupportedType(
-                    "posters are made of videos only".into(),
-                ))
-            }
-        },
-        Sniffed::Matroska { webm } => Container::Matroska { webm },
-        Sniffed::Avi => Container::Avi,
-        _ => {
-            return Err(MediaError::UnsupportedType(
-                "posters are made of videos only".into(),
-            ))
-        }
-    };
+    let container = container_of(path)?;
     let at = probed
         .duration_secs
         .filter(|d| d.is_finite() && *d > 0.0)

@@ -1,12 +1,17 @@
 //! Video: scene keyframes and the audio track through the `ffmpeg` program (a subprocess: no
 //! shell, a time limit, killed past it). Keyframes go on to the image pipelines, the track to the
 //! audio pipelines.
+//!
+//! Every run is hardened as the probe is: the demuxer is named from the file's own bytes, only
+//! the `file` protocol is allowed (no playlists, no network), one decoding thread, and what may
+//! be written is bounded (a number of frames; a length of audio).
 
 use std::ffi::OsString;
 use std::path::Path;
 use std::time::Duration;
 
 use crate::media::ffmpeg::file_arg;
+use crate::media::video::{container_of, input_args};
 use crate::media::MediaError;
 use crate::process;
 
@@ -60,13 +65,10 @@ pub fn keyframes(path: &Path, options: &KeyframeOptions) -> Result<Vec<Keyframe>
         gap = options.max_gap_secs.max(1.0),
         side = options.max_side.max(16),
     );
-    let args: Vec<OsString> = vec![
-        "-hide_banner".into(),
-        "-nostdin".into(),
-        "-loglevel".into(),
-        "info".into(),
-        "-i".into(),
-        file_arg(path),
+    let mut args = input_args(path, container_of(path)?, None);
+    // `showinfo` reports each frame's time at the info level.
+    args[1] = "info".into();
+    let tail: Vec<OsString> = vec![
         "-map".into(),
         "0:v:0".into(),
         "-vf".into(),
@@ -81,6 +83,7 @@ pub fn keyframes(path: &Path, options: &KeyframeOptions) -> Result<Vec<Keyframe>
         "image2".into(),
         pattern.into_os_string(),
     ];
+    args.extend(tail);
     let out = process::run("ffmpeg", &args, None, options.timeout, 0)?;
     let stderr = String::from_utf8_lossy(&out.stderr);
     if !out.status.success() {
@@ -114,17 +117,25 @@ fn showinfo_times(stderr: &str) -> Vec<f64> {
         .collect()
 }
 
-/// Writes the first audio track as 16 kHz mono 16-bit WAV to `out`. Returns false when the
-/// video has no audio track.
-pub fn extract_audio(path: &Path, out: &Path, timeout: Duration) -> Result<bool, MediaError> {
-    let args: Vec<OsString> = vec![
-        "-hide_banner".into(),
-        "-nostdin".into(),
-        "-loglevel".into(),
-        "error".into(),
+/// Writes the first audio track as 16 kHz mono 16-bit WAV to `out`, at most `max_secs` of it
+/// (and so at most 32 kB a second). Returns false when the video has no audio track.
+pub fn extract_audio(
+    path: &Path,
+    out: &Path,
+    max_secs: f64,
+    timeout: Duration,
+) -> Result<bool, MediaError> {
+    let max_secs = max_secs.max(0.0);
+    let mut args = input_args(path, container_of(path)?, None);
+    let tail: Vec<OsString> = vec![
         "-y".into(),
-        "-i".into(),
-        file_arg(path),
+        "-t".into(),
+        format!("{max_secs:.3}").into(),
+        // The WAV header and a little slack past the samples' own bytes.
+        "-fs".into(),
+        ((max_secs * 32_000.0).ceil() as u64 + 4096)
+            .to_string()
+            .into(),
         "-map".into(),
         "0:a:0?".into(),
         "-vn".into(),
@@ -138,6 +149,7 @@ pub fn extract_audio(path: &Path, out: &Path, timeout: Duration) -> Result<bool,
         "wav".into(),
         file_arg(out),
     ];
+    args.extend(tail);
     let result = process::run("ffmpeg", &args, None, timeout, 0)?;
     if !result.status.success() {
         let summary = result.stderr_summary();

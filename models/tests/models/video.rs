@@ -78,7 +78,7 @@ fn the_audio_track_comes_out_as_16_khz_mono() {
     let dir = tempfile::tempdir().unwrap();
     let video = two_scene_video(dir.path(), false);
     let wav = dir.path().join("track.wav");
-    assert!(extract_audio(&video, &wav, Duration::from_secs(60)).expect("extract"));
+    assert!(extract_audio(&video, &wav, 60.0, Duration::from_secs(60)).expect("extract"));
     let reader = hound::WavReader::open(&wav).expect("a WAV");
     let spec = reader.spec();
     assert_eq!((spec.sample_rate, spec.channels), (16_000, 1));
@@ -87,7 +87,52 @@ fn the_audio_track_comes_out_as_16_khz_mono() {
 
     let silent = two_scene_video(dir.path(), true);
     let none = dir.path().join("none.wav");
-    assert!(!extract_audio(&silent, &none, Duration::from_secs(60)).expect("no track is fine"));
+    assert!(
+        !extract_audio(&silent, &none, 60.0, Duration::from_secs(60)).expect("no track is fine")
+    );
+
+    // At most the length asked for is written.
+    let short = dir.path().join("short.wav");
+    assert!(extract_audio(&video, &short, 1.5, Duration::from_secs(60)).expect("extract"));
+    let reader = hound::WavReader::open(&short).expect("a WAV");
+    let seconds = reader.duration() as f64 / 16_000.0;
+    assert!((seconds - 1.5).abs() < 0.1, "{seconds} s");
+}
+
+#[test]
+fn a_script_that_names_other_files_is_never_followed() {
+    // An ffconcat script (or a playlist) that ffmpeg would recognise on its own and follow to
+    // another file of the host: only a container sniffed from the bytes is ever opened.
+    let dir = tempfile::tempdir().unwrap();
+    let other = two_scene_video(dir.path(), false);
+    for (name, script) in [
+        (
+            "concat.mp4",
+            format!("ffconcat version 1.0\nfile '{}'\n", other.display()),
+        ),
+        (
+            "list.mp4",
+            format!(
+                "#EXTM3U\n#EXTINF:4.0,\nfile:{}\n#EXT-X-ENDLIST\n",
+                other.display()
+            ),
+        ),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, script).unwrap();
+        let err = keyframes(&path, &KeyframeOptions::default()).unwrap_err();
+        assert!(
+            matches!(err, MediaError::UnsupportedType(_)),
+            "{name}: {err}"
+        );
+        let wav = dir.path().join(format!("{name}.wav"));
+        let err = extract_audio(&path, &wav, 60.0, Duration::from_secs(60)).unwrap_err();
+        assert!(
+            matches!(err, MediaError::UnsupportedType(_)),
+            "{name}: {err}"
+        );
+        assert!(!wav.exists(), "{name}");
+    }
 }
 
 #[test]
@@ -96,5 +141,5 @@ fn a_file_that_is_not_a_video_is_a_clear_error() {
     let junk = dir.path().join("junk.mp4");
     std::fs::write(&junk, b"this is not a video at all").unwrap();
     let err = keyframes(&junk, &KeyframeOptions::default()).unwrap_err();
-    assert!(matches!(err, MediaError::CorruptVideo(_)), "{err}");
+    assert!(matches!(err, MediaError::UnsupportedType(_)), "{err}");
 }

@@ -68,6 +68,10 @@ impl Projection for UsageProjection {
         let e = decode::<UsageEvent>(event)?;
         let mut row = DailyDelta::default();
         let modality = match &e {
+            // Reservations change neither a day's usage nor what is stored.
+            UsageEvent::StorageReserved { .. } | UsageEvent::ReservationEnded { .. } => {
+                return Ok(())
+            }
             UsageEvent::UploadRecorded {
                 modality, bytes, ..
             } => {

@@ -37,6 +37,7 @@ impl AuthService {
         self.inner
             .throttle
             .begin(&account, client)
+            .await
             .map_err(|retry_after| {
                 tracing::warn!(?client, "login throttled");
                 AuthError::LoginThrottled { retry_after }
@@ -57,7 +58,7 @@ impl AuthService {
                 return Err(AuthError::InvalidCredentials);
             }
         };
-        self.inner.throttle.succeeded(&account, client);
+        self.inner.throttle.succeeded(&account, client).await;
         let user_id = user.id.ok_or(AuthError::InvalidCredentials)?;
         // Only after the password was right, so guessing cannot discover disabled accounts.
         if user.disabled {

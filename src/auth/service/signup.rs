@@ -33,6 +33,7 @@ impl AuthService {
             self.inner
                 .throttle
                 .begin_registration(ip)
+                .await
                 .map_err(|retry_after| AuthError::RegistrationThrottled { retry_after })?;
         }
         let user_id = self.create_user(new, Role::User, None).await?;

@@ -6,7 +6,7 @@ use actix_web::{web, HttpResponse};
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
-use tessera_events::content::{Actor, ContentAccess, Modality};
+use tessera_events::content::{Actor, ContentAccess, Modality, MAX_TAGS};
 use tessera_events::{ErrorCode, UserId};
 use tessera_projections::read_models::content::{self as rm, Cursor, SortKey};
 use utoipa::{IntoParams, ToSchema};
@@ -16,6 +16,7 @@ use super::viewer;
 use crate::auth::AuthUser;
 use crate::content::{Changes, ContentService, ItemView};
 use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::routes::capped::Capped;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -220,10 +221,14 @@ pub struct UpdateRequest {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
     pub description: Option<Option<String>>,
+    /// At most 64.
     #[serde(default)]
-    pub add_tags: Vec<String>,
+    #[schema(value_type = Vec<String>, max_items = 64)]
+    pub add_tags: Capped<String, MAX_TAGS>,
+    /// At most 64.
     #[serde(default)]
-    pub remove_tags: Vec<String>,
+    #[schema(value_type = Vec<String>, max_items = 64)]
+    pub remove_tags: Capped<String, MAX_TAGS>,
 }
 
 /// Change an item's title, description or tags
@@ -252,8 +257,8 @@ pub async fn update(
             Changes {
                 title: b.title,
                 description: b.description,
-                add_tags: b.add_tags,
-                remove_tags: b.remove_tags,
+                add_tags: b.add_tags.into_vec("add_tags")?,
+                remove_tags: b.remove_tags.into_vec("remove_tags")?,
             },
         )
         .await?;

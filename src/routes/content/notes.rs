@@ -8,6 +8,8 @@ use super::{existing, idempotency, outcome_response, Idempotency};
 use crate::auth::AuthUser;
 use crate::content::{ContentService, ItemView};
 use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::routes::capped::Capped;
+use tessera_events::content::MAX_TAGS;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -17,8 +19,10 @@ pub struct NoteRequest {
     /// The note's text (UTF-8, at most the text size limit).
     pub text: String,
     pub description: Option<String>,
+    /// At most 64.
     #[serde(default)]
-    pub tags: Vec<String>,
+    #[schema(value_type = Vec<String>, max_items = 64)]
+    pub tags: Capped<String, MAX_TAGS>,
 }
 
 /// Write a note
@@ -57,7 +61,7 @@ pub async fn create_note(
             b.title.trim().to_owned(),
             b.text,
             b.description,
-            b.tags,
+            b.tags.into_vec("tags")?,
         )
         .await?;
     Ok(outcome_response(o))

@@ -4,7 +4,7 @@
 use actix_web::http::header;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use tessera_events::content::{ContentError, Source};
+use tessera_events::content::{ContentError, Source, MAX_TAGS};
 use tessera_events::{ErrorCode, UserId};
 
 use super::{existing, idempotency, outcome_response, Idempotency, FIELD_LIMIT};
@@ -77,12 +77,8 @@ pub async fn receive_file_part(
     })
 }
 
-fn split_tags(s: &str) -> Vec<String> {
-    s.split(',')
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .map(str::to_owned)
-        .collect()
+fn split_tags(s: &str) -> impl Iterator<Item = &str> {
+    s.split(',').map(str::trim).filter(|t| !t.is_empty())
 }
 
 /// The parts of an upload's form, read into the item's metadata and one received file.
@@ -100,7 +96,7 @@ impl MultipartForm for UploadForm<'_> {
         Part::file("file"),
         Part::text("title", FIELD_LIMIT),
         Part::text("description", FIELD_LIMIT),
-        Part::text("tags", FIELD_LIMIT),
+        Part::text("tags", FIELD_LIMIT).repeated(MAX_TAGS),
         Part::text("keep_location", FIELD_LIMIT),
     ];
 
@@ -108,7 +104,18 @@ impl MultipartForm for UploadForm<'_> {
         match name {
             "title" => self.meta.title = Some(value),
             "description" => self.meta.description = Some(value),
-            "tags" => self.meta.tags.extend(split_tags(&value)),
+            "tags" => {
+                // Refused at the first tag past the limit, before the rest is read.
+                for tag in split_tags(&value) {
+                    if self.meta.tags.len() == MAX_TAGS {
+                        return Err(ApiError::validation(
+                            name,
+                            format!("an item carries at most {MAX_TAGS} tags"),
+                        ));
+                    }
+                    self.meta.tags.push(tag.to_owned());
+                }
+            }
             "keep_location" => {
                 self.meta.keep_location = match value.trim() {
                     "true" => true,
@@ -128,12 +135,6 @@ impl MultipartForm for UploadForm<'_> {
     }
 
     async fn file(&mut self, _: &'static str, part: &mut FormField) -> ApiResult<()> {
-        if self.file.is_some() {
-            return Err(ApiError::bad_request(
-                ErrorCode::TooManyFiles,
-                "send one `file` part per request",
-            ));
-        }
         let part = receive_file_part(part, self.service, self.user, self.budget).await?;
         self.meta.filename = part.filename;
         self.file = Some((part.tmp, part.received));

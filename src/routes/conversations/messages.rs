@@ -13,6 +13,7 @@ use crate::auth::AuthUser;
 use crate::content::{ContentService, Outcome, UploadMeta};
 use crate::conversations::ChatService;
 use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::routes::capped::TooMany;
 use crate::routes::content::{receive_file_part, UploadBudget, FIELD_LIMIT};
 use crate::routes::form::FormField;
 use crate::routes::multipart::{read_form, MultipartForm, Part};
@@ -26,15 +27,14 @@ struct MessageParts<'a> {
     budget: UploadBudget,
     text: String,
     attachments: Vec<Uuid>,
-    files: usize,
 }
 
 impl MultipartForm for MessageParts<'_> {
     type Error = ApiError;
     const PARTS: &'static [Part] = &[
         Part::text("text", FIELD_LIMIT),
-        Part::text("attachments", FIELD_LIMIT),
-        Part::file("file"),
+        Part::text("attachments", FIELD_LIMIT).repeated(MAX_ATTACHMENTS),
+        Part::file("file").repeated(MAX_ATTACHMENTS),
     ];
 
     fn text(&mut self, name: &'static str, value: String) -> ApiResult<()> {
@@ -42,24 +42,25 @@ impl MultipartForm for MessageParts<'_> {
             self.text = value;
             return Ok(());
         }
-        // Library item ids, one per part or comma-separated.
+        // Library item ids, one per part or comma-separated; the same id twice counts once,
+        // and the form is refused at the first id past the limit, before the rest is read.
         for id in value.split(',').map(str::trim).filter(|id| !id.is_empty()) {
             let id = id.parse::<Uuid>().map_err(|_| {
                 ApiError::bad_request(ErrorCode::InvalidField, "attachments are item ids")
                     .with_field("attachments")
             })?;
-            self.attachments.push(id);
+            self.attach(id, "attachments")?;
         }
         Ok(())
     }
 
     async fn file(&mut self, _: &'static str, part: &mut FormField) -> ApiResult<()> {
-        self.files += 1;
-        if self.files > MAX_ATTACHMENTS {
-            return Err(ApiError::validation(
-                "file",
-                format!("a message carries at most {MAX_ATTACHMENTS} attachments"),
-            ));
+        // Refused before its bytes are stored when the message is already full.
+        if self.attachments.len() >= MAX_ATTACHMENTS {
+            return Err(ApiError::from(TooMany {
+                field: "file",
+                limit: MAX_ATTACHMENTS,
+            }));
         }
         let part = receive_file_part(part, self.content, self.user, self.budget).await?;
         if part.received.size == 0 {
@@ -85,7 +86,23 @@ impl MultipartForm for MessageParts<'_> {
             )
             .await?;
         let (Outcome::Created(item) | Outcome::Existing(item)) = stored;
-        self.attachments.push(item.id);
+        self.attach(item.id, "file")
+    }
+}
+
+impl MessageParts<'_> {
+    /// Adds an attachment once; past [`MAX_ATTACHMENTS`] distinct ones the form is refused.
+    fn attach(&mut self, id: Uuid, field: &'static str) -> ApiResult<()> {
+        if self.attachments.contains(&id) {
+            return Ok(());
+        }
+        if self.attachments.len() == MAX_ATTACHMENTS {
+            return Err(ApiError::from(TooMany {
+                field,
+                limit: MAX_ATTACHMENTS,
+            }));
+        }
+        self.attachments.push(id);
         Ok(())
     }
 }
@@ -118,7 +135,12 @@ pub async fn post_message(
     let id = id.into_inner();
     let b = body.into_inner();
     let posted = chat
-        .post(user.user_id, id.into(), b.text, b.attachments)
+        .post(
+            user.user_id,
+            id.into(),
+            b.text,
+            b.attachments.into_vec("attachments")?,
+        )
         .await?;
     Ok(HttpResponse::Accepted().json(MessageAccepted {
         conversation_id: id,
@@ -149,7 +171,6 @@ pub async fn post_message_form(
         budget: UploadBudget::of(&content, user.user_id).await?,
         text: String::new(),
         attachments: Vec::new(),
-        files: 0,
     };
     let MessageParts {
         text, attachments, ..

@@ -3,11 +3,13 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use tessera_events::conversations::MAX_ATTACHMENTS;
 use tessera_projections::read_models::conversations::{ConversationRow, MessageRow};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::conversations::ListedProvider;
+use crate::routes::capped::Capped;
 
 /// A conversation.
 #[derive(Debug, Serialize, ToSchema)]
@@ -138,9 +140,10 @@ pub struct PostMessage {
     /// What the user says (may be empty when there are attachments).
     #[serde(default)]
     pub text: String,
-    /// Items of the user's library (upload a file with `POST /api/content` first).
+    /// Items of the user's library (upload a file with `POST /api/content` first); at most 16.
     #[serde(default)]
-    pub attachments: Vec<Uuid>,
+    #[schema(value_type = Vec<Uuid>, max_items = 16)]
+    pub attachments: Capped<Uuid, MAX_ATTACHMENTS>,
 }
 
 /// A message with files uploaded inline: each `file` becomes an item of the user's library

@@ -3,6 +3,9 @@
 
 use actix_web::{web, HttpResponse};
 use base64::Engine as _;
+use std::fmt;
+
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tessera_events::ErrorCode;
@@ -12,6 +15,7 @@ use utoipa::{OpenApi, ToSchema};
 use super::error::OpenAiErrorBody;
 use super::{read_json, resolve, OpenAiError, Task, V1User};
 use crate::inference::{Embedded, Inference};
+use crate::routes::capped::TextOrList;
 use crate::state::AppState;
 
 /// Largest request body.
@@ -27,7 +31,7 @@ pub struct EmbeddingRequest {
     /// A text, or a list of up to 2048 texts; each at most 256 tokens (the model's window).
     /// Token arrays are not supported.
     #[schema(value_type = Object)]
-    pub input: Value,
+    pub input: Input,
     /// `float` (default) or `base64` (little-endian f32).
     pub encoding_format: Option<String>,
     /// Only the model's own size (384).
@@ -61,11 +65,105 @@ pub struct EmbeddingList {
     pub usage: EmbeddingUsage,
 }
 
+/// `input` as sent: a text or a list (anything else is a shape error of the body).
+pub type Input = TextOrList<InputItem, MAX_INPUTS>;
+
+/// One item of an `input` list: a text, a token id or token list (not supported), or
+/// anything else. Whatever it is, only a text is kept.
+#[derive(Debug)]
+pub enum InputItem {
+    Text(String),
+    Tokens,
+    Other,
+}
+
+/// Reads any JSON value, keeping only a string: the visitor of [`InputItem`].
+struct Shape;
+
+/// What [`Shape`] saw.
+enum Seen {
+    Text(String),
+    Number,
+    List,
+    Other,
+}
+
+impl<'de> Visitor<'de> for Shape {
+    type Value = Seen;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a string or a list of strings")
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Seen, E> {
+        Ok(Seen::Text(s.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, s: String) -> Result<Seen, E> {
+        Ok(Seen::Text(s))
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Seen, E> {
+        Ok(Seen::Number)
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Seen, E> {
+        Ok(Seen::Number)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Seen, E> {
+        Ok(Seen::Number)
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Seen, E> {
+        Ok(Seen::Other)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Seen, E> {
+        Ok(Seen::Other)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Seen, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Seen::List)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Seen, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Seen::Other)
+    }
+}
+
+impl<'de> Deserialize<'de> for InputItem {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(match d.deserialize_any(Shape)? {
+            Seen::Text(s) => InputItem::Text(s),
+            Seen::Number | Seen::List => InputItem::Tokens,
+            Seen::Other => InputItem::Other,
+        })
+    }
+}
+
 /// The texts of `input`.
-fn texts(input: Value) -> Result<Vec<String>, OpenAiError> {
+fn texts(input: Input) -> Result<Vec<String>, OpenAiError> {
+    let not_text = || {
+        OpenAiError::invalid(
+            ErrorCode::InvalidType,
+            "`input` must be a string or a list of strings",
+        )
+        .with_param("input")
+    };
     let texts = match input {
-        Value::String(s) => vec![s],
-        Value::Array(items) => {
+        Input::Text(s) => vec![s],
+        Input::List(items) => {
+            if items.overflowed() {
+                return Err(OpenAiError::invalid(
+                    ErrorCode::TooManyInputs,
+                    format!("at most {MAX_INPUTS} inputs per request"),
+                )
+                .with_param("input"));
+            }
+            let items = items.into_vec("input").unwrap_or_default();
             if items.is_empty() {
                 return Err(OpenAiError::invalid(
                     ErrorCode::EmptyInput,
@@ -73,41 +171,21 @@ fn texts(input: Value) -> Result<Vec<String>, OpenAiError> {
                 )
                 .with_param("input"));
             }
-            if items.len() > MAX_INPUTS {
-                return Err(OpenAiError::invalid(
-                    ErrorCode::TooManyInputs,
-                    format!("at most {MAX_INPUTS} inputs per request"),
-                )
-                .with_param("input"));
-            }
             let mut out = Vec::with_capacity(items.len());
             for item in items {
                 match item {
-                    Value::String(s) => out.push(s),
-                    Value::Number(_) | Value::Array(_) => {
+                    InputItem::Text(s) => out.push(s),
+                    InputItem::Tokens => {
                         return Err(OpenAiError::invalid(
                             ErrorCode::UnsupportedValue,
                             "token arrays are not supported; send the text",
                         )
                         .with_param("input"))
                     }
-                    _ => {
-                        return Err(OpenAiError::invalid(
-                            ErrorCode::InvalidType,
-                            "`input` must be a string or a list of strings",
-                        )
-                        .with_param("input"))
-                    }
+                    InputItem::Other => return Err(not_text()),
                 }
             }
             out
-        }
-        _ => {
-            return Err(OpenAiError::invalid(
-                ErrorCode::InvalidType,
-                "`input` must be a string or a list of strings",
-            )
-            .with_param("input"))
         }
     };
     if let Some(i) = texts.iter().position(|t| t.trim().is_empty()) {
@@ -242,6 +320,11 @@ mod tests {
 
     #[test]
     fn inputs_are_texts_and_never_empty() {
+        // What does not parse as an `Input` at all is the body's shape error.
+        let texts = |v: Value| match serde_json::from_value(v) {
+            Ok(input) => texts(input),
+            Err(e) => Err(super::super::shape_error(&e)),
+        };
         assert_eq!(texts(Value::from("a")).map(|t| t.len()).ok(), Some(1));
         assert_eq!(
             texts(serde_json::json!(["a", "b"])).map(|t| t.len()).ok(),
@@ -254,6 +337,9 @@ mod tests {
             serde_json::json!([1, 2]),
             serde_json::json!(5),
             serde_json::json!([null]),
+            serde_json::json!([[1, 2]]),
+            serde_json::json!({"a": [1]}),
+            serde_json::json!(vec!["a"; MAX_INPUTS + 1]),
         ] {
             let e = texts(bad.clone()).err().map(|e| e.status);
             assert_eq!(e, Some(StatusCode::BAD_REQUEST), "{bad}");

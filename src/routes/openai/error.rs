@@ -248,6 +248,11 @@ impl From<FormRejection> for OpenAiError {
                 format!("unrecognised request parameter `{field}`"),
             )
             .with_param(field),
+            FormRejection::Repeated { field, max, .. } => OpenAiError::invalid(
+                ErrorCode::TooManyParts,
+                format!("`{field}` may be sent at most {max} times"),
+            )
+            .with_param(field),
         }
     }
 }

@@ -138,6 +138,10 @@ pub fn resolve(state: &AppState, requested: &str, task: Task) -> Result<String, 
 /// Reads a JSON body of at most `limit` bytes: 413 `payload_too_large` past it, 400
 /// `invalid_json` when it does not parse, 400 `invalid_type` / `missing_field` /
 /// `unknown_parameter` when it is not the request's shape. Values are never echoed.
+///
+/// The body is parsed straight into `T`, never into a `serde_json::Value` first: a tree of
+/// values costs tens of bytes per number, so a 4 MiB list of zeros would take hundreds of MB,
+/// where `T`'s own types keep only what they need (see [`crate::routes::capped`]).
 pub async fn read_json<T: DeserializeOwned>(
     mut payload: web::Payload,
     limit: usize,
@@ -159,7 +163,7 @@ pub async fn read_json<T: DeserializeOwned>(
         }
         body.extend_from_slice(&chunk);
     }
-    let value: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
+    let not_json = |e: serde_json::Error| {
         OpenAiError::invalid(
             ErrorCode::InvalidJson,
             format!(
@@ -168,19 +172,24 @@ pub async fn read_json<T: DeserializeOwned>(
                 e.column()
             ),
         )
-    })?;
-    if !value.is_object() {
+    };
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        serde_json::from_slice::<serde::de::IgnoredAny>(&body).map_err(not_json)?;
         return Err(OpenAiError::invalid(
             ErrorCode::InvalidJson,
             "the body must be a JSON object",
         ));
     }
-    serde_json::from_value(value).map_err(|e| shape_error(&e))
+    serde_json::from_slice(&body).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => shape_error(&e),
+        _ => not_json(e),
+    })
 }
 
 /// A serde error as a 400 that names the field where serde does, without quoting values.
-fn shape_error(e: &serde_json::Error) -> OpenAiError {
+pub(crate) fn shape_error(e: &serde_json::Error) -> OpenAiError {
     let msg = e.to_string();
+    let msg = msg.split(" at line ").next().unwrap_or(&msg);
     let named = |prefix: &str| msg.strip_prefix(prefix).and_then(|r| r.split('`').nth(1));
     if let Some(field) = named("unknown field ") {
         return OpenAiError::invalid(

@@ -42,11 +42,13 @@ impl Pipelines {
                 .tempfile()
                 .map_err(|e| StepError::internal(e.to_string()))?
                 .into_temp_path();
-            let has_audio = extract_audio(&path, &wav, timeout).map_err(media_error)?;
+            let limits = AudioLimits::default();
+            let max_secs = limits.max_duration.as_secs_f64();
+            let has_audio = extract_audio(&path, &wav, max_secs, timeout).map_err(media_error)?;
             if !has_audio {
                 return Ok(None);
             }
-            let decoded = decode_file(&wav, &AudioLimits::default()).map_err(audio_error)?;
+            let decoded = decode_file(&wav, &limits).map_err(audio_error)?;
             Ok(Some(decoded.samples))
         })
         .await?;

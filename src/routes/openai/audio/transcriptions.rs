@@ -69,10 +69,10 @@ impl MultipartForm for Parts {
         Part::text("stream", MAX_FIELD_BYTES),
         // Read and not applied.
         Part::text("prompt", MAX_FIELD_BYTES),
-        Part::text("timestamp_granularities[]", MAX_FIELD_BYTES),
+        Part::text("timestamp_granularities[]", MAX_FIELD_BYTES).repeated(2),
         Part::text("timestamp_granularities", MAX_FIELD_BYTES),
         Part::text("chunking_strategy", MAX_FIELD_BYTES),
-        Part::text("include[]", MAX_FIELD_BYTES),
+        Part::text("include[]", MAX_FIELD_BYTES).repeated(4),
         Part::text("user", MAX_FIELD_BYTES),
     ];
 

@@ -1,18 +1,23 @@
 //! A chat completion request as OpenAI's clients send it, checked and turned into the model's
 //! terms.
 
+use serde::de::IgnoredAny;
 use serde::Deserialize;
-use serde_json::Value;
 use tessera_events::ErrorCode;
 use tessera_models::runtime::llama::{ChatMessage, GenerateOptions};
 use utoipa::ToSchema;
 
 use super::DEFAULT_MAX_TOKENS;
+use crate::routes::capped::{Capped, TextOrList};
 use crate::routes::openai::{resolve, OpenAiError, Task};
 use crate::state::AppState;
 
 /// Most stop texts (as OpenAI).
 const MAX_STOPS: usize = 4;
+/// Most messages in one request (as OpenAI).
+pub const MAX_MESSAGES: usize = 2048;
+/// Most content parts in one message.
+pub const MAX_PARTS: usize = 64;
 
 /// A chat completion request (OpenAI's fields; those marked *accepted* are read and ignored).
 #[derive(Debug, Deserialize, ToSchema)]
@@ -21,9 +26,10 @@ pub struct ChatCompletionRequest {
     /// The chat model's catalog id (`GET /v1/models`).
     pub model: String,
     /// The conversation; the answer is the assistant's next turn. Roles: `system`,
-    /// `developer` (as system), `user`, `assistant`; content is text or text parts.
-    #[schema(value_type = Vec<Object>)]
-    pub messages: Vec<InMessage>,
+    /// `developer` (as system), `user`, `assistant`; content is text or up to 64 text parts.
+    /// At most 2048 messages.
+    #[schema(value_type = Vec<Object>, max_items = 2048)]
+    pub messages: Capped<InMessage, MAX_MESSAGES>,
     /// Most tokens to generate (default 512); prompt plus this must fit the context window.
     pub max_tokens: Option<u32>,
     /// The same as `max_tokens` (OpenAI's newer name); wins when both are given.
@@ -53,18 +59,18 @@ pub struct ChatCompletionRequest {
     pub logprobs: Option<bool>,
     /// Only `{"type":"text"}`.
     #[schema(value_type = Option<Object>)]
-    pub response_format: Option<Value>,
+    pub response_format: Option<ResponseFormat>,
     /// Tools are not supported; only an empty list.
     #[schema(value_type = Option<Vec<Object>>)]
-    pub tools: Option<Vec<Value>>,
-    /// Accepted.
+    pub tools: Option<Capped<IgnoredAny, 0>>,
+    /// Accepted (and not kept).
     #[schema(value_type = Option<Object>)]
-    pub tool_choice: Option<Value>,
+    pub tool_choice: Option<IgnoredAny>,
     /// Accepted.
     pub parallel_tool_calls: Option<bool>,
-    /// Accepted.
+    /// Accepted (and not kept).
     #[schema(value_type = Option<Object>)]
-    pub metadata: Option<Value>,
+    pub metadata: Option<IgnoredAny>,
     /// Accepted.
     pub store: Option<bool>,
 }
@@ -81,11 +87,13 @@ pub struct InMessage {
 }
 
 /// Text, or a list of parts of which only `text` parts are supported.
+pub type Content = TextOrList<Part, MAX_PARTS>;
+
+/// `response_format`: its `type` (anything else in it is parsed, not kept).
 #[derive(Debug, Deserialize)]
-#[serde(untagged)]
-pub enum Content {
-    Text(String),
-    Parts(Vec<Part>),
+pub struct ResponseFormat {
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -96,12 +104,8 @@ pub struct Part {
     pub text: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-pub enum Stop {
-    One(String),
-    Many(Vec<String>),
-}
+/// One stop text or a list of them.
+pub type Stop = TextOrList<String, MAX_STOPS>;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -122,15 +126,22 @@ pub(super) struct Prepared {
 
 pub(super) fn prepare(state: &AppState, r: ChatCompletionRequest) -> Result<Prepared, OpenAiError> {
     let model = resolve(state, &r.model, Task::Chat)?;
-    if r.messages.is_empty() {
+    let too_many = |param: String, what: &str, limit: usize| {
+        OpenAiError::param(&param, format!("at most {limit} {what}"))
+    };
+    let in_messages = r
+        .messages
+        .into_vec("messages")
+        .map_err(|e| too_many("messages".into(), "messages", e.limit))?;
+    if in_messages.is_empty() {
         return Err(OpenAiError::invalid(
             ErrorCode::EmptyMessages,
             "`messages` must hold at least one message",
         )
         .with_param("messages"));
     }
-    let mut messages = Vec::with_capacity(r.messages.len());
-    for (i, m) in r.messages.into_iter().enumerate() {
+    let mut messages = Vec::with_capacity(in_messages.len());
+    for (i, m) in in_messages.into_iter().enumerate() {
         let param = format!("messages[{i}]");
         let role = match m.role.as_str() {
             "system" | "developer" => "system",
@@ -152,7 +163,10 @@ pub(super) fn prepare(state: &AppState, r: ChatCompletionRequest) -> Result<Prep
         };
         let text = match m.content {
             Some(Content::Text(t)) => t,
-            Some(Content::Parts(parts)) => {
+            Some(Content::List(parts)) => {
+                let parts = parts
+                    .into_vec("content")
+                    .map_err(|e| too_many(format!("{param}.content"), "parts", e.limit))?;
                 let mut texts = Vec::with_capacity(parts.len());
                 for p in parts {
                     match (p.kind.as_str(), p.text) {
@@ -225,15 +239,11 @@ pub(super) fn prepare(state: &AppState, r: ChatCompletionRequest) -> Result<Prep
     }
     let stop = match r.stop {
         None => Vec::new(),
-        Some(Stop::One(s)) => vec![s],
-        Some(Stop::Many(v)) => v,
+        Some(Stop::Text(s)) => vec![s],
+        Some(Stop::List(v)) => v
+            .into_vec("stop")
+            .map_err(|e| too_many("stop".into(), "stop texts", e.limit))?,
     };
-    if stop.len() > MAX_STOPS {
-        return Err(OpenAiError::param(
-            "stop",
-            format!("at most {MAX_STOPS} stop texts"),
-        ));
-    }
     if r.n.is_some_and(|n| n != 1) {
         return Err(
             OpenAiError::invalid(ErrorCode::UnsupportedValue, "only n = 1 is supported")
@@ -247,7 +257,7 @@ pub(super) fn prepare(state: &AppState, r: ChatCompletionRequest) -> Result<Prep
         )
         .with_param("logprobs"));
     }
-    if r.tools.as_ref().is_some_and(|t| !t.is_empty()) {
+    if r.tools.as_ref().is_some_and(Capped::overflowed) {
         return Err(OpenAiError::invalid(
             ErrorCode::UnsupportedParameter,
             "tools are not supported by this server",
@@ -255,7 +265,7 @@ pub(super) fn prepare(state: &AppState, r: ChatCompletionRequest) -> Result<Prep
         .with_param("tools"));
     }
     if let Some(f) = &r.response_format {
-        if f.get("type").and_then(Value::as_str) != Some("text") {
+        if f.kind.as_deref() != Some("text") {
             return Err(OpenAiError::invalid(
                 ErrorCode::UnsupportedValue,
                 "only response_format {\"type\": \"text\"} is supported",

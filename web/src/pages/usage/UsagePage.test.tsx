@@ -12,6 +12,7 @@ const GB = 1024 ** 3;
 const USAGE = {
   user_id: '0190a000-0000-7000-8000-000000000001',
   stored_bytes: 1.5 * GB,
+  reserved_bytes: 0,
   items: 42,
   limits: { storage_bytes: 5 * GB, uploads_per_day: 10, processing_seconds_per_day: 600 },
   today: { day: '2026-03-10', uploads: 10, processing_seconds: 90, tokens: 1234, audio_seconds: 12.5 },
@@ -41,6 +42,15 @@ describe('Usage page', () => {
     // Tokens and audio have no limit: counted, not metered.
     expect(screen.queryByRole('meter', { name: 'Tokens today' })).not.toBeInTheDocument();
     expect(screen.getByRole('region', { name: 'Tokens today' })).toHaveTextContent('1,234');
+  });
+
+  it('counts storage held for uploads in progress against the quota, and says so', async () => {
+    mockApi({ 'GET /api/usage': () => ({ ...USAGE, reserved_bytes: 1 * GB }) });
+    renderWithProviders(<UsagePage />);
+
+    const storage = await screen.findByRole('meter', { name: 'Storage' });
+    expect(storage).toHaveAttribute('aria-valuetext', '2.5 GB of 5.0 GB (50%)');
+    expect(screen.getByText('42 items stored; 1.0 GB held for uploads in progress')).toBeInTheDocument();
   });
 
   it('draws the last 30 days with every number in a table, per metric', async () => {

@@ -23,10 +23,14 @@ function Meters({ usage }: { usage: Usage }) {
     <div className="grid gap-4 sm:grid-cols-2 lg:grid-cols-3">
       <Meter
         label="Storage"
-        used={usage.stored_bytes}
+        used={usage.stored_bytes + usage.reserved_bytes}
         limit={limits.storage_bytes}
         format={formatBytes}
-        note={`${plural(usage.items, 'item', 'items')} stored`}
+        note={
+          usage.reserved_bytes > 0
+            ? `${plural(usage.items, 'item', 'items')} stored; ${formatBytes(usage.reserved_bytes)} held for uploads in progress`
+            : `${plural(usage.items, 'item', 'items')} stored`
+        }
       />
       <Meter label="Uploads today" used={today.uploads} limit={limits.uploads_per_day} format={formatCount} note="Resets at midnight UTC" />
       <Meter
