@@ -40,6 +40,25 @@ pub(crate) async fn connect(pool: &PgPool, application: &str) -> Result<PgConnec
     Ok(conn)
 }
 
+/// A projection's lease held from outside its projector: while it is held no node applies the
+/// projection's events, so its read model stands still (maintenance; tests of what readers do
+/// while a read model lags). Dropping it closes its connection, which frees the lease.
+pub struct HeldLease(#[allow(dead_code)] Lease);
+
+/// Takes projection `name`'s lease from whoever holds it (see [`Lease::take_over`]) and holds
+/// it until the returned value is dropped.
+pub async fn hold_lease(
+    pool: &PgPool,
+    name: &'static str,
+    node_id: &str,
+    timeout: Duration,
+) -> Result<HeldLease, ProjectionError> {
+    let names = crate::names::ProjectionNames::new(name)?;
+    Lease::take_over(pool, &names, node_id, Duration::from_millis(200), timeout)
+        .await
+        .map(HeldLease)
+}
+
 /// Result of one attempt to take the lease.
 pub(crate) enum Acquired {
     Held(Lease),

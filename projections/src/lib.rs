@@ -18,6 +18,7 @@ pub mod snapshot;
 pub mod status;
 
 pub use error::ProjectionError;
+pub use lease::{hold_lease, HeldLease};
 
 /// The LISTEN/NOTIFY channel on which a projection announces each committed batch (payload: its
 /// name), so nodes can drop cached reads of its tables.

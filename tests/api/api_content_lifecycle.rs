@@ -420,3 +420,71 @@ async fn the_daily_upload_limit_names_itself_and_usage_is_reported() {
         .await;
     assert_eq!((r.status.as_u16(), r.code()), (400, "invalid_query"));
 }
+
+/// The file named `name` in `app`'s data folder, wherever the blob store keeps it.
+fn data_file(app: &TestApp, name: &str) -> Option<std::path::PathBuf> {
+    fn find(dir: &std::path::Path, name: &str) -> Option<std::path::PathBuf> {
+        for e in std::fs::read_dir(dir).ok()?.flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                if let Some(found) = find(&path, name) {
+                    return Some(found);
+                }
+            } else if e.file_name() == name {
+                return Some(path);
+            }
+        }
+        None
+    }
+    find(&app.data_dir.0, name)
+}
+
+#[actix_web::test]
+async fn a_purge_keeps_bytes_another_item_needs_while_the_read_model_lags() {
+    let app = spawn_app().await;
+    let a = user(&app, "ann@example.com").await;
+    let b = user(&app, "bob@example.com").await;
+    let bytes = png(12, 12, 3);
+    let ann = app.upload(&a, bytes.clone(), "same.png").await;
+    let ann = ann["id"].as_str().unwrap().to_owned();
+    let sha = crate::helpers::media::sha256(&bytes);
+    // The bytes have been stored a while (no young-file grace to hide behind).
+    let blob = data_file(&app, &sha).expect("the blob's file");
+    let aged = std::process::Command::new("touch")
+        .args(["-d", "2 hours ago"])
+        .arg(&blob)
+        .status()
+        .expect("touch runs");
+    assert!(aged.success());
+
+    // The content read model stops (its lease is held elsewhere); Bob uploads the same bytes.
+    let held = tessera_projections::hold_lease(
+        &app.db.pool,
+        "content",
+        "stalled-node",
+        std::time::Duration::from_secs(30),
+    )
+    .await
+    .expect("the content lease");
+    let bob = app.upload(&b, bytes.clone(), "same.png").await;
+    let bob = bob["id"].as_str().unwrap().to_owned();
+    let r = app
+        .call_as(
+            Method::DELETE,
+            &format!("/api/content/{ann}?purge=true"),
+            &a,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    assert!(
+        blob.exists(),
+        "Ann's purge deleted bytes that Bob's item needs"
+    );
+    drop(held);
+    let (status, _, body) = app
+        .get_bytes(&format!("/api/content/{bob}/file"), &b, &[])
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(body, bytes);
+}
