@@ -65,6 +65,9 @@ error_codes! {
     /// The node cannot take this right now (shutting down, or a read model it needs is still
     /// being set up); retry, maybe elsewhere.
     Unavailable => "unavailable",
+    /// A request that changes something with the session cookie came from another site's page
+    /// (or named none).
+    CrossOrigin => "cross_origin",
     /// The blob store does not answer; retry after `Retry-After`.
     StorageUnavailable => "storage_unavailable",
     /// No credentials were presented.

@@ -46,6 +46,8 @@ pub enum AuthError {
     NotFound(&'static str),
     #[error("not allowed")]
     Forbidden,
+    #[error("a request that changes something with the session cookie must come from a page of this site")]
+    CrossOrigin,
     #[error("the last active admin cannot be disabled or demoted")]
     LastAdmin,
     /// A failure that is ours, not the client's (logged, shown as `internal_error`).
@@ -150,6 +152,9 @@ impl From<AuthError> for ApiError {
             ),
             E::NotFound(what) => ApiError::not_found(what),
             E::Forbidden => ApiError::forbidden("this needs the admin role"),
+            E::CrossOrigin => {
+                ApiError::new(StatusCode::FORBIDDEN, ErrorCode::CrossOrigin, e.to_string())
+            }
             E::LastAdmin => ApiError::conflict(ErrorCode::LastAdmin, e.to_string()),
             E::Internal(m) => ApiError::internal(m),
             E::Store(s) => s.into(),

@@ -5,6 +5,7 @@ use std::ops::Deref;
 
 use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
+use actix_web::http::Method;
 use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 use tessera_events::users::Role;
@@ -72,7 +73,16 @@ fn credential(req: &HttpRequest) -> Result<Credential, AuthError> {
         return Ok(Credential::Bearer(token.to_owned()));
     }
     match req.cookie(ACCESS_COOKIE) {
-        Some(c) if !c.value().is_empty() => Ok(Credential::Cookie(c.value().to_owned())),
+        Some(c) if !c.value().is_empty() => {
+            // A request that changes something on the cookie alone must come from a page of this
+            // site (defence against cross-site request forgery beside `SameSite`): browsers name
+            // the page in `Origin` on every such request.
+            let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+            if !safe && crate::site::same_origin(req) != Some(true) {
+                return Err(AuthError::CrossOrigin);
+            }
+            Ok(Credential::Cookie(c.value().to_owned()))
+        }
         _ => Err(AuthError::Unauthenticated),
     }
 }

@@ -4,7 +4,7 @@
 //! HttpOnly, SameSite=Strict cookies (for the browser UI, whose scripts never see them).
 
 use actix_web::cookie::{time, Cookie, SameSite};
-use actix_web::http::header::{CacheControl, CacheDirective};
+use actix_web::http::header::{self, CacheControl, CacheDirective};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
@@ -80,21 +80,24 @@ pub struct RefreshRequest {
     pub refresh_token: Option<SecretString>,
 }
 
-/// A signed-in session's tokens.
+/// A signed-in session. A browser page (a request that names its `Origin`) gets the tokens
+/// only as `HttpOnly` cookies, which its scripts cannot read; other clients get them here.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TokenResponse {
     pub user_id: Uuid,
     pub role: RoleName,
     /// Always `Bearer`.
     pub token_type: &'static str,
-    /// A short-lived JWT for `Authorization: Bearer …`.
-    pub access_token: String,
+    /// A short-lived JWT for `Authorization: Bearer …` (absent for browser pages).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_token: Option<String>,
     /// Seconds until the access token expires.
     pub expires_in: i64,
     pub access_token_expires_at: DateTime<Utc>,
     /// Single use: exchange it at `/api/auth/refresh` for new tokens. Using one twice revokes
-    /// the whole session.
-    pub refresh_token: String,
+    /// the whole session. (Absent for browser pages.)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
     pub refresh_token_expires_at: DateTime<Utc>,
 }
 
@@ -129,6 +132,8 @@ fn is_https(req: &HttpRequest) -> bool {
 
 fn signed_in_response(req: &HttpRequest, status: StatusCode, s: SignedIn) -> HttpResponse {
     let secure = is_https(req);
+    // Browsers name the page on every POST; their scripts get no token to leak.
+    let browser = req.headers().contains_key(header::ORIGIN);
     let access = s.access_token.expose_secret().to_owned();
     let refresh = s.refresh_token.expose_secret().to_owned();
     HttpResponse::build(status)
@@ -151,21 +156,31 @@ fn signed_in_response(req: &HttpRequest, status: StatusCode, s: SignedIn) -> Htt
             user_id: s.user_id,
             role: s.role.into(),
             token_type: "Bearer",
-            access_token: access,
+            access_token: (!browser).then_some(access),
             expires_in: (s.access_expires_at - Utc::now()).num_seconds().max(0),
             access_token_expires_at: s.access_expires_at,
-            refresh_token: refresh,
+            refresh_token: (!browser).then_some(refresh),
             refresh_token_expires_at: s.refresh_expires_at,
         })
 }
 
 /// The refresh token from the body, else from the cookie.
-fn presented_refresh_token(req: &HttpRequest, body: RefreshRequest) -> Option<SecretString> {
-    body.refresh_token.or_else(|| {
-        req.cookie(REFRESH_COOKIE)
-            .filter(|c| !c.value().is_empty())
-            .map(|c| SecretString::from(c.value()))
-    })
+/// The refresh token of the body, else of the cookie; the cookie only from a page of this site
+/// (browsers name it in `Origin`), so another site cannot refresh or end the session.
+fn presented_refresh_token(
+    req: &HttpRequest,
+    body: RefreshRequest,
+) -> Result<Option<SecretString>, crate::auth::AuthError> {
+    if let Some(token) = body.refresh_token {
+        return Ok(Some(token));
+    }
+    let Some(cookie) = req.cookie(REFRESH_COOKIE).filter(|c| !c.value().is_empty()) else {
+        return Ok(None);
+    };
+    if crate::site::same_origin(req) != Some(true) {
+        return Err(crate::auth::AuthError::CrossOrigin);
+    }
+    Ok(Some(SecretString::from(cookie.value())))
 }
 
 /// Create an account (when registration is open) and sign in.
@@ -245,7 +260,7 @@ pub async fn refresh(
     req: HttpRequest,
     body: web::Json<RefreshRequest>,
 ) -> ApiResult<HttpResponse> {
-    let token = presented_refresh_token(&req, body.into_inner())
+    let token = presented_refresh_token(&req, body.into_inner())?
         .ok_or(crate::auth::AuthError::Unauthenticated)?;
     let signed = auth.refresh(&token).await?;
     Ok(signed_in_response(&req, StatusCode::OK, signed))
@@ -267,7 +282,7 @@ pub async fn logout(
     req: HttpRequest,
     body: web::Json<RefreshRequest>,
 ) -> ApiResult<HttpResponse> {
-    if let Some(token) = presented_refresh_token(&req, body.into_inner()) {
+    if let Some(token) = presented_refresh_token(&req, body.into_inner())? {
         auth.logout(&token).await?;
     }
     let secure = is_https(&req);

@@ -51,14 +51,7 @@ fn header_token(req: &HttpRequest) -> HeaderToken<'_> {
 /// A page may use the cookie only if it comes from this server's own origin; clients that are
 /// not browsers send no `Origin`.
 fn same_origin(req: &HttpRequest) -> bool {
-    let Some(origin) = req.headers().get(header::ORIGIN) else {
-        return true;
-    };
-    let Ok(origin) = origin.to_str() else {
-        return false;
-    };
-    let origin_host = origin.split_once("://").map_or(origin, |(_, host)| host);
-    origin_host.eq_ignore_ascii_case(req.connection_info().host())
+    crate::site::same_origin(req).unwrap_or(true)
 }
 
 /// `resume_from` and `topics` from the query string: positions and topic names are no secret, so

@@ -91,6 +91,25 @@ async fn register_login_and_me_by_header_and_by_cookie() {
         .await;
     assert_eq!(me.status, StatusCode::OK, "{me:?}");
     assert_eq!(me.body["id"], registered.user_id.to_string());
+    // A change made with the cookie must come from a page of this site.
+    let note = json!({"title": "n", "text": "made by a page"});
+    for (origin, status) in [
+        (None, StatusCode::FORBIDDEN),
+        (Some("https://evil.example"), StatusCode::FORBIDDEN),
+        (Some(app.address.as_str()), StatusCode::CREATED),
+    ] {
+        let mut request = app
+            .post_json("/api/content/notes", &note)
+            .header("cookie", format!("access_token={}", login.access));
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        let reply = app.send(request).await;
+        assert_eq!(reply.status, status, "{origin:?}: {reply:?}");
+        if status == StatusCode::FORBIDDEN {
+            assert_eq!(reply.code(), "cross_origin");
+        }
+    }
 
     // A wrong password and an unknown account look the same.
     let wrong = app.try_login("ada@example.com", "Wrong-Password-1").await;
@@ -125,11 +144,39 @@ async fn refresh_rotates_and_reuse_revokes_the_whole_family() {
     let reply = app
         .send(
             app.post_json("/api/auth/refresh", &json!({}))
-                .header("cookie", format!("refresh_token={}", second.refresh)),
+                .header("cookie", format!("refresh_token={}", second.refresh))
+                .header("origin", &app.address),
         )
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
-    let third = crate::helpers::tokens_of(&reply.body).expect("tokens");
+    // A page gets its tokens as cookies only.
+    assert!(reply.body.get("access_token").is_none(), "{reply:?}");
+    assert!(reply.body.get("refresh_token").is_none(), "{reply:?}");
+    let cookie = |name: &str| {
+        reply
+            .headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|c| c.strip_prefix(&format!("{name}=")))
+            .and_then(|c| c.split(';').next())
+            .map(str::to_owned)
+            .unwrap_or_else(|| panic!("no {name} cookie: {reply:?}"))
+    };
+    let third = crate::helpers::Tokens {
+        access: cookie("access_token"),
+        refresh: cookie("refresh_token"),
+        ..second.clone()
+    };
+    // Another site's page cannot use the cookie.
+    let forged = app
+        .send(
+            app.post_json("/api/auth/refresh", &json!({}))
+                .header("cookie", format!("refresh_token={}", third.refresh))
+                .header("origin", "https://evil.example"),
+        )
+        .await;
+    assert_error(&forged, StatusCode::FORBIDDEN, "cross_origin");
 
     // Presenting a used-up token is theft or a bug: the family is revoked, newest token too.
     let reused = app.try_refresh(&first.refresh).await;
