@@ -65,6 +65,9 @@ error_codes! {
     /// The node cannot take this right now (shutting down, or a read model it needs is still
     /// being set up); retry, maybe elsewhere.
     Unavailable => "unavailable",
+    /// The sign-in (or API key) was ended: signed out everywhere, a new password, or the
+    /// account was disabled. Sign in again.
+    SessionEnded => "session_ended",
     /// A request that changes something with the session cookie came from another site's page
     /// (or named none).
     CrossOrigin => "cross_origin",

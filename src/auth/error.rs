@@ -36,6 +36,8 @@ pub enum AuthError {
     Conflict,
     #[error("the account is disabled")]
     AccountDisabled,
+    #[error("this sign-in was ended (signed out everywhere, a new password, or the account was disabled); sign in again")]
+    SessionEnded,
     #[error("too many failed logins")]
     LoginThrottled { retry_after: Duration },
     #[error("too many sign-ups from this address")]
@@ -126,6 +128,11 @@ impl From<AuthError> for ApiError {
             E::Conflict => ApiError::conflict(
                 ErrorCode::ConcurrentModification,
                 "this was changed concurrently; retry (a refresh token: sign in again)",
+            ),
+            E::SessionEnded => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::SessionEnded,
+                e.to_string(),
             ),
             E::AccountDisabled => ApiError::new(
                 StatusCode::FORBIDDEN,

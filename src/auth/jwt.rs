@@ -24,6 +24,20 @@ pub struct Claims {
     pub iss: String,
     /// Unique per token, for audit trails.
     pub jti: Uuid,
+    /// When it was issued, in milliseconds (`iat` is whole seconds): what ending a user's
+    /// sessions compares against. Absent in tokens issued before it was added.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat_ms: Option<i64>,
+}
+
+impl Claims {
+    /// When the token was issued, as precisely as it says.
+    pub fn issued_at(&self) -> Option<DateTime<Utc>> {
+        match self.iat_ms {
+            Some(ms) => DateTime::from_timestamp_millis(ms),
+            None => DateTime::from_timestamp(self.iat, 0),
+        }
+    }
 }
 
 /// Signs and verifies access tokens.
@@ -70,6 +84,7 @@ impl JwtKeys {
             exp: expires.timestamp(),
             iss: self.issuer.clone(),
             jti: Uuid::new_v4(),
+            iat_ms: Some(now.timestamp_millis()),
         };
         let token =
             jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)

@@ -2,6 +2,7 @@
 //! to the read models; credential checks read the streams (no projection lag). One module per
 //! job: sign-up, sessions (sign-in and request credentials), API keys, profiles, administration.
 
+mod account;
 mod admin;
 mod api_keys;
 mod profile;

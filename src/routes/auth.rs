@@ -71,6 +71,16 @@ pub struct LoginRequest {
     pub password: SecretString,
 }
 
+/// A new password for the signed-in user.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePasswordRequest {
+    #[schema(value_type = String, format = Password, max_length = 256)]
+    pub current_password: SecretString,
+    #[schema(value_type = String, format = Password, min_length = 10, max_length = 256)]
+    pub new_password: SecretString,
+}
+
 /// The refresh token, or `{}` to use the `refresh_token` cookie.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -292,12 +302,71 @@ pub async fn logout(
         .finish())
 }
 
+/// Change your password
+///
+/// Needs the current password (guesses are throttled like logins). Every sign-in of the account
+/// ends, on every device; the caller is signed in again with new tokens.
+#[utoipa::path(
+    post, path = "/api/me/password", tag = "auth",
+    security(("bearer" = []), ("cookie" = [])),
+    request_body = ChangePasswordRequest,
+    responses(
+        (status = 200, body = TokenResponse, description = "changed; a new sign-in"),
+        (status = 400, body = ErrorBody, description = "`invalid_json`"),
+        (status = 401, body = ErrorBody, description = "`unauthenticated`, `invalid_token`, `session_ended`"),
+        (status = 403, body = ErrorBody, description = "`cross_origin`"),
+        (status = 422, body = ErrorBody, description = "`validation_failed` (field `current_password`: wrong), `weak_password`"),
+        (status = 429, body = ErrorBody, description = "`login_throttled`; see `Retry-After`"),
+    )
+)]
+pub async fn change_password(
+    user: crate::auth::AuthUser,
+    auth: web::Data<AuthService>,
+    req: HttpRequest,
+    body: web::Json<ChangePasswordRequest>,
+) -> ApiResult<HttpResponse> {
+    let b = body.into_inner();
+    let client = crate::client_addr::client_ip(&req);
+    let signed = auth
+        .change_password(user.user_id, b.current_password, b.new_password, client)
+        .await?;
+    Ok(signed_in_response(&req, StatusCode::OK, signed))
+}
+
+/// Sign out everywhere
+///
+/// Ends every sign-in of the account (this one included): refresh tokens stop working at once
+/// and access tokens within seconds, on every device. API keys stay.
+#[utoipa::path(
+    post, path = "/api/auth/logout-all", tag = "auth",
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 204, description = "every sign-in ended"),
+        (status = 401, body = ErrorBody, description = "`unauthenticated`, `invalid_token`, `session_ended`"),
+        (status = 403, body = ErrorBody, description = "`cross_origin`"),
+    )
+)]
+pub async fn logout_all(
+    user: crate::auth::AuthUser,
+    auth: web::Data<AuthService>,
+    req: HttpRequest,
+) -> ApiResult<HttpResponse> {
+    auth.end_sessions(user.user_id).await?;
+    let secure = is_https(&req);
+    Ok(HttpResponse::NoContent()
+        .cookie(removal(ACCESS_COOKIE, "/", secure))
+        .cookie(removal(REFRESH_COOKIE, REFRESH_COOKIE_PATH, secure))
+        .finish())
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/api/auth/logout-all").route(web::post().to(logout_all)));
     for (path, handler) in [
         ("/api/auth/register", web::post().to(register)),
         ("/api/auth/login", web::post().to(login)),
         ("/api/auth/refresh", web::post().to(refresh)),
         ("/api/auth/logout", web::post().to(logout)),
+        ("/api/me/password", web::post().to(change_password)),
     ] {
         cfg.service(
             web::resource(path)
@@ -309,8 +378,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(register, login, refresh, logout),
+    paths(register, login, refresh, logout, change_password, logout_all),
     components(schemas(
+        ChangePasswordRequest,
         RegisterRequest,
         LoginRequest,
         RefreshRequest,

@@ -4,6 +4,7 @@
 
 mod helpers;
 
+mod accounts;
 mod api_admin;
 mod api_auth;
 mod api_content;

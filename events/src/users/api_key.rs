@@ -18,6 +18,9 @@ pub enum ApiKeyEvent {
         key_hash: String,
         /// The key's first characters, shown so a user can tell their keys apart.
         prefix: String,
+        /// Absent in keys created before it was recorded.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        created_at: Option<DateTime<Utc>>,
     },
     #[serde(rename = "apikey.revoked")]
     Revoked {},
@@ -34,6 +37,7 @@ pub enum ApiKeyCommand {
         name: String,
         key_hash: String,
         prefix: String,
+        created_at: Option<DateTime<Utc>>,
     },
     /// Revoke on behalf of `owner`; a key of someone else is "not found", never "forbidden".
     Revoke {
@@ -51,6 +55,7 @@ pub struct ApiKey {
     pub name: String,
     pub key_hash: String,
     pub prefix: String,
+    pub created_at: Option<DateTime<Utc>>,
     pub revoked: bool,
     pub last_used_at: Option<DateTime<Utc>>,
 }
@@ -67,11 +72,13 @@ impl Aggregate for ApiKey {
                 name,
                 key_hash,
                 prefix,
+                created_at,
             } => {
                 self.user_id = Some(*user_id);
                 self.name.clone_from(name);
                 self.key_hash.clone_from(key_hash);
                 self.prefix.clone_from(prefix);
+                self.created_at = *created_at;
             }
             ApiKeyEvent::Revoked {} => self.revoked = true,
             ApiKeyEvent::Used { at } => {
@@ -87,6 +94,7 @@ impl Aggregate for ApiKey {
                 name,
                 key_hash,
                 prefix,
+                created_at,
             } => {
                 if self.user_id.is_some() {
                     return Err(UsersError::ApiKeyExists);
@@ -96,6 +104,7 @@ impl Aggregate for ApiKey {
                     name,
                     key_hash,
                     prefix,
+                    created_at,
                 }])
             }
             ApiKeyCommand::Revoke { owner } => {
@@ -134,6 +143,7 @@ mod tests {
                 name: "ci".into(),
                 key_hash: "h".into(),
                 prefix: "tsk_0000".into(),
+                created_at: None,
             })
             .expect("create")
         {
@@ -185,6 +195,7 @@ mod tests {
                 name: "n".into(),
                 key_hash: "h".into(),
                 prefix: "p".into(),
+                created_at: None,
             },
             ApiKeyEvent::Revoked {},
             ApiKeyEvent::Used { at: Utc::now() },

@@ -15,7 +15,10 @@ pub use email::{EmailClaim, EmailClaimCommand, EmailClaimEvent};
 pub use error::UsersError;
 pub use roster::{roster_stream, AdminRoster, AdminRosterCommand, AdminRosterEvent};
 pub use session::{Session, SessionCommand, SessionEvent, REVOKED_LOGOUT, REVOKED_REUSE};
-pub use user::{PasswordHash, QuotaLimits, Role, User, UserCommand, UserEvent};
+pub use user::{
+    Issued, PasswordHash, QuotaLimits, Role, User, UserCommand, UserEvent, ENDED_DISABLED,
+    ENDED_PASSWORD_CHANGED, ENDED_PASSWORD_RESET, ENDED_SIGNED_OUT,
+};
 
 use uuid::Uuid;
 

@@ -29,6 +29,9 @@ pub enum SessionEvent {
         /// No refresh extends the family past this (absent: no absolute limit).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         family_expires_at: Option<DateTime<Utc>>,
+        /// When the user signed in (absent in sessions started before it was recorded).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        started_at: Option<DateTime<Utc>>,
     },
     #[serde(rename = "session.refreshed")]
     Refreshed {
@@ -50,6 +53,7 @@ pub enum SessionCommand {
         /// The family's absolute end: a sign-in lasts at most this long, however often it is
         /// refreshed.
         family_expires_at: Option<DateTime<Utc>>,
+        started_at: Option<DateTime<Utc>>,
     },
     /// Rotate: `presented_hash` must be the current token's. A retired one revokes the family:
     /// the decision is then `[Revoked { reason: REVOKED_REUSE }]`, which the caller appends and
@@ -77,6 +81,8 @@ pub struct Session {
     pub retired_hashes: HashSet<String>,
     pub expires_at: Option<DateTime<Utc>>,
     pub family_expires_at: Option<DateTime<Utc>>,
+    /// When the user signed in (`None` for sessions older than the record of it).
+    pub started_at: Option<DateTime<Utc>>,
     pub revoked: Option<String>,
 }
 
@@ -98,11 +104,13 @@ impl Aggregate for Session {
                 token_hash,
                 expires_at,
                 family_expires_at,
+                started_at,
             } => {
                 self.user_id = Some(*user_id);
                 self.current_hash = Some(token_hash.clone());
                 self.expires_at = Some(*expires_at);
                 self.family_expires_at = *family_expires_at;
+                self.started_at = *started_at;
             }
             SessionEvent::Refreshed {
                 token_hash,
@@ -125,6 +133,7 @@ impl Aggregate for Session {
             token_hash,
             expires_at,
             family_expires_at,
+            started_at,
         } = command
         {
             if self.user_id.is_some() {
@@ -135,6 +144,7 @@ impl Aggregate for Session {
                 token_hash,
                 expires_at: family_expires_at.map_or(expires_at, |f| f.min(expires_at)),
                 family_expires_at,
+                started_at,
             }]);
         }
         if self.user_id.is_none() {
@@ -217,6 +227,7 @@ mod tests {
                 token_hash: "h1".into(),
                 expires_at: Utc::now() + Duration::hours(1),
                 family_expires_at: None,
+                started_at: None,
             },
         )
         .expect("start");
@@ -314,6 +325,7 @@ mod tests {
                 token_hash: "h".into(),
                 expires_at: Utc::now(),
                 family_expires_at: None,
+                started_at: None,
             },
             SessionEvent::Refreshed {
                 token_hash: "h".into(),
@@ -342,6 +354,7 @@ mod tests {
                 token_hash: "h1".into(),
                 expires_at: now + Duration::hours(1),
                 family_expires_at: Some(end),
+                started_at: None,
             },
         )
         .expect("start");

@@ -1,5 +1,6 @@
 //! The account stream `user-<uuid>`.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -92,7 +93,24 @@ pub enum UserEvent {
     /// The complete set of limits after the change (an absent one is the default).
     #[serde(rename = "user.quota_set")]
     QuotaSet(QuotaLimits),
+    /// Every sign-in started until `at` ends (its refresh token and access tokens stop working),
+    /// and with `api_keys` every key created until then: signing out everywhere, a password
+    /// changed or reset, an account disabled. Enabling the account again brings none back.
+    #[serde(rename = "user.sessions_ended")]
+    SessionsEnded {
+        at: DateTime<Utc>,
+        /// `signed_out_everywhere`, `password_changed`, `password_reset` or `disabled`.
+        reason: String,
+        #[serde(default)]
+        api_keys: bool,
+    },
 }
+
+/// Why sessions ended (the `reason` of [`UserEvent::SessionsEnded`]).
+pub const ENDED_SIGNED_OUT: &str = "signed_out_everywhere";
+pub const ENDED_PASSWORD_CHANGED: &str = "password_changed";
+pub const ENDED_PASSWORD_RESET: &str = "password_reset";
+pub const ENDED_DISABLED: &str = "disabled";
 
 impl DomainEvent for UserEvent {}
 
@@ -106,10 +124,30 @@ pub enum UserCommand {
         role: Role,
     },
     ChangeRole(Role),
-    Disable,
+    /// Disables the account and ends its sessions and API keys as of `at`.
+    Disable {
+        at: DateTime<Utc>,
+    },
     Enable,
-    ChangePassword(PasswordHash),
+    /// A new password; every session started until `at` ends (`reason`: changed or reset).
+    ChangePassword {
+        password_hash: PasswordHash,
+        at: DateTime<Utc>,
+        reason: &'static str,
+    },
+    /// Ends every session started until `at`.
+    EndSessions {
+        at: DateTime<Utc>,
+    },
     SetQuota(QuotaLimits),
+}
+
+/// A credential of a user, by when it was issued (`None`: before issue times were recorded).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Issued {
+    /// A sign-in (refresh-token family), or an access token of one.
+    Session(Option<DateTime<Utc>>),
+    ApiKey(Option<DateTime<Utc>>),
 }
 
 /// An account as its stream tells it.
@@ -123,11 +161,29 @@ pub struct User {
     pub role: Role,
     pub disabled: bool,
     pub quota: QuotaLimits,
+    /// Sessions started until then have ended.
+    pub sessions_ended_at: Option<DateTime<Utc>>,
+    /// API keys created until then have ended.
+    pub api_keys_ended_at: Option<DateTime<Utc>>,
 }
 
 impl User {
     pub fn exists(&self) -> bool {
         self.id.is_some()
+    }
+
+    /// Whether a credential issued as `issued` still stands: not ended by a
+    /// [`UserEvent::SessionsEnded`] (one of unknown issue time ends with any).
+    pub fn still_valid(&self, issued: Issued) -> bool {
+        let (ended, at) = match issued {
+            Issued::Session(at) => (self.sessions_ended_at, at),
+            Issued::ApiKey(at) => (self.api_keys_ended_at, at),
+        };
+        match (ended, at) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(ended), Some(at)) => at > ended,
+        }
     }
 }
 
@@ -158,6 +214,12 @@ impl Aggregate for User {
                 self.password_hash = Some(password_hash.clone())
             }
             UserEvent::QuotaSet(q) => self.quota = *q,
+            UserEvent::SessionsEnded { at, api_keys, .. } => {
+                self.sessions_ended_at = self.sessions_ended_at.max(Some(*at));
+                if *api_keys {
+                    self.api_keys_ended_at = self.api_keys_ended_at.max(Some(*at));
+                }
+            }
         }
     }
 
@@ -190,11 +252,32 @@ impl Aggregate for User {
             UserCommand::ChangeRole(role) if role != self.role => {
                 vec![UserEvent::RoleChanged { role }]
             }
-            UserCommand::Disable if !self.disabled => vec![UserEvent::Disabled {}],
+            UserCommand::Disable { at } if !self.disabled => vec![
+                UserEvent::Disabled {},
+                UserEvent::SessionsEnded {
+                    at,
+                    reason: ENDED_DISABLED.into(),
+                    api_keys: true,
+                },
+            ],
             UserCommand::Enable if self.disabled => vec![UserEvent::Enabled {}],
-            UserCommand::ChangePassword(password_hash) => {
-                vec![UserEvent::PasswordChanged { password_hash }]
-            }
+            UserCommand::ChangePassword {
+                password_hash,
+                at,
+                reason,
+            } => vec![
+                UserEvent::PasswordChanged { password_hash },
+                UserEvent::SessionsEnded {
+                    at,
+                    reason: reason.into(),
+                    api_keys: false,
+                },
+            ],
+            UserCommand::EndSessions { at } => vec![UserEvent::SessionsEnded {
+                at,
+                reason: ENDED_SIGNED_OUT.into(),
+                api_keys: false,
+            }],
             UserCommand::SetQuota(q) if q != self.quota => vec![UserEvent::QuotaSet(q)],
             _ => Vec::new(),
         })
@@ -263,6 +346,11 @@ mod tests {
                 uploads_per_day: None,
                 processing_seconds_per_day: Some(3),
             }),
+            UserEvent::SessionsEnded {
+                at: Utc::now(),
+                reason: ENDED_SIGNED_OUT.into(),
+                api_keys: false,
+            },
         ];
         let names = [
             "user.registered",
@@ -271,6 +359,7 @@ mod tests {
             "user.enabled",
             "user.password_changed",
             "user.quota_set",
+            "user.sessions_ended",
         ];
         for (e, name) in events.iter().zip(names) {
             assert_eq!(e.encode().expect("encode").0, name);
@@ -311,7 +400,7 @@ mod tests {
     #[test]
     fn commands_on_a_missing_user_fail_and_registering_twice_fails() {
         assert!(matches!(
-            User::default().decide(UserCommand::Disable),
+            User::default().decide(UserCommand::Disable { at: Utc::now() }),
             Err(UsersError::UserNotFound)
         ));
         let u = registered();
@@ -328,13 +417,59 @@ mod tests {
     }
 
     #[test]
+    fn ended_sessions_and_keys_stay_ended_when_the_account_comes_back() {
+        let mut u = registered();
+        let t = |s: i64| DateTime::from_timestamp(1_800_000_000 + s, 0).unwrap();
+        let before = Issued::Session(Some(t(0)));
+        assert!(u.still_valid(before), "nothing ended yet");
+        assert!(u.still_valid(Issued::Session(None)));
+        let apply = |u: &mut User, c| {
+            for e in u.decide(c).expect("decide") {
+                u.evolve(&e);
+            }
+        };
+        apply(&mut u, UserCommand::EndSessions { at: t(10) });
+        assert!(!u.still_valid(before));
+        assert!(
+            !u.still_valid(Issued::Session(None)),
+            "of unknown age: ended"
+        );
+        assert!(
+            u.still_valid(Issued::Session(Some(t(11)))),
+            "signed in since"
+        );
+        assert!(
+            u.still_valid(Issued::ApiKey(Some(t(0)))),
+            "keys are not sessions"
+        );
+        apply(&mut u, UserCommand::Disable { at: t(20) });
+        apply(&mut u, UserCommand::Enable);
+        assert!(!u.disabled);
+        assert!(
+            !u.still_valid(Issued::ApiKey(Some(t(19)))),
+            "enabling brings no key back"
+        );
+        assert!(!u.still_valid(Issued::Session(Some(t(11)))));
+        assert!(u.still_valid(Issued::ApiKey(Some(t(21)))));
+        // An older end never moves the line back.
+        apply(&mut u, UserCommand::EndSessions { at: t(5) });
+        assert!(!u.still_valid(Issued::Session(Some(t(15)))));
+    }
+
+    #[test]
     fn repeated_commands_append_nothing() {
         let mut u = registered();
-        let e = u.decide(UserCommand::Disable).expect("disable");
-        assert_eq!(e, vec![UserEvent::Disabled {}]);
-        u.evolve(&e[0]);
+        let at = Utc::now();
+        let e = u.decide(UserCommand::Disable { at }).expect("disable");
+        assert_eq!(e[0], UserEvent::Disabled {});
+        for e in &e {
+            u.evolve(e);
+        }
         assert!(u.disabled);
-        assert!(u.decide(UserCommand::Disable).expect("again").is_empty());
+        assert!(u
+            .decide(UserCommand::Disable { at })
+            .expect("again")
+            .is_empty());
         assert!(u
             .decide(UserCommand::ChangeRole(Role::User))
             .expect("same role")

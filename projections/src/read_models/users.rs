@@ -90,7 +90,9 @@ impl Projection for UsersProjection {
                     .bind(id)
                     .bind(at)
             }
-            UserEvent::PasswordChanged { .. } | UserEvent::QuotaSet(_) => {
+            UserEvent::PasswordChanged { .. }
+            | UserEvent::QuotaSet(_)
+            | UserEvent::SessionsEnded { .. } => {
                 sqlx::query("UPDATE users SET updated_at = $2 WHERE id = $1")
                     .bind(id)
                     .bind(at)
@@ -136,7 +138,9 @@ impl Projection for UsersProjection {
                 UserEvent::RoleChanged { role } => Change::Role(role.as_str()),
                 UserEvent::Disabled {} => Change::Disabled(true),
                 UserEvent::Enabled {} => Change::Disabled(false),
-                UserEvent::PasswordChanged { .. } | UserEvent::QuotaSet(_) => Change::Touch,
+                UserEvent::PasswordChanged { .. }
+                | UserEvent::QuotaSet(_)
+                | UserEvent::SessionsEnded { .. } => Change::Touch,
             };
             if let Some(&i) = new_index.get(&id) {
                 let row = &mut new_rows[i];

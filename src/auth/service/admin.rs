@@ -1,5 +1,6 @@
 //! What admins do to accounts: list them, disable and enable them, change roles and quotas.
 
+use chrono::Utc;
 use tessera_events::aggregate::load;
 use tessera_events::users::{
     roster_stream, user_stream, AdminRoster, AdminRosterCommand, QuotaLimits, Role, User,
@@ -27,7 +28,7 @@ impl AuthService {
 
     #[tracing::instrument(name = "auth.admin.disable", skip_all, fields(%actor, %target))]
     pub async fn disable_user(&self, actor: UserId, target: UserId) -> Result<(), AuthError> {
-        self.admin_command(actor, target, || UserCommand::Disable)
+        self.admin_command(actor, target, || UserCommand::Disable { at: Utc::now() })
             .await
     }
 

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use subtle::ConstantTimeEq;
 use tessera_events::aggregate::execute;
-use tessera_events::users::{api_key_stream, ApiKey, ApiKeyCommand, ApiKeyEvent};
+use tessera_events::users::{api_key_stream, ApiKey, ApiKeyCommand, ApiKeyEvent, Issued};
 use tessera_events::{ApiKeyId, ExpectedVersion, UserId};
 use tessera_projections::read_models::api_keys;
 use uuid::Uuid;
@@ -36,6 +36,7 @@ impl AuthService {
                 name: name.clone(),
                 key_hash: key.hash.clone(),
                 prefix: key.prefix.clone(),
+                created_at: Some(Utc::now()),
             },
         )
         .await?;
@@ -85,16 +86,20 @@ impl AuthService {
                 key_id,
                 &api_key_stream(key_id),
                 Duration::ZERO,
-                |k: &ApiKey| k.user_id.map(|u| (u, k.revoked, k.key_hash.clone())),
+                |k: &ApiKey| {
+                    k.user_id
+                        .map(|u| (u, k.revoked, k.key_hash.clone(), k.created_at))
+                },
             )
             .await?;
-        let Some((user_id, revoked, stored)) = state else {
+        let Some((user_id, revoked, stored, created_at)) = state else {
             return Err(AuthError::InvalidToken);
         };
         if !bool::from(presented.as_bytes().ct_eq(stored.as_bytes())) || revoked {
             return Err(AuthError::InvalidToken);
         }
-        let role = self.user_access(user_id, STATUS_MAX_AGE).await?;
+        let issued = Issued::ApiKey(created_at);
+        let role = self.user_access(user_id, STATUS_MAX_AGE, issued).await?;
         self.touch_api_key(key_id, user_id);
         Ok(Principal {
             user_id: user_id.into(),

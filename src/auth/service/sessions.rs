@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use tessera_events::aggregate::{execute, load};
 use tessera_events::users::{
-    email_stream, session_stream, user_stream, EmailClaim, Role, Session, SessionCommand,
+    email_stream, session_stream, user_stream, EmailClaim, Issued, Role, Session, SessionCommand,
     SessionEvent, User,
 };
 use tessera_events::{Aggregate, ExpectedVersion};
@@ -68,7 +68,7 @@ impl AuthService {
         self.start_session(user_id, user.role).await
     }
 
-    async fn dummy_hash(&self) -> Result<String, AuthError> {
+    pub(super) async fn dummy_hash(&self) -> Result<String, AuthError> {
         self.inner
             .dummy_hash
             .get_or_try_init(|| async {
@@ -117,6 +117,7 @@ impl AuthService {
                 token_hash: token_hash.clone(),
                 expires_at: refresh_expires_at,
                 family_expires_at: Some(family_expires_at),
+                started_at: Some(now),
             },
         )
         .await?;
@@ -150,8 +151,10 @@ impl AuthService {
         let role = if reused {
             None
         } else {
-            // A disabled user keeps no way back in; check before rotating.
-            Some(self.user_access(user_id, Duration::ZERO).await?)
+            // A disabled user, or a sign-in that was ended, keeps no way back in; check before
+            // rotating.
+            let issued = Issued::Session(loaded.state.started_at);
+            Some(self.user_access(user_id, Duration::ZERO, issued).await?)
         };
         let ctx = self.context(Some(user_id));
         let data = ctx.to_event_data(&stream, &events, Some(user_id))?;
@@ -224,7 +227,8 @@ impl AuthService {
     /// Verifies an access token (JWT) and that its user may still act.
     pub async fn authenticate_access_token(&self, token: &str) -> Result<Principal, AuthError> {
         let claims: Claims = self.inner.jwt.verify(token)?;
-        let role = self.user_access(claims.sub, STATUS_MAX_AGE).await?;
+        let issued = Issued::Session(claims.issued_at());
+        let role = self.user_access(claims.sub, STATUS_MAX_AGE, issued).await?;
         Ok(Principal {
             user_id: claims.sub.into(),
             role,
@@ -243,11 +247,13 @@ impl AuthService {
         }
     }
 
-    /// The user's current role, if the user exists and is not disabled.
+    /// The user's current role, if the user exists, is not disabled, and the credential
+    /// `issued` was not ended since.
     pub(super) async fn user_access(
         &self,
         user_id: Uuid,
         max_age: Duration,
+        issued: Issued,
     ) -> Result<Role, AuthError> {
         let status = self
             .inner
@@ -257,13 +263,17 @@ impl AuthService {
                 user_id,
                 &user_stream(user_id),
                 max_age,
-                |u: &User| u.exists().then_some((u.role, u.disabled)),
+                |u: &User| {
+                    u.exists()
+                        .then_some((u.role, u.disabled, u.still_valid(issued)))
+                },
             )
             .await?;
         match status {
             None => Err(AuthError::InvalidToken),
-            Some((_, true)) => Err(AuthError::AccountDisabled),
-            Some((role, false)) => Ok(role),
+            Some((_, true, _)) => Err(AuthError::AccountDisabled),
+            Some((_, false, false)) => Err(AuthError::SessionEnded),
+            Some((role, false, true)) => Ok(role),
         }
     }
 }

@@ -49,6 +49,7 @@ export const ERROR_MESSAGES: Record<ErrorCode, string> = {
   invalid_multipart: 'The upload could not be read.',
   too_many_files: 'Send one file at a time.',
   too_many_parts: 'The form repeats a field too often.',
+  session_ended: 'You were signed out. Sign in again.',
   cross_origin: 'This request came from another site and was refused. Reload Tessera and try again.',
   storage_unavailable: 'File storage is not answering right now. Try again in a moment.',
   too_many_open_uploads: 'Too many uploads are in progress. Finish or cancel one first.',

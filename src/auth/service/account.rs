@@ -1,0 +1,91 @@
+//! What a user does to their own account: change their password, sign out everywhere.
+//!
+//! Both end every sign-in the account has (a [`UserEvent::SessionsEnded`] in the account's
+//! stream): refresh tokens stop rotating and access tokens issued before stop working, on every
+//! node, however far its caches lag (at most the status cache's age). A new password signs the
+//! caller in again at once.
+//!
+//! [`UserEvent::SessionsEnded`]: tessera_events::users::UserEvent::SessionsEnded
+
+use std::net::IpAddr;
+
+use chrono::Utc;
+use secrecy::{ExposeSecret, SecretString};
+use tessera_events::aggregate::{execute, load};
+use tessera_events::users::{user_stream, User, UserCommand, ENDED_PASSWORD_CHANGED};
+use tessera_events::UserId;
+
+use super::{AuthService, SignedIn};
+use crate::auth::email::EmailAddress;
+use crate::auth::error::AuthError;
+use crate::auth::password;
+
+impl AuthService {
+    /// Replaces the caller's password after checking the current one (throttled like a
+    /// login); ends every sign-in of the account and starts a new one for the caller.
+    #[tracing::instrument(name = "auth.change_password", skip_all, fields(%user_id))]
+    pub async fn change_password(
+        &self,
+        user_id: UserId,
+        current: SecretString,
+        new: SecretString,
+        client: Option<IpAddr>,
+    ) -> Result<SignedIn, AuthError> {
+        let stream = user_stream(user_id.0);
+        let user = load::<User>(self.store(), &stream).await?.state;
+        if !user.exists() {
+            return Err(AuthError::InvalidToken);
+        }
+        self.inner
+            .throttle
+            .begin(&user.email, client)
+            .await
+            .map_err(|retry_after| AuthError::LoginThrottled { retry_after })?;
+        let phc = match &user.password_hash {
+            Some(h) => h.as_str().to_owned(),
+            None => self.dummy_hash().await?,
+        };
+        if !self.inner.hasher.verify(current, phc).await? || user.password_hash.is_none() {
+            return Err(AuthError::InvalidField {
+                field: "current_password",
+                message: "the current password is wrong",
+            });
+        }
+        self.inner.throttle.succeeded(&user.email, client).await;
+        let email = EmailAddress::parse(&user.email)?;
+        password::check_policy(new.expose_secret(), &email)?;
+        let password_hash = self.inner.hasher.hash(new).await?;
+        let at = Utc::now();
+        execute::<User>(
+            self.store(),
+            &stream,
+            &self.context(Some(user_id.0)),
+            Some(user_id.0),
+            || UserCommand::ChangePassword {
+                password_hash: password_hash.clone(),
+                at,
+                reason: ENDED_PASSWORD_CHANGED,
+            },
+        )
+        .await?;
+        self.inner.users.invalidate(user_id.0);
+        tracing::info!("password changed; every sign-in ended");
+        self.start_session(user_id.0, user.role).await
+    }
+
+    /// Ends every sign-in of the account, the caller's own included.
+    #[tracing::instrument(name = "auth.end_sessions", skip_all, fields(%user_id))]
+    pub async fn end_sessions(&self, user_id: UserId) -> Result<(), AuthError> {
+        execute::<User>(
+            self.store(),
+            &user_stream(user_id.0),
+            &self.context(Some(user_id.0)),
+            Some(user_id.0),
+            || UserCommand::EndSessions { at: Utc::now() },
+        )
+        .await?;
+        self.inner.users.invalidate(user_id.0);
+        tracing::info!("signed out everywhere");
+        Ok(())
+    }
+}

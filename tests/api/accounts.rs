@@ -1,0 +1,146 @@
+//! A user's control of their account: a new password, signing out everywhere; and an admin
+//! disabling an account, which ends its sign-ins and keys for good.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::helpers::{spawn_app, tokens_of, TestApp, PASSWORD};
+
+const NEW_PASSWORD: &str = "Another-Horse-77";
+
+fn code_of(r: &crate::helpers::Reply) -> (u16, &str) {
+    (r.status.as_u16(), r.code())
+}
+
+async fn me(app: &TestApp, credential: &str) -> crate::helpers::Reply {
+    app.get_as("/api/me", credential).await
+}
+
+#[actix_web::test]
+async fn a_new_password_ends_every_other_sign_in_and_signs_the_caller_in_again() {
+    let app = spawn_app().await;
+    let laptop = app.register("ada@example.com").await;
+    let phone = app.login("ada@example.com").await;
+    let change =
+        |current: &str| json!({ "current_password": current, "new_password": NEW_PASSWORD });
+
+    let r = app
+        .call_as(
+            Method::POST,
+            "/api/me/password",
+            &laptop.access,
+            Some(&change("Wrong-Guess-1")),
+        )
+        .await;
+    assert_eq!(code_of(&r), (422, "validation_failed"));
+    assert_eq!(r.body["error"]["field"], "current_password");
+    let weak = json!({ "current_password": PASSWORD, "new_password": "short" });
+    let r = app
+        .call_as(
+            Method::POST,
+            "/api/me/password",
+            &laptop.access,
+            Some(&weak),
+        )
+        .await;
+    assert_eq!(code_of(&r), (422, "weak_password"));
+    assert_eq!(
+        me(&app, &phone.access).await.status,
+        StatusCode::OK,
+        "nothing changed yet"
+    );
+
+    let r = app
+        .call_as(
+            Method::POST,
+            "/api/me/password",
+            &laptop.access,
+            Some(&change(PASSWORD)),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    let fresh = tokens_of(&r.body).expect("a new sign-in");
+    assert_eq!(me(&app, &fresh.access).await.status, StatusCode::OK);
+    for old in [&laptop, &phone] {
+        assert_eq!(
+            code_of(&me(&app, &old.access).await),
+            (401, "session_ended")
+        );
+        assert_eq!(
+            code_of(&app.try_refresh(&old.refresh).await),
+            (401, "session_ended")
+        );
+    }
+    assert_eq!(app.try_refresh(&fresh.refresh).await.status, StatusCode::OK);
+    assert_eq!(
+        code_of(&app.try_login("ada@example.com", PASSWORD).await),
+        (401, "invalid_credentials")
+    );
+    assert_eq!(
+        app.try_login("ada@example.com", NEW_PASSWORD).await.status,
+        StatusCode::OK
+    );
+}
+
+#[actix_web::test]
+async fn signing_out_everywhere_ends_every_sign_in_but_not_api_keys() {
+    let app = spawn_app().await;
+    let one = app.register("ada@example.com").await;
+    let two = app.login("ada@example.com").await;
+    let (_, key) = app.create_api_key(&one.access, "ci").await;
+    let r = app
+        .call_as(Method::POST, "/api/auth/logout-all", &two.access, None)
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{r:?}");
+    for old in [&one, &two] {
+        assert_eq!(
+            code_of(&me(&app, &old.access).await),
+            (401, "session_ended")
+        );
+        assert_eq!(
+            code_of(&app.try_refresh(&old.refresh).await),
+            (401, "session_ended")
+        );
+    }
+    assert_eq!(
+        me(&app, &key).await.status,
+        StatusCode::OK,
+        "keys are not sign-ins"
+    );
+    let again = app.login("ada@example.com").await;
+    assert_eq!(me(&app, &again.access).await.status, StatusCode::OK);
+}
+
+#[actix_web::test]
+async fn a_disabled_account_comes_back_without_its_old_sign_ins_and_keys() {
+    let app = spawn_app().await;
+    let admin = app.make_admin("root@example.com").await;
+    let user = app.register("ada@example.com").await;
+    let (_, key) = app.create_api_key(&user.access, "ci").await;
+    let id = user.user_id;
+    for action in ["disable", "enable"] {
+        let r = app
+            .call_as(
+                Method::POST,
+                &format!("/api/admin/users/{id}/{action}"),
+                &admin.access,
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{action}: {r:?}");
+    }
+    assert_eq!(
+        code_of(&me(&app, &user.access).await),
+        (401, "session_ended")
+    );
+    assert_eq!(code_of(&me(&app, &key).await), (401, "session_ended"));
+    assert_eq!(
+        code_of(&app.try_refresh(&user.refresh).await),
+        (401, "session_ended")
+    );
+    // A new sign-in and a new key work.
+    let again = app.login("ada@example.com").await;
+    assert_eq!(me(&app, &again.access).await.status, StatusCode::OK);
+    let (_, new_key) = app.create_api_key(&again.access, "ci 2").await;
+    assert_eq!(me(&app, &new_key).await.status, StatusCode::OK);
+}
