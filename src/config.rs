@@ -145,6 +145,13 @@ pub struct AuthSettings {
     pub registrations_per_address: u32,
     /// Allow anyone to register (otherwise only admins create users).
     pub open_registration: bool,
+    /// API keys one user may hold at once (neither revoked nor expired).
+    #[serde(default = "default_max_api_keys")]
+    pub max_api_keys: u32,
+}
+
+fn default_max_api_keys() -> u32 {
+    25
 }
 
 #[derive(Debug, Clone, Deserialize, serde::Serialize, utoipa::ToSchema)]

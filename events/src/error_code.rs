@@ -65,6 +65,10 @@ error_codes! {
     /// The node cannot take this right now (shutting down, or a read model it needs is still
     /// being set up); retry, maybe elsewhere.
     Unavailable => "unavailable",
+    /// The API key's scopes do not cover this request.
+    InsufficientScope => "insufficient_scope",
+    /// The user holds as many API keys as allowed.
+    TooManyApiKeys => "too_many_api_keys",
     /// The sign-in (or API key) was ended: signed out everywhere, a new password, or the
     /// account was disabled. Sign in again.
     SessionEnded => "session_ended",

@@ -48,6 +48,10 @@ pub enum AuthError {
     NotFound(&'static str),
     #[error("not allowed")]
     Forbidden,
+    #[error("this API key's scopes do not allow it; it needs `{0}`")]
+    InsufficientScope(&'static str),
+    #[error("at most {limit} API keys may be in force at once; revoke one first")]
+    TooManyApiKeys { limit: u32 },
     #[error("a request that changes something with the session cookie must come from a page of this site")]
     CrossOrigin,
     #[error("the last active admin cannot be disabled or demoted")]
@@ -159,6 +163,14 @@ impl From<AuthError> for ApiError {
             ),
             E::NotFound(what) => ApiError::not_found(what),
             E::Forbidden => ApiError::forbidden("this needs the admin role"),
+            E::InsufficientScope(_) => ApiError::new(
+                StatusCode::FORBIDDEN,
+                ErrorCode::InsufficientScope,
+                e.to_string(),
+            ),
+            E::TooManyApiKeys { .. } => {
+                ApiError::conflict(ErrorCode::TooManyApiKeys, e.to_string())
+            }
             E::CrossOrigin => {
                 ApiError::new(StatusCode::FORBIDDEN, ErrorCode::CrossOrigin, e.to_string())
             }

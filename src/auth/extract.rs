@@ -8,7 +8,7 @@ use actix_web::http::header::AUTHORIZATION;
 use actix_web::http::Method;
 use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
-use tessera_events::users::Role;
+use tessera_events::users::{Role, Scope};
 use tessera_events::UserId;
 
 use super::error::AuthError;
@@ -30,6 +30,27 @@ pub struct AuthUser {
 impl AuthUser {
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin
+    }
+}
+
+/// A scope as the API names it.
+pub fn scope_name(s: Scope) -> &'static str {
+    match s {
+        Scope::Read => "read",
+        Scope::Write => "write",
+        Scope::Keys => "keys",
+        Scope::Admin => "admin",
+    }
+}
+
+impl AuthUser {
+    /// The caller as the auth service saw them.
+    pub fn principal(&self) -> Principal {
+        Principal {
+            user_id: self.user_id,
+            role: self.role,
+            method: self.method,
+        }
     }
 }
 
@@ -100,12 +121,16 @@ impl FromRequest for AuthUser {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let service = service(req);
         let credential = credential(req);
+        let needed = crate::auth::scopes::needed_for(req.method());
         Box::pin(async move {
             let service = service?;
             let principal = match credential? {
                 Credential::Bearer(c) => service.authenticate_bearer(&c).await?,
                 Credential::Cookie(c) => service.authenticate_access_token(&c).await?,
             };
+            if !principal.method.allows(needed) {
+                return Err(AuthError::InsufficientScope(scope_name(needed)).into());
+            }
             Ok(principal.into())
         })
     }
@@ -121,6 +146,10 @@ impl FromRequest for AdminUser {
             let user = user.await?;
             if !user.is_admin() {
                 return Err(AuthError::Forbidden.into());
+            }
+            // An admin's key acts as an admin only when it was made for that.
+            if !user.method.allows(Scope::Admin) {
+                return Err(AuthError::InsufficientScope("admin").into());
             }
             Ok(AdminUser(user))
         })

@@ -130,6 +130,7 @@ mod tests {
             login_attempts_per_address: 30,
             login_window_secs: 300,
             open_registration: true,
+            max_api_keys: 25,
         }
     }
 

@@ -8,6 +8,7 @@ pub mod extract;
 pub mod jwt;
 pub mod names;
 pub mod password;
+pub mod scopes;
 pub mod service;
 mod session_verifier;
 pub mod throttle;

@@ -51,8 +51,24 @@ pub struct SignedIn {
 /// How a request proved who it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthMethod {
-    AccessToken { token_id: Uuid },
-    ApiKey { key_id: Uuid },
+    AccessToken {
+        token_id: Uuid,
+    },
+    ApiKey {
+        key_id: Uuid,
+        scopes: crate::auth::scopes::Scopes,
+    },
+}
+
+impl AuthMethod {
+    /// Whether the credential may act in `scope`: a sign-in may do whatever its user may, a key
+    /// only what its scopes name.
+    pub fn allows(&self, scope: tessera_events::users::Scope) -> bool {
+        match self {
+            AuthMethod::AccessToken { .. } => true,
+            AuthMethod::ApiKey { scopes, .. } => scopes.contains(scope),
+        }
+    }
 }
 
 /// A verified caller, with their current role.
@@ -71,6 +87,16 @@ pub struct CreatedApiKey {
     pub prefix: String,
     pub key: SecretString,
     pub created_at: DateTime<Utc>,
+    pub scopes: Vec<tessera_events::users::Scope>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// What a new API key should be: its label, scopes (none: the defaults) and expiry.
+#[derive(Debug, Clone)]
+pub struct NewApiKey {
+    pub name: String,
+    pub scopes: Vec<tessera_events::users::Scope>,
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// Limits in force for a user: the ones set for them, else the configured defaults.

@@ -10,8 +10,11 @@ use uuid::Uuid;
 
 use super::auth::RoleName;
 use super::json::{json_config, path_config};
+use crate::auth::service::NewApiKey;
 use crate::auth::{AuthService, AuthUser, EffectiveQuota};
 use crate::error::{ApiResult, ErrorBody};
+use crate::routes::capped::Capped;
+use tessera_events::users::Scope;
 
 const BODY_LIMIT: usize = 4 * 1024;
 
@@ -50,6 +53,14 @@ pub struct CreateApiKeyRequest {
     /// A label to tell keys apart.
     #[schema(max_length = 100, example = "CI uploader")]
     pub name: String,
+    /// What the key may do: `read`, `write`, `keys` (manage keys), `admin` (admins only, and
+    /// only when asked for). Default: `read` and `write`.
+    #[serde(default)]
+    #[schema(value_type = Vec<Scope>, max_items = 4)]
+    pub scopes: Capped<Scope, 4>,
+    /// When the key stops working (default: never).
+    #[serde(default)]
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// A new API key. `key` is shown this once; only its hash is kept.
@@ -61,6 +72,8 @@ pub struct CreatedApiKeyResponse {
     /// Send as `Authorization: Bearer <key>`.
     pub key: String,
     pub created_at: DateTime<Utc>,
+    pub scopes: Vec<Scope>,
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -70,8 +83,11 @@ pub struct ApiKeyView {
     /// The key's first characters.
     pub prefix: String,
     pub created_at: DateTime<Utc>,
+    /// Recorded at most once a minute.
     pub last_used_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    pub scopes: Vec<Scope>,
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -123,12 +139,14 @@ pub async fn list_api_keys(
         api_keys: rows
             .into_iter()
             .map(|r| ApiKeyView {
+                scopes: r.scopes(),
                 id: r.id,
                 name: r.name,
                 prefix: r.prefix,
                 created_at: r.created_at,
                 last_used_at: r.last_used_at,
                 revoked_at: r.revoked_at,
+                expires_at: r.expires_at,
             })
             .collect(),
     }))
@@ -143,7 +161,9 @@ pub async fn list_api_keys(
         (status = 201, body = CreatedApiKeyResponse),
         (status = 400, body = ErrorBody, description = "`invalid_json`"),
         (status = 401, body = ErrorBody),
-        (status = 422, body = ErrorBody, description = "`validation_failed` (name)"),
+        (status = 403, body = ErrorBody, description = "`forbidden` (`admin` for a non-admin), `insufficient_scope` (a key without `keys`, or giving a scope it lacks)"),
+        (status = 409, body = ErrorBody, description = "`too_many_api_keys`"),
+        (status = 422, body = ErrorBody, description = "`validation_failed` (name, scopes, expires_at)"),
     )
 )]
 pub async fn create_api_key(
@@ -151,7 +171,13 @@ pub async fn create_api_key(
     user: AuthUser,
     body: web::Json<CreateApiKeyRequest>,
 ) -> ApiResult<HttpResponse> {
-    let k = auth.create_api_key(user.user_id, &body.name).await?;
+    let b = body.into_inner();
+    let new = NewApiKey {
+        name: b.name,
+        scopes: b.scopes.into_vec("scopes")?,
+        expires_at: b.expires_at,
+    };
+    let k = auth.create_api_key(user.principal(), new).await?;
     Ok(HttpResponse::Created()
         .insert_header(CacheControl(vec![CacheDirective::NoStore]))
         .json(CreatedApiKeyResponse {
@@ -160,6 +186,8 @@ pub async fn create_api_key(
             prefix: k.prefix,
             key: k.key.expose_secret().to_owned(),
             created_at: k.created_at,
+            scopes: k.scopes,
+            expires_at: k.expires_at,
         }))
 }
 
@@ -179,6 +207,9 @@ pub async fn revoke_api_key(
     user: AuthUser,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
+    if !user.method.allows(Scope::Keys) {
+        return Err(crate::auth::AuthError::InsufficientScope("keys").into());
+    }
     auth.revoke_api_key(user.user_id, id.into_inner().into())
         .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -209,6 +240,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         CreatedApiKeyResponse,
         ApiKeyView,
         ApiKeyList,
+        Scope,
         ErrorBody
     ))
 )]

@@ -25,6 +25,7 @@ pub fn settings() -> AuthSettings {
         login_attempts_per_address: 100,
         login_window_secs: 300,
         open_registration: true,
+        max_api_keys: 25,
     }
 }
 
@@ -65,5 +66,25 @@ pub async fn project(db: &TestDb) {
         replay_into(&db.pool, &store, p.as_ref(), &schema, None, 500)
             .await
             .expect("replay");
+    }
+}
+
+/// `user_id` signed in with a password (not a key), for service calls made on their behalf.
+pub fn signed_in(user_id: uuid::Uuid) -> tessera::auth::Principal {
+    tessera::auth::Principal {
+        user_id: user_id.into(),
+        role: tessera_events::users::Role::User,
+        method: tessera::auth::AuthMethod::AccessToken {
+            token_id: uuid::Uuid::nil(),
+        },
+    }
+}
+
+/// A new API key named `name` with the default scopes and no expiry.
+pub fn new_key(name: &str) -> tessera::auth::service::NewApiKey {
+    tessera::auth::service::NewApiKey {
+        name: name.to_owned(),
+        scopes: Vec::new(),
+        expires_at: None,
     }
 }

@@ -144,3 +144,125 @@ async fn a_disabled_account_comes_back_without_its_old_sign_ins_and_keys() {
     let (_, new_key) = app.create_api_key(&again.access, "ci 2").await;
     assert_eq!(me(&app, &new_key).await.status, StatusCode::OK);
 }
+
+async fn new_key(
+    app: &TestApp,
+    credential: &str,
+    body: serde_json::Value,
+) -> crate::helpers::Reply {
+    app.call_as(Method::POST, "/api/me/api-keys", credential, Some(&body))
+        .await
+}
+
+#[actix_web::test]
+async fn api_keys_act_only_within_their_scopes_and_until_they_expire() {
+    let app = crate::helpers::spawn_app_with(&[("auth.max_api_keys", "3")]).await;
+    let admin = app.make_admin("root@example.com").await;
+    let user = app.register("ada@example.com").await;
+    let note = json!({"title": "n", "text": "by a key"});
+
+    // Default: read and write, not admin even for an admin.
+    let r = new_key(&app, &admin.access, json!({"name": "plain"})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    assert_eq!(r.body["scopes"], json!(["read", "write"]));
+    let plain = r.body["key"].as_str().unwrap().to_owned();
+    assert_eq!(me(&app, &plain).await.status, StatusCode::OK);
+    let users = app.get_as("/api/admin/users", &plain).await;
+    assert_eq!(code_of(&users), (403, "insufficient_scope"));
+    let r = new_key(
+        &app,
+        &admin.access,
+        json!({"name": "ops", "scopes": ["read", "admin"]}),
+    )
+    .await;
+    let ops = r.body["key"].as_str().unwrap().to_owned();
+    assert_eq!(
+        app.get_as("/api/admin/users", &ops).await.status,
+        StatusCode::OK
+    );
+    let r = new_key(
+        &app,
+        &user.access,
+        json!({"name": "x", "scopes": ["admin"]}),
+    )
+    .await;
+    assert_eq!(code_of(&r), (403, "forbidden"));
+
+    // Read only: reads pass, changes do not; a key without `keys` makes no keys.
+    let r = new_key(
+        &app,
+        &user.access,
+        json!({"name": "ro", "scopes": ["read"]}),
+    )
+    .await;
+    let ro = r.body["key"].as_str().unwrap().to_owned();
+    assert_eq!(me(&app, &ro).await.status, StatusCode::OK);
+    let r = app
+        .call_as(Method::POST, "/api/content/notes", &ro, Some(&note))
+        .await;
+    assert_eq!(code_of(&r), (403, "insufficient_scope"));
+    let r = new_key(&app, &ro, json!({"name": "child"})).await;
+    assert_eq!(code_of(&r), (403, "insufficient_scope"));
+    // A key that manages keys gives no scope it lacks itself.
+    let r = new_key(
+        &app,
+        &user.access,
+        json!({"name": "mgr", "scopes": ["read", "keys"]}),
+    )
+    .await;
+    let mgr = r.body["key"].as_str().unwrap().to_owned();
+    let r = new_key(
+        &app,
+        &mgr,
+        json!({"name": "child", "scopes": ["read", "write"]}),
+    )
+    .await;
+    assert_eq!(code_of(&r), (403, "insufficient_scope"));
+
+    // Expiry: never in the past; a key stops at its time.
+    let past = (chrono::Utc::now() - chrono::Duration::minutes(1)).to_rfc3339();
+    let r = new_key(
+        &app,
+        &admin.access,
+        json!({"name": "old", "expires_at": past}),
+    )
+    .await;
+    assert_eq!(code_of(&r), (422, "validation_failed"));
+    let soon = (chrono::Utc::now() + chrono::Duration::milliseconds(1500)).to_rfc3339();
+    let r = new_key(
+        &app,
+        &admin.access,
+        json!({"name": "brief", "expires_at": soon}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    let brief = r.body["key"].as_str().unwrap().to_owned();
+    assert_eq!(me(&app, &brief).await.status, StatusCode::OK);
+    tokio::time::sleep(std::time::Duration::from_millis(1700)).await;
+    assert_eq!(code_of(&me(&app, &brief).await), (401, "token_expired"));
+
+    // At most three in force: the expired one does not count.
+    crate::helpers::eventually("the keys are listed", || async {
+        let r = app.get_as("/api/me/api-keys", &admin.access).await;
+        (r.body["api_keys"].as_array().map(Vec::len) == Some(3)).then_some(())
+    })
+    .await;
+    let r = new_key(&app, &admin.access, json!({"name": "third"})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    crate::helpers::eventually("the third is listed", || async {
+        let r = app.get_as("/api/me/api-keys", &admin.access).await;
+        (r.body["api_keys"].as_array().map(Vec::len) == Some(4)).then_some(())
+    })
+    .await;
+    let r = new_key(&app, &admin.access, json!({"name": "fourth"})).await;
+    assert_eq!(code_of(&r), (409, "too_many_api_keys"));
+    let listed = app.get_as("/api/me/api-keys", &admin.access).await;
+    let ops_row = listed.body["api_keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["name"] == "ops")
+        .unwrap()
+        .clone();
+    assert_eq!(ops_row["scopes"], json!(["read", "admin"]));
+}

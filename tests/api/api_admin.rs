@@ -184,7 +184,7 @@ async fn admins_page_through_users() {
 }
 
 #[actix_web::test]
-async fn disabling_a_user_cuts_every_way_in_and_enabling_restores_it() {
+async fn disabling_a_user_cuts_every_way_in_and_enabling_restores_none_of_the_old_ones() {
     let app = spawn_app().await;
     let admin = app.make_admin("root@example.com").await;
     let user = app.register("target@example.com").await;
@@ -221,14 +221,15 @@ async fn disabling_a_user_cuts_every_way_in_and_enabling_restores_it() {
 
     let reply = admin_call(&app, &admin, "enable", user.user_id).await;
     assert_eq!(reply.status, StatusCode::NO_CONTENT, "{reply:?}");
+    // The account is back; the sign-ins and keys it had before are not.
     for credential in [&user.access, &key] {
-        assert_eq!(
-            app.get_as("/api/me", credential).await.status,
-            StatusCode::OK
-        );
+        let reply = app.get_as("/api/me", credential).await;
+        assert_error(&reply, StatusCode::UNAUTHORIZED, "session_ended");
     }
-    app.login("target@example.com").await;
-    assert_eq!(app.try_refresh(&user.refresh).await.status, StatusCode::OK);
+    let reply = app.try_refresh(&user.refresh).await;
+    assert_error(&reply, StatusCode::UNAUTHORIZED, "session_ended");
+    let again = app.login("target@example.com").await;
+    assert_eq!(app.try_refresh(&again.refresh).await.status, StatusCode::OK);
 }
 
 #[actix_web::test]

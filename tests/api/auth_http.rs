@@ -240,6 +240,7 @@ async fn closed_registration_is_forbidden() {
         &db,
         AuthSettings {
             open_registration: false,
+            max_api_keys: 25,
             ..settings()
         },
         quotas(),
@@ -844,12 +845,16 @@ async fn admin_routes_need_the_admin_role_and_apply_their_rules() {
     )
     .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, _, _) = send(
+    // Enabled again, but the token from before stays ended.
+    let (status, _, body) = send(
         &app,
         bearer(test::TestRequest::get().uri("/api/me"), &user_token),
     )
     .await;
-    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::UNAUTHORIZED, "session_ended")
+    );
 
     // The last admin may not lock themselves out.
     for (req, what) in [

@@ -9,7 +9,7 @@ use tessera_events::users::{user_stream, PasswordHash, QuotaLimits, Role, UserEv
 use tessera_events::{CommandContext, EventStore, ExpectedVersion, PgEventStore};
 use tessera_projections::read_models::{self, api_keys, quotas, users};
 use tessera_projections::{replay_into, snapshot_schema, Projection};
-use tessera_testkit::auth::{service_with, settings};
+use tessera_testkit::auth::{new_key, service_with, settings, signed_in};
 use tessera_testkit::TestDb;
 use uuid::Uuid;
 
@@ -113,10 +113,13 @@ async fn every_user_and_key_event_lands_in_the_read_models_deterministically() {
     .await
     .expect("quota again");
     let key = auth
-        .create_api_key(admin.into(), "deploy")
+        .create_api_key(signed_in(admin), new_key("deploy"))
         .await
         .expect("key");
-    let revoked = auth.create_api_key(admin.into(), "old").await.expect("key");
+    let revoked = auth
+        .create_api_key(signed_in(admin), new_key("old"))
+        .await
+        .expect("key");
     auth.revoke_api_key(admin.into(), revoked.id.into())
         .await
         .expect("revoke");

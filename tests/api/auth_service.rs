@@ -9,7 +9,7 @@ use tessera::auth::{AuthError, AuthMethod, AuthService, NewUser, SignedIn};
 use tessera::config::AuthSettings;
 use tessera_events::users::{session_stream, user_stream, QuotaLimits, Role};
 use tessera_events::{EventStore, PgEventStore};
-use tessera_testkit::auth::{project, quotas, service, service_with, settings};
+use tessera_testkit::auth::{new_key, project, quotas, service, service_with, settings, signed_in};
 use tessera_testkit::TestDb;
 use uuid::Uuid;
 
@@ -192,6 +192,7 @@ async fn closed_registration_refuses_sign_ups_but_not_create_admin() {
         &db,
         AuthSettings {
             open_registration: false,
+            max_api_keys: 25,
             ..settings()
         },
         quotas(),
@@ -393,7 +394,7 @@ async fn api_keys_create_verify_track_use_and_revoke() {
         .await
         .expect("register");
     let created = auth
-        .create_api_key(owner.user_id.into(), "  CI uploader ")
+        .create_api_key(signed_in(owner.user_id), new_key("  CI uploader "))
         .await
         .expect("create");
     assert_eq!(created.name, "CI uploader");
@@ -402,7 +403,7 @@ async fn api_keys_create_verify_track_use_and_revoke() {
 
     let p = auth.authenticate_bearer(&key).await.expect("key works");
     assert_eq!(p.user_id, owner.user_id);
-    assert_eq!(p.method, AuthMethod::ApiKey { key_id: created.id });
+    assert!(matches!(p.method, AuthMethod::ApiKey { key_id, .. } if key_id == created.id));
 
     // Only the hash is stored.
     let stored: String =
@@ -490,7 +491,7 @@ async fn a_disabled_user_cannot_log_in_refresh_or_use_tokens_and_keys() {
         .await
         .expect("register");
     let key = auth
-        .create_api_key(user.user_id.into(), "k")
+        .create_api_key(signed_in(user.user_id), new_key("k"))
         .await
         .expect("key")
         .key;
@@ -538,12 +539,23 @@ async fn a_disabled_user_cannot_log_in_refresh_or_use_tokens_and_keys() {
     auth.enable_user(admin.into(), user.user_id.into())
         .await
         .expect("enable");
-    auth.authenticate_access_token(user.access_token.expose_secret())
+    // The account is back; none of its old credentials are.
+    assert!(matches!(
+        auth.authenticate_access_token(user.access_token.expose_secret())
+            .await,
+        Err(AuthError::SessionEnded)
+    ));
+    assert!(matches!(
+        auth.verify_api_key(key.expose_secret()).await,
+        Err(AuthError::SessionEnded)
+    ));
+    assert!(matches!(
+        auth.refresh(&user.refresh_token).await,
+        Err(AuthError::SessionEnded)
+    ));
+    login(&auth, "user@example.com")
         .await
-        .expect("works again");
-    auth.refresh(&user.refresh_token)
-        .await
-        .expect("refresh again");
+        .expect("a new sign-in");
 
     let events = PgEventStore::new(db.pool.clone())
         .read_stream(&user_stream(user.user_id), 0, 10)

@@ -106,6 +106,19 @@ describe('routing and sign-in', () => {
     expect(screen.getAllByRole('link', { name: 'Projections' }).length).toBeGreaterThan(0);
   });
 
+  it('opens the security page from the account menu', async () => {
+    mockApi({ 'GET /api/me': () => ME, 'GET /api/me/api-keys': () => ({ api_keys: [] }) });
+    const user = userEvent.setup();
+    const router = renderApp('/settings/api-keys');
+    await screen.findByRole('heading', { level: 1, name: 'API keys' });
+
+    const account = screen.getAllByRole('button', { name: /Ada Lovelace/ })[0];
+    if (account) await user.click(account);
+    await user.click(await screen.findByRole('menuitem', { name: 'Security' }));
+    expect(await screen.findByRole('heading', { level: 1, name: 'Security' })).toBeInTheDocument();
+    expect(router.state.location.pathname).toBe('/settings/security');
+  });
+
   it('answers unknown addresses with a 404 page', async () => {
     mockApi({ 'GET /api/me': () => ME });
     renderApp('/no/such/page');

@@ -42,6 +42,7 @@ export const routes: RouteObject[] = [
           { path: 'create', lazy: page(() => import('./pages/create/CreatePage')) },
           { path: 'usage', lazy: page(() => import('./pages/usage/UsagePage')) },
           { path: 'settings/api-keys', lazy: page(() => import('./pages/settings/ApiKeysPage')) },
+          { path: 'settings/security', lazy: page(() => import('./pages/settings/SecurityPage')) },
           {
             path: 'admin',
             element: <RequireAdmin />,

@@ -33,3 +33,28 @@ impl PgEventStore {
         Ok(streams)
     }
 }
+
+impl PgEventStore {
+    /// How many of `owner`'s API keys are in force at `now`: created, not revoked, not expired.
+    /// Read from the log itself, so a key created a moment ago counts however far the keys' read
+    /// model lags.
+    pub async fn api_keys_in_force(
+        &self,
+        owner: uuid::Uuid,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM events c
+             WHERE c.metadata->>'owner' = $1 AND c.event_type = 'apikey.created'
+               AND NOT EXISTS (SELECT 1 FROM events r
+                               WHERE r.stream_id = c.stream_id AND r.event_type = 'apikey.revoked')
+               AND (c.payload->>'expires_at' IS NULL
+                    OR (c.payload->>'expires_at')::timestamptz > $2)",
+        )
+        .bind(owner.to_string())
+        .bind(now)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+}

@@ -1,4 +1,6 @@
 //! An API key, stream `apikey-<uuid>`. Only the sha256 of the key is stored.
+//!
+//! A key acts only within its scopes, and not past its expiry.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -6,6 +8,35 @@ use uuid::Uuid;
 
 use super::error::UsersError;
 use crate::aggregate::{Aggregate, DomainEvent};
+
+/// What a key may do.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// Reads: `GET` and `HEAD` requests, WebSocket sessions.
+    Read,
+    /// Every other request of the user's own (uploads, edits, chat, `/v1`).
+    Write,
+    /// Managing API keys (a key never grants scopes it lacks itself).
+    Keys,
+    /// The admin API; only an admin's key, asked for explicitly.
+    Admin,
+}
+
+/// The scopes of a key created without any named, and of keys from before scopes existed.
+pub const DEFAULT_SCOPES: [Scope; 2] = [Scope::Read, Scope::Write];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data")]
@@ -21,6 +52,11 @@ pub enum ApiKeyEvent {
         /// Absent in keys created before it was recorded.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         created_at: Option<DateTime<Utc>>,
+        /// Absent in keys from before scopes: [`DEFAULT_SCOPES`].
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scopes: Option<Vec<Scope>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expires_at: Option<DateTime<Utc>>,
     },
     #[serde(rename = "apikey.revoked")]
     Revoked {},
@@ -38,6 +74,8 @@ pub enum ApiKeyCommand {
         key_hash: String,
         prefix: String,
         created_at: Option<DateTime<Utc>>,
+        scopes: Vec<Scope>,
+        expires_at: Option<DateTime<Utc>>,
     },
     /// Revoke on behalf of `owner`; a key of someone else is "not found", never "forbidden".
     Revoke {
@@ -56,6 +94,8 @@ pub struct ApiKey {
     pub key_hash: String,
     pub prefix: String,
     pub created_at: Option<DateTime<Utc>>,
+    pub scopes: Vec<Scope>,
+    pub expires_at: Option<DateTime<Utc>>,
     pub revoked: bool,
     pub last_used_at: Option<DateTime<Utc>>,
 }
@@ -73,12 +113,16 @@ impl Aggregate for ApiKey {
                 key_hash,
                 prefix,
                 created_at,
+                scopes,
+                expires_at,
             } => {
                 self.user_id = Some(*user_id);
                 self.name.clone_from(name);
                 self.key_hash.clone_from(key_hash);
                 self.prefix.clone_from(prefix);
                 self.created_at = *created_at;
+                self.scopes = scopes.clone().unwrap_or_else(|| DEFAULT_SCOPES.to_vec());
+                self.expires_at = *expires_at;
             }
             ApiKeyEvent::Revoked {} => self.revoked = true,
             ApiKeyEvent::Used { at } => {
@@ -95,6 +139,8 @@ impl Aggregate for ApiKey {
                 key_hash,
                 prefix,
                 created_at,
+                scopes,
+                expires_at,
             } => {
                 if self.user_id.is_some() {
                     return Err(UsersError::ApiKeyExists);
@@ -105,6 +151,8 @@ impl Aggregate for ApiKey {
                     key_hash,
                     prefix,
                     created_at,
+                    scopes: Some(scopes),
+                    expires_at,
                 }])
             }
             ApiKeyCommand::Revoke { owner } => {
@@ -144,6 +192,8 @@ mod tests {
                 key_hash: "h".into(),
                 prefix: "tsk_0000".into(),
                 created_at: None,
+                scopes: DEFAULT_SCOPES.to_vec(),
+                expires_at: None,
             })
             .expect("create")
         {
@@ -196,6 +246,8 @@ mod tests {
                 key_hash: "h".into(),
                 prefix: "p".into(),
                 created_at: None,
+                scopes: Some(DEFAULT_SCOPES.to_vec()),
+                expires_at: None,
             },
             ApiKeyEvent::Revoked {},
             ApiKeyEvent::Used { at: Utc::now() },

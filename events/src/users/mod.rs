@@ -10,7 +10,7 @@ mod roster;
 mod session;
 mod user;
 
-pub use api_key::{ApiKey, ApiKeyCommand, ApiKeyEvent};
+pub use api_key::{ApiKey, ApiKeyCommand, ApiKeyEvent, Scope, DEFAULT_SCOPES};
 pub use email::{EmailClaim, EmailClaimCommand, EmailClaimEvent};
 pub use error::UsersError;
 pub use roster::{roster_stream, AdminRoster, AdminRosterCommand, AdminRosterEvent};

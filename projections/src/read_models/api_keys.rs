@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
-use tessera_events::users::ApiKeyEvent;
+use tessera_events::users::{ApiKeyEvent, Scope, DEFAULT_SCOPES};
 use tessera_events::RecordedEvent;
 use uuid::Uuid;
 
@@ -20,7 +20,9 @@ CREATE TABLE api_keys (
     prefix       text        NOT NULL,
     created_at   timestamptz NOT NULL,
     last_used_at timestamptz,
-    revoked_at   timestamptz
+    revoked_at   timestamptz,
+    scopes       text[]      NOT NULL,
+    expires_at   timestamptz
 );
 CREATE INDEX api_keys_user ON api_keys (user_id, created_at);
 ";
@@ -36,7 +38,8 @@ impl Projection for ApiKeysProjection {
     }
 
     fn version(&self) -> i32 {
-        1
+        // 2: scopes and expiry.
+        2
     }
 
     fn setup_sql(&self) -> &'static str {
@@ -58,16 +61,26 @@ impl Projection for ApiKeysProjection {
                 user_id,
                 name,
                 prefix,
+                scopes,
+                expires_at,
                 ..
             } => sqlx::query(
-                "INSERT INTO api_keys (id, user_id, name, prefix, created_at)
-                 VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO api_keys (id, user_id, name, prefix, created_at, scopes, expires_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(id)
             .bind(user_id)
             .bind(name)
             .bind(prefix)
-            .bind(event.recorded_at),
+            .bind(event.recorded_at)
+            .bind(
+                scopes
+                    .unwrap_or_else(|| DEFAULT_SCOPES.to_vec())
+                    .iter()
+                    .map(|s| scope_name(*s))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(expires_at),
             ApiKeyEvent::Revoked {} => sqlx::query(
                 "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1",
             )
@@ -85,6 +98,15 @@ impl Projection for ApiKeysProjection {
     }
 }
 
+fn scope_name(s: Scope) -> &'static str {
+    match s {
+        Scope::Read => "read",
+        Scope::Write => "write",
+        Scope::Keys => "keys",
+        Scope::Admin => "admin",
+    }
+}
+
 /// A row of `api_keys`.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct ApiKeyRow {
@@ -95,12 +117,25 @@ pub struct ApiKeyRow {
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// `read`, `write`, `keys`, `admin`.
+    pub scopes: Vec<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl ApiKeyRow {
+    /// The key's scopes (names this version does not know are left out).
+    pub fn scopes(&self) -> Vec<Scope> {
+        self.scopes
+            .iter()
+            .filter_map(|s| serde_json::from_value(serde_json::Value::from(s.as_str())).ok())
+            .collect()
+    }
 }
 
 /// A user's keys, newest first, revoked ones included.
 pub async fn list_for_user(pool: &PgPool, user_id: Uuid) -> Result<Vec<ApiKeyRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, user_id, name, prefix, created_at, last_used_at, revoked_at
+        "SELECT id, user_id, name, prefix, created_at, last_used_at, revoked_at, scopes, expires_at
          FROM rm_api_keys.api_keys WHERE user_id = $1 ORDER BY created_at DESC, id DESC",
     )
     .bind(user_id)

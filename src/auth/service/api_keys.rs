@@ -5,25 +5,63 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use subtle::ConstantTimeEq;
 use tessera_events::aggregate::execute;
-use tessera_events::users::{api_key_stream, ApiKey, ApiKeyCommand, ApiKeyEvent, Issued};
+use tessera_events::users::{
+    api_key_stream, ApiKey, ApiKeyCommand, ApiKeyEvent, Issued, Role, Scope, DEFAULT_SCOPES,
+};
 use tessera_events::{ApiKeyId, ExpectedVersion, UserId};
 use tessera_projections::read_models::api_keys;
 use uuid::Uuid;
 
-use super::{AuthMethod, AuthService, CreatedApiKey, Principal, LAST_USED_EVERY, STATUS_MAX_AGE};
+use super::{
+    AuthMethod, AuthService, CreatedApiKey, NewApiKey, Principal, LAST_USED_EVERY, STATUS_MAX_AGE,
+};
 use crate::auth::error::AuthError;
+use crate::auth::scopes::Scopes;
 use crate::auth::{names, tokens};
 
 impl AuthService {
-    /// Creates an API key for `user_id`. The returned key is the only copy there will ever be.
-    #[tracing::instrument(name = "auth.api_key.create", skip_all, fields(%user_id))]
+    /// Creates an API key for the caller `by`. The returned key is the only copy there will
+    /// ever be.
+    ///
+    /// No scope means [`DEFAULT_SCOPES`]; `admin` only for an admin. A key may create keys only
+    /// with the `keys` scope, and never with a scope it lacks itself. At most
+    /// `auth.max_api_keys` are in force at once.
+    #[tracing::instrument(name = "auth.api_key.create", skip_all, fields(user_id = %by.user_id))]
     pub async fn create_api_key(
         &self,
-        user_id: UserId,
-        name: &str,
+        by: Principal,
+        new: NewApiKey,
     ) -> Result<CreatedApiKey, AuthError> {
-        let user_id = user_id.0;
-        let name = names::api_key_name(name)?;
+        let user_id = by.user_id.0;
+        let name = names::api_key_name(&new.name)?;
+        let scopes = if new.scopes.is_empty() {
+            Scopes::of(&DEFAULT_SCOPES)
+        } else {
+            Scopes::of(&new.scopes)
+        };
+        if let AuthMethod::ApiKey { scopes: own, .. } = by.method {
+            if !own.contains(Scope::Keys) {
+                return Err(AuthError::InsufficientScope("keys"));
+            }
+            if !own.covers(scopes) {
+                return Err(AuthError::InsufficientScope("every scope it gives"));
+            }
+        }
+        if scopes.contains(Scope::Admin) && by.role != Role::Admin {
+            return Err(AuthError::Forbidden);
+        }
+        let now = Utc::now();
+        if new.expires_at.is_some_and(|t| t <= now) {
+            return Err(AuthError::InvalidField {
+                field: "expires_at",
+                message: "must be in the future",
+            });
+        }
+        let limit = self.inner.settings.max_api_keys;
+        let active = self.inner.store.api_keys_in_force(user_id, now).await?;
+        if active >= u64::from(limit) {
+            return Err(AuthError::TooManyApiKeys { limit });
+        }
         let key = tokens::new_api_key();
         let ctx = self.context(Some(user_id));
         execute::<ApiKey>(
@@ -36,17 +74,21 @@ impl AuthService {
                 name: name.clone(),
                 key_hash: key.hash.clone(),
                 prefix: key.prefix.clone(),
-                created_at: Some(Utc::now()),
+                created_at: Some(now),
+                scopes: scopes.to_vec(),
+                expires_at: new.expires_at,
             },
         )
         .await?;
-        tracing::info!(key_id = %key.id, "api key created");
+        tracing::info!(key_id = %key.id, scopes = ?scopes.to_vec(), "api key created");
         Ok(CreatedApiKey {
             id: key.id,
             name,
             prefix: key.prefix,
             key: key.key,
-            created_at: Utc::now(),
+            created_at: now,
+            scopes: scopes.to_vec(),
+            expires_at: new.expires_at,
         })
     }
 
@@ -87,16 +129,28 @@ impl AuthService {
                 &api_key_stream(key_id),
                 Duration::ZERO,
                 |k: &ApiKey| {
-                    k.user_id
-                        .map(|u| (u, k.revoked, k.key_hash.clone(), k.created_at))
+                    k.user_id.map(|u| {
+                        let scopes = Scopes::of(&k.scopes);
+                        (
+                            u,
+                            k.revoked,
+                            k.key_hash.clone(),
+                            k.created_at,
+                            scopes,
+                            k.expires_at,
+                        )
+                    })
                 },
             )
             .await?;
-        let Some((user_id, revoked, stored, created_at)) = state else {
+        let Some((user_id, revoked, stored, created_at, scopes, expires_at)) = state else {
             return Err(AuthError::InvalidToken);
         };
         if !bool::from(presented.as_bytes().ct_eq(stored.as_bytes())) || revoked {
             return Err(AuthError::InvalidToken);
+        }
+        if expires_at.is_some_and(|t| t <= Utc::now()) {
+            return Err(AuthError::TokenExpired);
         }
         let issued = Issued::ApiKey(created_at);
         let role = self.user_access(user_id, STATUS_MAX_AGE, issued).await?;
@@ -104,7 +158,7 @@ impl AuthService {
         Ok(Principal {
             user_id: user_id.into(),
             role,
-            method: AuthMethod::ApiKey { key_id },
+            method: AuthMethod::ApiKey { key_id, scopes },
         })
     }
 

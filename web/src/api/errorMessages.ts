@@ -49,6 +49,8 @@ export const ERROR_MESSAGES: Record<ErrorCode, string> = {
   invalid_multipart: 'The upload could not be read.',
   too_many_files: 'Send one file at a time.',
   too_many_parts: 'The form repeats a field too often.',
+  insufficient_scope: 'This API key is not allowed to do that.',
+  too_many_api_keys: 'You have as many API keys as allowed. Revoke one first.',
   session_ended: 'You were signed out. Sign in again.',
   cross_origin: 'This request came from another site and was refused. Reload Tessera and try again.',
   storage_unavailable: 'File storage is not answering right now. Try again in a moment.',

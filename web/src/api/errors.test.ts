@@ -34,6 +34,8 @@ describe('ApiError', () => {
   it('says something useful to people', () => {
     const throttled = new ApiError({ status: 429, code: 'login_throttled', message: 'x', retryAfter: 30 });
     expect(errorMessage(throttled)).toBe('Too many attempts. Try again in 30 seconds.');
+    const longer = new ApiError({ status: 429, code: 'login_throttled', message: 'x', retryAfter: 90 });
+    expect(errorMessage(longer)).toBe('Too many attempts. Try again in 2 minutes.');
     expect(errorMessage(new ApiError({ status: 409, code: 'email_taken', message: 'taken' }))).toMatch(/already exists/);
     expect(errorMessage(new ApiError({ status: 400, code: 'some_new_code', message: 'Server words' }))).toBe('Server words');
     expect(errorMessage(ApiError.network(new TypeError('Failed to fetch')))).toMatch(/Cannot reach the server/);

@@ -150,7 +150,8 @@ const FRIENDLY: Partial<Record<ClientErrorCode, string>> = {
 function waitHint(err: ApiError): string {
   if (err.retryAfter === undefined) return '';
   const s = err.retryAfter;
-  const wait = s < 60 ? `${s} second${s === 1 ? '' : 's'}` : `${Math.ceil(s / 60)} minute${s < 120 ? '' : 's'}`;
+  const m = Math.ceil(s / 60);
+  const wait = s < 60 ? `${s} second${s === 1 ? '' : 's'}` : `${m} minute${m === 1 ? '' : 's'}`;
   return ` Try again in ${wait}.`;
 }
 

@@ -3,7 +3,7 @@ import { useNavigate } from 'react-router';
 
 import { useAuth } from '../auth/AuthContext';
 import { cx } from '../ui/cx';
-import { ChevronDownIcon, KeyIcon, LogOutIcon } from '../ui/icons';
+import { ChevronDownIcon, KeyIcon, LogOutIcon, ShieldIcon } from '../ui/icons';
 import { Badge } from '../ui/Badge';
 import { useToast } from '../ui/toast';
 
@@ -120,6 +120,18 @@ export function UserMenu({ direction = 'up' }: { direction?: 'up' | 'down' }) {
             }}
           >
             <KeyIcon /> API keys
+          </button>
+          <button
+            type="button"
+            role="menuitem"
+            tabIndex={-1}
+            className={itemClass}
+            onClick={() => {
+              close(false);
+              void navigate('/settings/security');
+            }}
+          >
+            <ShieldIcon /> Security
           </button>
           <button
             type="button"
