@@ -28,7 +28,19 @@ async fn main() -> anyhow::Result<()> {
     telemetry::init(settings.log.format, &settings.log.level);
     match cli.command {
         Command::Serve => {
+            let base = setup_base_url(&settings);
             let app = Application::build(settings).await?;
+            // A fresh install: the person at this terminal creates the administrator in the
+            // browser. (Printed, not logged: the link is a secret.)
+            if let Some((token, expires_at)) = app.auth().issue_setup_link().await? {
+                use secrecy::ExposeSecret as _;
+                let base = base.unwrap_or_else(|| format!("http://127.0.0.1:{}", app.port()));
+                println!(
+                    "\nTessera has no administrator yet. Open this link to create one \
+                     (it works once, until {expires_at}):\n\n    {base}/setup#{}\n",
+                    token.expose_secret()
+                );
+            }
             app.run_until_stopped().await?;
         }
         Command::Migrate => {
@@ -233,4 +245,17 @@ fn format_size(bytes: u64) -> String {
     } else {
         format!("{value:.1} {}", UNITS[unit])
     }
+}
+
+/// Where the setup link points: the public URL when configured, else the address served on
+/// (`None`: the loopback address and the port the server binds, known once it has).
+fn setup_base_url(settings: &tessera::config::Settings) -> Option<String> {
+    if let Some(url) = &settings.server.public_url {
+        return Some(url.trim_end_matches('/').to_owned());
+    }
+    let host = settings.server.host.as_str();
+    if matches!(host, "0.0.0.0" | "::" | "127.0.0.1" | "localhost") {
+        return None;
+    }
+    Some(format!("http://{host}:{}", settings.server.port))
 }

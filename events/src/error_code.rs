@@ -65,6 +65,10 @@ error_codes! {
     /// The node cannot take this right now (shutting down, or a read model it needs is still
     /// being set up); retry, maybe elsewhere.
     Unavailable => "unavailable",
+    /// A one-time link (setup, password reset) is unknown, used or expired.
+    LinkInvalid => "link_invalid",
+    /// The first administrator exists already; the setup link has nothing left to do.
+    SetupDone => "setup_done",
     /// The API key's scopes do not cover this request.
     InsufficientScope => "insufficient_scope",
     /// The user holds as many API keys as allowed.

@@ -48,6 +48,10 @@ pub enum AuthError {
     NotFound(&'static str),
     #[error("not allowed")]
     Forbidden,
+    #[error("this link is unknown, was used already, or has expired; ask for a new one")]
+    LinkInvalid,
+    #[error("Tessera has an administrator already")]
+    SetupDone,
     #[error("this API key's scopes do not allow it; it needs `{0}`")]
     InsufficientScope(&'static str),
     #[error("at most {limit} API keys may be in force at once; revoke one first")]
@@ -95,6 +99,7 @@ impl From<UsersError> for AuthError {
                 AuthError::Store(StoreError::Invalid("api key id collision".into()))
             }
             UsersError::LastAdmin => AuthError::LastAdmin,
+            UsersError::LinkInvalid => AuthError::LinkInvalid,
             UsersError::Store(e) => e.into(),
         }
     }
@@ -163,6 +168,10 @@ impl From<AuthError> for ApiError {
             ),
             E::NotFound(what) => ApiError::not_found(what),
             E::Forbidden => ApiError::forbidden("this needs the admin role"),
+            E::LinkInvalid => {
+                ApiError::new(StatusCode::GONE, ErrorCode::LinkInvalid, e.to_string())
+            }
+            E::SetupDone => ApiError::conflict(ErrorCode::SetupDone, e.to_string()),
             E::InsufficientScope(_) => ApiError::new(
                 StatusCode::FORBIDDEN,
                 ErrorCode::InsufficientScope,

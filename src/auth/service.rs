@@ -5,6 +5,7 @@
 mod account;
 mod admin;
 mod api_keys;
+mod links;
 mod profile;
 mod sessions;
 mod signup;

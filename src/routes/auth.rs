@@ -140,7 +140,11 @@ fn is_https(req: &HttpRequest) -> bool {
     crate::site::Site::of(req).https
 }
 
-fn signed_in_response(req: &HttpRequest, status: StatusCode, s: SignedIn) -> HttpResponse {
+pub(crate) fn signed_in_response(
+    req: &HttpRequest,
+    status: StatusCode,
+    s: SignedIn,
+) -> HttpResponse {
     let secure = is_https(req);
     // Browsers name the page on every POST; their scripts get no token to leak.
     let browser = req.headers().contains_key(header::ORIGIN);

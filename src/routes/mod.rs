@@ -14,6 +14,7 @@ pub mod generate;
 pub mod health;
 pub mod jobs;
 pub mod json;
+pub mod links;
 pub mod me;
 pub mod multipart;
 pub mod openai;
@@ -27,6 +28,7 @@ pub mod ws;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(health::configure)
         .configure(auth::configure)
+        .configure(links::configure)
         .configure(me::configure)
         .configure(admin_users::configure)
         .configure(admin_projections::configure)
@@ -47,6 +49,7 @@ pub fn openapi_parts() -> Vec<utoipa::openapi::OpenApi> {
     vec![
         health::openapi(),
         auth::openapi(),
+        links::openapi(),
         me::openapi(),
         admin_users::openapi(),
         admin_projections::openapi(),

@@ -266,3 +266,99 @@ async fn api_keys_act_only_within_their_scopes_and_until_they_expire() {
         .clone();
     assert_eq!(ops_row["scopes"], json!(["read", "admin"]));
 }
+
+#[actix_web::test]
+async fn the_setup_link_creates_the_first_administrator_once() {
+    let app = spawn_app().await;
+    let (token, _) = app
+        .auth
+        .issue_setup_link()
+        .await
+        .expect("issue")
+        .expect("a fresh install has no administrator");
+    use secrecy::ExposeSecret as _;
+    let token = token.expose_secret().to_owned();
+    let setup = |token: &str, password: &str| {
+        json!({ "token": token, "email": "root@example.com", "password": password,
+                "display_name": "Root" })
+    };
+    // A refused account does not use the link up.
+    let r = app
+        .send(app.post_json("/api/auth/setup", &setup(&token, "short")))
+        .await;
+    assert_eq!(code_of(&r), (422, "weak_password"));
+    let forged = format!("{}x", &token[..token.len() - 1]);
+    let r = app
+        .send(app.post_json("/api/auth/setup", &setup(&forged, PASSWORD)))
+        .await;
+    assert_eq!(code_of(&r), (410, "link_invalid"));
+
+    let r = app
+        .send(app.post_json("/api/auth/setup", &setup(&token, PASSWORD)))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    assert_eq!(r.body["role"], "admin");
+    let admin = tokens_of(&r.body).expect("signed in");
+    assert_eq!(
+        app.get_as("/api/admin/users", &admin.access).await.status,
+        StatusCode::OK
+    );
+    // Done: the link, and any other, does nothing more; no new link is issued.
+    let r = app
+        .send(app.post_json("/api/auth/setup", &setup(&token, PASSWORD)))
+        .await;
+    assert_eq!(code_of(&r), (409, "setup_done"));
+    assert!(app.auth.issue_setup_link().await.expect("issue").is_none());
+}
+
+#[actix_web::test]
+async fn a_reset_link_sets_a_new_password_once_and_ends_every_sign_in() {
+    let app = spawn_app().await;
+    let admin = app.make_admin("root@example.com").await;
+    let user = app.register("ada@example.com").await;
+    let r = app
+        .call_as(
+            Method::POST,
+            &format!("/api/admin/users/{}/reset-link", user.user_id),
+            &user.access,
+            None,
+        )
+        .await;
+    assert_eq!(code_of(&r), (403, "forbidden"), "users issue no links");
+    let r = app
+        .call_as(
+            Method::POST,
+            &format!("/api/admin/users/{}/reset-link", user.user_id),
+            &admin.access,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    let url = r.body["url"].as_str().unwrap();
+    let token = url
+        .split_once("/reset#")
+        .expect("a /reset link")
+        .1
+        .to_owned();
+    let reset = |password: &str| json!({ "token": token, "new_password": password });
+    let r = app
+        .send(app.post_json("/api/auth/password-reset", &reset("short")))
+        .await;
+    assert_eq!(code_of(&r), (422, "weak_password"));
+    let r = app
+        .send(app.post_json("/api/auth/password-reset", &reset(NEW_PASSWORD)))
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{r:?}");
+    assert_eq!(
+        code_of(&me(&app, &user.access).await),
+        (401, "session_ended")
+    );
+    assert_eq!(
+        app.try_login("ada@example.com", NEW_PASSWORD).await.status,
+        StatusCode::OK
+    );
+    let r = app
+        .send(app.post_json("/api/auth/password-reset", &reset("Yet-Another-99")))
+        .await;
+    assert_eq!(code_of(&r), (410, "link_invalid"), "once only");
+}

@@ -26,6 +26,8 @@ pub enum UsersError {
     ApiKeyExists,
     #[error("the last active admin cannot be disabled or demoted")]
     LastAdmin,
+    #[error("the link is unknown, used or expired")]
+    LinkInvalid,
     #[error(transparent)]
     Store(#[from] StoreError),
 }

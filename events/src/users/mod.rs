@@ -6,6 +6,7 @@
 mod api_key;
 mod email;
 mod error;
+mod link;
 mod roster;
 mod session;
 mod user;
@@ -13,6 +14,7 @@ mod user;
 pub use api_key::{ApiKey, ApiKeyCommand, ApiKeyEvent, Scope, DEFAULT_SCOPES};
 pub use email::{EmailClaim, EmailClaimCommand, EmailClaimEvent};
 pub use error::UsersError;
+pub use link::{Link, LinkCommand, LinkEvent, LinkPurpose};
 pub use roster::{roster_stream, AdminRoster, AdminRosterCommand, AdminRosterEvent};
 pub use session::{Session, SessionCommand, SessionEvent, REVOKED_LOGOUT, REVOKED_REUSE};
 pub use user::{
@@ -52,6 +54,11 @@ pub fn email_stream(email_sha256_hex: &str) -> Result<StreamId, StoreError> {
 /// `session-<family uuid>`: one refresh-token family (one sign-in and its rotations).
 pub fn session_stream(family_id: Uuid) -> StreamId {
     StreamId::for_entity("session", family_id)
+}
+
+/// `link-<uuid>`: a one-time link (setup, password reset).
+pub fn link_stream(link_id: Uuid) -> StreamId {
+    StreamId::for_entity("link", link_id)
 }
 
 /// `apikey-<uuid>`.

@@ -57,7 +57,7 @@ impl AuthService {
         self.create_user(new, Role::Admin, None).await
     }
 
-    async fn create_user(
+    pub(super) async fn create_user(
         &self,
         new: NewUser,
         role: Role,

@@ -49,6 +49,8 @@ export const ERROR_MESSAGES: Record<ErrorCode, string> = {
   invalid_multipart: 'The upload could not be read.',
   too_many_files: 'Send one file at a time.',
   too_many_parts: 'The form repeats a field too often.',
+  link_invalid: 'This link was used already or has expired. Ask for a new one.',
+  setup_done: 'Tessera already has an administrator. Sign in instead.',
   insufficient_scope: 'This API key is not allowed to do that.',
   too_many_api_keys: 'You have as many API keys as allowed. Revoke one first.',
   session_ended: 'You were signed out. Sign in again.',
