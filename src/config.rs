@@ -130,7 +130,15 @@ pub struct DatabaseSettings {
 #[serde(deny_unknown_fields)]
 pub struct AuthSettings {
     pub jwt_secret: SecretString,
+    /// Earlier secrets whose tokens still verify (never sign), so that a new `jwt_secret`
+    /// signs no one out: keep an old one here for one access-token lifetime after rotating.
+    /// A list, or one comma-separated string.
+    #[serde(default, deserialize_with = "secret_list")]
+    pub jwt_previous_secrets: Vec<SecretString>,
     pub jwt_issuer: String,
+    /// The `aud` claim of access tokens, checked on every token.
+    #[serde(default = "default_audience")]
+    pub jwt_audience: String,
     pub access_token_ttl_secs: u64,
     pub refresh_token_ttl_secs: u64,
     /// A sign-in lasts at most this long, however often its refresh token is rotated.
@@ -152,6 +160,17 @@ pub struct AuthSettings {
 
 fn default_max_api_keys() -> u32 {
     25
+}
+
+fn default_audience() -> String {
+    "tessera-api".to_owned()
+}
+
+fn secret_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<SecretString>, D::Error> {
+    Ok(list_or_commas(d)?
+        .into_iter()
+        .map(SecretString::from)
+        .collect())
 }
 
 #[derive(Debug, Clone, Deserialize, serde::Serialize, utoipa::ToSchema)]

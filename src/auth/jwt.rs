@@ -2,6 +2,9 @@
 //!
 //! The validation names exactly one algorithm, so tokens claiming `none`, RS256 (the HS/RS key
 //! confusion) or any other algorithm are refused before their signature is even considered.
+//! Tokens name their audience (`aud`) and the key that signed them (`kid`, derived from the
+//! secret): the current secret signs, earlier ones (`auth.jwt_previous_secrets`) still verify,
+//! so a secret can be rotated without signing anyone out.
 
 use chrono::{DateTime, Duration, Utc};
 use jsonwebtoken::errors::ErrorKind;
@@ -22,6 +25,8 @@ pub struct Claims {
     pub iat: i64,
     pub exp: i64,
     pub iss: String,
+    /// Who the token is for: this deployment's API.
+    pub aud: String,
     /// Unique per token, for audit trails.
     pub jti: Uuid,
     /// When it was issued, in milliseconds (`iat` is whole seconds): what ending a user's
@@ -40,12 +45,22 @@ impl Claims {
     }
 }
 
+/// The id of the key a secret makes: the first 16 hex digits of its sha256 (naming the key
+/// without revealing it).
+fn key_id(secret: &[u8]) -> String {
+    use sha2::Digest as _;
+    hex::encode(&sha2::Sha256::digest(secret)[..8])
+}
+
 /// Signs and verifies access tokens.
 pub struct JwtKeys {
+    kid: String,
     encoding: EncodingKey,
-    decoding: DecodingKey,
+    /// Every key that verifies, by id: the current one and the earlier ones.
+    decoding: Vec<(String, DecodingKey)>,
     validation: Validation,
     issuer: String,
+    audience: String,
     ttl: Duration,
 }
 
@@ -54,15 +69,25 @@ impl JwtKeys {
         let secret = settings.jwt_secret.expose_secret().as_bytes();
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[&settings.jwt_issuer]);
-        validation.set_required_spec_claims(&["exp", "iat", "iss", "sub"]);
+        validation.set_audience(&[&settings.jwt_audience]);
+        validation.set_required_spec_claims(&["exp", "iat", "iss", "sub", "aud"]);
         // We issue and verify on the same clocks; tokens are short-lived, so no grace period.
         validation.leeway = 0;
         let ttl_secs = i64::try_from(settings.access_token_ttl_secs).unwrap_or(i64::MAX);
+        let decoding = std::iter::once(&settings.jwt_secret)
+            .chain(&settings.jwt_previous_secrets)
+            .map(|s| {
+                let s = s.expose_secret().as_bytes();
+                (key_id(s), DecodingKey::from_secret(s))
+            })
+            .collect();
         Self {
+            kid: key_id(secret),
             encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
+            decoding,
             validation,
             issuer: settings.jwt_issuer.clone(),
+            audience: settings.jwt_audience.clone(),
             ttl: Duration::try_seconds(ttl_secs).unwrap_or(Duration::MAX),
         }
     }
@@ -83,18 +108,33 @@ impl JwtKeys {
             iat: now.timestamp(),
             exp: expires.timestamp(),
             iss: self.issuer.clone(),
+            aud: self.audience.clone(),
             jti: Uuid::new_v4(),
             iat_ms: Some(now.timestamp_millis()),
         };
-        let token =
-            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-                .map_err(|e| AuthError::Internal(format!("signing an access token failed: {e}")))?;
+        let header = Header {
+            kid: Some(self.kid.clone()),
+            ..Header::new(Algorithm::HS256)
+        };
+        let token = jsonwebtoken::encode(&header, &claims, &self.encoding)
+            .map_err(|e| AuthError::Internal(format!("signing an access token failed: {e}")))?;
         Ok((token, expires))
     }
 
-    /// The claims of a valid, unexpired token of ours.
+    /// The claims of a valid, unexpired token of ours, verified with the key its `kid` names
+    /// (the current key when it names none).
     pub fn verify(&self, token: &str) -> Result<Claims, AuthError> {
-        match jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation) {
+        let kid = jsonwebtoken::decode_header(token)
+            .map_err(|_| AuthError::InvalidToken)?
+            .kid;
+        let key = match kid {
+            None => &self.decoding[0].1,
+            Some(kid) => match self.decoding.iter().find(|(id, _)| *id == kid) {
+                Some((_, key)) => key,
+                None => return Err(AuthError::InvalidToken),
+            },
+        };
+        match jsonwebtoken::decode::<Claims>(token, key, &self.validation) {
             Ok(data) => Ok(data.claims),
             Err(e) if matches!(e.kind(), ErrorKind::ExpiredSignature) => {
                 Err(AuthError::TokenExpired)
@@ -121,7 +161,9 @@ mod tests {
     fn settings(secret: &str) -> AuthSettings {
         AuthSettings {
             jwt_secret: SecretString::from(secret),
+            jwt_previous_secrets: Vec::new(),
             jwt_issuer: "tessera".into(),
+            jwt_audience: "tessera-api".into(),
             access_token_ttl_secs: 900,
             refresh_token_ttl_secs: 3600,
             session_max_lifetime_secs: 90 * 24 * 3600,
@@ -142,7 +184,7 @@ mod tests {
         let now = Utc::now().timestamp();
         json!({
             "sub": Uuid::new_v4(), "role": "admin", "iat": now, "exp": now + exp_offset,
-            "iss": "tessera", "jti": Uuid::new_v4(),
+            "iss": "tessera", "aud": "tessera-api", "jti": Uuid::new_v4(),
         })
     }
 
@@ -191,6 +233,44 @@ mod tests {
             .issue(Uuid::new_v4(), Role::User, Utc::now() - Duration::hours(1))
             .expect("issue");
         assert!(matches!(keys.verify(&t), Err(AuthError::TokenExpired)));
+    }
+
+    #[test]
+    fn a_rotated_secret_keeps_its_tokens_valid_and_a_token_for_another_audience_is_refused() {
+        let old = JwtKeys::new(&settings(SECRET));
+        let (t, _) = old
+            .issue(Uuid::new_v4(), Role::User, Utc::now())
+            .expect("issue");
+        let rotated = JwtKeys::new(&AuthSettings {
+            jwt_previous_secrets: vec![SecretString::from(SECRET)],
+            ..settings("a-new-secret-that-is-long-enough-0123456789")
+        });
+        assert!(
+            rotated.verify(&t).is_ok(),
+            "signed with the previous secret"
+        );
+        let (fresh, _) = rotated
+            .issue(Uuid::new_v4(), Role::User, Utc::now())
+            .expect("issue");
+        assert!(rotated.verify(&fresh).is_ok());
+        assert!(
+            matches!(old.verify(&fresh), Err(AuthError::InvalidToken)),
+            "unknown kid"
+        );
+        // Dropped from the list, the old secret verifies nothing.
+        let later = JwtKeys::new(&settings("a-new-secret-that-is-long-enough-0123456789"));
+        assert!(matches!(later.verify(&t), Err(AuthError::InvalidToken)));
+
+        let mut c = claims(60);
+        c["aud"] = json!("another-service");
+        let t = hs_signed(json!({"alg": "HS256"}), &c, SECRET);
+        assert!(matches!(old.verify(&t), Err(AuthError::InvalidToken)));
+        c.as_object_mut().unwrap().remove("aud");
+        let t = hs_signed(json!({"alg": "HS256"}), &c, SECRET);
+        assert!(
+            matches!(old.verify(&t), Err(AuthError::InvalidToken)),
+            "aud is required"
+        );
     }
 
     #[test]

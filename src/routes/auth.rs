@@ -55,7 +55,8 @@ impl From<RoleName> for Role {
 pub struct RegisterRequest {
     #[schema(max_length = 254, example = "ada@example.com")]
     pub email: String,
-    /// At least 10 characters of at least two kinds (lowercase, uppercase, digits, symbols).
+    /// At least 10 characters and hard to guess (estimated with zxcvbn: no common words, names,
+    /// dates, keyboard patterns or the email address).
     #[schema(value_type = String, format = Password, min_length = 10, max_length = 256)]
     pub password: SecretString,
     #[schema(max_length = 100, example = "Ada Lovelace")]

@@ -17,6 +17,8 @@ pub fn settings() -> AuthSettings {
     AuthSettings {
         jwt_secret: SecretString::from(AUTH_SECRET),
         jwt_issuer: "tessera".into(),
+        jwt_audience: "tessera-api".into(),
+        jwt_previous_secrets: Vec::new(),
         access_token_ttl_secs: 900,
         refresh_token_ttl_secs: 3600,
         session_max_lifetime_secs: 90 * 24 * 3600,

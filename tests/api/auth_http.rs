@@ -93,7 +93,7 @@ fn b64(v: &Value) -> String {
 fn claims(sub: &str, exp_offset: i64) -> Value {
     let now = chrono::Utc::now().timestamp();
     json!({ "sub": sub, "role": "admin", "iat": now, "exp": now + exp_offset, "iss": "tessera",
-            "jti": Uuid::new_v4() })
+            "aud": "tessera-api", "jti": Uuid::new_v4() })
 }
 
 fn hs_signed(header: Value, claims: &Value, secret: &str) -> String {
@@ -200,7 +200,7 @@ async fn registration_input_is_validated_with_stable_codes() {
             "password",
         ),
         (
-            json!({ "email": "w@example.com", "password": "alllowercaseletters", "display_name": "W" }),
+            json!({ "email": "w@example.com", "password": "password12345", "display_name": "W" }),
             StatusCode::UNPROCESSABLE_ENTITY,
             "weak_password",
             "password",

@@ -119,6 +119,18 @@ describe('routing and sign-in', () => {
     expect(router.state.location.pathname).toBe('/settings/security');
   });
 
+  it('opens the one-time link pages to signed-out visitors, without the token in the address', async () => {
+    mockApi({ 'GET /api/me': () => apiError(401, 'unauthenticated'), 'POST /api/auth/refresh': () => apiError(401, 'unauthenticated') });
+    const router = renderApp('/setup#tok');
+    expect(await screen.findByRole('heading', { level: 1, name: 'Create the administrator' })).toBeInTheDocument();
+    await waitFor(() => expect(router.state.location.hash).toBe(''));
+    expect(router.state.location.pathname).toBe('/setup');
+    await act(() => router.navigate('/reset#tok'));
+    expect(await screen.findByRole('heading', { level: 1, name: 'Choose a new password' })).toBeInTheDocument();
+    expect(screen.getByLabelText('New password')).toBeInTheDocument();
+    await waitFor(() => expect(router.state.location.hash).toBe(''));
+  });
+
   it('answers unknown addresses with a 404 page', async () => {
     mockApi({ 'GET /api/me': () => ME });
     renderApp('/no/such/page');

@@ -26,6 +26,9 @@ export const routes: RouteObject[] = [
           { path: 'signup', lazy: page(() => import('./pages/auth/SignUpPage')) },
         ],
       },
+      // One-time links (`#<token>`), open whoever is signed in: each page sees to its own outcome.
+      { path: 'setup', lazy: page(() => import('./pages/auth/SetupPage')) },
+      { path: 'reset', lazy: page(() => import('./pages/auth/ResetPasswordPage')) },
       {
         element: (
           <RequireAuth fallback={<ShellSkeleton />}>

@@ -27,7 +27,7 @@ export const ERROR_MESSAGES: Record<ErrorCode, string> = {
   refresh_token_reused: 'Your session was ended for safety. Sign in again.',
   account_disabled: 'This account is disabled. Ask an administrator.',
   email_taken: 'An account with this email already exists.',
-  weak_password: 'Use at least 10 characters of at least two kinds (lowercase, uppercase, digits, symbols).',
+  weak_password: 'Choose a password that is hard to guess: at least 10 characters, no common words, names, dates or keyboard patterns. A few unusual words work well.',
   invalid_email: 'Enter a valid email address.',
   login_throttled: 'Too many attempts. Try again later.',
   registration_throttled: 'Too many attempts. Try again later.',

@@ -140,7 +140,7 @@ const FRIENDLY: Partial<Record<ClientErrorCode, string>> = {
   email_taken: 'An account with this email already exists.',
   registration_closed: 'Sign-ups are closed on this server. Ask an administrator for an account.',
   invalid_email: 'Enter a valid email address.',
-  weak_password: 'Use at least 10 characters of at least two kinds (lowercase, uppercase, digits, symbols).',
+  weak_password: 'Choose a password that is hard to guess: at least 10 characters, no common words, names, dates or keyboard patterns. A few unusual words work well.',
   internal_error: 'Something went wrong on our side. Try again in a moment.',
   forbidden: 'You do not have access to this.',
   not_found: 'Not found. It may have been deleted.',

@@ -16,6 +16,8 @@ export interface AuthState {
   isAdmin: boolean;
   signIn: (body: Schema<'LoginRequest'>) => Promise<Me>;
   signUp: (body: Schema<'RegisterRequest'>) => Promise<Me>;
+  /** Creates the first administrator with the setup link's token, and signs them in. */
+  setUp: (body: Schema<'SetupRequest'>) => Promise<Me>;
   signOut: () => Promise<void>;
 }
 

@@ -69,6 +69,11 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     [afterTokens],
   );
 
+  const setUp = useCallback(
+    async (body: Schema<'SetupRequest'>) => afterTokens(await call(api.POST('/api/auth/setup', { body }))),
+    [afterTokens],
+  );
+
   const signOut = useCallback(async () => {
     try {
       // Revokes the session server-side (the refresh cookie goes with the request).
@@ -94,9 +99,10 @@ export function AuthProvider({ children }: { children: ReactNode }) {
       isAdmin: user?.role === 'admin',
       signIn,
       signUp,
+      setUp,
       signOut,
     }),
-    [me.isPending, me.error, unreachable, user, retry, signIn, signUp, signOut],
+    [me.isPending, me.error, unreachable, user, retry, signIn, signUp, setUp, signOut],
   );
 
   return <AuthContext value={value}>{children}</AuthContext>;

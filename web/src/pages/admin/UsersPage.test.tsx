@@ -135,6 +135,26 @@ describe('Admin users page', () => {
     expect(screen.getByRole('combobox', { name: 'Role of admin@example.com' })).toHaveValue('admin');
   });
 
+  it('issues a password reset link and shows it once, with its expiry', async () => {
+    const url = 'https://tessera.example/reset#reset-token-1';
+    const api = server({ 'POST /api/admin/users/{id}/reset-link': () => jsonResponse(201, { url, expires_at: '2026-03-11T10:00:00Z' }) });
+    const user = userEvent.setup();
+    renderWithProviders(<UsersPage />, { auth: true });
+    await user.click(within(await bobRow()).getByRole('button', { name: 'Password reset link for bob@example.com' }));
+
+    const dialog = await screen.findByRole('dialog', { name: 'Password reset link for Bob' });
+    expect(api.calls('POST /api/admin/users/{id}/reset-link')[0]?.request.url).toContain(BOB.id);
+    expect(within(dialog).getByLabelText('Reset link')).toHaveValue(url);
+    expect(within(dialog).getByText(/Works once, until/)).toHaveTextContent('signs them out everywhere');
+    expect(dialog).toHaveAccessibleDescription(/Hand it to them yourself/);
+
+    await user.click(within(dialog).getByRole('button', { name: 'Copy' }));
+    expect(await navigator.clipboard.readText()).toBe(url);
+
+    await user.click(within(dialog).getByRole('button', { name: 'Done' }));
+    await waitFor(() => expect(screen.queryByRole('dialog')).not.toBeInTheDocument());
+  });
+
   it('pages through users', async () => {
     const api = server({
       'GET /api/admin/users': ({ request }) =>

@@ -20,6 +20,7 @@ import { useToast } from '../../ui/toast';
 import { AdminNav } from './AdminNav';
 import { adminErrorMessage } from './errors';
 import { QuotaDialog } from './QuotaDialog';
+import { ResetLinkDialog, useResetLinks } from './ResetLink';
 
 type User = Schema<'AdminUserView'>;
 type Role = Schema<'RoleName'>;
@@ -116,14 +117,18 @@ function UserRows({
   totals,
   onAction,
   onQuota,
+  onResetLink,
   busyId,
+  linkBusyId,
 }: {
   users: User[];
   meId: string | undefined;
   totals: ReturnType<typeof useTotals>;
   onAction: (a: Action) => void;
   onQuota: (u: User) => void;
+  onResetLink: (u: User) => void;
   busyId: string | null;
+  linkBusyId: string | null;
 }) {
   return (
     <div className="overflow-hidden rounded-xl border border-zinc-200 dark:border-zinc-800">
@@ -180,6 +185,9 @@ function UserRows({
                     <Button size="sm" onClick={() => onQuota(u)} aria-label={`Edit quota of ${u.email}`}>
                       Quota
                     </Button>
+                    <Button size="sm" onClick={() => onResetLink(u)} loading={linkBusyId === u.id} aria-label={`Password reset link for ${u.email}`}>
+                      Reset link
+                    </Button>
                     {u.disabled ? (
                       <Button size="sm" onClick={() => onAction({ kind: 'enable', user: u })} loading={busy} aria-label={`Enable ${u.email}`}>
                         Enable
@@ -227,7 +235,7 @@ function UsersSkeleton() {
   );
 }
 
-/** `/admin/users`: accounts, their role, status and usage; disable/enable, roles and quotas. */
+/** `/admin/users`: accounts, their role, status and usage; disable/enable, roles, quotas and reset links. */
 export default function UsersPage() {
   const users = useUsers();
   const totals = useTotals();
@@ -236,6 +244,7 @@ export default function UsersPage() {
   const toast = useToast();
   const [action, setAction] = useState<Action | null>(null);
   const [quotaUser, setQuotaUser] = useState<User | null>(null);
+  const links = useResetLinks();
 
   const run = useMutation({
     mutationFn: (a: Action) => {
@@ -274,7 +283,16 @@ export default function UsersPage() {
         <EmptyState icon={<UsersIcon />} title="No users yet" description="Accounts appear here once people sign up." />
       ) : (
         <>
-          <UserRows users={list} meId={meId} totals={totals} onAction={setAction} onQuota={setQuotaUser} busyId={run.isPending ? (run.variables?.user.id ?? null) : null} />
+          <UserRows
+            users={list}
+            meId={meId}
+            totals={totals}
+            onAction={setAction}
+            onQuota={setQuotaUser}
+            onResetLink={links.issue}
+            busyId={run.isPending ? (run.variables?.user.id ?? null) : null}
+            linkBusyId={links.busyId}
+          />
           {totals.isError && <p className="mt-2 text-xs text-zinc-500 dark:text-zinc-400">Usage could not be loaded: {adminErrorMessage(totals.error)}</p>}
           {users.hasNextPage && (
             <div className="mt-4 flex justify-center">
@@ -297,6 +315,7 @@ export default function UsersPage() {
         confirmLabel={text?.label ?? 'Confirm'}
       />
       <QuotaDialog user={quotaUser} onClose={() => setQuotaUser(null)} />
+      <ResetLinkDialog issued={links.issued} onClose={links.close} />
     </>
   );
 }

@@ -5,10 +5,9 @@ import { errorMessage, isApiError, type ApiError } from '../../api/errors';
 import { useAuth } from '../../auth/AuthContext';
 import { checkPassword, PASSWORD_MIN_CHARS } from '../../auth/password';
 import { Button } from '../../ui/Button';
-import { cx } from '../../ui/cx';
 import { FormError, TextField } from '../../ui/Field';
-import { CheckIcon } from '../../ui/icons';
 import { AuthLayout } from './AuthLayout';
+import { PasswordRules } from './PasswordFields';
 
 /** Server codes that belong to one field of this form. */
 const FIELD_OF_CODE: Record<string, 'email' | 'password' | 'display_name'> = {
@@ -22,16 +21,6 @@ function fieldErrorsOf(err: ApiError): Record<string, string> {
   if (!field) return {};
   // The server's own words say which rule failed (e.g. "it must not be your email address").
   return { [field]: err.is('email_taken') ? errorMessage(err) : err.message };
-}
-
-function Rule({ ok, children }: { ok: boolean; children: string }) {
-  return (
-    <li className={cx('flex items-center gap-1.5', ok ? 'text-emerald-600 dark:text-emerald-400' : 'text-zinc-500 dark:text-zinc-400')}>
-      <CheckIcon className={cx('size-3.5', !ok && 'opacity-30')} />
-      {children}
-      <span className="sr-only">{ok ? '(met)' : '(not met yet)'}</span>
-    </li>
-  );
 }
 
 /** `/signup`: create an account (when the server allows sign-ups) and sign in. */
@@ -51,7 +40,7 @@ export default function SignUpPage() {
     setError(null);
     setFieldErrors({});
     if (!check.ok) {
-      setFieldErrors({ password: 'Choose a password that meets both rules below.' });
+      setFieldErrors({ password: `Use at least ${PASSWORD_MIN_CHARS} characters.` });
       return;
     }
     setBusy(true);
@@ -115,12 +104,7 @@ export default function SignUpPage() {
           value={password}
           onChange={(e) => setPassword(e.target.value)}
           error={fieldErrors.password}
-          hint={
-            <ul className="mt-1 space-y-1">
-              <Rule ok={check.longEnough}>{`At least ${PASSWORD_MIN_CHARS} characters`}</Rule>
-              <Rule ok={check.mixed}>Two kinds: lowercase, uppercase, digits, symbols</Rule>
-            </ul>
-          }
+          hint={<PasswordRules check={check} />}
         />
         <Button type="submit" variant="primary" className="w-full" loading={busy} disabled={!email || !displayName || !password}>
           Create account

@@ -97,7 +97,7 @@ function PasswordSection() {
           value={next}
           onChange={(e) => setNext(e.target.value)}
           error={fieldErrors.new_password}
-          hint={`At least ${PASSWORD_MIN_CHARS} characters, of two kinds or more: lowercase, uppercase, digits, symbols.`}
+          hint={`At least ${PASSWORD_MIN_CHARS} characters and hard to guess: a few unusual words work well.`}
         />
         <TextField
           label="Confirm new password"
