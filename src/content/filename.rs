@@ -115,3 +115,26 @@ mod tests {
         assert_eq!(ascii_fallback("日本"), "download");
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Whatever a client sends, a kept name is one safe path segment that sanitising again
+        /// leaves as it is.
+        #[test]
+        fn kept_names_are_safe_single_segments(raw in "\\PC{0,300}|[./\\\\: \u{202E}\u{0}a-z]{0,40}") {
+            if let Some(name) = sanitize(&raw) {
+                prop_assert!(!name.is_empty() && name.len() <= MAX_BYTES, "{name:?}");
+                prop_assert!(!name.contains(['/', '\\', ':', '*', '?', '"', '<', '>', '|']), "{name:?}");
+                prop_assert!(!name.starts_with('.') && name.trim() == name, "{name:?}");
+                prop_assert!(!name.chars().any(|c| c.is_control() || is_bidi_or_invisible(c)), "{name:?}");
+                prop_assert_eq!(sanitize(&name), Some(name.clone()));
+                prop_assert!(ascii_fallback(&name).is_ascii());
+            }
+        }
+    }
+}

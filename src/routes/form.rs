@@ -356,3 +356,94 @@ mod tests {
         assert!(matches!(err, FormError::Invalid(_)), "{err}");
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use actix_web::test::TestRequest;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const BOUNDARY: &str = "XyZzY";
+
+    /// Reads `body` in chunks of `chunk` bytes: each part's name and bytes, in order.
+    fn read_all(body: Vec<u8>, chunk: usize) -> Result<Vec<(String, Vec<u8>)>, String> {
+        actix_rt::System::new().block_on(async move {
+            let (req, _) = TestRequest::default()
+                .insert_header((
+                    header::CONTENT_TYPE,
+                    format!("multipart/form-data; boundary={BOUNDARY}"),
+                ))
+                .to_http_parts();
+            let chunks: Vec<Result<Bytes, PayloadError>> = body
+                .chunks(chunk)
+                .map(|c| Ok(Bytes::copy_from_slice(c)))
+                .collect();
+            let mut form =
+                Form::new(&req, futures_util::stream::iter(chunks)).map_err(|e| e.to_string())?;
+            let mut out = Vec::new();
+            while let Some(mut field) = form.next_field().await.map_err(|e| e.to_string())? {
+                let data = field
+                    .read_to_limit(usize::MAX)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                out.push((field.name().to_owned(), data));
+            }
+            Ok(out)
+        })
+    }
+
+    fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+        haystack.windows(needle.len()).any(|w| w == needle)
+    }
+
+    /// Bytes biased towards what delimiters are made of.
+    fn data() -> impl Strategy<Value = Vec<u8>> {
+        proptest::collection::vec(
+            prop_oneof![
+                any::<u8>(),
+                Just(b'\r'),
+                Just(b'\n'),
+                Just(b'-'),
+                Just(b'X'),
+                Just(b'y'),
+                Just(b'Z')
+            ],
+            0..200,
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        /// Any parts, in chunks of any size, read back as they were sent.
+        #[test]
+        fn any_parts_in_any_chunks_read_back_as_sent(
+            parts in proptest::collection::vec(("[a-z]{1,8}", data()), 1..4),
+            chunk in 1usize..64,
+        ) {
+            // RFC 2046: a part's bytes never hold the delimiter (counting the CRLF before them).
+            let delimiter = format!("\r\n--{BOUNDARY}");
+            prop_assume!(parts
+                .iter()
+                .all(|(_, d)| !contains(&[b"\r\n".as_slice(), d].concat(), delimiter.as_bytes())));
+            let mut body = Vec::new();
+            for (name, data) in &parts {
+                body.extend_from_slice(
+                    format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n")
+                        .as_bytes(),
+                );
+                body.extend_from_slice(data);
+                body.extend_from_slice(b"\r\n");
+            }
+            body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+            prop_assert_eq!(read_all(body, chunk), Ok(parts));
+        }
+
+        /// Any bytes at all: parts, or a clear refusal; never a panic or a hang.
+        #[test]
+        fn any_body_is_read_or_refused(body in data(), chunk in 1usize..64) {
+            let _ = read_all(body, chunk);
+        }
+    }
+}

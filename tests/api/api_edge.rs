@@ -279,12 +279,17 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/auth/login"),
     ("post", "/api/auth/refresh"),
     ("post", "/api/auth/logout"),
+    ("post", "/api/auth/logout-all"),
+    ("post", "/api/auth/setup"),
+    ("post", "/api/auth/password-reset"),
     ("get", "/api/me"),
+    ("post", "/api/me/password"),
     ("get", "/api/me/api-keys"),
     ("post", "/api/me/api-keys"),
     ("delete", "/api/me/api-keys/{id}"),
     ("get", "/api/admin/users"),
     ("post", "/api/admin/users/{id}/disable"),
+    ("post", "/api/admin/users/{id}/reset-link"),
     ("post", "/api/admin/users/{id}/enable"),
     ("put", "/api/admin/users/{id}/role"),
     ("put", "/api/admin/users/{id}/quota"),
@@ -429,6 +434,15 @@ async fn the_openapi_document_lists_exactly_the_routes_that_are_served() {
         (401, "unauthenticated")
     );
     assert_eq!(answer("post", "/api/auth/logout").0, 204);
+    assert_eq!(
+        answer("post", "/api/auth/logout-all"),
+        (401, "unauthenticated")
+    );
+    assert_eq!(answer("post", "/api/auth/setup"), (400, "invalid_json"));
+    assert_eq!(
+        answer("post", "/api/auth/password-reset"),
+        (400, "invalid_json")
+    );
     assert_eq!(answer("get", "/api/ws"), (400, "not_a_websocket"));
     for (method, path) in ROUTES {
         let private = [

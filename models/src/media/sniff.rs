@@ -164,3 +164,54 @@ fn iso_brand(brand: &[u8]) -> Result<IsoBrand, MediaError> {
         _ => IsoBrand::Mp4,
     })
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn sniffed(bytes: &[u8]) -> Result<Sniffed, MediaError> {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), bytes).unwrap();
+        let sniffed = sniff(file.path());
+        // What an ISO file holds is read from its boxes: hostile boxes must not panic either.
+        if let Ok(Sniffed::Iso(brand)) = &sniffed {
+            let _ = crate::media::isobmff::inspect(file.path(), *brand);
+        }
+        sniffed
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Any bytes: an answer, never a panic; a file is empty only when it has no bytes.
+        #[test]
+        fn any_bytes_get_an_answer(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            let s = sniffed(&bytes);
+            prop_assert_eq!(matches!(s, Ok(Sniffed::Empty)), bytes.is_empty());
+        }
+
+        /// A signature decides, whatever follows it.
+        #[test]
+        fn signatures_decide(rest in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let png = [b"\x89PNG\r\n\x1a\n".as_slice(), &rest].concat();
+            prop_assert!(matches!(sniffed(&png), Ok(Sniffed::Image(ImageFormat::Png))));
+            let gif = [b"GIF89a".as_slice(), &rest].concat();
+            prop_assert!(matches!(sniffed(&gif), Ok(Sniffed::Image(ImageFormat::Gif))));
+        }
+
+        /// ISO files with arbitrary boxes after a valid `ftyp` never panic the box reader.
+        #[test]
+        fn hostile_iso_boxes_are_read_safely(
+            boxes in proptest::collection::vec(any::<u8>(), 0..1024),
+            size in any::<u32>(),
+        ) {
+            let mut bytes = b"\0\0\0\x14ftypisom\0\0\x02\0isom".to_vec();
+            bytes.extend_from_slice(&size.to_be_bytes());
+            bytes.extend_from_slice(b"moov");
+            bytes.extend_from_slice(&boxes);
+            let _ = sniffed(&bytes);
+        }
+    }
+}

@@ -266,3 +266,41 @@ mod tests {
         assert_eq!(parse_range("bytes=9-1", 100), Ok(None));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::parse_range;
+
+    proptest! {
+        /// Any header: a range inside the file, the whole file, or 416; never a panic.
+        #[test]
+        fn any_range_header_resolves_inside_the_file(
+            value in "(bytes=)?[0-9 ,-]{0,24}|\\PC{0,40}",
+            size in 0u64..1_000_000,
+        ) {
+            match parse_range(&value, size) {
+                Ok(Some((start, end))) => {
+                    prop_assert!(start < size || size == 0, "{value:?} {size}");
+                    if let Some(end) = end {
+                        prop_assert!(end >= start, "{value:?}");
+                    }
+                }
+                Ok(None) => {}
+                Err(total) => prop_assert_eq!(total, size),
+            }
+        }
+
+        /// A well-formed range inside the file is taken as written.
+        #[test]
+        fn well_formed_ranges_are_taken_as_written(size in 1u64..1_000_000, a in any::<u64>(), len in 0u64..1000) {
+            let start = a % size;
+            let end = start + len;
+            prop_assert_eq!(
+                parse_range(&format!("bytes={start}-{end}"), size),
+                Ok(Some((start, Some(end))))
+            );
+        }
+    }
+}

@@ -313,3 +313,65 @@ fn secret_fields_never_reach_the_client() {
     );
     assert!(text.contains("\"prefix\":\"tsk_1\""), "{text}");
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    use crate::session::protocol::{parse_client_message, ClientMessage, PROTOCOL_VERSION};
+
+    /// JSON values of every shape, a few levels deep.
+    fn json() -> impl Strategy<Value = serde_json::Value> {
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            any::<f64>().prop_map(|f| serde_json::Value::from(if f.is_finite() { f } else { 0.0 })),
+            "\\PC{0,20}".prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(3, 32, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
+                proptest::collection::btree_map("[a-z_]{1,8}", inner, 0..4)
+                    .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Any text: a message or a violation with a code, never a panic.
+        #[test]
+        fn any_text_is_a_message_or_a_violation(text in "\\PC{0,200}") {
+            let _ = parse_client_message(&text);
+        }
+
+        /// Frames of the right version with any fields: the type decides, extra or mistyped
+        /// fields are violations, and a ping echoes any id.
+        #[test]
+        fn frames_with_any_fields_are_decided_by_their_type(
+            kind in prop_oneof![
+                Just("auth"), Just("resume"), Just("subscribe"), Just("ping"), Just("other")
+            ],
+            fields in proptest::collection::btree_map("[a-z_]{1,12}", json(), 0..4),
+        ) {
+            let mut frame: serde_json::Map<String, serde_json::Value> = fields.into_iter().collect();
+            frame.insert("v".into(), PROTOCOL_VERSION.into());
+            frame.insert("type".into(), kind.into());
+            let text = serde_json::Value::Object(frame.clone()).to_string();
+            match parse_client_message(&text) {
+                Ok(ClientMessage::Ping { id }) => {
+                    prop_assert_eq!(kind, "ping");
+                    prop_assert_eq!(id.as_ref(), frame.get("id"));
+                }
+                Ok(ClientMessage::Auth { token, .. }) => {
+                    prop_assert_eq!(kind, "auth");
+                    prop_assert_eq!(Some(&serde_json::Value::from(token)), frame.get("token"));
+                }
+                Ok(ClientMessage::Resume { .. }) => prop_assert_eq!(kind, "resume"),
+                Ok(ClientMessage::Subscribe { .. }) => prop_assert_eq!(kind, "subscribe"),
+                Err(v) => prop_assert!(!v.message.is_empty()),
+            }
+        }
+    }
+}
