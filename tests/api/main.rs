@@ -24,6 +24,7 @@ mod content_s3;
 mod conversations;
 mod cross_node_processes;
 mod generate;
+mod hostile_input;
 mod hot_cache;
 mod openai_v1;
 mod processing;
