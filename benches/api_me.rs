@@ -23,7 +23,7 @@ use support::{env_or, load};
 use tessera_testkit::server::serve_on_thread;
 use tessera_testkit::signin::login;
 
-const PASSWORD: &str = "bench passphrase 12345";
+const PASSWORD: &str = tessera_testkit::signin::PASSWORD;
 const GOAL_RPS: f64 = 5_000.0;
 const GOAL_P99_MS: f64 = 20.0;
 

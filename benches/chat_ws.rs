@@ -38,7 +38,7 @@ use tessera_testkit::server::serve_on_thread;
 use tessera_testkit::signin::login;
 use tessera_testkit::WsClient;
 
-const PASSWORD: &str = "bench passphrase 12345";
+const PASSWORD: &str = tessera_testkit::signin::PASSWORD;
 const QUESTION: &str = "Write a short story about a lighthouse keeper and a storm.";
 const MAX_TOKENS: usize = 128;
 

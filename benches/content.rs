@@ -39,7 +39,7 @@ use tessera_testkit::server::serve_on_thread;
 use tessera_testkit::signin::login;
 use uuid::Uuid;
 
-const PASSWORD: &str = "bench passphrase 12345";
+const PASSWORD: &str = tessera_testkit::signin::PASSWORD;
 
 fn main() -> Result<()> {
     if !support::use_bench_database()? {

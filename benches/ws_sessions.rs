@@ -136,7 +136,7 @@ async fn run(sessions: usize, user_count: usize, events: usize) -> Result<()> {
     let mut registering = futures_util::stream::iter((0..user_count).map(|i| {
         let email = format!("ws-bench-{i}@example.com");
         let (client, base) = (&client, &base);
-        async move { register(client, base, &email, "bench passphrase 12345").await }
+        async move { register(client, base, &email, tessera_testkit::signin::PASSWORD).await }
     }))
     .buffer_unordered(4);
     while let Some(user) = registering.next().await {
