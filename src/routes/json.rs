@@ -15,6 +15,40 @@ pub fn json_config(limit: usize) -> web::JsonConfig {
         .error_handler(|err, _req| json_error(err).into())
 }
 
+/// A JSON body of at most `limit` bytes read within the process's body budget
+/// ([`crate::routes::body`]), with the same codes as [`json_config`]'s: for endpoints whose
+/// bodies may be large.
+pub async fn read_json_body<T: serde::de::DeserializeOwned>(
+    req: &actix_web::HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+) -> Result<T, ApiError> {
+    let is_json = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .is_some_and(|m| m == "application/json" || m.ends_with("+json"));
+    if !is_json {
+        return Err(json_error(JsonPayloadError::ContentType));
+    }
+    let body = crate::routes::body::read_whole(req, payload, limit)
+        .await
+        .map_err(|e| match e {
+            crate::routes::body::BodyError::TooLarge { limit } => too_large(Some(limit)),
+            crate::routes::body::BodyError::Incomplete(m) => {
+                ApiError::bad_request(ErrorCode::IncompleteBody, m)
+            }
+        })?;
+    serde_json::from_slice(&body.bytes).map_err(|e| json_error(JsonPayloadError::Deserialize(e)))
+}
+
 /// The `ApiError` for a JSON body that could not be read.
 pub fn json_error(err: JsonPayloadError) -> ApiError {
     match err {

@@ -6,6 +6,7 @@ pub mod admin_models;
 pub mod admin_projections;
 pub mod admin_users;
 pub mod auth;
+pub mod body;
 pub mod capped;
 pub mod content;
 pub mod conversations;

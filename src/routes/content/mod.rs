@@ -27,7 +27,9 @@ pub use uploads::{receive_file_part, FilePart, UploadBudget};
 pub const FIELD_LIMIT: usize = 64 * 1024;
 
 /// A note's JSON body: its text plus some room.
-const NOTE_LIMIT: usize = 16 * 1024 * 1024 + 64 * 1024;
+pub(super) const NOTE_LIMIT: usize = 16 * 1024 * 1024 + 64 * 1024;
+// A note's body must fit the process's body budget, or it could never be read.
+const _: () = assert!(NOTE_LIMIT <= crate::routes::body::BUDGET_BYTES);
 
 /// The caller as a reader of the library.
 pub fn viewer(user: &AuthUser) -> Viewer {
@@ -106,11 +108,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(items::list))
             .route(web::post().to(uploads::upload)),
     )
-    .service(
-        web::resource("/api/content/notes")
-            .app_data(json_config(NOTE_LIMIT))
-            .route(web::post().to(notes::create_note)),
-    )
+    .service(web::resource("/api/content/notes").route(web::post().to(notes::create_note)))
     .service(web::resource("/api/content/tags").route(web::get().to(items::list_tags)))
     .service(
         web::resource("/api/content/{id}")

@@ -9,6 +9,7 @@ use crate::auth::AuthUser;
 use crate::content::{ContentService, ItemView};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::routes::capped::Capped;
+use crate::routes::json::read_json_body;
 use tessera_events::content::MAX_TAGS;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -44,13 +45,13 @@ pub async fn create_note(
     req: HttpRequest,
     user: AuthUser,
     service: web::Data<ContentService>,
-    body: web::Json<NoteRequest>,
+    payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
     let id = match idempotency(&req, &service, user.user_id).await? {
         Idempotency::Replay(item) => return Ok(existing(*item, true)),
         Idempotency::New { id, .. } => id,
     };
-    let b = body.into_inner();
+    let b: NoteRequest = read_json_body(&req, payload, super::NOTE_LIMIT).await?;
     if b.text.trim().is_empty() {
         return Err(ApiError::validation("text", "a note needs some text"));
     }

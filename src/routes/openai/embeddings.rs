@@ -226,9 +226,10 @@ pub async fn embeddings(
     user: V1User,
     state: web::Data<AppState>,
     inference: web::Data<Inference>,
+    req: actix_web::HttpRequest,
     body: web::Payload,
 ) -> Result<HttpResponse, OpenAiError> {
-    let r: EmbeddingRequest = read_json(body, MAX_BODY).await?;
+    let r: EmbeddingRequest = read_json(&req, body, MAX_BODY).await?;
     let model = resolve(&state, &r.model, Task::Embeddings)?;
     let base64 = match r.encoding_format.as_deref() {
         None | Some("float") => false,

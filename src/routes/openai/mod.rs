@@ -21,7 +21,6 @@ use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
-use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use tessera_events::ErrorCode;
 use utoipa::OpenApi;
@@ -143,26 +142,23 @@ pub fn resolve(state: &AppState, requested: &str, task: Task) -> Result<String, 
 /// values costs tens of bytes per number, so a 4 MiB list of zeros would take hundreds of MB,
 /// where `T`'s own types keep only what they need (see [`crate::routes::capped`]).
 pub async fn read_json<T: DeserializeOwned>(
-    mut payload: web::Payload,
+    req: &HttpRequest,
+    payload: web::Payload,
     limit: usize,
 ) -> Result<T, OpenAiError> {
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| {
-            OpenAiError::invalid(
-                ErrorCode::InvalidBody,
-                format!("the body could not be read: {e}"),
-            )
-        })?;
-        if body.len() + chunk.len() > limit {
-            return Err(OpenAiError::new(
+    let body = crate::routes::body::read_whole(req, payload, limit)
+        .await
+        .map_err(|e| match e {
+            crate::routes::body::BodyError::TooLarge { .. } => OpenAiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 ErrorCode::PayloadTooLarge,
-                format!("the body is larger than the {limit} bytes this endpoint accepts"),
-            ));
-        }
-        body.extend_from_slice(&chunk);
-    }
+                e.to_string(),
+            ),
+            crate::routes::body::BodyError::Incomplete(_) => {
+                OpenAiError::invalid(ErrorCode::InvalidBody, e.to_string())
+            }
+        })?;
+    let body = &body.bytes;
     let not_json = |e: serde_json::Error| {
         OpenAiError::invalid(
             ErrorCode::InvalidJson,

@@ -63,9 +63,10 @@ pub async fn speech(
     user: V1User,
     state: web::Data<AppState>,
     inference: web::Data<Inference>,
+    req: actix_web::HttpRequest,
     body: web::Payload,
 ) -> Result<HttpResponse, OpenAiError> {
-    let r: SpeechRequest = read_json(body, MAX_SPEECH_BODY).await?;
+    let r: SpeechRequest = read_json(&req, body, MAX_SPEECH_BODY).await?;
     let model = resolve(&state, &r.model, Task::Speech)?;
     if r.input.trim().is_empty() {
         return Err(

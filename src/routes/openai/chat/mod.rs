@@ -58,9 +58,10 @@ pub async fn completions(
     user: V1User,
     state: web::Data<AppState>,
     inference: web::Data<Inference>,
+    req: actix_web::HttpRequest,
     body: web::Payload,
 ) -> Result<HttpResponse, OpenAiError> {
-    let request: ChatCompletionRequest = read_json(body, MAX_BODY).await?;
+    let request: ChatCompletionRequest = read_json(&req, body, MAX_BODY).await?;
     let p = prepare(&state, request)?;
     let cancel = Arc::new(AtomicBool::new(false));
     let mut guard = CancelOnDrop(Some(cancel.clone()));
