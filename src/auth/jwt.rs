@@ -33,6 +33,9 @@ pub struct Claims {
     /// sessions compares against. Absent in tokens issued before it was added.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iat_ms: Option<i64>,
+    /// The sign-in (refresh-token family) the token was issued to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<Uuid>,
 }
 
 impl Claims {
@@ -92,12 +95,13 @@ impl JwtKeys {
         }
     }
 
-    /// A token for `user_id` valid from `now`, and when it expires.
+    /// A token for `user_id` of sign-in `sid`, valid from `now`, and when it expires.
     pub fn issue(
         &self,
         user_id: Uuid,
         role: Role,
         now: DateTime<Utc>,
+        sid: Option<Uuid>,
     ) -> Result<(String, DateTime<Utc>), AuthError> {
         let expires = now
             .checked_add_signed(self.ttl)
@@ -111,6 +115,7 @@ impl JwtKeys {
             aud: self.audience.clone(),
             jti: Uuid::new_v4(),
             iat_ms: Some(now.timestamp_millis()),
+            sid,
         };
         let header = Header {
             kid: Some(self.kid.clone()),
@@ -205,7 +210,7 @@ mod tests {
         let keys = JwtKeys::new(&settings(SECRET));
         let id = Uuid::new_v4();
         let now = Utc::now();
-        let (token, exp) = keys.issue(id, Role::Admin, now).expect("issue");
+        let (token, exp) = keys.issue(id, Role::Admin, now, None).expect("issue");
         assert_eq!(exp.timestamp(), now.timestamp() + 900);
         let c = keys.verify(&token).expect("valid");
         assert_eq!(
@@ -230,7 +235,12 @@ mod tests {
         let t = hs_signed(json!({"alg": "HS256"}), &claims(-1), SECRET);
         assert!(matches!(keys.verify(&t), Err(AuthError::TokenExpired)));
         let (t, _) = keys
-            .issue(Uuid::new_v4(), Role::User, Utc::now() - Duration::hours(1))
+            .issue(
+                Uuid::new_v4(),
+                Role::User,
+                Utc::now() - Duration::hours(1),
+                None,
+            )
             .expect("issue");
         assert!(matches!(keys.verify(&t), Err(AuthError::TokenExpired)));
     }
@@ -239,7 +249,7 @@ mod tests {
     fn a_rotated_secret_keeps_its_tokens_valid_and_a_token_for_another_audience_is_refused() {
         let old = JwtKeys::new(&settings(SECRET));
         let (t, _) = old
-            .issue(Uuid::new_v4(), Role::User, Utc::now())
+            .issue(Uuid::new_v4(), Role::User, Utc::now(), None)
             .expect("issue");
         let rotated = JwtKeys::new(&AuthSettings {
             jwt_previous_secrets: vec![SecretString::from(SECRET)],
@@ -250,7 +260,7 @@ mod tests {
             "signed with the previous secret"
         );
         let (fresh, _) = rotated
-            .issue(Uuid::new_v4(), Role::User, Utc::now())
+            .issue(Uuid::new_v4(), Role::User, Utc::now(), None)
             .expect("issue");
         assert!(rotated.verify(&fresh).is_ok());
         assert!(
@@ -278,7 +288,7 @@ mod tests {
         let keys = JwtKeys::new(&settings(SECRET));
         let other = JwtKeys::new(&settings("another-secret-that-is-long-enough-98765"));
         let (t, _) = other
-            .issue(Uuid::new_v4(), Role::Admin, Utc::now())
+            .issue(Uuid::new_v4(), Role::Admin, Utc::now(), None)
             .expect("issue");
         assert!(matches!(keys.verify(&t), Err(AuthError::InvalidToken)));
     }
@@ -331,7 +341,7 @@ mod tests {
         assert!(matches!(keys.verify(&t), Err(AuthError::InvalidToken)));
 
         let (t, _) = keys
-            .issue(Uuid::new_v4(), Role::User, Utc::now())
+            .issue(Uuid::new_v4(), Role::User, Utc::now(), None)
             .expect("issue");
         let mut parts: Vec<String> = t.split('.').map(str::to_owned).collect();
         let mut forged = claims(60);

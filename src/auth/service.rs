@@ -54,6 +54,8 @@ pub struct SignedIn {
 pub enum AuthMethod {
     AccessToken {
         token_id: Uuid,
+        /// The sign-in (refresh-token family) it was issued to.
+        sign_in: Option<Uuid>,
     },
     ApiKey {
         key_id: Uuid,

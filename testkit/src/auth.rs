@@ -78,6 +78,7 @@ pub fn signed_in(user_id: uuid::Uuid) -> tessera::auth::Principal {
         role: tessera_events::users::Role::User,
         method: tessera::auth::AuthMethod::AccessToken {
             token_id: uuid::Uuid::nil(),
+            sign_in: None,
         },
     }
 }

@@ -22,6 +22,7 @@ impl TestVerifier {
                         SessionUser {
                             user_id: *id,
                             role: "user".into(),
+                            sign_in: None,
                         },
                     )
                 })

@@ -362,3 +362,48 @@ async fn a_reset_link_sets_a_new_password_once_and_ends_every_sign_in() {
         .await;
     assert_eq!(code_of(&r), (410, "link_invalid"), "once only");
 }
+
+/// Reads frames (events the user's own actions cause) until the server closes the socket.
+async fn closed_with(ws: &mut crate::helpers::WsClient) -> String {
+    ws.closed().await
+}
+
+#[actix_web::test]
+async fn a_socket_closes_when_its_sign_in_ends() {
+    let app = spawn_app().await;
+    let laptop = app.register("ada@example.com").await;
+    let phone = app.login("ada@example.com").await;
+    let (_, key) = app.create_api_key(&laptop.access, "ci").await;
+    let mut on_laptop = app.socket(&laptop.access).await;
+    let mut on_phone = app.socket(&phone.access).await;
+    let mut by_key = app.socket(&key).await;
+
+    // Signing out on the laptop closes the laptop's socket, not the phone's.
+    let r = app
+        .send(app.post_json(
+            "/api/auth/logout",
+            &json!({ "refresh_token": laptop.refresh }),
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{r:?}");
+    assert_eq!(closed_with(&mut on_laptop).await, "session_ended");
+    // The phone's socket still answers (after the events of the sign-out).
+    on_phone
+        .send_json(json!({"v": 1, "type": "ping", "id": 7}))
+        .await;
+    loop {
+        let frame = on_phone.next_json().await;
+        if frame["type"] == "pong" {
+            assert_eq!(frame["id"], 7);
+            break;
+        }
+    }
+
+    // Signing out everywhere closes every socket of the account.
+    let r = app
+        .call_as(Method::POST, "/api/auth/logout-all", &phone.access, None)
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{r:?}");
+    assert_eq!(closed_with(&mut on_phone).await, "session_ended");
+    assert_eq!(closed_with(&mut by_key).await, "session_ended");
+}

@@ -406,6 +406,13 @@ impl Handler<ToSession> for SessionActor {
             }
             ToSession::Shutdown => self.close(CloseCause::ServerShutdown, ctx),
             ToSession::Revoked => self.close(CloseCause::AccountDisabled, ctx),
+            ToSession::SignInsEnded => self.close(CloseCause::SessionEnded, ctx),
+            ToSession::SignInEnded(family) => {
+                let ours = matches!(&self.auth, AuthState::Ready(u) if u.sign_in == Some(family));
+                if ours {
+                    self.close(CloseCause::SessionEnded, ctx);
+                }
+            }
         }
     }
 }

@@ -12,6 +12,10 @@ pub struct SessionUser {
     pub user_id: Uuid,
     /// The user's role (`admin`, `user`).
     pub role: String,
+    /// The sign-in (refresh-token family) the credential belongs to; `None` for an API key.
+    /// When it ends, the socket closes.
+    #[serde(skip)]
+    pub sign_in: Option<Uuid>,
 }
 
 /// Checks an access token. Returns `None` for any token that must not open a session (forged,

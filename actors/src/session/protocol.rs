@@ -214,6 +214,8 @@ pub enum CloseCause {
     InvalidToken,
     /// The user was disabled while connected.
     AccountDisabled,
+    /// The sign-in behind the socket ended (signed out, signed out everywhere, a new password).
+    SessionEnded,
     /// A frame or fragmented message exceeded the size limit.
     FrameTooLarge,
     /// The client broke the WebSocket protocol (bad fragments, invalid UTF-8, …).
@@ -237,6 +239,7 @@ impl CloseCause {
             CloseCause::AuthTimeout => "auth_timeout",
             CloseCause::InvalidToken => "invalid_token",
             CloseCause::AccountDisabled => "account_disabled",
+            CloseCause::SessionEnded => "session_ended",
             CloseCause::FrameTooLarge => "frame_too_large",
             CloseCause::ProtocolError => "protocol_error",
             CloseCause::ServerShutdown => "server_shutdown",
@@ -254,6 +257,7 @@ impl CloseCause {
             | CloseCause::AuthTimeout
             | CloseCause::InvalidToken
             | CloseCause::AccountDisabled
+            | CloseCause::SessionEnded
             | CloseCause::RateLimited => CloseCode::Policy,
             CloseCause::IdleTimeout | CloseCause::ClientClosed => CloseCode::Normal,
             CloseCause::FrameTooLarge => CloseCode::Size,

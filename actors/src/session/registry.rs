@@ -41,10 +41,26 @@ pub enum ToSession {
     Shutdown,
     /// The user was disabled: close the socket.
     Revoked,
+    /// Every sign-in of the user ended (signed out everywhere, a new password): close the
+    /// socket.
+    SignInsEnded,
+    /// One sign-in (refresh-token family) ended: close the socket if it belongs to it.
+    SignInEnded(Uuid),
 }
 
-/// The event after which a user's live sessions are closed.
-const REVOKING_EVENT: &str = "user.disabled";
+/// What an event of a user's means for their open sockets.
+fn revocation(event: &tessera_events::RecordedEvent) -> Option<ToSession> {
+    match event.event_type.as_str() {
+        "user.disabled" => Some(ToSession::Revoked),
+        "user.sessions_ended" => Some(ToSession::SignInsEnded),
+        "session.revoked" => event
+            .stream_id
+            .strip_prefix("session-")
+            .and_then(|id| Uuid::parse_str(id).ok())
+            .map(ToSession::SignInEnded),
+        _ => None,
+    }
+}
 
 /// Why the registry refused a session.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -191,7 +207,7 @@ impl SessionRegistry {
         let frame: Arc<str> = ServerMessage::Event(EventFrame::from(event))
             .encode()
             .into();
-        let revoked = event.event_type == REVOKING_EVENT;
+        let revoked = revocation(event);
         let topic = Topic::of(&event.event_type);
         for session in sessions.values() {
             session.do_send(ToSession::Event {
@@ -199,8 +215,8 @@ impl SessionRegistry {
                 topic,
                 frame: frame.clone(),
             });
-            if revoked {
-                session.do_send(ToSession::Revoked);
+            if let Some(revoked) = &revoked {
+                session.do_send(revoked.clone());
             }
             self.delivered += 1;
         }

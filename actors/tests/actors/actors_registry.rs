@@ -62,9 +62,10 @@ impl Handler<ToSession> for FakeSession {
                 let value = serde_json::from_str(&frame).expect("frame is JSON");
                 self.0.frames.lock().expect("lock").push(value);
             }
-            ToSession::Shutdown | ToSession::Revoked => {
-                *self.0.shutdown.lock().expect("lock") = true
-            }
+            ToSession::Shutdown
+            | ToSession::Revoked
+            | ToSession::SignInsEnded
+            | ToSession::SignInEnded(_) => *self.0.shutdown.lock().expect("lock") = true,
         }
     }
 }

@@ -121,7 +121,14 @@ impl AuthService {
             },
         )
         .await?;
-        self.signed_in(user_id, role, now, refresh_token, refresh_expires_at)
+        self.signed_in(
+            user_id,
+            role,
+            now,
+            family,
+            refresh_token,
+            refresh_expires_at,
+        )
     }
 
     fn refresh_expiry(&self, now: DateTime<Utc>) -> DateTime<Utc> {
@@ -173,7 +180,7 @@ impl AuthService {
                 _ => None,
             })
             .unwrap_or_else(|| self.refresh_expiry(now));
-        self.signed_in(user_id, role, now, new_token, refresh_expires_at)
+        self.signed_in(user_id, role, now, family, new_token, refresh_expires_at)
     }
 
     /// What the client gets for a sign-in or refresh: a fresh access token with the refresh
@@ -183,10 +190,12 @@ impl AuthService {
         user_id: Uuid,
         role: Role,
         now: DateTime<Utc>,
+        family: Uuid,
         refresh_token: SecretString,
         refresh_expires_at: DateTime<Utc>,
     ) -> Result<SignedIn, AuthError> {
-        let (access_token, access_expires_at) = self.inner.jwt.issue(user_id, role, now)?;
+        let (access_token, access_expires_at) =
+            self.inner.jwt.issue(user_id, role, now, Some(family))?;
         Ok(SignedIn {
             user_id,
             role,
@@ -234,6 +243,7 @@ impl AuthService {
             role,
             method: AuthMethod::AccessToken {
                 token_id: claims.jti,
+                sign_in: claims.sid,
             },
         })
     }

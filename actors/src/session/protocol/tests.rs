@@ -172,6 +172,7 @@ fn the_protocol_document_names_every_code_and_message() {
         CloseCause::AuthTimeout,
         CloseCause::InvalidToken,
         CloseCause::AccountDisabled,
+        CloseCause::SessionEnded,
         CloseCause::FrameTooLarge,
         CloseCause::ProtocolError,
         CloseCause::ServerShutdown,
@@ -185,6 +186,7 @@ fn the_protocol_document_names_every_code_and_message() {
             | CloseCause::AuthTimeout
             | CloseCause::InvalidToken
             | CloseCause::AccountDisabled
+            | CloseCause::SessionEnded
             | CloseCause::FrameTooLarge
             | CloseCause::ProtocolError
             | CloseCause::ServerShutdown
