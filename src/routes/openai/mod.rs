@@ -170,13 +170,13 @@ pub async fn read_json<T: DeserializeOwned>(
         )
     };
     if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-        serde_json::from_slice::<serde::de::IgnoredAny>(&body).map_err(not_json)?;
+        serde_json::from_slice::<serde::de::IgnoredAny>(body).map_err(not_json)?;
         return Err(OpenAiError::invalid(
             ErrorCode::InvalidJson,
             "the body must be a JSON object",
         ));
     }
-    serde_json::from_slice(&body).map_err(|e| match e.classify() {
+    serde_json::from_slice(body).map_err(|e| match e.classify() {
         serde_json::error::Category::Data => shape_error(&e),
         _ => not_json(e),
     })
