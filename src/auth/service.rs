@@ -148,6 +148,8 @@ struct Inner {
     throttle: LoginThrottle,
     users: StreamCache<User>,
     api_keys: StreamCache<ApiKey>,
+    /// Sign-ins, for whether an access token's sign-in has ended.
+    sessions: StreamCache<tessera_events::users::Session>,
     key_last_used: DashMap<Uuid, Instant>,
     /// Profiles read from the users and quotas read models, valid until either moves.
     profiles: OnceLock<ReadThrough<Uuid, Profile>>,
@@ -186,6 +188,7 @@ impl AuthService {
                 throttle,
                 users: StreamCache::default(),
                 api_keys: StreamCache::default(),
+                sessions: StreamCache::default(),
                 key_last_used: DashMap::new(),
                 dummy_hash: OnceCell::new(),
                 profiles: OnceLock::new(),

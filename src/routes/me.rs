@@ -90,6 +90,23 @@ pub struct ApiKeyView {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
+/// One of the user's sign-ins.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionView {
+    pub id: Uuid,
+    pub started_at: DateTime<Utc>,
+    /// When its tokens were last refreshed (about every quarter of an hour while in use).
+    pub last_used_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// The sign-in that made this request.
+    pub current: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionList {
+    pub sessions: Vec<SessionView>,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ApiKeyList {
     pub api_keys: Vec<ApiKeyView>,
@@ -215,7 +232,64 @@ pub async fn revoke_api_key(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Your sign-ins that are live, most recently used first.
+#[utoipa::path(
+    get, path = "/api/me/sessions", tag = "me",
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = SessionList), (status = 401, body = ErrorBody))
+)]
+pub async fn list_sessions(
+    auth: web::Data<AuthService>,
+    user: AuthUser,
+) -> ApiResult<HttpResponse> {
+    let current = match user.method {
+        crate::auth::AuthMethod::AccessToken { sign_in, .. } => sign_in,
+        crate::auth::AuthMethod::ApiKey { .. } => None,
+    };
+    let rows = auth.list_sessions(user.user_id).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(CacheControl(vec![CacheDirective::NoStore]))
+        .json(SessionList {
+            sessions: rows
+                .into_iter()
+                .map(|r| SessionView {
+                    current: Some(r.id) == current,
+                    id: r.id,
+                    started_at: r.started_at,
+                    last_used_at: r.refreshed_at,
+                    expires_at: r.expires_at,
+                })
+                .collect(),
+        }))
+}
+
+/// End one of your sign-ins (sign that device out). Someone else's id is `not_found`.
+#[utoipa::path(
+    delete, path = "/api/me/sessions/{id}", tag = "me",
+    security(("bearer" = []), ("cookie" = [])),
+    params(("id" = Uuid, Path, description = "the sign-in's id")),
+    responses(
+        (status = 204, description = "ended (or already)"),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody, description = "`not_found`"),
+    )
+)]
+pub async fn end_session(
+    auth: web::Data<AuthService>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    auth.end_session(user.user_id, id.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/api/me/sessions").route(web::get().to(list_sessions)))
+        .service(
+            web::resource("/api/me/sessions/{id}")
+                .app_data(path_config())
+                .route(web::delete().to(end_session)),
+        );
     cfg.service(web::resource("/api/me").route(web::get().to(get_me)))
         .service(
             web::resource("/api/me/api-keys")
@@ -232,7 +306,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(get_me, list_api_keys, create_api_key, revoke_api_key),
+    paths(
+        get_me,
+        list_api_keys,
+        create_api_key,
+        revoke_api_key,
+        list_sessions,
+        end_session
+    ),
     components(schemas(
         MeResponse,
         QuotaView,
@@ -240,6 +321,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         CreatedApiKeyResponse,
         ApiKeyView,
         ApiKeyList,
+        SessionView,
+        SessionList,
         Scope,
         ErrorBody
     ))

@@ -407,3 +407,50 @@ async fn a_socket_closes_when_its_sign_in_ends() {
     assert_eq!(closed_with(&mut on_phone).await, "session_ended");
     assert_eq!(closed_with(&mut by_key).await, "session_ended");
 }
+
+#[actix_web::test]
+async fn a_user_sees_their_sign_ins_and_ends_one() {
+    let app = spawn_app().await;
+    let laptop = app.register("ada@example.com").await;
+    let phone = app.login("ada@example.com").await;
+    let other = app.register("bob@example.com").await;
+    let listed = crate::helpers::eventually("both sign-ins are listed", || async {
+        let r = app.get_as("/api/me/sessions", &laptop.access).await;
+        (r.body["sessions"].as_array().map(Vec::len) == Some(2)).then_some(r.body)
+    })
+    .await;
+    let sessions = listed["sessions"].as_array().unwrap();
+    assert_eq!(
+        sessions.iter().filter(|s| s["current"] == true).count(),
+        1,
+        "{listed}"
+    );
+    let phone_id = sessions.iter().find(|s| s["current"] == false).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Bob cannot end Ada's sign-in; Ada can.
+    let path = format!("/api/me/sessions/{phone_id}");
+    let r = app
+        .call_as(Method::DELETE, &path, &other.access, None)
+        .await;
+    assert_eq!(code_of(&r), (404, "not_found"));
+    let r = app
+        .call_as(Method::DELETE, &path, &laptop.access, None)
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{r:?}");
+    assert_eq!(
+        code_of(&me(&app, &phone.access).await),
+        (401, "session_ended")
+    );
+    assert_eq!(
+        app.try_refresh(&phone.refresh).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(me(&app, &laptop.access).await.status, StatusCode::OK);
+    crate::helpers::eventually("one sign-in is left", || async {
+        let r = app.get_as("/api/me/sessions", &laptop.access).await;
+        (r.body["sessions"].as_array().map(Vec::len) == Some(1)).then_some(())
+    })
+    .await;
+}

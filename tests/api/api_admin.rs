@@ -440,6 +440,7 @@ async fn projections_report_their_lag_and_rebuild_without_losing_users() {
             "providers",
             "quotas",
             "search",
+            "sessions",
             "usage",
             "users"
         ])

@@ -284,6 +284,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/auth/password-reset"),
     ("get", "/api/me"),
     ("post", "/api/me/password"),
+    ("get", "/api/me/sessions"),
+    ("delete", "/api/me/sessions/{id}"),
     ("get", "/api/me/api-keys"),
     ("post", "/api/me/api-keys"),
     ("delete", "/api/me/api-keys/{id}"),

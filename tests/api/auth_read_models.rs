@@ -220,6 +220,7 @@ fn read_models_have_distinct_valid_names_and_versions() {
         [
             "users",
             "api_keys",
+            "sessions",
             "quotas",
             "content",
             "usage",

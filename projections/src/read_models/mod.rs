@@ -13,6 +13,7 @@ pub mod profile;
 pub mod providers;
 pub mod quotas;
 pub mod search;
+pub mod sessions;
 pub mod usage;
 pub mod users;
 
@@ -22,6 +23,7 @@ pub use conversations::ConversationsProjection;
 pub use jobs::JobsProjection;
 pub use providers::ProvidersProjection;
 pub use quotas::QuotasProjection;
+pub use sessions::SessionsProjection;
 pub use usage::UsageProjection;
 pub use users::UsersProjection;
 
@@ -61,6 +63,7 @@ pub fn all() -> Vec<Arc<dyn Projection>> {
     vec![
         Arc::new(UsersProjection),
         Arc::new(ApiKeysProjection),
+        Arc::new(SessionsProjection),
         Arc::new(QuotasProjection),
         Arc::new(ContentProjection),
         Arc::new(UsageProjection),

@@ -89,3 +89,42 @@ impl AuthService {
         Ok(())
     }
 }
+
+impl AuthService {
+    /// The user's live sign-ins (from the read model), most recently used first.
+    pub async fn list_sessions(
+        &self,
+        user_id: UserId,
+    ) -> Result<Vec<tessera_projections::read_models::sessions::SessionRow>, AuthError> {
+        Ok(tessera_projections::read_models::sessions::live_for_user(
+            &self.inner.pool,
+            user_id.0,
+            Utc::now(),
+        )
+        .await?)
+    }
+
+    /// Ends one of the user's sign-ins (someone else's is "not found"): its refresh token stops
+    /// at once, its access tokens and sockets within seconds.
+    #[tracing::instrument(name = "auth.end_session", skip_all, fields(%user_id, %sign_in))]
+    pub async fn end_session(&self, user_id: UserId, sign_in: uuid::Uuid) -> Result<(), AuthError> {
+        use tessera_events::users::{session_stream, Session, SessionCommand};
+        let stream = session_stream(sign_in);
+        let session = load::<Session>(self.store(), &stream).await?.state;
+        if session.user_id != Some(user_id.0) {
+            return Err(AuthError::NotFound("session"));
+        }
+        execute::<Session>(
+            self.store(),
+            &stream,
+            &self.context(Some(user_id.0)),
+            Some(user_id.0),
+            || SessionCommand::Revoke {
+                reason: "ended_by_user".into(),
+            },
+        )
+        .await?;
+        self.inner.sessions.invalidate(sign_in);
+        Ok(())
+    }
+}

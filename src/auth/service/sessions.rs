@@ -229,6 +229,7 @@ impl AuthService {
             },
         )
         .await?;
+        self.inner.sessions.invalidate(family);
         tracing::info!(%user_id, "logged out");
         Ok(())
     }
@@ -238,6 +239,24 @@ impl AuthService {
         let claims: Claims = self.inner.jwt.verify(token)?;
         let issued = Issued::Session(claims.issued_at());
         let role = self.user_access(claims.sub, STATUS_MAX_AGE, issued).await?;
+        // A sign-in that ended (signed out, or ended from another device) takes its access
+        // tokens with it, within the status cache's age.
+        if let Some(sid) = claims.sid {
+            let ended = self
+                .inner
+                .sessions
+                .read(
+                    self.store(),
+                    sid,
+                    &session_stream(sid),
+                    STATUS_MAX_AGE,
+                    |s: &Session| s.revoked.is_some(),
+                )
+                .await?;
+            if ended {
+                return Err(AuthError::SessionEnded);
+            }
+        }
         Ok(Principal {
             user_id: claims.sub.into(),
             role,
