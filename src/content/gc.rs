@@ -63,23 +63,26 @@ pub async fn sweep(service: &ContentService) -> anyhow::Result<SweepReport> {
         }
     }
 
-    // Chunks of sessions that did not complete: kept while the session may still resume (it
-    // expired less than the grace period ago).
-    let mut resumable: HashMap<String, bool> = HashMap::new();
+    // Chunks of resumable uploads: kept while their session may still take chunks; those of a
+    // session that expired, completed or was aborted go at once (its reservation no longer
+    // counts them against the quota). A chunk of no known session waits for the grace period.
+    let mut resumable: HashMap<String, Resumable> = HashMap::new();
     for meta in blobs.list("uploads/").await? {
-        if !old(&meta) {
-            continue;
-        }
         let session = meta.key.as_str().split('/').nth(1).unwrap_or_default();
-        let keep = match resumable.get(session) {
-            Some(keep) => *keep,
+        let state = match resumable.get(session) {
+            Some(state) => *state,
             None => {
-                let keep = may_resume(service, session, now - grace).await?;
-                resumable.insert(session.to_owned(), keep);
-                keep
+                let state = session_state(service, session, now).await?;
+                resumable.insert(session.to_owned(), state);
+                state
             }
         };
-        if !keep && blobs.delete(&meta.key).await.is_ok() {
+        let delete = match state {
+            Resumable::Open => false,
+            Resumable::Over => true,
+            Resumable::Unknown => old(&meta),
+        };
+        if delete && blobs.delete(&meta.key).await.is_ok() {
             report.chunks_deleted += 1;
         }
     }
@@ -103,17 +106,35 @@ pub async fn sweep(service: &ContentService) -> anyhow::Result<SweepReport> {
     Ok(report)
 }
 
-/// Whether upload session `session` (a chunk folder's name) expires after `after`.
-async fn may_resume(
+/// Whether a resumable upload may still take chunks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Resumable {
+    Open,
+    /// Expired, completed or aborted.
+    Over,
+    /// No such session was started.
+    Unknown,
+}
+
+async fn session_state(
     service: &ContentService,
     session: &str,
-    after: DateTime<Utc>,
-) -> anyhow::Result<bool> {
+    now: DateTime<Utc>,
+) -> anyhow::Result<Resumable> {
     let Ok(id) = Uuid::parse_str(session) else {
-        return Ok(false);
+        return Ok(Resumable::Unknown);
     };
-    let started = UploadSession::load_start(service.store(), id).await?;
-    Ok(started.is_some_and(|s| s.expires_at > after))
+    let stream = tessera_events::content::upload_stream(id);
+    let s = tessera_events::aggregate::load::<UploadSession>(service.store(), &stream)
+        .await?
+        .state;
+    Ok(match &s.started {
+        None => Resumable::Unknown,
+        Some(started) if s.completed.is_none() && !s.aborted && started.expires_at > now => {
+            Resumable::Open
+        }
+        Some(_) => Resumable::Over,
+    })
 }
 
 /// The sweeper, for the node's supervisor to host: sweeps every `interval` (the first at once).

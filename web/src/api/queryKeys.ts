@@ -6,6 +6,8 @@
 export const queryKeys = {
   me: ['me'] as const,
   apiKeys: ['me', 'api-keys'] as const,
+  /** The user's live sign-ins (`GET /api/me/sessions`). */
+  sessions: ['me', 'sessions'] as const,
   content: {
     all: ['content'] as const,
     list: (filters: Record<string, unknown> = {}) => ['content', 'list', filters] as const,

@@ -18,6 +18,7 @@ describe('live invalidation', () => {
     expect(staleKeysFor(ev('apikey.created'))).toEqual([['me', 'api-keys']]);
     expect(staleKeysFor(ev('job.progress'))).toEqual([]);
     expect(staleKeysFor(ev('session.refreshed'))).toEqual([]);
+    expect(staleKeysFor(ev('session.revoked'))).toEqual([['me', 'sessions']]);
   });
 
   it('invalidates each key once per burst', async () => {

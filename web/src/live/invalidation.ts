@@ -17,6 +17,8 @@ export function staleKeysFor(event: LiveEvent): QueryKey[] {
   if (t.startsWith('conversation.')) return [queryKeys.conversations.all];
   if (t.startsWith('usage.')) return [queryKeys.usage];
   if (t.startsWith('apikey.')) return [queryKeys.apiKeys];
+  // Not `session.refreshed`: each sign-in refreshes about every quarter of an hour.
+  if (t === 'session.started' || t === 'session.revoked') return [queryKeys.sessions];
   if (t.startsWith('user.')) return [queryKeys.me, ['admin', 'users']];
   return [];
 }

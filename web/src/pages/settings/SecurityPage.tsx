@@ -13,6 +13,7 @@ import { FormError, TextField } from '../../ui/Field';
 import { CheckIcon, LogOutIcon } from '../../ui/icons';
 import { PageHeader } from '../../ui/PageHeader';
 import { useToast } from '../../ui/toast';
+import { SessionList } from './SessionList';
 
 type PasswordField = 'current_password' | 'new_password' | 'confirm';
 type FieldErrors = Partial<Record<PasswordField, string>>;
@@ -43,6 +44,7 @@ function Section({ id, title, description, children }: { id: string; title: stri
 
 /** Current, new and repeated password; a change ends every other sign-in and renews this one. */
 function PasswordSection() {
+  const queryClient = useQueryClient();
   const [current, setCurrent] = useState('');
   const [next, setNext] = useState('');
   const [confirm, setConfirm] = useState('');
@@ -52,6 +54,8 @@ function PasswordSection() {
     onSuccess: (tokens) => {
       // The cookies were replaced by a new session: keep its times so refreshes stay on schedule.
       recordTokens(tokens);
+      // Every other sign-in ended and this one was replaced.
+      void queryClient.invalidateQueries({ queryKey: queryKeys.sessions });
       setCurrent('');
       setNext('');
       setConfirm('');
@@ -168,13 +172,20 @@ function SignOutEverywhereSection() {
   );
 }
 
-/** `/settings/security`: change the password and sign out everywhere. */
+/** `/settings/security`: change the password, see and end sign-ins, and sign out everywhere. */
 export default function SecurityPage() {
   return (
     <>
       <PageHeader title="Security" description="Your password and where you are signed in." />
       <div className="space-y-6">
         <PasswordSection />
+        <Section
+          id="sessions-heading"
+          title="Signed-in devices"
+          description="Where your account is signed in now. Signing a device out ends its sign-in within seconds."
+        >
+          <SessionList />
+        </Section>
         <SignOutEverywhereSection />
       </div>
     </>
