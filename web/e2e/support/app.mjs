@@ -15,26 +15,30 @@ async function json(response, what) {
   return text ? JSON.parse(text) : null;
 }
 
-/** Any API call; `token` sends `Authorization: Bearer`, otherwise the context's cookies count. */
+/**
+ * Any API call; `token` sends `Authorization: Bearer`, otherwise the context's cookies count and
+ * the call names the app's origin, as its pages do (the server refuses cookie-authenticated
+ * changes from anywhere else, and gives a page its tokens as cookies only).
+ */
 export async function api(context, method, path, { data, multipart, token } = {}) {
-  const headers = token ? { authorization: `Bearer ${token}` } : {};
+  const headers = token ? { authorization: `Bearer ${token}` } : { origin: context.tesseraOrigin };
   const r = await context.request.fetch(path, { method, data, multipart, headers });
   return json(r, `${method} ${path}`);
 }
 
-/** A new account, signed in in `context` (cookies). Returns `{ email, password, name, userId, access }`. */
+/** A new account, signed in in `context` (cookies). Returns `{ email, password, name, userId }`. */
 export async function signUpViaApi(context, who) {
   const email = uniqueEmail(who);
   const name = who[0].toUpperCase() + who.slice(1);
   const body = await api(context, 'POST', '/api/auth/register', {
     data: { email, password: PASSWORD, display_name: name },
   });
-  return { email, password: PASSWORD, name, userId: body.user_id, access: body.access_token };
+  return { email, password: PASSWORD, name, userId: body.user_id };
 }
 
 export async function signInViaApi(context, email, password) {
   const body = await api(context, 'POST', '/api/auth/login', { data: { email, password } });
-  return { userId: body.user_id, access: body.access_token };
+  return { userId: body.user_id };
 }
 
 /** Uploads a file from support/media.mjs; resolves to the item. */

@@ -35,6 +35,9 @@ export function launch({ fakeMicrophone = false } = {}) {
 export async function newContext(browser, baseURL) {
   const context = await browser.newContext({ baseURL, viewport: DESKTOP });
   context.setDefaultTimeout(15_000);
+  // What the app's own pages send as `Origin`: the server accepts changes made with the session
+  // cookie only from them, so the preparations made through this context say the same.
+  context.tesseraOrigin = new URL(baseURL).origin;
   return context;
 }
 
