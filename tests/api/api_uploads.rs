@@ -333,3 +333,54 @@ async fn open_uploads_hold_their_length_of_the_quota() {
     assert!(held <= 1_000_000, "{u}");
     assert!(held >= 600_000, "the quota was used: {u}");
 }
+
+/// Files the blob store holds under `uploads/` (resumable chunks).
+fn stored_chunks(app: &TestApp) -> usize {
+    fn walk(dir: &std::path::Path, under: bool, n: &mut usize) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            let inside = under || e.file_name() == "uploads";
+            if path.is_dir() {
+                walk(&path, inside, n);
+            } else if under {
+                *n += 1;
+            }
+        }
+    }
+    let mut n = 0;
+    walk(&app.data_dir.0, false, &mut n);
+    n
+}
+
+#[actix_web::test]
+async fn chunks_of_an_upload_that_can_no_longer_finish_are_collected_at_once() {
+    // Sessions expire the moment they start, and the sweeper runs every three seconds.
+    let app = spawn_app_with(&[
+        ("content.upload_session_hours", "0"),
+        ("content.sweep_interval_secs", "3"),
+    ])
+    .await;
+    let a = app.register("ann@example.com").await.access;
+    let up = start(&app, &a, 1000).await;
+    let id = up["id"].as_str().unwrap();
+    // The chunk's bytes are written before the session refuses it: an orphan.
+    let r = chunk(&app, &a, id, 0, &[7u8; 500]).await;
+    assert_eq!((r.status.as_u16(), r.code()), (409, "upload_closed"));
+    assert_eq!(
+        stored_chunks(&app),
+        1,
+        "the refused chunk's bytes were written"
+    );
+    crate::helpers::eventually("the orphaned chunk is collected", || async {
+        (stored_chunks(&app) == 0).then_some(())
+    })
+    .await;
+    assert_eq!(
+        usage(&app, &a).await["reserved_bytes"],
+        0,
+        "an expired session holds nothing"
+    );
+}
