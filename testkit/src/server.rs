@@ -78,6 +78,8 @@ pub struct ServerProcess {
     pub base: String,
     pub port: u16,
     pub child: tokio::process::Child,
+    /// What the process printed on stdout so far (drained as it comes, so it never blocks).
+    pub printed: std::sync::Arc<std::sync::Mutex<String>>,
     _data: DataDir,
 }
 
@@ -103,12 +105,28 @@ impl ServerProcess {
             .env("TESSERA_LOG__LEVEL", "warn")
             .env("TESSERA_PROCESSING__ENABLED", "false")
             .env_remove("REDIS_URL")
-            .stdout(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
             .kill_on_drop(true);
         for (name, value) in env {
             command.env(name, value);
         }
         let mut child = command.spawn()?;
+        let printed = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        if let Some(mut stdout) = child.stdout.take() {
+            let printed = printed.clone();
+            tokio::spawn(async move {
+                use tokio::io::AsyncReadExt as _;
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = stdout.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    if let Ok(mut p) = printed.lock() {
+                        p.push_str(&String::from_utf8_lossy(&buf[..n]));
+                    }
+                }
+            });
+        }
         let base = format!("http://127.0.0.1:{port}");
         let client = reqwest::Client::new();
         let started = std::time::Instant::now();
@@ -130,6 +148,7 @@ impl ServerProcess {
             base,
             port,
             child,
+            printed,
             _data: data,
         })
     }

@@ -103,3 +103,40 @@ fn openapi_prints_the_document() {
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(doc["paths"]["/api/me"].is_object());
 }
+
+#[actix_web::test]
+async fn serve_on_a_fresh_install_prints_a_setup_link_that_creates_the_administrator() {
+    let db = TestDb::new().await;
+    let server = tessera_testkit::server::ServerProcess::start(
+        env!("CARGO_BIN_EXE_tessera"),
+        &db.url(),
+        &[],
+    )
+    .await
+    .expect("serve");
+    let printed = tessera_testkit::eventually("the setup link is printed", || async {
+        let p = server.printed.lock().unwrap().clone();
+        p.contains("/setup#").then_some(p)
+    })
+    .await;
+    let link = printed
+        .split_whitespace()
+        .find(|w| w.contains("/setup#"))
+        .expect("a link")
+        .to_owned();
+    assert!(link.starts_with(&server.base), "{link}");
+    let token = link.split_once('#').unwrap().1;
+    let client = reqwest::Client::new();
+    let r = client
+        .post(format!("{}/api/auth/setup", server.base))
+        .json(
+            &serde_json::json!({ "token": token, "email": "root@example.com",
+            "password": "quiet harbour lantern umbrella", "display_name": "Root" }),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["role"], "admin");
+}
