@@ -33,16 +33,6 @@ impl AuthUser {
     }
 }
 
-/// A scope as the API names it.
-pub fn scope_name(s: Scope) -> &'static str {
-    match s {
-        Scope::Read => "read",
-        Scope::Write => "write",
-        Scope::Keys => "keys",
-        Scope::Admin => "admin",
-    }
-}
-
 impl AuthUser {
     /// The caller as the auth service saw them.
     pub fn principal(&self) -> Principal {
@@ -129,7 +119,7 @@ impl FromRequest for AuthUser {
                 Credential::Cookie(c) => service.authenticate_access_token(&c).await?,
             };
             if !principal.method.allows(needed) {
-                return Err(AuthError::InsufficientScope(scope_name(needed)).into());
+                return Err(AuthError::InsufficientScope(needed.as_str()).into());
             }
             Ok(principal.into())
         })

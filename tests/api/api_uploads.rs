@@ -195,24 +195,24 @@ async fn a_bad_file_ends_its_upload_with_the_reason() {
     assert!(app.events_of_type("content.uploaded").await.is_empty());
 }
 
-/// Files the blob store holds under `blobs/` (items' bytes) in `app`'s data folder.
-fn stored_blobs(app: &TestApp) -> usize {
-    fn walk(dir: &std::path::Path, under_blobs: bool, n: &mut usize) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
+/// Files the blob store holds under a folder named `dir` (`blobs`: items' bytes; `uploads`:
+/// resumable chunks) in `app`'s data folder.
+fn stored_under(app: &TestApp, dir: &str) -> usize {
+    fn walk(path: &std::path::Path, dir: &str, under: bool, n: &mut usize) {
+        let Ok(entries) = std::fs::read_dir(path) else {
             return;
         };
         for e in entries.flatten() {
-            let path = e.path();
-            let blobs = under_blobs || e.file_name() == "blobs";
-            if path.is_dir() {
-                walk(&path, blobs, n);
-            } else if under_blobs {
+            let inside = under || e.file_name() == dir;
+            if e.path().is_dir() {
+                walk(&e.path(), dir, inside, n);
+            } else if under {
                 *n += 1;
             }
         }
     }
     let mut n = 0;
-    walk(&app.data_dir.0, false, &mut n);
+    walk(&app.data_dir.0, dir, false, &mut n);
     n
 }
 
@@ -242,13 +242,17 @@ async fn open_uploads_hold_their_length_of_the_quota() {
         )
         .await;
     assert_eq!((r.status.as_u16(), r.code()), (403, "quota_exceeded"));
-    let blobs = stored_blobs(&app);
+    let blobs = stored_under(&app, "blobs");
     let note = json!({"title": "Long", "text": "word ".repeat(100_000)});
     let r = app
         .call_as(Method::POST, "/api/content/notes", &a, Some(&note))
         .await;
     assert_eq!((r.status.as_u16(), r.code()), (403, "quota_exceeded"));
-    assert_eq!(stored_blobs(&app), blobs, "a refused note stored bytes");
+    assert_eq!(
+        stored_under(&app, "blobs"),
+        blobs,
+        "a refused note stored bytes"
+    );
     let form = reqwest::multipart::Form::new().part(
         "file",
         reqwest::multipart::Part::bytes(wav(15.0, 16_000)).file_name("a.wav"),
@@ -334,27 +338,6 @@ async fn open_uploads_hold_their_length_of_the_quota() {
     assert!(held >= 600_000, "the quota was used: {u}");
 }
 
-/// Files the blob store holds under `uploads/` (resumable chunks).
-fn stored_chunks(app: &TestApp) -> usize {
-    fn walk(dir: &std::path::Path, under: bool, n: &mut usize) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for e in entries.flatten() {
-            let path = e.path();
-            let inside = under || e.file_name() == "uploads";
-            if path.is_dir() {
-                walk(&path, inside, n);
-            } else if under {
-                *n += 1;
-            }
-        }
-    }
-    let mut n = 0;
-    walk(&app.data_dir.0, false, &mut n);
-    n
-}
-
 #[actix_web::test]
 async fn chunks_of_an_upload_that_can_no_longer_finish_are_collected_at_once() {
     // Sessions expire the moment they start, and the sweeper runs every three seconds.
@@ -370,12 +353,12 @@ async fn chunks_of_an_upload_that_can_no_longer_finish_are_collected_at_once() {
     let r = chunk(&app, &a, id, 0, &[7u8; 500]).await;
     assert_eq!((r.status.as_u16(), r.code()), (409, "upload_closed"));
     assert_eq!(
-        stored_chunks(&app),
+        stored_under(&app, "uploads"),
         1,
         "the refused chunk's bytes were written"
     );
     crate::helpers::eventually("the orphaned chunk is collected", || async {
-        (stored_chunks(&app) == 0).then_some(())
+        (stored_under(&app, "uploads") == 0).then_some(())
     })
     .await;
     assert_eq!(

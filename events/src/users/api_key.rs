@@ -35,6 +35,25 @@ pub enum Scope {
     Admin,
 }
 
+impl Scope {
+    const ALL: [Scope; 4] = [Scope::Read, Scope::Write, Scope::Keys, Scope::Admin];
+
+    /// The scope as the API and the read model name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Read => "read",
+            Scope::Write => "write",
+            Scope::Keys => "keys",
+            Scope::Admin => "admin",
+        }
+    }
+
+    /// The scope named `name`, if any.
+    pub fn parse(name: &str) -> Option<Scope> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+}
+
 /// The scopes of a key created without any named, and of keys from before scopes existed.
 pub const DEFAULT_SCOPES: [Scope; 2] = [Scope::Read, Scope::Write];
 

@@ -77,7 +77,7 @@ impl Projection for ApiKeysProjection {
                 scopes
                     .unwrap_or_else(|| DEFAULT_SCOPES.to_vec())
                     .iter()
-                    .map(|s| scope_name(*s))
+                    .map(|s| s.as_str())
                     .collect::<Vec<_>>(),
             )
             .bind(expires_at),
@@ -95,15 +95,6 @@ impl Projection for ApiKeysProjection {
         };
         q.execute(conn).await?;
         Ok(())
-    }
-}
-
-fn scope_name(s: Scope) -> &'static str {
-    match s {
-        Scope::Read => "read",
-        Scope::Write => "write",
-        Scope::Keys => "keys",
-        Scope::Admin => "admin",
     }
 }
 
@@ -125,10 +116,7 @@ pub struct ApiKeyRow {
 impl ApiKeyRow {
     /// The key's scopes (names this version does not know are left out).
     pub fn scopes(&self) -> Vec<Scope> {
-        self.scopes
-            .iter()
-            .filter_map(|s| serde_json::from_value(serde_json::Value::from(s.as_str())).ok())
-            .collect()
+        self.scopes.iter().filter_map(|s| Scope::parse(s)).collect()
     }
 }
 

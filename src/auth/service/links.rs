@@ -12,7 +12,7 @@ use tessera_events::users::{
     link_stream, roster_stream, user_stream, AdminRoster, Link, LinkCommand, LinkPurpose, Role,
     User, UserCommand, ENDED_PASSWORD_RESET,
 };
-use tessera_events::{Aggregate, AppendRequest, ExpectedVersion, UserId};
+use tessera_events::{Aggregate, ExpectedVersion, UserId};
 use uuid::Uuid;
 
 use super::{AuthService, NewUser, SignedIn};
@@ -94,11 +94,7 @@ impl AuthService {
         })?;
         let data = self.context(None).to_event_data(&stream, &events, None)?;
         self.store()
-            .append_many(vec![AppendRequest {
-                stream,
-                expected: ExpectedVersion::Exact(loaded.version),
-                events: data,
-            }])
+            .append(&stream, ExpectedVersion::Exact(loaded.version), data)
             .await
             .map_err(|e| {
                 if e.is_concurrency_conflict() {
