@@ -8,6 +8,7 @@ pub mod client_addr;
 pub mod config;
 pub mod content;
 pub mod conversations;
+pub mod dead_letters;
 pub mod error;
 pub mod generate;
 pub mod inference;

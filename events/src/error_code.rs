@@ -239,6 +239,8 @@ error_codes! {
     InputTooLarge => "input_too_large",
     /// A rebuild of this projection is already running.
     RebuildInProgress => "rebuild_in_progress",
+    /// The quarantined event was already retried successfully or skipped.
+    DeadLetterResolved => "dead_letter_resolved",
     /// The source item is of a kind this generation does not take.
     UnsupportedSource => "unsupported_source",
     /// No speech was heard in the source.

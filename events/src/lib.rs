@@ -13,6 +13,7 @@ pub mod ids;
 pub mod jobs;
 pub mod migrations;
 pub mod postgres;
+pub mod projection_ops;
 pub mod store;
 pub mod subscription;
 pub mod upcast;

@@ -8,6 +8,7 @@
 pub mod error;
 mod lease;
 mod names;
+pub mod poison;
 pub mod projection;
 pub mod projector;
 pub mod read_models;
@@ -24,6 +25,7 @@ pub use lease::{hold_lease, HeldLease};
 /// name), so nodes can drop cached reads of its tables.
 pub const PROJECTED_CHANNEL: &str = "tessera_projected";
 pub use names::{live_schema, SCHEMA_PREFIX};
+pub use poison::{DeadLetter, Resolution};
 pub use projection::Projection;
 pub use projector::{Projector, ProjectorOptions, ProjectorState};
 pub use rebuild::{rebuild, RebuildOptions, RebuildReport};

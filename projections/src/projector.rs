@@ -13,9 +13,10 @@ use tracing::Instrument;
 use crate::error::ProjectionError;
 use crate::lease::{self, Acquired, Lease, LeaseLoss};
 use crate::names::ProjectionNames;
+use crate::poison::{self, Decisions};
 use crate::projection::Projection;
 use crate::rebuild::{self, to_i64, RebuildOptions};
-use crate::replay::apply_batch;
+use crate::replay::apply_guarded;
 use crate::schema::{self, set_local_search_path};
 
 /// How a projector runs.
@@ -65,6 +66,9 @@ pub enum ProjectorState {
     Standby,
     /// Holding the lease and following the log, writing with this epoch.
     Active { epoch: u64 },
+    /// Stopped before the event at `position`, which it cannot apply: the event is quarantined
+    /// (a dead letter) until an administrator retries or skips it.
+    Stalled { position: u64 },
     /// `run` returned (or its future was dropped).
     Stopped,
 }
@@ -90,6 +94,15 @@ enum Stop {
 enum BatchOutcome {
     Committed,
     Fenced,
+}
+
+/// What applying a failed batch's events one at a time found.
+enum Isolated {
+    /// Each applied on its own: the batch failed only as a whole.
+    Committed,
+    Fenced,
+    /// This event cannot be applied; those before it are committed.
+    Poison(Box<(RecordedEvent, ProjectionError)>),
 }
 
 /// Marks the projector stopped however `run` ends, including when its future is dropped.
@@ -203,6 +216,13 @@ impl Projector {
                 };
                 match rebuilt {
                     Ok(_) => {}
+                    // Quarantined: rebuild again once an administrator decided about it.
+                    Err(ProjectionError::Poisoned { position, .. }) => {
+                        self.set_state(ProjectorState::Stalled { position });
+                        if self.await_decision(names, position, shutdown).await? {
+                            return Ok(());
+                        }
+                    }
                     // Another node of this version is rebuilding: wait for it.
                     Err(ProjectionError::RebuildInProgress { .. }) => {
                         if self.pause(shutdown).await {
@@ -297,9 +317,9 @@ impl Projector {
     ) -> Result<Stop, ProjectionError> {
         let mut position = lease.position();
         self.progress.send_replace(position);
-        let mut subscription =
-            Subscription::new(self.store.clone(), self.notifier.as_ref(), position)
-                .with_poll_interval(self.options.poll_interval);
+        let mut decisions =
+            Decisions::load(&*self.store, names.name, self.projection.version()).await?;
+        let mut subscription = self.subscribe(position);
         let period = self.options.heartbeat;
         let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
         heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -319,14 +339,33 @@ impl Projector {
                     let Some(last) = batch.last().map(|e| e.global_position) else {
                         continue;
                     };
-                    match self.commit_batch(names, lease.epoch(), position, &batch).await? {
-                        BatchOutcome::Committed => {
+                    let error = match self.commit_batch(names, lease.epoch(), position, &batch, &decisions).await {
+                        Ok(BatchOutcome::Committed) => {
                             tracing::debug!(from = position, to = last, events = batch.len(), "batch committed");
                             position = last;
                             self.progress.send_replace(position);
+                            continue;
                         }
-                        BatchOutcome::Fenced => return Ok(Stop::LeaseLost(LeaseLoss::Fenced)),
+                        Ok(BatchOutcome::Fenced) => return Ok(Stop::LeaseLost(LeaseLoss::Fenced)),
+                        Err(e) if e.is_poison() => e,
+                        Err(e) => return Err(e),
+                    };
+                    tracing::warn!(%error, from = position, to = last, "batch failed; applying its events one at a time");
+                    match self.isolate(names, lease.epoch(), &mut position, &batch, &decisions).await? {
+                        Isolated::Committed => {}
+                        Isolated::Fenced => return Ok(Stop::LeaseLost(LeaseLoss::Fenced)),
+                        Isolated::Poison(failed) => {
+                            let (event, error) = *failed;
+                            let stalled = self
+                                .stall(names, lease, &mut position, &event, error, &mut decisions, shutdown)
+                                .await?;
+                            if let Some(stop) = stalled {
+                                return Ok(stop);
+                            }
+                        }
                     }
+                    // What followed the event at fault was read but not applied: read it again.
+                    subscription = self.subscribe(position);
                 }
             }
         }
@@ -340,6 +379,7 @@ impl Projector {
         epoch: u64,
         from: u64,
         batch: &[RecordedEvent],
+        decisions: &Decisions,
     ) -> Result<BatchOutcome, ProjectionError> {
         let err = |context| ProjectionError::runtime(names.name, context);
         let Some(to) = batch.last().map(|e| e.global_position) else {
@@ -385,10 +425,20 @@ impl Projector {
         .execute(&mut *tx)
         .await
         .map_err(err("move checkpoint"))?;
+        poison::resolve_range(
+            &mut tx,
+            names.name,
+            self.projection.version(),
+            from,
+            to,
+            decisions,
+        )
+        .await
+        .map_err(err("resolve dead letters"))?;
         set_local_search_path(&mut tx, &names.live)
             .await
             .map_err(err("set search_path"))?;
-        if let Err(e) = apply_batch(&*self.projection, &mut tx, batch).await {
+        if let Err(e) = apply_guarded(&*self.projection, &mut tx, batch, decisions).await {
             // Explicitly, so the checkpoint row lock goes now rather than when the
             // connection is next used.
             let _ = tx.rollback().await;
@@ -407,6 +457,139 @@ impl Projector {
             tracing::warn!(error = %e, "could not announce a projected batch");
         }
         Ok(BatchOutcome::Committed)
+    }
+
+    fn subscribe(&self, after: u64) -> Subscription {
+        Subscription::new(self.store.clone(), self.notifier.as_ref(), after)
+            .with_poll_interval(self.options.poll_interval)
+    }
+
+    /// Commits `batch`'s events one at a time from `position` (moving it) until one fails.
+    async fn isolate(
+        &self,
+        names: &ProjectionNames,
+        epoch: u64,
+        position: &mut u64,
+        batch: &[RecordedEvent],
+        decisions: &Decisions,
+    ) -> Result<Isolated, ProjectionError> {
+        for event in batch {
+            let one = std::slice::from_ref(event);
+            match self
+                .commit_batch(names, epoch, *position, one, decisions)
+                .await
+            {
+                Ok(BatchOutcome::Committed) => {
+                    *position = event.global_position;
+                    self.progress.send_replace(*position);
+                }
+                Ok(BatchOutcome::Fenced) => return Ok(Isolated::Fenced),
+                Err(e) if e.is_poison() => {
+                    return Ok(Isolated::Poison(Box::new((event.clone(), e))))
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(Isolated::Committed)
+    }
+
+    /// Quarantines `event` and waits, holding the lease, until an administrator has it retried
+    /// (and it applies) or skipped; then the checkpoint moves past it. `None` when it did; a
+    /// `Stop` when shutdown or the loss of the lease came first.
+    #[allow(clippy::too_many_arguments)]
+    async fn stall(
+        &self,
+        names: &ProjectionNames,
+        lease: &mut Lease,
+        position: &mut u64,
+        event: &RecordedEvent,
+        mut error: ProjectionError,
+        decisions: &mut Decisions,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<Option<Stop>, ProjectionError> {
+        let at = event.global_position;
+        let version = self.projection.version();
+        let period = self.options.heartbeat;
+        loop {
+            let text = error.to_string();
+            let attempts =
+                poison::record(&self.pool, names.name, version, event, false, &text).await?;
+            self.set_state(ProjectorState::Stalled { position: at });
+            tracing::error!(
+                alert = "projection_stalled",
+                position = at,
+                event_type = %event.event_type,
+                stream = %event.stream_id,
+                attempts,
+                error = %text,
+                "event quarantined: the projection is stalled until an administrator retries or skips it"
+            );
+            let mut heartbeat = tokio::time::interval(period);
+            heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            // Waits for a decision about this event: a skip (already recorded, or new) or a
+            // new retry request.
+            loop {
+                let new = decisions.refresh(&*self.store).await?;
+                if decisions.is_skipped(at) || new.iter().any(|d| d.position() == at) {
+                    break;
+                }
+                tokio::select! {
+                    biased;
+                    () = stopped(shutdown) => return Ok(Some(Stop::Shutdown)),
+                    _ = heartbeat.tick() => {
+                        if let Some(loss) = lease.check().await {
+                            return Ok(Some(Stop::LeaseLost(loss)));
+                        }
+                    }
+                }
+            }
+            let skipped = decisions.is_skipped(at);
+            let one = std::slice::from_ref(event);
+            match self
+                .commit_batch(names, lease.epoch(), *position, one, decisions)
+                .await
+            {
+                Ok(BatchOutcome::Committed) => {
+                    *position = at;
+                    self.progress.send_replace(at);
+                    self.set_state(ProjectorState::Active {
+                        epoch: lease.epoch(),
+                    });
+                    tracing::warn!(
+                        position = at,
+                        skipped,
+                        "quarantined event resolved; following again"
+                    );
+                    return Ok(None);
+                }
+                Ok(BatchOutcome::Fenced) => return Ok(Some(Stop::LeaseLost(LeaseLoss::Fenced))),
+                Err(e) if e.is_poison() => error = e,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// After a rebuild stopped at the quarantined event at `position`: waits until an
+    /// administrator has it retried or skipped. True when shutdown came first.
+    async fn await_decision(
+        &self,
+        names: &ProjectionNames,
+        position: u64,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<bool, ProjectionError> {
+        let mut decisions =
+            Decisions::load(&*self.store, names.name, self.projection.version()).await?;
+        // A retry recorded before the rebuild began was for an earlier attempt.
+        while !decisions.is_skipped(position) {
+            if self.pause(shutdown).await {
+                return Ok(true);
+            }
+            let new = decisions.refresh(&*self.store).await?;
+            if new.iter().any(|d| d.position() == position) {
+                break;
+            }
+        }
+        Ok(false)
     }
 
     fn set_state(&self, state: ProjectorState) {

@@ -116,7 +116,15 @@ async fn rebuild_locked(
     // Left over by a rebuild that died: it holds nothing we need.
     recreate_schema(pool, projection, &names.shadow).await?;
     tracing::info!(projection = names.name, shadow = %names.shadow, "rebuild: replaying from 0");
-    let mut replayer = Replayer::new(pool, store, projection, &names.shadow, options.batch_size);
+    let mut replayer = Replayer::new(
+        pool,
+        store,
+        projection,
+        &names.shadow,
+        options.batch_size,
+        true,
+    )
+    .await?;
     // A short batch means the head is close: what remains is applied under the lease.
     while replayer.step(None).await? == replayer.batch_size() {}
     let before_lease = replayer.applied();

@@ -1,11 +1,16 @@
 //! Replaying the log into a schema of one's own, without a checkpoint row: how a rebuild fills
 //! its shadow schema, and how tests build a from-zero reference to compare against.
 
+use std::borrow::Cow;
+use std::panic::AssertUnwindSafe;
+
+use futures_util::FutureExt;
 use sqlx::PgPool;
 use tessera_events::{EventStore, RecordedEvent};
 
 use crate::error::ProjectionError;
 use crate::names::quote_ident;
+use crate::poison::{self, Decisions};
 use crate::projection::Projection;
 use crate::schema::{create_schema, set_local_search_path};
 
@@ -19,17 +24,23 @@ pub(crate) struct Replayer<'a> {
     batch_size: usize,
     position: u64,
     applied: u64,
+    /// The events an administrator had this projection version skip.
+    decisions: Decisions,
+    /// Whether an event that cannot be applied is quarantined (a rebuild) or only reported.
+    quarantine: bool,
 }
 
 impl<'a> Replayer<'a> {
-    pub fn new(
+    pub async fn new(
         pool: &'a PgPool,
         store: &'a dyn EventStore,
         projection: &'a dyn Projection,
         schema: &'a str,
         batch_size: usize,
-    ) -> Self {
-        Self {
+        quarantine: bool,
+    ) -> Result<Self, ProjectionError> {
+        let decisions = Decisions::load(store, projection.name(), projection.version()).await?;
+        Ok(Self {
             pool,
             store,
             projection,
@@ -37,7 +48,9 @@ impl<'a> Replayer<'a> {
             batch_size: batch_size.max(1),
             position: 0,
             applied: 0,
-        }
+            decisions,
+            quarantine,
+        })
     }
 
     /// The position of the last event applied.
@@ -71,9 +84,59 @@ impl<'a> Replayer<'a> {
         let Some(last) = batch.last().map(|e| e.global_position) else {
             return Ok(0);
         };
-        self.apply(&batch).await?;
+        match self.apply(&batch).await {
+            Ok(()) => {}
+            Err(e) if e.is_poison() && self.quarantine => return self.isolate(&batch, e).await,
+            Err(e) => return Err(e),
+        }
         self.position = last;
         self.applied += batch.len() as u64;
+        Ok(batch.len())
+    }
+
+    /// After `batch` failed as a whole: applies its events one at a time up to the one at
+    /// fault, quarantines that one and fails with `Poisoned`.
+    async fn isolate(
+        &mut self,
+        batch: &[RecordedEvent],
+        batch_error: ProjectionError,
+    ) -> Result<usize, ProjectionError> {
+        for event in batch {
+            if let Err(error) = self.apply(std::slice::from_ref(event)).await {
+                if !error.is_poison() {
+                    return Err(error);
+                }
+                let name = self.projection.name();
+                let attempts = poison::record(
+                    self.pool,
+                    name,
+                    self.projection.version(),
+                    event,
+                    true,
+                    &error.to_string(),
+                )
+                .await?;
+                tracing::error!(
+                    alert = "projection_stalled",
+                    projection = name,
+                    position = event.global_position,
+                    event_type = %event.event_type,
+                    stream = %event.stream_id,
+                    attempts,
+                    %error,
+                    "rebuild cannot apply an event: quarantined until an administrator retries or skips it"
+                );
+                return Err(ProjectionError::Poisoned {
+                    projection: name,
+                    position: event.global_position,
+                    event_type: event.event_type.clone(),
+                });
+            }
+            self.position = event.global_position;
+            self.applied += 1;
+        }
+        // Every event applied on its own: the batch failed only as a whole.
+        tracing::warn!(projection = self.projection.name(), error = %batch_error, "a batch failed as a whole and applied event by event");
         Ok(batch.len())
     }
 
@@ -84,10 +147,23 @@ impl<'a> Replayer<'a> {
             .begin()
             .await
             .map_err(ProjectionError::runtime(name, "begin replay batch"))?;
+        if self.quarantine {
+            let (from, to) = range_of(batch);
+            poison::resolve_range(
+                &mut tx,
+                name,
+                self.projection.version(),
+                from,
+                to,
+                &self.decisions,
+            )
+            .await
+            .map_err(ProjectionError::runtime(name, "resolve dead letters"))?;
+        }
         set_local_search_path(&mut tx, self.schema)
             .await
             .map_err(ProjectionError::runtime(name, "set search_path"))?;
-        apply_batch(self.projection, &mut tx, batch).await?;
+        apply_guarded(self.projection, &mut tx, batch, &self.decisions).await?;
         tx.commit()
             .await
             .map_err(ProjectionError::runtime(name, "commit replay batch"))
@@ -112,6 +188,61 @@ pub(crate) async fn apply_batch(
             source: Box::new(source),
         }),
     }
+}
+
+/// The positions `(from, to]` a non-empty batch covers.
+pub(crate) fn range_of(batch: &[RecordedEvent]) -> (u64, u64) {
+    let first = batch.first().map_or(0, |e| e.global_position);
+    let last = batch.last().map_or(0, |e| e.global_position);
+    (first.saturating_sub(1), last)
+}
+
+/// Applies `batch` less the events an administrator had skipped. A panic in the projection's
+/// code becomes an error naming the batch's first event, so it is quarantined like any other
+/// event the projection cannot apply, rather than restarting the projector forever.
+pub(crate) async fn apply_guarded(
+    projection: &dyn Projection,
+    conn: &mut sqlx::PgConnection,
+    batch: &[RecordedEvent],
+    decisions: &Decisions,
+) -> Result<(), ProjectionError> {
+    let events: Cow<'_, [RecordedEvent]> = if batch
+        .iter()
+        .any(|e| decisions.is_skipped(e.global_position))
+    {
+        Cow::Owned(
+            batch
+                .iter()
+                .filter(|e| !decisions.is_skipped(e.global_position))
+                .cloned()
+                .collect(),
+        )
+    } else {
+        Cow::Borrowed(batch)
+    };
+    let Some(first) = events.first() else {
+        return Ok(());
+    };
+    match AssertUnwindSafe(apply_batch(projection, conn, &events))
+        .catch_unwind()
+        .await
+    {
+        Ok(result) => result,
+        Err(payload) => Err(ProjectionError::Apply {
+            projection: projection.name(),
+            position: first.global_position,
+            event_type: first.event_type.clone(),
+            source: Box::new(ProjectionError::Panicked(panic_text(payload.as_ref()))),
+        }),
+    }
+}
+
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic payload".to_owned())
 }
 
 /// Drops `schema` if it exists and creates it afresh with the projection's tables.
@@ -161,7 +292,7 @@ pub async fn replay_into(
     tx.commit()
         .await
         .map_err(ProjectionError::runtime(name, "commit schema setup"))?;
-    let mut replayer = Replayer::new(pool, store, projection, schema, batch_size);
+    let mut replayer = Replayer::new(pool, store, projection, schema, batch_size, false).await?;
     while replayer.step(up_to).await? > 0 {}
     Ok(replayer.position())
 }

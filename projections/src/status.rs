@@ -8,6 +8,7 @@ use tessera_events::{EventStore, PgEventStore};
 
 use crate::error::ProjectionError;
 use crate::lease::to_u64;
+use crate::poison::{self, DeadLetter};
 use crate::projection::Projection;
 
 /// One projection's progress, as an admin endpoint reports it.
@@ -30,7 +31,14 @@ pub struct ProjectionStatus {
     pub owner_node: Option<String>,
     /// When the checkpoint last moved (`None` before the first start).
     pub updated_at: Option<DateTime<Utc>>,
+    /// The position of the quarantined event it is stalled before, if it is.
+    pub stalled_at: Option<u64>,
+    /// Its open dead letters, then the last few resolved ones.
+    pub dead_letters: Vec<DeadLetter>,
 }
+
+/// How many resolved dead letters each projection's status keeps showing.
+const RESOLVED_SHOWN: i64 = 10;
 
 #[derive(sqlx::FromRow)]
 struct CheckpointRow {
@@ -60,6 +68,7 @@ pub async fn status(
         context: "read checkpoints",
         source,
     })?;
+    let mut dead_letters = poison::dead_letters(pool, &names, RESOLVED_SHOWN).await?;
     // Read after the checkpoints, so the head is never behind a position reported with it.
     let head = PgEventStore::new(pool.clone()).head_position().await?;
     Ok(projections
@@ -67,6 +76,15 @@ pub async fn status(
         .map(|p| {
             let row = rows.iter().find(|r| r.name == p.name());
             let position = row.map_or(0, |r| to_u64(r.position));
+            let (mine, others) = std::mem::take(&mut dead_letters)
+                .into_iter()
+                .partition::<Vec<_>, _>(|d| d.projection == p.name());
+            dead_letters = others;
+            let stalled_at = mine
+                .iter()
+                .filter(|d| d.is_open())
+                .map(|d| d.position)
+                .min();
             ProjectionStatus {
                 name: p.name().to_owned(),
                 position,
@@ -77,6 +95,8 @@ pub async fn status(
                 epoch: row.map_or(0, |r| to_u64(r.epoch)),
                 owner_node: row.and_then(|r| r.owner_node.clone()),
                 updated_at: row.map(|r| r.updated_at),
+                stalled_at,
+                dead_letters: mine,
             }
         })
         .collect())

@@ -24,11 +24,16 @@ pub fn sanitize(raw: &str) -> Option<String> {
             c => c,
         })
         .collect();
-    let trimmed = cleaned.trim().trim_start_matches('.').trim();
+    // Dots and spaces may alternate (". .x"): strip the whole run, not one kind after the other.
+    let trimmed = cleaned
+        .trim_start_matches(|c: char| c == '.' || c.is_whitespace())
+        .trim_end();
     if trimmed.is_empty() {
         return None;
     }
-    Some(truncate_keeping_extension(trimmed, MAX_BYTES))
+    let kept = truncate_keeping_extension(trimmed, MAX_BYTES);
+    // A cut may end on a space.
+    Some(kept.trim_end().to_owned())
 }
 
 fn truncate_keeping_extension(name: &str, max: usize) -> String {
@@ -97,6 +102,8 @@ mod tests {
         );
         assert_eq!(sanitize(".hidden").as_deref(), Some("hidden"));
         assert_eq!(sanitize("  \u{200B} ").as_deref(), None);
+        assert_eq!(sanitize(". .").as_deref(), None);
+        assert_eq!(sanitize(" . .env").as_deref(), Some("env"));
     }
 
     #[test]

@@ -4,13 +4,14 @@ use std::sync::Arc;
 
 use actix::Addr;
 use actix_web::{get, post, web, HttpResponse};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tessera_actors::{HostJob, RebuildJob, RebuildOutcome, RootSupervisor};
 use tessera_events::EventStore;
-use tessera_projections::RebuildOptions;
+use tessera_projections::{DeadLetter, Projection, RebuildOptions, Resolution};
 use utoipa::{OpenApi, ToSchema};
 
 use crate::auth::AdminUser;
+use crate::dead_letters::{self, Decision, DecisionFailure};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::routes::health::{tree_status, WorkerView};
 use crate::state::AppState;
@@ -44,6 +45,51 @@ pub struct ProjectionView {
     pub last_rebuild_here: Option<LastRebuild>,
     /// The supervised task of the rebuild running here (its restarts after failures).
     pub rebuild_task_here: Option<WorkerView>,
+    /// Stalled before the quarantined event at this position, waiting for a decision about it.
+    pub stalled_at: Option<u64>,
+    /// Events it could not apply: the open ones first, then the last few resolved.
+    pub dead_letters: Vec<DeadLetterView>,
+}
+
+/// An event a projection could not apply, and what became of it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeadLetterView {
+    pub position: u64,
+    /// The projection version that failed on it.
+    pub version: i32,
+    pub event_id: uuid::Uuid,
+    pub event_type: String,
+    pub stream_id: String,
+    /// A rebuild met it; the live tables kept serving meanwhile.
+    pub during_rebuild: bool,
+    /// The last failure, as the projection reported it.
+    pub error: String,
+    pub attempts: u32,
+    pub first_failed_at: chrono::DateTime<chrono::Utc>,
+    pub last_failed_at: chrono::DateTime<chrono::Utc>,
+    /// Absent while the projection waits for a decision: `applied` or `skipped`.
+    #[schema(value_type = Option<String>)]
+    pub resolution: Option<Resolution>,
+    pub resolved_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl From<DeadLetter> for DeadLetterView {
+    fn from(d: DeadLetter) -> Self {
+        DeadLetterView {
+            position: d.position,
+            version: d.version,
+            event_id: d.event_id,
+            event_type: d.event_type,
+            stream_id: d.stream_id,
+            during_rebuild: d.during_rebuild,
+            error: d.error,
+            attempts: d.attempts,
+            first_failed_at: d.first_failed_at,
+            last_failed_at: d.last_failed_at,
+            resolution: d.resolution,
+            resolved_at: d.resolved_at,
+        }
+    }
 }
 
 /// The outcome of a finished rebuild.
@@ -118,6 +164,8 @@ pub async fn list(
                 epoch: s.epoch,
                 owner_node: s.owner_node,
                 updated_at: s.updated_at,
+                stalled_at: s.stalled_at,
+                dead_letters: s.dead_letters.into_iter().map(Into::into).collect(),
             }
         })
         .collect();
@@ -149,12 +197,7 @@ pub async fn start_rebuild(
     root: web::Data<Addr<RootSupervisor>>,
     name: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let projection = state
-        .projections
-        .iter()
-        .find(|p| p.name() == name.as_str())
-        .cloned()
-        .ok_or_else(|| ApiError::not_found("projection"))?;
+    let projection = projection_named(&state, &name)?;
     let key = projection.name();
     if !state.rebuilds.insert(key) {
         return Err(ApiError::conflict(
@@ -183,6 +226,136 @@ pub async fn start_rebuild(
         name: name.into_inner(),
         status: "started",
     }))
+}
+
+/// Why an event is skipped, for the audit trail.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SkipRequest {
+    /// 1 to 500 characters.
+    pub reason: String,
+}
+
+/// A decision was recorded; the projector acts on it within a second or so.
+#[derive(Serialize, ToSchema)]
+pub struct DecisionAccepted {
+    pub name: String,
+    pub position: u64,
+    /// `retry` or `skip`.
+    pub decision: &'static str,
+}
+
+const MAX_REASON_CHARS: usize = 500;
+
+fn projection_named(state: &AppState, name: &str) -> ApiResult<Arc<dyn Projection>> {
+    state
+        .projections
+        .iter()
+        .find(|p| p.name() == name)
+        .cloned()
+        .ok_or_else(|| ApiError::not_found("projection"))
+}
+
+async fn record_decision(
+    admin: &AdminUser,
+    state: &AppState,
+    name: &str,
+    position: u64,
+    decision: Decision,
+) -> ApiResult<HttpResponse> {
+    let projection = projection_named(state, name)?;
+    let label = match decision {
+        Decision::Retry => "retry",
+        Decision::Skip { .. } => "skip",
+    };
+    dead_letters::decide(
+        &state.pool,
+        &state.store,
+        &*projection,
+        position,
+        decision,
+        admin.user_id.0,
+    )
+    .await
+    .map_err(|e| match e {
+        DecisionFailure::NotFound => ApiError::not_found("quarantined event"),
+        DecisionFailure::Resolved => ApiError::conflict(
+            ErrorCode::DeadLetterResolved,
+            "the event was already applied or skipped",
+        ),
+        DecisionFailure::Internal(e) => ApiError::internal(e),
+    })?;
+    Ok(HttpResponse::Accepted().json(DecisionAccepted {
+        name: projection.name().to_owned(),
+        position,
+        decision: label,
+    }))
+}
+
+/// Tries a quarantined event once more, e.g. after the cause was fixed. If it fails again the
+/// projection stays stalled and the dead letter counts one more attempt.
+#[utoipa::path(
+    tag = "admin",
+    params(
+        ("name" = String, Path, description = "projection name, e.g. `users`"),
+        ("position" = u64, Path, description = "the quarantined event's log position")
+    ),
+    responses(
+        (status = 202, body = DecisionAccepted),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody, description = "no such projection or quarantined event (`not_found`)"),
+        (status = 409, body = ErrorBody, description = "already applied or skipped (`dead_letter_resolved`)")
+    ),
+    security(("bearer" = []), ("cookie" = []))
+)]
+#[post("/api/admin/projections/{name}/dead-letters/{position}/retry")]
+pub async fn retry_dead_letter(
+    admin: AdminUser,
+    state: web::Data<AppState>,
+    path: web::Path<(String, u64)>,
+) -> ApiResult<HttpResponse> {
+    let (name, position) = path.into_inner();
+    record_decision(&admin, &state, &name, position, Decision::Retry).await
+}
+
+/// Has the projection pass over a quarantined event. Its read model will not reflect the
+/// event; the skip is recorded in the log with the reason and who decided, and rebuilds of the
+/// same projection version skip it too.
+#[utoipa::path(
+    tag = "admin",
+    params(
+        ("name" = String, Path, description = "projection name, e.g. `users`"),
+        ("position" = u64, Path, description = "the quarantined event's log position")
+    ),
+    request_body = SkipRequest,
+    responses(
+        (status = 202, body = DecisionAccepted),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody, description = "no such projection or quarantined event (`not_found`)"),
+        (status = 409, body = ErrorBody, description = "already applied or skipped (`dead_letter_resolved`)"),
+        (status = 422, body = ErrorBody, description = "no reason, or one too long (`validation_failed`)")
+    ),
+    security(("bearer" = []), ("cookie" = []))
+)]
+#[post("/api/admin/projections/{name}/dead-letters/{position}/skip")]
+pub async fn skip_dead_letter(
+    admin: AdminUser,
+    state: web::Data<AppState>,
+    path: web::Path<(String, u64)>,
+    body: web::Json<SkipRequest>,
+) -> ApiResult<HttpResponse> {
+    let (name, position) = path.into_inner();
+    let reason = body.into_inner().reason.trim().to_owned();
+    if reason.is_empty() || reason.chars().count() > MAX_REASON_CHARS {
+        return Err(ApiError::validation(
+            "reason",
+            format!("say why, in 1 to {MAX_REASON_CHARS} characters"),
+        ));
+    }
+    let decision = Decision::Skip {
+        reason: Some(reason),
+    };
+    record_decision(&admin, &state, &name, position, decision).await
 }
 
 /// Records how a rebuild ended, then drops its running mark (in that order, so a reader never
@@ -218,13 +391,24 @@ fn record_rebuild(state: &AppState, name: &'static str, outcome: RebuildOutcome)
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(list).service(start_rebuild);
+    cfg.service(list)
+        .service(start_rebuild)
+        .service(retry_dead_letter)
+        .service(skip_dead_letter);
 }
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(list, start_rebuild),
-    components(schemas(ProjectionView, ProjectionsView, RebuildAccepted, LastRebuild))
+    paths(list, start_rebuild, retry_dead_letter, skip_dead_letter),
+    components(schemas(
+        ProjectionView,
+        ProjectionsView,
+        RebuildAccepted,
+        LastRebuild,
+        DeadLetterView,
+        SkipRequest,
+        DecisionAccepted
+    ))
 )]
 struct AdminProjectionsApi;
 

@@ -27,6 +27,17 @@ pub struct Readiness {
     pub degraded: bool,
     /// The supervised work of this node and its state.
     pub workers: Vec<WorkerView>,
+    /// Read models stalled before an event they cannot apply (on any node), waiting for an
+    /// administrator to retry or skip it; their reads are stale meanwhile. Marks `degraded`.
+    pub stalled_projections: Vec<StalledProjection>,
+}
+
+/// A read model stalled before a quarantined event.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StalledProjection {
+    pub name: String,
+    /// The log position of the event it stopped before.
+    pub position: u64,
 }
 
 /// One piece of supervised work of this node: a projector, a worker or a running task.
@@ -138,11 +149,22 @@ pub async fn ready(
         Err(_) => (false, false),
     };
     let tree = tree_status(&root).await;
+    let stalled_projections: Vec<StalledProjection> = if migrations {
+        tessera_projections::poison::stalled(&state.pool)
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(name, position)| StalledProjection { name, position })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let body = Readiness {
         ready: database && migrations,
         database,
         migrations,
-        degraded: degraded(tree.as_ref()),
+        degraded: degraded(tree.as_ref()) || !stalled_projections.is_empty(),
+        stalled_projections,
         workers: workers(tree.as_ref())
             .into_iter()
             .map(|w| WorkerView {
@@ -165,7 +187,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[derive(OpenApi)]
 #[openapi(
     paths(health, ready),
-    components(schemas(Health, Readiness, WorkerView, WorkerKind))
+    components(schemas(Health, Readiness, WorkerView, WorkerKind, StalledProjection))
 )]
 struct HealthApi;
 

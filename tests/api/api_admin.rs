@@ -569,3 +569,185 @@ async fn two_admins_removing_each_other_at_once_leave_one_admin() {
         "exactly one admin remains: {still_admin:?}"
     );
 }
+
+/// The projections stalled before a quarantined event, as `/ready` lists them.
+async fn stalled(app: &TestApp) -> Vec<(String, u64)> {
+    let reply = app.send(app.get("/ready")).await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    let list = reply.body["stalled_projections"]
+        .as_array()
+        .expect("stalled_projections");
+    assert_eq!(reply.body["degraded"], !list.is_empty(), "{:?}", reply.body);
+    list.iter()
+        .map(|s| {
+            let name = s["name"].as_str().expect("name").to_owned();
+            (name, s["position"].as_u64().expect("position"))
+        })
+        .collect()
+}
+
+/// An event a read model cannot apply stalls that read model alone: it is quarantined, `/ready`
+/// and the admin listing say so, a retry counts one more attempt, and a skip (recorded in the log
+/// with who decided and why) lets it catch up.
+#[actix_web::test]
+async fn a_poison_event_stalls_only_its_projection_until_an_admin_skips_it() {
+    use tessera_events::{EventData, EventStore, ExpectedVersion, PgEventStore, StreamId};
+
+    let app = spawn_app().await;
+    let admin = app.make_admin("root@example.com").await;
+    let user = app.register("pat@example.com").await;
+    app.projections_settled(&admin.access).await;
+    assert!(stalled(&app).await.is_empty());
+
+    // A registration whose payload the users read model cannot decode, as a broken or older
+    // writer might have left it in the log.
+    let store = PgEventStore::new(app.db.pool.clone());
+    let stream = StreamId::for_entity("user", Uuid::now_v7());
+    let bad = EventData::new("user.registered", json!({ "unexpected": true }));
+    let appended = store
+        .append(&stream, ExpectedVersion::NoStream, vec![bad])
+        .await
+        .expect("append");
+    let poisoned = appended.last_position;
+
+    let stuck = eventually("the users read model stalls", || async {
+        let stuck = stalled(&app).await;
+        stuck
+            .iter()
+            .any(|(name, _)| name == "users")
+            .then_some(stuck)
+    })
+    .await;
+    assert!(stuck.iter().all(|(_, p)| *p == poisoned), "{stuck:?}");
+    // The content read model is not among them and keeps following the log.
+    assert!(stuck.iter().all(|(name, _)| name != "content"), "{stuck:?}");
+    let note = app
+        .call_as(
+            Method::POST,
+            "/api/content/notes",
+            &user.access,
+            Some(&json!({ "title": "still here", "text": "written while users is stalled" })),
+        )
+        .await;
+    assert_eq!(note.status, StatusCode::CREATED, "{note:?}");
+    let id = note.body["id"].as_str().expect("id").to_owned();
+    eventually("the note is listed", || async {
+        let list = app.get_as("/api/content", &user.access).await;
+        list.body["items"]
+            .as_array()?
+            .iter()
+            .any(|i| i["id"] == id.as_str())
+            .then_some(())
+    })
+    .await;
+
+    let view = app.get_as("/api/admin/projections", &admin.access).await;
+    let users = projection(&view.body, "users");
+    assert_eq!(users["stalled_at"], poisoned, "{users}");
+    let letter = &users["dead_letters"][0];
+    assert_eq!(letter["position"], poisoned, "{letter}");
+    assert_eq!(letter["event_type"], "user.registered");
+    assert_eq!(letter["stream_id"], stream.as_str());
+    assert_eq!(letter["attempts"], 1);
+    assert!(letter["resolution"].is_null(), "{letter}");
+    assert!(
+        letter["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("decode")),
+        "{letter}"
+    );
+    assert!(projection(&view.body, "content")["stalled_at"].is_null());
+
+    let path = |what: &str, position: u64| {
+        format!("/api/admin/projections/users/dead-letters/{position}/{what}")
+    };
+    let reason = json!({ "reason": "written by a broken importer" });
+    // Only admins decide, only about a quarantined event, and a skip says why.
+    let reply = app
+        .call_as(Method::POST, &path("retry", poisoned), &user.access, None)
+        .await;
+    assert_error(&reply, StatusCode::FORBIDDEN, "forbidden");
+    let reply = app
+        .call_as(
+            Method::POST,
+            &path("retry", poisoned - 1),
+            &admin.access,
+            None,
+        )
+        .await;
+    assert_error(&reply, StatusCode::NOT_FOUND, "not_found");
+    let reply = app
+        .call_as(
+            Method::POST,
+            &path("skip", poisoned),
+            &admin.access,
+            Some(&json!({ "reason": "  " })),
+        )
+        .await;
+    assert_error(
+        &reply,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    );
+
+    // A retry fails the same way: one more attempt, still stalled.
+    let reply = app
+        .call_as(Method::POST, &path("retry", poisoned), &admin.access, None)
+        .await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{reply:?}");
+    eventually("the retry is attempted", || async {
+        let view = app.get_as("/api/admin/projections", &admin.access).await;
+        let users = projection(&view.body, "users");
+        (users["dead_letters"][0]["attempts"] == 2).then_some(())
+    })
+    .await;
+    assert!(stalled(&app).await.iter().any(|(n, _)| n == "users"));
+
+    for (name, position) in stalled(&app).await {
+        let skip = format!("/api/admin/projections/{name}/dead-letters/{position}/skip");
+        let reply = app
+            .call_as(Method::POST, &skip, &admin.access, Some(&reason))
+            .await;
+        assert_eq!(reply.status, StatusCode::ACCEPTED, "{reply:?}");
+        assert_eq!(reply.body["decision"], "skip");
+    }
+    eventually("no read model is stalled", || async {
+        stalled(&app).await.is_empty().then_some(())
+    })
+    .await;
+    let view = app.projections_settled(&admin.access).await;
+    let users = projection(&view, "users");
+    assert!(users["stalled_at"].is_null(), "{users}");
+    assert_eq!(users["dead_letters"][0]["resolution"], "skipped", "{users}");
+    let reply = app
+        .call_as(
+            Method::POST,
+            &path("skip", poisoned),
+            &admin.access,
+            Some(&reason),
+        )
+        .await;
+    assert_error(&reply, StatusCode::CONFLICT, "dead_letter_resolved");
+
+    // The decision is in the log, with who made it and why.
+    let decisions = store
+        .read_stream(&tessera_events::projection_ops::stream("users"), 0, 10)
+        .await
+        .expect("read decisions");
+    let skip = decisions
+        .iter()
+        .find(|e| e.event_type == "projection.event_skipped")
+        .expect("a skip event");
+    assert_eq!(skip.metadata.actor, Some(admin.user_id));
+    assert_eq!(skip.payload["reason"], "written by a broken importer");
+    assert_eq!(skip.payload["position"], poisoned);
+    // And the read model follows the log again.
+    let late = app.register("late@example.com").await;
+    eventually("a user registered after the skip is listed", || async {
+        user_ids(&app, &admin)
+            .await
+            .contains(&late.user_id.to_string())
+            .then_some(())
+    })
+    .await;
+}

@@ -297,6 +297,14 @@ const ROUTES: &[(&str, &str)] = &[
     ("put", "/api/admin/users/{id}/quota"),
     ("get", "/api/admin/projections"),
     ("post", "/api/admin/projections/{name}/rebuild"),
+    (
+        "post",
+        "/api/admin/projections/{name}/dead-letters/{position}/retry",
+    ),
+    (
+        "post",
+        "/api/admin/projections/{name}/dead-letters/{position}/skip",
+    ),
     ("get", "/api/ws"),
     ("post", "/api/content"),
     ("get", "/api/content"),

@@ -133,9 +133,9 @@ async fn a_panicking_projector_is_restarted_and_reaches_the_head() {
     assert_eq!(runs.load(Ordering::SeqCst), 2);
 }
 
-/// A read model whose `apply` panics the first time it is called.
+/// A read model whose `apply` panics the first `panics` times it is called.
 struct SeenProjection {
-    panicked: AtomicBool,
+    panics: AtomicU32,
 }
 
 #[async_trait]
@@ -157,7 +157,9 @@ impl Projection for SeenProjection {
         conn: &mut sqlx::PgConnection,
         event: &RecordedEvent,
     ) -> Result<(), ProjectionError> {
-        if !self.panicked.swap(true, Ordering::SeqCst) {
+        let left = self.panics.load(Ordering::SeqCst);
+        if left > 0 {
+            self.panics.store(left - 1, Ordering::SeqCst);
             panic!("bug in apply");
         }
         sqlx::query("INSERT INTO seen (position) VALUES ($1)")
@@ -175,8 +177,11 @@ async fn seen(pool: &sqlx::PgPool) -> (i64, Option<i64>) {
         .unwrap_or((0, None))
 }
 
+/// A panic in a projection's `apply` neither kills its projector nor loops: the batch is applied
+/// again event by event, the event at fault is quarantined (the projector stalls, still hosted
+/// and holding its lease), and an administrator's retry applies it once the fault is gone.
 #[actix_web::test]
-async fn a_projection_that_panics_is_restarted_by_its_host_and_catches_up() {
+async fn a_projection_that_panics_is_quarantined_not_restarted_and_catches_up_on_retry() {
     let db = TestDb::new().await;
     let store: Arc<dyn EventStore> = Arc::new(PgEventStore::new(db.pool.clone()));
     let notifier = EventNotifier::start(&db.pool).await.expect("notifier");
@@ -185,28 +190,58 @@ async fn a_projection_that_panics_is_restarted_by_its_host_and_catches_up() {
     options.lease_retry = Duration::from_millis(100);
     options.heartbeat = Duration::from_millis(100);
     options.poll_interval = Duration::from_millis(50);
+    // The batch panics, then its first event on its own: that one is quarantined.
     let config = TreeConfig::new(db.pool.clone(), store.clone(), notifier, "node-a")
         .with_projections(vec![Arc::new(SeenProjection {
-            panicked: AtomicBool::new(false),
+            panics: AtomicU32::new(2),
         })])
         .with_projector_options(options)
         .with_restart_policy(fast_policy());
     let tree = start_tree(config).await.expect("tree");
 
-    let head = append_owned(store.as_ref(), None, 3, "after").await;
-    eventually_within(WAIT, "the read model to reach the head", || {
-        let pool = db.pool.clone();
-        async move { seen(&pool).await == (8, i64::try_from(head).ok()) }
+    let detail = eventually_within(WAIT, "the projector to stall", || {
+        let root = tree.root.clone();
+        async move {
+            let status = root.send(GetTreeStatus).await.expect("status");
+            let detail = status.hosts[0].detail.clone().unwrap_or_default();
+            (detail["projector"]["state"] == "stalled").then_some(detail)
+        }
     })
     .await;
+    assert_eq!(detail["projector"]["position"], 1, "{detail}");
+    let letters = tessera_projections::poison::dead_letters(&db.pool, &["seen"], 5)
+        .await
+        .expect("dead letters");
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    assert!(letters[0].error.contains("bug in apply"), "{letters:?}");
     let status = tree.root.send(GetTreeStatus).await.expect("status");
     let host = &status.hosts[0];
-    assert_eq!((host.name.as_str(), host.restarts), ("seen", 1));
+    assert_eq!((host.name.as_str(), host.restarts), ("seen", 0));
     assert!(host.running);
-    assert!(host
-        .last_error
-        .as_deref()
-        .is_some_and(|e| e.contains("bug in apply")));
+
+    let head = append_owned(store.as_ref(), None, 3, "after").await;
+    let ctx = tessera_events::CommandContext::new(None);
+    let stream = tessera_events::projection_ops::stream("seen");
+    let retry = || tessera_events::projection_ops::ProjectionOpsCommand::Retry {
+        position: 1,
+        version: 1,
+    };
+    tessera_events::aggregate::execute::<tessera_events::projection_ops::ProjectionOps>(
+        store.as_ref(),
+        &stream,
+        &ctx,
+        None,
+        retry,
+    )
+    .await
+    .expect("retry recorded");
+    // The retry is itself an event the read model sees.
+    let head = head + 1;
+    eventually_within(WAIT, "the read model to reach the head", || {
+        let pool = db.pool.clone();
+        async move { seen(&pool).await == (9, i64::try_from(head).ok()) }
+    })
+    .await;
     eventually_within(WAIT, "the host to report the projector's progress", || {
         let root = tree.root.clone();
         async move {
@@ -216,6 +251,8 @@ async fn a_projection_that_panics_is_restarted_by_its_host_and_catches_up() {
         }
     })
     .await;
+    let status = tree.root.send(GetTreeStatus).await.expect("status");
+    assert_eq!(status.hosts[0].restarts, 0);
 
     // A graceful shutdown ends the projector and frees its lease.
     tree.root.send(Shutdown).await.expect("shutdown");

@@ -3,5 +3,6 @@
 
 mod support;
 
+mod poison;
 mod read_models;
 mod runtime;

@@ -15,60 +15,43 @@ use tessera_testkit::TestDb;
 
 use crate::support::*;
 
-/// Guarantee 5: an `apply` that fails half way through a batch leaves nothing of that batch
-/// and does not move the checkpoint; after the fault is gone, a restart counts every event
-/// exactly once.
+/// Guarantee 5: an `apply` that fails half way through a batch leaves nothing of that batch.
+/// The projector then applies the batch's events one at a time, quarantines the one at fault
+/// and stalls before it (instead of restarting forever); after the fault is gone, a restart
+/// counts every event exactly once and marks the quarantined event applied.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn failed_batch_leaves_nothing_and_restart_counts_each_event_once() -> anyhow::Result<()> {
     init_tracing();
     let db = TestDb::new().await;
-    let store = PgEventStore::new(db.pool.clone());
-    let mut poisoned = None;
-    for s in 0..10 {
-        // The 251st event of the log (stream 5, index 1) is the poisoned one.
-        let poison = (s == 5).then_some(1);
-        if let Some(p) = append(&store, &format!("acct-{s}"), 50, 7, poison).await? {
-            poisoned = Some(p);
-        }
-    }
-    for s in 0..10 {
-        append(&store, &format!("order-{s}"), 50, 10, None).await?;
-    }
-    let poisoned = poisoned.context("poisoned event appended")?;
-    ensure!(poisoned == 252, "poisoned event at {poisoned}");
-    ensure!(store.head_position().await? == 1000);
-
-    let counts = Arc::new(Counts::new(1));
-    counts.fault.store(true, Ordering::SeqCst);
     // Batches of 100: (0,100] and (100,200] commit, (200,300] fails at its 52nd event.
-    let running = start(&db.pool, counts.clone(), fast_options("node-a")).await?;
-    let result = tokio::time::timeout(Duration::from_secs(20), running.task)
-        .await
-        .context("projector kept running despite the failing apply")??;
-    match result {
-        Err(ProjectionError::Apply { position, .. }) => ensure!(position == poisoned),
-        other => anyhow::bail!("expected an Apply error, got {other:?}"),
-    }
-    ensure!(*running.state.borrow() == ProjectorState::Stopped);
-
+    let (_store, counts, running, poisoned) = stalled_on_poison(&db.pool).await?;
     let (position, ..) = checkpoint(&db.pool).await?;
-    ensure!(position == 200, "checkpoint moved to {position}");
-    ensure!(totals(&db.pool).await? == (200, 200));
+    ensure!(position == poisoned - 1, "checkpoint moved to {position}");
+    ensure!(totals(&db.pool).await? == (251, 251));
     assert_exact(&db.pool).await?;
     let newest: i64 =
         sqlx::query_scalar("SELECT coalesce(max(last_position), 0) FROM rm_counts.categories")
             .fetch_one(&db.pool)
             .await?;
     ensure!(
-        newest == 200,
-        "an event of the failed batch is visible: {newest}"
+        newest == 251,
+        "the event at fault, or one after it, is visible: {newest}"
     );
+    // It stays stalled: no restart loop moves anything.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    ensure!(*running.state.borrow() == ProjectorState::Stalled { position: poisoned });
+    ensure!(checkpoint(&db.pool).await?.0 == poisoned - 1);
+    running.stop().await??;
 
     counts.fault.store(false, Ordering::SeqCst);
     let mut running = start(&db.pool, counts.clone(), fast_options("node-a")).await?;
     running.wait_progress(1000).await?;
     ensure!(totals(&db.pool).await? == (1000, 1000));
     ensure!(assert_exact(&db.pool).await? == 1000);
+    let letters = tessera_projections::poison::dead_letters(&db.pool, &[NAME], 10).await?;
+    ensure!(letters.len() == 1, "{letters:?}");
+    ensure!(letters[0].position == poisoned && letters[0].attempts == 1);
+    ensure!(letters[0].resolution == Some(tessera_projections::Resolution::Applied));
     running.stop().await??;
     Ok(())
 }

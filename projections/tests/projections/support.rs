@@ -356,3 +356,38 @@ pub async fn event_count(pool: &PgPool) -> anyhow::Result<i64> {
         .fetch_one(pool)
         .await?)
 }
+
+/// 1000 events in 20 streams; the 252nd of the log (stream `acct-5`, index 1) is poisoned.
+/// Returns its position.
+pub async fn append_with_poison(store: &dyn EventStore) -> anyhow::Result<u64> {
+    let mut poisoned = None;
+    for s in 0..10 {
+        let poison = (s == 5).then_some(1);
+        if let Some(p) = append(store, &format!("acct-{s}"), 50, 7, poison).await? {
+            poisoned = Some(p);
+        }
+    }
+    for s in 0..10 {
+        append(store, &format!("order-{s}"), 50, 10, None).await?;
+    }
+    let poisoned = poisoned.context("poisoned event appended")?;
+    anyhow::ensure!(poisoned == 252, "poisoned event at {poisoned}");
+    anyhow::ensure!(store.head_position().await? == 1000);
+    Ok(poisoned)
+}
+
+/// A projector stalled before the poisoned event of [`append_with_poison`]'s log, its fault
+/// still on. Returns the store, the projection (turn its fault off to let it through), the
+/// running projector and the poisoned position.
+pub async fn stalled_on_poison(
+    pool: &PgPool,
+) -> anyhow::Result<(PgEventStore, Arc<Counts>, Running, u64)> {
+    let store = PgEventStore::new(pool.clone());
+    let poisoned = append_with_poison(&store).await?;
+    let counts = Arc::new(Counts::new(1));
+    counts.fault.store(true, Ordering::SeqCst);
+    let mut running = start(pool, counts.clone(), fast_options("node-a")).await?;
+    let stalled = ProjectorState::Stalled { position: poisoned };
+    running.wait_state("stalled", |s| *s == stalled).await?;
+    Ok((store, counts, running, poisoned))
+}

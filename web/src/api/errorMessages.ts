@@ -106,6 +106,7 @@ export const ERROR_MESSAGES: Record<ErrorCode, string> = {
   context_exceeded: 'The conversation is too long for the model. Start a new one.',
   input_too_large: 'The input is too large for the model.',
   rebuild_in_progress: 'A rebuild of this projection is already running.',
+  dead_letter_resolved: 'That event was already applied or skipped.',
   unsupported_source: 'This kind of item cannot be used for that.',
   no_speech: 'No speech was found in the recording.',
   nothing_to_summarise: 'There is nothing in this item to summarise yet.',

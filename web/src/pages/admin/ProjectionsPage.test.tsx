@@ -23,8 +23,33 @@ const USERS = {
   rebuilding_here: false,
   last_rebuild_here: null,
   rebuild_task_here: null,
+  stalled_at: null,
+  dead_letters: [],
 };
 const USAGE = { ...USERS, name: 'usage', position: 20, lag: 100, version: 1 };
+
+/** An event `users` cannot apply, still waiting for a decision. */
+const DEAD = {
+  position: 121,
+  version: 2,
+  event_id: '5b1f0c7e-8f53-4c57-9a55-6f3e0d1b2c44',
+  event_type: 'UserRenamed',
+  stream_id: 'user-42',
+  during_rebuild: false,
+  error: 'apply UserRenamed at 121: duplicate key value violates unique constraint "users_email_key"',
+  attempts: 3,
+  first_failed_at: '2026-03-10T09:00:00Z',
+  last_failed_at: '2026-03-10T09:59:00Z',
+  resolution: null,
+  resolved_at: null,
+};
+const STALLED = { ...USERS, head: 130, lag: 10, stalled_at: 121, dead_letters: [DEAD] };
+const RETRY = 'POST /api/admin/projections/{name}/dead-letters/{position}/retry';
+const SKIP = 'POST /api/admin/projections/{name}/dead-letters/{position}/skip';
+
+function deadLetters(name = 'users'): HTMLElement {
+  return screen.getByRole('region', { name: `Events ${name} could not apply` });
+}
 
 beforeEach(() => resetSessionForTests());
 
@@ -128,5 +153,170 @@ describe('Admin projections page', () => {
     await user.click(within(await screen.findByRole('dialog')).getByRole('button', { name: 'Rebuild' }));
     expect(await screen.findByText('users is already rebuilding')).toBeInTheDocument();
     expect(screen.getByText('Rebuilding')).toBeInTheDocument();
+  });
+
+  it('marks a stalled projection and lists the event it could not apply', async () => {
+    mockApi({ 'GET /api/admin/projections': () => ({ node: 'node-a', projections: [STALLED, USAGE] }) });
+    renderWithProviders(<ProjectionsPage />);
+    const users = (await screen.findByText('users', { selector: 'span' })).closest('tr') as HTMLElement;
+    expect(within(users).getByText('Stalled at #121')).toBeInTheDocument();
+    expect(within(users).getByText(/Reads are stale/)).toBeInTheDocument();
+    expect(within(users).getByRole('link', { name: '1 event it could not apply' })).toHaveAttribute('href', '#dead-letters-users');
+    const usage = screen.getByText('usage', { selector: 'span' }).closest('tr') as HTMLElement;
+    expect(within(usage).queryByText(/Stalled/)).not.toBeInTheDocument();
+
+    const section = deadLetters();
+    expect(within(section).getByText(/stopped before event #121/)).toBeInTheDocument();
+    const row = within(section).getByText('UserRenamed').closest('tr') as HTMLElement;
+    expect(within(row).getByText('#121')).toBeInTheDocument();
+    expect(within(row).getByText('user-42')).toBeInTheDocument();
+    expect(within(row).getByText('3 attempts')).toBeInTheDocument();
+    expect(within(row).getByText(DEAD.error)).toBeInTheDocument();
+    expect(within(row).getByText('Open')).toBeInTheDocument();
+    expect(within(row).queryByText('Met during a rebuild')).not.toBeInTheDocument();
+    expect(within(row).getByRole('button', { name: 'Retry event #121 in users' })).toBeEnabled();
+    expect(within(row).getByRole('button', { name: 'Skip event #121 in users…' })).toBeEnabled();
+    expect(screen.queryByRole('region', { name: 'Events usage could not apply' })).not.toBeInTheDocument();
+  });
+
+  it('retries a dead letter, then reports that it failed again', async () => {
+    let dead: Record<string, unknown> = DEAD;
+    const api = mockApi({
+      'GET /api/admin/projections': () => ({ node: 'node-a', projections: [{ ...STALLED, dead_letters: [dead] }] }),
+      [RETRY]: ({ params }) => {
+        dead = { ...DEAD, attempts: 4, error: 'still a duplicate key' };
+        return jsonResponse(202, { name: params.name, position: Number(params.position), decision: 'retry' });
+      },
+    });
+    const user = userEvent.setup();
+    renderWithProviders(<ProjectionsPage />);
+    await user.click(await screen.findByRole('button', { name: 'Retry event #121 in users' }));
+
+    await waitFor(() => expect(api.calls(RETRY)).toHaveLength(1));
+    const [call] = api.calls(RETRY);
+    expect(new URL(call?.request.url ?? '').pathname).toBe('/api/admin/projections/users/dead-letters/121/retry');
+    expect(call?.body).toBeUndefined();
+    expect(await screen.findByText('Retrying event #121 in users')).toBeInTheDocument();
+    // The list is fetched again at once, and the outcome is reported.
+    const toasts = screen.getByRole('region', { name: 'Notifications' });
+    expect(await within(toasts).findByText('Event #121 in users failed again')).toBeInTheDocument();
+    expect(within(toasts).getByText('still a duplicate key')).toBeInTheDocument();
+    const row = within(deadLetters()).getByText('UserRenamed').closest('tr') as HTMLElement;
+    expect(within(row).getByText('4 attempts')).toBeInTheDocument();
+    expect(within(row).getByRole('button', { name: 'Retry event #121 in users' })).toBeEnabled();
+  });
+
+  it('reports a retry that applied the event', async () => {
+    let projection: Record<string, unknown> = STALLED;
+    mockApi({
+      'GET /api/admin/projections': () => ({ node: 'node-a', projections: [projection] }),
+      [RETRY]: ({ params }) => {
+        projection = { ...USERS, dead_letters: [{ ...DEAD, resolution: 'applied', resolved_at: new Date().toISOString() }] };
+        return jsonResponse(202, { name: params.name, position: Number(params.position), decision: 'retry' });
+      },
+    });
+    const user = userEvent.setup();
+    renderWithProviders(<ProjectionsPage />);
+    await user.click(await screen.findByRole('button', { name: 'Retry event #121 in users' }));
+    expect(await screen.findByText('Event #121 in users applied')).toBeInTheDocument();
+    const users = screen.getByText('users', { selector: 'span' }).closest('tr') as HTMLElement;
+    expect(within(users).getByText('Up to date')).toBeInTheDocument();
+    expect(within(deadLetters()).getByText('Applied')).toBeInTheDocument();
+  });
+
+  it('skips a dead letter only with a reason, and sends it', async () => {
+    const api = mockApi({
+      'GET /api/admin/projections': () => ({ node: 'node-a', projections: [STALLED] }),
+      [SKIP]: ({ params }) => jsonResponse(202, { name: params.name, position: Number(params.position), decision: 'skip' }),
+    });
+    const user = userEvent.setup();
+    renderWithProviders(<ProjectionsPage />);
+    await user.click(await screen.findByRole('button', { name: 'Skip event #121 in users…' }));
+
+    const dialog = await screen.findByRole('dialog', { name: 'Skip event #121 in users?' });
+    expect(dialog).toHaveAccessibleDescription(/read model will not reflect this event/);
+    const submit = within(dialog).getByRole('button', { name: 'Skip event' });
+    const reason = within(dialog).getByRole('textbox', { name: 'Reason' });
+    expect(submit).toBeDisabled();
+    await user.type(reason, '   ');
+    expect(submit).toBeDisabled();
+    await user.clear(reason);
+    await user.click(reason);
+    await user.paste('x'.repeat(501));
+    expect(submit).toBeDisabled();
+    expect(within(dialog).getByText(/1 characters too many/)).toBeInTheDocument();
+    expect(reason).toBeInvalid();
+
+    await user.clear(reason);
+    await user.type(reason, '  Duplicate of #120, fixed by hand  ');
+    expect(submit).toBeEnabled();
+    await user.click(submit);
+
+    await waitFor(() => expect(api.calls(SKIP)).toHaveLength(1));
+    const [call] = api.calls(SKIP);
+    expect(new URL(call?.request.url ?? '').pathname).toBe('/api/admin/projections/users/dead-letters/121/skip');
+    expect(call?.body).toEqual({ reason: 'Duplicate of #120, fixed by hand' });
+    expect(await screen.findByText('Skipped event #121 in users')).toBeInTheDocument();
+    await waitFor(() => expect(screen.queryByRole('dialog')).not.toBeInTheDocument());
+  });
+
+  it('says when the event was already applied or skipped', async () => {
+    mockApi({
+      'GET /api/admin/projections': () => ({ node: 'node-a', projections: [STALLED] }),
+      [RETRY]: () => apiError(409, 'dead_letter_resolved', 'the event was already applied or skipped'),
+      [SKIP]: () => apiError(409, 'dead_letter_resolved', 'the event was already applied or skipped'),
+    });
+    const user = userEvent.setup();
+    renderWithProviders(<ProjectionsPage />);
+    await user.click(await screen.findByRole('button', { name: 'Retry event #121 in users' }));
+    const toasts = screen.getByRole('region', { name: 'Notifications' });
+    expect(await within(toasts).findByText('Could not retry event #121')).toBeInTheDocument();
+    expect(within(toasts).getByText('That event was already applied or skipped.')).toBeInTheDocument();
+
+    await user.click(screen.getByRole('button', { name: 'Skip event #121 in users…' }));
+    const dialog = await screen.findByRole('dialog');
+    await user.type(within(dialog).getByRole('textbox', { name: 'Reason' }), 'not needed');
+    await user.click(within(dialog).getByRole('button', { name: 'Skip event' }));
+    expect(await within(toasts).findByText('Could not skip event #121')).toBeInTheDocument();
+    await waitFor(() => expect(screen.queryByRole('dialog')).not.toBeInTheDocument());
+  });
+
+  it('keeps the reason when the server turns it down', async () => {
+    mockApi({
+      'GET /api/admin/projections': () => ({ node: 'node-a', projections: [STALLED] }),
+      [SKIP]: () => apiError(422, 'validation_failed', 'say why, in 1 to 500 characters', 'reason'),
+    });
+    const user = userEvent.setup();
+    renderWithProviders(<ProjectionsPage />);
+    await user.click(await screen.findByRole('button', { name: 'Skip event #121 in users…' }));
+    const dialog = await screen.findByRole('dialog');
+    const reason = within(dialog).getByRole('textbox', { name: 'Reason' });
+    await user.type(reason, 'because');
+    await user.click(within(dialog).getByRole('button', { name: 'Skip event' }));
+    expect(await within(dialog).findByText('say why, in 1 to 500 characters')).toBeInTheDocument();
+    expect(reason).toHaveValue('because');
+    expect(reason).toBeInvalid();
+  });
+
+  it('shows resolved dead letters without actions', async () => {
+    const resolved = [
+      { ...DEAD, resolution: 'applied', resolved_at: '2026-03-10T10:00:00Z' },
+      { ...DEAD, position: 90, event_type: 'UserDeleted', during_rebuild: true, resolution: 'skipped', resolved_at: '2026-03-09T10:00:00Z' },
+    ];
+    mockApi({ 'GET /api/admin/projections': () => ({ node: 'node-a', projections: [{ ...USERS, dead_letters: resolved }] }) });
+    renderWithProviders(<ProjectionsPage />);
+    const users = (await screen.findByText('users', { selector: 'span' })).closest('tr') as HTMLElement;
+    expect(within(users).getByText('Up to date')).toBeInTheDocument();
+    expect(within(users).queryByRole('link')).not.toBeInTheDocument();
+
+    const section = deadLetters();
+    expect(within(section).getByText(/None is waiting for a decision/)).toBeInTheDocument();
+    const applied = within(section).getByText('UserRenamed').closest('tr') as HTMLElement;
+    expect(within(applied).getByText('Applied')).toBeInTheDocument();
+    expect(applied.querySelector('time[datetime="2026-03-10T10:00:00Z"]')).toBeInTheDocument();
+    const skipped = within(section).getByText('UserDeleted').closest('tr') as HTMLElement;
+    expect(within(skipped).getByText('Skipped')).toBeInTheDocument();
+    expect(within(skipped).getByText('Met during a rebuild')).toBeInTheDocument();
+    expect(within(section).queryByRole('button')).not.toBeInTheDocument();
   });
 });

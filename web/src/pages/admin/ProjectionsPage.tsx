@@ -15,6 +15,7 @@ import { RelativeTime } from '../../ui/RelativeTime';
 import { Skeleton } from '../../ui/Skeleton';
 import { useToast } from '../../ui/toast';
 import { AdminNav } from './AdminNav';
+import { DeadLetters, positionLabel, type DeadLetter, type Decision } from './DeadLetters';
 import { adminErrorMessage } from './errors';
 
 type Projection = Schema<'ProjectionView'>;
@@ -28,6 +29,21 @@ interface Running {
 
 /** How long to follow a rebuild before saying we lost track of it. */
 const FOLLOW_MS = 10 * 60_000;
+
+/** A decision about a dead letter this page made: followed until the projector acts on it. */
+interface Watch {
+  name: string;
+  position: number;
+  decision: Decision;
+  /** Its failed attempts when the decision was made: one more means a retry failed again. */
+  attempts: number;
+  since: number;
+}
+
+/** The projector acts on a decision within a second or so; after this, stop polling fast. */
+const WATCH_MS = 30_000;
+
+const watchKey = (name: string, position: number) => `${name}:${position}`;
 
 /**
  * Whether a rebuild this page follows has ended. This node reports its own rebuilds
@@ -45,6 +61,16 @@ type State = { label: string; tone: 'success' | 'warning' | 'danger' | 'brand' |
 
 export function projectionState(p: Projection, rebuilding: boolean): State {
   if (rebuilding) return { label: 'Rebuilding', tone: 'brand', detail: 'Replaying the log beside the live tables' };
+  if (p.stalled_at != null) {
+    const blocking = p.dead_letters.find((d) => d.position === p.stalled_at);
+    return {
+      label: `Stalled at ${positionLabel(p.stalled_at)}`,
+      tone: 'danger',
+      detail: blocking?.during_rebuild
+        ? 'A rebuild met an event it cannot apply; the live tables keep serving. Retry or skip it below.'
+        : 'Reads are stale until the event it cannot apply is retried or skipped below.',
+    };
+  }
   if (p.running_here === false) return { label: 'Restarting', tone: 'danger', detail: p.last_error_here ?? undefined };
   if (p.last_error_here) return { label: 'Failing', tone: 'danger', detail: p.last_error_here };
   if (p.version !== p.target_version) return { label: 'Needs rebuild', tone: 'warning', detail: `Schema v${p.version}, this build expects v${p.target_version}` };
@@ -53,18 +79,45 @@ export function projectionState(p: Projection, rebuilding: boolean): State {
   return { label: 'Behind', tone: 'warning' };
 }
 
-/** `/admin/projections`: each read model's position against the log, its lag and state; Rebuild. */
+/**
+ * `/admin/projections`: each read model's position against the log, its lag and state; Rebuild;
+ * the events each could not apply (dead letters), with Retry and Skip.
+ */
 export default function ProjectionsPage() {
   const queryClient = useQueryClient();
   const toast = useToast();
   const [running, setRunning] = useState<Record<string, Running>>({});
   const [confirm, setConfirm] = useState<Projection | null>(null);
+  const [watching, setWatching] = useState<Record<string, Watch>>({});
   const following = Object.keys(running).length > 0;
 
   const runningRef = useRef(running);
+  const watchingRef = useRef(watching);
   useEffect(() => {
     runningRef.current = running;
-  }, [running]);
+    watchingRef.current = watching;
+  }, [running, watching]);
+
+  // Report what became of the decisions we follow: a retry applied or failed again; a skip taken.
+  const settleDecisions = (data: Projections) => {
+    const done: string[] = [];
+    for (const [key, w] of Object.entries(watchingRef.current)) {
+      const d = data.projections.find((x) => x.name === w.name)?.dead_letters.find((x) => x.position === w.position);
+      const label = `Event ${positionLabel(w.position)} in ${w.name}`;
+      if (!d || d.resolution === 'skipped') {
+        done.push(key);
+      } else if (d.resolution === 'applied') {
+        done.push(key);
+        toast.success(`${label} applied`, `${w.name} is catching up.`);
+      } else if (w.decision === 'retry' && d.resolution == null && d.attempts > w.attempts) {
+        done.push(key);
+        toast.show({ kind: 'error', title: `${label} failed again`, description: d.error });
+      } else if (d.resolution != null || Date.now() - w.since > WATCH_MS) {
+        done.push(key);
+      }
+    }
+    if (done.length > 0) setWatching((all) => Object.fromEntries(Object.entries(all).filter(([k]) => !done.includes(k))));
+  };
 
   // Settle the rebuilds we follow against each fresh list (in the fetch, not in render).
   const settle = (data: Projections) => {
@@ -93,10 +146,19 @@ export default function ProjectionsPage() {
     queryFn: async () => {
       const data = await call(api.GET('/api/admin/projections'));
       settle(data);
+      settleDecisions(data);
       return data;
     },
-    refetchInterval: following ? 1_500 : 10_000,
+    refetchInterval: following || Object.keys(watching).length > 0 ? 1_500 : 10_000,
   });
+
+  const decided = (name: string) => (d: DeadLetter, decision: Decision) => {
+    const key = watchKey(name, d.position);
+    const watch: Watch = { name, position: d.position, decision, attempts: d.attempts, since: Date.now() };
+    // Into the ref at once too: the refetch that follows may settle before the next render.
+    watchingRef.current = { ...watchingRef.current, [key]: watch };
+    setWatching((all) => ({ ...all, [key]: watch }));
+  };
 
   const rebuild = useMutation({
     mutationFn: (p: Projection) => call(api.POST('/api/admin/projections/{name}/rebuild', { params: { path: { name: p.name } } })),
@@ -170,6 +232,7 @@ export default function ProjectionsPage() {
                 const isRunning = p.name in running || p.rebuilding_here;
                 const last = p.last_rebuild_here;
                 const state = projectionState(p, isRunning);
+                const open = p.dead_letters.filter((d) => d.resolution == null).length;
                 return (
                   <tr key={p.name} className="grid grid-cols-[1fr_auto] gap-x-3 gap-y-1.5 p-4 sm:table-row sm:p-0">
                     <td className="min-w-0 sm:px-4 sm:py-3">
@@ -178,6 +241,11 @@ export default function ProjectionsPage() {
                         Schema v{p.version}
                         {p.restarts_here ? ` · ${p.restarts_here} restart${p.restarts_here === 1 ? '' : 's'} here` : ''}
                       </span>
+                      {open > 0 && (
+                        <a href={`#dead-letters-${p.name}`} className="block text-xs font-medium text-red-700 underline-offset-2 hover:underline dark:text-red-400">
+                          {open} event{open === 1 ? '' : 's'} it could not apply
+                        </a>
+                      )}
                       {p.rebuild_task_here && p.rebuild_task_here.restarts > 0 && (
                         <span className="block text-xs text-amber-700 dark:text-amber-400">
                           Rebuild retried {p.rebuild_task_here.restarts} time{p.rebuild_task_here.restarts === 1 ? '' : 's'}
@@ -242,6 +310,10 @@ export default function ProjectionsPage() {
           Following {Object.keys(running).join(', ')}: refreshing every few seconds.
         </p>
       )}
+      {list.isSuccess &&
+        list.data.projections
+          .filter((p) => p.dead_letters.length > 0)
+          .map((p) => <DeadLetters key={p.name} projection={p} pending={(d) => watchKey(p.name, d.position) in watching} onDecided={decided(p.name)} />)}
 
       <ConfirmDialog
         open={confirm !== null}

@@ -6,6 +6,7 @@ const ADMIN_MESSAGES: Partial<Record<ErrorCode, string>> = {
   model_busy: 'The model is answering requests right now. Try again when it is idle.',
   model_not_installed: 'The model is not installed on this server. Install it with `tessera models install`, then try again.',
   rebuild_in_progress: 'A rebuild of this projection is already running.',
+  dead_letter_resolved: 'That event was already applied or skipped.',
   validation_failed: 'Some values are not valid.',
 };
 
