@@ -153,9 +153,18 @@ pub struct AuthSettings {
     pub registrations_per_address: u32,
     /// Allow anyone to register (otherwise only admins create users).
     pub open_registration: bool,
+    /// Sign-ups wait for an administrator's approval before they can sign in, and signing up
+    /// answers the same whether or not the address is registered. Without it, a sign-up is
+    /// signed in at once, which necessarily tells whether the address was free.
+    #[serde(default = "default_true")]
+    pub approve_new_accounts: bool,
     /// API keys one user may hold at once (neither revoked nor expired).
     #[serde(default = "default_max_api_keys")]
     pub max_api_keys: u32,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_max_api_keys() -> u32 {
@@ -333,6 +342,7 @@ impl Settings {
             .set_default("auth.login_window_secs", 300)?
             .set_default("auth.registrations_per_address", 20)?
             .set_default("auth.open_registration", true)?
+            .set_default("auth.approve_new_accounts", true)?
             .set_default("quotas.storage_bytes", 10u64 * 1024 * 1024 * 1024)?
             .set_default("quotas.uploads_per_day", 1000)?
             .set_default("quotas.processing_seconds_per_day", 3600)?
@@ -470,6 +480,16 @@ mod tests {
             (session.messages_per_second, session.outbound_queue),
             (5, 32)
         );
+    }
+
+    #[test]
+    fn sign_ups_wait_for_approval_unless_turned_off() {
+        let s = Settings::load_unchecked(None).unwrap();
+        assert!(s.auth.open_registration && s.auth.approve_new_accounts);
+        let s =
+            Settings::with_overrides(&[("mode", "dev"), ("auth.approve_new_accounts", "false")])
+                .unwrap();
+        assert!(!s.auth.approve_new_accounts);
     }
 
     #[test]

@@ -177,6 +177,7 @@ mod tests {
             login_attempts_per_address: 30,
             login_window_secs: 300,
             open_registration: true,
+            approve_new_accounts: false,
             max_api_keys: 25,
         }
     }

@@ -18,7 +18,7 @@ pub use email::EmailAddress;
 pub use error::AuthError;
 pub use extract::{AdminUser, AuthUser, ACCESS_COOKIE};
 pub use service::{
-    AuthMethod, AuthService, CreatedApiKey, EffectiveQuota, NewUser, Principal, Profile, SignedIn,
-    UserPage,
+    AuthMethod, AuthService, CreatedApiKey, EffectiveQuota, NewUser, Principal, Profile, SignUp,
+    SignedIn, UserPage,
 };
 pub use session_verifier::SessionVerifier;

@@ -10,6 +10,8 @@ mod profile;
 mod sessions;
 mod signup;
 
+pub use signup::SignUp;
+
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 

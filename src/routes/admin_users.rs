@@ -35,6 +35,8 @@ pub struct AdminUserView {
     pub display_name: String,
     pub role: RoleName,
     pub disabled: bool,
+    /// Signed up and waits for an administrator's approval before it can sign in.
+    pub pending: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -96,6 +98,7 @@ pub async fn list_users(
                 email: u.email,
                 display_name: u.display_name,
                 disabled: u.disabled,
+                pending: u.pending,
                 created_at: u.created_at,
                 updated_at: u.updated_at,
             })
@@ -143,6 +146,27 @@ pub async fn enable_user(
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     auth.enable_user(admin.user_id, id.into_inner().into())
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Approve a sign-up that waits for approval, so it can sign in.
+#[utoipa::path(
+    post, path = "/api/admin/users/{id}/approve", tag = "admin",
+    security(("bearer" = []), ("cookie" = [])),
+    params(("id" = Uuid, Path)),
+    responses(
+        (status = 204, description = "approved (or nothing to approve)"),
+        (status = 403, body = ErrorBody, description = "`forbidden`"),
+        (status = 404, body = ErrorBody, description = "`not_found`"),
+    )
+)]
+pub async fn approve_user(
+    auth: web::Data<AuthService>,
+    admin: AdminUser,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    auth.approve_user(admin.user_id, id.into_inner().into())
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -215,6 +239,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(disable_user),
         ),
         ("/api/admin/users/{id}/enable", web::post().to(enable_user)),
+        (
+            "/api/admin/users/{id}/approve",
+            web::post().to(approve_user),
+        ),
         ("/api/admin/users/{id}/role", web::put().to(set_role)),
         ("/api/admin/users/{id}/quota", web::put().to(set_quota)),
     ] {
@@ -229,7 +257,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(list_users, disable_user, enable_user, set_role, set_quota),
+    paths(
+        list_users,
+        disable_user,
+        enable_user,
+        approve_user,
+        set_role,
+        set_quota
+    ),
     components(schemas(
         AdminUserView,
         UserList,

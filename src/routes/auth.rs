@@ -15,7 +15,7 @@ use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
 use super::json::json_config;
-use crate::auth::{AuthService, NewUser, SignedIn, ACCESS_COOKIE};
+use crate::auth::{AuthService, NewUser, SignUp, SignedIn, ACCESS_COOKIE};
 use crate::error::{ApiResult, ErrorBody};
 
 /// The cookie that carries the refresh token; sent only to `/api/auth`.
@@ -198,12 +198,15 @@ fn presented_refresh_token(
     Ok(Some(SecretString::from(cookie.value())))
 }
 
-/// Create an account (when registration is open) and sign in.
+/// Create an account (when registration is open). Where sign-ups need an administrator's
+/// approval (`auth.approve_new_accounts`, the default) the answer is 202 whether or not the
+/// address is registered; otherwise the account is signed in at once.
 #[utoipa::path(
     post, path = "/api/auth/register", tag = "auth",
     request_body = RegisterRequest,
     responses(
         (status = 201, body = TokenResponse, description = "account created and signed in"),
+        (status = 202, body = SignUpRequested, description = "sign-up received; an administrator approves it before it can sign in"),
         (status = 400, body = ErrorBody, description = "`invalid_json`"),
         (status = 403, body = ErrorBody, description = "`registration_closed`"),
         (status = 409, body = ErrorBody, description = "`email_taken`"),
@@ -219,17 +222,24 @@ pub async fn register(
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner();
     let client = crate::client_addr::client_ip(&req);
-    let signed = auth
-        .register_from(
-            NewUser {
-                email: body.email,
-                password: body.password,
-                display_name: body.display_name,
-            },
-            client,
-        )
-        .await?;
-    Ok(signed_in_response(&req, StatusCode::CREATED, signed))
+    let new = NewUser {
+        email: body.email,
+        password: body.password,
+        display_name: body.display_name,
+    };
+    match auth.sign_up(new, client).await? {
+        SignUp::SignedIn(signed) => Ok(signed_in_response(&req, StatusCode::CREATED, signed)),
+        SignUp::AwaitingApproval => Ok(HttpResponse::Accepted().json(SignUpRequested {
+            status: "awaiting_approval",
+        })),
+    }
+}
+
+/// A sign-up was received. It tells nothing about whether the address already had an account.
+#[derive(Serialize, ToSchema)]
+pub struct SignUpRequested {
+    /// `awaiting_approval`: an administrator approves the account before it can sign in.
+    pub status: &'static str,
 }
 
 /// Sign in with email and password. Failed attempts are throttled per account and per address.
@@ -387,6 +397,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     components(schemas(
         ChangePasswordRequest,
         RegisterRequest,
+        SignUpRequested,
         LoginRequest,
         RefreshRequest,
         TokenResponse,

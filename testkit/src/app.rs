@@ -155,6 +155,8 @@ async fn spawn_node_on(
         ("server.workers", "2"),
         ("node_id", &node_id),
         ("auth.jwt_secret", SECRET),
+        // Tests sign up and sign in at once; those about approval turn it on.
+        ("auth.approve_new_accounts", "false"),
         ("quotas.storage_bytes", &storage),
         ("quotas.uploads_per_day", &uploads),
         ("quotas.processing_seconds_per_day", &processing),

@@ -27,6 +27,7 @@ pub fn settings() -> AuthSettings {
         login_attempts_per_address: 100,
         login_window_secs: 300,
         open_registration: true,
+        approve_new_accounts: false,
         max_api_keys: 25,
     }
 }

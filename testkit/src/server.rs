@@ -84,8 +84,8 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
-    /// Starts `binary serve` on `database_url` in dev mode without Redis or model processing,
-    /// with `env` on top, and waits until `/ready` answers.
+    /// Starts `binary serve` on `database_url` in dev mode without Redis, model processing or
+    /// approval of sign-ups, with `env` on top, and waits until `/ready` answers.
     pub async fn start(
         binary: &str,
         database_url: &str,
@@ -104,6 +104,8 @@ impl ServerProcess {
             .env("TESSERA_DATA_DIR", &data.0)
             .env("TESSERA_LOG__LEVEL", "warn")
             .env("TESSERA_PROCESSING__ENABLED", "false")
+            // Sign-ups go straight in, as the test kit's apps do.
+            .env("TESSERA_AUTH__APPROVE_NEW_ACCOUNTS", "false")
             .env_remove("REDIS_URL")
             .stdout(std::process::Stdio::piped())
             .kill_on_drop(true);

@@ -454,3 +454,121 @@ async fn a_user_sees_their_sign_ins_and_ends_one() {
     })
     .await;
 }
+
+/// Where sign-ups need approval (the default): signing up answers the same for a free address
+/// and a registered one, and writes nothing for the registered one; the pending account cannot
+/// sign in (answered exactly like a wrong password) until an administrator approves it.
+#[actix_web::test]
+async fn sign_up_answers_the_same_whether_or_not_the_address_is_registered() {
+    let app = crate::helpers::spawn_app_with(&[("auth.approve_new_accounts", "true")]).await;
+    let admin = app.make_admin("root@example.com").await;
+    let owner = app
+        .auth
+        .register(tessera::auth::NewUser {
+            email: "taken@example.com".into(),
+            password: PASSWORD.to_owned().into(),
+            display_name: "Owner".into(),
+        })
+        .await
+        .expect("existing account");
+    let head_before: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(&app.db.pool)
+        .await
+        .expect("count events");
+
+    let sign_up = |email: &str, password: &str| json!({ "email": email, "password": password, "display_name": "Someone" });
+    let taken = app
+        .send(app.post_json(
+            "/api/auth/register",
+            &sign_up("Taken@Example.com", "Different-Pass-93"),
+        ))
+        .await;
+    let free = app
+        .send(app.post_json(
+            "/api/auth/register",
+            &sign_up("free@example.com", "Different-Pass-93"),
+        ))
+        .await;
+    assert_eq!(taken.status, StatusCode::ACCEPTED, "{taken:?}");
+    assert_eq!((free.status, &free.body), (taken.status, &taken.body));
+    assert_eq!(taken.body, json!({ "status": "awaiting_approval" }));
+    assert!(free.headers.get("set-cookie").is_none() && taken.headers.get("set-cookie").is_none());
+    // Only the free address got an account; the registered one is untouched.
+    let head_after: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(&app.db.pool)
+        .await
+        .expect("count events");
+    assert_eq!(
+        head_after - head_before,
+        2,
+        "a user event and an email claim"
+    );
+    app.login("taken@example.com").await;
+    let taken_attempt = app
+        .try_login("taken@example.com", "Different-Pass-93")
+        .await;
+    let pending_attempt = app.try_login("free@example.com", "Different-Pass-93").await;
+    assert_eq!(code_of(&taken_attempt), (401, "invalid_credentials"));
+    assert_eq!(code_of(&pending_attempt), code_of(&taken_attempt));
+    let message = |r: &crate::helpers::Reply| r.body["error"]["message"].clone();
+    assert_eq!(message(&pending_attempt), message(&taken_attempt));
+
+    // The administrator sees the request and approves it; then it signs in.
+    let pending_id = crate::helpers::eventually("the sign-up is listed as pending", || async {
+        let users = app
+            .get_as("/api/admin/users?limit=100", &admin.access)
+            .await;
+        users.body["users"].as_array()?.iter().find_map(|u| {
+            (u["email"] == "free@example.com" && u["pending"] == true)
+                .then(|| u["id"].as_str().map(str::to_owned))
+                .flatten()
+        })
+    })
+    .await;
+    let users = app
+        .get_as("/api/admin/users?limit=100", &admin.access)
+        .await;
+    let owner_row = users.body["users"]
+        .as_array()
+        .expect("users")
+        .iter()
+        .find(|u| u["id"] == owner.user_id.to_string())
+        .expect("owner listed")
+        .clone();
+    assert_eq!(owner_row["pending"], false);
+    assert_eq!(owner_row["display_name"], "Owner");
+    let approve = format!("/api/admin/users/{pending_id}/approve");
+    let stranger = app.login("taken@example.com").await;
+    let r = app
+        .call_as(Method::POST, &approve, &stranger.access, None)
+        .await;
+    assert_eq!(code_of(&r), (403, "forbidden"));
+    let r = app
+        .call_as(Method::POST, &approve, &admin.access, None)
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{r:?}");
+    let r = app
+        .call_as(Method::POST, &approve, &admin.access, None)
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::NO_CONTENT,
+        "approving twice changes nothing: {r:?}"
+    );
+    let signed = app.try_login("free@example.com", "Different-Pass-93").await;
+    assert_eq!(signed.status, StatusCode::OK, "{signed:?}");
+    let me_now = me(
+        &app,
+        tokens_of(&signed.body).expect("tokens").access.as_str(),
+    )
+    .await;
+    assert_eq!(me_now.body["email"], "free@example.com");
+    // Validation errors say nothing about the address and come before any of it.
+    let weak = app
+        .send(app.post_json(
+            "/api/auth/register",
+            &sign_up("taken@example.com", "password"),
+        ))
+        .await;
+    assert_eq!(code_of(&weak), (422, "weak_password"));
+}

@@ -32,6 +32,11 @@ fn admin_calls(target: Uuid) -> Vec<(Method, String, Option<Value>)> {
             None,
         ),
         (
+            Method::POST,
+            format!("/api/admin/users/{target}/approve"),
+            None,
+        ),
+        (
             Method::PUT,
             format!("/api/admin/users/{target}/role"),
             Some(json!({ "role": "admin" })),

@@ -293,6 +293,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/admin/users/{id}/disable"),
     ("post", "/api/admin/users/{id}/reset-link"),
     ("post", "/api/admin/users/{id}/enable"),
+    ("post", "/api/admin/users/{id}/approve"),
     ("put", "/api/admin/users/{id}/role"),
     ("put", "/api/admin/users/{id}/quota"),
     ("get", "/api/admin/projections"),

@@ -198,7 +198,7 @@ async fn closed_registration_refuses_sign_ups_but_not_create_admin() {
         quotas(),
     );
     assert!(matches!(
-        auth.register(new_user("a@example.com")).await,
+        auth.sign_up(new_user("a@example.com"), None).await,
         Err(AuthError::RegistrationClosed)
     ));
     let admin = auth

@@ -91,6 +91,8 @@ export async function startServer({ processing = true, overrides = {}, logName =
     TESSERA_SERVER__PORT: String(port),
     TESSERA_SERVER__WEB_DIR: process.env.TESSERA_E2E_WEB_DIR ?? join(webDir, 'dist'),
     TESSERA_AUTH__JWT_SECRET: randomBytes(32).toString('hex'),
+    // The scenarios sign up and go straight in; approval has its own unit and API tests.
+    TESSERA_AUTH__APPROVE_NEW_ACCOUNTS: 'false',
     TESSERA_PROCESSING__ENABLED: String(processing),
     ...overrideEnv(overrides),
   };

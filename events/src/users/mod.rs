@@ -76,6 +76,8 @@ pub struct Registration {
     pub display_name: String,
     pub password_hash: PasswordHash,
     pub role: Role,
+    /// A sign-up that waits for an administrator's approval.
+    pub pending_approval: bool,
 }
 
 impl Registration {
@@ -92,6 +94,7 @@ impl Registration {
             display_name: self.display_name.clone(),
             password_hash: self.password_hash.clone(),
             role: self.role,
+            pending_approval: self.pending_approval,
         })?;
         let claim_events = EmailClaim::default().decide(EmailClaimCommand::Claim {
             user_id: self.user_id,
@@ -159,6 +162,7 @@ mod tests {
             display_name: "A".into(),
             password_hash: PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into()),
             role: Role::User,
+            pending_approval: false,
         };
         let ctx = CommandContext::new(None);
         let reqs = reg.append_requests(&ctx).expect("requests");

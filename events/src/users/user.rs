@@ -80,7 +80,14 @@ pub enum UserEvent {
         display_name: String,
         password_hash: PasswordHash,
         role: Role,
+        /// A sign-up awaiting an administrator's approval: it cannot sign in until
+        /// [`UserEvent::Approved`].
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        pending_approval: bool,
     },
+    /// An administrator approved a pending sign-up.
+    #[serde(rename = "user.approved")]
+    Approved {},
     #[serde(rename = "user.role_changed")]
     RoleChanged { role: Role },
     // Empty struct variants (rather than unit ones) keep the payload an object, like every other.
@@ -122,7 +129,10 @@ pub enum UserCommand {
         display_name: String,
         password_hash: PasswordHash,
         role: Role,
+        pending_approval: bool,
     },
+    /// Lets a pending sign-up sign in.
+    Approve,
     ChangeRole(Role),
     /// Disables the account and ends its sessions and API keys as of `at`.
     Disable {
@@ -160,6 +170,8 @@ pub struct User {
     pub password_hash: Option<PasswordHash>,
     pub role: Role,
     pub disabled: bool,
+    /// A sign-up no administrator has approved yet.
+    pub pending: bool,
     pub quota: QuotaLimits,
     /// Sessions started until then have ended.
     pub sessions_ended_at: Option<DateTime<Utc>>,
@@ -200,13 +212,16 @@ impl Aggregate for User {
                 display_name,
                 password_hash,
                 role,
+                pending_approval,
             } => {
                 self.id = Some(*user_id);
                 self.email.clone_from(email);
                 self.display_name.clone_from(display_name);
                 self.password_hash = Some(password_hash.clone());
                 self.role = *role;
+                self.pending = *pending_approval;
             }
+            UserEvent::Approved {} => self.pending = false,
             UserEvent::RoleChanged { role } => self.role = *role,
             UserEvent::Disabled {} => self.disabled = true,
             UserEvent::Enabled {} => self.disabled = false,
@@ -230,6 +245,7 @@ impl Aggregate for User {
             display_name,
             password_hash,
             role,
+            pending_approval,
         } = command
         {
             if self.exists() {
@@ -241,6 +257,7 @@ impl Aggregate for User {
                 display_name,
                 password_hash,
                 role,
+                pending_approval,
             }]);
         }
         if !self.exists() {
@@ -249,6 +266,7 @@ impl Aggregate for User {
         // Commands that change nothing append nothing, so repeating one is harmless.
         Ok(match command {
             UserCommand::Register { .. } => Vec::new(),
+            UserCommand::Approve if self.pending => vec![UserEvent::Approved {}],
             UserCommand::ChangeRole(role) if role != self.role => {
                 vec![UserEvent::RoleChanged { role }]
             }
@@ -300,6 +318,7 @@ mod tests {
                 display_name: "A".into(),
                 password_hash: PasswordHash::new("phc".into()),
                 role: Role::User,
+                pending_approval: false,
             })
             .expect("register");
         for e in &events {
@@ -334,7 +353,9 @@ mod tests {
                 display_name: "A".into(),
                 password_hash: PasswordHash::new("phc".into()),
                 role: Role::Admin,
+                pending_approval: true,
             },
+            UserEvent::Approved {},
             UserEvent::RoleChanged { role: Role::User },
             UserEvent::Disabled {},
             UserEvent::Enabled {},
@@ -354,6 +375,7 @@ mod tests {
         ];
         let names = [
             "user.registered",
+            "user.approved",
             "user.role_changed",
             "user.disabled",
             "user.enabled",
@@ -411,9 +433,61 @@ mod tests {
                 display_name: "B".into(),
                 password_hash: PasswordHash::new("phc".into()),
                 role: Role::User,
+                pending_approval: false,
             }),
             Err(UsersError::UserExists)
         ));
+    }
+
+    #[test]
+    fn a_pending_sign_up_is_approved_once_and_an_older_registration_reads_as_approved() {
+        let mut u = User::default();
+        for e in u
+            .decide(UserCommand::Register {
+                user_id: Uuid::nil(),
+                email: "p@example.com".into(),
+                display_name: "P".into(),
+                password_hash: PasswordHash::new("phc".into()),
+                role: Role::User,
+                pending_approval: true,
+            })
+            .expect("register")
+        {
+            u.evolve(&e);
+        }
+        assert!(u.pending);
+        let approved = u.decide(UserCommand::Approve).expect("approve");
+        assert_eq!(approved, vec![UserEvent::Approved {}]);
+        u.evolve(&approved[0]);
+        assert!(!u.pending);
+        assert!(u.decide(UserCommand::Approve).expect("again").is_empty());
+        // Registrations written before approvals existed carry no flag.
+        let old: UserEvent = serde_json::from_value(serde_json::json!({
+            "type": "user.registered",
+            "data": {"user_id": Uuid::nil(), "email": "o@example.com", "display_name": "O",
+                     "password_hash": "phc", "role": "user"}
+        }))
+        .expect("old registration");
+        assert!(matches!(
+            old,
+            UserEvent::Registered {
+                pending_approval: false,
+                ..
+            }
+        ));
+        let (_, payload) = registered_event(false).encode().expect("encode");
+        assert!(payload.get("pending_approval").is_none(), "{payload}");
+    }
+
+    fn registered_event(pending_approval: bool) -> UserEvent {
+        UserEvent::Registered {
+            user_id: Uuid::nil(),
+            email: "a@example.com".into(),
+            display_name: "A".into(),
+            password_hash: PasswordHash::new("phc".into()),
+            role: Role::User,
+            pending_approval,
+        }
     }
 
     #[test]

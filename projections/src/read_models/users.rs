@@ -21,6 +21,8 @@ CREATE TABLE users (
     display_name text        NOT NULL,
     role         text        NOT NULL,
     disabled     boolean     NOT NULL DEFAULT false,
+    -- A sign-up waiting for an administrator's approval.
+    pending      boolean     NOT NULL DEFAULT false,
     created_at   timestamptz NOT NULL,
     updated_at   timestamptz NOT NULL
 );
@@ -41,7 +43,7 @@ impl Projection for UsersProjection {
     }
 
     fn version(&self) -> i32 {
-        1
+        2
     }
 
     fn setup_sql(&self) -> &'static str {
@@ -64,16 +66,24 @@ impl Projection for UsersProjection {
                 email,
                 display_name,
                 role,
+                pending_approval,
                 ..
             } => sqlx::query(
-                "INSERT INTO users (id, email, display_name, role, disabled, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, false, $5, $5)",
+                "INSERT INTO users
+                   (id, email, display_name, role, disabled, pending, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, false, $5, $6, $6)",
             )
             .bind(id)
             .bind(email)
             .bind(display_name)
             .bind(role.as_str())
+            .bind(pending_approval)
             .bind(at),
+            UserEvent::Approved {} => {
+                sqlx::query("UPDATE users SET pending = false, updated_at = $2 WHERE id = $1")
+                    .bind(id)
+                    .bind(at)
+            }
             UserEvent::RoleChanged { role } => {
                 sqlx::query("UPDATE users SET role = $2, updated_at = $3 WHERE id = $1")
                     .bind(id)
@@ -121,6 +131,7 @@ impl Projection for UsersProjection {
                     email,
                     display_name,
                     role,
+                    pending_approval,
                     ..
                 } => {
                     new_index.insert(id, new_rows.len());
@@ -130,6 +141,7 @@ impl Projection for UsersProjection {
                         display_name,
                         role: role.as_str().to_owned(),
                         disabled: false,
+                        pending: pending_approval,
                         created_at: at,
                         updated_at: at,
                     });
@@ -138,6 +150,7 @@ impl Projection for UsersProjection {
                 UserEvent::RoleChanged { role } => Change::Role(role.as_str()),
                 UserEvent::Disabled {} => Change::Disabled(true),
                 UserEvent::Enabled {} => Change::Disabled(false),
+                UserEvent::Approved {} => Change::Approved,
                 UserEvent::PasswordChanged { .. }
                 | UserEvent::QuotaSet(_)
                 | UserEvent::SessionsEnded { .. } => Change::Touch,
@@ -147,6 +160,7 @@ impl Projection for UsersProjection {
                 match change {
                     Change::Role(r) => row.role = r.to_owned(),
                     Change::Disabled(d) => row.disabled = d,
+                    Change::Approved => row.pending = false,
                     Change::Touch => {}
                 }
                 row.updated_at = at;
@@ -157,6 +171,7 @@ impl Projection for UsersProjection {
                     id,
                     role: None,
                     disabled: None,
+                    approved: false,
                     updated_at: at,
                 });
                 patches.len() - 1
@@ -165,21 +180,35 @@ impl Projection for UsersProjection {
             match change {
                 Change::Role(r) => patch.role = Some(r.to_owned()),
                 Change::Disabled(d) => patch.disabled = Some(d),
+                Change::Approved => patch.approved = true,
                 Change::Touch => {}
             }
             patch.updated_at = at;
         }
         if !new_rows.is_empty() {
             sqlx::query(
-                "INSERT INTO users (id, email, display_name, role, disabled, created_at, updated_at)
+                "INSERT INTO users
+                   (id, email, display_name, role, disabled, pending, created_at, updated_at)
                  SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[],
-                                      $5::bool[], $6::timestamptz[], $7::timestamptz[])",
+                                      $5::bool[], $6::bool[], $7::timestamptz[],
+                                      $8::timestamptz[])",
             )
             .bind(new_rows.iter().map(|r| r.id).collect::<Vec<_>>())
-            .bind(new_rows.iter().map(|r| r.email.as_str()).collect::<Vec<_>>())
-            .bind(new_rows.iter().map(|r| r.display_name.as_str()).collect::<Vec<_>>())
+            .bind(
+                new_rows
+                    .iter()
+                    .map(|r| r.email.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                new_rows
+                    .iter()
+                    .map(|r| r.display_name.as_str())
+                    .collect::<Vec<_>>(),
+            )
             .bind(new_rows.iter().map(|r| r.role.as_str()).collect::<Vec<_>>())
             .bind(new_rows.iter().map(|r| r.disabled).collect::<Vec<_>>())
+            .bind(new_rows.iter().map(|r| r.pending).collect::<Vec<_>>())
             .bind(new_rows.iter().map(|r| r.created_at).collect::<Vec<_>>())
             .bind(new_rows.iter().map(|r| r.updated_at).collect::<Vec<_>>())
             .execute(&mut *conn)
@@ -189,14 +218,17 @@ impl Projection for UsersProjection {
             sqlx::query(
                 "UPDATE users u SET role = COALESCE(p.role, u.role),
                                     disabled = COALESCE(p.disabled, u.disabled),
+                                    pending = u.pending AND NOT p.approved,
                                     updated_at = p.updated_at
-                 FROM unnest($1::uuid[], $2::text[], $3::bool[], $4::timestamptz[])
-                      AS p(id, role, disabled, updated_at)
+                 FROM unnest($1::uuid[], $2::text[], $3::bool[], $4::bool[],
+                             $5::timestamptz[])
+                      AS p(id, role, disabled, approved, updated_at)
                  WHERE u.id = p.id",
             )
             .bind(patches.iter().map(|p| p.id).collect::<Vec<_>>())
             .bind(patches.iter().map(|p| p.role.clone()).collect::<Vec<_>>())
             .bind(patches.iter().map(|p| p.disabled).collect::<Vec<_>>())
+            .bind(patches.iter().map(|p| p.approved).collect::<Vec<_>>())
             .bind(patches.iter().map(|p| p.updated_at).collect::<Vec<_>>())
             .execute(&mut *conn)
             .await?;
@@ -209,6 +241,7 @@ impl Projection for UsersProjection {
 enum Change {
     Role(&'static str),
     Disabled(bool),
+    Approved,
     Touch,
 }
 
@@ -217,6 +250,7 @@ struct Patch {
     id: Uuid,
     role: Option<String>,
     disabled: Option<bool>,
+    approved: bool,
     updated_at: DateTime<Utc>,
 }
 
@@ -228,6 +262,8 @@ pub struct UserRow {
     pub display_name: String,
     pub role: String,
     pub disabled: bool,
+    /// A sign-up waiting for an administrator's approval.
+    pub pending: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -242,7 +278,7 @@ impl UserRow {
 /// One user by id.
 pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<UserRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, email, display_name, role, disabled, created_at, updated_at
+        "SELECT id, email, display_name, role, disabled, pending, created_at, updated_at
          FROM rm_users.users WHERE id = $1",
     )
     .bind(id)
@@ -257,7 +293,7 @@ pub async fn list(
     limit: i64,
 ) -> Result<Vec<UserRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, email, display_name, role, disabled, created_at, updated_at
+        "SELECT id, email, display_name, role, disabled, pending, created_at, updated_at
          FROM rm_users.users WHERE $1::uuid IS NULL OR id > $1 ORDER BY id LIMIT $2",
     )
     .bind(after)

@@ -54,6 +54,7 @@ async fn append_history(store: &PgEventStore) {
                 display_name: format!("User {i}"),
                 password_hash: PasswordHash::new("$argon2id$x".into()),
                 role: if i % 7 == 0 { Role::Admin } else { Role::User },
+                pending_approval: i % 3 == 0,
             };
             let stream = user_stream(id);
             let data = ctx.to_event_data(&stream, &[event], Some(id)).unwrap();
@@ -66,7 +67,8 @@ async fn append_history(store: &PgEventStore) {
         }
         let pick = (next() % users.len() as u64) as usize;
         let (id, version) = users[pick];
-        let event = match next() % 6 {
+        let event = match next() % 7 {
+            6 => UserEvent::Approved {},
             0 => UserEvent::RoleChanged { role: Role::Admin },
             1 => UserEvent::RoleChanged { role: Role::User },
             2 => UserEvent::Disabled {},

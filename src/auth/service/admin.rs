@@ -38,6 +38,13 @@ impl AuthService {
             .await
     }
 
+    /// Lets a sign-up that waits for approval sign in (nothing changes for any other account).
+    #[tracing::instrument(name = "auth.admin.approve", skip_all, fields(%actor, %target))]
+    pub async fn approve_user(&self, actor: UserId, target: UserId) -> Result<(), AuthError> {
+        self.admin_command(actor, target, || UserCommand::Approve)
+            .await
+    }
+
     #[tracing::instrument(name = "auth.admin.set_role", skip_all, fields(%actor, %target, role = role.as_str()))]
     pub async fn set_role(
         &self,

@@ -52,7 +52,9 @@ impl AuthService {
         };
         let matches = self.inner.hasher.verify(password, phc).await?;
         let user = match user {
-            Some(u) if matches => u,
+            // A sign-up no administrator approved yet answers like a wrong password: otherwise
+            // whoever asked for it could tell it from an address registered before.
+            Some(u) if matches && !u.pending => u,
             _ => {
                 tracing::info!(?client, "login failed");
                 return Err(AuthError::InvalidCredentials);

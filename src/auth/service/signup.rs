@@ -4,7 +4,7 @@ use std::net::IpAddr;
 
 use secrecy::{ExposeSecret, SecretString};
 use tessera_events::aggregate::load;
-use tessera_events::users::{email_stream, EmailClaim, Registration, Role};
+use tessera_events::users::{email_stream, EmailClaim, PasswordHash, Registration, Role};
 use uuid::Uuid;
 
 use super::{AuthService, NewUser, SignedIn};
@@ -12,20 +12,30 @@ use crate::auth::email::EmailAddress;
 use crate::auth::error::AuthError;
 use crate::auth::{names, password};
 
+/// How a sign-up ended.
+pub enum SignUp {
+    /// The account was opened and signed in.
+    SignedIn(SignedIn),
+    /// The request was taken. An account waits for an administrator's approval, unless the
+    /// address was already registered: the answer is the same either way, so sign-up does not
+    /// tell who has an account.
+    AwaitingApproval,
+}
+
 impl AuthService {
-    /// Opens an account with the `user` role and signs it in.
+    /// Opens an account with the `user` role and signs it in, whether or not sign-ups need an
+    /// administrator's approval (for tools and tests that set up accounts).
     pub async fn register(&self, new: NewUser) -> Result<SignedIn, AuthError> {
-        self.register_from(new, None).await
+        let user_id = self.create_user(new, Role::User, None).await?;
+        self.start_session(user_id, Role::User).await
     }
 
-    /// Like [`AuthService::register`], counting the sign-up against the client's address (each
-    /// costs a password hash, so an address may only open so many accounts per window).
-    #[tracing::instrument(name = "auth.register", skip_all, fields(client = ?client))]
-    pub async fn register_from(
-        &self,
-        new: NewUser,
-        client: Option<IpAddr>,
-    ) -> Result<SignedIn, AuthError> {
+    /// Self-service sign-up, counted against the client's address (each costs a password hash,
+    /// so an address may only open so many accounts per window). With
+    /// `auth.approve_new_accounts`, the account waits for an administrator's approval and the
+    /// answer does not depend on whether the address is registered.
+    #[tracing::instrument(name = "auth.sign_up", skip_all, fields(client = ?client))]
+    pub async fn sign_up(&self, new: NewUser, client: Option<IpAddr>) -> Result<SignUp, AuthError> {
         if !self.inner.settings.open_registration {
             return Err(AuthError::RegistrationClosed);
         }
@@ -36,8 +46,34 @@ impl AuthService {
                 .await
                 .map_err(|retry_after| AuthError::RegistrationThrottled { retry_after })?;
         }
-        let user_id = self.create_user(new, Role::User, None).await?;
-        self.start_session(user_id, Role::User).await
+        if self.inner.settings.approve_new_accounts {
+            self.request_account(new).await?;
+            return Ok(SignUp::AwaitingApproval);
+        }
+        Ok(SignUp::SignedIn(self.register(new).await?))
+    }
+
+    /// Records a sign-up that waits for approval. A registered address gets the same answer
+    /// after the same work (the password is hashed either way), and nothing is written.
+    async fn request_account(&self, new: NewUser) -> Result<(), AuthError> {
+        let checked = Checked::of(&new)?;
+        let password_hash = self.inner.hasher.hash(new.password).await?;
+        if self.email_taken(&checked.email).await? {
+            tracing::info!("sign-up request for a registered address; answered like any other");
+            return Ok(());
+        }
+        match self
+            .append_registration(checked, password_hash, Role::User, None, true)
+            .await
+        {
+            Ok(user_id) => {
+                tracing::info!(%user_id, "sign-up awaits approval");
+                Ok(())
+            }
+            // Registered meanwhile: the same answer.
+            Err(AuthError::EmailTaken) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// Creates an admin account (the `tessera users create-admin` command); open registration
@@ -57,26 +93,45 @@ impl AuthService {
         self.create_user(new, Role::Admin, None).await
     }
 
+    /// Whether an account holds `email`.
+    async fn email_taken(&self, email: &EmailAddress) -> Result<bool, AuthError> {
+        let claim_stream = email_stream(&email.sha256_hex())?;
+        Ok(load::<EmailClaim>(self.store(), &claim_stream)
+            .await?
+            .state
+            .user_id
+            .is_some())
+    }
+
     pub(super) async fn create_user(
         &self,
         new: NewUser,
         role: Role,
         actor: Option<Uuid>,
     ) -> Result<Uuid, AuthError> {
-        let email = EmailAddress::parse(&new.email)?;
-        let display_name = names::display_name(&new.display_name)?;
-        password::check_policy(new.password.expose_secret(), &email)?;
-        let claim_stream = email_stream(&email.sha256_hex())?;
+        let checked = Checked::of(&new)?;
         // Cheap early answer before paying for a hash; the atomic append below is what decides.
-        if load::<EmailClaim>(self.store(), &claim_stream)
-            .await?
-            .state
-            .user_id
-            .is_some()
-        {
+        if self.email_taken(&checked.email).await? {
             return Err(AuthError::EmailTaken);
         }
         let password_hash = self.inner.hasher.hash(new.password).await?;
+        self.append_registration(checked, password_hash, role, actor, false)
+            .await
+    }
+
+    /// Appends the account and the claim of its address together; a taken address fails it.
+    async fn append_registration(
+        &self,
+        checked: Checked,
+        password_hash: PasswordHash,
+        role: Role,
+        actor: Option<Uuid>,
+        pending_approval: bool,
+    ) -> Result<Uuid, AuthError> {
+        let Checked {
+            email,
+            display_name,
+        } = checked;
         let user_id = Uuid::now_v7();
         let registration = Registration {
             user_id,
@@ -85,6 +140,7 @@ impl AuthService {
             display_name,
             password_hash,
             role,
+            pending_approval,
         };
         let ctx = self.context(actor.or(Some(user_id)));
         match self
@@ -100,5 +156,23 @@ impl AuthService {
             Err(e) if e.is_concurrency_conflict() => Err(AuthError::EmailTaken),
             Err(e) => Err(e.into()),
         }
+    }
+}
+
+/// A sign-up's fields, checked (the password against the policy, too).
+struct Checked {
+    email: EmailAddress,
+    display_name: String,
+}
+
+impl Checked {
+    fn of(new: &NewUser) -> Result<Self, AuthError> {
+        let email = EmailAddress::parse(&new.email)?;
+        let display_name = names::display_name(&new.display_name)?;
+        password::check_policy(new.password.expose_secret(), &email)?;
+        Ok(Checked {
+            email,
+            display_name,
+        })
     }
 }

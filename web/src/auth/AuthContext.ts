@@ -4,6 +4,13 @@ import type { Schema } from '../api/client';
 
 export type Me = Schema<'MeResponse'>;
 
+/**
+ * What a sign-up came to: `signed_in` at once (the server lets new accounts in), or
+ * `awaiting_approval` (an administrator approves it first; nobody is signed in, and the answer
+ * says nothing about whether the address already had an account).
+ */
+export type SignUpOutcome = 'signed_in' | 'awaiting_approval';
+
 export interface AuthState {
   /** `undefined` while the first `GET /api/me` runs, `null` when signed out. */
   user: Me | null | undefined;
@@ -15,7 +22,8 @@ export interface AuthState {
   retry: () => void;
   isAdmin: boolean;
   signIn: (body: Schema<'LoginRequest'>) => Promise<Me>;
-  signUp: (body: Schema<'RegisterRequest'>) => Promise<Me>;
+  /** Asks for an account; signs in when the server lets it in at once. */
+  signUp: (body: Schema<'RegisterRequest'>) => Promise<SignUpOutcome>;
   /** Creates the first administrator with the setup link's token, and signs them in. */
   setUp: (body: Schema<'SetupRequest'>) => Promise<Me>;
   signOut: () => Promise<void>;

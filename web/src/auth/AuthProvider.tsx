@@ -4,7 +4,7 @@ import { useCallback, useEffect, useMemo, type ReactNode } from 'react';
 import { api, call, type Schema } from '../api/client';
 import { queryKeys } from '../api/queryKeys';
 import { endSession, keepSessionFresh, onSessionEvent, recordTokens } from '../api/session';
-import { AuthContext, type AuthState, type Me } from './AuthContext';
+import { AuthContext, type AuthState, type Me, type SignUpOutcome } from './AuthContext';
 import { meQuery } from './meQuery';
 
 /**
@@ -65,7 +65,15 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   );
 
   const signUp = useCallback(
-    async (body: Schema<'RegisterRequest'>) => afterTokens(await call(api.POST('/api/auth/register', { body }))),
+    async (body: Schema<'RegisterRequest'>): Promise<SignUpOutcome> => {
+      const sent = api.POST('/api/auth/register', { body });
+      const answer = await call(sent);
+      // 202 `SignUpRequested`: an administrator approves the account first; no tokens, no user.
+      // (Its body, which alone has `status`, tells the two answers apart for the type checker.)
+      if ((await sent).response.status === 202 || 'status' in answer) return 'awaiting_approval';
+      await afterTokens(answer);
+      return 'signed_in';
+    },
     [afterTokens],
   );
 

@@ -13,14 +13,17 @@ const ADMIN = {
   display_name: 'Ada Admin',
   role: 'admin',
   disabled: false,
+  pending: false,
   created_at: '2026-01-01T10:00:00Z',
   updated_at: '2026-01-01T10:00:00Z',
 };
 const BOB = { ...ADMIN, id: '0190a000-0000-7000-8000-0000000000bb', email: 'bob@example.com', display_name: 'Bob', role: 'user' };
+/** A sign-up waiting for approval (last in the server's order). */
+const CLEO = { ...BOB, id: '0190a000-0000-7000-8000-0000000000cc', email: 'cleo@example.com', display_name: 'Cleo', pending: true };
 const GB = 1024 ** 3;
 
-function server(overrides: Record<string, Parameters<typeof mockApi>[0][string]> = {}) {
-  const users = [{ ...ADMIN }, { ...BOB }];
+function server(overrides: Record<string, Parameters<typeof mockApi>[0][string]> = {}, accounts = [ADMIN, BOB]) {
+  const users = accounts.map((u) => ({ ...u }));
   return mockApi({
     'GET /api/me': () => ({ ...ADMIN, quota: { storage_bytes: GB, uploads_per_day: 10, processing_seconds_per_day: 600 } }),
     'GET /api/admin/users': () => ({ users, next_after: null }),
@@ -41,13 +44,22 @@ function server(overrides: Record<string, Parameters<typeof mockApi>[0][string]>
       if (u) u.disabled = true;
       return null;
     },
+    'POST /api/admin/users/{id}/approve': ({ params }) => {
+      const u = users.find((x) => x.id === params.id);
+      if (u) u.pending = false;
+      return null;
+    },
     'PUT /api/admin/users/{id}/quota': () => null,
     ...overrides,
   });
 }
 
+async function rowOf(email: string) {
+  return (await screen.findByText(email)).closest('tr') as HTMLElement;
+}
+
 async function bobRow() {
-  return (await screen.findByText('bob@example.com')).closest('tr') as HTMLElement;
+  return rowOf('bob@example.com');
 }
 
 beforeEach(() => resetSessionForTests());
@@ -153,6 +165,61 @@ describe('Admin users page', () => {
 
     await user.click(within(dialog).getByRole('button', { name: 'Done' }));
     await waitFor(() => expect(screen.queryByRole('dialog')).not.toBeInTheDocument());
+  });
+
+  it('lists sign-ups waiting for approval first, marked and counted, with Approve and Decline', async () => {
+    server({}, [ADMIN, BOB, CLEO]);
+    renderWithProviders(<UsersPage />, { auth: true });
+    const row = await rowOf('cleo@example.com');
+    expect(within(row).getByText('Pending approval')).toBeInTheDocument();
+    expect(within(row).getByRole('button', { name: 'Approve cleo@example.com' })).toBeEnabled();
+    expect(within(row).getByRole('button', { name: 'Decline cleo@example.com' })).toHaveAccessibleDescription('Declining disables the account');
+    // First in the table (after the header row), whatever the server's order.
+    expect(screen.getAllByRole('row')[1]).toBe(row);
+    expect(screen.getByText('1 sign-up waiting for approval')).toBeInTheDocument();
+    expect(screen.getByText(/Decline disables the account/)).toBeInTheDocument();
+
+    for (const email of ['bob@example.com', 'admin@example.com']) {
+      const other = await rowOf(email);
+      expect(within(other).queryByRole('button', { name: /^Approve/ })).not.toBeInTheDocument();
+      expect(within(other).queryByText('Pending approval')).not.toBeInTheDocument();
+      expect(within(other).getByRole('button', { name: `Disable ${email}` })).toBeInTheDocument();
+    }
+  });
+
+  it('approves a sign-up at once, refetches and says so', async () => {
+    const api = server({}, [ADMIN, BOB, CLEO]);
+    const user = userEvent.setup();
+    renderWithProviders(<UsersPage />, { auth: true });
+    await user.click(within(await rowOf('cleo@example.com')).getByRole('button', { name: 'Approve cleo@example.com' }));
+
+    await waitFor(() => expect(api.calls('POST /api/admin/users/{id}/approve')).toHaveLength(1));
+    expect(api.calls('POST /api/admin/users/{id}/approve')[0]?.request.url).toContain(`/api/admin/users/${CLEO.id}/approve`);
+    expect(await screen.findByText('Cleo is approved and can sign in')).toBeInTheDocument();
+    await waitFor(() => expect(api.calls('GET /api/admin/users').length).toBeGreaterThan(1));
+    const row = await rowOf('cleo@example.com');
+    await waitFor(() => expect(within(row).getByText('Active')).toBeInTheDocument());
+    expect(within(row).queryByRole('button', { name: 'Approve cleo@example.com' })).not.toBeInTheDocument();
+    expect(within(row).getByRole('button', { name: 'Disable cleo@example.com' })).toBeInTheDocument();
+    expect(screen.queryByText(/waiting for approval/)).not.toBeInTheDocument();
+  });
+
+  it('declines a sign-up by disabling it, after confirmation', async () => {
+    const api = server({}, [ADMIN, BOB, CLEO]);
+    const user = userEvent.setup();
+    renderWithProviders(<UsersPage />, { auth: true });
+    await user.click(within(await rowOf('cleo@example.com')).getByRole('button', { name: 'Decline cleo@example.com' }));
+    const confirm = await screen.findByRole('dialog', { name: 'Decline Cleo’s sign-up?' });
+    expect(confirm).toHaveTextContent('Declining disables the account: cleo@example.com cannot sign in.');
+    await user.click(within(confirm).getByRole('button', { name: 'Decline sign-up' }));
+
+    await waitFor(() => expect(api.calls('POST /api/admin/users/{id}/disable')).toHaveLength(1));
+    expect(api.calls('POST /api/admin/users/{id}/approve')).toHaveLength(0);
+    expect(await screen.findByText('Cleo’s sign-up is declined')).toBeInTheDocument();
+    const row = await rowOf('cleo@example.com');
+    await waitFor(() => expect(within(row).getByText('Declined')).toBeInTheDocument());
+    expect(within(row).getByRole('button', { name: 'Enable cleo@example.com' })).toBeInTheDocument();
+    expect(within(row).queryByRole('button', { name: 'Approve cleo@example.com' })).not.toBeInTheDocument();
   });
 
   it('pages through users', async () => {

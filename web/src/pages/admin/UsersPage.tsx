@@ -28,7 +28,21 @@ type Totals = Schema<'UserTotals'>;
 
 const PAGE = 50;
 
-type Action = { kind: 'role'; user: User; role: Role } | { kind: 'disable'; user: User } | { kind: 'enable'; user: User };
+type Action =
+  | { kind: 'role'; user: User; role: Role }
+  | { kind: 'approve'; user: User }
+  | { kind: 'disable'; user: User }
+  | { kind: 'enable'; user: User };
+
+/** A sign-up that waits for an administrator: approve it, or decline it (which disables it). */
+function awaitsApproval(u: User): boolean {
+  return u.pending && !u.disabled;
+}
+
+/** Sign-ups waiting for approval first (where they are easy to find), else in the server's order. */
+function pendingFirst(users: User[]): User[] {
+  return [...users].sort((a, b) => Number(awaitsApproval(b)) - Number(awaitsApproval(a)));
+}
 
 function today(): string {
   return new Date().toISOString().slice(0, 10);
@@ -63,7 +77,7 @@ function useTotals() {
   });
 }
 
-function confirmText(a: Action, isSelf: boolean): { title: string; description: string; label: string; danger: boolean } {
+function confirmText(a: Exclude<Action, { kind: 'approve' }>, isSelf: boolean): { title: string; description: string; label: string; danger: boolean } {
   const who = a.user.display_name || a.user.email;
   switch (a.kind) {
     case 'role':
@@ -81,6 +95,14 @@ function confirmText(a: Action, isSelf: boolean): { title: string; description: 
             danger: true,
           };
     case 'disable':
+      if (awaitsApproval(a.user)) {
+        return {
+          title: `Decline ${who}’s sign-up?`,
+          description: `Declining disables the account: ${a.user.email} cannot sign in. You can enable it again later; it then waits for approval once more.`,
+          label: 'Decline sign-up',
+          danger: true,
+        };
+      }
       return {
         title: `Disable ${who}?`,
         description: `${a.user.email} is signed out everywhere and can no longer sign in or use API keys. Their content stays; you can enable the account again later.`,
@@ -88,6 +110,14 @@ function confirmText(a: Action, isSelf: boolean): { title: string; description: 
         danger: true,
       };
     case 'enable':
+      if (a.user.pending) {
+        return {
+          title: `Enable ${who}?`,
+          description: `${a.user.email} was never approved: the sign-up waits for approval again, and they can sign in once you approve it.`,
+          label: 'Enable account',
+          danger: false,
+        };
+      }
       return {
         title: `Enable ${who}?`,
         description: `${a.user.email} can sign in and use their API keys again.`,
@@ -95,6 +125,29 @@ function confirmText(a: Action, isSelf: boolean): { title: string; description: 
         danger: false,
       };
   }
+}
+
+/** The toast after an action went through. */
+function doneText(a: Action): string {
+  const who = a.user.display_name || a.user.email;
+  switch (a.kind) {
+    case 'role':
+      return a.role === 'admin' ? `${who} is now an administrator` : `${who} is no longer an administrator`;
+    case 'approve':
+      return `${who} is approved and can sign in`;
+    case 'disable':
+      return awaitsApproval(a.user) ? `${who}’s sign-up is declined` : `${who} is disabled`;
+    case 'enable':
+      return a.user.pending ? `${who} waits for approval again` : `${who} is enabled`;
+  }
+}
+
+/** The error toast's title. */
+function failedText(a: Action): string {
+  if (a.kind === 'role') return 'Could not change the role';
+  if (a.kind === 'approve') return 'Could not approve the sign-up';
+  if (a.kind === 'disable' && awaitsApproval(a.user)) return 'Could not decline the sign-up';
+  return `Could not ${a.kind} the account`;
 }
 
 function UsageCell({ usage, loading }: { usage: { totals?: Totals; uploadsToday: number } | undefined; loading: boolean }) {
@@ -111,6 +164,29 @@ function UsageCell({ usage, loading }: { usage: { totals?: Totals; uploadsToday:
   );
 }
 
+function StatusBadge({ user }: { user: User }) {
+  if (awaitsApproval(user)) return <Badge tone="warning">Pending approval</Badge>;
+  // Disabled before anyone approved it: a declined sign-up.
+  if (user.disabled) return <Badge tone="danger">{user.pending ? 'Declined' : 'Disabled'}</Badge>;
+  return <Badge tone="success">Active</Badge>;
+}
+
+/** How many sign-ups wait (among the users loaded), and what approving and declining do. */
+function PendingNotice({ count, partial }: { count: number; partial: boolean }) {
+  if (count === 0) return null;
+  return (
+    <div className="mb-4 rounded-xl border border-amber-200 bg-amber-50 px-4 py-3 text-sm text-amber-900 dark:border-amber-500/30 dark:bg-amber-500/10 dark:text-amber-200">
+      <p className="font-medium">
+        {count === 1 ? '1 sign-up waiting for approval' : `${count.toLocaleString()} sign-ups waiting for approval`}
+        {partial && ' among the users loaded so far'}
+      </p>
+      <p className="mt-0.5 text-amber-800 dark:text-amber-300">
+        They are listed first. Approve lets someone sign in; Decline disables the account (you can enable it again later).
+      </p>
+    </div>
+  );
+}
+
 function UserRows({
   users,
   meId,
@@ -118,7 +194,7 @@ function UserRows({
   onAction,
   onQuota,
   onResetLink,
-  busyId,
+  busy: running,
   linkBusyId,
 }: {
   users: User[];
@@ -127,7 +203,8 @@ function UserRows({
   onAction: (a: Action) => void;
   onQuota: (u: User) => void;
   onResetLink: (u: User) => void;
-  busyId: string | null;
+  /** The action under way, if any. */
+  busy: Action | null;
   linkBusyId: string | null;
 }) {
   return (
@@ -149,9 +226,18 @@ function UserRows({
         <tbody className="divide-y divide-zinc-200 dark:divide-zinc-800">
           {users.map((u) => {
             const isSelf = u.id === meId;
-            const busy = busyId === u.id;
+            const busy = running?.user.id === u.id;
+            const approving = busy && running?.kind === 'approve';
+            const awaiting = awaitsApproval(u);
             return (
-              <tr key={u.id} className={cx('grid grid-cols-[1fr_auto] gap-x-3 gap-y-2 p-4 sm:table-row sm:p-0', u.disabled && 'bg-zinc-50/60 dark:bg-zinc-900/30')}>
+              <tr
+                key={u.id}
+                className={cx(
+                  'grid grid-cols-[1fr_auto] gap-x-3 gap-y-2 p-4 sm:table-row sm:p-0',
+                  u.disabled && 'bg-zinc-50/60 dark:bg-zinc-900/30',
+                  awaiting && 'bg-amber-50/50 dark:bg-amber-500/5',
+                )}
+              >
                 <td className="min-w-0 sm:px-4 sm:py-3">
                   <span className="flex items-center gap-2">
                     <span className="truncate font-medium text-zinc-900 dark:text-zinc-50">{u.display_name || u.email}</span>
@@ -172,7 +258,7 @@ function UserRows({
                   </select>
                 </td>
                 <td className="col-start-2 row-start-1 self-start text-right sm:px-4 sm:py-3 sm:text-left">
-                  {u.disabled ? <Badge tone="danger">Disabled</Badge> : <Badge tone="success">Active</Badge>}
+                  <StatusBadge user={u} />
                 </td>
                 <td className="col-span-2 col-start-1 sm:hidden md:table-cell md:px-4 md:py-3">
                   <UsageCell usage={totals.data?.get(u.id)} loading={totals.isPending} />
@@ -188,6 +274,11 @@ function UserRows({
                     <Button size="sm" onClick={() => onResetLink(u)} loading={linkBusyId === u.id} aria-label={`Password reset link for ${u.email}`}>
                       Reset link
                     </Button>
+                    {awaiting && (
+                      <Button size="sm" variant="primary" onClick={() => onAction({ kind: 'approve', user: u })} loading={approving} disabled={busy} aria-label={`Approve ${u.email}`}>
+                        Approve
+                      </Button>
+                    )}
                     {u.disabled ? (
                       <Button size="sm" onClick={() => onAction({ kind: 'enable', user: u })} loading={busy} aria-label={`Enable ${u.email}`}>
                         Enable
@@ -198,12 +289,12 @@ function UserRows({
                         variant="ghost"
                         className="text-red-700 hover:bg-red-50 dark:text-red-400 dark:hover:bg-red-950/40"
                         onClick={() => onAction({ kind: 'disable', user: u })}
-                        loading={busy}
-                        disabled={isSelf}
-                        title={isSelf ? 'You cannot disable your own account' : undefined}
-                        aria-label={`Disable ${u.email}`}
+                        loading={busy && !approving}
+                        disabled={isSelf || approving}
+                        title={isSelf ? 'You cannot disable your own account' : awaiting ? 'Declining disables the account' : undefined}
+                        aria-label={`${awaiting ? 'Decline' : 'Disable'} ${u.email}`}
                       >
-                        Disable
+                        {awaiting ? 'Decline' : 'Disable'}
                       </Button>
                     )}
                   </div>
@@ -235,7 +326,10 @@ function UsersSkeleton() {
   );
 }
 
-/** `/admin/users`: accounts, their role, status and usage; disable/enable, roles, quotas and reset links. */
+/**
+ * `/admin/users`: accounts, their role, status and usage; sign-ups waiting for approval (first, and
+ * counted), approve/decline, disable/enable, roles, quotas and reset links.
+ */
 export default function UsersPage() {
   const users = useUsers();
   const totals = useTotals();
@@ -250,26 +344,27 @@ export default function UsersPage() {
     mutationFn: (a: Action) => {
       const path = { params: { path: { id: a.user.id } } };
       if (a.kind === 'role') return call(api.PUT('/api/admin/users/{id}/role', { ...path, body: { role: a.role } }));
+      if (a.kind === 'approve') return call(api.POST('/api/admin/users/{id}/approve', path));
       if (a.kind === 'disable') return call(api.POST('/api/admin/users/{id}/disable', path));
       return call(api.POST('/api/admin/users/{id}/enable', path));
     },
     onSuccess: (_data, a) => {
-      const who = a.user.display_name || a.user.email;
-      toast.success(
-        a.kind === 'role' ? (a.role === 'admin' ? `${who} is now an administrator` : `${who} is no longer an administrator`) : a.kind === 'disable' ? `${who} is disabled` : `${who} is enabled`,
-      );
+      toast.success(doneText(a));
       setAction(null);
       void queryClient.invalidateQueries({ queryKey: queryKeys.admin.all });
       if (a.user.id === meId) void queryClient.invalidateQueries({ queryKey: queryKeys.me });
     },
     onError: (err, a) => {
-      toast.show({ kind: 'error', title: a.kind === 'role' ? 'Could not change the role' : `Could not ${a.kind} the account`, description: adminErrorMessage(err) });
+      toast.show({ kind: 'error', title: failedText(a), description: adminErrorMessage(err) });
       setAction(null);
     },
   });
 
-  const list = users.data?.pages.flatMap((p) => p.users) ?? [];
-  const text = action ? confirmText(action, action.user.id === meId) : null;
+  // Approving needs no confirmation (declining, i.e. disabling, undoes it); the rest do.
+  const onAction = (a: Action) => (a.kind === 'approve' ? run.mutate(a) : setAction(a));
+  const list = pendingFirst(users.data?.pages.flatMap((p) => p.users) ?? []);
+  const awaitingCount = list.filter(awaitsApproval).length;
+  const text = action && action.kind !== 'approve' ? confirmText(action, action.user.id === meId) : null;
 
   return (
     <>
@@ -283,14 +378,15 @@ export default function UsersPage() {
         <EmptyState icon={<UsersIcon />} title="No users yet" description="Accounts appear here once people sign up." />
       ) : (
         <>
+          <PendingNotice count={awaitingCount} partial={users.hasNextPage} />
           <UserRows
             users={list}
             meId={meId}
             totals={totals}
-            onAction={setAction}
+            onAction={onAction}
             onQuota={setQuotaUser}
             onResetLink={links.issue}
-            busyId={run.isPending ? (run.variables?.user.id ?? null) : null}
+            busy={run.isPending ? (run.variables ?? null) : null}
             linkBusyId={links.busyId}
           />
           {totals.isError && <p className="mt-2 text-xs text-zinc-500 dark:text-zinc-400">Usage could not be loaded: {adminErrorMessage(totals.error)}</p>}

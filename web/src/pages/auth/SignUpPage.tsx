@@ -7,6 +7,7 @@ import { checkPassword, PASSWORD_MIN_CHARS } from '../../auth/password';
 import { Button } from '../../ui/Button';
 import { FormError, TextField } from '../../ui/Field';
 import { AuthLayout } from './AuthLayout';
+import { LinkNotice } from './oneTimeLink';
 import { PasswordRules } from './PasswordFields';
 
 /** Server codes that belong to one field of this form. */
@@ -23,7 +24,11 @@ function fieldErrorsOf(err: ApiError): Record<string, string> {
   return { [field]: err.is('email_taken') ? errorMessage(err) : err.message };
 }
 
-/** `/signup`: create an account (when the server allows sign-ups) and sign in. */
+/**
+ * `/signup`: ask for an account (when the server allows sign-ups). Where new accounts are let in at
+ * once this signs in (and the route guard goes on to `next`); where an administrator approves them
+ * first it says the request was received, and nothing about whether the address had an account.
+ */
 export default function SignUpPage() {
   const { signUp } = useAuth();
   const [params] = useSearchParams();
@@ -31,6 +36,7 @@ export default function SignUpPage() {
   const [displayName, setDisplayName] = useState('');
   const [password, setPassword] = useState('');
   const [busy, setBusy] = useState(false);
+  const [requested, setRequested] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [fieldErrors, setFieldErrors] = useState<Record<string, string>>({});
   const check = checkPassword(password);
@@ -45,7 +51,12 @@ export default function SignUpPage() {
     }
     setBusy(true);
     try {
-      await signUp({ email: email.trim(), display_name: displayName.trim(), password });
+      const outcome = await signUp({ email: email.trim(), display_name: displayName.trim(), password });
+      if (outcome === 'awaiting_approval') {
+        setPassword('');
+        setRequested(true);
+        setBusy(false);
+      }
     } catch (err) {
       const fields = isApiError(err) ? fieldErrorsOf(err) : {};
       if (Object.keys(fields).length > 0) setFieldErrors(fields);
@@ -55,6 +66,17 @@ export default function SignUpPage() {
   }
 
   const next = params.get('next');
+  const signInTo = next ? `/signin?next=${encodeURIComponent(next)}` : '/signin';
+  if (requested) {
+    return (
+      <AuthLayout title="Request received" subtitle="An administrator reviews each new account." footer={null}>
+        <LinkNotice action="Sign in" to={signInTo}>
+          <p role="status">Once the request is approved, sign in with the email and password you entered.</p>
+          <p>Tessera sends no email about it: try again later, or ask your administrator.</p>
+        </LinkNotice>
+      </AuthLayout>
+    );
+  }
   return (
     <AuthLayout
       title="Create your account"
@@ -62,7 +84,7 @@ export default function SignUpPage() {
       footer={
         <>
           Already have an account?{' '}
-          <Link className="font-medium text-brand-600 hover:underline dark:text-brand-100" to={next ? `/signin?next=${encodeURIComponent(next)}` : '/signin'}>
+          <Link className="font-medium text-brand-600 hover:underline dark:text-brand-100" to={signInTo}>
             Sign in
           </Link>
         </>

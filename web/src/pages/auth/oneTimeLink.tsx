@@ -30,15 +30,26 @@ export function useLinkToken(): string | null {
 
 export const textLinkClass = 'font-medium text-brand-600 hover:underline dark:text-brand-100';
 
-/** What a one-time-link page shows instead of its form: why, and the way on (to sign in). */
-export function LinkNotice({ children, alert = false, action = 'Go to sign in' }: { children: ReactNode; alert?: boolean; action?: string }) {
+/** What a one-time-link page (or sign-up, once requested) shows instead of its form: why, and the way on (to sign in). */
+export function LinkNotice({
+  children,
+  alert = false,
+  action = 'Go to sign in',
+  to = '/signin',
+}: {
+  children: ReactNode;
+  alert?: boolean;
+  action?: string;
+  /** The sign-in page, with its `?next=` where there is one. */
+  to?: string;
+}) {
   return (
     <div className="space-y-4">
       <div role={alert ? 'alert' : undefined} className="space-y-2 text-sm text-zinc-700 dark:text-zinc-300">
         {children}
       </div>
       <Link
-        to="/signin"
+        to={to}
         className="inline-flex h-10 w-full items-center justify-center rounded-lg bg-brand-600 px-4 text-sm font-medium text-white hover:bg-brand-700"
       >
         {action}
