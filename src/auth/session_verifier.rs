@@ -14,14 +14,15 @@ impl TokenVerifier for SessionVerifier {
         let token = token.to_owned();
         Box::pin(async move {
             let principal = auth.authenticate_bearer(&token).await.ok()?;
-            let sign_in = match principal.method {
-                crate::auth::AuthMethod::AccessToken { sign_in, .. } => sign_in,
-                crate::auth::AuthMethod::ApiKey { .. } => None,
+            let (sign_in, api_key) = match principal.method {
+                crate::auth::AuthMethod::AccessToken { sign_in, .. } => (sign_in, false),
+                crate::auth::AuthMethod::ApiKey { .. } => (None, true),
             };
             Some(SessionUser {
                 user_id: principal.user_id.into(),
                 role: principal.role.as_str().to_owned(),
                 sign_in,
+                api_key,
             })
         })
     }

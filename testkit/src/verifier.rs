@@ -23,6 +23,7 @@ impl TestVerifier {
                             user_id: *id,
                             role: "user".into(),
                             sign_in: None,
+                            api_key: false,
                         },
                     )
                 })

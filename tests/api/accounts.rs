@@ -399,13 +399,32 @@ async fn a_socket_closes_when_its_sign_in_ends() {
         }
     }
 
-    // Signing out everywhere closes every socket of the account.
+    // Signing out everywhere closes every signed-in socket of the account. The API key still
+    // stands, and so does its socket.
     let r = app
         .call_as(Method::POST, "/api/auth/logout-all", &phone.access, None)
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{r:?}");
     assert_eq!(closed_with(&mut on_phone).await, "session_ended");
-    assert_eq!(closed_with(&mut by_key).await, "session_ended");
+    assert_eq!(me(&app, &key).await.status, StatusCode::OK);
+    by_key
+        .send_json(json!({"v": 1, "type": "ping", "id": 8}))
+        .await;
+    loop {
+        let frame = by_key.next_json().await;
+        if frame["type"] == "pong" {
+            assert_eq!(frame["id"], 8);
+            break;
+        }
+    }
+    // Disabling the account ends its keys, and the key's socket closes.
+    let admin = app.make_admin("root@example.com").await;
+    let disable = format!("/api/admin/users/{}/disable", laptop.user_id);
+    let r = app
+        .call_as(Method::POST, &disable, &admin.access, None)
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{r:?}");
+    assert_eq!(closed_with(&mut by_key).await, "account_disabled");
 }
 
 #[actix_web::test]

@@ -406,7 +406,14 @@ impl Handler<ToSession> for SessionActor {
             }
             ToSession::Shutdown => self.close(CloseCause::ServerShutdown, ctx),
             ToSession::Revoked => self.close(CloseCause::AccountDisabled, ctx),
-            ToSession::SignInsEnded => self.close(CloseCause::SessionEnded, ctx),
+            ToSession::SignInsEnded { api_keys } => {
+                // A key the user kept still stands: its socket stays (the key would open a new
+                // one anyway).
+                let kept_key = matches!(&self.auth, AuthState::Ready(u) if u.api_key && !api_keys);
+                if !kept_key {
+                    self.close(CloseCause::SessionEnded, ctx);
+                }
+            }
             ToSession::SignInEnded(family) => {
                 let ours = matches!(&self.auth, AuthState::Ready(u) if u.sign_in == Some(family));
                 if ours {

@@ -16,6 +16,10 @@ pub struct SessionUser {
     /// When it ends, the socket closes.
     #[serde(skip)]
     pub sign_in: Option<Uuid>,
+    /// The credential is an API key (which outlives the user's sign-ins unless they end with
+    /// its keys too).
+    #[serde(skip)]
+    pub api_key: bool,
 }
 
 /// Checks an access token. Returns `None` for any token that must not open a session (forged,

@@ -41,9 +41,9 @@ pub enum ToSession {
     Shutdown,
     /// The user was disabled: close the socket.
     Revoked,
-    /// Every sign-in of the user ended (signed out everywhere, a new password): close the
-    /// socket.
-    SignInsEnded,
+    /// Every sign-in of the user ended (signed out everywhere, a new password), and with
+    /// `api_keys` every API key too: close the socket if its credential is among them.
+    SignInsEnded { api_keys: bool },
     /// One sign-in (refresh-token family) ended: close the socket if it belongs to it.
     SignInEnded(Uuid),
 }
@@ -52,7 +52,9 @@ pub enum ToSession {
 fn revocation(event: &tessera_events::RecordedEvent) -> Option<ToSession> {
     match event.event_type.as_str() {
         "user.disabled" => Some(ToSession::Revoked),
-        "user.sessions_ended" => Some(ToSession::SignInsEnded),
+        "user.sessions_ended" => Some(ToSession::SignInsEnded {
+            api_keys: event.payload["api_keys"].as_bool().unwrap_or(true),
+        }),
         "session.revoked" => event
             .stream_id
             .strip_prefix("session-")

@@ -64,7 +64,7 @@ impl Handler<ToSession> for FakeSession {
             }
             ToSession::Shutdown
             | ToSession::Revoked
-            | ToSession::SignInsEnded
+            | ToSession::SignInsEnded { .. }
             | ToSession::SignInEnded(_) => *self.0.shutdown.lock().expect("lock") = true,
         }
     }
