@@ -108,12 +108,18 @@ lint: deps
 	cargo clippy --workspace --all-targets -- -D warnings
 	@deploy/local/web.sh lint
 
-# test-db comes before lint so that a database problem shows in seconds, not after clippy.
-# The benchmarks are not built for the suite: under a test harness they do nothing, and clippy
-# (--all-targets) has already checked that they compile; `make bench` builds and runs them.
-test: deps-test test-db models pyclient lint
+# test-db comes first so that a database problem shows in seconds, not after the build.
+# One build compiles and lints the workspace (deploy/local/clippy-env.sh: clippy's driver runs
+# during the build, with `-D warnings`), so the dependencies are compiled once rather than again
+# in check mode. It builds every target, benchmarks too, so that clippy sees what
+# `--all-targets` would; the benchmarks are not run here (`make bench` runs them).
+test: deps-test test-db models pyclient
+	cargo fmt --all -- --check
+	@deploy/local/web.sh lint
+	@lint="$$(deploy/local/clippy-env.sh)" && eval "$$lint" && cargo build --workspace --all-targets
 	@deploy/local/web.sh unit
-	@url="$$($(TEST_DB_URL))"; \
+	@lint="$$(deploy/local/clippy-env.sh)" && eval "$$lint" || exit 1; \
+	url="$$($(TEST_DB_URL))"; \
 	redis="$$($(TEST_REDIS_URL))"; \
 	s3="$${TESSERA_TEST_S3_ENDPOINT:-}"; \
 	if [ -z "$$s3" ]; then s3="$$($(S3) ensure "$(TEST_S3_DIR)" "$(TEST_S3_PORT)")"; fi; \
