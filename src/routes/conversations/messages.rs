@@ -14,19 +14,21 @@ use crate::content::{ContentService, Outcome, UploadMeta};
 use crate::conversations::ChatService;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::routes::capped::TooMany;
-use crate::routes::content::{receive_file_part, UploadBudget, FIELD_LIMIT};
+use crate::routes::content::{receive_file_part, FilePart, UploadBudget, FIELD_LIMIT};
 use crate::routes::form::FormField;
 use crate::routes::multipart::{read_form, MultipartForm, Part};
 
-/// A message form as it is read: each file is stored as a library item of the caller as it
-/// arrives (as with `POST /api/content`: type from the bytes, size limits, quotas,
-/// deduplication) and attached.
+/// A message form as it is read. Each file is received into a temporary file within the
+/// caller's budget; only once the whole form was read and accepted does each become a library
+/// item (as with `POST /api/content`: type from the bytes, size limits, quotas, deduplication)
+/// and get attached, so a refused form leaves nothing behind.
 struct MessageParts<'a> {
     content: &'a ContentService,
     user: UserId,
     budget: UploadBudget,
     text: String,
     attachments: Vec<Uuid>,
+    files: Vec<FilePart>,
 }
 
 impl MultipartForm for MessageParts<'_> {
@@ -55,8 +57,8 @@ impl MultipartForm for MessageParts<'_> {
     }
 
     async fn file(&mut self, _: &'static str, part: &mut FormField) -> ApiResult<()> {
-        // Refused before its bytes are stored when the message is already full.
-        if self.attachments.len() >= MAX_ATTACHMENTS {
+        // Refused before its bytes are received when the message is already full.
+        if self.attachments.len() + self.files.len() >= MAX_ATTACHMENTS {
             return Err(ApiError::from(TooMany {
                 field: "file",
                 limit: MAX_ATTACHMENTS,
@@ -70,33 +72,43 @@ impl MultipartForm for MessageParts<'_> {
             ));
         }
         self.budget.spend(part.received.size);
-        let meta = UploadMeta {
-            filename: part.filename,
-            ..UploadMeta::default()
-        };
-        let stored = self
-            .content
-            .accept_file(
-                self.user,
-                ContentId(Uuid::now_v7()),
-                part.tmp,
-                part.received,
-                meta,
-                Source::Upload,
-            )
-            .await?;
-        let (Outcome::Created(item) | Outcome::Existing(item)) = stored;
-        self.attach(item.id, "file")
+        self.files.push(part);
+        Ok(())
     }
 }
 
 impl MessageParts<'_> {
+    /// Stores the received files as library items and attaches them (the same bytes twice are
+    /// one item, attached once).
+    async fn store_files(mut self) -> ApiResult<(String, Vec<Uuid>)> {
+        for part in std::mem::take(&mut self.files) {
+            let meta = UploadMeta {
+                filename: part.filename,
+                ..UploadMeta::default()
+            };
+            let stored = self
+                .content
+                .accept_file(
+                    self.user,
+                    ContentId(Uuid::now_v7()),
+                    part.tmp,
+                    part.received,
+                    meta,
+                    Source::Upload,
+                )
+                .await?;
+            let (Outcome::Created(item) | Outcome::Existing(item)) = stored;
+            self.attach(item.id, "file")?;
+        }
+        Ok((self.text, self.attachments))
+    }
+
     /// Adds an attachment once; past [`MAX_ATTACHMENTS`] distinct ones the form is refused.
     fn attach(&mut self, id: Uuid, field: &'static str) -> ApiResult<()> {
         if self.attachments.contains(&id) {
             return Ok(());
         }
-        if self.attachments.len() == MAX_ATTACHMENTS {
+        if self.attachments.len() + self.files.len() == MAX_ATTACHMENTS {
             return Err(ApiError::from(TooMany {
                 field,
                 limit: MAX_ATTACHMENTS,
@@ -171,10 +183,9 @@ pub async fn post_message_form(
         budget: UploadBudget::of(&content, user.user_id).await?,
         text: String::new(),
         attachments: Vec::new(),
+        files: Vec::new(),
     };
-    let MessageParts {
-        text, attachments, ..
-    } = read_form(&req, payload, parts).await?;
+    let (text, attachments) = read_form(&req, payload, parts).await?.store_files().await?;
     let posted = chat
         .post(user.user_id, id.into(), text, attachments)
         .await?;
