@@ -848,3 +848,37 @@ async fn a_sign_in_ends_at_its_absolute_lifetime_however_often_it_is_refreshed()
         Err(AuthError::TokenExpired)
     ));
 }
+
+/// Two setup links used at the same moment make one administrator: the other is told setup is
+/// done, and no second account exists. (Both pass the "no administrator yet" check before
+/// either has hashed its password, so without the roster's expectation both would be made.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_setup_links_used_at_once_make_one_administrator() {
+    let db = TestDb::new().await;
+    let auth = service(&db);
+    let (first, _) = auth.issue_setup_link().await.unwrap().expect("a link");
+    let (second, _) = auth
+        .issue_setup_link()
+        .await
+        .unwrap()
+        .expect("another link");
+    let (a, b) = tokio::join!(
+        auth.setup_admin(&first, new_user("first@example.com")),
+        auth.setup_admin(&second, new_user("second@example.com")),
+    );
+    assert_eq!(
+        [a.is_ok(), b.is_ok()].iter().filter(|ok| **ok).count(),
+        1,
+        "{a:?} / {b:?}"
+    );
+    let refused = if a.is_ok() { b } else { a };
+    assert!(matches!(refused, Err(AuthError::SetupDone)), "{refused:?}");
+    let registered: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'user.registered'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(registered, 1);
+    assert!(auth.has_admin().await.unwrap());
+    assert!(auth.issue_setup_link().await.unwrap().is_none());
+}

@@ -78,6 +78,9 @@ pub struct Registration {
     pub role: Role,
     /// A sign-up that waits for an administrator's approval.
     pub pending_approval: bool,
+    /// For an admin, what the roster must be at: `Any`, or (for the first administrator) the
+    /// version at which it had none, so that two first administrators cannot both be made.
+    pub roster: ExpectedVersion,
 }
 
 impl Registration {
@@ -114,7 +117,8 @@ impl Registration {
             },
         ];
         if self.role == Role::Admin {
-            // Adding can never break the last-admin rule, so it need not serialise with others.
+            // Adding can never break the last-admin rule, so it need not serialise with others,
+            // unless the caller asks for it (the first administrator).
             let roster = roster_stream();
             let added = [AdminRosterEvent::Added {
                 user_id: self.user_id,
@@ -122,7 +126,7 @@ impl Registration {
             requests.push(AppendRequest {
                 events: ctx.to_event_data(&roster, &added, None)?,
                 stream: roster,
-                expected: ExpectedVersion::Any,
+                expected: self.roster,
             });
         }
         Ok(requests)
@@ -163,6 +167,7 @@ mod tests {
             password_hash: PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into()),
             role: Role::User,
             pending_approval: false,
+            roster: ExpectedVersion::Any,
         };
         let ctx = CommandContext::new(None);
         let reqs = reg.append_requests(&ctx).expect("requests");

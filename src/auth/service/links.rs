@@ -26,8 +26,20 @@ pub const LINK_TTL: Duration = Duration::hours(24);
 impl AuthService {
     /// Whether the deployment has an active administrator.
     pub async fn has_admin(&self) -> Result<bool, AuthError> {
+        Ok(self.roster_without_admins().await?.is_none())
+    }
+
+    /// The roster's version while it has no active administrator; `None` once it has one.
+    async fn roster_without_admins(&self) -> Result<Option<ExpectedVersion>, AuthError> {
         let roster = load::<AdminRoster>(self.store(), &roster_stream()).await?;
-        Ok(!roster.state.active.is_empty())
+        Ok(roster
+            .state
+            .active
+            .is_empty()
+            .then_some(match roster.version {
+                0 => ExpectedVersion::NoStream,
+                v => ExpectedVersion::Exact(v),
+            }))
     }
 
     /// A setup link's token, when no administrator exists yet; `None` otherwise.
@@ -117,11 +129,18 @@ impl AuthService {
         let email = EmailAddress::parse(&new.email)?;
         names::display_name(&new.display_name)?;
         password::check_policy(new.password.expose_secret(), &email)?;
-        if self.has_admin().await? {
+        let Some(roster) = self.roster_without_admins().await? else {
             return Err(AuthError::SetupDone);
-        }
+        };
         self.use_link(token, LinkPurpose::Setup).await?;
-        let user_id = self.create_user(new, Role::Admin, None).await?;
+        // Only while the roster is as it was without an administrator: two setup links used at
+        // once make one administrator, not two.
+        let user_id = match self.create_user_at(new, Role::Admin, None, roster).await {
+            Err(AuthError::EmailTaken) if self.has_admin().await? => {
+                return Err(AuthError::SetupDone)
+            }
+            other => other?,
+        };
         tracing::info!(%user_id, "the first administrator was created with the setup link");
         self.start_session(user_id, Role::Admin).await
     }

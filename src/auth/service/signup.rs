@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use secrecy::{ExposeSecret, SecretString};
 use tessera_events::aggregate::load;
 use tessera_events::users::{email_stream, EmailClaim, PasswordHash, Registration, Role};
+use tessera_events::ExpectedVersion;
 use uuid::Uuid;
 
 use super::{AuthService, NewUser, SignedIn};
@@ -63,7 +64,14 @@ impl AuthService {
             return Ok(());
         }
         match self
-            .append_registration(checked, password_hash, Role::User, None, true)
+            .append_registration(
+                checked,
+                password_hash,
+                Role::User,
+                None,
+                true,
+                ExpectedVersion::Any,
+            )
             .await
         {
             Ok(user_id) => {
@@ -109,13 +117,26 @@ impl AuthService {
         role: Role,
         actor: Option<Uuid>,
     ) -> Result<Uuid, AuthError> {
+        self.create_user_at(new, role, actor, ExpectedVersion::Any)
+            .await
+    }
+
+    /// [`AuthService::create_user`], with what an admin's roster must be at (see
+    /// [`Registration::roster`]); a roster that moved fails it as `EmailTaken` would.
+    pub(super) async fn create_user_at(
+        &self,
+        new: NewUser,
+        role: Role,
+        actor: Option<Uuid>,
+        roster: ExpectedVersion,
+    ) -> Result<Uuid, AuthError> {
         let checked = Checked::of(&new)?;
         // Cheap early answer before paying for a hash; the atomic append below is what decides.
         if self.email_taken(&checked.email).await? {
             return Err(AuthError::EmailTaken);
         }
         let password_hash = self.inner.hasher.hash(new.password).await?;
-        self.append_registration(checked, password_hash, role, actor, false)
+        self.append_registration(checked, password_hash, role, actor, false, roster)
             .await
     }
 
@@ -127,6 +148,7 @@ impl AuthService {
         role: Role,
         actor: Option<Uuid>,
         pending_approval: bool,
+        roster: ExpectedVersion,
     ) -> Result<Uuid, AuthError> {
         let Checked {
             email,
@@ -141,6 +163,7 @@ impl AuthService {
             password_hash,
             role,
             pending_approval,
+            roster,
         };
         let ctx = self.context(actor.or(Some(user_id)));
         match self
@@ -152,7 +175,8 @@ impl AuthService {
                 tracing::info!(%user_id, role = role.as_str(), "user registered");
                 Ok(user_id)
             }
-            // The user stream is brand new, so the only stream that can conflict is the email's.
+            // The user stream is brand new, so the stream that conflicts is the email's (or the
+            // roster, where the caller set an expectation on it).
             Err(e) if e.is_concurrency_conflict() => Err(AuthError::EmailTaken),
             Err(e) => Err(e.into()),
         }
