@@ -209,11 +209,17 @@ pub async fn dead_letters(
     Ok(rows.into_iter().map(DeadLetter::from).collect())
 }
 
-/// The projections stalled on an open dead letter, each with its lowest such position.
+/// The projections stalled on an open dead letter, each with its lowest such position. A
+/// dead letter a rebuild of the live version met does not stall anything: the live tables keep
+/// following (the rebuild stops, and an admin decides and rebuilds again); one met by the live
+/// projector, or by a rebuild to a new version (which the projector itself waits on), does.
 pub async fn stalled(pool: &PgPool) -> Result<Vec<(String, u64)>, ProjectionError> {
     let rows: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT projection, min(position) FROM projection_dead_letters \
-         WHERE resolution IS NULL GROUP BY projection ORDER BY projection",
+        "SELECT d.projection, min(d.position) FROM projection_dead_letters d \
+         LEFT JOIN projection_checkpoints c ON c.name = d.projection \
+         WHERE d.resolution IS NULL \
+           AND (NOT d.during_rebuild OR d.version IS DISTINCT FROM c.version) \
+         GROUP BY d.projection ORDER BY d.projection",
     )
     .fetch_all(pool)
     .await
@@ -222,6 +228,14 @@ pub async fn stalled(pool: &PgPool) -> Result<Vec<(String, u64)>, ProjectionErro
         .into_iter()
         .map(|(name, p)| (name, crate::lease::to_u64(p)))
         .collect())
+}
+
+impl DeadLetter {
+    /// Whether it holds its projection back, given the version of the live tables (see
+    /// [`stalled`]).
+    pub fn stalls(&self, live_version: i32) -> bool {
+        self.is_open() && (!self.during_rebuild || self.version != live_version)
+    }
 }
 
 /// The administrators' decisions about one projection version, read from its stream and kept

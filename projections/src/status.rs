@@ -80,9 +80,10 @@ pub async fn status(
                 .into_iter()
                 .partition::<Vec<_>, _>(|d| d.projection == p.name());
             dead_letters = others;
+            let live_version = row.map_or(0, |r| r.version);
             let stalled_at = mine
                 .iter()
-                .filter(|d| d.is_open())
+                .filter(|d| d.stalls(live_version))
                 .map(|d| d.position)
                 .min();
             ProjectionStatus {

@@ -81,6 +81,29 @@ async fn a_retry_applies_the_quarantined_event_once_its_cause_is_gone() -> anyho
     ));
     let report = status(&db.pool, &[counts.clone() as Arc<dyn Projection>]).await?;
     ensure!(report[0].stalled_at.is_none(), "{report:?}");
+
+    // A rebuild of the same version that meets the fault again stops and quarantines the event
+    // anew, but stalls nothing: the live tables keep following.
+    counts.fault.store(true, Ordering::SeqCst);
+    let options = RebuildOptions {
+        lock_wait: Duration::from_millis(200),
+        ..RebuildOptions::new("node-b")
+    };
+    let failed = rebuild(&db.pool, &store, &*counts, &options).await;
+    ensure!(
+        matches!(failed, Err(ProjectionError::Poisoned { position, .. }) if position == poisoned),
+        "{failed:?}"
+    );
+    let again = letter(&db.pool, poisoned).await?;
+    ensure!(
+        again.is_open() && again.during_rebuild && again.attempts == 3,
+        "{again:?}"
+    );
+    let report = status(&db.pool, &[counts.clone() as Arc<dyn Projection>]).await?;
+    ensure!(report[0].stalled_at.is_none(), "{report:?}");
+    ensure!(tessera_projections::poison::stalled(&db.pool)
+        .await?
+        .is_empty());
     running.stop().await??;
     Ok(())
 }
