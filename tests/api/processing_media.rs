@@ -351,6 +351,48 @@ async fn a_video_gets_keyframes_a_transcript_and_a_time_coded_summary() {
     assert_eq!(silent["analysis"]["state"], "ready", "{silent}");
     assert_eq!(silent["analysis"]["result"]["has_audio"], false);
     assert!(silent["analysis"]["result"]["transcript"].is_null());
+
+    // Attached to a chat message, the video is answered from its findings: what is said, with
+    // its time.
+    let r = app
+        .call_as(
+            reqwest::Method::POST,
+            "/api/conversations",
+            &alice,
+            Some(&serde_json::json!({})),
+        )
+        .await;
+    let conversation = r.body["id"].as_str().unwrap().to_owned();
+    let r = app
+        .call_as(
+            reqwest::Method::POST,
+            &format!("/api/conversations/{conversation}/messages"),
+            &alice,
+            Some(&serde_json::json!({
+                "text": "What is said in this video?",
+                "attachments": [id],
+            })),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    let answer = eventually_within(PATIENCE, "the answer", || async {
+        let r = app
+            .get_as(&format!("/api/conversations/{conversation}"), &alice)
+            .await;
+        let items = r.body["items"].as_array()?;
+        let last = items.last()?;
+        (items.len() == 2 && last["status"] != "streaming").then(|| last.clone())
+    })
+    .await;
+    assert_eq!(answer["status"], "completed", "{answer}");
+    let said = answer["text"].as_str().unwrap();
+    assert!(said.contains("[0:0"), "a time code in {said}");
+    let heard = words(said);
+    assert!(
+        heard.contains(&"garden".to_owned()) && heard.contains(&"tomatoes".to_owned()),
+        "{said}"
+    );
+    assert_eq!(answer["context"][0]["content_id"], id.as_str(), "{answer}");
 }
 
 #[actix_web::test]
