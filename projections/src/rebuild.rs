@@ -97,7 +97,13 @@ pub async fn rebuild(
     if let Err(error) = &result {
         tracing::warn!(projection = names.name, %error, "rebuild failed");
     }
-    // Closing the session frees the rebuild lock.
+    // Unlocked explicitly: a session's end frees it too, but only once the server has seen the
+    // session go, and a rebuild started right after must not find it still held.
+    let _ = sqlx::query("SELECT pg_advisory_unlock($1, $2)")
+        .bind(REBUILD_LOCK_CLASS)
+        .bind(names.lock_key)
+        .execute(&mut guard)
+        .await;
     let _ = guard.close().await;
     result
 }

@@ -755,6 +755,16 @@ async fn a_question_about_my_notes_brings_the_closest_note_into_the_context() {
             (state == "ready").then_some(())
         })
         .await;
+        // Retrieval goes through the search index, which follows the analysis a little later.
+        eventually_within(ANSWER_WAIT, "the note in the search index", || async {
+            let r = app.get_as("/api/search?q=boat", access).await;
+            let items = r.body["items"].as_array()?;
+            items
+                .iter()
+                .any(|hit| hit["item"]["id"] == id.as_str())
+                .then_some(())
+        })
+        .await;
     }
 
     let id = start(&app, &alice, json!({})).await;
