@@ -30,6 +30,52 @@ async fn analysed(app: &TestApp, access: &str, id: &str) -> Value {
     .await
 }
 
+/// A new conversation of `access`'s.
+async fn conversation(app: &TestApp, access: &str) -> String {
+    let r = app
+        .call_as(
+            reqwest::Method::POST,
+            "/api/conversations",
+            access,
+            Some(&serde_json::json!({})),
+        )
+        .await;
+    r.body["id"].as_str().unwrap().to_owned()
+}
+
+/// Asks `question` in `conversation` with item `id` attached; the answer, completed, once it
+/// is the conversation's `items`th entry.
+async fn ask(
+    app: &TestApp,
+    access: &str,
+    conversation: &str,
+    question: &str,
+    id: &str,
+    items: usize,
+) -> Value {
+    let r = app
+        .call_as(
+            reqwest::Method::POST,
+            &format!("/api/conversations/{conversation}/messages"),
+            access,
+            Some(&serde_json::json!({ "text": question, "attachments": [id] })),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    let view = eventually_within(PATIENCE, "the answer", || async {
+        let r = app
+            .get_as(&format!("/api/conversations/{conversation}"), access)
+            .await;
+        let last = &r.body["items"][items - 1];
+        (r.body["items"].as_array().map(Vec::len) == Some(items) && last["status"] != "streaming")
+            .then_some(r.body)
+    })
+    .await;
+    let answer = view["items"][items - 1].clone();
+    assert_eq!(answer["status"], "completed", "{answer}");
+    answer
+}
+
 fn steps(item: &Value) -> Vec<String> {
     item["analysis"]["result"]["provenance"]
         .as_array()
@@ -354,37 +400,16 @@ async fn a_video_gets_keyframes_a_transcript_and_a_time_coded_summary() {
 
     // Attached to a chat message, the video is answered from its findings: what is said, with
     // its time.
-    let r = app
-        .call_as(
-            reqwest::Method::POST,
-            "/api/conversations",
-            &alice,
-            Some(&serde_json::json!({})),
-        )
-        .await;
-    let conversation = r.body["id"].as_str().unwrap().to_owned();
-    let r = app
-        .call_as(
-            reqwest::Method::POST,
-            &format!("/api/conversations/{conversation}/messages"),
-            &alice,
-            Some(&serde_json::json!({
-                "text": "What is said in this video?",
-                "attachments": [id],
-            })),
-        )
-        .await;
-    assert_eq!(r.status, 202, "{:?}", r.body);
-    let answer = eventually_within(PATIENCE, "the answer", || async {
-        let r = app
-            .get_as(&format!("/api/conversations/{conversation}"), &alice)
-            .await;
-        let items = r.body["items"].as_array()?;
-        let last = items.last()?;
-        (items.len() == 2 && last["status"] != "streaming").then(|| last.clone())
-    })
+    let conversation = conversation(&app, &alice).await;
+    let answer = ask(
+        &app,
+        &alice,
+        &conversation,
+        "What is said in this video?",
+        &id,
+        2,
+    )
     .await;
-    assert_eq!(answer["status"], "completed", "{answer}");
     let said = answer["text"].as_str().unwrap();
     assert!(said.contains("[0:0"), "a time code in {said}");
     let heard = words(said);
@@ -503,41 +528,13 @@ async fn chat_answers_what_a_page_a_recording_and_a_photo_hold_from_their_findin
             "ready"
         );
     }
-    let r = app
-        .call_as(
-            reqwest::Method::POST,
-            "/api/conversations",
-            &alice,
-            Some(&serde_json::json!({})),
-        )
-        .await;
-    let conversation = r.body["id"].as_str().unwrap().to_owned();
+    let conversation = conversation(&app, &alice).await;
     let mut answered = 0;
     let mut ask = |question: &'static str, id: String| {
         answered += 2;
         let (app, alice, conversation, items) = (&app, &alice, &conversation, answered);
         async move {
-            let r = app
-                .call_as(
-                    reqwest::Method::POST,
-                    &format!("/api/conversations/{conversation}/messages"),
-                    alice,
-                    Some(&serde_json::json!({ "text": question, "attachments": [id] })),
-                )
-                .await;
-            assert_eq!(r.status, 202, "{:?}", r.body);
-            let view = eventually_within(PATIENCE, "the answer", || async {
-                let r = app
-                    .get_as(&format!("/api/conversations/{conversation}"), alice)
-                    .await;
-                let last = &r.body["items"][items - 1];
-                (r.body["items"].as_array().map(Vec::len) == Some(items)
-                    && last["status"] != "streaming")
-                    .then_some(r.body)
-            })
-            .await;
-            let answer = view["items"][items - 1].clone();
-            assert_eq!(answer["status"], "completed", "{answer}");
+            let answer = ask(app, alice, conversation, question, &id, items).await;
             assert_eq!(answer["model"], "findings", "{answer}");
             answer["text"].as_str().unwrap().to_owned()
         }
