@@ -34,7 +34,9 @@ use support::{env_or, load};
 use tessera_events::content::{
     content_stream, ContentEvent, MediaFacts, Modality, Source, Uploaded,
 };
-use tessera_events::{AppendRequest, CommandContext, EventStore, ExpectedVersion, PgEventStore};
+use tessera_events::{
+    AppendRequest, CommandContext, EventStore, ExpectedVersion, PgEventStore, UserId,
+};
 use tessera_testkit::server::serve_on_thread;
 use tessera_testkit::signin::login;
 use uuid::Uuid;
@@ -462,7 +464,7 @@ async fn listing(
     seconds: u64,
 ) -> Result<serde_json::Value> {
     let store = PgEventStore::new(pool.clone());
-    let ctx = CommandContext::new(Some(owner));
+    let ctx = CommandContext::new(Some(UserId(owner)));
     let modalities = [
         Modality::Image,
         Modality::Audio,
@@ -477,7 +479,7 @@ async fn listing(
             let stream = content_stream(id);
             let sha = format!("{:064x}", i as u128 * 7919 + 1);
             let e = ContentEvent::Uploaded(Box::new(Uploaded {
-                owner,
+                owner: UserId(owner),
                 title: format!("item {i} {}", ["harbour", "forest", "city", "river"][i % 4]),
                 filename: Some(format!("{i}.bin")),
                 modality: modalities[i % 4],
@@ -499,7 +501,7 @@ async fn listing(
             requests.push(AppendRequest {
                 stream: stream.clone(),
                 expected: ExpectedVersion::NoStream,
-                events: ctx.to_event_data(&stream, &[e], Some(owner))?,
+                events: ctx.to_event_data(&stream, &[e], Some(UserId(owner)))?,
             });
         }
         store.append_many(requests).await?;

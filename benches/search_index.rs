@@ -38,7 +38,7 @@ use tessera_actors::jobs::Pipelines;
 use tessera_actors::models::Infer;
 use tessera_events::content::analysis::TextAnalysis;
 use tessera_events::content::{Analysis, ContentEvent, Modality, Source, Uploaded};
-use tessera_events::{DomainEvent, Metadata, RecordedEvent};
+use tessera_events::{DomainEvent, JobId, Metadata, RecordedEvent, UserId};
 use tessera_models::text::Embedder;
 use tessera_projections::read_models::search::query::{self as sq, SearchQuery};
 use tessera_projections::read_models::search::{SearchInputs, SearchProjection};
@@ -190,7 +190,7 @@ async fn indexing(pool: &PgPool, pipelines: Arc<Pipelines>) -> Result<serde_json
             (i * 2 + 1) as u64,
             item,
             &ContentEvent::Uploaded(Box::new(Uploaded {
-                owner: Uuid::from_u128(1),
+                owner: UserId(Uuid::from_u128(1)),
                 title,
                 filename: None,
                 modality: Modality::Text,
@@ -210,7 +210,7 @@ async fn indexing(pool: &PgPool, pipelines: Arc<Pipelines>) -> Result<serde_json
             (i * 2 + 2) as u64,
             item,
             &ContentEvent::Analysed {
-                job_id: Uuid::new_v4(),
+                job_id: JobId(Uuid::new_v4()),
                 analysis: Box::new(Analysis::Text(TextAnalysis {
                     words: 0,
                     characters: 0,

@@ -29,7 +29,9 @@ use anyhow::{bail, Context, Result};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 use support::env_or;
-use tessera_events::{EventData, EventStore, ExpectedVersion, Metadata, PgEventStore, StreamId};
+use tessera_events::{
+    EventData, EventStore, ExpectedVersion, Metadata, PgEventStore, StreamId, UserId,
+};
 use tessera_testkit::server::ServerProcess;
 use tessera_testkit::signin::{register, Tokens};
 use tessera_testkit::{TestDb, WsClient};
@@ -196,7 +198,7 @@ async fn run(sessions: usize, user_count: usize, events: usize) -> Result<()> {
             json!({"bench_seq": seq, "attempt": 1, "stage": "bench", "percent": 50}),
         )
         .with_metadata(Metadata {
-            owner: Some(owner),
+            owner: Some(UserId(owner)),
             ..Default::default()
         });
         sent.push(Instant::now());

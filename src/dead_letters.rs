@@ -7,7 +7,7 @@ use tessera_events::aggregate::execute;
 use tessera_events::projection_ops::{
     self, ProjectionOps, ProjectionOpsCommand, ProjectionOpsError,
 };
-use tessera_events::{CommandContext, EventStore};
+use tessera_events::{CommandContext, EventStore, UserId};
 use tessera_projections::poison;
 use tessera_projections::{DeadLetter, Projection};
 use uuid::Uuid;
@@ -60,7 +60,7 @@ pub async fn decide(
         },
     };
     let stream = projection_ops::stream(projection.name());
-    let ctx = CommandContext::new(Some(actor));
+    let ctx = CommandContext::new(Some(UserId(actor)));
     match execute::<ProjectionOps>(store, &stream, &ctx, None, || command.clone()).await {
         Ok(_) => {}
         Err(ProjectionOpsError::AlreadySkipped { .. }) => return Err(DecisionFailure::Resolved),

@@ -7,7 +7,9 @@ use std::time::Instant;
 use anyhow::{ensure, Result};
 use serde_json::{json, Value};
 use sqlx::{Executor, PgPool};
-use tessera_events::{EventData, EventStore, ExpectedVersion, Metadata, PgEventStore, StreamId};
+use tessera_events::{
+    EventData, EventStore, ExpectedVersion, Metadata, PgEventStore, StreamId, UserId,
+};
 use tessera_testkit::TestDb;
 use uuid::Uuid;
 
@@ -36,8 +38,8 @@ fn payload(seq: u64) -> Value {
 fn metadata(seq: u64) -> Metadata {
     let user = Uuid::from_u128(0x0192_0000_0000_7000_8000_0000_0000_0000 | u128::from(seq % 1000));
     Metadata {
-        actor: Some(user),
-        owner: Some(user),
+        actor: Some(UserId(user)),
+        owner: Some(UserId(user)),
         correlation_id: Some(Uuid::new_v4()),
         causation_id: Some(Uuid::new_v4()),
         request_id: Some(format!("req-{seq:012}")),

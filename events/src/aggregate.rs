@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use crate::error::StoreError;
 use crate::event::{EventData, Metadata, RecordedEvent, StreamId};
+use crate::ids::UserId;
 use crate::store::{EventStore, ExpectedVersion};
 
 /// A typed domain event. Implementors are enums tagged as
@@ -46,7 +47,7 @@ pub struct CommandContext {
 }
 
 impl CommandContext {
-    pub fn new(actor: Option<Uuid>) -> Self {
+    pub fn new(actor: Option<UserId>) -> Self {
         Self {
             command_id: Uuid::new_v4(),
             metadata: Metadata {
@@ -67,7 +68,7 @@ impl CommandContext {
         &self,
         stream: &StreamId,
         events: &[E],
-        owner: Option<Uuid>,
+        owner: Option<UserId>,
     ) -> Result<Vec<EventData>, StoreError> {
         events
             .iter()
@@ -130,7 +131,7 @@ pub async fn execute<A: Aggregate>(
     store: &dyn EventStore,
     stream: &StreamId,
     ctx: &CommandContext,
-    owner: Option<Uuid>,
+    owner: Option<UserId>,
     command: impl Fn() -> A::Command,
 ) -> Result<(Vec<A::Event>, u64), A::Error> {
     let mut attempts = 0;

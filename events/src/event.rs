@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::StoreError;
+use crate::ids::UserId;
 
 /// The id of a stream, `<category>-<id>`, e.g. `user-0192…`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -48,10 +49,10 @@ impl std::fmt::Display for StreamId {
 pub struct Metadata {
     /// The user who issued the command, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub actor: Option<Uuid>,
+    pub actor: Option<UserId>,
     /// The user whose data this event is about; sessions of that user receive it live.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub owner: Option<Uuid>,
+    pub owner: Option<UserId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub correlation_id: Option<Uuid>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

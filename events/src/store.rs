@@ -1,10 +1,10 @@
 //! The narrow EventStore contract. A KurrentDB implementation could sit beside the Postgres one.
 
 use async_trait::async_trait;
-use uuid::Uuid;
 
 use crate::error::StoreError;
 use crate::event::{EventData, RecordedEvent, StreamId};
+use crate::ids::UserId;
 
 /// What the caller believes about a stream's current version (the version of its last event).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -103,7 +103,7 @@ pub trait EventStore: Send + Sync + 'static {
     /// The default scans the whole range; stores with an owner index answer directly.
     async fn read_owned(
         &self,
-        owner: Uuid,
+        owner: UserId,
         after: u64,
         up_to: u64,
         limit: usize,

@@ -215,7 +215,7 @@ impl AuthService {
         &self.inner.store
     }
 
-    fn context(&self, actor: Option<Uuid>) -> CommandContext {
+    fn context(&self, actor: Option<UserId>) -> CommandContext {
         let mut ctx = CommandContext::new(actor);
         ctx.metadata.request_id = crate::telemetry::current_request_id();
         ctx

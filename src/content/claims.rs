@@ -19,6 +19,7 @@ use super::error::ContentFailure;
 use super::service::ContentService;
 use crate::blob::BlobKey;
 
+use tessera_events::ContentId;
 use tessera_projections::read_models::content as rm;
 
 /// How long a claim left behind keeps its bytes from deletion.
@@ -112,7 +113,7 @@ impl ContentService {
         except: Option<Uuid>,
     ) -> Result<bool, ContentFailure> {
         let pending = self.unprojected_uploads(sha256, None).await?;
-        if pending.iter().any(|id| Some(*id) != except) {
+        if pending.iter().any(|id| Some(*id) != except.map(ContentId)) {
             return Ok(true);
         }
         Ok(rm::sha_referenced_except(self.pool(), sha256, except).await?)

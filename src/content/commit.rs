@@ -10,7 +10,9 @@ use tessera_events::content::{
     Ledger, LedgerCommand, QuotaLimitsNow, Uploaded,
 };
 use tessera_events::jobs::{job_stream, upload_job_id, JobEvent, JobReason, JobRequested};
-use tessera_events::{AppendRequest, CommandContext, EventStore, ExpectedVersion, JobId};
+use tessera_events::{
+    AppendRequest, CommandContext, ContentId, EventStore, ExpectedVersion, JobId, UploadId, UserId,
+};
 use uuid::Uuid;
 
 use super::error::ContentFailure;
@@ -52,7 +54,7 @@ impl ContentService {
         reservation: Option<Uuid>,
     ) -> Result<(), ContentFailure> {
         let owner = uploaded.owner;
-        let limits = self.limits(owner.into()).await?;
+        let limits = self.limits(owner).await?;
         // Validates the item before it joins a group.
         let item = Box::new(uploaded.clone());
         let events = Content::default().decide(match generation {
@@ -68,7 +70,11 @@ impl ContentService {
             if queues.len() > 1024 {
                 queues.retain(|_, q| Arc::strong_count(q) > 1);
             }
-            queues.entry(owner).or_default().value().clone()
+            queues
+                .entry(owner.into_inner())
+                .or_default()
+                .value()
+                .clone()
         };
         queue
             .lock()
@@ -83,14 +89,14 @@ impl ContentService {
                 reply,
             });
         {
-            let _writer = self.lock_ledger(owner.into()).await;
+            let _writer = self.lock_ledger(owner).await;
             let group = std::mem::take(
                 &mut *queue
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner),
             );
             if !group.is_empty() {
-                self.commit_uploads(owner, group).await;
+                self.commit_uploads(owner.into_inner(), group).await;
             }
         }
         answer.await.unwrap_or_else(|_| {
@@ -119,10 +125,10 @@ impl ContentService {
         let mut usage = Vec::new();
         for p in group {
             let decided = totals.decide(LedgerCommand::RecordUpload {
-                content_id: p.id,
+                content_id: ContentId(p.id),
                 modality: p.uploaded.modality,
                 bytes: p.uploaded.size,
-                reservation: p.reservation,
+                reservation: p.reservation.map(UploadId),
                 now,
                 limits: p.limits,
             });
@@ -136,8 +142,8 @@ impl ContentService {
             let cs = content_stream(p.id);
             let data = p
                 .ctx
-                .to_event_data(&cs, &p.events, Some(owner))
-                .and_then(|c| Ok((c, p.ctx.to_event_data(&us, &events, Some(owner))?)));
+                .to_event_data(&cs, &p.events, Some(UserId(owner)))
+                .and_then(|c| Ok((c, p.ctx.to_event_data(&us, &events, Some(UserId(owner)))?)));
             match data {
                 Ok((content, ledger_events)) => {
                     for e in &events {
@@ -202,10 +208,10 @@ impl ContentService {
         for _ in 0..ATTEMPTS {
             let ledger = Ledger::load(&self.inner.store, &us).await?;
             let usage_events = ledger.state.decide(LedgerCommand::RecordUpload {
-                content_id: p.id,
+                content_id: ContentId(p.id),
                 modality: p.uploaded.modality,
                 bytes: p.uploaded.size,
-                reservation: p.reservation,
+                reservation: p.reservation.map(UploadId),
                 now: Utc::now(),
                 limits: p.limits,
             })?;
@@ -258,7 +264,7 @@ pub(super) fn analysis_job(
 ) -> Result<AppendRequest, tessera_events::StoreError> {
     let stream = job_stream(job_id);
     let events = [JobEvent::Requested(JobRequested {
-        content_id,
+        content_id: ContentId(content_id),
         owner: u.owner,
         modality: u.modality,
         mime: u.mime.clone(),

@@ -134,7 +134,7 @@ impl ContentService {
         let key = BlobKey::content(&sha256)?;
         let title = output.title.trim().to_owned();
         let uploaded = Uploaded {
-            owner,
+            owner: UserId(owner),
             filename: filename::sanitize(&format!("{title}.{extension}")),
             title,
             modality,

@@ -36,7 +36,7 @@ impl ContentService {
         commands: impl Fn() -> Vec<ContentCommand>,
     ) -> Result<Folded, ContentFailure> {
         let stream = content_stream(id);
-        let c = ctx(Some(actor.0), &self.inner.node);
+        let c = ctx(Some(actor), &self.inner.node);
         let id = id.0;
         for _ in 0..ATTEMPTS {
             let f = self.fold(id).await?;
@@ -54,7 +54,7 @@ impl ContentService {
             if events.is_empty() {
                 return Ok(f);
             }
-            let data = c.to_event_data(&stream, &events, Some(owner.0))?;
+            let data = c.to_event_data(&stream, &events, Some(owner))?;
             match self
                 .inner
                 .store
@@ -160,12 +160,12 @@ impl ContentService {
                 Actor::User(u) => Some(u.0),
                 Actor::System => None,
             };
-            let c = ctx(actor, &self.inner.node);
+            let c = ctx(actor.map(UserId), &self.inner.node);
             let us = usage_stream(u.owner);
-            let _ledger = self.lock_ledger(u.owner.into()).await;
+            let _ledger = self.lock_ledger(u.owner).await;
             let ledger = Ledger::load(&self.inner.store, &us).await?;
             let usage = ledger.state.decide(LedgerCommand::ReleaseStorage {
-                content_id: id,
+                content_id: ContentId(id),
                 modality: u.modality,
                 bytes: u.size,
                 today: Utc::now().date_naive(),
@@ -216,8 +216,14 @@ impl ContentService {
             return Err(ContentError::NotFound.into());
         };
         let job_id = JobId(Uuid::new_v4());
-        let c = ctx(Some(admin), &self.inner.node);
-        let job = analysis_job(&c, job_id, id, &u, JobReason::Reprocess { by: admin })?;
+        let c = ctx(Some(UserId(admin)), &self.inner.node);
+        let job = analysis_job(
+            &c,
+            job_id,
+            id,
+            &u,
+            JobReason::Reprocess { by: UserId(admin) },
+        )?;
         self.inner
             .store
             .append(&job.stream, job.expected, job.events)

@@ -48,7 +48,7 @@ impl ContentService {
         let staged = self.inner.blobs.stage(body, size).await?;
         let key = BlobKey::content(&staged.sha256)?;
         let uploaded = Uploaded {
-            owner: owner.0,
+            owner,
             title,
             filename: None,
             modality: Modality::Text,

@@ -27,7 +27,7 @@ use super::error::ContentFailure;
 use super::service::ContentService;
 use crate::blob::BlobKey;
 use tessera_actors::HasErrorCode;
-use tessera_events::ErrorCode;
+use tessera_events::{ContentId, ErrorCode};
 
 /// Previews made at once per node: one, so that on a small machine decoding images and running
 /// ffmpeg leaves a core to the requests (previews are not on any request's path).
@@ -151,7 +151,7 @@ pub async fn make(service: &ContentService, id: Uuid) -> Result<(), ContentFailu
     if u.modality == Modality::Text {
         return Ok(());
     }
-    let limits = service.limits(u.owner.into()).await?;
+    let limits = service.limits(u.owner).await?;
     let ledger = Ledger::load(service.store(), &usage_stream(u.owner)).await?;
     if let Err(e) = ledger
         .state
@@ -210,7 +210,7 @@ pub async fn make(service: &ContentService, id: Uuid) -> Result<(), ContentFailu
         waveform: produced.waveform,
         processing_ms,
     };
-    record(service, id, u.owner, modality, previews).await
+    record(service, id, u.owner.into_inner(), modality, previews).await
 }
 
 /// How much nicer than the server a preview thread (and the ffmpeg it starts) is to the CPU.
@@ -322,7 +322,7 @@ async fn record(
         let _ledger = service.lock_ledger(owner.into()).await;
         let ledger = Ledger::load(service.store(), &us).await?;
         let usage = ledger.state.decide(LedgerCommand::RecordProcessing {
-            content_id: Some(id),
+            content_id: Some(ContentId(id)),
             modality,
             processing_ms: previews.processing_ms,
             today: Utc::now().date_naive(),
@@ -331,7 +331,7 @@ async fn record(
             AppendRequest {
                 stream: cs.clone(),
                 expected: ExpectedVersion::Exact(f.version),
-                events: c.to_event_data(&cs, &events, Some(owner))?,
+                events: c.to_event_data(&cs, &events, Some(UserId(owner)))?,
             },
             AppendRequest {
                 stream: us.clone(),
@@ -340,7 +340,7 @@ async fn record(
                 } else {
                     ExpectedVersion::Exact(ledger.version)
                 },
-                events: c.to_event_data(&us, &usage, Some(owner))?,
+                events: c.to_event_data(&us, &usage, Some(UserId(owner)))?,
             },
         ];
         match service.store().append_many(requests).await {
@@ -374,7 +374,7 @@ async fn record_failure(
         Err(ContentError::NotFound) => return Ok(()),
         Err(e) => return Err(e.into()),
     };
-    let data = c.to_event_data(&stream, &events, owner)?;
+    let data = c.to_event_data(&stream, &events, owner.map(UserId))?;
     match service
         .store()
         .append(&stream, ExpectedVersion::Exact(f.version), data)

@@ -29,13 +29,13 @@ impl ContentService {
         access: ContentAccess,
     ) -> Result<(), ContentFailure> {
         let stream = audit_stream(viewer.user_id);
-        let c = ctx(Some(viewer.user_id.0), &self.inner.node);
+        let c = ctx(Some(viewer.user_id), &self.inner.node);
         let events = [AuditEvent::ContentAccessed {
-            content_id: content_id.map(ContentId::into_inner),
-            owner: owner.0,
+            content_id,
+            owner,
             access,
         }];
-        let data = c.to_event_data(&stream, &events, Some(viewer.user_id.0))?;
+        let data = c.to_event_data(&stream, &events, Some(viewer.user_id))?;
         self.inner
             .store
             .append(&stream, ExpectedVersion::Any, data)
@@ -52,12 +52,12 @@ impl ContentService {
         query: &str,
     ) -> Result<(), ContentFailure> {
         let stream = audit_stream(viewer.user_id);
-        let c = ctx(Some(viewer.user_id.0), &self.inner.node);
+        let c = ctx(Some(viewer.user_id), &self.inner.node);
         let events = [AuditEvent::Searched {
-            owner: owner.map(|o| o.0),
+            owner,
             query: query.to_owned(),
         }];
-        let data = c.to_event_data(&stream, &events, Some(viewer.user_id.0))?;
+        let data = c.to_event_data(&stream, &events, Some(viewer.user_id))?;
         self.inner
             .store
             .append(&stream, ExpectedVersion::Any, data)

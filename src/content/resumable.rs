@@ -13,7 +13,7 @@ use tessera_events::content::{
     upload_stream, usage_stream, ContentError, Ledger, LedgerCommand, Source, UploadCommand,
     UploadSession, UploadStarted,
 };
-use tessera_events::{AppendRequest, EventStore, ExpectedVersion, UploadId, UserId};
+use tessera_events::{AppendRequest, ContentId, EventStore, ExpectedVersion, UploadId, UserId};
 use uuid::Uuid;
 
 use super::error::ContentFailure;
@@ -57,7 +57,7 @@ impl ContentService {
             length: started.length,
             expires_at: started.expires_at,
             state: state.to_owned(),
-            content_id: s.completed,
+            content_id: s.completed.map(Uuid::from),
             max_chunk_bytes: self.inner.settings.max_chunk_bytes,
         })
     }
@@ -95,7 +95,7 @@ impl ContentService {
         let id = Uuid::now_v7();
         let now = Utc::now();
         let started = UploadStarted {
-            owner,
+            owner: UserId(owner),
             length,
             filename: filename.as_deref().and_then(filename::sanitize),
             title,
@@ -105,14 +105,14 @@ impl ContentService {
         let limits = self.limits(owner.into()).await?;
         let stream = upload_stream(id);
         let events = UploadSession::default().decide(UploadCommand::Start(started.clone()))?;
-        let c = ctx(Some(owner), &self.inner.node);
+        let c = ctx(Some(UserId(owner)), &self.inner.node);
         let session = AppendRequest {
             stream: stream.clone(),
             expected: ExpectedVersion::NoStream,
-            events: c.to_event_data(&stream, &events, Some(owner))?,
+            events: c.to_event_data(&stream, &events, Some(UserId(owner)))?,
         };
         self.append_to_ledger(owner.into(), Some(session), |now| LedgerCommand::Reserve {
-            upload_id: id,
+            upload_id: UploadId(id),
             bytes: length,
             expires_at: started.expires_at,
             now,
@@ -132,7 +132,7 @@ impl ContentService {
     ) -> Result<UploadView, ContentFailure> {
         let (owner, id) = (owner.0, id.0);
         let (s, _) = self.load_upload(id).await?;
-        s.owned_by(owner)?;
+        s.owned_by(UserId(owner))?;
         self.upload_view(id, &s)
             .ok_or_else(|| ContentError::NotFound.into())
     }
@@ -152,7 +152,7 @@ impl ContentService {
     {
         let (owner, id) = (owner.0, id.0);
         let (s, _) = self.load_upload(id).await?;
-        let started = s.owned_by(owner)?.clone();
+        let started = s.owned_by(UserId(owner))?.clone();
         if s.completed.is_some() || s.aborted {
             return Err(ContentError::UploadClosed {
                 state: if s.aborted { "aborted" } else { "completed" },
@@ -181,15 +181,15 @@ impl ContentService {
             let key = BlobKey::new(&format!("uploads/{id}/{offset:020}"))?;
             self.store_file(file, &received, &key).await?;
             let stream_id = upload_stream(id);
-            let c = ctx(Some(owner), &self.inner.node);
+            let c = ctx(Some(UserId(owner)), &self.inner.node);
             let size = received.size;
             tessera_events::aggregate::execute::<UploadSession>(
                 &self.inner.store,
                 &stream_id,
                 &c,
-                Some(owner),
+                Some(UserId(owner)),
                 || UploadCommand::StoreChunk {
-                    by: owner,
+                    by: UserId(owner),
                     offset,
                     size,
                     key: key.to_string(),
@@ -270,15 +270,15 @@ impl ContentService {
         let done_id = match &outcome {
             Outcome::Created(v) | Outcome::Existing(v) => v.id,
         };
-        let c = ctx(Some(owner), &self.inner.node);
+        let c = ctx(Some(UserId(owner)), &self.inner.node);
         tessera_events::aggregate::execute::<UploadSession>(
             &self.inner.store,
             &upload_stream(id),
             &c,
-            Some(owner),
+            Some(UserId(owner)),
             || UploadCommand::Complete {
-                by: owner,
-                content_id: done_id,
+                by: UserId(owner),
+                content_id: ContentId(done_id),
             },
         )
         .await?;
@@ -305,20 +305,20 @@ impl ContentService {
     ) -> Result<(), ContentFailure> {
         let (s, _) = self.load_upload(id).await?;
         let owner = s.started.as_ref().map(|s| s.owner);
-        let c = ctx(by, &self.inner.node);
+        let c = ctx(by.map(UserId), &self.inner.node);
         tessera_events::aggregate::execute::<UploadSession>(
             &self.inner.store,
             &upload_stream(id),
             &c,
             owner,
             || UploadCommand::Abort {
-                by,
+                by: by.map(UserId),
                 reason: reason.to_owned(),
             },
         )
         .await?;
         if let Some(owner) = owner {
-            self.end_reservation(owner, id).await?;
+            self.end_reservation(owner.into_inner(), id).await?;
         }
         for k in &s.parts {
             if let Ok(k) = BlobKey::new(k) {
@@ -331,7 +331,7 @@ impl ContentService {
     /// Ends upload `id`'s reservation, if it still holds one.
     async fn end_reservation(&self, owner: Uuid, id: Uuid) -> Result<(), ContentFailure> {
         self.append_to_ledger(owner.into(), None, |now| LedgerCommand::EndReservation {
-            upload_id: id,
+            upload_id: UploadId(id),
             now,
         })
         .await
@@ -346,7 +346,7 @@ impl ContentService {
         command: impl Fn(DateTime<Utc>) -> LedgerCommand,
     ) -> Result<(), ContentFailure> {
         let us = usage_stream(owner.0);
-        let c = ctx(Some(owner.0), &self.inner.node);
+        let c = ctx(Some(owner), &self.inner.node);
         let _writer = self.lock_ledger(owner).await;
         for _ in 0..ATTEMPTS {
             let ledger = Ledger::load(&self.inner.store, &us).await?;
@@ -359,7 +359,7 @@ impl ContentService {
                 requests.push(AppendRequest {
                     stream: us.clone(),
                     expected: expected(ledger.version),
-                    events: c.to_event_data(&us, &events, Some(owner.0))?,
+                    events: c.to_event_data(&us, &events, Some(owner))?,
                 });
             }
             match self.inner.store.append_many(requests).await {

@@ -28,6 +28,7 @@ use super::receive::TempFile;
 use super::settings::ContentSettings;
 use crate::auth::AuthService;
 use crate::blob::BlobStore;
+use tessera_events::ContentId;
 
 /// Retries of a command whose streams moved under it.
 pub(super) const ATTEMPTS: usize = 8;
@@ -77,7 +78,7 @@ pub(super) struct Inner {
     epoch: std::time::Instant,
 }
 
-pub(super) fn ctx(actor: Option<Uuid>, node: &str) -> CommandContext {
+pub(super) fn ctx(actor: Option<UserId>, node: &str) -> CommandContext {
     let mut c = CommandContext::new(actor);
     c.metadata.node = Some(node.to_owned());
     c.metadata.request_id = crate::telemetry::current_request_id();
@@ -146,12 +147,15 @@ impl ContentService {
         &self,
         sha256: &str,
         owner: Option<Uuid>,
-    ) -> Result<Vec<Uuid>, ContentFailure> {
+    ) -> Result<Vec<ContentId>, ContentFailure> {
         let applied = rm::applied_position(&self.inner.pool).await?;
-        Ok(
-            tessera_events::content::uploads_after(&self.inner.store, applied, sha256, owner)
-                .await?,
+        Ok(tessera_events::content::uploads_after(
+            &self.inner.store,
+            applied,
+            sha256,
+            owner.map(UserId),
         )
+        .await?)
     }
 
     pub fn node(&self) -> &str {

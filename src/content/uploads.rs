@@ -117,7 +117,7 @@ impl ContentService {
             .or_else(|| filename.as_deref().map(filename::title_from))
             .unwrap_or_else(|| format!("Untitled {}", modality.as_str()));
         let uploaded = Uploaded {
-            owner,
+            owner: UserId(owner),
             title,
             filename,
             modality,
@@ -161,9 +161,9 @@ impl ContentService {
         // projector applies between the two reads is then in the second. (The other order
         // missed it when the projector committed in between.)
         for id in self.unprojected_uploads(sha256, Some(owner)).await? {
-            let f = self.fold(id).await?;
+            let f = self.fold(id.into_inner()).await?;
             if f.state.exists() && f.state.deleted.is_none() {
-                return Ok(ItemView::from_stream(id, &f));
+                return Ok(ItemView::from_stream(id.into_inner(), &f));
             }
         }
         if let Some(row) = rm::find_by_sha(&self.inner.pool, owner, sha256).await? {

@@ -72,7 +72,7 @@ impl From<Generation> for GenerationView {
     fn from(g: Generation) -> Self {
         Self {
             kind: g.kind.as_str().to_owned(),
-            generated_from: g.generated_from,
+            generated_from: g.generated_from.into_iter().map(Uuid::from).collect(),
             parameters: g.parameters,
             provenance: g
                 .provenance
@@ -278,7 +278,7 @@ impl ItemView {
         };
         Some(Self {
             id,
-            owner: u.owner,
+            owner: u.owner.into_inner(),
             title: s.title.clone(),
             filename: u.filename.clone(),
             description: s.description.clone(),

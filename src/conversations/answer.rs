@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use tessera_events::content::Modality;
 use tessera_events::conversations::{AnswerTimings, ConversationCommand, ConversationError};
-use tessera_events::{ConversationId, ErrorCode, UserId};
+use tessera_events::{AnswerId, ConversationId, ErrorCode, UserId};
 use tessera_models::runtime::llama::{ChatMessage, GenerateOptions};
 use tokio::sync::mpsc;
 use uuid::Uuid;
@@ -173,7 +173,7 @@ impl Generation {
                     .service
                     .execute(self.owner, self.conversation, || {
                         ConversationCommand::Complete {
-                            answer_id: self.answer_id,
+                            answer_id: AnswerId(self.answer_id),
                             finish_reason: answer.finish_reason.clone(),
                             model: answer.model.clone(),
                             tokens_in: answer.tokens_in,
@@ -224,7 +224,7 @@ impl Generation {
             .service
             .execute(self.owner, self.conversation, || {
                 ConversationCommand::Complete {
-                    answer_id: self.answer_id,
+                    answer_id: AnswerId(self.answer_id),
                     finish_reason: "stop".into(),
                     model: FINDINGS_MODEL.into(),
                     tokens_in: 0,
@@ -249,7 +249,7 @@ impl Generation {
             .service
             .execute(self.owner, self.conversation, || {
                 ConversationCommand::Cancel {
-                    answer_id: self.answer_id,
+                    answer_id: AnswerId(self.answer_id),
                     by: None,
                 }
             })
@@ -263,7 +263,7 @@ impl Generation {
             .service
             .execute(self.owner, self.conversation, || {
                 ConversationCommand::Fail {
-                    answer_id: self.answer_id,
+                    answer_id: AnswerId(self.answer_id),
                     code: code.as_str().to_owned(),
                     message: message.clone(),
                 }

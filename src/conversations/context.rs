@@ -11,7 +11,7 @@ use tessera_actors::models::Infer;
 use tessera_events::content::Place;
 use tessera_events::content::{Analysis, Modality};
 use tessera_events::conversations::ContextSource;
-use tessera_events::UserId;
+use tessera_events::{ContentId, UserId};
 use tessera_models::text::Embedder;
 use tessera_projections::read_models::search::query::{self as search, ChunkHit, SearchQuery};
 use uuid::Uuid;
@@ -216,7 +216,7 @@ fn render(items: Vec<Entry>, budget: usize) -> (String, Vec<ContextSource>) {
         }
         used.dedup();
         sources.push(ContextSource {
-            content_id: id,
+            content_id: ContentId(id),
             parts: used,
             truncated,
             places,

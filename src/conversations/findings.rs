@@ -8,7 +8,7 @@
 use tessera_actors::jobs::pipelines::statements::timecode;
 use tessera_events::content::{Analysis, Modality};
 use tessera_events::conversations::ContextSource;
-use tessera_events::UserId;
+use tessera_events::{ContentId, UserId};
 use uuid::Uuid;
 
 use crate::content::{ContentFailure, ContentService};
@@ -136,7 +136,7 @@ pub async fn answer(
         let part = match &f.state.analysis {
             Some((_, analysis)) => {
                 sources.push(ContextSource {
-                    content_id: id,
+                    content_id: ContentId(id),
                     parts: vec![quoted_part(ask, analysis).to_owned()],
                     truncated: false,
                     places: Vec::new(),

@@ -30,7 +30,7 @@ use tessera_events::conversations::{
     ConversationEvent, ProviderEvent, MAX_ATTACHMENTS,
 };
 use tessera_events::ErrorCode;
-use tessera_events::{AnswerId, ConversationId, UserId};
+use tessera_events::{AnswerId, ContentId, ConversationId, MessageId, UserId};
 use tessera_events::{CommandContext, EventStore, ExpectedVersion, PgEventStore};
 use tessera_projections::read_models::providers as rm_providers;
 use uuid::Uuid;
@@ -175,11 +175,11 @@ impl ChatService {
         }
         let stream = provider_stream(id);
         let event = if enabled {
-            ProviderEvent::Enabled { by: admin.0 }
+            ProviderEvent::Enabled { by: admin }
         } else {
-            ProviderEvent::Disabled { by: admin.0 }
+            ProviderEvent::Disabled { by: admin }
         };
-        let ctx = self.ctx(admin.0);
+        let ctx = self.ctx(admin);
         let data = ctx.to_event_data(&stream, &[event], None)?;
         self.inner
             .store
@@ -189,7 +189,7 @@ impl ChatService {
         Ok(())
     }
 
-    fn ctx(&self, actor: Uuid) -> CommandContext {
+    fn ctx(&self, actor: UserId) -> CommandContext {
         let mut ctx = CommandContext::new(Some(actor));
         ctx.metadata.node = Some(self.inner.node.clone());
         ctx
@@ -203,7 +203,7 @@ impl ChatService {
     ) -> Result<Loaded<Conversation>, ChatFailure> {
         let loaded =
             aggregate::load::<Conversation>(&self.inner.store, &conversation_stream(id)).await?;
-        if !loaded.state.exists || loaded.state.deleted || loaded.state.owner != user {
+        if !loaded.state.exists || loaded.state.deleted || loaded.state.owner != Some(user) {
             return Err(ConversationError::NotFound.into());
         }
         Ok(loaded)
@@ -215,12 +215,12 @@ impl ChatService {
         id: ConversationId,
         command: impl Fn() -> ConversationCommand,
     ) -> Result<(Vec<ConversationEvent>, u64), ChatFailure> {
-        let ctx = self.ctx(user.0);
+        let ctx = self.ctx(user);
         Ok(aggregate::execute::<Conversation>(
             &self.inner.store,
             &conversation_stream(id),
             &ctx,
-            Some(user.0),
+            Some(user),
             command,
         )
         .await?)
@@ -239,7 +239,7 @@ impl ChatService {
         let title = title.unwrap_or_else(|| DEFAULT_TITLE.to_owned());
         let (events, _) = self
             .execute(owner, id, || ConversationCommand::Start {
-                owner: owner.0,
+                owner,
                 title: title.clone(),
                 provider: provider.clone(),
             })
@@ -305,15 +305,15 @@ impl ChatService {
     ) -> Result<(), ChatFailure> {
         let loaded = self.load(user, id).await?;
         let active = loaded.state.answering.as_ref().map(|a| a.answer_id);
-        if active != Some(answer_id.0) {
+        if active != Some(answer_id) {
             return Err(ConversationError::AnswerNotActive.into());
         }
         if let Some(flag) = self.inner.running.get(&answer_id.0) {
             flag.store(true, Ordering::SeqCst);
         }
         self.execute(user, id, || ConversationCommand::Cancel {
-            answer_id: answer_id.0,
-            by: Some(user.0),
+            answer_id,
+            by: Some(user),
         })
         .await?;
         tracing::info!(conversation = %id, answer = %answer_id, "answer stopped by its owner");
@@ -340,7 +340,7 @@ impl ChatService {
     ) -> Result<Posted, ChatFailure> {
         let mut loaded = self.load(user, id).await?;
         if let Some(active) = loaded.state.answering.clone() {
-            if !self.abandoned(id, active.answer_id).await? {
+            if !self.abandoned(id, active.answer_id.into_inner()).await? {
                 return Err(ConversationError::AnswerInProgress.into());
             }
             tracing::warn!(conversation = %id, answer = %active.answer_id, node = %active.node, "answer abandoned by its node");
@@ -378,10 +378,10 @@ impl ChatService {
         let node = self.inner.node.clone();
         let (_, version) = self
             .execute(user, id, || ConversationCommand::Post {
-                message_id,
+                message_id: MessageId(message_id),
                 text: text.clone(),
-                attachments: attachments_unique.clone(),
-                answer_id,
+                attachments: attachments_unique.iter().copied().map(ContentId).collect(),
+                answer_id: AnswerId(answer_id),
                 provider: provider_id.clone(),
                 model: model.clone(),
                 node: node.clone(),

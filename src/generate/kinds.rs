@@ -6,7 +6,6 @@ use tessera_actors::jobs::count_tokens;
 use tessera_events::content::{GenerationKind, Modality};
 use tessera_events::jobs::Provenance;
 use tessera_events::{ContentId, UserId};
-use uuid::Uuid;
 
 use super::sources::Source;
 use super::text::{excerpt, timecode};
@@ -75,8 +74,11 @@ impl Planned {
     }
 
     /// The items the output is made from.
-    pub fn generated_from(&self) -> Vec<Uuid> {
-        self.source().map(Source::id).into_iter().collect()
+    pub fn generated_from(&self) -> Vec<ContentId> {
+        self.source()
+            .map(|s| ContentId(s.id()))
+            .into_iter()
+            .collect()
     }
 
     /// The title of an output asked for without one.

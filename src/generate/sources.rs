@@ -151,7 +151,7 @@ impl Source {
     async fn run_pipeline(&self, pipelines: &Pipelines) -> Result<Analysis, GenerateError> {
         self.check_request_bound()?;
         let request = JobRequested {
-            content_id: self.id,
+            content_id: ContentId(self.id),
             owner: self.item.owner,
             modality: self.item.modality,
             mime: self.item.mime.clone(),

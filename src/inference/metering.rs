@@ -113,7 +113,7 @@ impl Metering {
             } else {
                 ExpectedVersion::Exact(ledger.version)
             };
-            let data = ctx.to_event_data(&stream, &events, Some(user.0))?;
+            let data = ctx.to_event_data(&stream, &events, Some(user))?;
             match tessera_events::EventStore::append(store, &stream, expected, data).await {
                 Ok(_) => return Ok(()),
                 Err(e) if e.is_concurrency_conflict() => continue,

@@ -13,7 +13,7 @@ pub async fn append_tagged(store: &dyn EventStore, owner: Option<Uuid>, tags: &[
         .enumerate()
         .map(|(i, tag)| {
             EventData::new("test.happened", json!({ "tag": tag, "i": i })).with_metadata(Metadata {
-                owner,
+                owner: owner.map(Into::into),
                 ..Default::default()
             })
         })

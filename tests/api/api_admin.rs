@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use crate::helpers::{eventually, spawn_app, Reply, TestApp, Tokens, PASSWORD};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use tessera_events::UserId;
 use uuid::Uuid;
 
 fn assert_error(reply: &Reply, status: StatusCode, code: &str) {
@@ -743,7 +744,7 @@ async fn a_poison_event_stalls_only_its_projection_until_an_admin_skips_it() {
         .iter()
         .find(|e| e.event_type == "projection.event_skipped")
         .expect("a skip event");
-    assert_eq!(skip.metadata.actor, Some(admin.user_id));
+    assert_eq!(skip.metadata.actor, Some(UserId(admin.user_id)));
     assert_eq!(skip.payload["reason"], "written by a broken importer");
     assert_eq!(skip.payload["position"], poisoned);
     // And the read model follows the log again.

@@ -6,7 +6,7 @@ use secrecy::SecretString;
 use tessera::auth::{AuthService, NewUser};
 use tessera::config::{AuthSettings, QuotaDefaults};
 use tessera_events::users::{user_stream, PasswordHash, QuotaLimits, Role, UserEvent};
-use tessera_events::{CommandContext, EventStore, ExpectedVersion, PgEventStore};
+use tessera_events::{CommandContext, EventStore, ExpectedVersion, PgEventStore, UserId};
 use tessera_projections::read_models::{self, api_keys, quotas, users};
 use tessera_projections::{replay_into, snapshot_schema, Projection};
 use tessera_testkit::auth::{new_key, service_with, settings, signed_in};
@@ -75,7 +75,7 @@ async fn every_user_and_key_event_lands_in_the_read_models_deterministically() {
         .await
         .expect("disable again");
     // Password changes have no endpoint yet; append the event as a command would.
-    let ctx = CommandContext::new(Some(user));
+    let ctx = CommandContext::new(Some(UserId(user)));
     let stream = user_stream(user);
     let data = ctx
         .to_event_data(
@@ -83,7 +83,7 @@ async fn every_user_and_key_event_lands_in_the_read_models_deterministically() {
             &[UserEvent::PasswordChanged {
                 password_hash: PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$x$y".into()),
             }],
-            Some(user),
+            Some(UserId(user)),
         )
         .expect("encode");
     store
@@ -125,11 +125,11 @@ async fn every_user_and_key_event_lands_in_the_read_models_deterministically() {
         .expect("revoke");
     let used_at: DateTime<Utc> = "2030-01-02T03:04:05Z".parse().expect("time");
     let key_stream = tessera_events::users::api_key_stream(key.id);
-    let data = CommandContext::new(Some(admin))
+    let data = CommandContext::new(Some(UserId(admin)))
         .to_event_data(
             &key_stream,
             &[tessera_events::users::ApiKeyEvent::Used { at: used_at }],
-            Some(admin),
+            Some(UserId(admin)),
         )
         .expect("encode");
     store

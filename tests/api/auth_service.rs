@@ -8,7 +8,7 @@ use secrecy::{ExposeSecret, SecretString};
 use tessera::auth::{AuthError, AuthMethod, AuthService, NewUser, SignedIn};
 use tessera::config::AuthSettings;
 use tessera_events::users::{session_stream, user_stream, QuotaLimits, Role};
-use tessera_events::{EventStore, PgEventStore};
+use tessera_events::{EventStore, PgEventStore, UserId};
 use tessera_testkit::auth::{new_key, project, quotas, service, service_with, settings, signed_in};
 use tessera_testkit::TestDb;
 use uuid::Uuid;
@@ -91,8 +91,8 @@ async fn register_then_login_issues_working_tokens() {
         .as_str()
         .is_some_and(|h| h.starts_with("$argon2id$")));
     assert!(!events[0].payload.to_string().contains(PASSWORD));
-    assert_eq!(events[0].metadata.owner, Some(signed.user_id));
-    assert_eq!(events[0].metadata.actor, Some(signed.user_id));
+    assert_eq!(events[0].metadata.owner, Some(UserId(signed.user_id)));
+    assert_eq!(events[0].metadata.actor, Some(UserId(signed.user_id)));
 }
 
 #[tokio::test]
@@ -565,8 +565,8 @@ async fn a_disabled_user_cannot_log_in_refresh_or_use_tokens_and_keys() {
         .iter()
         .find(|e| e.event_type == "user.disabled")
         .expect("disabled event");
-    assert_eq!(disabled.metadata.actor, Some(admin));
-    assert_eq!(disabled.metadata.owner, Some(user.user_id));
+    assert_eq!(disabled.metadata.actor, Some(UserId(admin)));
+    assert_eq!(disabled.metadata.owner, Some(UserId(user.user_id)));
 }
 
 #[tokio::test]

@@ -10,6 +10,7 @@ use crate::helpers::{
 };
 use reqwest::Method;
 use serde_json::{json, Value};
+use tessera_events::{AnswerId, MessageId, UserId};
 use uuid::Uuid;
 
 /// Answers of the small model on a busy machine take seconds, not minutes.
@@ -618,20 +619,20 @@ async fn an_answer_left_by_a_stopped_node_gives_way_to_the_next_message() {
     let gone = Uuid::now_v7();
     let events = [
         ConversationEvent::MessagePosted {
-            message_id: Uuid::now_v7(),
+            message_id: MessageId(Uuid::now_v7()),
             text: "Hello?".into(),
             attachments: vec![],
         },
         ConversationEvent::AnswerStarted {
-            answer_id: gone,
-            in_reply_to: Uuid::nil(),
+            answer_id: AnswerId(gone),
+            in_reply_to: MessageId(Uuid::nil()),
             provider: "local".into(),
             model: "smollm2-135m-instruct".into(),
             node: "a-node-that-died".into(),
         },
     ];
-    let data = CommandContext::new(Some(alice_tokens.user_id))
-        .to_event_data(&stream, &events, Some(alice_tokens.user_id))
+    let data = CommandContext::new(Some(UserId(alice_tokens.user_id)))
+        .to_event_data(&stream, &events, Some(UserId(alice_tokens.user_id)))
         .unwrap();
     store
         .append(&stream, ExpectedVersion::Exact(1), data)

@@ -375,12 +375,7 @@ async fn run_with_lease(
             "this node has no worker for the modality",
         )));
     };
-    let progress = ProgressSink::new(
-        store.clone(),
-        lease.job_id,
-        attempt_no,
-        request.owner.into(),
-    );
+    let progress = ProgressSink::new(store.clone(), lease.job_id, attempt_no, request.owner);
     let work = worker.send(RunJob {
         request: request.clone(),
         progress,
@@ -441,11 +436,11 @@ async fn append_outcome(
                 .map_err(|e| e.to_string())?;
             let command = match item {
                 Ok((job_id, analysis)) => ContentCommand::RecordAnalysis {
-                    job_id: job_id.0,
+                    job_id: *job_id,
                     analysis: Box::new(analysis.clone()),
                 },
                 Err((job_id, f)) => ContentCommand::RecordAnalysisFailure {
-                    job_id: job_id.0,
+                    job_id: *job_id,
                     code: f.code.as_str().to_owned(),
                     message: f.message.clone(),
                 },

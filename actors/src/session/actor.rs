@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use actix::prelude::*;
 use actix_ws::{Message as WsMessage, MessageStream, ProtocolError, Session};
-use tessera_events::EventStore;
+use tessera_events::{EventStore, UserId};
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 use uuid::Uuid;
@@ -255,7 +255,7 @@ impl SessionActor {
         self.auth = AuthState::Verifying;
         let register = Register {
             session_id: self.id,
-            user_id: user.user_id,
+            user_id: UserId(user.user_id),
             session: ctx.address().recipient(),
         };
         ctx.wait(
@@ -338,7 +338,7 @@ impl Actor for SessionActor {
         if let Some(user_id) = self.user_id() {
             self.registry.do_send(Unregister {
                 session_id: self.id,
-                user_id,
+                user_id: UserId(user_id),
             });
         }
         tracing::debug!(session_id = %self.id, "session stopped");

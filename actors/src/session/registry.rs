@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use serde::Serialize;
-use tessera_events::{EventNotifier, EventStore, RecordedEvent, Subscription};
+use tessera_events::{EventNotifier, EventStore, RecordedEvent, Subscription, UserId};
 use tokio::task::AbortHandle;
 use uuid::Uuid;
 
@@ -79,7 +79,7 @@ pub struct Register {
     /// The session's id.
     pub session_id: Uuid,
     /// The user whose events it receives.
-    pub user_id: Uuid,
+    pub user_id: UserId,
     /// Where to send them.
     pub session: Recipient<ToSession>,
 }
@@ -110,7 +110,7 @@ pub struct Unregister {
     /// The session's id.
     pub session_id: Uuid,
     /// The user it was registered for.
-    pub user_id: Uuid,
+    pub user_id: UserId,
 }
 
 /// Asks for a [`RegistryStatus`].
@@ -146,7 +146,7 @@ pub struct SessionRegistry {
     notifier: Option<EventNotifier>,
     node_id: String,
     position: u64,
-    users: HashMap<Uuid, HashMap<Uuid, Recipient<ToSession>>>,
+    users: HashMap<UserId, HashMap<Uuid, Recipient<ToSession>>>,
     follower: Option<AbortHandle>,
     delivered: u64,
     stopped: bool,

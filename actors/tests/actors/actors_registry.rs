@@ -9,7 +9,7 @@ use actix::prelude::*;
 use serde_json::Value;
 use tessera_actors::session::{Register, ToSession, Unregister};
 use tessera_actors::{GetRegistryStatus, SessionRegistry, Shutdown};
-use tessera_events::{EventNotifier, EventStore, PgEventStore};
+use tessera_events::{EventNotifier, EventStore, PgEventStore, UserId};
 use tessera_testkit::TestDb;
 use uuid::Uuid;
 
@@ -86,7 +86,7 @@ async fn register(registry: &Addr<SessionRegistry>, user: Uuid) -> (Uuid, Receiv
     registry
         .send(Register {
             session_id,
-            user_id: user,
+            user_id: UserId(user),
             session: session.recipient(),
         })
         .await
@@ -145,7 +145,7 @@ async fn events_reach_only_their_owners_sessions_in_order() {
     registry
         .send(Unregister {
             session_id: bob_session,
-            user_id: bob,
+            user_id: UserId(bob),
         })
         .await
         .expect("unregister");
@@ -180,7 +180,7 @@ async fn events_reach_only_their_owners_sessions_in_order() {
     let refused = registry
         .send(Register {
             session_id: Uuid::now_v7(),
-            user_id: alice,
+            user_id: UserId(alice),
             session: FakeSession(Received::default()).start().recipient(),
         })
         .await

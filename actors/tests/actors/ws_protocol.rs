@@ -11,6 +11,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::helpers::{append_owned, eventually_within, node, WsClient, WAIT};
+use tessera_events::UserId;
 
 #[actix_web::test]
 async fn authenticated_clients_get_their_own_events() {
@@ -239,7 +240,7 @@ async fn a_slow_consumer_is_disconnected_with_a_reason() {
                     json!({"i": batch * 50 + i, "padding": padding}),
                 )
                 .with_metadata(tessera_events::Metadata {
-                    owner: Some(n.alice),
+                    owner: Some(UserId(n.alice)),
                     ..Default::default()
                 })
             })

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tessera_actors::jobs::ProgressSink;
 use tessera_actors::{GetRegistryStatus, SessionSettings};
-use tessera_events::{EventData, EventStore, ExpectedVersion, Metadata, StreamId};
+use tessera_events::{EventData, EventStore, ExpectedVersion, Metadata, StreamId, UserId};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use uuid::Uuid;
 
@@ -35,7 +35,7 @@ async fn append_typed(store: &dyn EventStore, owner: Uuid, event_type: &str, tag
             ExpectedVersion::Any,
             vec![
                 EventData::new(event_type, json!({ "tag": tag })).with_metadata(Metadata {
-                    owner: Some(owner),
+                    owner: Some(UserId(owner)),
                     ..Default::default()
                 }),
             ],
@@ -397,7 +397,7 @@ async fn a_socket_that_never_reads_is_disconnected() {
                     json!({"i": batch * 100 + i, "padding": padding}),
                 )
                 .with_metadata(Metadata {
-                    owner: Some(n.alice),
+                    owner: Some(UserId(n.alice)),
                     ..Default::default()
                 })
             })

@@ -3,9 +3,9 @@
 //! with its query.
 
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::aggregate::DomainEvent;
+use crate::ids::{ContentId, UserId};
 
 /// What an admin read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,15 +24,15 @@ pub enum AuditEvent {
     #[serde(rename = "admin.content_accessed")]
     ContentAccessed {
         /// The item, or none for a listing of the owner's library or usage.
-        content_id: Option<Uuid>,
-        owner: Uuid,
+        content_id: Option<ContentId>,
+        owner: UserId,
         access: ContentAccess,
     },
     /// An admin searched everyone's content (`owner` absent) or one user's.
     #[serde(rename = "admin.searched")]
     Searched {
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        owner: Option<Uuid>,
+        owner: Option<UserId>,
         query: String,
     },
 }

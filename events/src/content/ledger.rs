@@ -10,19 +10,19 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use super::error::ContentError;
 use super::modality::Modality;
 use crate::aggregate::{Aggregate, DomainEvent, Loaded};
 use crate::error::StoreError;
 use crate::event::StreamId;
+use crate::ids::{ContentId, UploadId};
 use crate::store::EventStore;
 
 /// Storage held for an open resumable upload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reservation {
-    pub upload_id: Uuid,
+    pub upload_id: UploadId,
     pub bytes: u64,
     pub expires_at: DateTime<Utc>,
 }
@@ -59,7 +59,7 @@ impl UsageTotals {
 
     /// The totals without expired reservations and without `ending` (a reservation taken over
     /// or ended now).
-    fn pruned(mut self, now: DateTime<Utc>, ending: Option<Uuid>) -> Self {
+    fn pruned(mut self, now: DateTime<Utc>, ending: Option<UploadId>) -> Self {
         self.reservations
             .retain(|r| r.expires_at > now && Some(r.upload_id) != ending);
         self
@@ -106,14 +106,14 @@ impl UsageTotals {
 pub enum UsageEvent {
     #[serde(rename = "usage.upload_recorded")]
     UploadRecorded {
-        content_id: Uuid,
+        content_id: ContentId,
         modality: Modality,
         bytes: u64,
         totals: UsageTotals,
     },
     #[serde(rename = "usage.storage_released")]
     StorageReleased {
-        content_id: Uuid,
+        content_id: ContentId,
         modality: Modality,
         bytes: u64,
         totals: UsageTotals,
@@ -121,7 +121,7 @@ pub enum UsageEvent {
     /// A resumable upload started: its length is held until it completes, ends or expires.
     #[serde(rename = "usage.storage_reserved")]
     StorageReserved {
-        upload_id: Uuid,
+        upload_id: UploadId,
         bytes: u64,
         expires_at: DateTime<Utc>,
         totals: UsageTotals,
@@ -130,13 +130,13 @@ pub enum UsageEvent {
     /// were an item already).
     #[serde(rename = "usage.reservation_ended")]
     ReservationEnded {
-        upload_id: Uuid,
+        upload_id: UploadId,
         bytes: u64,
         totals: UsageTotals,
     },
     #[serde(rename = "usage.processing_recorded")]
     ProcessingRecorded {
-        content_id: Option<Uuid>,
+        content_id: Option<ContentId>,
         modality: Modality,
         processing_ms: u64,
         totals: UsageTotals,
@@ -185,18 +185,18 @@ pub struct QuotaLimitsNow {
 #[derive(Debug, Clone)]
 pub enum LedgerCommand {
     RecordUpload {
-        content_id: Uuid,
+        content_id: ContentId,
         modality: Modality,
         bytes: u64,
         /// The resumable upload whose reservation the item takes over.
-        reservation: Option<Uuid>,
+        reservation: Option<UploadId>,
         now: DateTime<Utc>,
         limits: QuotaLimitsNow,
     },
     /// Holds `bytes` for a resumable upload; refused past the storage quota or when
     /// `max_open` uploads are open already.
     Reserve {
-        upload_id: Uuid,
+        upload_id: UploadId,
         bytes: u64,
         expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
@@ -204,16 +204,19 @@ pub enum LedgerCommand {
         max_open: usize,
     },
     /// Ends a reservation; nothing when it is not held (ended before, or expired).
-    EndReservation { upload_id: Uuid, now: DateTime<Utc> },
+    EndReservation {
+        upload_id: UploadId,
+        now: DateTime<Utc>,
+    },
     ReleaseStorage {
-        content_id: Uuid,
+        content_id: ContentId,
         modality: Modality,
         bytes: u64,
         today: NaiveDate,
     },
     /// Recorded after the work; [`Ledger::check_processing`] is the gate before it.
     RecordProcessing {
-        content_id: Option<Uuid>,
+        content_id: Option<ContentId>,
         modality: Modality,
         processing_ms: u64,
         today: NaiveDate,
@@ -427,6 +430,7 @@ impl Aggregate for Ledger {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use uuid::Uuid;
 
     const LIMITS: QuotaLimitsNow = QuotaLimitsNow {
         storage_bytes: 100,
@@ -444,7 +448,7 @@ mod tests {
 
     fn upload(l: &Ledger, bytes: u64, today: NaiveDate) -> Result<Vec<UsageEvent>, ContentError> {
         l.decide(LedgerCommand::RecordUpload {
-            content_id: Uuid::new_v4(),
+            content_id: ContentId(Uuid::new_v4()),
             modality: Modality::Image,
             bytes,
             reservation: None,
@@ -466,7 +470,7 @@ mod tests {
         now: DateTime<Utc>,
     ) -> Result<Vec<UsageEvent>, ContentError> {
         l.decide(LedgerCommand::Reserve {
-            upload_id: id,
+            upload_id: UploadId(id),
             bytes,
             expires_at: now + chrono::Duration::hours(1),
             now,
@@ -499,10 +503,10 @@ mod tests {
         // The item of upload `a` takes its reservation over: it fits exactly.
         let taken = l
             .decide(LedgerCommand::RecordUpload {
-                content_id: Uuid::new_v4(),
+                content_id: ContentId(Uuid::new_v4()),
                 modality: Modality::Video,
                 bytes: 60,
-                reservation: Some(a),
+                reservation: Some(UploadId(a)),
                 now,
                 limits: LIMITS,
             })
@@ -511,13 +515,19 @@ mod tests {
         assert_eq!((l.totals.stored_bytes, l.totals.held_bytes(now)), (60, 40));
         // Ending `b` frees its bytes; ending it again (or an unknown one) changes nothing.
         let e = l
-            .decide(LedgerCommand::EndReservation { upload_id: b, now })
+            .decide(LedgerCommand::EndReservation {
+                upload_id: UploadId(b),
+                now,
+            })
             .unwrap();
         apply(&mut l, e);
         assert_eq!(l.totals.held_bytes(now), 0);
         assert!(l.totals.reservations.is_empty());
         assert!(l
-            .decide(LedgerCommand::EndReservation { upload_id: b, now })
+            .decide(LedgerCommand::EndReservation {
+                upload_id: UploadId(b),
+                now
+            })
             .unwrap()
             .is_empty());
         // An expired reservation holds nothing and is dropped at the next event.

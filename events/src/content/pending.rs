@@ -1,8 +1,7 @@
 //! Uploads the content read model may not have applied yet, found in the log itself.
 
-use uuid::Uuid;
-
 use crate::error::StoreError;
+use crate::ids::{ContentId, UserId};
 use crate::postgres::PgEventStore;
 
 /// The event type of an upload, as stored.
@@ -15,8 +14,8 @@ pub async fn uploads_after(
     store: &PgEventStore,
     after: u64,
     sha256: &str,
-    owner: Option<Uuid>,
-) -> Result<Vec<Uuid>, StoreError> {
+    owner: Option<UserId>,
+) -> Result<Vec<ContentId>, StoreError> {
     let mut fields = serde_json::Map::new();
     if let Some(owner) = owner {
         fields.insert("owner".into(), owner.to_string().into());
@@ -28,7 +27,7 @@ pub async fn uploads_after(
         .iter()
         .filter_map(|s| {
             s.strip_prefix("content-")
-                .and_then(|id| Uuid::parse_str(id).ok())
+                .and_then(|id| id.parse::<ContentId>().ok())
         })
         .collect())
 }

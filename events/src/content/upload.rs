@@ -9,11 +9,12 @@ use uuid::Uuid;
 use super::error::ContentError;
 use crate::aggregate::{Aggregate, DomainEvent};
 use crate::error::StoreError;
+use crate::ids::{ContentId, UserId};
 use crate::store::EventStore;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UploadStarted {
-    pub owner: Uuid,
+    pub owner: UserId,
     /// Total bytes the client will send.
     pub length: u64,
     pub filename: Option<String>,
@@ -29,7 +30,7 @@ pub enum UploadEvent {
     #[serde(rename = "upload.chunk_stored")]
     ChunkStored { offset: u64, size: u64, key: String },
     #[serde(rename = "upload.completed")]
-    Completed { content_id: Uuid },
+    Completed { content_id: ContentId },
     #[serde(rename = "upload.aborted")]
     Aborted { reason: String },
 }
@@ -40,18 +41,18 @@ impl DomainEvent for UploadEvent {}
 pub enum UploadCommand {
     Start(UploadStarted),
     StoreChunk {
-        by: Uuid,
+        by: UserId,
         offset: u64,
         size: u64,
         key: String,
         now: DateTime<Utc>,
     },
     Complete {
-        by: Uuid,
-        content_id: Uuid,
+        by: UserId,
+        content_id: ContentId,
     },
     Abort {
-        by: Option<Uuid>,
+        by: Option<UserId>,
         reason: String,
     },
 }
@@ -62,7 +63,7 @@ pub struct UploadSession {
     pub received: u64,
     /// Stored chunks' keys, in order.
     pub parts: Vec<String>,
-    pub completed: Option<Uuid>,
+    pub completed: Option<ContentId>,
     pub aborted: bool,
 }
 
@@ -81,7 +82,7 @@ impl UploadSession {
     }
 
     /// The session, if `by` owns it (others see nothing).
-    pub fn owned_by(&self, by: Uuid) -> Result<&UploadStarted, ContentError> {
+    pub fn owned_by(&self, by: UserId) -> Result<&UploadStarted, ContentError> {
         match &self.started {
             Some(s) if s.owner == by => Ok(s),
             _ => Err(ContentError::NotFound),
@@ -190,14 +191,14 @@ mod tests {
         let now = Utc::now();
         let mut s = UploadSession::default();
         s.evolve(&UploadEvent::Started(UploadStarted {
-            owner,
+            owner: UserId(owner),
             length: 10,
             filename: None,
             title: None,
             expires_at: now + chrono::Duration::hours(1),
         }));
         let chunk = |offset, size| UploadCommand::StoreChunk {
-            by: owner,
+            by: UserId(owner),
             offset,
             size,
             key: format!("uploads/x/{offset}"),
@@ -216,13 +217,13 @@ mod tests {
         ));
         assert!(matches!(
             s.decide(UploadCommand::Complete {
-                by: owner,
-                content_id: Uuid::nil()
+                by: UserId(owner),
+                content_id: ContentId(Uuid::nil())
             }),
             Err(ContentError::Incomplete { received: 6, .. })
         ));
         let stranger = UploadCommand::StoreChunk {
-            by: Uuid::new_v4(),
+            by: UserId(Uuid::new_v4()),
             offset: 6,
             size: 4,
             key: "k".into(),

@@ -7,22 +7,24 @@ use super::error::ConversationError;
 use super::events::{AnswerTimings, ContextSource, ConversationEvent};
 use super::{MAX_ATTACHMENTS, MAX_MESSAGE_CHARS, MAX_TITLE_CHARS};
 use crate::aggregate::Aggregate;
+use crate::ids::{AnswerId, ContentId, MessageId, UserId};
 
 /// One turn of the conversation so far.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Turn {
+    /// The message's id, or the answer's.
     pub id: Uuid,
     /// `user` or `assistant`.
     pub role: &'static str,
     pub text: String,
-    pub attachments: Vec<Uuid>,
+    pub attachments: Vec<ContentId>,
 }
 
 /// The answer being written.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ActiveAnswer {
-    pub answer_id: Uuid,
-    pub in_reply_to: Uuid,
+    pub answer_id: AnswerId,
+    pub in_reply_to: MessageId,
     pub provider: String,
     pub model: String,
     pub node: String,
@@ -36,7 +38,8 @@ pub struct ActiveAnswer {
 pub struct Conversation {
     pub exists: bool,
     pub deleted: bool,
-    pub owner: Uuid,
+    /// `None` until started.
+    pub owner: Option<UserId>,
     pub title: String,
     pub provider: String,
     /// Messages and finished answers (a cancelled or failed answer keeps its partial text).
@@ -47,7 +50,7 @@ pub struct Conversation {
 #[derive(Debug, Clone)]
 pub enum ConversationCommand {
     Start {
-        owner: Uuid,
+        owner: UserId,
         title: String,
         provider: String,
     },
@@ -59,20 +62,20 @@ pub enum ConversationCommand {
     },
     /// Posts a message and starts its answer.
     Post {
-        message_id: Uuid,
+        message_id: MessageId,
         text: String,
-        attachments: Vec<Uuid>,
-        answer_id: Uuid,
+        attachments: Vec<ContentId>,
+        answer_id: AnswerId,
         provider: String,
         model: String,
         node: String,
     },
     Stream {
-        answer_id: Uuid,
+        answer_id: AnswerId,
         delta: String,
     },
     Complete {
-        answer_id: Uuid,
+        answer_id: AnswerId,
         finish_reason: String,
         model: String,
         tokens_in: u64,
@@ -81,11 +84,11 @@ pub enum ConversationCommand {
         context: Vec<ContextSource>,
     },
     Cancel {
-        answer_id: Uuid,
-        by: Option<Uuid>,
+        answer_id: AnswerId,
+        by: Option<UserId>,
     },
     Fail {
-        answer_id: Uuid,
+        answer_id: AnswerId,
         code: String,
         message: String,
     },
@@ -121,7 +124,7 @@ impl Conversation {
         Ok(())
     }
 
-    fn active(&self, answer_id: Uuid) -> Result<&ActiveAnswer, ConversationError> {
+    fn active(&self, answer_id: AnswerId) -> Result<&ActiveAnswer, ConversationError> {
         self.live()?;
         match &self.answering {
             Some(a) if a.answer_id == answer_id => Ok(a),
@@ -129,11 +132,11 @@ impl Conversation {
         }
     }
 
-    fn finish(&mut self, answer_id: Uuid, text: &str) {
+    fn finish(&mut self, answer_id: AnswerId, text: &str) {
         if let Some(a) = self.answering.take() {
             if a.answer_id == answer_id {
                 self.turns.push(Turn {
-                    id: answer_id,
+                    id: answer_id.into_inner(),
                     role: "assistant",
                     text: text.to_owned(),
                     attachments: Vec::new(),
@@ -159,7 +162,7 @@ impl Aggregate for Conversation {
                 provider,
             } => {
                 self.exists = true;
-                self.owner = *owner;
+                self.owner = Some(*owner);
                 self.title = title.clone();
                 self.provider = provider.clone();
             }
@@ -170,7 +173,7 @@ impl Aggregate for Conversation {
                 text,
                 attachments,
             } => self.turns.push(Turn {
-                id: *message_id,
+                id: message_id.into_inner(),
                 role: "user",
                 text: text.clone(),
                 attachments: attachments.clone(),

@@ -2,14 +2,14 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::aggregate::DomainEvent;
+use crate::ids::{AnswerId, ContentId, MessageId, UserId};
 
 /// What went into an answer's prompt besides the conversation itself.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ContextSource {
-    pub content_id: Uuid,
+    pub content_id: ContentId,
     /// What of the item was used: `text`, `transcript`, `ocr`, `labels`, `description`,
     /// `summary`, `keyframes`, `passage` (retrieved from the library).
     pub parts: Vec<String>,
@@ -44,7 +44,7 @@ pub struct AnswerTimings {
 pub enum ConversationEvent {
     #[serde(rename = "conversation.started")]
     Started {
-        owner: Uuid,
+        owner: UserId,
         title: String,
         /// The provider answers come from (`local`, or a configured provider's id).
         provider: String,
@@ -55,15 +55,15 @@ pub enum ConversationEvent {
     ProviderChanged { provider: String },
     #[serde(rename = "conversation.message_posted")]
     MessagePosted {
-        message_id: Uuid,
+        message_id: MessageId,
         text: String,
         /// Content items of the owner's library.
-        attachments: Vec<Uuid>,
+        attachments: Vec<ContentId>,
     },
     #[serde(rename = "conversation.answer_started")]
     AnswerStarted {
-        answer_id: Uuid,
-        in_reply_to: Uuid,
+        answer_id: AnswerId,
+        in_reply_to: MessageId,
         provider: String,
         model: String,
         /// The node generating it.
@@ -72,13 +72,13 @@ pub enum ConversationEvent {
     /// A piece of the answer, in order (`seq` from 1).
     #[serde(rename = "conversation.answer_streamed")]
     AnswerStreamed {
-        answer_id: Uuid,
+        answer_id: AnswerId,
         seq: u32,
         delta: String,
     },
     #[serde(rename = "conversation.answer_completed")]
     AnswerCompleted {
-        answer_id: Uuid,
+        answer_id: AnswerId,
         /// The whole answer (the concatenation of the streamed pieces).
         text: String,
         /// `stop` (the model ended), `length` (the token limit).
@@ -92,14 +92,14 @@ pub enum ConversationEvent {
     },
     #[serde(rename = "conversation.answer_cancelled")]
     AnswerCancelled {
-        answer_id: Uuid,
+        answer_id: AnswerId,
         /// The answer as far as it was streamed.
         text: String,
-        by: Option<Uuid>,
+        by: Option<UserId>,
     },
     #[serde(rename = "conversation.answer_failed")]
     AnswerFailed {
-        answer_id: Uuid,
+        answer_id: AnswerId,
         /// The answer as far as it was streamed.
         text: String,
         code: String,

@@ -1,10 +1,10 @@
 //! Chat providers, stream `provider-<id>`: an admin enables or disables one.
 
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::aggregate::DomainEvent;
 use crate::event::StreamId;
+use crate::ids::UserId;
 
 /// The stream of chat provider `id` (an admin's decisions about it).
 pub fn provider_stream(id: &str) -> StreamId {
@@ -16,9 +16,9 @@ pub fn provider_stream(id: &str) -> StreamId {
 #[serde(tag = "type", content = "data")]
 pub enum ProviderEvent {
     #[serde(rename = "provider.enabled")]
-    Enabled { by: Uuid },
+    Enabled { by: UserId },
     #[serde(rename = "provider.disabled")]
-    Disabled { by: Uuid },
+    Disabled { by: UserId },
 }
 
 impl DomainEvent for ProviderEvent {}

@@ -3,6 +3,7 @@ use uuid::Uuid;
 
 use super::*;
 use crate::aggregate::Aggregate;
+use crate::ids::{AnswerId, MessageId, UserId};
 
 fn apply(c: &mut Conversation, events: Vec<ConversationEvent>) {
     for e in &events {
@@ -14,7 +15,7 @@ fn started() -> Conversation {
     let mut c = Conversation::default();
     let e = c
         .decide(ConversationCommand::Start {
-            owner: Uuid::nil(),
+            owner: UserId(Uuid::nil()),
             title: "  Trip\u{0007} notes ".into(),
             provider: "local".into(),
         })
@@ -25,10 +26,10 @@ fn started() -> Conversation {
 
 fn post(c: &Conversation, answer_id: Uuid) -> Result<Vec<ConversationEvent>, ConversationError> {
     c.decide(ConversationCommand::Post {
-        message_id: Uuid::new_v4(),
+        message_id: MessageId(Uuid::new_v4()),
         text: "hello".into(),
         attachments: vec![],
-        answer_id,
+        answer_id: AnswerId(answer_id),
         provider: "local".into(),
         model: "m".into(),
         node: "n".into(),
@@ -49,7 +50,7 @@ fn an_answer_streams_completes_and_joins_the_turns() {
     for piece in ["Hel", "lo!"] {
         let e = c
             .decide(ConversationCommand::Stream {
-                answer_id: a,
+                answer_id: AnswerId(a),
                 delta: piece.into(),
             })
             .unwrap();
@@ -58,7 +59,7 @@ fn an_answer_streams_completes_and_joins_the_turns() {
     assert_eq!(c.answering.as_ref().unwrap().seq, 2);
     let e = c
         .decide(ConversationCommand::Complete {
-            answer_id: a,
+            answer_id: AnswerId(a),
             finish_reason: "stop".into(),
             model: "m".into(),
             tokens_in: 3,
@@ -86,14 +87,14 @@ fn a_cancelled_answer_keeps_its_text_and_refuses_more_pieces() {
     apply(&mut c, e);
     let e = c
         .decide(ConversationCommand::Stream {
-            answer_id: a,
+            answer_id: AnswerId(a),
             delta: "Part".into(),
         })
         .unwrap();
     apply(&mut c, e);
     let e = c
         .decide(ConversationCommand::Cancel {
-            answer_id: a,
+            answer_id: AnswerId(a),
             by: None,
         })
         .unwrap();
@@ -101,11 +102,11 @@ fn a_cancelled_answer_keeps_its_text_and_refuses_more_pieces() {
     assert_eq!(c.turns.last().unwrap().text, "Part");
     for cmd in [
         ConversationCommand::Stream {
-            answer_id: a,
+            answer_id: AnswerId(a),
             delta: "x".into(),
         },
         ConversationCommand::Cancel {
-            answer_id: a,
+            answer_id: AnswerId(a),
             by: None,
         },
     ] {
@@ -132,10 +133,10 @@ fn bad_commands_are_refused() {
     ));
     assert!(matches!(
         c.decide(ConversationCommand::Post {
-            message_id: Uuid::new_v4(),
+            message_id: MessageId(Uuid::new_v4()),
             text: " ".into(),
             attachments: vec![],
-            answer_id: Uuid::new_v4(),
+            answer_id: AnswerId(Uuid::new_v4()),
             provider: "local".into(),
             model: "m".into(),
             node: "n".into(),

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::aggregate::{Aggregate, DomainEvent};
 use crate::content::Modality;
 use crate::event::StreamId;
-use crate::ids::{ContentId, JobId};
+use crate::ids::{ContentId, JobId, UserId};
 
 /// Why a job exists.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,14 +23,14 @@ pub enum JobReason {
     /// The item was just uploaded or written.
     Upload,
     /// An admin asked for the item to be analysed again with the current models.
-    Reprocess { by: Uuid },
+    Reprocess { by: UserId },
 }
 
 /// The request: everything a worker needs without reading the item's stream.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobRequested {
-    pub content_id: Uuid,
-    pub owner: Uuid,
+    pub content_id: ContentId,
+    pub owner: UserId,
     pub modality: Modality,
     pub mime: String,
     pub sha256: String,
@@ -342,8 +342,8 @@ mod tests {
 
     fn requested() -> JobRequested {
         JobRequested {
-            content_id: Uuid::new_v4(),
-            owner: Uuid::new_v4(),
+            content_id: ContentId(Uuid::new_v4()),
+            owner: UserId(Uuid::new_v4()),
             modality: Modality::Image,
             mime: "image/png".into(),
             sha256: "ab".repeat(32),

@@ -27,10 +27,10 @@ use std::sync::{Arc, OnceLock};
 use async_trait::async_trait;
 use sqlx::postgres::PgPool;
 use tokio::sync::watch;
-use uuid::Uuid;
 
 use crate::error::StoreError;
 use crate::event::{RecordedEvent, StreamId};
+use crate::ids::UserId;
 use crate::store::{AppendRequest, AppendResult, EventStore};
 use crate::upcast::Upcasters;
 use rows::{EventRow, COLUMNS};
@@ -122,7 +122,7 @@ impl EventStore for PgEventStore {
 
     async fn read_owned(
         &self,
-        owner: Uuid,
+        owner: UserId,
         after: u64,
         up_to: u64,
         limit: usize,

@@ -4,10 +4,10 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use super::error::UsersError;
 use crate::aggregate::{Aggregate, DomainEvent};
+use crate::ids::UserId;
 
 /// What a key may do.
 #[derive(
@@ -62,7 +62,7 @@ pub const DEFAULT_SCOPES: [Scope; 2] = [Scope::Read, Scope::Write];
 pub enum ApiKeyEvent {
     #[serde(rename = "apikey.created")]
     Created {
-        user_id: Uuid,
+        user_id: UserId,
         name: String,
         /// Hex sha256 of the whole key.
         key_hash: String,
@@ -88,7 +88,7 @@ impl DomainEvent for ApiKeyEvent {}
 #[derive(Debug, Clone)]
 pub enum ApiKeyCommand {
     Create {
-        user_id: Uuid,
+        user_id: UserId,
         name: String,
         key_hash: String,
         prefix: String,
@@ -98,7 +98,7 @@ pub enum ApiKeyCommand {
     },
     /// Revoke on behalf of `owner`; a key of someone else is "not found", never "forbidden".
     Revoke {
-        owner: Uuid,
+        owner: UserId,
     },
     MarkUsed {
         at: DateTime<Utc>,
@@ -108,7 +108,7 @@ pub enum ApiKeyCommand {
 /// An API key as its stream tells it.
 #[derive(Debug, Clone, Default)]
 pub struct ApiKey {
-    pub user_id: Option<Uuid>,
+    pub user_id: Option<UserId>,
     pub name: String,
     pub key_hash: String,
     pub prefix: String,
@@ -201,12 +201,13 @@ impl Aggregate for ApiKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use uuid::Uuid;
 
     fn created(owner: Uuid) -> ApiKey {
         let mut k = ApiKey::default();
         for e in k
             .decide(ApiKeyCommand::Create {
-                user_id: owner,
+                user_id: UserId(owner),
                 name: "ci".into(),
                 key_hash: "h".into(),
                 prefix: "tsk_0000".into(),
@@ -227,16 +228,22 @@ mod tests {
         let mut k = created(owner);
         assert!(matches!(
             k.decide(ApiKeyCommand::Revoke {
-                owner: Uuid::new_v4()
+                owner: UserId(Uuid::new_v4())
             }),
             Err(UsersError::ApiKeyNotFound)
         ));
-        let e = k.decide(ApiKeyCommand::Revoke { owner }).expect("revoke");
+        let e = k
+            .decide(ApiKeyCommand::Revoke {
+                owner: UserId(owner),
+            })
+            .expect("revoke");
         assert_eq!(e, vec![ApiKeyEvent::Revoked {}]);
         k.evolve(&e[0]);
         assert!(k.revoked);
         assert!(k
-            .decide(ApiKeyCommand::Revoke { owner })
+            .decide(ApiKeyCommand::Revoke {
+                owner: UserId(owner)
+            })
             .expect("again")
             .is_empty());
         assert!(k
@@ -260,7 +267,7 @@ mod tests {
     fn events_carry_their_type_names() {
         let names: Vec<String> = [
             ApiKeyEvent::Created {
-                user_id: Uuid::nil(),
+                user_id: UserId(Uuid::nil()),
                 name: "n".into(),
                 key_hash: "h".into(),
                 prefix: "p".into(),

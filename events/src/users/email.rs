@@ -1,29 +1,29 @@
 //! The email claim stream `email-<digest>`: its first event decides who owns the address.
 
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use super::error::UsersError;
 use crate::aggregate::{Aggregate, DomainEvent};
+use crate::ids::UserId;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data")]
 pub enum EmailClaimEvent {
     #[serde(rename = "email.claimed")]
-    Claimed { user_id: Uuid },
+    Claimed { user_id: UserId },
 }
 
 impl DomainEvent for EmailClaimEvent {}
 
 #[derive(Debug, Clone)]
 pub enum EmailClaimCommand {
-    Claim { user_id: Uuid },
+    Claim { user_id: UserId },
 }
 
 /// Which user, if any, owns an email address.
 #[derive(Debug, Clone, Default)]
 pub struct EmailClaim {
-    pub user_id: Option<Uuid>,
+    pub user_id: Option<UserId>,
 }
 
 impl Aggregate for EmailClaim {
@@ -50,20 +50,21 @@ impl Aggregate for EmailClaim {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use uuid::Uuid;
 
     #[test]
     fn an_address_is_claimed_once() {
         let mut c = EmailClaim::default();
         let e = c
             .decide(EmailClaimCommand::Claim {
-                user_id: Uuid::nil(),
+                user_id: UserId(Uuid::nil()),
             })
             .expect("first claim");
         assert_eq!(e[0].encode().expect("encode").0, "email.claimed");
         c.evolve(&e[0]);
         assert!(matches!(
             c.decide(EmailClaimCommand::Claim {
-                user_id: Uuid::new_v4()
+                user_id: UserId(Uuid::new_v4())
             }),
             Err(UsersError::EmailTaken)
         ));

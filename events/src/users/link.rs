@@ -4,10 +4,10 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use super::error::UsersError;
 use crate::aggregate::{Aggregate, DomainEvent};
+use crate::ids::UserId;
 
 /// What a link is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -16,7 +16,7 @@ pub enum LinkPurpose {
     /// Create the first administrator of a fresh install.
     Setup,
     /// Set a new password for `user_id`.
-    PasswordReset { user_id: Uuid },
+    PasswordReset { user_id: UserId },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -29,7 +29,7 @@ pub enum LinkEvent {
         token_hash: String,
         expires_at: DateTime<Utc>,
         /// The admin who issued it; `None` for the setup link a starting node prints.
-        by: Option<Uuid>,
+        by: Option<UserId>,
     },
     #[serde(rename = "link.used")]
     Used { at: DateTime<Utc> },
@@ -43,7 +43,7 @@ pub enum LinkCommand {
         purpose: LinkPurpose,
         token_hash: String,
         expires_at: DateTime<Utc>,
-        by: Option<Uuid>,
+        by: Option<UserId>,
     },
     /// Use the link for `purpose`, presenting a token whose hash is `presented_hash`.
     Use {
@@ -128,6 +128,7 @@ impl Aggregate for Link {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use uuid::Uuid;
 
     fn issued(purpose: LinkPurpose, now: DateTime<Utc>) -> Link {
         let mut l = Link::default();
@@ -158,7 +159,7 @@ mod tests {
         };
         assert!(use_it(&l, LinkPurpose::Setup, "other", now).is_err());
         let reset = LinkPurpose::PasswordReset {
-            user_id: Uuid::nil(),
+            user_id: UserId(Uuid::nil()),
         };
         assert!(use_it(&l, reset, "h", now).is_err(), "another purpose");
         let later = now + chrono::Duration::hours(2);

@@ -70,7 +70,7 @@ pub fn api_key_stream(key_id: impl Into<ApiKeyId>) -> StreamId {
 /// with `append_many` so that a taken email fails the whole registration.
 #[derive(Debug, Clone)]
 pub struct Registration {
-    pub user_id: Uuid,
+    pub user_id: UserId,
     pub email: String,
     pub email_sha256_hex: String,
     pub display_name: String,
@@ -160,7 +160,7 @@ mod tests {
     #[test]
     fn registration_claims_the_email_in_the_same_command() {
         let reg = Registration {
-            user_id: Uuid::now_v7(),
+            user_id: UserId(Uuid::now_v7()),
             email: "a@example.com".into(),
             email_sha256_hex: "0".repeat(64),
             display_name: "A".into(),

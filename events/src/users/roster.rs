@@ -5,12 +5,12 @@
 use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::aggregate::{Aggregate, DomainEvent};
 use crate::event::StreamId;
 
 use super::error::UsersError;
+use crate::ids::UserId;
 
 /// The single roster stream.
 pub fn roster_stream() -> StreamId {
@@ -22,23 +22,23 @@ pub fn roster_stream() -> StreamId {
 pub enum AdminRosterEvent {
     /// The user became an active admin (promoted, created as admin, or re-enabled as admin).
     #[serde(rename = "admins.added")]
-    Added { user_id: Uuid },
+    Added { user_id: UserId },
     /// The user stopped being an active admin (demoted or disabled).
     #[serde(rename = "admins.removed")]
-    Removed { user_id: Uuid },
+    Removed { user_id: UserId },
 }
 
 impl DomainEvent for AdminRosterEvent {}
 
 pub enum AdminRosterCommand {
-    Add(Uuid),
-    Remove(Uuid),
+    Add(UserId),
+    Remove(UserId),
 }
 
 /// Who can administer right now.
 #[derive(Debug, Clone, Default)]
 pub struct AdminRoster {
-    pub active: BTreeSet<Uuid>,
+    pub active: BTreeSet<UserId>,
 }
 
 impl Aggregate for AdminRoster {
@@ -76,32 +76,35 @@ impl Aggregate for AdminRoster {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use uuid::Uuid;
 
     #[test]
     fn the_last_active_admin_cannot_be_removed() {
         let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
         let mut roster = AdminRoster::default();
-        for e in roster.decide(AdminRosterCommand::Add(a)).unwrap() {
+        for e in roster.decide(AdminRosterCommand::Add(UserId(a))).unwrap() {
             roster.evolve(&e);
         }
         assert!(matches!(
-            roster.decide(AdminRosterCommand::Remove(a)),
+            roster.decide(AdminRosterCommand::Remove(UserId(a))),
             Err(UsersError::LastAdmin)
         ));
-        for e in roster.decide(AdminRosterCommand::Add(b)).unwrap() {
+        for e in roster.decide(AdminRosterCommand::Add(UserId(b))).unwrap() {
             roster.evolve(&e);
         }
         assert_eq!(
-            roster.decide(AdminRosterCommand::Remove(a)).unwrap(),
-            vec![AdminRosterEvent::Removed { user_id: a }]
+            roster
+                .decide(AdminRosterCommand::Remove(UserId(a)))
+                .unwrap(),
+            vec![AdminRosterEvent::Removed { user_id: UserId(a) }]
         );
         // Removing someone who is not on the roster, or adding twice, changes nothing.
         assert!(roster
-            .decide(AdminRosterCommand::Remove(Uuid::new_v4()))
+            .decide(AdminRosterCommand::Remove(UserId(Uuid::new_v4())))
             .unwrap()
             .is_empty());
         assert!(roster
-            .decide(AdminRosterCommand::Add(b))
+            .decide(AdminRosterCommand::Add(UserId(b)))
             .unwrap()
             .is_empty());
     }

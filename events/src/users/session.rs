@@ -8,10 +8,10 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use super::error::UsersError;
 use crate::aggregate::{Aggregate, DomainEvent};
+use crate::ids::UserId;
 
 /// Revocation reason when a retired token was presented again.
 pub const REVOKED_REUSE: &str = "reuse_detected";
@@ -23,7 +23,7 @@ pub const REVOKED_LOGOUT: &str = "logout";
 pub enum SessionEvent {
     #[serde(rename = "session.started")]
     Started {
-        user_id: Uuid,
+        user_id: UserId,
         token_hash: String,
         expires_at: DateTime<Utc>,
         /// No refresh extends the family past this (absent: no absolute limit).
@@ -47,7 +47,7 @@ impl DomainEvent for SessionEvent {}
 #[derive(Debug, Clone)]
 pub enum SessionCommand {
     Start {
-        user_id: Uuid,
+        user_id: UserId,
         token_hash: String,
         expires_at: DateTime<Utc>,
         /// The family's absolute end: a sign-in lasts at most this long, however often it is
@@ -76,7 +76,7 @@ pub enum SessionCommand {
 /// A refresh-token family as its stream tells it.
 #[derive(Debug, Clone, Default)]
 pub struct Session {
-    pub user_id: Option<Uuid>,
+    pub user_id: Option<UserId>,
     pub current_hash: Option<String>,
     pub retired_hashes: HashSet<String>,
     pub expires_at: Option<DateTime<Utc>>,
@@ -209,6 +209,7 @@ mod tests {
     use chrono::Duration;
 
     use super::*;
+    use uuid::Uuid;
 
     fn apply(s: &mut Session, c: SessionCommand) -> Result<Vec<SessionEvent>, UsersError> {
         let events = s.decide(c)?;
@@ -223,7 +224,7 @@ mod tests {
         apply(
             &mut s,
             SessionCommand::Start {
-                user_id: Uuid::nil(),
+                user_id: UserId(Uuid::nil()),
                 token_hash: "h1".into(),
                 expires_at: Utc::now() + Duration::hours(1),
                 family_expires_at: None,
@@ -321,7 +322,7 @@ mod tests {
     fn events_carry_their_type_names() {
         let names: Vec<String> = [
             SessionEvent::Started {
-                user_id: Uuid::nil(),
+                user_id: UserId(Uuid::nil()),
                 token_hash: "h".into(),
                 expires_at: Utc::now(),
                 family_expires_at: None,
@@ -350,7 +351,7 @@ mod tests {
         let started = apply(
             &mut s,
             SessionCommand::Start {
-                user_id: Uuid::nil(),
+                user_id: UserId(Uuid::nil()),
                 token_hash: "h1".into(),
                 expires_at: now + Duration::hours(1),
                 family_expires_at: Some(end),

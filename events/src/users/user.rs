@@ -2,10 +2,10 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use super::error::UsersError;
 use crate::aggregate::{Aggregate, DomainEvent};
+use crate::ids::UserId;
 
 /// What a user may do.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -74,7 +74,7 @@ pub struct QuotaLimits {
 pub enum UserEvent {
     #[serde(rename = "user.registered")]
     Registered {
-        user_id: Uuid,
+        user_id: UserId,
         /// Normalised (trimmed, lowercase).
         email: String,
         display_name: String,
@@ -124,7 +124,7 @@ impl DomainEvent for UserEvent {}
 #[derive(Debug, Clone)]
 pub enum UserCommand {
     Register {
-        user_id: Uuid,
+        user_id: UserId,
         email: String,
         display_name: String,
         password_hash: PasswordHash,
@@ -164,7 +164,7 @@ pub enum Issued {
 #[derive(Debug, Clone, Default)]
 pub struct User {
     /// `None` until registered.
-    pub id: Option<Uuid>,
+    pub id: Option<UserId>,
     pub email: String,
     pub display_name: String,
     pub password_hash: Option<PasswordHash>,
@@ -308,12 +308,13 @@ mod tests {
 
     use super::*;
     use crate::event::RecordedEvent;
+    use uuid::Uuid;
 
     fn registered() -> User {
         let mut u = User::default();
         let events = u
             .decide(UserCommand::Register {
-                user_id: Uuid::nil(),
+                user_id: UserId(Uuid::nil()),
                 email: "a@example.com".into(),
                 display_name: "A".into(),
                 password_hash: PasswordHash::new("phc".into()),
@@ -348,7 +349,7 @@ mod tests {
     fn every_event_roundtrips_with_its_type_name() {
         let events = [
             UserEvent::Registered {
-                user_id: Uuid::nil(),
+                user_id: UserId(Uuid::nil()),
                 email: "a@example.com".into(),
                 display_name: "A".into(),
                 password_hash: PasswordHash::new("phc".into()),
@@ -428,7 +429,7 @@ mod tests {
         let u = registered();
         assert!(matches!(
             u.decide(UserCommand::Register {
-                user_id: Uuid::nil(),
+                user_id: UserId(Uuid::nil()),
                 email: "b@example.com".into(),
                 display_name: "B".into(),
                 password_hash: PasswordHash::new("phc".into()),
@@ -444,7 +445,7 @@ mod tests {
         let mut u = User::default();
         for e in u
             .decide(UserCommand::Register {
-                user_id: Uuid::nil(),
+                user_id: UserId(Uuid::nil()),
                 email: "p@example.com".into(),
                 display_name: "P".into(),
                 password_hash: PasswordHash::new("phc".into()),
@@ -481,7 +482,7 @@ mod tests {
 
     fn registered_event(pending_approval: bool) -> UserEvent {
         UserEvent::Registered {
-            user_id: Uuid::nil(),
+            user_id: UserId(Uuid::nil()),
             email: "a@example.com".into(),
             display_name: "A".into(),
             password_hash: PasswordHash::new("phc".into()),

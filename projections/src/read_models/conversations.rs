@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use tessera_events::conversations::ConversationEvent;
-use tessera_events::{ConversationId, RecordedEvent, UserId};
+use tessera_events::{ContentId, ConversationId, RecordedEvent, UserId};
 use uuid::Uuid;
 
 use super::{decode, entity_id};
@@ -92,7 +92,7 @@ struct NewMessage<'a> {
     id: Uuid,
     role: &'a str,
     text: &'a str,
-    attachments: &'a [Uuid],
+    attachments: &'a [ContentId],
     in_reply_to: Option<Uuid>,
     status: &'a str,
     provider: Option<&'a str>,
@@ -179,7 +179,7 @@ impl Projection for ConversationsProjection {
                     id,
                     event,
                     NewMessage {
-                        id: message_id,
+                        id: message_id.into_inner(),
                         role: "user",
                         text: &text,
                         attachments: &attachments,
@@ -203,11 +203,11 @@ impl Projection for ConversationsProjection {
                     id,
                     event,
                     NewMessage {
-                        id: answer_id,
+                        id: answer_id.into_inner(),
                         role: "assistant",
                         text: "",
                         attachments: &[],
-                        in_reply_to: Some(in_reply_to),
+                        in_reply_to: Some(in_reply_to.into_inner()),
                         status: "streaming",
                         provider: Some(&provider),
                         model: Some(&model),

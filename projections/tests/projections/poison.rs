@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{ensure, Context};
 use tessera_events::aggregate::execute;
 use tessera_events::projection_ops::{self, ProjectionOps, ProjectionOpsCommand};
-use tessera_events::{CommandContext, EventStore, PgEventStore};
+use tessera_events::{CommandContext, EventStore, PgEventStore, UserId};
 use tessera_projections::poison::dead_letters;
 use tessera_projections::{
     rebuild, status, DeadLetter, Projection, ProjectionError, ProjectorState, RebuildOptions,
@@ -19,7 +19,7 @@ use tessera_testkit::TestDb;
 use crate::support::*;
 
 async fn decide(store: &PgEventStore, command: ProjectionOpsCommand) -> anyhow::Result<()> {
-    let ctx = CommandContext::new(Some(uuid::Uuid::now_v7()));
+    let ctx = CommandContext::new(Some(UserId(uuid::Uuid::now_v7())));
     execute::<ProjectionOps>(store, &projection_ops::stream(NAME), &ctx, None, || {
         command.clone()
     })

@@ -4,7 +4,9 @@
 use async_trait::async_trait;
 use sqlx::PgConnection;
 use tessera_events::users::{user_stream, PasswordHash, QuotaLimits, Role, UserEvent};
-use tessera_events::{CommandContext, EventStore, ExpectedVersion, PgEventStore, RecordedEvent};
+use tessera_events::{
+    CommandContext, EventStore, ExpectedVersion, PgEventStore, RecordedEvent, UserId,
+};
 use tessera_projections::read_models::UsersProjection;
 use tessera_projections::{replay_into, snapshot_schema, Projection, ProjectionError};
 use tessera_testkit::TestDb;
@@ -49,7 +51,7 @@ async fn append_history(store: &PgEventStore) {
         if users.is_empty() || next() % 5 == 0 {
             let id = Uuid::now_v7();
             let event = UserEvent::Registered {
-                user_id: id,
+                user_id: UserId(id),
                 email: format!("user{i}@example.com"),
                 display_name: format!("User {i}"),
                 password_hash: PasswordHash::new("$argon2id$x".into()),
@@ -57,7 +59,9 @@ async fn append_history(store: &PgEventStore) {
                 pending_approval: i % 3 == 0,
             };
             let stream = user_stream(id);
-            let data = ctx.to_event_data(&stream, &[event], Some(id)).unwrap();
+            let data = ctx
+                .to_event_data(&stream, &[event], Some(UserId(id)))
+                .unwrap();
             store
                 .append(&stream, ExpectedVersion::NoStream, data)
                 .await
@@ -82,7 +86,9 @@ async fn append_history(store: &PgEventStore) {
             }),
         };
         let stream = user_stream(id);
-        let data = ctx.to_event_data(&stream, &[event], Some(id)).unwrap();
+        let data = ctx
+            .to_event_data(&stream, &[event], Some(UserId(id)))
+            .unwrap();
         store
             .append(&stream, ExpectedVersion::Exact(version), data)
             .await

@@ -59,8 +59,8 @@ impl AuthService {
         execute::<User>(
             self.store(),
             &stream,
-            &self.context(Some(user_id.0)),
-            Some(user_id.0),
+            &self.context(Some(user_id)),
+            Some(user_id),
             || UserCommand::ChangePassword {
                 password_hash: password_hash.clone(),
                 at,
@@ -79,8 +79,8 @@ impl AuthService {
         execute::<User>(
             self.store(),
             &user_stream(user_id.0),
-            &self.context(Some(user_id.0)),
-            Some(user_id.0),
+            &self.context(Some(user_id)),
+            Some(user_id),
             || UserCommand::EndSessions { at: Utc::now() },
         )
         .await?;
@@ -111,14 +111,14 @@ impl AuthService {
         use tessera_events::users::{session_stream, Session, SessionCommand};
         let stream = session_stream(sign_in);
         let session = load::<Session>(self.store(), &stream).await?.state;
-        if session.user_id != Some(user_id.0) {
+        if session.user_id != Some(user_id) {
             return Err(AuthError::NotFound("session"));
         }
         execute::<Session>(
             self.store(),
             &stream,
-            &self.context(Some(user_id.0)),
-            Some(user_id.0),
+            &self.context(Some(user_id)),
+            Some(user_id),
             || SessionCommand::Revoke {
                 reason: "ended_by_user".into(),
             },

@@ -103,7 +103,7 @@ impl AuthService {
         command: &impl Fn() -> UserCommand,
     ) -> Result<(), AuthError> {
         let stream = user_stream(target);
-        let ctx = self.context(Some(actor));
+        let ctx = self.context(Some(UserId(actor)));
         let mut attempts = 0;
         loop {
             attempts += 1;
@@ -118,7 +118,7 @@ impl AuthService {
             }
             let is_active_admin = |u: &User| u.role == Role::Admin && !u.disabled;
             let mut requests = vec![AppendRequest {
-                events: ctx.to_event_data(&stream, &events, Some(target))?,
+                events: ctx.to_event_data(&stream, &events, Some(UserId(target)))?,
                 stream: stream.clone(),
                 expected: ExpectedVersion::Exact(loaded.version),
             }];
@@ -128,9 +128,9 @@ impl AuthService {
                     let roster_stream = roster_stream();
                     let roster = load::<AdminRoster>(self.store(), &roster_stream).await?;
                     let change = if now {
-                        AdminRosterCommand::Add(target)
+                        AdminRosterCommand::Add(UserId(target))
                     } else {
-                        AdminRosterCommand::Remove(target)
+                        AdminRosterCommand::Remove(UserId(target))
                     };
                     let roster_events = roster.state.decide(change)?;
                     if !roster_events.is_empty() {

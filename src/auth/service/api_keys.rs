@@ -63,14 +63,14 @@ impl AuthService {
             return Err(AuthError::TooManyApiKeys { limit });
         }
         let key = tokens::new_api_key();
-        let ctx = self.context(Some(user_id));
+        let ctx = self.context(Some(UserId(user_id)));
         execute::<ApiKey>(
             self.store(),
             &api_key_stream(key.id),
             &ctx,
-            Some(user_id),
+            Some(UserId(user_id)),
             || ApiKeyCommand::Create {
-                user_id,
+                user_id: UserId(user_id),
                 name: name.clone(),
                 key_hash: key.hash.clone(),
                 prefix: key.prefix.clone(),
@@ -107,9 +107,11 @@ impl AuthService {
         execute::<ApiKey>(
             self.store(),
             &api_key_stream(key_id),
-            &self.context(Some(user_id)),
-            Some(user_id),
-            || ApiKeyCommand::Revoke { owner: user_id },
+            &self.context(Some(UserId(user_id))),
+            Some(UserId(user_id)),
+            || ApiKeyCommand::Revoke {
+                owner: UserId(user_id),
+            },
         )
         .await?;
         self.inner.api_keys.invalidate(key_id);
@@ -153,10 +155,12 @@ impl AuthService {
             return Err(AuthError::TokenExpired);
         }
         let issued = Issued::ApiKey(created_at);
-        let role = self.user_access(user_id, STATUS_MAX_AGE, issued).await?;
-        self.touch_api_key(key_id, user_id);
+        let role = self
+            .user_access(user_id.into_inner(), STATUS_MAX_AGE, issued)
+            .await?;
+        self.touch_api_key(key_id, user_id.into_inner());
         Ok(Principal {
-            user_id: user_id.into(),
+            user_id,
             role,
             method: AuthMethod::ApiKey { key_id, scopes },
         })
@@ -182,11 +186,11 @@ impl AuthService {
             return;
         }
         let this = self.clone();
-        let ctx = self.context(Some(user_id));
+        let ctx = self.context(Some(UserId(user_id)));
         tokio::spawn(async move {
             let stream = api_key_stream(key_id);
             let events = [ApiKeyEvent::Used { at: Utc::now() }];
-            let result = match ctx.to_event_data(&stream, &events, Some(user_id)) {
+            let result = match ctx.to_event_data(&stream, &events, Some(UserId(user_id))) {
                 Ok(data) => this
                     .store()
                     .append(&stream, ExpectedVersion::StreamExists, data)

@@ -65,7 +65,7 @@ impl AuthService {
         if !user.exists() {
             return Err(AuthError::NotFound("user"));
         }
-        let purpose = LinkPurpose::PasswordReset { user_id: target.0 };
+        let purpose = LinkPurpose::PasswordReset { user_id: target };
         self.issue_link(purpose, Some(admin.0)).await
     }
 
@@ -80,13 +80,13 @@ impl AuthService {
         execute::<Link>(
             self.store(),
             &link_stream(id),
-            &self.context(by),
+            &self.context(by.map(UserId)),
             None,
             || LinkCommand::Issue {
                 purpose,
                 token_hash: tokens::sha256_hex(token.expose_secret()),
                 expires_at,
-                by,
+                by: by.map(UserId),
             },
         )
         .await?;
@@ -177,8 +177,8 @@ impl AuthService {
             },
         )
         .await?;
-        self.inner.users.invalidate(user_id);
+        self.inner.users.invalidate(user_id.into_inner());
         tracing::info!(%user_id, "password reset with a link; every sign-in ended");
-        Ok(user_id.into())
+        Ok(user_id)
     }
 }

@@ -11,7 +11,7 @@ use tessera_events::users::{
     email_stream, session_stream, user_stream, EmailClaim, Issued, Role, Session, SessionCommand,
     SessionEvent, User,
 };
-use tessera_events::{Aggregate, ExpectedVersion};
+use tessera_events::{Aggregate, ExpectedVersion, UserId};
 use uuid::Uuid;
 
 use super::{after, AuthMethod, AuthService, Principal, SignedIn, STATUS_MAX_AGE};
@@ -67,7 +67,7 @@ impl AuthService {
             return Err(AuthError::AccountDisabled);
         }
         tracing::info!(%user_id, "login succeeded");
-        self.start_session(user_id, user.role).await
+        self.start_session(user_id.into_inner(), user.role).await
     }
 
     pub(super) async fn dummy_hash(&self) -> Result<String, AuthError> {
@@ -105,7 +105,7 @@ impl AuthService {
         let refresh_token = tokens::new_refresh_token(family);
         let now = Utc::now();
         let refresh_expires_at = self.refresh_expiry(now);
-        let ctx = self.context(Some(user_id));
+        let ctx = self.context(Some(UserId(user_id)));
         let token_hash = tokens::sha256_hex(refresh_token.expose_secret());
         let family_expires_at = after(now, self.inner.settings.session_max_lifetime_secs);
         let refresh_expires_at = refresh_expires_at.min(family_expires_at);
@@ -113,9 +113,9 @@ impl AuthService {
             self.store(),
             &session_stream(family),
             &ctx,
-            Some(user_id),
+            Some(UserId(user_id)),
             || SessionCommand::Start {
-                user_id,
+                user_id: UserId(user_id),
                 token_hash: token_hash.clone(),
                 expires_at: refresh_expires_at,
                 family_expires_at: Some(family_expires_at),
@@ -163,7 +163,10 @@ impl AuthService {
             // A disabled user, or a sign-in that was ended, keeps no way back in; check before
             // rotating.
             let issued = Issued::Session(loaded.state.started_at);
-            Some(self.user_access(user_id, Duration::ZERO, issued).await?)
+            Some(
+                self.user_access(user_id.into_inner(), Duration::ZERO, issued)
+                    .await?,
+            )
         };
         let ctx = self.context(Some(user_id));
         let data = ctx.to_event_data(&stream, &events, Some(user_id))?;
@@ -182,7 +185,14 @@ impl AuthService {
                 _ => None,
             })
             .unwrap_or_else(|| self.refresh_expiry(now));
-        self.signed_in(user_id, role, now, family, new_token, refresh_expires_at)
+        self.signed_in(
+            user_id.into_inner(),
+            role,
+            now,
+            family,
+            new_token,
+            refresh_expires_at,
+        )
     }
 
     /// What the client gets for a sign-in or refresh: a fresh access token with the refresh

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use secrecy::{ExposeSecret, SecretString};
 use tessera_events::aggregate::load;
 use tessera_events::users::{email_stream, EmailClaim, PasswordHash, Registration, Role};
-use tessera_events::ExpectedVersion;
+use tessera_events::{ExpectedVersion, UserId};
 use uuid::Uuid;
 
 use super::{AuthService, NewUser, SignedIn};
@@ -156,7 +156,7 @@ impl AuthService {
         } = checked;
         let user_id = Uuid::now_v7();
         let registration = Registration {
-            user_id,
+            user_id: UserId(user_id),
             email: email.as_str().to_owned(),
             email_sha256_hex: email.sha256_hex(),
             display_name,
@@ -165,7 +165,7 @@ impl AuthService {
             pending_approval,
             roster,
         };
-        let ctx = self.context(actor.or(Some(user_id)));
+        let ctx = self.context(actor.or(Some(user_id)).map(UserId));
         match self
             .store()
             .append_many(registration.append_requests(&ctx)?)

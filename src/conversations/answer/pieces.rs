@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use tessera_events::aggregate;
 use tessera_events::conversations::{conversation_stream, Conversation, ConversationEvent};
-use tessera_events::{EventStore, ExpectedVersion};
+use tessera_events::{AnswerId, EventStore, ExpectedVersion};
 use tokio::sync::mpsc;
 
 use super::Generation;
@@ -50,12 +50,12 @@ impl Generation {
             }
             loop {
                 let event = ConversationEvent::AnswerStreamed {
-                    answer_id: self.answer_id,
+                    answer_id: AnswerId(self.answer_id),
                     seq: seq + 1,
                     delta: delta.clone(),
                 };
-                let ctx = self.service.ctx(self.owner.0);
-                let data = ctx.to_event_data(&stream, &[event], Some(self.owner.0))?;
+                let ctx = self.service.ctx(self.owner);
+                let data = ctx.to_event_data(&stream, &[event], Some(self.owner))?;
                 match inner
                     .store
                     .append(&stream, ExpectedVersion::Exact(version), data)

@@ -50,7 +50,7 @@ impl ProgressSink {
             percent: percent.min(100),
         };
         let ctx = CommandContext::new(None);
-        if let Ok(data) = ctx.to_event_data(&stream, &[event], self.owner) {
+        if let Ok(data) = ctx.to_event_data(&stream, &[event], self.owner.map(UserId)) {
             if let Err(e) = store.append(&stream, ExpectedVersion::Any, data).await {
                 tracing::debug!(job = %self.job_id, error = %e, "progress not recorded");
             }

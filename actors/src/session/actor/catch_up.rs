@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
-use tessera_events::EventStore;
+use tessera_events::{EventStore, UserId};
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, Semaphore};
 use uuid::Uuid;
@@ -159,7 +159,7 @@ async fn send_missed(
     write_timeout: Duration,
 ) -> Result<u64, CatchUpError> {
     let batch = history
-        .read_owned(owner, after, up_to, CATCH_UP_BATCH)
+        .read_owned(UserId(owner), after, up_to, CATCH_UP_BATCH)
         .await
         .map_err(|error| {
             tracing::warn!(%error, %owner, after, up_to, "catch-up read failed");

@@ -2,6 +2,7 @@
 
 use super::*;
 use serde_json::json;
+use tessera_events::UserId;
 
 fn code_of(text: &str) -> ErrorCode {
     match parse_client_message(text) {
@@ -279,7 +280,7 @@ fn event_frames_leave_metadata_out() {
         schema_version: 1,
         payload: json!({"a":1}),
         metadata: tessera_events::Metadata {
-            owner: Some(Uuid::nil()),
+            owner: Some(UserId(Uuid::nil())),
             node: Some("n1".into()),
             ..Default::default()
         },

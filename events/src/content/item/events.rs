@@ -2,11 +2,11 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use super::super::analysis::Analysis;
 use super::super::modality::Modality;
 use crate::aggregate::DomainEvent;
+use crate::ids::{ContentId, JobId, UserId};
 use crate::jobs::Provenance;
 
 /// How the item came in.
@@ -65,7 +65,7 @@ pub struct Generation {
     pub kind: GenerationKind,
     /// The items it was made from (none for speech from text typed in the request).
     #[serde(default)]
-    pub generated_from: Vec<Uuid>,
+    pub generated_from: Vec<ContentId>,
     /// The request's choices (voice, speed, format, words, ...).
     #[serde(default)]
     pub parameters: serde_json::Value,
@@ -100,7 +100,7 @@ pub struct MediaFacts {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Uploaded {
-    pub owner: Uuid,
+    pub owner: UserId,
     pub title: String,
     /// The client's file name, made safe; none for notes.
     pub filename: Option<String>,
@@ -174,12 +174,12 @@ pub enum ContentEvent {
     /// A later analysis (a reprocess with newer models) replaces an earlier one.
     #[serde(rename = "content.analysed")]
     Analysed {
-        job_id: Uuid,
+        job_id: JobId,
         analysis: Box<Analysis>,
     },
     #[serde(rename = "content.analysis_failed")]
     AnalysisFailed {
-        job_id: Uuid,
+        job_id: JobId,
         code: String,
         message: String,
     },

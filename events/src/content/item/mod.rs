@@ -13,12 +13,11 @@ mod tests;
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 use super::analysis::Analysis;
 use super::error::ContentError;
 use crate::aggregate::Aggregate;
-use crate::ids::UserId;
+use crate::ids::{JobId, UserId};
 
 pub use events::{
     ContentEvent, Generation, GenerationKind, MediaFacts, PreviewImage, Previews, Source, Uploaded,
@@ -83,11 +82,11 @@ pub enum ContentCommand {
         message: String,
     },
     RecordAnalysis {
-        job_id: Uuid,
+        job_id: JobId,
         analysis: Box<Analysis>,
     },
     RecordAnalysisFailure {
-        job_id: Uuid,
+        job_id: JobId,
         code: String,
         message: String,
     },
@@ -105,7 +104,7 @@ pub struct Content {
     pub previews: Option<Previews>,
     pub preview_failure: Option<String>,
     /// The current analysis and the job that made it.
-    pub analysis: Option<(Uuid, Analysis)>,
+    pub analysis: Option<(JobId, Analysis)>,
     /// Code of the last failed analysis, when no analysis came after it.
     pub analysis_failure: Option<String>,
     /// How a model made the item, for generated items.
@@ -114,7 +113,7 @@ pub struct Content {
 
 impl Content {
     pub fn owner(&self) -> Option<UserId> {
-        self.uploaded.as_ref().map(|u| UserId(u.owner))
+        self.uploaded.as_ref().map(|u| u.owner)
     }
 
     /// Present and not purged.

@@ -1,9 +1,11 @@
 use super::*;
 use crate::content::Modality;
+use crate::ids::ContentId;
+use uuid::Uuid;
 
 fn uploaded(owner: Uuid) -> Uploaded {
     Uploaded {
-        owner,
+        owner: UserId(owner),
         title: "cat".into(),
         filename: Some("cat.png".into()),
         modality: Modality::Image,
@@ -117,7 +119,7 @@ fn a_generated_item_records_its_sources_and_an_old_upload_still_reads() {
     item.source = Source::Generated;
     let generation = Generation {
         kind: GenerationKind::Summary,
-        generated_from: vec![source],
+        generated_from: vec![ContentId(source)],
         parameters: serde_json::json!({ "words": 60 }),
         provenance: vec![],
         processing_ms: 5,
