@@ -1,7 +1,11 @@
 //! What the model is told besides the conversation: the attachments of the message (their
 //! text, transcript, text read from them, labels, description, keyframes, summary) and, when
 //! the question is about the user's own files, the library items closest to it in meaning.
-//! Everything fits a character budget; an item's text that does not fit is shortened.
+//!
+//! Everything fits a character budget. An attachment longer than its share is not cut at its
+//! start: the search index gives the passages of it that rank best for the question (each with
+//! its place: the paragraph, the second, the box), and those go in instead of its long parts.
+//! Only when the index has nothing for it yet is its text shortened.
 
 use futures_util::StreamExt;
 use sqlx::PgPool;
@@ -23,6 +27,13 @@ use crate::search::view::place_of;
 
 /// Passages of one found item given to the model.
 const PASSAGES_PER_ITEM: usize = 3;
+
+/// Passages of a long attachment given to the model, at most.
+const PASSAGES_PER_ATTACHMENT: usize = 8;
+
+/// The parts of an attachment that stay beside its passages when it is too long: what the
+/// models wrote about it as a whole, which is short.
+const WHOLE_ITEM_PARTS: [&str; 3] = ["description", "labels", "summary"];
 
 /// The system prompt before any context.
 pub const SYSTEM_PROMPT: &str = "You are Tessera's assistant. Answer the user's question \
@@ -66,6 +77,12 @@ pub struct Built {
 struct ItemText {
     heading: String,
     parts: Vec<(&'static str, String)>,
+}
+
+impl ItemText {
+    fn chars(&self) -> usize {
+        self.parts.iter().map(|(_, t)| t.chars().count()).sum()
+    }
 }
 
 /// Cuts `text` to at most `max` characters at a word end, marking the cut.
@@ -181,7 +198,7 @@ async fn item_text(
 struct Entry {
     id: Uuid,
     text: ItemText,
-    retrieved: bool,
+    /// Where its passages are (none when it is given whole).
     places: Vec<Place>,
 }
 
@@ -195,7 +212,6 @@ fn render(items: Vec<Entry>, budget: usize) -> (String, Vec<ContextSource>) {
     for Entry {
         id,
         text: item,
-        retrieved,
         places,
     } in items
     {
@@ -209,7 +225,7 @@ fn render(items: Vec<Entry>, budget: usize) -> (String, Vec<ContextSource>) {
             left = left.saturating_sub(text.chars().count());
             parts_left = parts_left.saturating_sub(1);
             out.push_str(&format!("{name}:\n{text}\n"));
-            used.push(if retrieved { "passage" } else { name }.to_string());
+            used.push(if *name == PASSAGES { "passage" } else { name }.to_string());
         }
         if item.parts.is_empty() {
             parts_left = parts_left.saturating_sub(1);
@@ -240,6 +256,23 @@ async fn passages_text(
     if u.owner != owner || f.state.deleted.is_some() || f.state.purged {
         return Ok(None);
     }
+    let (passages, places) = passages_part(hits);
+    let heading = format!("{} \"{}\" (id {id})", u.modality.as_str(), f.state.title);
+    Ok(Some((
+        ItemText {
+            heading,
+            parts: vec![(PASSAGES, passages)],
+        },
+        places,
+    )))
+}
+
+/// The name of the part that holds ranked passages.
+const PASSAGES: &str = "passages";
+
+/// Ranked passages as one part, each line marked with its time where it has one, and their
+/// places.
+fn passages_part(hits: &[ChunkHit]) -> (String, Vec<Place>) {
     let mut places = Vec::new();
     let lines: Vec<String> = hits
         .iter()
@@ -255,14 +288,100 @@ async fn passages_text(
             format!("{at}{}", h.text)
         })
         .collect();
-    let heading = format!("{} \"{}\" (id {id})", u.modality.as_str(), f.state.title);
-    Ok(Some((
-        ItemText {
-            heading,
-            parts: vec![("passages", lines.join("\n"))],
+    (lines.join("\n"), places)
+}
+
+/// The question's embedding, computed once, when first needed.
+struct Question<'a> {
+    pipelines: &'a Pipelines,
+    text: &'a str,
+    vector: Option<pgvector::Vector>,
+}
+
+impl<'a> Question<'a> {
+    fn new(pipelines: &'a Pipelines, text: &'a str) -> Self {
+        Self {
+            pipelines,
+            text,
+            vector: None,
+        }
+    }
+
+    /// The hybrid query for the question in `owner`'s items (the question itself is not worth
+    /// a cached result in the log: the model is asked directly).
+    async fn query(&mut self, owner: Uuid, candidates: usize) -> Result<SearchQuery, String> {
+        if self.vector.is_none() {
+            let v = self
+                .pipelines
+                .embeddings
+                .instance
+                .send(Infer::<Embedder>(self.text.to_owned()))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
+            self.vector = Some(pgvector::Vector::from(v));
+        }
+        Ok(SearchQuery {
+            owner: Some(owner),
+            vector: self.vector.clone(),
+            words: Some(self.text.to_owned()),
+            candidates: candidates as i64,
+            ..SearchQuery::default()
+        })
+    }
+}
+
+/// An attachment too long for its `share` of the budget, as the passages of it that rank best
+/// for the question (as many as fit) beside its short whole-item parts; `None` when the index
+/// has no passages of it (not indexed yet), so that it is given shortened instead.
+async fn attachment_passages(
+    question: &mut Question<'_>,
+    pool: &PgPool,
+    owner: Uuid,
+    id: Uuid,
+    text: &ItemText,
+    (scan, share): (usize, usize),
+) -> Result<Option<Entry>, String> {
+    let query = SearchQuery {
+        item: Some(id),
+        ..question.query(owner, scan).await?
+    };
+    let mut parts: Vec<(&'static str, String)> = text
+        .parts
+        .iter()
+        .filter(|(name, _)| WHOLE_ITEM_PARTS.contains(name))
+        .cloned()
+        .collect();
+    let mut left = share.saturating_sub(parts.iter().map(|(_, t)| t.chars().count()).sum());
+    let mut hits: Vec<ChunkHit> = Vec::new();
+    for hit in search::hybrid(pool, &query)
+        .await
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .filter(|h| h.kind != "title" && h.kind != "note")
+        .take(PASSAGES_PER_ATTACHMENT)
+    {
+        // The best one always goes in (cut if it must be); the others only whole.
+        let len = hit.text.chars().count() + 1;
+        if !hits.is_empty() && len > left {
+            break;
+        }
+        left = left.saturating_sub(len);
+        hits.push(hit);
+    }
+    if hits.is_empty() {
+        return Ok(None);
+    }
+    let (passages, places) = passages_part(&hits);
+    parts.push((PASSAGES, passages));
+    Ok(Some(Entry {
+        id,
+        text: ItemText {
+            heading: text.heading.clone(),
+            parts,
         },
         places,
-    )))
+    }))
 }
 
 /// Builds the context of a message.
@@ -276,32 +395,42 @@ pub async fn build(
     settings: &ChatSettings,
 ) -> Result<Built, ContentFailure> {
     let owner = owner.0;
+    let mut question = Question::new(pipelines, question);
+    let scan = settings.retrieval_items;
+    let share = settings.context_chars / attachments.len().max(1);
     let mut items = Vec::new();
     for id in attachments {
-        if let Some(text) = item_text(content, owner, *id).await? {
-            items.push(Entry {
-                id: *id,
-                text,
-                retrieved: false,
-                places: Vec::new(),
-            });
+        let Some(text) = item_text(content, owner, *id).await? else {
+            continue;
+        };
+        if text.chars() > share {
+            let limits = (scan, share);
+            match attachment_passages(&mut question, pool, owner, *id, &text, limits).await {
+                Ok(Some(entry)) => {
+                    items.push(entry);
+                    continue;
+                }
+                Ok(None) => {}
+                // Passages are a help: without them the attachment is given shortened.
+                Err(e) => tracing::warn!(error = %e, item = %id, "attachment passages failed"),
+            }
         }
+        items.push(Entry {
+            id: *id,
+            text,
+            places: Vec::new(),
+        });
     }
-    if asks_about_library(question) {
-        let (scan, keep) = (settings.retrieval_items, settings.retrieval_passages);
-        match nearest_items(pipelines, pool, owner, question, scan, keep).await {
+    if asks_about_library(question.text) {
+        let keep = settings.retrieval_passages;
+        match nearest_items(&mut question, pool, owner, scan, keep).await {
             Ok(found) => {
                 for (id, hits) in found
                     .into_iter()
                     .filter(|(id, _)| !attachments.contains(id))
                 {
                     if let Some((text, places)) = passages_text(content, owner, id, &hits).await? {
-                        items.push(Entry {
-                            id,
-                            text,
-                            retrieved: true,
-                            places,
-                        });
+                        items.push(Entry { id, text, places });
                     }
                 }
             }
@@ -325,28 +454,13 @@ pub async fn build(
 /// The user's items the search index ranks best for the question (by meaning and by words,
 /// as `/api/search` does), best first, each with its best passages.
 async fn nearest_items(
-    pipelines: &Pipelines,
+    question: &mut Question<'_>,
     pool: &PgPool,
     owner: Uuid,
-    question: &str,
     scan: usize,
     keep: usize,
 ) -> Result<Vec<(Uuid, Vec<ChunkHit>)>, String> {
-    // The question itself is not worth a cached result in the log: ask the model directly.
-    let qv = pipelines
-        .embeddings
-        .instance
-        .send(Infer::<Embedder>(question.to_owned()))
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?;
-    let query = SearchQuery {
-        owner: Some(owner),
-        vector: Some(pgvector::Vector::from(qv)),
-        words: Some(question.to_owned()),
-        candidates: scan as i64,
-        ..SearchQuery::default()
-    };
+    let query = question.query(owner, scan).await?;
     let hits = search::hybrid(pool, &query)
         .await
         .map_err(|e| e.to_string())?;
@@ -379,7 +493,6 @@ mod tests {
                 heading: "text \"a\"".into(),
                 parts: vec![("text", long), ("summary", "short".into())],
             },
-            retrieved: false,
             places: Vec::new(),
         }];
         let (out, sources) = render(items, 600);

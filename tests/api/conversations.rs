@@ -793,3 +793,84 @@ async fn a_question_about_my_notes_brings_the_closest_note_into_the_context() {
         "{done}"
     );
 }
+
+/// An attachment longer than its share of the context is not cut at its start: the passages of
+/// it that rank best for the question go in instead, each with its paragraph.
+#[actix_web::test]
+async fn a_long_attachment_gives_the_passages_that_answer_the_question() {
+    let app = spawn_app_with(&[
+        ("chat.max_answer_tokens", "4"),
+        ("chat.context_chars", "800"),
+        ("processing.enabled", "true"),
+    ])
+    .await;
+    let alice = app.register(&email("alice")).await.access;
+    let mut ws = app.socket(&alice).await;
+    let fact = "The lighthouse keeper is called Ortega, and he lights the lamp at dusk.";
+    let mut paragraphs: Vec<String> = (0..40)
+        .map(|i| {
+            format!(
+                "Day {i} at the harbour: the wind turned in the afternoon, the ferries ran late \
+                 and the gulls followed them out past the breakwater."
+            )
+        })
+        .collect();
+    paragraphs[31] = fact.to_owned();
+    let text = paragraphs.join("\n\n");
+    let at = text.find(fact).unwrap();
+    let r = app
+        .call_as(
+            Method::POST,
+            "/api/content/notes",
+            &alice,
+            Some(&json!({ "title": "Harbour diary", "text": text })),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let note = r.body["id"].as_str().unwrap().to_owned();
+    // Its paragraphs are indexed once it is analysed.
+    eventually_within(
+        ANSWER_WAIT,
+        "the note's paragraphs in the search index",
+        || async {
+            let r = app.get_as("/api/search?q=Ortega", &alice).await;
+            let items = r.body["items"].as_array()?;
+            items
+                .iter()
+                .filter(|hit| hit["item"]["id"] == note.as_str())
+                .flat_map(|hit| hit["hits"].as_array().into_iter().flatten())
+                .any(|h| h["kind"] == "paragraph")
+                .then_some(())
+        },
+    )
+    .await;
+
+    let id = start(&app, &alice, json!({})).await;
+    answer_id(
+        &app,
+        &alice,
+        id,
+        json!({ "text": "Who is the lighthouse keeper?", "attachments": [note] }),
+    )
+    .await;
+    let events = events_until(&mut ws, id, "conversation.answer_completed").await;
+    let done = &of_type(&events, "conversation.answer_completed")[0]["payload"];
+    let context = &done["context"][0];
+    assert_eq!(context["content_id"], note.as_str(), "{done}");
+    // The note's summary stays; its text gives way to passages.
+    assert_eq!(context["parts"], json!(["summary", "passage"]), "{done}");
+    // The paragraph that answers comes first (it matches by words and by meaning), 31
+    // paragraphs into the note: cut at its start, the note would not have reached it.
+    let places = context["places"].as_array().unwrap();
+    assert_eq!(
+        places[0],
+        json!({ "type": "paragraph", "start": at, "end": at + fact.len() }),
+        "{done}"
+    );
+    // As many as fit the budget, no more.
+    let given: usize = places
+        .iter()
+        .map(|p| (p["end"].as_u64().unwrap() - p["start"].as_u64().unwrap()) as usize)
+        .sum();
+    assert!(given <= 800, "{done}");
+}
