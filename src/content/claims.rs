@@ -75,7 +75,7 @@ impl ContentService {
         &self,
         sha256: &str,
         key: &BlobKey,
-        except: Option<Uuid>,
+        except: Option<ContentId>,
     ) -> Result<Option<usize>, ContentFailure> {
         let mut tx = self.pool().begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
@@ -90,7 +90,11 @@ impl ContentService {
         .bind(Utc::now() - CLAIM_HOLDS_FOR)
         .fetch_one(&mut *tx)
         .await?;
-        if claimed || self.bytes_referenced(sha256, except).await? {
+        if claimed
+            || self
+                .bytes_referenced(sha256, except.map(Uuid::from))
+                .await?
+        {
             return Ok(None);
         }
         match self.blobs().delete(key).await {

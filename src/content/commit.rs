@@ -39,7 +39,7 @@ impl ContentService {
     /// the whole group, each item still decided in turn against the running totals.
     pub(super) async fn append_upload(
         &self,
-        id: Uuid,
+        id: ContentId,
         uploaded: Uploaded,
     ) -> Result<(), ContentFailure> {
         self.append_item(id, uploaded, None, None).await
@@ -48,10 +48,10 @@ impl ContentService {
     /// Appends a new item (with how a model made it, for a generated item) and its usage.
     pub(super) async fn append_item(
         &self,
-        id: Uuid,
+        id: ContentId,
         uploaded: Uploaded,
         generation: Option<Generation>,
-        reservation: Option<Uuid>,
+        reservation: Option<UploadId>,
     ) -> Result<(), ContentFailure> {
         let owner = uploaded.owner;
         let limits = self.limits(owner).await?;
@@ -80,12 +80,12 @@ impl ContentService {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .push(PendingUpload {
-                id,
+                id: id.into_inner(),
                 uploaded,
                 events,
                 ctx: ctx(Some(owner), &self.inner.node),
                 limits,
-                reservation,
+                reservation: reservation.map(Uuid::from),
                 reply,
             });
         {
@@ -231,7 +231,7 @@ impl ContentService {
             match self.inner.store.append_many(requests).await {
                 Ok(_) => return Ok(()),
                 Err(e) if e.is_concurrency_conflict() => {
-                    if self.fold(p.id).await?.version > 0 {
+                    if self.fold(ContentId(p.id)).await?.version > 0 {
                         return Err(ContentError::Exists.into());
                     }
                 }
@@ -251,20 +251,20 @@ fn analysis_request(
     u: &Uploaded,
 ) -> Result<AppendRequest, tessera_events::StoreError> {
     let job_id = upload_job_id(content_id);
-    analysis_job(ctx, job_id, content_id, u, JobReason::Upload)
+    analysis_job(ctx, job_id, ContentId(content_id), u, JobReason::Upload)
 }
 
 /// A new job `job_id` that analyses the bytes of item `content_id`, for `reason`.
 pub(super) fn analysis_job(
     ctx: &CommandContext,
     job_id: JobId,
-    content_id: Uuid,
+    content_id: ContentId,
     u: &Uploaded,
     reason: JobReason,
 ) -> Result<AppendRequest, tessera_events::StoreError> {
     let stream = job_stream(job_id);
     let events = [JobEvent::Requested(JobRequested {
-        content_id: ContentId(content_id),
+        content_id,
         owner: u.owner,
         modality: u.modality,
         mime: u.mime.clone(),

@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 use tessera_events::content::{
     usage_stream, ContentError, Generation, Ledger, MediaFacts, Modality, Source, Uploaded,
 };
-use tessera_events::UserId;
+use tessera_events::{ContentId, UserId};
 use tessera_models::media;
 use uuid::Uuid;
 
@@ -153,7 +153,7 @@ impl ContentService {
         let claim = self.claim_bytes(&sha256).await?;
         let stored = async {
             self.store_file(file, &received, &key).await?;
-            self.append_item(id, uploaded, Some(output.generation), None)
+            self.append_item(ContentId(id), uploaded, Some(output.generation), None)
                 .await
         }
         .await;
@@ -162,7 +162,7 @@ impl ContentService {
         if modality != Modality::Text {
             self.queue_previews(id);
         }
-        let f = self.fold(id).await?;
+        let f = self.fold(ContentId(id)).await?;
         ItemView::from_stream(id, &f).ok_or_else(|| ContentError::NotFound.into())
     }
 }

@@ -39,7 +39,7 @@ impl ContentService {
         let c = ctx(Some(actor), &self.inner.node);
         let id = id.0;
         for _ in 0..ATTEMPTS {
-            let f = self.fold(id).await?;
+            let f = self.fold(ContentId(id)).await?;
             let Some(owner) = f.state.owner() else {
                 return Err(ContentError::NotFound.into());
             };
@@ -61,7 +61,7 @@ impl ContentService {
                 .append(&stream, expected(f.version), data)
                 .await
             {
-                Ok(_) => return self.fold(id).await,
+                Ok(_) => return self.fold(ContentId(id)).await,
                 Err(e) if e.is_concurrency_conflict() => continue,
                 Err(e) => return Err(e.into()),
             }
@@ -145,7 +145,7 @@ impl ContentService {
         let stream = content_stream(id);
         let id = id.0;
         for _ in 0..ATTEMPTS {
-            let f = self.fold(id).await?;
+            let f = self.fold(ContentId(id)).await?;
             let Some(u) = f.state.uploaded.clone() else {
                 return Err(ContentError::NotFound.into());
             };
@@ -202,7 +202,10 @@ impl ContentService {
         let Ok(key) = BlobKey::new(&u.blob_key) else {
             return;
         };
-        if let Err(e) = self.delete_bytes_if_unused(&u.sha256, &key, Some(id)).await {
+        if let Err(e) = self
+            .delete_bytes_if_unused(&u.sha256, &key, Some(ContentId(id)))
+            .await
+        {
             tracing::warn!(error = %e, %key, "could not delete a purged blob; the collector will");
         }
     }
@@ -211,7 +214,7 @@ impl ContentService {
     /// Results of models whose version did not change come from the result cache.
     pub async fn reprocess(&self, admin: UserId, id: ContentId) -> Result<JobId, ContentFailure> {
         let (admin, id) = (admin.0, id.0);
-        let f = self.fold(id).await?;
+        let f = self.fold(ContentId(id)).await?;
         let Some(u) = f.state.uploaded.clone().filter(|_| f.state.exists()) else {
             return Err(ContentError::NotFound.into());
         };
@@ -220,7 +223,7 @@ impl ContentService {
         let job = analysis_job(
             &c,
             job_id,
-            id,
+            ContentId(id),
             &u,
             JobReason::Reprocess { by: UserId(admin) },
         )?;

@@ -68,12 +68,12 @@ impl ContentService {
         let claim = self.claim_bytes(&staged.sha256).await?;
         let stored = async {
             self.inner.blobs.promote(&staged, &key).await?;
-            self.append_upload(content_id, uploaded).await
+            self.append_upload(ContentId(content_id), uploaded).await
         }
         .await;
         self.release_bytes(claim).await;
         stored?;
-        let f = self.fold(content_id).await?;
+        let f = self.fold(ContentId(content_id)).await?;
         ItemView::from_stream(content_id, &f)
             .map(Outcome::Created)
             .ok_or(ContentFailure::Domain(ContentError::NotFound))

@@ -141,7 +141,7 @@ async fn pending(service: &ContentService, age: Duration) -> Vec<Uuid> {
 
 /// Makes and records the previews of one item (nothing if it has them or is gone).
 pub async fn make(service: &ContentService, id: Uuid) -> Result<(), ContentFailure> {
-    let f = service.fold(id).await?;
+    let f = service.fold(ContentId(id)).await?;
     let Some(u) = f.state.uploaded.clone() else {
         return Ok(());
     };
@@ -309,7 +309,7 @@ async fn record(
     let mut c = CommandContext::new(None);
     c.metadata.node = Some(service.node().to_owned());
     for _ in 0..8 {
-        let f = service.fold(id).await?;
+        let f = service.fold(ContentId(id)).await?;
         let events = match f
             .state
             .decide(ContentCommand::RecordPreviews(previews.clone()))
@@ -363,7 +363,7 @@ async fn record_failure(
     let mut c = CommandContext::new(None);
     c.metadata.node = Some(service.node().to_owned());
     let stream = content_stream(id);
-    let f = service.fold(id).await?;
+    let f = service.fold(ContentId(id)).await?;
     let owner = f.state.owner().map(UserId::into_inner);
     let events = match f.state.decide(ContentCommand::RecordPreviewFailure {
         code: code.as_str().to_owned(),

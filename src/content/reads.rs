@@ -113,7 +113,7 @@ impl ContentService {
         let view = match cached {
             Some(view) if view.version == last => view,
             _ => {
-                let f = self.fold(id).await?;
+                let f = self.fold(ContentId(id)).await?;
                 if !f.state.exists() {
                     return Err(ContentError::NotFound.into());
                 }
@@ -164,7 +164,7 @@ impl ContentService {
         name: &str,
     ) -> Result<(ItemView, String, BlobRead), ContentFailure> {
         let f_item = self.get(viewer, id, ContentAccess::Preview).await?;
-        let f = self.fold(id.0).await?;
+        let f = self.fold(id).await?;
         let image = f
             .state
             .previews
@@ -185,7 +185,7 @@ impl ContentService {
         index: usize,
     ) -> Result<(ItemView, BlobRead), ContentFailure> {
         let item = self.get(viewer, id, ContentAccess::Preview).await?;
-        let f = self.fold(id.0).await?;
+        let f = self.fold(id).await?;
         let key = f
             .state
             .analysis

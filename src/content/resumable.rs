@@ -256,7 +256,7 @@ impl ContentService {
         {
             Ok(o) => o,
             Err(ContentFailure::Domain(ContentError::Exists)) => {
-                let f = self.fold(content_id).await?;
+                let f = self.fold(ContentId(content_id)).await?;
                 Outcome::Existing(
                     ItemView::from_stream(content_id, &f).ok_or(ContentError::NotFound)?,
                 )

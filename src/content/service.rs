@@ -236,7 +236,7 @@ impl ContentService {
     }
 
     /// Folds an item's stream, keeping the times of its events.
-    pub async fn fold(&self, id: Uuid) -> Result<Folded, ContentFailure> {
+    pub async fn fold(&self, id: ContentId) -> Result<Folded, ContentFailure> {
         let stream = content_stream(id);
         let mut f = Folded::default();
         loop {

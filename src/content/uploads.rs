@@ -2,7 +2,7 @@
 //! appended as an item (or found to be one the owner already has).
 
 use tessera_events::content::{ContentError, MediaFacts, Modality, Source, Uploaded};
-use tessera_events::{ContentId, UserId};
+use tessera_events::{ContentId, UploadId, UserId};
 use tessera_models::media::{self, Probed};
 use tessera_projections::read_models::content as rm;
 use uuid::Uuid;
@@ -75,7 +75,7 @@ impl ContentService {
         key: &str,
     ) -> Result<Option<ItemView>, ContentFailure> {
         let id = id_for_key(owner, key).0;
-        let f = self.fold(id).await?;
+        let f = self.fold(ContentId(id)).await?;
         Ok(ItemView::from_stream(id, &f))
     }
 
@@ -136,15 +136,20 @@ impl ContentService {
         let claim = self.claim_bytes(&received.sha256).await?;
         let stored = async {
             self.store_file(file, &received, &key).await?;
-            self.append_item(content_id, uploaded, None, meta.reservation)
-                .await
+            self.append_item(
+                ContentId(content_id),
+                uploaded,
+                None,
+                meta.reservation.map(UploadId),
+            )
+            .await
         }
         .await;
         self.release_bytes(claim).await;
         stored?;
         self.mark_upload_activity();
         self.queue_previews(content_id);
-        let f = self.fold(content_id).await?;
+        let f = self.fold(ContentId(content_id)).await?;
         ItemView::from_stream(content_id, &f)
             .map(Outcome::Created)
             .ok_or(ContentFailure::Domain(ContentError::NotFound))
@@ -161,7 +166,7 @@ impl ContentService {
         // projector applies between the two reads is then in the second. (The other order
         // missed it when the projector committed in between.)
         for id in self.unprojected_uploads(sha256, Some(owner)).await? {
-            let f = self.fold(id.into_inner()).await?;
+            let f = self.fold(id).await?;
             if f.state.exists() && f.state.deleted.is_none() {
                 return Ok(ItemView::from_stream(id.into_inner(), &f));
             }

@@ -169,7 +169,7 @@ async fn item_text(
     owner: Uuid,
     id: Uuid,
 ) -> Result<Option<ItemText>, ContentFailure> {
-    let f = content.fold(id).await?;
+    let f = content.fold(ContentId(id)).await?;
     let Some(u) = f.state.uploaded.as_ref() else {
         return Ok(None);
     };
@@ -249,7 +249,7 @@ async fn passages_text(
     id: Uuid,
     hits: &[ChunkHit],
 ) -> Result<Option<(ItemText, Vec<Place>)>, ContentFailure> {
-    let f = content.fold(id).await?;
+    let f = content.fold(ContentId(id)).await?;
     let Some(u) = f.state.uploaded.as_ref() else {
         return Ok(None);
     };

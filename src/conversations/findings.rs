@@ -125,7 +125,7 @@ pub async fn answer(
     let mut parts = Vec::new();
     let mut sources = Vec::new();
     for &id in attachments {
-        let f = content.fold(id).await?;
+        let f = content.fold(ContentId(id)).await?;
         let Some(u) = f.state.uploaded.as_ref() else {
             continue;
         };

@@ -433,7 +433,7 @@ impl ChatService {
 
     /// An attachment must be the user's own item, not deleted.
     async fn check_attachment(&self, user: UserId, id: Uuid) -> Result<(), ChatFailure> {
-        let f = self.inner.content.fold(id).await?;
+        let f = self.inner.content.fold(ContentId(id)).await?;
         let ok = f.state.uploaded.as_ref().is_some_and(|u| u.owner == user)
             && f.state.deleted.is_none()
             && !f.state.purged;

@@ -82,7 +82,7 @@ impl Source {
         id: ContentId,
     ) -> Result<Self, GenerateError> {
         let id = id.0;
-        let f = content.fold(id).await?;
+        let f = content.fold(ContentId(id)).await?;
         let s = f.state;
         let Some(item) = s.uploaded.clone() else {
             return Err(ContentError::NotFound.into());

@@ -62,16 +62,14 @@ async fn every_user_and_key_event_lands_in_the_read_models_deterministically() {
         .await
         .expect("register")
         .user_id;
-    auth.set_role(admin.into(), user.into(), Role::Admin)
+    auth.set_role(admin, user.into(), Role::Admin)
         .await
         .expect("role");
-    auth.disable_user(admin.into(), user.into())
+    auth.disable_user(admin, user.into())
         .await
         .expect("disable");
-    auth.enable_user(admin.into(), user.into())
-        .await
-        .expect("enable");
-    auth.disable_user(admin.into(), user.into())
+    auth.enable_user(admin, user.into()).await.expect("enable");
+    auth.disable_user(admin, user.into())
         .await
         .expect("disable again");
     // Password changes have no endpoint yet; append the event as a command would.
@@ -91,7 +89,7 @@ async fn every_user_and_key_event_lands_in_the_read_models_deterministically() {
         .await
         .expect("append");
     auth.set_quota(
-        admin.into(),
+        admin,
         user.into(),
         QuotaLimits {
             storage_bytes: Some(u64::from(u32::MAX) * 4),
@@ -102,7 +100,7 @@ async fn every_user_and_key_event_lands_in_the_read_models_deterministically() {
     .await
     .expect("quota");
     auth.set_quota(
-        admin.into(),
+        admin,
         user.into(),
         QuotaLimits {
             storage_bytes: None,
@@ -113,23 +111,23 @@ async fn every_user_and_key_event_lands_in_the_read_models_deterministically() {
     .await
     .expect("quota again");
     let key = auth
-        .create_api_key(signed_in(admin), new_key("deploy"))
+        .create_api_key(signed_in(admin.into_inner()), new_key("deploy"))
         .await
         .expect("key");
     let revoked = auth
-        .create_api_key(signed_in(admin), new_key("old"))
+        .create_api_key(signed_in(admin.into_inner()), new_key("old"))
         .await
         .expect("key");
-    auth.revoke_api_key(admin.into(), revoked.id.into())
+    auth.revoke_api_key(admin, revoked.id.into())
         .await
         .expect("revoke");
     let used_at: DateTime<Utc> = "2030-01-02T03:04:05Z".parse().expect("time");
     let key_stream = tessera_events::users::api_key_stream(key.id);
-    let data = CommandContext::new(Some(UserId(admin)))
+    let data = CommandContext::new(Some(admin))
         .to_event_data(
             &key_stream,
             &[tessera_events::users::ApiKeyEvent::Used { at: used_at }],
-            Some(UserId(admin)),
+            Some(admin),
         )
         .expect("encode");
     store
@@ -178,9 +176,12 @@ async fn every_user_and_key_event_lands_in_the_read_models_deterministically() {
         (None, Some(9), Some(120)),
         "each quota_set replaces the whole set"
     );
-    assert!(quotas::get(&db.pool, admin).await.expect("query").is_none());
+    assert!(quotas::get(&db.pool, admin.into_inner())
+        .await
+        .expect("query")
+        .is_none());
 
-    let keys = api_keys::list_for_user(&db.pool, admin)
+    let keys = api_keys::list_for_user(&db.pool, admin.into_inner())
         .await
         .expect("keys");
     assert_eq!(keys.len(), 2);

@@ -206,7 +206,10 @@ async fn closed_registration_refuses_sign_ups_but_not_create_admin() {
         .await
         .expect("create admin");
     let signed = login(&auth, "root@example.com").await.expect("login");
-    assert_eq!((signed.user_id, signed.role), (admin, Role::Admin));
+    assert_eq!(
+        (signed.user_id, signed.role),
+        (admin.into_inner(), Role::Admin)
+    );
 }
 
 #[tokio::test]
@@ -499,7 +502,7 @@ async fn a_disabled_user_cannot_log_in_refresh_or_use_tokens_and_keys() {
         .await
         .expect("works before");
 
-    auth.disable_user(admin.into(), user.user_id.into())
+    auth.disable_user(admin, user.user_id.into())
         .await
         .expect("disable");
     assert!(matches!(
@@ -536,7 +539,7 @@ async fn a_disabled_user_cannot_log_in_refresh_or_use_tokens_and_keys() {
         Err(AuthError::AccountDisabled)
     ));
 
-    auth.enable_user(admin.into(), user.user_id.into())
+    auth.enable_user(admin, user.user_id.into())
         .await
         .expect("enable");
     // The account is back; none of its old credentials are.
@@ -565,7 +568,7 @@ async fn a_disabled_user_cannot_log_in_refresh_or_use_tokens_and_keys() {
         .iter()
         .find(|e| e.event_type == "user.disabled")
         .expect("disabled event");
-    assert_eq!(disabled.metadata.actor, Some(UserId(admin)));
+    assert_eq!(disabled.metadata.actor, Some(admin));
     assert_eq!(disabled.metadata.owner, Some(UserId(user.user_id)));
 }
 
@@ -648,24 +651,22 @@ async fn the_last_admin_cannot_disable_or_demote_themselves() {
         .expect("admin");
     project(&db).await;
     assert!(matches!(
-        auth.disable_user(root.into(), root.into()).await,
+        auth.disable_user(root, root).await,
         Err(AuthError::LastAdmin)
     ));
     assert!(matches!(
-        auth.set_role(root.into(), root.into(), Role::User).await,
+        auth.set_role(root, root, Role::User).await,
         Err(AuthError::LastAdmin)
     ));
     // Setting one's own role to admin again is harmless.
-    auth.set_role(root.into(), root.into(), Role::Admin)
-        .await
-        .expect("no-op");
+    auth.set_role(root, root, Role::Admin).await.expect("no-op");
 
     let second = auth
         .create_admin("second@example.com", secret(PASSWORD), "Second")
         .await
         .expect("second admin");
     project(&db).await;
-    auth.set_role(root.into(), root.into(), Role::User)
+    auth.set_role(root, root, Role::User)
         .await
         .expect("demote self");
     let p = auth
@@ -681,7 +682,7 @@ async fn the_last_admin_cannot_disable_or_demote_themselves() {
     assert_eq!(p.role, Role::User, "the current role wins over the old one");
     project(&db).await;
     assert!(matches!(
-        auth.disable_user(second.into(), second.into()).await,
+        auth.disable_user(second, second).await,
         Err(AuthError::LastAdmin)
     ));
 }
@@ -698,7 +699,7 @@ async fn a_role_change_applies_to_existing_access_tokens_at_once() {
         .register(new_user("b@example.com"))
         .await
         .expect("register");
-    auth.set_role(admin.into(), user.user_id.into(), Role::Admin)
+    auth.set_role(admin, user.user_id.into(), Role::Admin)
         .await
         .expect("promote");
     let p = auth
@@ -718,26 +719,26 @@ async fn admin_commands_on_unknown_users_are_not_found() {
         .expect("admin");
     let ghost = Uuid::now_v7();
     assert!(matches!(
-        auth.disable_user(admin.into(), ghost.into()).await,
+        auth.disable_user(admin, ghost.into()).await,
         Err(AuthError::NotFound(_))
     ));
     assert!(matches!(
-        auth.enable_user(admin.into(), ghost.into()).await,
+        auth.enable_user(admin, ghost.into()).await,
         Err(AuthError::NotFound(_))
     ));
     assert!(matches!(
-        auth.set_role(admin.into(), ghost.into(), Role::Admin).await,
+        auth.set_role(admin, ghost.into(), Role::Admin).await,
         Err(AuthError::NotFound(_))
     ));
     assert!(matches!(
-        auth.set_quota(admin.into(), ghost.into(), QuotaLimits::default())
+        auth.set_quota(admin, ghost.into(), QuotaLimits::default())
             .await,
         Err(AuthError::NotFound(_))
     ));
     assert!(matches!(
         auth.set_quota(
-            admin.into(),
-            admin.into(),
+            admin,
+            admin,
             QuotaLimits {
                 storage_bytes: Some(u64::MAX),
                 ..QuotaLimits::default()
@@ -768,7 +769,7 @@ async fn profile_and_user_list_come_from_the_read_models_with_default_quotas() {
     assert_eq!(p.quota.storage_bytes, 1_000);
 
     auth.set_quota(
-        admin.into(),
+        admin,
         user.user_id.into(),
         QuotaLimits {
             storage_bytes: Some(5_000),

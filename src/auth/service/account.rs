@@ -70,7 +70,7 @@ impl AuthService {
         .await?;
         self.inner.users.invalidate(user_id.0);
         tracing::info!("password changed; every sign-in ended");
-        self.start_session(user_id.0, user.role).await
+        self.start_session(user_id, user.role).await
     }
 
     /// Ends every sign-in of the account, the caller's own included.

@@ -155,9 +155,7 @@ impl AuthService {
             return Err(AuthError::TokenExpired);
         }
         let issued = Issued::ApiKey(created_at);
-        let role = self
-            .user_access(user_id.into_inner(), STATUS_MAX_AGE, issued)
-            .await?;
+        let role = self.user_access(user_id, STATUS_MAX_AGE, issued).await?;
         self.touch_api_key(key_id, user_id.into_inner());
         Ok(Principal {
             user_id,

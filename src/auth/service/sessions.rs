@@ -67,7 +67,7 @@ impl AuthService {
             return Err(AuthError::AccountDisabled);
         }
         tracing::info!(%user_id, "login succeeded");
-        self.start_session(user_id.into_inner(), user.role).await
+        self.start_session(user_id, user.role).await
     }
 
     pub(super) async fn dummy_hash(&self) -> Result<String, AuthError> {
@@ -98,14 +98,14 @@ impl AuthService {
 
     pub(super) async fn start_session(
         &self,
-        user_id: Uuid,
+        user_id: UserId,
         role: Role,
     ) -> Result<SignedIn, AuthError> {
         let family = Uuid::new_v4();
         let refresh_token = tokens::new_refresh_token(family);
         let now = Utc::now();
         let refresh_expires_at = self.refresh_expiry(now);
-        let ctx = self.context(Some(UserId(user_id)));
+        let ctx = self.context(Some(user_id));
         let token_hash = tokens::sha256_hex(refresh_token.expose_secret());
         let family_expires_at = after(now, self.inner.settings.session_max_lifetime_secs);
         let refresh_expires_at = refresh_expires_at.min(family_expires_at);
@@ -113,9 +113,9 @@ impl AuthService {
             self.store(),
             &session_stream(family),
             &ctx,
-            Some(UserId(user_id)),
+            Some(user_id),
             || SessionCommand::Start {
-                user_id: UserId(user_id),
+                user_id,
                 token_hash: token_hash.clone(),
                 expires_at: refresh_expires_at,
                 family_expires_at: Some(family_expires_at),
@@ -124,7 +124,7 @@ impl AuthService {
         )
         .await?;
         self.signed_in(
-            user_id,
+            user_id.into_inner(),
             role,
             now,
             family,
@@ -163,10 +163,7 @@ impl AuthService {
             // A disabled user, or a sign-in that was ended, keeps no way back in; check before
             // rotating.
             let issued = Issued::Session(loaded.state.started_at);
-            Some(
-                self.user_access(user_id.into_inner(), Duration::ZERO, issued)
-                    .await?,
-            )
+            Some(self.user_access(user_id, Duration::ZERO, issued).await?)
         };
         let ctx = self.context(Some(user_id));
         let data = ctx.to_event_data(&stream, &events, Some(user_id))?;
@@ -250,7 +247,9 @@ impl AuthService {
     pub async fn authenticate_access_token(&self, token: &str) -> Result<Principal, AuthError> {
         let claims: Claims = self.inner.jwt.verify(token)?;
         let issued = Issued::Session(claims.issued_at());
-        let role = self.user_access(claims.sub, STATUS_MAX_AGE, issued).await?;
+        let role = self
+            .user_access(UserId(claims.sub), STATUS_MAX_AGE, issued)
+            .await?;
         // A sign-in that ended (signed out, or ended from another device) takes its access
         // tokens with it, within the status cache's age.
         if let Some(sid) = claims.sid {
@@ -292,7 +291,7 @@ impl AuthService {
     /// `issued` was not ended since.
     pub(super) async fn user_access(
         &self,
-        user_id: Uuid,
+        user_id: UserId,
         max_age: Duration,
         issued: Issued,
     ) -> Result<Role, AuthError> {
@@ -301,7 +300,7 @@ impl AuthService {
             .users
             .read(
                 self.store(),
-                user_id,
+                user_id.into_inner(),
                 &user_stream(user_id),
                 max_age,
                 |u: &User| {

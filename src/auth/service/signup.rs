@@ -6,7 +6,6 @@ use secrecy::{ExposeSecret, SecretString};
 use tessera_events::aggregate::load;
 use tessera_events::users::{email_stream, EmailClaim, PasswordHash, Registration, Role};
 use tessera_events::{ExpectedVersion, UserId};
-use uuid::Uuid;
 
 use super::{AuthService, NewUser, SignedIn};
 use crate::auth::email::EmailAddress;
@@ -92,7 +91,7 @@ impl AuthService {
         email: &str,
         password: SecretString,
         display_name: &str,
-    ) -> Result<Uuid, AuthError> {
+    ) -> Result<UserId, AuthError> {
         let new = NewUser {
             email: email.to_owned(),
             password,
@@ -115,8 +114,8 @@ impl AuthService {
         &self,
         new: NewUser,
         role: Role,
-        actor: Option<Uuid>,
-    ) -> Result<Uuid, AuthError> {
+        actor: Option<UserId>,
+    ) -> Result<UserId, AuthError> {
         self.create_user_at(new, role, actor, ExpectedVersion::Any)
             .await
     }
@@ -127,9 +126,9 @@ impl AuthService {
         &self,
         new: NewUser,
         role: Role,
-        actor: Option<Uuid>,
+        actor: Option<UserId>,
         roster: ExpectedVersion,
-    ) -> Result<Uuid, AuthError> {
+    ) -> Result<UserId, AuthError> {
         let checked = Checked::of(&new)?;
         // Cheap early answer before paying for a hash; the atomic append below is what decides.
         if self.email_taken(&checked.email).await? {
@@ -146,17 +145,17 @@ impl AuthService {
         checked: Checked,
         password_hash: PasswordHash,
         role: Role,
-        actor: Option<Uuid>,
+        actor: Option<UserId>,
         pending_approval: bool,
         roster: ExpectedVersion,
-    ) -> Result<Uuid, AuthError> {
+    ) -> Result<UserId, AuthError> {
         let Checked {
             email,
             display_name,
         } = checked;
-        let user_id = Uuid::now_v7();
+        let user_id = UserId::new();
         let registration = Registration {
-            user_id: UserId(user_id),
+            user_id,
             email: email.as_str().to_owned(),
             email_sha256_hex: email.sha256_hex(),
             display_name,
@@ -165,7 +164,7 @@ impl AuthService {
             pending_approval,
             roster,
         };
-        let ctx = self.context(actor.or(Some(user_id)).map(UserId));
+        let ctx = self.context(actor.or(Some(user_id)));
         match self
             .store()
             .append_many(registration.append_requests(&ctx)?)
