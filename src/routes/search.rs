@@ -15,8 +15,8 @@ use super::json::{path_config, query_config};
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::search::{
-    Hit, ItemHits, Place, Ranking, SearchPage, SearchRequest, SearchService, SnippetPart,
-    DEFAULT_LIMIT,
+    ConversationHits, Hit, ItemHits, MessageHitView, Place, Ranking, SearchPage, SearchRequest,
+    SearchService, SnippetPart, DEFAULT_LIMIT,
 };
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -48,8 +48,10 @@ pub struct SearchParams {
 ///
 /// Hybrid ranking: the passages nearest in meaning and the full-text matches, fused by
 /// reciprocal rank. Results are items, best first, each with the hits that found it: a time in
-/// a recording, a box in a picture, a video's keyframe, a paragraph of a text. A query of only
-/// punctuation finds nothing.
+/// a recording, a box in a picture, a video's keyframe, a paragraph of a text. The first page
+/// also lists the caller's own conversations whose messages or answers match (unless a
+/// modality, tag or item narrows the search to items). A query of only punctuation finds
+/// nothing.
 #[utoipa::path(
     get, path = "/api/search", operation_id = "search", tag = "search",
     security(("bearer" = []), ("cookie" = [])),
@@ -171,7 +173,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[derive(OpenApi)]
 #[openapi(
     paths(search, similar),
-    components(schemas(SearchPage, ItemHits, Hit, SnippetPart, Place, ErrorBody))
+    components(schemas(
+        SearchPage,
+        ItemHits,
+        Hit,
+        ConversationHits,
+        MessageHitView,
+        SnippetPart,
+        Place,
+        ErrorBody
+    ))
 )]
 struct SearchApi;
 

@@ -17,7 +17,9 @@ use tessera_actors::models::Infer;
 use tessera_events::content::{ContentAccess, Modality};
 use tessera_events::{ContentId, ErrorCode};
 use tessera_models::text::Embedder;
-use tessera_projections::read_models::search::query::{self as sq, ChunkHit, SearchQuery};
+use tessera_projections::read_models::search::query::{
+    self as sq, ChunkHit, MessageHit, MessageQuery, SearchQuery,
+};
 use tessera_projections::read_models::search::SearchProjection;
 use tessera_projections::Projection;
 use uuid::Uuid;
@@ -25,7 +27,7 @@ use uuid::Uuid;
 use crate::content::{ContentFailure, ContentService, Viewer};
 use crate::processing::Processing;
 pub use cursor::Cursor;
-pub use view::{Hit, ItemHits, Place, SearchPage, SnippetPart};
+pub use view::{ConversationHits, Hit, ItemHits, MessageHitView, Place, SearchPage, SnippetPart};
 
 /// The longest query, in characters.
 pub const MAX_QUERY_CHARS: usize = 500;
@@ -36,6 +38,9 @@ pub const DEFAULT_LIMIT: usize = 20;
 pub const MAX_LIMIT: usize = 50;
 /// The most chunks either ranking contributes.
 const MAX_CANDIDATES: i64 = 1_000;
+/// Conversations a search shows, and paragraphs each.
+const CONVERSATIONS: usize = 5;
+const HITS_PER_CONVERSATION: usize = 3;
 
 /// The search read model, over this node's embedding model and blob store.
 pub fn projection(processing: &Processing) -> Arc<dyn Projection> {
@@ -165,8 +170,68 @@ impl SearchService {
             candidates: candidates(offset, limit),
         };
         let hits = sq::hybrid(&self.pool, &query).await?;
-        self.page(viewer, hits, Some(text), offset, limit, &fingerprint)
-            .await
+        let mut page = self
+            .page(viewer, hits, Some(text), offset, limit, &fingerprint)
+            .await?;
+        // Conversations are not items: a filter on items leaves them out, and they come with
+        // the first page only. Always the viewer's own, whoever may search all content.
+        let items_only =
+            request.modality.is_some() || request.tag.is_some() || request.item.is_some();
+        if offset == 0 && !items_only {
+            let query = MessageQuery {
+                owner: viewer.user_id.0,
+                vector: query.vector,
+                words: query.words,
+                from: request.from,
+                to: request.to,
+                candidates: (CONVERSATIONS * HITS_PER_CONVERSATION * 4) as i64,
+            };
+            page.conversations = self.conversations(&query, text).await?;
+        }
+        Ok(page)
+    }
+
+    /// The conversations of `query.owner` that match, best first, each with its best
+    /// paragraphs.
+    async fn conversations(
+        &self,
+        query: &MessageQuery,
+        text: &str,
+    ) -> Result<Vec<ConversationHits>, SearchFailure> {
+        let mut groups: Vec<Vec<MessageHit>> = Vec::new();
+        for hit in sq::messages(&self.pool, query).await? {
+            let full = groups.len() >= CONVERSATIONS;
+            match groups
+                .iter_mut()
+                .find(|g| g[0].conversation_id == hit.conversation_id)
+            {
+                Some(g) if g.len() < HITS_PER_CONVERSATION => g.push(hit),
+                Some(_) => {}
+                None if !full => groups.push(vec![hit]),
+                None => {}
+            }
+        }
+        let keys: Vec<(Uuid, i32)> = groups
+            .iter()
+            .flatten()
+            .map(|h| (h.message_id, h.ord))
+            .collect();
+        let words = query.words.as_ref().map(|_| text);
+        let mut snippets = sq::message_snippets(&self.pool, words, &keys)
+            .await?
+            .into_iter();
+        Ok(groups
+            .into_iter()
+            .map(|g| ConversationHits {
+                id: g[0].conversation_id,
+                title: g[0].title.clone(),
+                score: g[0].score,
+                hits: g
+                    .iter()
+                    .map(|h| MessageHitView::new(h, &snippets.next().unwrap_or_default()))
+                    .collect(),
+            })
+            .collect())
     }
 
     /// Items like `item`: nearest to the mean of its chunks' vectors, itself left out.
@@ -272,6 +337,7 @@ impl SearchService {
             } else {
                 next_cursor
             },
+            conversations: Vec::new(),
         })
     }
 }

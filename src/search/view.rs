@@ -1,8 +1,10 @@
 //! What a search answers: items, each with the hits that found it and where each points.
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tessera_projections::read_models::search::query::{ChunkHit, MARK_END, MARK_START};
+use tessera_projections::read_models::search::query::{ChunkHit, MessageHit, MARK_END, MARK_START};
 use utoipa::ToSchema;
+use uuid::Uuid;
 
 use crate::content::ItemView;
 pub use tessera_events::content::Place;
@@ -15,6 +17,53 @@ pub struct SearchPage {
     /// Pass as `cursor` for the next page; absent on the last page.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
+    /// The caller's own conversations whose messages match, best first (on the first page of
+    /// a search without a modality, tag or item filter; absent when none match).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conversations: Vec<ConversationHits>,
+}
+
+/// A conversation and the paragraphs of its messages that matched.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConversationHits {
+    pub id: Uuid,
+    pub title: String,
+    /// Reciprocal-rank-fusion score of its best paragraph.
+    pub score: f64,
+    /// Its best paragraphs, best first (at most three).
+    pub hits: Vec<MessageHitView>,
+}
+
+/// One matching paragraph of a message or an answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessageHitView {
+    /// The posted message's id, or the answer's.
+    pub message_id: Uuid,
+    /// `user` or `assistant`.
+    pub role: String,
+    pub snippet: Vec<SnippetPart>,
+    /// The paragraph, as a byte range of the message's text.
+    pub at: Place,
+    pub sent_at: DateTime<Utc>,
+    pub by_meaning: bool,
+    pub by_words: bool,
+}
+
+impl MessageHitView {
+    pub fn new(h: &MessageHit, snippet: &str) -> Self {
+        Self {
+            message_id: h.message_id,
+            role: h.role.clone(),
+            snippet: parts(snippet),
+            at: Place::Paragraph {
+                start: h.byte_start,
+                end: h.byte_end,
+            },
+            sent_at: h.created_at,
+            by_meaning: h.vector_rank.is_some(),
+            by_words: h.text_rank.is_some(),
+        }
+    }
 }
 
 /// An item and what in it matched.

@@ -329,3 +329,143 @@ async fn an_admin_may_search_everyone_and_that_search_is_on_record() {
     assert_eq!(audits[0].0, format!("audit-{}", admin.user_id));
     assert_eq!(audits[0].1["query"], "lighthouse keeper");
 }
+
+/// A user's conversations are searched with their library, down to the paragraph of what was
+/// said; another user's never are, a filter on items leaves them out, and a deleted one is gone.
+#[actix_web::test]
+async fn search_finds_ones_own_conversations_by_what_was_said() {
+    // Answers come from a provider that is down: they fail at once, and no model decodes while
+    // the test process exits (a process that exits while llama.cpp decodes can crash in its
+    // static destructors).
+    let app = spawn_app_with(&[
+        ("chat.providers.down.base_url", "http://127.0.0.1:9/v1"),
+        ("chat.providers.down.model", "none"),
+        ("chat.providers.down.enabled", "true"),
+        ("chat.providers.down.timeout_secs", "5"),
+        ("rate_limits.per_user", "100000"),
+    ])
+    .await;
+    let alice = app.register(&email("alice")).await.access;
+    let bob = app.register(&email("bob")).await.access;
+    let said = "Our sailing boat is called the Blue Heron, and it is moored at pier seven.";
+    let mut conversations = Vec::new();
+    for (access, text) in [
+        (&alice, format!("Where do we keep it?\n\n{said}")),
+        (
+            &bob,
+            "My boat, the Red Kestrel, needs new sails.".to_owned(),
+        ),
+    ] {
+        let r = app
+            .call_as(
+                Method::POST,
+                "/api/conversations",
+                access,
+                Some(&json!({ "title": "Boats", "provider": "down" })),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        let id = r.body["id"].as_str().unwrap().to_owned();
+        let r = app
+            .call_as(
+                Method::POST,
+                &format!("/api/conversations/{id}/messages"),
+                access,
+                Some(&json!({ "text": text })),
+            )
+            .await;
+        assert_eq!(r.status, 202, "{:?}", r.body);
+        eventually_within(Duration::from_secs(60), "the failed answer", || async {
+            let r = app
+                .get_as(&format!("/api/conversations/{id}"), access)
+                .await;
+            (r.status == 200
+                && r.body["items"].as_array().map(Vec::len) == Some(2)
+                && r.body["answering"].is_null())
+            .then_some(())
+        })
+        .await;
+        conversations.push(id);
+    }
+    let (mine, bobs) = (&conversations[0], &conversations[1]);
+
+    let found = eventually_within(
+        Duration::from_secs(60),
+        "the message in the index",
+        || async {
+            let body = search(&app, &alice, "q=Heron").await;
+            let c = body["conversations"].as_array()?.first()?.clone();
+            (c["id"] == mine.as_str()).then_some(c)
+        },
+    )
+    .await;
+    assert_eq!(found["title"], "Boats", "{found}");
+    let hit = &found["hits"][0];
+    assert_eq!(hit["role"], "user", "{found}");
+    // The paragraph that says it, as a byte range of the message.
+    let start = "Where do we keep it?\n\n".len();
+    assert_eq!(
+        hit["at"],
+        json!({ "type": "paragraph", "start": start, "end": start + said.len() }),
+        "{found}"
+    );
+    assert_eq!(hit["by_words"], true, "{found}");
+    let marked: Vec<&str> = hit["snippet"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["mark"] == true)
+        .map(|p| p["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(marked, ["Heron"], "{found}");
+
+    // Found by meaning too, without the word.
+    let body = search(&app, &alice, "q=where%20is%20the%20sailboat%20docked").await;
+    assert!(
+        body["conversations"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|c| c["id"] == mine.as_str())),
+        "{body}"
+    );
+    // Never another user's: each finds only their own.
+    eventually_within(
+        Duration::from_secs(60),
+        "bob's message in the index",
+        || async {
+            let body = search(&app, &bob, "q=Kestrel").await;
+            (body["conversations"][0]["id"] == bobs.as_str()).then_some(())
+        },
+    )
+    .await;
+    for (access, query, other) in [(&alice, "q=Kestrel", bobs), (&bob, "q=Heron", mine)] {
+        let body = search(&app, access, query).await;
+        let ids: Vec<&Value> = body["conversations"]
+            .as_array()
+            .map(|c| c.iter().map(|c| &c["id"]).collect())
+            .unwrap_or_default();
+        assert!(!ids.contains(&&json!(other)), "{query}: {body}");
+    }
+    // A filter on items leaves conversations out.
+    let body = search(&app, &alice, "q=Heron&modality=text").await;
+    assert!(body.get("conversations").is_none(), "{body}");
+
+    // Deleted, it is no longer found.
+    let r = app
+        .call_as(
+            Method::DELETE,
+            &format!("/api/conversations/{mine}"),
+            &alice,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    eventually_within(
+        Duration::from_secs(60),
+        "the deletion in the index",
+        || async {
+            let body = search(&app, &alice, "q=Heron").await;
+            body.get("conversations").is_none().then_some(())
+        },
+    )
+    .await;
+}

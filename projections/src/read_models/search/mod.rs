@@ -8,8 +8,12 @@
 //! indexed, through the node's model instance, charged to no one) and a text item's own text
 //! (the log holds only its blob key). The embedding model's generation is part of the version:
 //! a new model rebuilds the index beside the old one.
+//!
+//! Conversations are indexed beside the items, message by message (`messages`): they are
+//! their owner's alone.
 
 mod chunks;
+mod messages;
 pub mod query;
 
 use std::collections::HashSet;
@@ -30,8 +34,9 @@ use crate::{Projection, ProjectionError};
 
 pub const NAME: &str = "search";
 
-/// The chunk layout's version; bump it when what is indexed, or how, changes.
-const LAYOUT: i32 = 1;
+/// The chunk layout's version; bump it when what is indexed, or how, changes (2: messages of
+/// conversations).
+const LAYOUT: i32 = 2;
 
 /// The embedding's dimensions (the `vector` column's type).
 pub const DIMENSIONS: usize = 384;
@@ -68,6 +73,31 @@ CREATE TABLE chunks (
 CREATE INDEX chunks_owner ON chunks (owner, modality);
 CREATE INDEX chunks_tsv ON chunks USING gin (tsv);
 CREATE INDEX chunks_embedding ON chunks USING hnsw (embedding vector_cosine_ops);
+CREATE TABLE conversations (
+    id          uuid        PRIMARY KEY,
+    owner       uuid        NOT NULL,
+    title       text        NOT NULL
+);
+CREATE TABLE messages (
+    conversation_id uuid    NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+    -- A posted message's id, or an answer's.
+    message_id  uuid        NOT NULL,
+    -- Its paragraph's place in it.
+    ord         int         NOT NULL,
+    owner       uuid        NOT NULL,
+    -- `user` or `assistant`.
+    role        text        NOT NULL,
+    text        text        NOT NULL,
+    byte_start  int         NOT NULL,
+    byte_end    int         NOT NULL,
+    created_at  timestamptz NOT NULL,
+    tsv         tsvector    GENERATED ALWAYS AS (to_tsvector('english', text)) STORED,
+    embedding   vector(384) NOT NULL,
+    PRIMARY KEY (message_id, ord)
+);
+CREATE INDEX messages_owner ON messages (owner, created_at);
+CREATE INDEX messages_tsv ON messages USING gin (tsv);
+CREATE INDEX messages_embedding ON messages USING hnsw (embedding vector_cosine_ops);
 ";
 
 /// What the index needs from outside the log.
@@ -98,6 +128,8 @@ struct Pending {
     /// The items with chunks pushed since the last flush (a batch asks for each of its events);
     /// one whose chunks were dropped since stays, which costs at most an early flush.
     items: HashSet<Uuid>,
+    /// Paragraphs of conversations' messages.
+    messages: messages::PendingMessages,
 }
 
 impl Pending {
@@ -134,21 +166,32 @@ impl SearchProjection {
     ) -> Result<(), ProjectionError> {
         pending.items.clear();
         let chunks = std::mem::take(&mut pending.chunks);
-        if chunks.is_empty() {
+        let parts = std::mem::take(&mut pending.messages.parts);
+        if chunks.is_empty() && parts.is_empty() {
             return Ok(());
         }
-        let vectors = self
+        // One call for both: the model instance batches them.
+        let texts: Vec<String> = chunks
+            .iter()
+            .map(|c| c.2.text.clone())
+            .chain(parts.iter().map(|p| p.text.clone()))
+            .collect();
+        let wanted = texts.len();
+        let mut vectors = self
             .inputs
-            .embed(chunks.iter().map(|c| c.2.text.clone()).collect())
+            .embed(texts)
             .await
             .map_err(ProjectionError::Input)?;
-        if vectors.len() != chunks.len() || vectors.iter().any(|v| v.len() != DIMENSIONS) {
+        if vectors.len() != wanted || vectors.iter().any(|v| v.len() != DIMENSIONS) {
             return Err(ProjectionError::Input(format!(
-                "the embedding model gave {} vectors for {} texts (want {DIMENSIONS} dimensions)",
+                "the embedding model gave {} vectors for {wanted} texts (want {DIMENSIONS} \
+                 dimensions)",
                 vectors.len(),
-                chunks.len()
             )));
         }
+        let message_vectors = vectors.split_off(chunks.len());
+        let parts: Vec<_> = parts.into_iter().zip(message_vectors).collect();
+        messages::write(conn, &parts).await?;
         let rows: Vec<((Uuid, i32, Chunk), Vec<f32>)> = chunks.into_iter().zip(vectors).collect();
         for part in rows.chunks(1_000) {
             // Owner and modality come from the item's row (an item purged meanwhile has none,
@@ -189,6 +232,9 @@ impl SearchProjection {
         event: &RecordedEvent,
         pending: &mut Pending,
     ) -> Result<(), ProjectionError> {
+        if event.event_type.starts_with("conversation.") {
+            return messages::step(conn, event, &mut pending.messages).await;
+        }
         if !event.event_type.starts_with("content.") {
             return Ok(());
         }

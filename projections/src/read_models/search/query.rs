@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, Utc};
 use pgvector::Vector;
-use sqlx::{Connection, PgPool};
+use sqlx::PgPool;
 use uuid::Uuid;
 
 /// Reciprocal rank fusion's constant: a hit's score is the sum of `1 / (K + rank)` over the
@@ -106,19 +106,27 @@ fn hybrid_sql() -> String {
     )
 }
 
+/// A transaction for a ranking query: enough of the HNSW graph for `candidates`, and the index
+/// read on until the filters are satisfied (the fusion orders by distance again, so relaxed
+/// order is enough).
+async fn ranking(
+    pool: &PgPool,
+    candidates: i64,
+) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)")
+        .bind(candidates.clamp(40, 1_000).to_string())
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
+}
+
 /// The chunks that rank, best first.
 pub async fn hybrid(pool: &PgPool, q: &SearchQuery) -> Result<Vec<ChunkHit>, sqlx::Error> {
     if q.vector.is_none() && q.words.is_none() {
         return Ok(Vec::new());
     }
-    let mut conn = pool.acquire().await?;
-    let mut tx = conn.begin().await?;
-    // Enough of the graph for the candidates, and the index read on until the filters are
-    // satisfied; the fusion orders by distance again, so relaxed order is enough.
-    sqlx::query("SELECT set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)")
-        .bind(q.candidates.clamp(40, 1_000).to_string())
-        .execute(&mut *tx)
-        .await?;
+    let mut tx = ranking(pool, q.candidates).await?;
     let hits = sqlx::query_as::<_, ChunkHit>(&hybrid_sql())
         .bind(q.vector.clone())
         .bind(q.words.as_deref())
@@ -153,6 +161,134 @@ pub async fn item_vector(
     .await
 }
 
+/// One paragraph of a conversation's message that ranked.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct MessageHit {
+    pub conversation_id: Uuid,
+    /// The conversation's title.
+    pub title: String,
+    /// The posted message's id, or the answer's.
+    pub message_id: Uuid,
+    pub ord: i32,
+    /// `user` or `assistant`.
+    pub role: String,
+    pub byte_start: i32,
+    pub byte_end: i32,
+    pub created_at: DateTime<Utc>,
+    pub vector_rank: Option<i64>,
+    pub text_rank: Option<i64>,
+    pub score: f64,
+}
+
+/// What to look for in one user's conversations.
+#[derive(Debug, Clone, Default)]
+pub struct MessageQuery {
+    /// Whose conversations (always one user's own).
+    pub owner: Uuid,
+    pub vector: Option<Vector>,
+    /// As [`SearchQuery::words`].
+    pub words: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    /// How many paragraphs each ranking contributes.
+    pub candidates: i64,
+}
+
+const MESSAGE_FILTERS: &str = "m.owner = $3
+    AND ($4::timestamptz IS NULL OR m.created_at >= $4)
+    AND ($5::timestamptz IS NULL OR m.created_at < $5)";
+
+fn messages_sql() -> String {
+    format!(
+        "WITH v AS (
+            SELECT message_id, ord, row_number() OVER (ORDER BY d, message_id, ord) AS r FROM (
+                SELECT m.message_id, m.ord, m.embedding <=> $1 AS d
+                FROM rm_search.messages m
+                WHERE $1::vector IS NOT NULL AND {MESSAGE_FILTERS}
+                ORDER BY m.embedding <=> $1
+                LIMIT $6) x
+        ),
+        t AS (
+            SELECT message_id, ord, row_number() OVER (ORDER BY rank DESC, message_id, ord) AS r
+            FROM (
+                SELECT m.message_id, m.ord, ts_rank_cd(m.tsv, q) AS rank
+                FROM rm_search.messages m, plainto_tsquery('english', $2) q
+                WHERE $2::text IS NOT NULL AND m.tsv @@ q AND {MESSAGE_FILTERS}
+                ORDER BY rank DESC
+                LIMIT $6) y
+        )
+        SELECT m.conversation_id, c.title, m.message_id, m.ord, m.role, m.byte_start,
+               m.byte_end, m.created_at, v.r AS vector_rank, t.r AS text_rank,
+               (COALESCE(1.0 / ({RRF_K} + v.r), 0) + COALESCE(1.0 / ({RRF_K} + t.r), 0))::float8
+                   AS score
+        FROM (SELECT message_id, ord FROM v UNION SELECT message_id, ord FROM t) k
+        JOIN rm_search.messages m USING (message_id, ord)
+        JOIN rm_search.conversations c ON c.id = m.conversation_id
+        LEFT JOIN v USING (message_id, ord)
+        LEFT JOIN t USING (message_id, ord)
+        ORDER BY score DESC, m.message_id, m.ord"
+    )
+}
+
+/// The paragraphs of `q.owner`'s conversations that rank, best first.
+pub async fn messages(pool: &PgPool, q: &MessageQuery) -> Result<Vec<MessageHit>, sqlx::Error> {
+    if q.vector.is_none() && q.words.is_none() {
+        return Ok(Vec::new());
+    }
+    let mut tx = ranking(pool, q.candidates).await?;
+    let hits = sqlx::query_as::<_, MessageHit>(&messages_sql())
+        .bind(q.vector.clone())
+        .bind(q.words.as_deref())
+        .bind(q.owner)
+        .bind(q.from)
+        .bind(q.to)
+        .bind(q.candidates)
+        .fetch_all(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(hits)
+}
+
+/// How `ts_headline` marks and cuts a snippet.
+const HEADLINE: &str = "StartSel=\u{E000}, StopSel=\u{E001}, MaxWords=35, MinWords=15, MaxFragments=2, FragmentDelimiter=\" … \"";
+
+/// Snippets of the message paragraphs `(message, ord)`, marked as [`snippets`] marks them, in
+/// the order asked.
+pub async fn message_snippets(
+    pool: &PgPool,
+    words: Option<&str>,
+    parts: &[(Uuid, i32)],
+) -> Result<Vec<String>, sqlx::Error> {
+    let ids: Vec<Uuid> = parts.iter().map(|c| c.0).collect();
+    let ords: Vec<i32> = parts.iter().map(|c| c.1).collect();
+    let rows: Vec<(Uuid, i32, String)> = sqlx::query_as(&format!(
+        "SELECT m.message_id, m.ord,
+                CASE WHEN $3::text IS NULL THEN m.text
+                ELSE ts_headline('english', m.text, plainto_tsquery('english', $3), '{HEADLINE}')
+                END
+         FROM unnest($1::uuid[], $2::int[]) AS k (message_id, ord)
+         JOIN rm_search.messages m USING (message_id, ord)"
+    ))
+    .bind(&ids)
+    .bind(&ords)
+    .bind(words)
+    .fetch_all(pool)
+    .await?;
+    Ok(in_order(parts, &rows))
+}
+
+/// Each key's text from `rows`, in the order of `keys` (empty where there is none).
+fn in_order(keys: &[(Uuid, i32)], rows: &[(Uuid, i32, String)]) -> Vec<String> {
+    keys.iter()
+        .map(|k| {
+            rows.iter()
+                .find(|r| (r.0, r.1) == *k)
+                .map(|r| r.2.clone())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
 /// Snippets of the chunks `(item, ord)` with the words of the query `words` marked by [`MARK_START`] and
 /// [`MARK_END`], in the order asked.
 pub async fn snippets(
@@ -162,29 +298,20 @@ pub async fn snippets(
 ) -> Result<Vec<String>, sqlx::Error> {
     let items: Vec<Uuid> = chunks.iter().map(|c| c.0).collect();
     let ords: Vec<i32> = chunks.iter().map(|c| c.1).collect();
-    let rows: Vec<(Uuid, i32, String)> = sqlx::query_as(
+    let rows: Vec<(Uuid, i32, String)> = sqlx::query_as(&format!(
         "SELECT c.item_id, c.ord,
                 CASE WHEN $3::text IS NULL THEN c.text
-                ELSE ts_headline('english', c.text, plainto_tsquery('english', $3),
-                     'StartSel=\u{E000}, StopSel=\u{E001}, MaxWords=35, MinWords=15, MaxFragments=2, FragmentDelimiter=\" … \"')
+                ELSE ts_headline('english', c.text, plainto_tsquery('english', $3), '{HEADLINE}')
                 END
          FROM unnest($1::uuid[], $2::int[]) AS k (item_id, ord)
-         JOIN rm_search.chunks c USING (item_id, ord)",
-    )
+         JOIN rm_search.chunks c USING (item_id, ord)"
+    ))
     .bind(&items)
     .bind(&ords)
     .bind(words)
     .fetch_all(pool)
     .await?;
-    Ok(chunks
-        .iter()
-        .map(|k| {
-            rows.iter()
-                .find(|r| (r.0, r.1) == *k)
-                .map(|r| r.2.clone())
-                .unwrap_or_default()
-        })
-        .collect())
+    Ok(in_order(chunks, &rows))
 }
 
 /// Ranked chunks grouped by item, in the order of each item's best chunk, at most `per_item`

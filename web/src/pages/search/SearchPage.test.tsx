@@ -9,7 +9,7 @@ import { renderWithProviders } from '../../test/render';
 import { makeItem } from '../library/fixtures.test-utils';
 import type { Item } from '../library/types';
 import SearchPage from './SearchPage';
-import type { Hit, ItemHits } from './searchQuery';
+import type { ConversationHits, Hit, ItemHits } from './searchQuery';
 
 beforeEach(() => resetSessionForTests());
 
@@ -34,6 +34,32 @@ const RESULTS = {
     group(notes, [hit({ kind: 'paragraph', snippet: [{ text: 'We meet at ' }, { text: 'nine', mark: true }], at: { type: 'paragraph', start: 120, end: 348 } })]),
   ],
   next_cursor: 'c2',
+};
+
+const BOATS: ConversationHits = {
+  id: '01900000-0000-7000-8000-0000000000c1',
+  title: 'Boats',
+  score: 0.0327,
+  hits: [
+    {
+      message_id: '01900000-0000-7000-8000-0000000000a1',
+      role: 'user',
+      snippet: [{ text: 'Our sailing boat is called the Blue ' }, { text: 'Heron', mark: true }, { text: ', and it is moored at pier seven.' }],
+      at: { type: 'paragraph', start: 22, end: 96 },
+      sent_at: '2026-12-08T01:00:00Z',
+      by_meaning: true,
+      by_words: true,
+    },
+    {
+      message_id: '01900000-0000-7000-8000-0000000000a2',
+      role: 'assistant',
+      snippet: [{ text: 'A grey wading bird by the water.' }],
+      at: { type: 'paragraph', start: 0, end: 32 },
+      sent_at: '2026-12-08T01:00:05Z',
+      by_meaning: true,
+      by_words: false,
+    },
+  ],
 };
 
 const lastSearch = (api: ReturnType<typeof mockApi>) => new URL(String(api.calls('GET /api/search').at(-1)?.request.url)).searchParams;
@@ -78,6 +104,49 @@ describe('Search page', () => {
     expect(lastSearch(api).get('cursor')).toBe('c2');
     expect(screen.getAllByRole('article')).toHaveLength(5);
     expect(screen.queryByRole('button', { name: 'Load more' })).not.toBeInTheDocument();
+  });
+
+  it('shows the conversations that match above the items, once however many pages load', async () => {
+    const more = makeItem({ title: 'Second page note', modality: 'text' });
+    mockApi({
+      'GET /api/search': ({ request }) =>
+        new URL(request.url).searchParams.get('cursor') === 'c2'
+          ? { items: [group(more, [hit({ kind: 'title', snippet: [{ text: 'heron' }] })])] }
+          : { items: [group(sign, [])], conversations: [BOATS], next_cursor: 'c2' },
+    });
+    const user = userEvent.setup();
+    renderWithProviders(<SearchPage />, { path: '/search?q=heron' });
+
+    const section = await screen.findByRole('region', { name: 'Conversations' });
+    expect(within(section).getAllByRole('article')).toHaveLength(1);
+    const boats = within(section).getByRole('article', { name: 'Boats' });
+    expect(within(boats).getByRole('link', { name: 'Boats' })).toHaveAttribute('href', `/chat/${BOATS.id}`);
+    const lines = within(within(boats).getByRole('list', { name: 'Found in “Boats”' })).getAllByRole('listitem');
+    expect(lines.map((l) => l.textContent)).toEqual([
+      expect.stringMatching(/^You Our sailing boat is called the Blue Heron, and it is moored at pier seven\./),
+      expect.stringMatching(/^Assistant A grey wading bird by the water\.· similar in meaning/),
+    ]);
+    const [byYou] = lines as [HTMLElement, HTMLElement];
+    expect(within(byYou).getByText('Heron').tagName).toBe('MARK');
+    expect(byYou.querySelector('time')).toHaveAttribute('datetime', '2026-12-08T01:00:00Z');
+    // The items follow, under their own heading.
+    expect(screen.getByRole('heading', { name: 'In your library' })).toBeInTheDocument();
+    expect(screen.getByRole('article', { name: 'Shop sign' })).toBeInTheDocument();
+
+    await user.click(screen.getByRole('button', { name: 'Load more' }));
+    expect(await screen.findByRole('article', { name: 'Second page note' })).toBeInTheDocument();
+    expect(screen.getAllByRole('region', { name: 'Conversations' })).toHaveLength(1);
+    expect(screen.getAllByRole('article', { name: 'Boats' })).toHaveLength(1);
+  });
+
+  it('does not say nothing was found when only conversations match', async () => {
+    mockApi({ 'GET /api/search': () => ({ items: [], conversations: [BOATS] }) });
+    renderWithProviders(<SearchPage />, { path: '/search?q=heron' });
+    const section = await screen.findByRole('region', { name: 'Conversations' });
+    expect(within(section).getByRole('link', { name: 'Boats' })).toHaveAttribute('href', `/chat/${BOATS.id}`);
+    expect(within(section).getByText('You')).toBeInTheDocument();
+    expect(screen.queryByRole('heading', { name: /Nothing found/ })).not.toBeInTheDocument();
+    expect(screen.queryByRole('list', { name: 'Results for “heron”' })).not.toBeInTheDocument();
   });
 
   it('searches what is typed and each type, in the address, with back and forward', async () => {

@@ -11,6 +11,7 @@ import { inputClass } from '../../ui/Field';
 import { SearchIcon, XIcon } from '../../ui/icons';
 import { PageHeader } from '../../ui/PageHeader';
 import { SEARCH_SHORTCUTS } from '../../shell/searchShortcut';
+import { ConversationResults } from './ConversationResults';
 import { searchError } from './messages';
 import { isNarrowed, MAX_QUERY_CHARS, readSearch, SEARCH_MODALITIES, writeSearch, type SearchFilters } from './params';
 import { ResultGroup, ResultsSkeleton } from './Results';
@@ -129,6 +130,9 @@ export default function SearchPage() {
     }
     return out;
   }, [results.data]);
+  // Only the first page carries the caller's conversations that match.
+  const conversations = results.data?.pages[0]?.conversations ?? [];
+  const found = groups.length > 0 || conversations.length > 0;
 
   let body;
   if (!q) {
@@ -141,7 +145,7 @@ export default function SearchPage() {
     );
   } else if (results.isPending) {
     body = <ResultsSkeleton />;
-  } else if (results.isError && groups.length === 0) {
+  } else if (results.isError && !found) {
     const byWords = isApiError(results.error, 'model_unavailable') && filters.ranking !== 'words';
     body = (
       <ErrorPanel
@@ -158,7 +162,7 @@ export default function SearchPage() {
         }
       />
     );
-  } else if (groups.length === 0) {
+  } else if (!found) {
     const narrowed = isNarrowed(filters);
     body = (
       <EmptyState
@@ -171,14 +175,23 @@ export default function SearchPage() {
       />
     );
   } else {
+    const dimmed = results.isRefetching && !results.isFetchingNextPage;
     body = (
       <>
-        <h2 className="sr-only">Results</h2>
-        <ol aria-label={`Results for “${q}”`} className={cx('space-y-3', results.isRefetching && !results.isFetchingNextPage && 'opacity-80')}>
-          {groups.map((g) => (
-            <ResultGroup key={g.item.id} group={g} />
-          ))}
-        </ol>
+        {conversations.length > 0 && <ConversationResults conversations={conversations} q={q} dimmed={dimmed} />}
+        {groups.length > 0 && (
+          <>
+            {/* Under a visible “Conversations” heading, the library's results need one too. */}
+            <h2 className={conversations.length > 0 ? 'mb-2 text-sm font-semibold text-zinc-900 dark:text-zinc-100' : 'sr-only'}>
+              {conversations.length > 0 ? 'In your library' : 'Results'}
+            </h2>
+            <ol aria-label={`Results for “${q}”`} className={cx('space-y-3', dimmed && 'opacity-80')}>
+              {groups.map((g) => (
+                <ResultGroup key={g.item.id} group={g} />
+              ))}
+            </ol>
+          </>
+        )}
         {results.hasNextPage && (
           <div className="mt-6 flex justify-center">
             <Button onClick={() => void results.fetchNextPage()} loading={results.isFetchingNextPage}>

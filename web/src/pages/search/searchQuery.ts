@@ -8,6 +8,8 @@ export type SearchPage = Schema<'SearchPage'>;
 export type ItemHits = Schema<'ItemHits'>;
 export type Hit = Schema<'Hit'>;
 export type SnippetPart = Schema<'SnippetPart'>;
+export type ConversationHits = Schema<'ConversationHits'>;
+export type MessageHit = Schema<'MessageHitView'>;
 
 /** The results for `filters`, a page at a time (cursor pagination), for `useInfiniteQuery`. */
 export function searchOptions(filters: SearchFilters) {
