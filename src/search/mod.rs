@@ -18,7 +18,7 @@ use tessera_events::content::{ContentAccess, Modality};
 use tessera_events::{ContentId, ErrorCode};
 use tessera_models::text::Embedder;
 use tessera_projections::read_models::search::query::{
-    self as sq, ChunkHit, MessageHit, MessageQuery, SearchQuery,
+    self as sq, ChunkHit, MessageQuery, SearchQuery,
 };
 use tessera_projections::read_models::search::SearchProjection;
 use tessera_projections::Projection;
@@ -198,19 +198,12 @@ impl SearchService {
         query: &MessageQuery,
         text: &str,
     ) -> Result<Vec<ConversationHits>, SearchFailure> {
-        let mut groups: Vec<Vec<MessageHit>> = Vec::new();
-        for hit in sq::messages(&self.pool, query).await? {
-            let full = groups.len() >= CONVERSATIONS;
-            match groups
-                .iter_mut()
-                .find(|g| g[0].conversation_id == hit.conversation_id)
-            {
-                Some(g) if g.len() < HITS_PER_CONVERSATION => g.push(hit),
-                Some(_) => {}
-                None if !full => groups.push(vec![hit]),
-                None => {}
-            }
-        }
+        let groups = sq::grouped(
+            sq::messages(&self.pool, query).await?,
+            |h| h.conversation_id,
+            HITS_PER_CONVERSATION,
+            CONVERSATIONS,
+        );
         let keys: Vec<(Uuid, i32)> = groups
             .iter()
             .flatten()

@@ -259,34 +259,7 @@ pub async fn message_snippets(
     words: Option<&str>,
     parts: &[(Uuid, i32)],
 ) -> Result<Vec<String>, sqlx::Error> {
-    let ids: Vec<Uuid> = parts.iter().map(|c| c.0).collect();
-    let ords: Vec<i32> = parts.iter().map(|c| c.1).collect();
-    let rows: Vec<(Uuid, i32, String)> = sqlx::query_as(&format!(
-        "SELECT m.message_id, m.ord,
-                CASE WHEN $3::text IS NULL THEN m.text
-                ELSE ts_headline('english', m.text, plainto_tsquery('english', $3), '{HEADLINE}')
-                END
-         FROM unnest($1::uuid[], $2::int[]) AS k (message_id, ord)
-         JOIN rm_search.messages m USING (message_id, ord)"
-    ))
-    .bind(&ids)
-    .bind(&ords)
-    .bind(words)
-    .fetch_all(pool)
-    .await?;
-    Ok(in_order(parts, &rows))
-}
-
-/// Each key's text from `rows`, in the order of `keys` (empty where there is none).
-fn in_order(keys: &[(Uuid, i32)], rows: &[(Uuid, i32, String)]) -> Vec<String> {
-    keys.iter()
-        .map(|k| {
-            rows.iter()
-                .find(|r| (r.0, r.1) == *k)
-                .map(|r| r.2.clone())
-                .unwrap_or_default()
-        })
-        .collect()
+    headlines(pool, "rm_search.messages", "message_id", words, parts).await
 }
 
 /// Snippets of the chunks `(item, ord)` with the words of the query `words` marked by [`MARK_START`] and
@@ -296,40 +269,72 @@ pub async fn snippets(
     words: Option<&str>,
     chunks: &[(Uuid, i32)],
 ) -> Result<Vec<String>, sqlx::Error> {
-    let items: Vec<Uuid> = chunks.iter().map(|c| c.0).collect();
-    let ords: Vec<i32> = chunks.iter().map(|c| c.1).collect();
+    headlines(pool, "rm_search.chunks", "item_id", words, chunks).await
+}
+
+/// The marked text of the rows `(key, ord)` of `table` (one of this module's two: its name and
+/// key column are constants), in the order of `keys` (empty where a row is gone).
+async fn headlines(
+    pool: &PgPool,
+    table: &str,
+    key: &str,
+    words: Option<&str>,
+    keys: &[(Uuid, i32)],
+) -> Result<Vec<String>, sqlx::Error> {
+    let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+    let ords: Vec<i32> = keys.iter().map(|k| k.1).collect();
     let rows: Vec<(Uuid, i32, String)> = sqlx::query_as(&format!(
-        "SELECT c.item_id, c.ord,
-                CASE WHEN $3::text IS NULL THEN c.text
-                ELSE ts_headline('english', c.text, plainto_tsquery('english', $3), '{HEADLINE}')
+        "SELECT t.{key}, t.ord,
+                CASE WHEN $3::text IS NULL THEN t.text
+                ELSE ts_headline('english', t.text, plainto_tsquery('english', $3), '{HEADLINE}')
                 END
-         FROM unnest($1::uuid[], $2::int[]) AS k (item_id, ord)
-         JOIN rm_search.chunks c USING (item_id, ord)"
+         FROM unnest($1::uuid[], $2::int[]) AS k ({key}, ord)
+         JOIN {table} t USING ({key}, ord)"
     ))
-    .bind(&items)
+    .bind(&ids)
     .bind(&ords)
     .bind(words)
     .fetch_all(pool)
     .await?;
-    Ok(in_order(chunks, &rows))
+    Ok(keys
+        .iter()
+        .map(|k| {
+            rows.iter()
+                .find(|r| (r.0, r.1) == *k)
+                .map(|r| r.2.clone())
+                .unwrap_or_default()
+        })
+        .collect())
 }
 
 /// Ranked chunks grouped by item, in the order of each item's best chunk, at most `per_item`
 /// chunks each (best first); every group has at least one.
 pub fn by_item(hits: Vec<ChunkHit>, per_item: usize) -> Vec<Vec<ChunkHit>> {
-    let mut groups: Vec<Vec<ChunkHit>> = Vec::new();
+    grouped(hits, |h| h.item_id, per_item, usize::MAX)
+}
+
+/// Ranked hits grouped by `key`, in the order of each group's best hit, at most `per_group`
+/// hits each (best first) and the first `groups` groups; every group has at least one.
+pub fn grouped<T>(
+    hits: Vec<T>,
+    key: impl Fn(&T) -> Uuid,
+    per_group: usize,
+    groups: usize,
+) -> Vec<Vec<T>> {
+    let mut out: Vec<Vec<T>> = Vec::new();
     let mut index: std::collections::HashMap<Uuid, usize> = std::collections::HashMap::new();
     for hit in hits {
-        match index.get(&hit.item_id) {
-            Some(&i) if groups[i].len() < per_item => groups[i].push(hit),
+        match index.get(&key(&hit)) {
+            Some(&i) if out[i].len() < per_group => out[i].push(hit),
             Some(_) => {}
-            None => {
-                index.insert(hit.item_id, groups.len());
-                groups.push(vec![hit]);
+            None if out.len() < groups => {
+                index.insert(key(&hit), out.len());
+                out.push(vec![hit]);
             }
+            None => {}
         }
     }
-    groups
+    out
 }
 
 /// Whether a query has anything to look for: a letter or a digit (punctuation alone has not).
